@@ -1,0 +1,123 @@
+# accel-broker: one entry point.  `make help` lists the targets.
+VERSION := 0.1.0
+B ?= build
+CC ?= gcc
+PKGS := libsystemd json-c libevent inih zlib
+SAN ?=
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBSYSTEMD := $(shell pkg-config --libs libsystemd 2>/dev/null)
+JSONC := $(shell pkg-config --libs json-c 2>/dev/null)
+INIH := $(shell pkg-config --libs inih 2>/dev/null)
+ZLIB := $(shell pkg-config --libs zlib 2>/dev/null)
+CMOCKA := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+CFLAGS ?= -O2 -g
+ifneq ($(SAN),)
+CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
+	-Wno-unused-parameter
+ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden -D_GNU_SOURCE \
+	-DACCEL_VERSION='"$(VERSION)"' -Iinclude -Icommon -I$(B)/gen $(PKG_CFLAGS) -pthread
+
+COMMON_SRC := $(wildcard common/*.c)
+DAEMON_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+LIB_SRC := $(wildcard client/libaccel/*.c)
+CTL_SRC := $(wildcard client/accelctl/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+INTEG_SRC := $(wildcard tests/integration/test_*.c)
+HELPER_SRC := $(wildcard tests/integration/helper_*.c)
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+
+BROKER := $(B)/accel-broker
+LIBACCEL := $(B)/libaccel.so.1
+CTL := $(B)/accelctl
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+INTEG_TESTS := $(patsubst tests/integration/%.c,$(B)/tests/%,$(INTEG_SRC))
+HELPERS := $(patsubst tests/integration/%.c,$(B)/tests/%,$(HELPER_SRC))
+BENCH := $(B)/bench/accel-bench
+
+.PHONY: all deps demo check test unit integration bench clean help
+all: $(BROKER) $(LIBACCEL) $(CTL)
+
+help:
+	@echo "make           build the broker, libaccel and accelctl into $(B)/"
+	@echo "make demo      install what is missing, build, run the broker and real work through it"
+	@echo "make check     install what is missing, build with ASan+UBSan, run every test"
+	@echo "make bench     build optimized and print the benchmark figures as JSON"
+	@echo "make clean     remove build directories"
+
+deps:
+	@scripts/install-deps
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/gen/varlink_description.c: daemon/org.accelbroker.Broker.varlink scripts/embed-text
+	@mkdir -p $(dir $@)
+	scripts/embed-text varlink_api_description $< > $@
+
+$(B)/obj/gen/varlink_description.o: $(B)/gen/varlink_description.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# The code both the broker and libaccel link: framing, fd passing, errors.
+$(B)/libcommon.a: $(call obj,$(COMMON_SRC))
+	$(AR) rcs $@ $^
+
+$(B)/libdaemon.a: $(call obj,$(DAEMON_SRC)) $(B)/obj/gen/varlink_description.o
+	$(AR) rcs $@ $^
+
+$(BROKER): $(call obj,daemon/main.c) $(B)/libdaemon.a $(B)/libcommon.a
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LIBSYSTEMD) $(JSONC) $(INIH) $(ZLIB)
+
+$(LIBACCEL): $(call obj,$(LIB_SRC)) $(B)/libcommon.a client/libaccel/libaccel.map
+	$(CC) $(LDFLAGS) -shared -pthread -Wl,-soname,libaccel.so.1 \
+		-Wl,--version-script=client/libaccel/libaccel.map -Wl,--no-undefined \
+		-o $@ $(call obj,$(LIB_SRC)) $(B)/libcommon.a $(JSONC)
+	ln -sf libaccel.so.1 $(B)/libaccel.so
+
+$(CTL): $(call obj,$(CTL_SRC)) $(LIBACCEL)
+	$(CC) $(LDFLAGS) -o $@ $(call obj,$(CTL_SRC)) -L$(B) -laccel -Wl,-rpath,'$$ORIGIN' $(JSONC) $(ZLIB)
+
+$(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(B)/libdaemon.a $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(CMOCKA) $(LIBSYSTEMD) $(JSONC) $(INIH) $(ZLIB)
+
+$(INTEG_TESTS): $(B)/tests/%: $(B)/obj/tests/integration/%.o $(B)/obj/tests/integration/harness.o \
+		$(LIBACCEL) $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -pthread -o $@ $< $(B)/obj/tests/integration/harness.o $(B)/libcommon.a \
+		-L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(CMOCKA) $(JSONC)
+
+$(HELPERS): $(B)/tests/%: $(B)/obj/tests/integration/%.o $(LIBACCEL)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -pthread -o $@ $< -L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..'
+
+$(BENCH): $(B)/obj/bench/bench.o $(LIBACCEL) $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -pthread -o $@ $< $(B)/libcommon.a -L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(JSONC) $(ZLIB)
+
+# The README's two commands.
+demo: deps
+	$(MAKE) all
+	scripts/demo $(B)
+
+check: deps
+	$(MAKE) B=build-san SAN=1 test
+
+test: all $(UNIT_TESTS) $(INTEG_TESTS) $(HELPERS)
+	B=$(B) tests/run-tests $(UNIT_TESTS) $(INTEG_TESTS)
+
+bench: deps
+	$(MAKE) all $(BENCH)
+	bench/run-bench $(B)
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: MIT
+/* status, devices, queues: tables by default, the broker's JSON with --json. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "accelctl.h"
+
+static const char *str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "-";
+}
+
+static long long num(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? (long long)json_object_get_int64(v) : -1;
+}
+
+static struct json_object *array(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_array))
+		return v;
+	return NULL;
+}
+
+static void print_json(struct json_object *o)
+{
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static void print_devices(struct json_object *reply)
+{
+	struct json_object *devices = array(reply, "devices");
+	size_t n = devices ? json_object_array_length(devices) : 0;
+
+	printf("%-16s %-7s %-14s %6s %5s %4s  %s\n", "DEVICE", "BACKEND", "API", "QUEUES", "FREE",
+	       "NUMA", "ALGORITHMS");
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *d = json_object_array_get_idx(devices, i);
+		struct json_object *algs = array(d, "algorithms");
+		char numa[16], list[256] = "";
+		long long node = num(d, "numa_node");
+
+		for (size_t k = 0; algs && k < json_object_array_length(algs); k++) {
+			size_t used = strlen(list);
+			snprintf(list + used, sizeof(list) - used, "%s%s", k ? " " : "",
+				 json_object_get_string(json_object_array_get_idx(algs, k)));
+		}
+		snprintf(numa, sizeof(numa), node < 0 ? "-" : "%lld", node);
+		printf("%-16s %-7s %-14s %6lld %5lld %4s  %s%s\n", str(d, "name"), str(d, "backend"),
+		       str(d, "api"), num(d, "queues_total"), num(d, "queues_free"), numa, list,
+		       json_object_get_boolean(json_object_object_get(d, "sva")) ? "  (SVA: refused)" : "");
+	}
+}
+
+int cmd_devices(struct ctl *ctl, int argc, char **argv)
+{
+	struct json_object *reply;
+	int r = ctl_parse_simple(ctl, argc, argv, "Usage: accelctl devices [--json]\n");
+
+	if (r <= 0)
+		return r;
+	r = ctl_call(ctl, "org.accelbroker.Broker.ListDevices", &reply);
+	if (r < 0)
+		return r;
+	if (ctl->json)
+		print_json(reply);
+	else
+		print_devices(reply);
+	json_object_put(reply);
+	return 0;
+}
+
+int cmd_status(struct ctl *ctl, int argc, char **argv)
+{
+	struct json_object *status, *devices, *users;
+	int r = ctl_parse_simple(ctl, argc, argv, "Usage: accelctl status [--json]\n");
+
+	if (r <= 0)
+		return r;
+	r = ctl_call(ctl, "org.accelbroker.Broker.GetStatus", &status);
+	if (r < 0)
+		return r;
+	if (ctl->json) {
+		print_json(status);
+		json_object_put(status);
+		return 0;
+	}
+	r = ctl_call(ctl, "org.accelbroker.Broker.ListDevices", &devices);
+	if (r < 0) {
+		json_object_put(status);
+		return r;
+	}
+	printf("accel-broker %s, up %.1f s\n", str(status, "version"),
+	       (double)num(status, "uptime_usec") / 1e6);
+	printf("Devices: %lld   Active queues: %lld   Clients: %lld\n\n", num(status, "devices"),
+	       num(status, "queues_active"), num(status, "clients"));
+	print_devices(devices);
+	users = array(status, "users");
+	if (users && json_object_array_length(users) > 0) {
+		printf("\n%-8s %s\n", "UID", "QUEUES");
+		for (size_t i = 0; i < json_object_array_length(users); i++) {
+			struct json_object *u = json_object_array_get_idx(users, i);
+			printf("%-8lld %lld\n", num(u, "uid"), num(u, "queues"));
+		}
+	}
+	json_object_put(devices);
+	json_object_put(status);
+	return 0;
+}
+
+int cmd_queues(struct ctl *ctl, int argc, char **argv)
+{
+	struct json_object *reply, *queues;
+	int r = ctl_parse_simple(ctl, argc, argv, "Usage: accelctl queues [--json]\n");
+
+	if (r <= 0)
+		return r;
+	r = ctl_call(ctl, "org.accelbroker.Broker.ListQueues", &reply);
+	if (r < 0)
+		return r;
+	if (ctl->json) {
+		print_json(reply);
+		json_object_put(reply);
+		return 0;
+	}
+	queues = array(reply, "queues");
+	printf("%-8s %-16s %-10s %-7s %-8s %-9s %s\n", "QUEUE", "DEVICE", "ALGORITHM", "UID", "PID",
+	       "STATE", "ACQUIRED");
+	for (size_t i = 0; queues && i < json_object_array_length(queues); i++) {
+		struct json_object *q = json_object_array_get_idx(queues, i);
+		time_t t = (time_t)(num(q, "acquired_usec") / 1000000);
+		char when[32];
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&t));
+		printf("%-8lld %-16s %-10s %-7lld %-8lld %-9s %s\n", num(q, "queue_id"),
+		       str(q, "device"), str(q, "algorithm"), num(q, "uid"), num(q, "pid"),
+		       str(q, "state"), when);
+	}
+	json_object_put(reply);
+	return 0;
+}

@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The user driver of accel_sim_v1 (include/accel/sim.h): fill descriptors,
+ * move the ring indices, and make a system call only when the device says
+ * it sleeps (NEED_WAKEUP) or when we sleep ourselves.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <accel/sim.h>
+
+#include "libaccel.h"
+#include "util.h"
+
+_Static_assert(ACCEL_OP_CONTINUE == ACCEL_SIM_F_CONTINUE, "op flags");
+_Static_assert(ACCEL_OP_FINISH == ACCEL_SIM_F_FINISH, "op flags");
+_Static_assert(ACCEL_COMPLETION_STREAM_END == ACCEL_SIM_CF_STREAM_END, "completion flags");
+
+#define SIM_CLIENT_SPIN_NSEC 20000
+
+struct sim_state {
+	struct accel_sim_regs *regs;
+	struct accel_sim_desc *sq;
+	struct accel_sim_cqe *cq;
+	unsigned char *dus;
+	uint32_t sq_entries, cq_entries;
+	uint32_t data_offset, data_size;
+	uint32_t wake;
+	uint32_t op;
+	uint32_t sq_tail;	/* ours; published to regs->sq_tail */
+	uint32_t cq_head;	/* ours; published to regs->cq_head */
+};
+
+static const char *const op_names[] = {
+	[ACCEL_SIM_OP_COPY] = "copy",
+	[ACCEL_SIM_OP_CRC32C] = "crc32c",
+	[ACCEL_SIM_OP_GZIP] = "gzip",
+	[ACCEL_SIM_OP_GUNZIP] = "gunzip",
+};
+
+static bool fits(uint64_t offset, uint64_t len, uint64_t size)
+{
+	return offset <= size && len <= size - offset;
+}
+
+static int sim_init(struct accel_queue *q)
+{
+	struct accel_sim_regs *regs = q->mmio;
+	struct sim_state *s;
+	uint32_t op;
+
+	if (q->mmio_size < sizeof(*regs) || regs->magic != ACCEL_SIM_MAGIC ||
+	    regs->version != ACCEL_SIM_VERSION)
+		return -EPROTO;
+	op = regs->algorithm;
+	if (op == 0 || op >= sizeof(op_names) / sizeof(op_names[0]) ||
+	    strcmp(op_names[op], q->algorithm) != 0)
+		return -EPROTO;
+	/* The geometry must lie inside what we mapped, or we would fault. */
+	if (regs->sq_entries == 0 || (regs->sq_entries & (regs->sq_entries - 1)) ||
+	    regs->cq_entries == 0 || (regs->cq_entries & (regs->cq_entries - 1)) ||
+	    !fits(regs->sq_offset, (uint64_t)regs->sq_entries * sizeof(struct accel_sim_desc), q->dus_size) ||
+	    !fits(regs->cq_offset, (uint64_t)regs->cq_entries * sizeof(struct accel_sim_cqe), q->dus_size) ||
+	    !fits(regs->data_offset, regs->data_size, q->dus_size) || regs->data_size < 2)
+		return -EPROTO;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->regs = regs;
+	s->dus = q->dus;
+	s->sq = (struct accel_sim_desc *)(s->dus + regs->sq_offset);
+	s->cq = (struct accel_sim_cqe *)(s->dus + regs->cq_offset);
+	s->sq_entries = regs->sq_entries;
+	s->cq_entries = regs->cq_entries;
+	s->data_offset = regs->data_offset;
+	s->data_size = regs->data_size;
+	s->wake = regs->wake;
+	s->op = op;
+	s->sq_tail = __atomic_load_n(&regs->sq_tail, __ATOMIC_ACQUIRE);
+	s->cq_head = __atomic_load_n(&regs->cq_head, __ATOMIC_ACQUIRE);
+	q->driver_state = s;
+	return 0;
+}
+
+static void sim_finish(struct accel_queue *q)
+{
+	free(q->driver_state);
+	q->driver_state = NULL;
+}
+
+static int queue_state_error(const struct sim_state *s)
+{
+	switch (__atomic_load_n(&s->regs->state, __ATOMIC_ACQUIRE)) {
+	case ACCEL_SIM_STATE_ACTIVE:
+		return 0;
+	case ACCEL_SIM_STATE_REVOKED:
+		return -ENOLINK;
+	default:
+		return -EIO;
+	}
+}
+
+static unsigned sim_in_flight(struct accel_queue *q)
+{
+	struct sim_state *s = q->driver_state;
+
+	return s->sq_tail - s->cq_head;
+}
+
+static void ring(struct sim_state *s)
+{
+	if (s->wake == ACCEL_SIM_WAKE_FUTEX)
+		syscall(SYS_futex, &s->regs->sq_tail, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+/* Wake the device if it sleeps; the fence pairs with the engine's. */
+static void kick_if_sleeping(struct sim_state *s)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&s->regs->dev_flags, __ATOMIC_RELAXED) & ACCEL_SIM_DEV_NEED_WAKEUP)
+		ring(s);
+}
+
+/* The DUS offset of [p, p + len), or -EFAULT when it is not in the data area. */
+static int64_t data_offset_of(const struct sim_state *s, const void *p, size_t len)
+{
+	const unsigned char *start = s->dus + s->data_offset;
+	const unsigned char *c = p;
+
+	if (c < start || c > start + s->data_size || len > (size_t)(start + s->data_size - c))
+		return -EFAULT;
+	return (int64_t)(c - s->dus);
+}
+
+static int sim_submit(struct accel_queue *q, const struct accel_op *op)
+{
+	struct sim_state *s = q->driver_state;
+	struct accel_sim_desc *d;
+	int64_t src, dst;
+	uint32_t limit = s->sq_entries < s->cq_entries ? s->sq_entries : s->cq_entries;
+	int r = queue_state_error(s);
+
+	if (r < 0)
+		return r;
+	if (!op || (op->flags & ~(ACCEL_OP_CONTINUE | ACCEL_OP_FINISH)))
+		return -EINVAL;
+	src = data_offset_of(s, op->src, op->src_len);
+	dst = data_offset_of(s, op->dst, op->dst_len);
+	if (src < 0 || dst < 0)
+		return -EFAULT;
+	/* Never more in flight than the CQ holds: the device would stall. */
+	if (s->sq_tail - s->cq_head >= limit)
+		return -EAGAIN;
+	d = &s->sq[s->sq_tail & (s->sq_entries - 1)];
+	*d = (struct accel_sim_desc){
+		.user_data = op->user_data,
+		.arg = op->arg,
+		.op = s->op,
+		.flags = op->flags,
+		.src_offset = (uint32_t)src,
+		.src_len = (uint32_t)op->src_len,
+		.dst_offset = (uint32_t)dst,
+		.dst_len = (uint32_t)op->dst_len,
+	};
+	s->sq_tail++;
+	__atomic_store_n(&s->regs->sq_tail, s->sq_tail, __ATOMIC_RELEASE);
+	kick_if_sleeping(s);
+	return 0;
+}
+
+static int sim_poll(struct accel_queue *q, struct accel_completion *out, unsigned max)
+{
+	struct sim_state *s = q->driver_state;
+	uint32_t tail = __atomic_load_n(&s->regs->cq_tail, __ATOMIC_ACQUIRE);
+	unsigned n = 0;
+
+	if (tail - s->cq_head > s->sq_tail - s->cq_head)
+		return -EIO;	/* more completions than we submitted */
+	while (n < max && s->cq_head != tail) {
+		const struct accel_sim_cqe *c = &s->cq[s->cq_head & (s->cq_entries - 1)];
+		out[n++] = (struct accel_completion){
+			.user_data = c->user_data,
+			.status = c->status,
+			.flags = c->flags,
+			.consumed = c->consumed,
+			.produced = c->produced,
+			.value = c->value,
+		};
+		s->cq_head++;
+	}
+	if (n > 0)
+		__atomic_store_n(&s->regs->cq_head, s->cq_head, __ATOMIC_RELEASE);
+	return (int)n;
+}
+
+static int64_t now_nsec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Sleep on cq_tail until it moves past @seen, the deadline passes, or a signal. */
+static void sleep_on_cq(struct sim_state *s, uint32_t seen, int64_t deadline)
+{
+	struct timespec ts, *tp = NULL;
+
+	if (deadline >= 0) {
+		int64_t left = deadline - now_nsec();
+		if (left <= 0)
+			return;
+		ts.tv_sec = left / 1000000000;
+		ts.tv_nsec = left % 1000000000;
+		tp = &ts;
+	}
+	__atomic_fetch_or(&s->regs->client_flags, ACCEL_SIM_CLIENT_CQ_WAIT, __ATOMIC_SEQ_CST);
+	/* Pairs with the engine's fence between publishing cq_tail and reading our flag. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&s->regs->cq_tail, __ATOMIC_ACQUIRE) == seen && queue_state_error(s) == 0)
+		syscall(SYS_futex, &s->regs->cq_tail, FUTEX_WAIT, seen, tp, NULL, 0);
+	__atomic_fetch_and(&s->regs->client_flags, ~ACCEL_SIM_CLIENT_CQ_WAIT, __ATOMIC_RELAXED);
+}
+
+static int sim_wait(struct accel_queue *q, struct accel_completion *out, unsigned max,
+		    int timeout_ms)
+{
+	struct sim_state *s = q->driver_state;
+	int64_t start = now_nsec();
+	int64_t deadline = timeout_ms < 0 ? -1 : start + (int64_t)timeout_ms * 1000000;
+	int n;
+
+	if (max == 0 || s->sq_tail == s->cq_head)
+		return -EINVAL;	/* nothing to wait for */
+	for (;;) {
+		n = sim_poll(q, out, max);
+		if (n != 0)
+			return n;
+		n = queue_state_error(s);
+		if (n < 0)
+			return n;
+		int64_t now = now_nsec();
+		if (deadline >= 0 && now >= deadline)
+			return -ETIME;
+		if (now - start < SIM_CLIENT_SPIN_NSEC) {
+			cpu_relax();
+			continue;
+		}
+		/* The device may have stopped on a full CQ, waiting for us to reap. */
+		kick_if_sleeping(s);
+		sleep_on_cq(s, __atomic_load_n(&s->regs->cq_tail, __ATOMIC_ACQUIRE), deadline);
+	}
+}
+
+static void *sim_buffer(struct accel_queue *q, size_t *size)
+{
+	struct sim_state *s = q->driver_state;
+
+	if (size)
+		*size = s->data_size;
+	return s->dus + s->data_offset;
+}
+
+const struct accel_driver accel_driver_sim = {
+	.api = ACCEL_SIM_API,
+	.init = sim_init,
+	.finish = sim_finish,
+	.submit = sim_submit,
+	.poll = sim_poll,
+	.wait = sim_wait,
+	.buffer = sim_buffer,
+	.in_flight = sim_in_flight,
+};

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/* libaccel's internals: the client, the queue and the user-driver interface. */
+#ifndef ACCEL_LIBACCEL_H
+#define ACCEL_LIBACCEL_H
+
+#include <accel/accel.h>
+#include <json-c/json.h>
+#include <stdint.h>
+
+#include "wire.h"
+
+struct accel_queue;
+
+/* A user driver: the data path of one device api, e.g. "accel_sim_v1". */
+struct accel_driver {
+	const char *api;
+	/* Check the mapped regions and set up queue->driver_state. */
+	int (*init)(struct accel_queue *q);
+	void (*finish)(struct accel_queue *q);
+	int (*submit)(struct accel_queue *q, const struct accel_op *op);
+	int (*poll)(struct accel_queue *q, struct accel_completion *out, unsigned max);
+	int (*wait)(struct accel_queue *q, struct accel_completion *out, unsigned max,
+		    int timeout_ms);
+	void *(*buffer)(struct accel_queue *q, size_t *size);
+	unsigned (*in_flight)(struct accel_queue *q);
+};
+
+extern const struct accel_driver accel_driver_sim;
+
+struct accel_client {
+	struct wire wire;
+	char error_name[128];		/* empty: none */
+	char error_message[256];
+	struct accel_queue *queues;	/* acquired through this client */
+};
+
+struct accel_queue {
+	struct accel_client *client;	/* NULL once the client disconnected */
+	struct accel_queue *next;	/* client->queues */
+	uint64_t id;
+	char device[64];
+	char api[32];
+	char algorithm[32];
+	int fd;
+	void *mmio;
+	size_t mmio_size;
+	void *dus;
+	size_t dus_size;
+	unsigned fork_generation;	/* the process generation that acquired it */
+	const struct accel_driver *driver;
+	void *driver_state;
+};
+
+/* Bumped in a forked child: the child's copies of queues are not its own. */
+extern unsigned accel_fork_generation;
+
+static inline int accel_queue_usable(const struct accel_queue *q)
+{
+	return q->fork_generation == __atomic_load_n(&accel_fork_generation, __ATOMIC_RELAXED)
+		       ? 0 : -ECHILD;
+}
+
+/*
+ * Send a call and wait for its reply.  @params is consumed.  On an error
+ * reply, records it on @c and returns its errno.  *@reply (if non-NULL)
+ * receives the reply's parameters, to be released with json_object_put().
+ */
+int accel_call(struct accel_client *c, const char *method, struct json_object *params,
+	       struct json_object **reply);
+
+void accel_client_set_error(struct accel_client *c, const char *name, const char *message);
+
+#endif

@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "libaccel.h"
+#include "util.h"
+#include "varlink.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* Regions larger than this are a broker bug, not something to map. */
+#define REGION_SIZE_MAX (1ull << 32)
+
+unsigned accel_fork_generation;
+
+static const struct accel_driver *const drivers[] = {
+	&accel_driver_sim,
+};
+
+static void on_fork_child(void)
+{
+	__atomic_add_fetch(&accel_fork_generation, 1, __ATOMIC_RELAXED);
+}
+
+static void register_atfork(void)
+{
+	pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+static const struct accel_driver *find_driver(const char *api)
+{
+	for (size_t i = 0; i < ELEMENTSOF(drivers); i++)
+		if (strcmp(drivers[i]->api, api) == 0)
+			return drivers[i];
+	return NULL;
+}
+
+static void copy_string(char *dst, size_t size, struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
+		snprintf(dst, size, "%s", json_object_get_string(v));
+}
+
+/*
+ * Map one region.  MADV_DONTFORK: a forked child must not see the queue's
+ * memory (the kernel's uacce mappings are VM_DONTCOPY for the same reason).
+ */
+static int map_region(int fd, struct json_object *r, void **addr, size_t *size)
+{
+	struct json_object *off, *sz;
+	int64_t offset, length;
+
+	if (!json_object_object_get_ex(r, "offset", &off) || !json_object_is_type(off, json_type_int) ||
+	    !json_object_object_get_ex(r, "size", &sz) || !json_object_is_type(sz, json_type_int))
+		return -EPROTO;
+	offset = json_object_get_int64(off);
+	length = json_object_get_int64(sz);
+	if (offset < 0 || length <= 0 || (uint64_t)length > REGION_SIZE_MAX ||
+	    offset % sysconf(_SC_PAGESIZE) != 0)
+		return -EPROTO;
+	*addr = mmap(NULL, (size_t)length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)offset);
+	if (*addr == MAP_FAILED) {
+		*addr = NULL;
+		return -errno;
+	}
+	madvise(*addr, (size_t)length, MADV_DONTFORK);
+	*size = (size_t)length;
+	return 0;
+}
+
+static int map_regions(struct accel_queue *q, struct json_object *reply)
+{
+	struct json_object *regions;
+	int r;
+
+	if (!json_object_object_get_ex(reply, "regions", &regions) ||
+	    !json_object_is_type(regions, json_type_array))
+		return -EPROTO;
+	for (size_t i = 0; i < json_object_array_length(regions); i++) {
+		struct json_object *region = json_object_array_get_idx(regions, i), *type;
+		const char *t;
+		if (!json_object_object_get_ex(region, "type", &type) ||
+		    !json_object_is_type(type, json_type_string))
+			return -EPROTO;
+		t = json_object_get_string(type);
+		if (strcmp(t, "mmio") == 0 && !q->mmio)
+			r = map_region(q->fd, region, &q->mmio, &q->mmio_size);
+		else if (strcmp(t, "dus") == 0 && !q->dus)
+			r = map_region(q->fd, region, &q->dus, &q->dus_size);
+		else
+			r = 0;	/* region types we do not know are not ours to map */
+		if (r < 0)
+			return r;
+	}
+	return q->mmio && q->dus ? 0 : -EPROTO;
+}
+
+static void queue_free(struct accel_queue *q)
+{
+	if (q->driver && q->driver_state)
+		q->driver->finish(q);
+	if (q->mmio)
+		munmap(q->mmio, q->mmio_size);
+	if (q->dus)
+		munmap(q->dus, q->dus_size);
+	if (q->fd >= 0)
+		close(q->fd);
+	free(q);
+}
+
+static void client_unlink_queue(struct accel_client *c, struct accel_queue *q)
+{
+	for (struct accel_queue **p = &c->queues; *p; p = &(*p)->next) {
+		if (*p == q) {
+			*p = q->next;
+			return;
+		}
+	}
+}
+
+static int release_on_broker(struct accel_client *c, uint64_t id)
+{
+	struct json_object *params = json_object_new_object();
+
+	if (params)
+		json_object_object_add(params, "queue_id", json_object_new_int64((int64_t)id));
+	return accel_call(c, ACCEL_INTERFACE ".ReleaseQueue", params, NULL);
+}
+
+static struct json_object *acquire_params(const char *algorithm,
+					  const struct accel_acquire_options *o)
+{
+	struct json_object *params = json_object_new_object();
+
+	if (!params)
+		return NULL;
+	json_object_object_add(params, "algorithm", json_object_new_string(algorithm));
+	if (o && o->device)
+		json_object_object_add(params, "device", json_object_new_string(o->device));
+	if (o && o->numa_node >= 0)
+		json_object_object_add(params, "numa_node", json_object_new_int(o->numa_node));
+	return params;
+}
+
+/* Turn the reply into a mapped queue; on failure the caller releases it. */
+static int queue_setup(struct accel_queue *q, struct json_object *reply)
+{
+	struct json_object *id;
+
+	if (!json_object_object_get_ex(reply, "queue_id", &id) || !json_object_is_type(id, json_type_int))
+		return -EPROTO;
+	q->id = (uint64_t)json_object_get_int64(id);
+	copy_string(q->device, sizeof(q->device), reply, "device");
+	copy_string(q->api, sizeof(q->api), reply, "api");
+	q->driver = find_driver(q->api);
+	if (!q->driver)
+		return -EPROTONOSUPPORT;
+	int r = map_regions(q, reply);
+	if (r < 0)
+		return r;
+	return q->driver->init(q);
+}
+
+EXPORT int accel_acquire(struct accel_client *c, const char *algorithm,
+			 const struct accel_acquire_options *options, struct accel_queue **out)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	_cleanup_(json_object_putp) struct json_object *reply = NULL;
+	struct accel_queue *q;
+	int r;
+
+	if (!c || !algorithm || !out)
+		return -EINVAL;
+	pthread_once(&once, register_atfork);
+	r = accel_call(c, ACCEL_INTERFACE ".AcquireQueue", acquire_params(algorithm, options), &reply);
+	if (r < 0)
+		return r;
+	q = calloc(1, sizeof(*q));
+	if (!q) {
+		close(wire_take_fd(&c->wire));
+		return -ENOMEM;
+	}
+	q->fd = wire_take_fd(&c->wire);
+	q->fork_generation = accel_fork_generation;
+	snprintf(q->algorithm, sizeof(q->algorithm), "%s", algorithm);
+	r = q->fd < 0 ? -EPROTO : queue_setup(q, reply);
+	if (r < 0) {
+		if (q->id)
+			release_on_broker(c, q->id);
+		queue_free(q);
+		return r;
+	}
+	q->client = c;
+	q->next = c->queues;
+	c->queues = q;
+	*out = q;
+	return 0;
+}
+
+EXPORT int accel_release(struct accel_queue *q)
+{
+	struct accel_client *c;
+	int r = 0;
+
+	if (!q)
+		return -EINVAL;
+	c = q->client;
+	/* Unmap first: once the broker has it back, the memory is not ours. */
+	if (q->driver && q->driver_state)
+		q->driver->finish(q);
+	q->driver_state = NULL;
+	if (c) {
+		client_unlink_queue(c, q);
+		if (accel_queue_usable(q) == 0)
+			r = release_on_broker(c, q->id);
+	}
+	queue_free(q);
+	return r;
+}
+
+EXPORT uint64_t accel_queue_id(const struct accel_queue *q)
+{
+	return q->id;
+}
+
+EXPORT const char *accel_queue_device(const struct accel_queue *q)
+{
+	return q->device;
+}
+
+EXPORT const char *accel_queue_api(const struct accel_queue *q)
+{
+	return q->api;
+}
+
+EXPORT const char *accel_queue_algorithm(const struct accel_queue *q)
+{
+	return q->algorithm;
+}
+
+EXPORT void *accel_queue_buffer(struct accel_queue *q, size_t *size)
+{
+	return q->driver->buffer(q, size);
+}
+
+EXPORT int accel_submit(struct accel_queue *q, const struct accel_op *op)
+{
+	int r = accel_queue_usable(q);
+
+	return r < 0 ? r : q->driver->submit(q, op);
+}
+
+EXPORT int accel_poll(struct accel_queue *q, struct accel_completion *out, unsigned max)
+{
+	int r = accel_queue_usable(q);
+
+	return r < 0 ? r : q->driver->poll(q, out, max);
+}
+
+EXPORT int accel_wait(struct accel_queue *q, struct accel_completion *out, unsigned max,
+		      int timeout_ms)
+{
+	int r = accel_queue_usable(q);
+
+	return r < 0 ? r : q->driver->wait(q, out, max, timeout_ms);
+}
+
+EXPORT int accel_run(struct accel_queue *q, const void *src, size_t src_len, void *dst,
+		     size_t dst_len, uint64_t arg, uint32_t flags, struct accel_completion *out)
+{
+	struct accel_completion c;
+	unsigned char *buf;
+	size_t size, half;
+	int r;
+
+	if (!out)
+		out = &c;
+	r = accel_queue_usable(q);
+	if (r < 0)
+		return r;
+	if (q->driver->in_flight(q) > 0)
+		return -EBUSY;
+	buf = q->driver->buffer(q, &size);
+	half = size / 2;
+	if (src_len > half)
+		return -E2BIG;
+	if (dst_len > half)
+		dst_len = half;
+	if (src_len > 0)
+		memcpy(buf, src, src_len);
+	r = q->driver->submit(q, &(struct accel_op){
+		.src = buf, .src_len = src_len, .dst = buf + half, .dst_len = dst_len,
+		.arg = arg, .flags = flags,
+	});
+	if (r < 0)
+		return r;
+	r = q->driver->wait(q, out, 1, -1);
+	if (r < 0)
+		return r;
+	if (out->status < 0)
+		return out->status;
+	if (out->produced > 0)
+		memcpy(dst, buf + half, out->produced <= dst_len ? out->produced : dst_len);
+	return 0;
+}

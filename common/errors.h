@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Named errors of the wire protocol and their errno values: the one table
+ * both the broker (which sends names) and libaccel (which returns errnos)
+ * use.
+ */
+#ifndef ACCEL_COMMON_ERRORS_H
+#define ACCEL_COMMON_ERRORS_H
+
+#include <stddef.h>
+
+#define ACCEL_INTERFACE		"org.accelbroker.Broker"
+
+#define ERR_NO_SUCH_ALGORITHM	ACCEL_INTERFACE ".NoSuchAlgorithm"
+#define ERR_NO_SUCH_DEVICE	ACCEL_INTERFACE ".NoSuchDevice"
+#define ERR_NO_DEVICE_AVAILABLE	ACCEL_INTERFACE ".NoDeviceAvailable"
+#define ERR_QUOTA_EXCEEDED	ACCEL_INTERFACE ".QuotaExceeded"
+#define ERR_NO_SUCH_QUEUE	ACCEL_INTERFACE ".NoSuchQueue"
+#define ERR_PERMISSION_DENIED	ACCEL_INTERFACE ".PermissionDenied"
+#define ERR_INVALID_PARAMETER	ACCEL_INTERFACE ".InvalidParameter"
+#define ERR_SVA_NOT_SUPPORTED	ACCEL_INTERFACE ".SVANotSupported"
+#define ERR_VARLINK_METHOD_NOT_FOUND	"org.varlink.service.MethodNotFound"
+#define ERR_VARLINK_INTERFACE_NOT_FOUND	"org.varlink.service.InterfaceNotFound"
+#define ERR_VARLINK_INVALID_PARAMETER	"org.varlink.service.InvalidParameter"
+
+#define ACCEL_ERROR_MESSAGE_MAX 256
+
+/* An error meant for the peer: a name from the table and a human message. */
+struct accel_error {
+	const char *name;	/* NULL: no error */
+	char message[ACCEL_ERROR_MESSAGE_MAX];
+};
+
+/* Set @e and return the negative errno that goes with @name. */
+int accel_error_set(struct accel_error *e, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+void accel_error_clear(struct accel_error *e);
+
+/* The negative errno for an error name; -EPROTO for names not in the table. */
+int accel_error_errno(const char *name);
+
+/* The table's copy of @name (a static string), or NULL if unknown. */
+const char *accel_error_lookup(const char *name);
+
+#endif

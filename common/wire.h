@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Varlink framing over a SOCK_STREAM Unix socket, with fd passing: every
+ * message is one JSON text terminated by a NUL byte; fds ride with
+ * SCM_RIGHTS on the first byte of the message they belong to.
+ *
+ * Used by the broker (non-blocking sockets, driven by its event loop) and by
+ * libaccel (blocking sockets).  Partial reads and writes are normal: input is
+ * buffered until a whole message is there, received fds wait in their own
+ * queue, output waits in a buffer until the socket takes it.
+ */
+#ifndef ACCEL_COMMON_WIRE_H
+#define ACCEL_COMMON_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define WIRE_MAX_MESSAGE	(64u * 1024u)	/* including the NUL */
+#define WIRE_MAX_FDS		4u		/* fds attached to one message */
+#define WIRE_MAX_QUEUED_FDS	16u		/* received fds not yet taken */
+
+struct wire_fd_mark;
+
+struct wire {
+	int fd;
+
+	char *in;
+	size_t in_start;	/* first byte not yet returned by wire_next() */
+	size_t in_len;
+	int in_fds[WIRE_MAX_QUEUED_FDS];
+	unsigned n_in_fds;
+	unsigned fds_dropped;	/* fds closed because the queue was full */
+
+	char *out;
+	size_t out_len;
+	size_t out_sent;
+	struct wire_fd_mark *marks;	/* fds to attach, by output offset */
+	unsigned n_marks;
+};
+
+/* Take ownership of the connected socket @fd. */
+int wire_init(struct wire *w, int fd);
+/* Close the socket and every fd still queued in either direction. */
+void wire_finish(struct wire *w);
+
+/*
+ * Read once from the socket.  Returns the number of bytes read, 0 at end of
+ * file, -EAGAIN when nothing is there, -EMSGSIZE when the buffered message
+ * is over WIRE_MAX_MESSAGE without its terminator, or another -errno.
+ */
+int wire_read(struct wire *w);
+
+/*
+ * The next complete message, NUL-terminated, in *@msg (valid until the next
+ * wire_read()).  Returns 1, or 0 when no complete message is buffered.
+ */
+int wire_next(struct wire *w, const char **msg, size_t *len);
+
+/* Take the oldest received fd (the caller owns it), or -ENOENT. */
+int wire_take_fd(struct wire *w);
+
+/* Close every received fd not taken; returns how many were closed. */
+unsigned wire_drop_fds(struct wire *w);
+
+/*
+ * Queue @len bytes of @msg plus a NUL, with @n_fds fds attached to its
+ * first byte.  The fds are duplicated (close-on-exec): the caller keeps its
+ * own.  Nothing is sent until wire_flush().
+ */
+int wire_queue(struct wire *w, const char *msg, size_t len, const int *fds,
+	       unsigned n_fds);
+
+/* Send what is queued: 0 when all is out, -EAGAIN when some is left. */
+int wire_flush(struct wire *w);
+
+size_t wire_out_pending(const struct wire *w);
+
+/* Blocking helpers for clients. */
+int wire_send_all(struct wire *w, const char *msg, size_t len);
+int wire_receive(struct wire *w, const char **msg, size_t *len);
+
+/* Send @n_fds fds with one byte, then return: used by tests and benches. */
+int wire_send_fds_raw(int sock, const void *data, size_t len, const int *fds,
+		      unsigned n_fds);
+
+#endif

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The "sim" backend: the broker's own software accelerator.  A queue is a
+ * sealed memfd laid out like a uacce queue and served by the engine
+ * threads (sim_engine.c).
+ */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <accel/sim.h>
+
+#include "backend.h"
+#include "broker.h"
+#include "device.h"
+#include "log.h"
+#include "queue.h"
+#include "sim_engine.h"
+#include "sim_ops.h"
+#include "util.h"
+
+struct sim_device {
+	struct sim_engine *engine;
+};
+
+static size_t mmio_size(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	return page > ACCEL_SIM_MMIO_SIZE ? page : ACCEL_SIM_MMIO_SIZE;
+}
+
+/*
+ * The client gets this fd, so it could shrink the file under the engine's
+ * mapping (SIGBUS in the broker).  Seal the size before anyone else sees it.
+ */
+static int queue_memfd(const char *name, size_t size)
+{
+	_cleanup_close_ int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0)
+		return -errno;
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		return -errno;
+	return TAKE_FD(fd);
+}
+
+static int sim_queue_open(struct device *dev, struct queue *q, struct accel_error *e)
+{
+	struct sim_device *sd = dev->backend;
+	struct sim_queue *sq;
+	size_t mmio = mmio_size();
+	unsigned op = sim_op_from_name(q->algorithm);
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	assert(op != 0);	/* device_has_algorithm() checked it */
+	if (dev->queues_open >= dev->queues_total)
+		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "%s has no free queue", dev->name);
+	fd = queue_memfd(dev->name, mmio + ACCEL_SIM_DUS_SIZE);
+	if (fd < 0)
+		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "could not create queue memory: %s",
+				       strerror(-fd));
+	r = sim_engine_add_queue(sd->engine, fd, mmio, ACCEL_SIM_DUS_SIZE, op, &sq);
+	if (r < 0)
+		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "could not start queue: %s",
+				       strerror(-r));
+	q->backend = sq;
+	q->fd = TAKE_FD(fd);
+	/* uacce's convention: region type N is at mmap offset N pages. */
+	q->regions[0] = (struct queue_region){ "mmio", 0, mmio };
+	q->regions[1] = (struct queue_region){ "dus", mmio, ACCEL_SIM_DUS_SIZE };
+	q->n_regions = 2;
+	return 0;
+}
+
+static void sim_queue_stop(struct device *dev, struct queue *q)
+{
+	struct sim_device *sd = dev->backend;
+
+	if (q->backend)
+		sim_engine_remove_queue(sd->engine, q->backend);
+	q->backend = NULL;
+}
+
+static unsigned sim_queues_free(struct device *dev)
+{
+	return dev->queues_total - dev->queues_open;
+}
+
+static void sim_device_free(struct device *dev)
+{
+	free(dev->backend);
+}
+
+static const struct backend_ops sim_ops = {
+	.name = "sim",
+	.queue_open = sim_queue_open,
+	.queue_stop = sim_queue_stop,
+	.queues_free = sim_queues_free,
+	.device_free = sim_device_free,
+};
+
+int backend_sim_add_devices(struct broker *b, struct sim_engine *engine,
+			    unsigned n_devices, unsigned n_queues)
+{
+	for (unsigned i = 0; i < n_devices; i++) {
+		char name[32];
+		struct device *dev;
+
+		snprintf(name, sizeof(name), "accel_sim-%u", i);
+		dev = device_create(&sim_ops, name, ACCEL_SIM_API, SIM_ALGORITHMS);
+		if (!dev)
+			return log_error_errno(-ENOMEM, "Could not create %s", name);
+		dev->backend = calloc(1, sizeof(struct sim_device));
+		if (!dev->backend) {
+			device_destroy(dev);
+			return log_error_errno(-ENOMEM, "Could not create %s", name);
+		}
+		((struct sim_device *)dev->backend)->engine = engine;
+		dev->queues_total = n_queues;
+		broker_add_device(b, dev);
+	}
+	return 0;
+}

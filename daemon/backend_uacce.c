@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The "uacce" backend: kernel accelerator devices.  Every open() of the
+ * node is a new hardware queue; the broker starts it, keeps its own fd and
+ * hands a duplicate to the client.  PUT_Q stops it for everyone holding it.
+ */
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <misc/uacce/uacce.h>
+
+#include "backend.h"
+#include "broker.h"
+#include "device.h"
+#include "log.h"
+#include "queue.h"
+#include "sysfs.h"
+#include "util.h"
+
+/* The kernel's numbers; pinned so a different header cannot change them. */
+_Static_assert(UACCE_CMD_START_Q == _IO('W', 0), "UACCE_CMD_START_Q");
+_Static_assert(UACCE_CMD_PUT_Q == _IO('W', 1), "UACCE_CMD_PUT_Q");
+_Static_assert(UACCE_QFRT_MMIO == 0 && UACCE_QFRT_DUS == 1, "uacce region types");
+#define UACCE_DEV_SVA_FLAG 0x1u	/* BIT(0) in the UAPI, which has no BIT() for us */
+
+struct uacce_device {
+	int sysfs_rootfd;
+	char *node;	/* <dev_root>/<name> */
+	uint64_t mmio_size, dus_size;
+};
+
+static int uacce_queue_open(struct device *dev, struct queue *q, struct accel_error *e)
+{
+	struct uacce_device *ud = dev->backend;
+	long page = sysconf(_SC_PAGESIZE);
+	_cleanup_close_ int fd = open(ud->node, O_RDWR | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "could not open %s: %s",
+				       ud->node, strerror(errno));
+	if (ioctl(fd, UACCE_CMD_START_Q) < 0)
+		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "could not start a queue on %s: %s",
+				       dev->name, strerror(errno));
+	q->regions[0] = (struct queue_region){ "mmio", UACCE_QFRT_MMIO * (uint64_t)page, ud->mmio_size };
+	q->regions[1] = (struct queue_region){ "dus", UACCE_QFRT_DUS * (uint64_t)page, ud->dus_size };
+	q->n_regions = 2;
+	q->fd = TAKE_FD(fd);
+	return 0;
+}
+
+static void uacce_queue_stop(struct device *dev, struct queue *q)
+{
+	/* The hardware queue goes now, not when the last fd holder closes. */
+	if (q->fd >= 0 && ioctl(q->fd, UACCE_CMD_PUT_Q) < 0)
+		log_warning_errno(-errno, "Could not stop queue %llu on %s",
+				  (unsigned long long)q->id, dev->name);
+}
+
+static unsigned uacce_queues_free(struct device *dev)
+{
+	struct uacce_device *ud = dev->backend;
+	char buf[32];
+	int n;
+
+	if (sysfs_read_attr(ud->sysfs_rootfd, "available_instances", buf, sizeof(buf)) < 0 ||
+	    sysfs_parse_int(buf, &n) < 0 || n < 0)
+		return 0;
+	return (unsigned)n;
+}
+
+static void uacce_device_free(struct device *dev)
+{
+	struct uacce_device *ud = dev->backend;
+
+	if (!ud)
+		return;
+	if (ud->sysfs_rootfd >= 0)
+		close(ud->sysfs_rootfd);
+	free(ud->node);
+	free(ud);
+}
+
+static const struct backend_ops uacce_ops = {
+	.name = "uacce",
+	.queue_open = uacce_queue_open,
+	.queue_stop = uacce_queue_stop,
+	.queues_free = uacce_queues_free,
+	.device_free = uacce_device_free,
+};
+
+static struct device *uacce_device_create(int rootfd, const char *name, const char *dev_root)
+{
+	struct uacce_info info;
+	struct uacce_device *ud;
+	struct device *dev;
+	char why[128];
+	int r;
+
+	r = uacce_info_read(rootfd, name, &info, why, sizeof(why));
+	if (r < 0) {
+		log_warning("Ignoring uacce device %s: %s", name, why);
+		return NULL;
+	}
+	if (info.isolated) {
+		log_warning("Ignoring uacce device %s: isolated after hardware errors", name);
+		return NULL;
+	}
+	dev = device_create(&uacce_ops, name, info.api, info.algorithms);
+	ud = calloc(1, sizeof(*ud));
+	if (!dev || !ud) {
+		free(ud);
+		device_destroy(dev);
+		log_error_errno(-ENOMEM, "Could not add %s", name);
+		return NULL;
+	}
+	dev->backend = ud;
+	ud->sysfs_rootfd = openat(rootfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ud->sysfs_rootfd < 0 || asprintf(&ud->node, "%s/%s", dev_root, name) < 0) {
+		ud->node = NULL;
+		device_destroy(dev);
+		log_error_errno(-ENOMEM, "Could not add %s", name);
+		return NULL;
+	}
+	ud->mmio_size = info.region_mmio_size;
+	ud->dus_size = info.region_dus_size;
+	dev->sva = info.flags & UACCE_DEV_SVA_FLAG;
+	dev->numa_node = info.numa_node;
+	dev->queues_total = info.available_instances > 0 ? (unsigned)info.available_instances : 0;
+	return dev;
+}
+
+int backend_uacce_add_devices(struct broker *b, const char *sysfs_root, const char *dev_root)
+{
+	_cleanup_close_ int rootfd = open(sysfs_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	DIR *dir;
+	int n = 0;
+
+	if (rootfd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return log_error_errno(-errno, "Could not open %s", sysfs_root);
+	}
+	dir = fdopendir(fcntl(rootfd, F_DUPFD_CLOEXEC, 3));
+	if (!dir)
+		return log_error_errno(-errno, "Could not read %s", sysfs_root);
+	while ((de = readdir(dir))) {
+		struct device *dev;
+		if (de->d_name[0] == '.')
+			continue;
+		if (broker_find_device(b, de->d_name))
+			continue;
+		dev = uacce_device_create(rootfd, de->d_name, dev_root);
+		if (!dev)
+			continue;
+		broker_add_device(b, dev);
+		n++;
+	}
+	closedir(dir);
+	return n;
+}

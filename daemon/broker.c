@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: MIT
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "device.h"
+#include "log.h"
+#include "util.h"
+
+void broker_init(struct broker *b, const struct broker_limits *limits)
+{
+	assert(b && limits);
+	*b = (struct broker){
+		.next_queue_id = 1,
+		.started_usec = now_usec(CLOCK_MONOTONIC),
+		.limits = *limits,
+	};
+	list_init(&b->devices);
+	list_init(&b->queues);
+}
+
+static void queue_close(struct broker *b, struct queue *q, enum queue_state final)
+{
+	(void)b;
+	assert(q->state == QUEUE_ACTIVE);
+	q->device->ops->queue_stop(q->device, q);
+	q->state = final;
+	q->device->queues_open--;
+	if (q->fd >= 0)
+		close(q->fd);
+	log_debug("Queue %llu on %s %s (uid %u)", (unsigned long long)q->id,
+		  q->device->name, queue_state_to_string(final), (unsigned)q->uid);
+	list_remove(&q->link);
+	free(q);
+}
+
+void broker_finish(struct broker *b)
+{
+	struct queue *q, *qtmp;
+	struct device *d, *dtmp;
+
+	list_for_each_safe(q, qtmp, &b->queues, link)
+		queue_close(b, q, QUEUE_RELEASED);
+	list_for_each_safe(d, dtmp, &b->devices, link)
+		device_destroy(d);
+}
+
+void broker_add_device(struct broker *b, struct device *dev)
+{
+	list_insert_tail(&b->devices, &dev->link);
+	log_info("Device %s: backend %s, api %s, %u queues%s", dev->name,
+		 dev->ops->name, dev->api, dev->queues_total, dev->sva ? ", SVA" : "");
+}
+
+struct device *broker_find_device(struct broker *b, const char *name)
+{
+	struct device *d;
+
+	list_for_each(d, &b->devices, link)
+		if (strcmp(d->name, name) == 0)
+			return d;
+	return NULL;
+}
+
+unsigned broker_user_queues(struct broker *b, uid_t uid)
+{
+	struct queue *q;
+	unsigned n = 0;
+
+	list_for_each(q, &b->queues, link)
+		n += q->uid == uid;
+	return n;
+}
+
+unsigned broker_active_queues(struct broker *b)
+{
+	struct queue *q;
+	unsigned n = 0;
+
+	list_for_each(q, &b->queues, link)
+		n++;
+	return n;
+}
+
+/*
+ * Pick the device for @req the way applications do it themselves today:
+ * among the devices that serve the algorithm (on the wanted NUMA node),
+ * the one with the most free queues.  The error says which condition
+ * failed first, from the most to the least specific.
+ */
+static int pick_device(struct broker *b, const struct acquire_request *req,
+		       struct device **out, struct accel_error *e)
+{
+	struct device *d, *best = NULL;
+	unsigned best_free = 0;
+	bool algorithm_seen = false, sva_seen = false;
+
+	if (req->device) {
+		d = broker_find_device(b, req->device);
+		if (!d)
+			return accel_error_set(e, ERR_NO_SUCH_DEVICE, "no device \"%s\"", req->device);
+		if (!device_has_algorithm(d, req->algorithm))
+			return accel_error_set(e, ERR_NO_SUCH_ALGORITHM,
+					       "device %s does not offer \"%s\"", d->name, req->algorithm);
+	}
+	list_for_each(d, &b->devices, link) {
+		if (req->device && strcmp(d->name, req->device) != 0)
+			continue;
+		if (!device_has_algorithm(d, req->algorithm))
+			continue;
+		algorithm_seen = true;
+		if (req->numa_node >= 0 && d->numa_node != req->numa_node)
+			continue;
+		if (d->sva) {
+			sva_seen = true;
+			continue;
+		}
+		unsigned n = device_queues_free(d);
+		if (n > best_free) {
+			best = d;
+			best_free = n;
+		}
+	}
+	if (best) {
+		*out = best;
+		return 0;
+	}
+	if (!algorithm_seen)
+		return accel_error_set(e, ERR_NO_SUCH_ALGORITHM, "no device offers \"%s\"", req->algorithm);
+	if (sva_seen)
+		return accel_error_set(e, ERR_SVA_NOT_SUPPORTED,
+				       "the matching devices are SVA devices, which the broker cannot hand out yet");
+	if (req->numa_node >= 0)
+		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE,
+				       "no free queue for \"%s\" on NUMA node %d", req->algorithm, req->numa_node);
+	return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "every queue for \"%s\" is in use", req->algorithm);
+}
+
+int broker_acquire(struct broker *b, const struct peer *peer, void *owner,
+		   const struct acquire_request *req, struct queue **out,
+		   struct accel_error *e)
+{
+	_cleanup_free_ struct queue *q = NULL;
+	struct device *dev = NULL;
+	int r;
+
+	assert(b && peer && req && req->algorithm && out);
+
+	if (strlen(req->algorithm) >= QUEUE_ALGORITHM_MAX)
+		return accel_error_set(e, ERR_NO_SUCH_ALGORITHM, "algorithm name too long");
+	r = pick_device(b, req, &dev, e);
+	if (r < 0)
+		return r;
+	if (broker_user_queues(b, peer->uid) >= b->limits.max_queues_per_user)
+		return accel_error_set(e, ERR_QUOTA_EXCEEDED,
+				       "uid %u holds %u queues, the limit", (unsigned)peer->uid,
+				       b->limits.max_queues_per_user);
+
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "out of memory");
+	list_init(&q->link);
+	q->fd = -1;
+	q->device = dev;
+	strcpy(q->algorithm, req->algorithm);
+	q->uid = peer->uid;
+	q->gid = peer->gid;
+	q->pid = peer->pid;
+	q->owner = owner;
+	q->acquired_usec = now_usec(CLOCK_REALTIME);
+
+	r = dev->ops->queue_open(dev, q, e);
+	if (r < 0)
+		return r;
+	q->id = b->next_queue_id++;
+	q->state = QUEUE_ACTIVE;
+	dev->queues_open++;
+	list_insert_tail(&b->queues, &q->link);
+	log_debug("Queue %llu on %s for %s acquired by uid %u pid %d",
+		  (unsigned long long)q->id, dev->name, q->algorithm,
+		  (unsigned)peer->uid, (int)peer->pid);
+	*out = TAKE_PTR(q);
+	return 0;
+}
+
+static struct queue *find_queue(struct broker *b, uint64_t id)
+{
+	struct queue *q;
+
+	list_for_each(q, &b->queues, link)
+		if (q->id == id)
+			return q;
+	return NULL;
+}
+
+int broker_release(struct broker *b, const struct peer *peer, void *owner,
+		   uint64_t queue_id, struct accel_error *e)
+{
+	struct queue *q = find_queue(b, queue_id);
+
+	if (!q || !broker_may_see(peer, q))
+		return accel_error_set(e, ERR_NO_SUCH_QUEUE, "no queue %llu", (unsigned long long)queue_id);
+	if (q->owner != owner)
+		return accel_error_set(e, ERR_PERMISSION_DENIED,
+				       "queue %llu belongs to another connection",
+				       (unsigned long long)queue_id);
+	queue_close(b, q, QUEUE_RELEASED);
+	return 0;
+}
+
+void broker_release_owner(struct broker *b, void *owner)
+{
+	struct queue *q, *tmp;
+
+	list_for_each_safe(q, tmp, &b->queues, link)
+		if (q->owner == owner)
+			queue_close(b, q, QUEUE_RELEASED);
+}
+
+bool broker_may_see(const struct peer *peer, const struct queue *q)
+{
+	return peer->uid == 0 || peer->uid == q->uid;
+}

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: MIT
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+
+#include "connection.h"
+#include "log.h"
+#include "server.h"
+#include "varlink.h"
+#include "varlink_api.h"
+
+static void connection_update_events(struct connection *c)
+{
+	uint32_t events = 0;
+
+	if (c->state == CONNECTION_ACTIVE && wire_out_pending(&c->wire) < CONNECTION_OUT_HIGH_WATER)
+		events |= EPOLLIN;
+	if (wire_out_pending(&c->wire) > 0)
+		events |= EPOLLOUT;
+	sd_event_source_set_io_events(c->io, events);
+}
+
+static int queue_message(struct connection *c, struct json_object *msg,
+			 const int *fds, unsigned n_fds)
+{
+	size_t len;
+	const char *s = varlink_format(msg, &len);
+	int r = s ? wire_queue(&c->wire, s, len, fds, n_fds) : -ENOMEM;
+
+	json_object_put(msg);
+	return r;
+}
+
+int connection_reply(struct connection *c, const struct varlink_call *call,
+		     struct json_object *params, const int *fds, unsigned n_fds)
+{
+	struct json_object *msg;
+
+	if (call && call->oneway) {
+		json_object_put(params);
+		return 0;
+	}
+	msg = json_object_new_object();
+	if (!msg || !params) {
+		json_object_put(msg);
+		json_object_put(params);
+		return -ENOMEM;
+	}
+	json_object_object_add(msg, "parameters", params);
+	return queue_message(c, msg, fds, n_fds);
+}
+
+int connection_reply_error(struct connection *c, const struct varlink_call *call,
+			   const struct accel_error *e)
+{
+	struct json_object *msg, *params;
+
+	assert(e && e->name);
+	if (call && call->oneway)
+		return 0;
+	msg = json_object_new_object();
+	params = json_object_new_object();
+	if (!msg || !params) {
+		json_object_put(msg);
+		json_object_put(params);
+		return -ENOMEM;
+	}
+	json_object_object_add(params, "message", json_object_new_string(e->message));
+	json_object_object_add(msg, "error", json_object_new_string(e->name));
+	json_object_object_add(msg, "parameters", params);
+	return queue_message(c, msg, NULL, 0);
+}
+
+void connection_abort(struct connection *c, const struct accel_error *e)
+{
+	log_client(LOG_WARNING, "Dropping client pid %d uid %u: %s", (int)c->peer.pid,
+		   (unsigned)c->peer.uid, e->message);
+	connection_reply_error(c, NULL, e);
+	c->state = CONNECTION_CLOSING;
+}
+
+/* Clients may not send fds unasked (rule 4): close them at once. */
+static void drop_unasked_fds(struct connection *c)
+{
+	unsigned n = wire_drop_fds(&c->wire) + c->wire.fds_dropped;
+
+	c->wire.fds_dropped = 0;
+	if (n > 0)
+		log_client(LOG_NOTICE, "Closed %u fds sent unasked by pid %d uid %u", n,
+			   (int)c->peer.pid, (unsigned)c->peer.uid);
+}
+
+static void connection_read(struct connection *c)
+{
+	struct accel_error e;
+	const char *msg;
+	size_t len;
+	int r = wire_read(&c->wire);
+
+	drop_unasked_fds(c);
+	if (r == -EAGAIN || r == -EINTR)
+		return;
+	if (r == -EMSGSIZE) {
+		accel_error_set(&e, ERR_INVALID_PARAMETER, "message exceeds %u bytes", WIRE_MAX_MESSAGE);
+		connection_abort(c, &e);
+		return;
+	}
+	if (r <= 0) {
+		/* End of input; replies still queued go out unless the peer is gone. */
+		c->state = CONNECTION_CLOSING;
+		return;
+	}
+	while (c->state == CONNECTION_ACTIVE && wire_next(&c->wire, &msg, &len) > 0 &&
+	       wire_out_pending(&c->wire) < CONNECTION_OUT_HIGH_WATER)
+		varlink_api_dispatch(c, msg, len);
+}
+
+static int connection_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct connection *c = userdata;
+	int r;
+
+	(void)s;
+	(void)fd;
+	if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		connection_read(c);
+	r = wire_flush(&c->wire);
+	if (r < 0 && r != -EAGAIN) {
+		connection_destroy(c);
+		return 0;
+	}
+	if (c->state == CONNECTION_CLOSING && wire_out_pending(&c->wire) == 0) {
+		connection_destroy(c);
+		return 0;
+	}
+	connection_update_events(c);
+	return 0;
+}
+
+int connection_create(struct server *server, int fd, const struct peer *peer,
+		      struct connection **out)
+{
+	struct connection *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	list_init(&c->link);
+	c->server = server;
+	c->peer = *peer;
+	c->state = CONNECTION_ACTIVE;
+	r = wire_init(&c->wire, fd);
+	if (r < 0) {
+		c->wire.fd = -1;
+		free(c);
+		return r;
+	}
+	r = sd_event_add_io(server->event, &c->io, fd, EPOLLIN, connection_io, c);
+	if (r < 0) {
+		wire_finish(&c->wire);
+		free(c);
+		return r;
+	}
+	list_insert_tail(&server->connections, &c->link);
+	server->n_connections++;
+	server->broker->n_connections = server->n_connections;
+	if (out)
+		*out = c;
+	return 0;
+}
+
+void connection_destroy(struct connection *c)
+{
+	struct server *s = c->server;
+
+	broker_release_owner(s->broker, c);
+	sd_event_source_disable_unref(c->io);
+	wire_finish(&c->wire);
+	list_remove(&c->link);
+	s->n_connections--;
+	s->broker->n_connections = s->n_connections;
+	free(c);
+}

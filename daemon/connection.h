@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One client connection on the Unix socket: its kernel-given credentials,
+ * its buffered I/O, and the rules of rule 5 (bounded messages, unasked fds
+ * closed at once, a slow reader stops being read, a protocol violation
+ * drops this connection and nothing else).
+ */
+#ifndef ACCEL_DAEMON_CONNECTION_H
+#define ACCEL_DAEMON_CONNECTION_H
+
+#include <stdbool.h>
+#include <systemd/sd-event.h>
+
+#include "broker.h"
+#include "list.h"
+#include "wire.h"
+
+struct server;
+struct json_object;
+struct varlink_call;
+
+/* Stop reading a client whose replies pile up beyond this. */
+#define CONNECTION_OUT_HIGH_WATER (256u * 1024u)
+
+enum connection_state {
+	CONNECTION_ACTIVE,
+	CONNECTION_CLOSING,	/* flush what is queued, then close */
+};
+
+struct connection {
+	struct list link;	/* server.connections */
+	struct server *server;
+	struct wire wire;
+	struct peer peer;
+	sd_event_source *io;
+	enum connection_state state;
+};
+
+/* Take over the accepted socket @fd of @peer. */
+int connection_create(struct server *server, int fd, const struct peer *peer,
+		      struct connection **out);
+/* Release the connection's queues and close it now. */
+void connection_destroy(struct connection *c);
+
+/* Queue a reply to @call (none for oneway calls); @params is consumed. */
+int connection_reply(struct connection *c, const struct varlink_call *call,
+		     struct json_object *params, const int *fds, unsigned n_fds);
+int connection_reply_error(struct connection *c, const struct varlink_call *call,
+			   const struct accel_error *e);
+
+/* Send @e (best effort) and close once it is out. */
+void connection_abort(struct connection *c, const struct accel_error *e);
+
+#endif

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A device the broker can hand queues out of, and the small interface every
+ * backend (sim: the broker's own software accelerator; uacce: kernel
+ * devices) implements.  The core never looks behind it.
+ */
+#ifndef ACCEL_DAEMON_DEVICE_H
+#define ACCEL_DAEMON_DEVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "errors.h"
+#include "list.h"
+
+struct device;
+struct queue;
+
+struct backend_ops {
+	const char *name;	/* "sim", "uacce": the wire's Device.backend */
+	/*
+	 * Open and start a queue for q->algorithm: set q->fd (the broker's own
+	 * reference, rule 3) and q->regions.  On failure set @e.
+	 */
+	int (*queue_open)(struct device *dev, struct queue *q, struct accel_error *e);
+	/* Stop the queue for good: the client's copy of the fd goes dead. */
+	void (*queue_stop)(struct device *dev, struct queue *q);
+	/* Queues the device can still open right now. */
+	unsigned (*queues_free)(struct device *dev);
+	void (*device_free)(struct device *dev);
+};
+
+struct device {
+	struct list link;	/* broker.devices */
+	const struct backend_ops *ops;
+	char *name;
+	char *api;
+	char **algorithms;	/* NULL-terminated */
+	bool sva;
+	int numa_node;		/* -1: unknown */
+	unsigned queues_total;
+	unsigned queues_open;	/* handed out by the broker and not yet closed */
+	void *backend;		/* the backend's own state */
+};
+
+/* Allocate with the common fields; @algorithms is split at white space. */
+struct device *device_create(const struct backend_ops *ops, const char *name,
+			     const char *api, const char *algorithms);
+void device_destroy(struct device *dev);
+
+bool device_has_algorithm(const struct device *dev, const char *algorithm);
+unsigned device_queues_free(struct device *dev);
+
+#endif

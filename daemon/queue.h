@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/* The broker's record of one handed-out queue. */
+#ifndef ACCEL_DAEMON_QUEUE_H
+#define ACCEL_DAEMON_QUEUE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "list.h"
+
+struct device;
+
+#define QUEUE_ALGORITHM_MAX 32
+#define QUEUE_MAX_REGIONS 2
+
+enum queue_state {
+	QUEUE_ACTIVE,
+	QUEUE_RELEASED,		/* given back by its owner (or its owner went away) */
+	QUEUE_REVOKED,		/* taken back by the broker */
+};
+
+struct queue_region {
+	const char *type;	/* "mmio", "dus" */
+	uint64_t offset;	/* mmap offset */
+	uint64_t size;
+};
+
+struct queue {
+	struct list link;	/* broker.queues */
+	uint64_t id;		/* never reused while the broker runs */
+	struct device *device;
+	char algorithm[QUEUE_ALGORITHM_MAX];
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	void *owner;		/* the connection (or later, bus name) it belongs to */
+	enum queue_state state;
+	uint64_t acquired_usec;	/* CLOCK_REALTIME */
+	int fd;			/* the broker's own reference */
+	struct queue_region regions[QUEUE_MAX_REGIONS];
+	unsigned n_regions;
+	void *backend;		/* the backend's per-queue state */
+};
+
+const char *queue_state_to_string(enum queue_state state);
+
+#endif

@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: MIT
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "connection.h"
+#include "log.h"
+#include "server.h"
+#include "util.h"
+
+unsigned server_user_connections(struct server *s, uid_t uid)
+{
+	struct connection *c;
+	unsigned n = 0;
+
+	list_for_each(c, &s->connections, link)
+		n += c->peer.uid == uid;
+	return n;
+}
+
+/* Refuse a connection over a limit with a named error, best effort. */
+static void refuse(int fd, const char *why)
+{
+	char msg[256];
+	int len = snprintf(msg, sizeof(msg),
+			   "{\"error\":\"" ERR_QUOTA_EXCEEDED "\",\"parameters\":{\"message\":\"%s\"}}", why);
+
+	if (len > 0 && (size_t)len < sizeof(msg))
+		(void)!send(fd, msg, (size_t)len + 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+static int peer_credentials(int fd, struct peer *peer)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	*peer = (struct peer){ .uid = cred.uid, .gid = cred.gid, .pid = cred.pid };
+	return 0;
+}
+
+static int server_accept(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+	struct server *s = userdata;
+	struct broker *b = s->broker;
+	struct peer peer;
+	int cfd, r;
+
+	(void)src;
+	(void)revents;
+	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (cfd < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			log_client(LOG_WARNING, "Could not accept a connection: %s", strerror(errno));
+		return 0;
+	}
+	r = peer_credentials(cfd, &peer);
+	if (r < 0) {
+		log_client(LOG_WARNING, "Could not read peer credentials: %s", strerror(-r));
+		close(cfd);
+		return 0;
+	}
+	if (s->n_connections >= b->limits.max_connections) {
+		log_client(LOG_WARNING, "Refusing pid %d uid %u: %u connections in all",
+			   (int)peer.pid, (unsigned)peer.uid, s->n_connections);
+		refuse(cfd, "the broker has too many connections");
+		return 0;
+	}
+	if (server_user_connections(s, peer.uid) >= b->limits.max_connections_per_user) {
+		log_client(LOG_WARNING, "Refusing pid %d uid %u: connection limit per user",
+			   (int)peer.pid, (unsigned)peer.uid);
+		refuse(cfd, "too many connections for this user");
+		return 0;
+	}
+	r = connection_create(s, cfd, &peer, NULL);
+	if (r < 0) {
+		log_client(LOG_ERR, "Could not set up a connection: %s", strerror(-r));
+		close(cfd);
+	}
+	return 0;
+}
+
+static int create_socket(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_free_ char *dir = strdup(path);
+	_cleanup_close_ int fd = -1;
+	char *slash;
+
+	if (!dir)
+		return -ENOMEM;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return log_error_errno(-ENAMETOOLONG, "Socket path %s", path);
+	strcpy(sa.sun_path, path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return log_error_errno(-errno, "Could not create %s", dir);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return log_error_errno(-errno, "Could not create socket");
+	/* A socket file left by a broker that died: nobody answers on it. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		return log_error_errno(-EADDRINUSE, "Another broker listens on %s", path);
+	if (errno == ECONNREFUSED)
+		unlink(path);
+	close(fd);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return log_error_errno(-errno, "Could not create socket");
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return log_error_errno(-errno, "Could not bind %s", path);
+	if (chmod(path, 0666) < 0)
+		return log_error_errno(-errno, "Could not chmod %s", path);
+	if (listen(fd, SOMAXCONN) < 0)
+		return log_error_errno(-errno, "Could not listen on %s", path);
+	return TAKE_FD(fd);
+}
+
+static int passed_socket(void)
+{
+	int n = sd_listen_fds(true);
+
+	if (n < 0)
+		return log_error_errno(n, "Could not read the sockets systemd passed");
+	if (n == 0)
+		return -ENOENT;
+	if (n > 1)
+		return log_error_errno(-EINVAL, "Expected one socket from systemd, got %d", n);
+	if (sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) <= 0)
+		return log_error_errno(-EINVAL, "The fd systemd passed is not a listening Unix stream socket");
+	return SD_LISTEN_FDS_START;
+}
+
+int server_init(struct server *s, sd_event *event, struct broker *broker, const char *path)
+{
+	int fd, r;
+
+	*s = (struct server){ .event = event, .broker = broker, .listen_fd = -1 };
+	list_init(&s->connections);
+	fd = passed_socket();
+	if (fd == -ENOENT) {
+		fd = create_socket(path);
+		if (fd < 0)
+			return fd;
+		s->created_path = strdup(path);
+		if (!s->created_path) {
+			close(fd);
+			return -ENOMEM;
+		}
+		log_info("Listening on %s", path);
+	} else if (fd < 0) {
+		return fd;
+	} else {
+		r = fcntl(fd, F_SETFL, O_NONBLOCK) < 0 ? -errno : 0;
+		if (r < 0)
+			return log_error_errno(r, "Could not set up the passed socket");
+		log_info("Listening on the socket passed by systemd");
+	}
+	s->listen_fd = fd;
+	r = sd_event_add_io(event, &s->listen_source, fd, EPOLLIN, server_accept, s);
+	if (r < 0)
+		return log_error_errno(r, "Could not watch the listening socket");
+	return 0;
+}
+
+void server_finish(struct server *s)
+{
+	struct connection *c, *tmp;
+
+	if (!s->event)
+		return;	/* never set up */
+	list_for_each_safe(c, tmp, &s->connections, link)
+		connection_destroy(c);
+	sd_event_source_disable_unref(s->listen_source);
+	s->listen_source = NULL;
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	s->listen_fd = -1;
+	if (s->created_path)
+		unlink(s->created_path);
+	free(s->created_path);
+	s->created_path = NULL;
+}

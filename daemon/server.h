@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* The listening Unix socket: created, or passed in by systemd. */
+#ifndef ACCEL_DAEMON_SERVER_H
+#define ACCEL_DAEMON_SERVER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "list.h"
+
+struct broker;
+
+struct server {
+	sd_event *event;
+	struct broker *broker;
+	int listen_fd;
+	sd_event_source *listen_source;
+	struct list connections;
+	unsigned n_connections;
+	char *created_path;	/* unlinked on exit; NULL when systemd owns it */
+};
+
+/*
+ * Listen on the socket systemd passed (sd_listen_fds), or else create
+ * @path (mode 0666: the broker, not the file mode, decides who may do what).
+ */
+int server_init(struct server *s, sd_event *event, struct broker *broker,
+		const char *path);
+void server_finish(struct server *s);
+
+unsigned server_user_connections(struct server *s, uid_t uid);
+
+#endif

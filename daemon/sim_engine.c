@@ -1,0 +1,421 @@
+// SPDX-License-Identifier: MIT
+#include <assert.h>
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sim_engine.h"
+#include "sim_ops.h"
+#include "util.h"
+
+struct sim_thread;
+
+struct sim_queue {
+	int refs;			/* atomic: the thread's list and a running turn */
+	bool dead;			/* atomic: removed, do not start anything new */
+	struct sim_thread *thread;
+	void *map;
+	size_t map_size;
+	struct accel_sim_regs *regs;	/* shared with the client: hostile */
+	struct accel_sim_desc *sq;
+	struct accel_sim_cqe *cq;
+	/* The device's own copies; never re-read from the regs. */
+	struct sim_region region;
+	uint32_t sq_entries, cq_entries;
+	uint32_t sq_head, cq_tail;
+	bool broken;
+	struct sim_stream stream;
+};
+
+struct sim_thread {
+	struct sim_engine *engine;
+	pthread_t tid;
+	bool started;
+	pthread_mutex_t lock;		/* protects queues, n_queues, cursor, stop */
+	struct sim_queue **queues;
+	unsigned n_queues, cap_queues;
+	unsigned cursor;
+	bool stop;
+	uint32_t wake_seq;		/* futex: bumped whenever the list changes */
+	unsigned char *scratch;		/* a private copy of zlib's input */
+};
+
+struct sim_engine {
+	unsigned n_threads;
+	struct sim_thread *threads;
+};
+
+#define barrier() __asm__ __volatile__("" ::: "memory")
+
+static long futex_wake(uint32_t *addr, bool private_)
+{
+	return syscall(SYS_futex, addr, private_ ? FUTEX_WAKE_PRIVATE : FUTEX_WAKE,
+		       INT_MAX, NULL, NULL, 0);
+}
+
+static void sim_queue_unref(struct sim_queue *q)
+{
+	if (__atomic_sub_fetch(&q->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	sim_stream_finish(&q->stream);
+	munmap(q->map, q->map_size);
+	free(q);
+}
+
+static void queue_break(struct sim_queue *q)
+{
+	q->broken = true;
+	if (__atomic_load_n(&q->dead, __ATOMIC_ACQUIRE))
+		return;
+	__atomic_store_n(&q->regs->state, ACCEL_SIM_STATE_BROKEN, __ATOMIC_RELEASE);
+	futex_wake(&q->regs->cq_tail, false);
+}
+
+/* Room in the CQ, or -1 when the client's cq_head is garbage. */
+static int cq_room(struct sim_queue *q)
+{
+	uint32_t head = __atomic_load_n(&q->regs->cq_head, __ATOMIC_ACQUIRE);
+	uint32_t used = q->cq_tail - head;
+
+	return used > q->cq_entries ? -1 : (int)(q->cq_entries - used);
+}
+
+/* One turn on one queue: at most SIM_ENGINE_BUDGET descriptors. */
+static bool queue_turn(struct sim_thread *t, struct sim_queue *q)
+{
+	struct accel_sim_regs *regs = q->regs;
+	uint32_t tail, pending;
+	unsigned done = 0;
+
+	if (q->broken || __atomic_load_n(&q->dead, __ATOMIC_ACQUIRE))
+		return false;
+	tail = __atomic_load_n(&regs->sq_tail, __ATOMIC_ACQUIRE);
+	pending = tail - q->sq_head;
+	if (pending == 0)
+		return false;
+	if (pending > q->sq_entries) {
+		queue_break(q);
+		return true;
+	}
+	while (done < SIM_ENGINE_BUDGET && done < pending &&
+	       !__atomic_load_n(&q->dead, __ATOMIC_RELAXED)) {
+		struct accel_sim_desc d;
+		struct accel_sim_cqe cqe;
+		int room = cq_room(q);
+
+		if (room < 0) {
+			queue_break(q);
+			return true;
+		}
+		if (room == 0)
+			break;	/* the client reaps, then kicks us (see driver_sim.c) */
+		/* Copy once, then look only at the copy (no TOCTOU, rule 8). */
+		memcpy(&d, &q->sq[q->sq_head & (q->sq_entries - 1)], sizeof(d));
+		barrier();
+		sim_op_execute(&q->region, &q->stream, &d, t->scratch, &cqe);
+		memcpy(&q->cq[q->cq_tail & (q->cq_entries - 1)], &cqe, sizeof(cqe));
+		q->sq_head++;
+		q->cq_tail++;
+		__atomic_store_n(&regs->sq_head, q->sq_head, __ATOMIC_RELEASE);
+		__atomic_store_n(&regs->cq_tail, q->cq_tail, __ATOMIC_RELEASE);
+		done++;
+	}
+	if (done == 0)
+		return false;
+	/* Pairs with the client's fence between setting CQ_WAIT and re-reading cq_tail. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&regs->client_flags, __ATOMIC_RELAXED) & ACCEL_SIM_CLIENT_CQ_WAIT)
+		futex_wake(&regs->cq_tail, false);
+	return true;
+}
+
+/* Whether @q has descriptors the engine could run now. */
+static bool queue_runnable(struct sim_queue *q, uint32_t *tail)
+{
+	*tail = __atomic_load_n(&q->regs->sq_tail, __ATOMIC_ACQUIRE);
+	return !q->broken && *tail != q->sq_head && cq_room(q) != 0;
+}
+
+static void set_need_wakeup(struct sim_thread *t, bool on)
+{
+	for (unsigned i = 0; i < t->n_queues; i++) {
+		uint32_t *flags = &t->queues[i]->regs->dev_flags;
+		if (on)
+			__atomic_fetch_or(flags, ACCEL_SIM_DEV_NEED_WAKEUP, __ATOMIC_SEQ_CST);
+		else
+			__atomic_fetch_and(flags, ~ACCEL_SIM_DEV_NEED_WAKEUP, __ATOMIC_SEQ_CST);
+	}
+}
+
+/*
+ * Sleep until a client rings one of our queues or the list changes.  The
+ * waiter list holds addresses of queues another thread may unmap once we
+ * drop the lock; that is safe because removal bumps wake_seq first, so the
+ * wait returns at once (value mismatch, or EFAULT for a vanished mapping).
+ * More queues than futex_waitv takes: sleep 1 ms at a time instead.
+ */
+static void thread_sleep(struct sim_thread *t)
+{
+	struct futex_waitv w[FUTEX_WAITV_MAX];
+	struct timespec timeout, *tp = NULL;
+	unsigned n = 0;
+	bool runnable = false;
+
+	pthread_mutex_lock(&t->lock);
+	w[n++] = (struct futex_waitv){
+		.val = __atomic_load_n(&t->wake_seq, __ATOMIC_ACQUIRE),
+		.uaddr = (uintptr_t)&t->wake_seq,
+		.flags = FUTEX_32 | FUTEX_PRIVATE_FLAG,
+	};
+	set_need_wakeup(t, true);
+	/* Pairs with the client's fence between writing sq_tail and reading dev_flags. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (unsigned i = 0; i < t->n_queues; i++) {
+		struct sim_queue *q = t->queues[i];
+		uint32_t tail;
+		runnable |= queue_runnable(q, &tail);
+		if (q->broken)
+			continue;
+		if (n == FUTEX_WAITV_MAX) {
+			tp = &timeout;
+			continue;
+		}
+		w[n++] = (struct futex_waitv){ .val = tail, .uaddr = (uintptr_t)&q->regs->sq_tail,
+					       .flags = FUTEX_32 };
+	}
+	pthread_mutex_unlock(&t->lock);
+
+	if (!runnable) {
+		if (tp) {
+			clock_gettime(CLOCK_MONOTONIC, tp);
+			tp->tv_nsec += 1000000;
+			if (tp->tv_nsec >= 1000000000) {
+				tp->tv_sec++;
+				tp->tv_nsec -= 1000000000;
+			}
+		}
+		syscall(SYS_futex_waitv, w, n, 0, tp, CLOCK_MONOTONIC);
+	}
+
+	pthread_mutex_lock(&t->lock);
+	set_need_wakeup(t, false);
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* Take a reference on the next queue in round-robin order, or NULL. */
+static struct sim_queue *next_queue(struct sim_thread *t, bool *stop)
+{
+	struct sim_queue *q = NULL;
+
+	pthread_mutex_lock(&t->lock);
+	*stop = t->stop;
+	if (!t->stop && t->n_queues > 0) {
+		q = t->queues[t->cursor++ % t->n_queues];
+		__atomic_add_fetch(&q->refs, 1, __ATOMIC_ACQ_REL);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return q;
+}
+
+static void *thread_main(void *arg)
+{
+	struct sim_thread *t = arg;
+	uint64_t last_work = now_usec(CLOCK_MONOTONIC);
+	bool stop = false;
+
+	while (!stop) {
+		bool worked = false;
+		unsigned n;
+
+		pthread_mutex_lock(&t->lock);
+		n = t->n_queues;
+		pthread_mutex_unlock(&t->lock);
+		for (unsigned i = 0; i < (n ? n : 1) && !stop; i++) {
+			struct sim_queue *q = next_queue(t, &stop);
+			if (!q)
+				break;
+			worked |= queue_turn(t, q);
+			sim_queue_unref(q);
+		}
+		if (stop)
+			break;
+		if (worked) {
+			last_work = now_usec(CLOCK_MONOTONIC);
+		} else if (now_usec(CLOCK_MONOTONIC) - last_work >= SIM_ENGINE_SPIN_USEC) {
+			thread_sleep(t);
+			last_work = now_usec(CLOCK_MONOTONIC);
+		} else {
+			cpu_relax();
+		}
+	}
+	return NULL;
+}
+
+static void thread_kick(struct sim_thread *t)
+{
+	__atomic_add_fetch(&t->wake_seq, 1, __ATOMIC_RELEASE);
+	futex_wake(&t->wake_seq, true);
+}
+
+int sim_engine_create(unsigned n_threads, struct sim_engine **out)
+{
+	struct sim_engine *e;
+	int r;
+
+	assert(n_threads > 0);
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->threads = calloc(n_threads, sizeof(*e->threads));
+	if (!e->threads) {
+		free(e);
+		return -ENOMEM;
+	}
+	e->n_threads = n_threads;
+	for (unsigned i = 0; i < n_threads; i++) {
+		struct sim_thread *t = &e->threads[i];
+		t->engine = e;
+		pthread_mutex_init(&t->lock, NULL);
+		t->scratch = malloc(ACCEL_SIM_DATA_SIZE);
+		if (!t->scratch) {
+			sim_engine_destroy(e);
+			return -ENOMEM;
+		}
+		r = -pthread_create(&t->tid, NULL, thread_main, t);
+		if (r < 0) {
+			sim_engine_destroy(e);
+			return log_error_errno(r, "Could not start engine thread");
+		}
+		t->started = true;
+	}
+	*out = e;
+	return 0;
+}
+
+void sim_engine_destroy(struct sim_engine *e)
+{
+	if (!e)
+		return;
+	for (unsigned i = 0; i < e->n_threads; i++) {
+		struct sim_thread *t = &e->threads[i];
+		if (t->started) {
+			pthread_mutex_lock(&t->lock);
+			t->stop = true;
+			pthread_mutex_unlock(&t->lock);
+			thread_kick(t);
+			pthread_join(t->tid, NULL);
+		}
+		assert(t->n_queues == 0);
+		free(t->queues);
+		free(t->scratch);
+		pthread_mutex_destroy(&t->lock);
+	}
+	free(e->threads);
+	free(e);
+}
+
+static struct sim_thread *least_loaded(struct sim_engine *e)
+{
+	struct sim_thread *best = &e->threads[0];
+
+	for (unsigned i = 1; i < e->n_threads; i++)
+		if (e->threads[i].n_queues < best->n_queues)
+			best = &e->threads[i];
+	return best;
+}
+
+static void regs_init(struct accel_sim_regs *regs, size_t dus_size, unsigned algorithm)
+{
+	memset(regs, 0, sizeof(*regs));
+	regs->magic = ACCEL_SIM_MAGIC;
+	regs->version = ACCEL_SIM_VERSION;
+	regs->wake = ACCEL_SIM_WAKE_FUTEX;
+	regs->algorithm = algorithm;
+	regs->sq_entries = ACCEL_SIM_RING_ENTRIES;
+	regs->cq_entries = ACCEL_SIM_RING_ENTRIES;
+	regs->sq_offset = ACCEL_SIM_SQ_OFFSET;
+	regs->cq_offset = ACCEL_SIM_CQ_OFFSET;
+	regs->data_offset = ACCEL_SIM_DATA_OFFSET;
+	regs->data_size = ACCEL_SIM_DATA_SIZE;
+	regs->dus_size = (uint32_t)dus_size;
+	regs->state = ACCEL_SIM_STATE_ACTIVE;
+}
+
+int sim_engine_add_queue(struct sim_engine *e, int fd, size_t mmio_size,
+			 size_t dus_size, unsigned algorithm, struct sim_queue **out)
+{
+	_cleanup_free_ struct sim_queue *q = NULL;
+	struct sim_thread *t;
+
+	assert(mmio_size >= sizeof(struct accel_sim_regs));
+	assert(dus_size >= ACCEL_SIM_DUS_SIZE);
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	q->map_size = mmio_size + dus_size;
+	q->map = mmap(NULL, q->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (q->map == MAP_FAILED)
+		return -errno;
+	q->regs = q->map;
+	q->region = (struct sim_region){
+		.dus = (unsigned char *)q->map + mmio_size,
+		.data_offset = ACCEL_SIM_DATA_OFFSET,
+		.data_size = ACCEL_SIM_DATA_SIZE,
+		.algorithm = algorithm,
+	};
+	q->sq = (struct accel_sim_desc *)(q->region.dus + ACCEL_SIM_SQ_OFFSET);
+	q->cq = (struct accel_sim_cqe *)(q->region.dus + ACCEL_SIM_CQ_OFFSET);
+	q->sq_entries = q->cq_entries = ACCEL_SIM_RING_ENTRIES;
+	q->refs = 1;	/* the thread's list */
+	regs_init(q->regs, dus_size, algorithm);
+
+	t = least_loaded(e);
+	pthread_mutex_lock(&t->lock);
+	if (t->n_queues == t->cap_queues) {
+		unsigned cap = t->cap_queues ? t->cap_queues * 2 : 16;
+		struct sim_queue **qs = realloc(t->queues, cap * sizeof(*qs));
+		if (!qs) {
+			pthread_mutex_unlock(&t->lock);
+			munmap(q->map, q->map_size);
+			return -ENOMEM;
+		}
+		t->queues = qs;
+		t->cap_queues = cap;
+	}
+	q->thread = t;
+	t->queues[t->n_queues++] = q;
+	pthread_mutex_unlock(&t->lock);
+	thread_kick(t);
+	*out = TAKE_PTR(q);
+	return 0;
+}
+
+void sim_engine_remove_queue(struct sim_engine *e, struct sim_queue *q)
+{
+	struct sim_thread *t = q->thread;
+
+	(void)e;
+	__atomic_store_n(&q->dead, true, __ATOMIC_RELEASE);
+	__atomic_store_n(&q->regs->state, ACCEL_SIM_STATE_REVOKED, __ATOMIC_RELEASE);
+	futex_wake(&q->regs->cq_tail, false);
+
+	pthread_mutex_lock(&t->lock);
+	for (unsigned i = 0; i < t->n_queues; i++) {
+		if (t->queues[i] == q) {
+			t->queues[i] = t->queues[--t->n_queues];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	thread_kick(t);
+	sim_queue_unref(q);
+}

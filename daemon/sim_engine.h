@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The engine threads of the software accelerator.  Each queue is served by
+ * one thread; a thread serves its queues round-robin, a bounded number of
+ * descriptors per queue per turn (rule 9).  A busy thread spins; after
+ * SIM_ENGINE_SPIN_USEC without work it sets NEED_WAKEUP in its queues'
+ * regs and sleeps on all their sq_tail words at once (futex_waitv), so a
+ * client rings it only when it really sleeps.
+ */
+#ifndef ACCEL_DAEMON_SIM_ENGINE_H
+#define ACCEL_DAEMON_SIM_ENGINE_H
+
+#include <stddef.h>
+
+#define SIM_ENGINE_SPIN_USEC	50
+#define SIM_ENGINE_BUDGET	16	/* descriptors per queue per turn */
+
+struct sim_engine;
+struct sim_queue;
+
+int sim_engine_create(unsigned n_threads, struct sim_engine **out);
+/* Stop and join the threads; every queue must have been removed. */
+void sim_engine_destroy(struct sim_engine *engine);
+
+/*
+ * Map the queue memory behind @fd (@size bytes: one MMIO page then the
+ * DUS), write the regs for @algorithm and start serving it.
+ */
+int sim_engine_add_queue(struct sim_engine *engine, int fd, size_t mmio_size,
+			 size_t dus_size, unsigned algorithm, struct sim_queue **out);
+
+/*
+ * Stop serving @q: mark it revoked in its regs, wake a waiting client, and
+ * drop the engine's reference; the memory is unmapped once the thread that
+ * may be working on it lets go.  Never blocks on a running operation.
+ */
+void sim_engine_remove_queue(struct sim_engine *engine, struct sim_queue *q);
+
+#endif

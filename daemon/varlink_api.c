@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: MIT
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "broker.h"
+#include "connection.h"
+#include "device.h"
+#include "log.h"
+#include "server.h"
+#include "util.h"
+#include "varlink.h"
+#include "varlink_api.h"
+
+#define VARLINK_SERVICE "org.varlink.service"
+
+typedef int (*handler_fn)(struct connection *c, const struct varlink_call *call,
+			  struct accel_error *e);
+
+static struct broker *broker_of(struct connection *c)
+{
+	return c->server->broker;
+}
+
+static const struct varlink_param no_params[] = { { 0 } };
+
+static struct json_object *device_to_json(struct device *d)
+{
+	struct json_object *o = json_object_new_object(), *algs = json_object_new_array();
+
+	for (char **a = d->algorithms; *a; a++)
+		json_object_array_add(algs, json_object_new_string(*a));
+	json_object_object_add(o, "name", json_object_new_string(d->name));
+	json_object_object_add(o, "backend", json_object_new_string(d->ops->name));
+	json_object_object_add(o, "api", json_object_new_string(d->api));
+	json_object_object_add(o, "algorithms", algs);
+	json_object_object_add(o, "sva", json_object_new_boolean(d->sva));
+	json_object_object_add(o, "numa_node", json_object_new_int(d->numa_node));
+	json_object_object_add(o, "queues_total", json_object_new_int64(d->queues_total));
+	json_object_object_add(o, "queues_free", json_object_new_int64(device_queues_free(d)));
+	return o;
+}
+
+static int handle_list_devices(struct connection *c, const struct varlink_call *call,
+			       struct accel_error *e)
+{
+	struct json_object *reply, *devices;
+	struct device *d;
+	int r;
+
+	r = varlink_params_dispatch(call->parameters, no_params, e);
+	if (r < 0)
+		return r;
+	reply = json_object_new_object();
+	devices = json_object_new_array();
+	list_for_each(d, &broker_of(c)->devices, link)
+		json_object_array_add(devices, device_to_json(d));
+	json_object_object_add(reply, "devices", devices);
+	return connection_reply(c, call, reply, NULL, 0);
+}
+
+static struct json_object *regions_to_json(const struct queue *q)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (unsigned i = 0; i < q->n_regions; i++) {
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "type", json_object_new_string(q->regions[i].type));
+		json_object_object_add(o, "offset", json_object_new_int64((int64_t)q->regions[i].offset));
+		json_object_object_add(o, "size", json_object_new_int64((int64_t)q->regions[i].size));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
+static int handle_acquire_queue(struct connection *c, const struct varlink_call *call,
+				struct accel_error *e)
+{
+	struct acquire_request req = { .numa_node = -1 };
+	int64_t numa_node = -1;
+	const struct varlink_param params[] = {
+		{ "algorithm", VARLINK_STRING, false, &req.algorithm },
+		{ "device", VARLINK_STRING, true, &req.device },
+		{ "numa_node", VARLINK_INT, true, &numa_node },
+		{ 0 },
+	};
+	struct json_object *reply;
+	struct queue *q;
+	int r;
+
+	r = varlink_params_dispatch(call->parameters, params, e);
+	if (r < 0)
+		return r;
+	if (numa_node < -1 || numa_node > 4095)
+		return accel_error_set(e, ERR_INVALID_PARAMETER, "numa_node %lld is out of range",
+				       (long long)numa_node);
+	if (call->oneway)
+		return accel_error_set(e, ERR_INVALID_PARAMETER, "AcquireQueue cannot be oneway");
+	req.numa_node = (int)numa_node;
+
+	r = broker_acquire(broker_of(c), &c->peer, c, &req, &q, e);
+	if (r < 0)
+		return r;
+	reply = json_object_new_object();
+	json_object_object_add(reply, "queue_id", json_object_new_int64((int64_t)q->id));
+	json_object_object_add(reply, "device", json_object_new_string(q->device->name));
+	json_object_object_add(reply, "api", json_object_new_string(q->device->api));
+	json_object_object_add(reply, "fd", json_object_new_int(0));
+	json_object_object_add(reply, "regions", regions_to_json(q));
+	r = connection_reply(c, call, reply, &q->fd, 1);
+	if (r < 0) {
+		/* The client never learns of it: give it back now. */
+		broker_release(broker_of(c), &c->peer, c, q->id, NULL);
+		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "could not send the queue: %s",
+				       strerror(-r));
+	}
+	return 0;
+}
+
+static int handle_release_queue(struct connection *c, const struct varlink_call *call,
+				struct accel_error *e)
+{
+	int64_t id;
+	const struct varlink_param params[] = {
+		{ "queue_id", VARLINK_INT, false, &id },
+		{ 0 },
+	};
+	int r;
+
+	r = varlink_params_dispatch(call->parameters, params, e);
+	if (r < 0)
+		return r;
+	if (id <= 0)
+		return accel_error_set(e, ERR_NO_SUCH_QUEUE, "no queue %lld", (long long)id);
+	r = broker_release(broker_of(c), &c->peer, c, (uint64_t)id, e);
+	if (r < 0)
+		return r;
+	return connection_reply(c, call, json_object_new_object(), NULL, 0);
+}
+
+static struct json_object *queue_to_json(const struct queue *q)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "queue_id", json_object_new_int64((int64_t)q->id));
+	json_object_object_add(o, "device", json_object_new_string(q->device->name));
+	json_object_object_add(o, "algorithm", json_object_new_string(q->algorithm));
+	json_object_object_add(o, "uid", json_object_new_int64(q->uid));
+	json_object_object_add(o, "pid", json_object_new_int64(q->pid));
+	json_object_object_add(o, "state", json_object_new_string(queue_state_to_string(q->state)));
+	json_object_object_add(o, "acquired_usec", json_object_new_int64((int64_t)q->acquired_usec));
+	return o;
+}
+
+static int handle_list_queues(struct connection *c, const struct varlink_call *call,
+			      struct accel_error *e)
+{
+	struct json_object *reply, *queues;
+	struct queue *q;
+	int r;
+
+	r = varlink_params_dispatch(call->parameters, no_params, e);
+	if (r < 0)
+		return r;
+	reply = json_object_new_object();
+	queues = json_object_new_array();
+	list_for_each(q, &broker_of(c)->queues, link)
+		if (broker_may_see(&c->peer, q))
+			json_object_array_add(queues, queue_to_json(q));
+	json_object_object_add(reply, "queues", queues);
+	return connection_reply(c, call, reply, NULL, 0);
+}
+
+/* Per-uid queue counts, in order of first appearance. */
+static struct json_object *users_to_json(struct broker *b, const struct peer *peer)
+{
+	struct json_object *users = json_object_new_array();
+	struct queue *q, *p;
+
+	list_for_each(q, &b->queues, link) {
+		bool seen = false;
+		if (!broker_may_see(peer, q))
+			continue;
+		list_for_each(p, &b->queues, link) {
+			if (p == q)
+				break;
+			if (p->uid == q->uid)
+				seen = true;
+		}
+		if (seen)
+			continue;
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "uid", json_object_new_int64(q->uid));
+		json_object_object_add(o, "queues", json_object_new_int64(broker_user_queues(b, q->uid)));
+		json_object_array_add(users, o);
+	}
+	return users;
+}
+
+static int handle_get_status(struct connection *c, const struct varlink_call *call,
+			     struct accel_error *e)
+{
+	struct broker *b = broker_of(c);
+	struct json_object *reply;
+	struct device *d;
+	unsigned n_devices = 0;
+	int r;
+
+	r = varlink_params_dispatch(call->parameters, no_params, e);
+	if (r < 0)
+		return r;
+	list_for_each(d, &b->devices, link)
+		n_devices++;
+	reply = json_object_new_object();
+	json_object_object_add(reply, "version", json_object_new_string(ACCEL_VERSION));
+	json_object_object_add(reply, "uptime_usec",
+			       json_object_new_int64((int64_t)(now_usec(CLOCK_MONOTONIC) - b->started_usec)));
+	json_object_object_add(reply, "devices", json_object_new_int64(n_devices));
+	json_object_object_add(reply, "queues_active", json_object_new_int64(broker_active_queues(b)));
+	json_object_object_add(reply, "clients", json_object_new_int64(b->n_connections));
+	json_object_object_add(reply, "users", users_to_json(b, &c->peer));
+	return connection_reply(c, call, reply, NULL, 0);
+}
+
+static int handle_get_info(struct connection *c, const struct varlink_call *call,
+			   struct accel_error *e)
+{
+	struct json_object *reply, *interfaces;
+	int r;
+
+	r = varlink_params_dispatch(call->parameters, no_params, e);
+	if (r < 0)
+		return r;
+	reply = json_object_new_object();
+	interfaces = json_object_new_array();
+	json_object_array_add(interfaces, json_object_new_string(VARLINK_SERVICE));
+	json_object_array_add(interfaces, json_object_new_string(ACCEL_INTERFACE));
+	json_object_object_add(reply, "vendor", json_object_new_string("accel-broker"));
+	json_object_object_add(reply, "product", json_object_new_string("accel-broker"));
+	json_object_object_add(reply, "version", json_object_new_string(ACCEL_VERSION));
+	json_object_object_add(reply, "url", json_object_new_string("https://github.com/accel-broker/accel-broker"));
+	json_object_object_add(reply, "interfaces", interfaces);
+	return connection_reply(c, call, reply, NULL, 0);
+}
+
+static int handle_get_interface_description(struct connection *c, const struct varlink_call *call,
+					    struct accel_error *e)
+{
+	const char *interface;
+	const struct varlink_param params[] = {
+		{ "interface", VARLINK_STRING, false, &interface },
+		{ 0 },
+	};
+	struct json_object *reply;
+	int r;
+
+	r = varlink_params_dispatch(call->parameters, params, e);
+	if (r < 0)
+		return r;
+	if (strcmp(interface, ACCEL_INTERFACE) != 0)
+		return accel_error_set(e, ERR_VARLINK_INTERFACE_NOT_FOUND, "no interface \"%.64s\"",
+				       interface);
+	reply = json_object_new_object();
+	json_object_object_add(reply, "description", json_object_new_string(varlink_api_description));
+	return connection_reply(c, call, reply, NULL, 0);
+}
+
+static const struct {
+	const char *method;
+	handler_fn handler;
+} methods[] = {
+	{ ACCEL_INTERFACE ".ListDevices", handle_list_devices },
+	{ ACCEL_INTERFACE ".AcquireQueue", handle_acquire_queue },
+	{ ACCEL_INTERFACE ".ReleaseQueue", handle_release_queue },
+	{ ACCEL_INTERFACE ".ListQueues", handle_list_queues },
+	{ ACCEL_INTERFACE ".GetStatus", handle_get_status },
+	{ VARLINK_SERVICE ".GetInfo", handle_get_info },
+	{ VARLINK_SERVICE ".GetInterfaceDescription", handle_get_interface_description },
+};
+
+void varlink_api_dispatch(struct connection *c, const char *msg, size_t len)
+{
+	struct varlink_call call;
+	struct accel_error e = { 0 };
+	handler_fn handler = NULL;
+	int r;
+
+	r = varlink_call_parse(msg, len, &call, &e);
+	if (r < 0) {
+		log_client(LOG_NOTICE, "Bad message from pid %d uid %u: %s", (int)c->peer.pid,
+			   (unsigned)c->peer.uid, e.message);
+		connection_reply_error(c, NULL, &e);
+		return;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(methods); i++)
+		if (strcmp(methods[i].method, call.method) == 0)
+			handler = methods[i].handler;
+	if (!handler) {
+		accel_error_set(&e, ERR_VARLINK_METHOD_NOT_FOUND, "no method \"%.128s\"", call.method);
+		r = -ENOSYS;
+	} else {
+		r = handler(c, &call, &e);
+	}
+	if (r < 0 && e.name) {
+		log_client(LOG_DEBUG, "%s from pid %d uid %u: %s", call.method, (int)c->peer.pid,
+			   (unsigned)c->peer.uid, e.message);
+		connection_reply_error(c, &call, &e);
+	} else if (r < 0) {
+		accel_error_set(&e, ERR_INVALID_PARAMETER, "%s failed: %s", call.method, strerror(-r));
+		connection_reply_error(c, &call, &e);
+	}
+	varlink_call_finish(&call);
+}

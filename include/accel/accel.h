@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libaccel: acquire accelerator queues from accel-broker and submit work to
+ * them without a system call per request.
+ *
+ * All functions return 0 (or a count) on success and a negative errno on
+ * failure.  When the broker refused a request, accel_error_name() and
+ * accel_error_message() tell why, e.g. "org.accelbroker.Broker.QuotaExceeded".
+ *
+ * Thread safety: a struct accel_client is a single connection; calls on the
+ * same client must not overlap (use one client per thread, or a lock).
+ * Different clients are independent.  A struct accel_queue is used by one
+ * thread at a time (submit, poll and wait touch its rings without locks);
+ * different queues may be used from different threads concurrently, even
+ * when they were acquired through the same client.
+ */
+#ifndef ACCEL_ACCEL_H
+#define ACCEL_ACCEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ACCEL_DEFAULT_SOCKET	"/run/accel-broker/broker.sock"
+#define ACCEL_SOCKET_ENV	"ACCEL_BROKER_SOCKET"
+
+struct accel_client;
+struct accel_queue;
+
+/*
+ * Connect to the broker at @socket_path; NULL means $ACCEL_BROKER_SOCKET or
+ * ACCEL_DEFAULT_SOCKET.  The socket is close-on-exec.
+ */
+int accel_connect(const char *socket_path, struct accel_client **out);
+
+/* Close the connection.  Queues still held are released by the broker. */
+void accel_disconnect(struct accel_client *client);
+
+/* Name and message of the broker's last error on @client, or NULL. */
+const char *accel_error_name(const struct accel_client *client);
+const char *accel_error_message(const struct accel_client *client);
+
+struct accel_device {
+	char *name;
+	char *backend;		/* "sim" or "uacce" */
+	char *api;		/* e.g. "accel_sim_v1" */
+	char **algorithms;	/* NULL-terminated */
+	bool sva;
+	int numa_node;		/* -1 when unknown */
+	unsigned queues_total;
+	unsigned queues_free;
+};
+
+int accel_list_devices(struct accel_client *client,
+		       struct accel_device **devices, size_t *n_devices);
+void accel_devices_free(struct accel_device *devices, size_t n_devices);
+
+struct accel_acquire_options {
+	const char *device;	/* NULL: any device serving the algorithm */
+	int numa_node;		/* -1: any node */
+};
+
+/*
+ * Acquire a queue for @algorithm ("copy", "crc32c", "gzip", "gunzip", ...)
+ * and map its regions.  @options may be NULL.  Only queues whose api has a
+ * driver in libaccel can be acquired (-EPROTONOSUPPORT otherwise).
+ */
+int accel_acquire(struct accel_client *client, const char *algorithm,
+		  const struct accel_acquire_options *options,
+		  struct accel_queue **out);
+
+/* Unmap the queue, tell the broker, and free @queue (even on error). */
+int accel_release(struct accel_queue *queue);
+
+uint64_t accel_queue_id(const struct accel_queue *queue);
+const char *accel_queue_device(const struct accel_queue *queue);
+const char *accel_queue_api(const struct accel_queue *queue);
+const char *accel_queue_algorithm(const struct accel_queue *queue);
+
+/*
+ * The queue's data area: the memory the device reads sources from and
+ * writes results to.  Sources and destinations of accel_submit() must lie
+ * inside it.
+ */
+void *accel_queue_buffer(struct accel_queue *queue, size_t *size);
+
+/* accel_op.flags */
+#define ACCEL_OP_CONTINUE	(1u << 0)	/* continue the queue's stream */
+#define ACCEL_OP_FINISH		(1u << 1)	/* gzip: last input of the stream */
+
+/* accel_completion.flags */
+#define ACCEL_COMPLETION_STREAM_END	(1u << 0)
+
+struct accel_op {
+	const void *src;	/* inside accel_queue_buffer() */
+	size_t src_len;
+	void *dst;		/* inside accel_queue_buffer() */
+	size_t dst_len;
+	uint64_t arg;		/* crc32c: seed; gzip: level (0 = default) */
+	uint32_t flags;		/* ACCEL_OP_* */
+	uint64_t user_data;
+};
+
+struct accel_completion {
+	uint64_t user_data;
+	int status;		/* 0 or a negative errno */
+	uint32_t flags;		/* ACCEL_COMPLETION_* */
+	size_t consumed;	/* source bytes consumed */
+	size_t produced;	/* destination bytes written */
+	uint64_t value;		/* crc32c: the checksum */
+};
+
+/*
+ * Queue an operation.  No system call unless the device sleeps.
+ * -EAGAIN when the ring is full, -ENOLINK once the broker revoked the queue,
+ * -EIO when the queue is broken.
+ */
+int accel_submit(struct accel_queue *queue, const struct accel_op *op);
+
+/* Reap up to @max completions without blocking; returns how many. */
+int accel_poll(struct accel_queue *queue, struct accel_completion *out,
+	       unsigned max);
+
+/*
+ * Wait up to @timeout_ms (-1: forever) for at least one completion and reap
+ * up to @max.  Spins briefly, then sleeps.  Returns how many, or -ETIME.
+ */
+int accel_wait(struct accel_queue *queue, struct accel_completion *out,
+	       unsigned max, int timeout_ms);
+
+/*
+ * One operation, synchronously: copy @src into the queue's data area, run
+ * it, copy the result to @dst.  @src_len and @dst_len are bounded by the
+ * data area (see accel_queue_buffer(); each gets half of it).  Nothing else
+ * may be in flight on the queue (-EBUSY), and the data area is overwritten.
+ * Returns 0, or the operation's negative status.
+ */
+int accel_run(struct accel_queue *queue, const void *src, size_t src_len,
+	      void *dst, size_t dst_len, uint64_t arg, uint32_t flags,
+	      struct accel_completion *out);
+
+/*
+ * Call any broker method with JSON text parameters (NULL: none) and get the
+ * reply's parameters as JSON text in *@reply_json (free() it).  For tools
+ * and for methods newer than this header.
+ */
+int accel_call_json(struct accel_client *client, const char *method,
+		    const char *params_json, char **reply_json);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ACCEL_ACCEL_H */
