@@ -57,6 +57,9 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
+# Tests reach into the parts they test.
+$(B)/obj/tests/%.o: ALL_CFLAGS += -Idaemon -Iclient/libaccel
+
 $(B)/gen/varlink_description.c: daemon/org.accelbroker.Broker.varlink scripts/embed-text
 	@mkdir -p $(dir $@)
 	scripts/embed-text varlink_api_description $< > $@
@@ -121,3 +124,4 @@ clean:
 	rm -rf build build-san
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+.SECONDARY:

@@ -168,8 +168,8 @@ int varlink_params_dispatch(struct json_object *parameters,
 		if (!p)
 			return accel_error_set(e, ERR_VARLINK_INVALID_PARAMETER,
 					       "unknown parameter \"%.64s\"", key);
-		if (json_object_is_type(val, json_type_null) && p->optional)
-			continue;
+		if (json_object_is_type(val, json_type_null))
+			continue;	/* reads as missing: checked below */
 		if (!type_matches(val, p->type))
 			return accel_error_set(e, ERR_VARLINK_INVALID_PARAMETER,
 					       "parameter \"%s\" has the wrong type", p->name);

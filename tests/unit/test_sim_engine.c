@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The engine threads, driven through the shared rings exactly as a client
+ * does (raw memory and futexes, no libaccel): ordering, sleeping and
+ * waking, hostile ring indices, revocation and round-robin fairness.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "sim_engine.h"
+#include "sim_ops.h"
+#include "util.h"
+
+#define MMIO 4096u
+#define TIMEOUT_USEC (10 * 1000000ull)
+
+struct client_queue {
+	struct sim_queue *sq;
+	int fd;
+	void *map;
+	struct accel_sim_regs *regs;
+	unsigned char *dus;
+	uint32_t tail, head;
+};
+
+static void open_queue(struct sim_engine *e, unsigned op, struct client_queue *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = memfd_create("test", MFD_CLOEXEC);
+	assert_true(c->fd >= 0);
+	assert_int_equal(ftruncate(c->fd, MMIO + ACCEL_SIM_DUS_SIZE), 0);
+	assert_int_equal(sim_engine_add_queue(e, c->fd, MMIO, ACCEL_SIM_DUS_SIZE, op, &c->sq), 0);
+	c->map = mmap(NULL, MMIO + ACCEL_SIM_DUS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
+	assert_true(c->map != MAP_FAILED);
+	c->regs = c->map;
+	c->dus = (unsigned char *)c->map + MMIO;
+	assert_int_equal(c->regs->magic, ACCEL_SIM_MAGIC);
+	assert_int_equal(c->regs->state, ACCEL_SIM_STATE_ACTIVE);
+	assert_int_equal(c->regs->algorithm, op);
+}
+
+static void close_queue(struct sim_engine *e, struct client_queue *c)
+{
+	if (c->sq)
+		sim_engine_remove_queue(e, c->sq);
+	munmap(c->map, MMIO + ACCEL_SIM_DUS_SIZE);
+	close(c->fd);
+}
+
+static void submit(struct client_queue *c, unsigned op, uint64_t user_data, uint32_t src_off,
+		   uint32_t len, uint32_t dst_off, uint32_t dst_len)
+{
+	struct accel_sim_desc *sq = (struct accel_sim_desc *)(c->dus + ACCEL_SIM_SQ_OFFSET);
+
+	sq[c->tail & (ACCEL_SIM_RING_ENTRIES - 1)] = (struct accel_sim_desc){
+		.user_data = user_data, .op = op, .src_offset = src_off, .src_len = len,
+		.dst_offset = dst_off, .dst_len = dst_len,
+	};
+	c->tail++;
+	__atomic_store_n(&c->regs->sq_tail, c->tail, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&c->regs->dev_flags, __ATOMIC_RELAXED) & ACCEL_SIM_DEV_NEED_WAKEUP)
+		syscall(SYS_futex, &c->regs->sq_tail, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+static bool wait_for(uint32_t *word, uint32_t want)
+{
+	uint64_t start = now_usec(CLOCK_MONOTONIC);
+
+	while (__atomic_load_n(word, __ATOMIC_ACQUIRE) != want) {
+		if (now_usec(CLOCK_MONOTONIC) - start > TIMEOUT_USEC)
+			return false;
+		usleep(100);
+	}
+	return true;
+}
+
+static struct accel_sim_cqe *cqe(struct client_queue *c, uint32_t i)
+{
+	return (struct accel_sim_cqe *)(c->dus + ACCEL_SIM_CQ_OFFSET) + (i & (ACCEL_SIM_RING_ENTRIES - 1));
+}
+
+static void reap(struct client_queue *c, uint32_t upto)
+{
+	c->head = upto;
+	__atomic_store_n(&c->regs->cq_head, c->head, __ATOMIC_RELEASE);
+}
+
+static void completions_come_back_in_order(void **state)
+{
+	struct sim_engine *e;
+	struct client_queue c;
+
+	assert_int_equal(sim_engine_create(2, &e), 0);
+	open_queue(e, ACCEL_SIM_OP_COPY, &c);
+	for (uint32_t round = 0; round < 4; round++) {
+		for (uint32_t i = 0; i < 200; i++)
+			submit(&c, ACCEL_SIM_OP_COPY, round * 1000 + i, ACCEL_SIM_DATA_OFFSET + i, 8,
+			       ACCEL_SIM_DATA_OFFSET + 4096 + i * 8, 8);
+		assert_true(wait_for(&c.regs->cq_tail, c.tail));
+		for (uint32_t i = 0; i < 200; i++) {
+			assert_int_equal(cqe(&c, c.head + i)->user_data, round * 1000 + i);
+			assert_int_equal(cqe(&c, c.head + i)->status, 0);
+		}
+		reap(&c, c.tail);
+	}
+	assert_int_equal(c.regs->sq_head, 800);
+	close_queue(e, &c);
+	sim_engine_destroy(e);
+}
+
+static void idle_engine_sleeps_and_a_ring_wakes_it(void **state)
+{
+	struct sim_engine *e;
+	struct client_queue c;
+
+	assert_int_equal(sim_engine_create(1, &e), 0);
+	open_queue(e, ACCEL_SIM_OP_CRC32C, &c);
+	assert_true(wait_for(&c.regs->dev_flags, ACCEL_SIM_DEV_NEED_WAKEUP));
+	usleep(20000);	/* well asleep now */
+	submit(&c, ACCEL_SIM_OP_CRC32C, 7, ACCEL_SIM_DATA_OFFSET, 0, ACCEL_SIM_DATA_OFFSET, 0);
+	assert_true(wait_for(&c.regs->cq_tail, 1));
+	assert_int_equal(cqe(&c, 0)->user_data, 7);
+	close_queue(e, &c);
+	sim_engine_destroy(e);
+}
+
+static void garbage_sq_tail_breaks_only_that_queue(void **state)
+{
+	struct sim_engine *e;
+	struct client_queue bad, good;
+
+	assert_int_equal(sim_engine_create(1, &e), 0);
+	open_queue(e, ACCEL_SIM_OP_COPY, &bad);
+	open_queue(e, ACCEL_SIM_OP_COPY, &good);
+	bad.tail = 100000;	/* far more than the ring holds */
+	submit(&bad, ACCEL_SIM_OP_COPY, 1, ACCEL_SIM_DATA_OFFSET, 1, ACCEL_SIM_DATA_OFFSET + 1, 1);
+	assert_true(wait_for(&bad.regs->state, ACCEL_SIM_STATE_BROKEN));
+	submit(&good, ACCEL_SIM_OP_COPY, 2, ACCEL_SIM_DATA_OFFSET, 1, ACCEL_SIM_DATA_OFFSET + 1, 1);
+	assert_true(wait_for(&good.regs->cq_tail, 1));
+	assert_int_equal(good.regs->state, ACCEL_SIM_STATE_ACTIVE);
+	close_queue(e, &bad);
+	close_queue(e, &good);
+	sim_engine_destroy(e);
+}
+
+static void garbage_cq_head_breaks_the_queue(void **state)
+{
+	struct sim_engine *e;
+	struct client_queue c;
+
+	assert_int_equal(sim_engine_create(1, &e), 0);
+	open_queue(e, ACCEL_SIM_OP_COPY, &c);
+	reap(&c, 12345);	/* claims completions that were never posted */
+	submit(&c, ACCEL_SIM_OP_COPY, 1, ACCEL_SIM_DATA_OFFSET, 1, ACCEL_SIM_DATA_OFFSET + 1, 1);
+	assert_true(wait_for(&c.regs->state, ACCEL_SIM_STATE_BROKEN));
+	close_queue(e, &c);
+	sim_engine_destroy(e);
+}
+
+static void bad_descriptor_fails_with_a_status_and_the_queue_goes_on(void **state)
+{
+	struct sim_engine *e;
+	struct client_queue c;
+
+	assert_int_equal(sim_engine_create(1, &e), 0);
+	open_queue(e, ACCEL_SIM_OP_COPY, &c);
+	submit(&c, ACCEL_SIM_OP_COPY, 1, 0, 4096, ACCEL_SIM_DATA_OFFSET, 4096);	/* reads the rings */
+	submit(&c, ACCEL_SIM_OP_GZIP, 2, ACCEL_SIM_DATA_OFFSET, 1, ACCEL_SIM_DATA_OFFSET + 1, 1);
+	submit(&c, ACCEL_SIM_OP_COPY, 3, ACCEL_SIM_DATA_OFFSET, 1, ACCEL_SIM_DATA_OFFSET + 1, 1);
+	assert_true(wait_for(&c.regs->cq_tail, 3));
+	assert_int_equal(cqe(&c, 0)->status, -EFAULT);
+	assert_int_equal(cqe(&c, 1)->status, -EOPNOTSUPP);
+	assert_int_equal(cqe(&c, 2)->status, 0);
+	assert_int_equal(c.regs->state, ACCEL_SIM_STATE_ACTIVE);
+	close_queue(e, &c);
+	sim_engine_destroy(e);
+}
+
+static void full_cq_stalls_until_the_client_reaps(void **state)
+{
+	struct sim_engine *e;
+	struct client_queue c;
+	uint32_t n = ACCEL_SIM_RING_ENTRIES;
+
+	assert_int_equal(sim_engine_create(1, &e), 0);
+	open_queue(e, ACCEL_SIM_OP_COPY, &c);
+	for (uint32_t i = 0; i < n; i++)
+		submit(&c, ACCEL_SIM_OP_COPY, i, ACCEL_SIM_DATA_OFFSET, 1, ACCEL_SIM_DATA_OFFSET + 1, 1);
+	assert_true(wait_for(&c.regs->cq_tail, n));
+	/* The ring is full of completions: one more waits for room. */
+	submit(&c, ACCEL_SIM_OP_COPY, n, ACCEL_SIM_DATA_OFFSET, 1, ACCEL_SIM_DATA_OFFSET + 1, 1);
+	usleep(20000);
+	assert_int_equal(c.regs->cq_tail, n);
+	reap(&c, n);
+	/* A client kicks a sleeping engine after reaping (driver_sim.c does). */
+	syscall(SYS_futex, &c.regs->sq_tail, FUTEX_WAKE, 1, NULL, NULL, 0);
+	assert_true(wait_for(&c.regs->cq_tail, n + 1));
+	assert_int_equal(cqe(&c, n)->user_data, n);
+	close_queue(e, &c);
+	sim_engine_destroy(e);
+}
+
+static void removed_queue_reads_revoked(void **state)
+{
+	struct sim_engine *e;
+	struct client_queue c;
+
+	assert_int_equal(sim_engine_create(1, &e), 0);
+	open_queue(e, ACCEL_SIM_OP_COPY, &c);
+	sim_engine_remove_queue(e, c.sq);
+	c.sq = NULL;
+	assert_int_equal(c.regs->state, ACCEL_SIM_STATE_REVOKED);
+	submit(&c, ACCEL_SIM_OP_COPY, 1, ACCEL_SIM_DATA_OFFSET, 1, ACCEL_SIM_DATA_OFFSET + 1, 1);
+	usleep(20000);
+	assert_int_equal(c.regs->cq_tail, 0);	/* nobody serves it any more */
+	close_queue(e, &c);
+	sim_engine_destroy(e);
+}
+
+/*
+ * One thread, two queues: a queue with a long line of slow operations does
+ * not starve a queue with one quick operation (rule 9).
+ */
+static void a_busy_queue_does_not_starve_another(void **state)
+{
+	const uint32_t slow_ops = 64, len = 64 * 1024;
+	struct sim_engine *e;
+	struct client_queue slow, quick;
+	uint32_t x = 99, done_when_quick_finished;
+
+	assert_int_equal(sim_engine_create(1, &e), 0);
+	open_queue(e, ACCEL_SIM_OP_GZIP, &slow);
+	open_queue(e, ACCEL_SIM_OP_COPY, &quick);
+	for (uint32_t i = 0; i < len; i++) {
+		x = x * 1103515245u + 12345u;
+		slow.dus[ACCEL_SIM_DATA_OFFSET + i] = (unsigned char)(x >> 16);
+	}
+	for (uint32_t i = 0; i < slow_ops; i++)
+		submit(&slow, ACCEL_SIM_OP_GZIP, i, ACCEL_SIM_DATA_OFFSET, len,
+		       ACCEL_SIM_DATA_OFFSET + ACCEL_SIM_DATA_SIZE / 2, ACCEL_SIM_DATA_SIZE / 2);
+	submit(&quick, ACCEL_SIM_OP_COPY, 1, ACCEL_SIM_DATA_OFFSET, 1, ACCEL_SIM_DATA_OFFSET + 1, 1);
+	assert_true(wait_for(&quick.regs->cq_tail, 1));
+	done_when_quick_finished = __atomic_load_n(&slow.regs->cq_tail, __ATOMIC_ACQUIRE);
+	assert_true(done_when_quick_finished <= 2 * SIM_ENGINE_BUDGET);
+	assert_true(wait_for(&slow.regs->cq_tail, slow_ops));
+	close_queue(e, &slow);
+	close_queue(e, &quick);
+	sim_engine_destroy(e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(completions_come_back_in_order),
+		cmocka_unit_test(idle_engine_sleeps_and_a_ring_wakes_it),
+		cmocka_unit_test(garbage_sq_tail_breaks_only_that_queue),
+		cmocka_unit_test(garbage_cq_head_breaks_the_queue),
+		cmocka_unit_test(bad_descriptor_fails_with_a_status_and_the_queue_goes_on),
+		cmocka_unit_test(full_cq_stalls_until_the_client_reaps),
+		cmocka_unit_test(removed_queue_reads_revoked),
+		cmocka_unit_test(a_busy_queue_does_not_starve_another),
+	};
+
+	return cmocka_run_group_tests_name("sim_engine", tests, NULL, NULL);
+}

@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: MIT
+/* The accel_sim_v1 operations with known answers and hostile descriptors. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include <cmocka.h>
+
+#include "crc32c.h"
+#include "sim_ops.h"
+
+#define DATA_OFF ACCEL_SIM_DATA_OFFSET
+#define DATA_SIZE ACCEL_SIM_DATA_SIZE
+#define SRC (DATA_OFF)
+#define DST (DATA_OFF + DATA_SIZE / 2)
+
+struct fixture {
+	struct sim_region region;
+	struct sim_stream stream;
+	unsigned char *scratch;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	f->region.dus = calloc(1, ACCEL_SIM_DUS_SIZE);
+	f->region.data_offset = DATA_OFF;
+	f->region.data_size = DATA_SIZE;
+	f->scratch = malloc(DATA_SIZE);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	sim_stream_finish(&f->stream);
+	free(f->region.dus);
+	free(f->scratch);
+	free(f);
+	return 0;
+}
+
+static struct accel_sim_cqe run(struct fixture *f, unsigned op, uint32_t flags, uint64_t arg,
+				uint32_t src_off, uint32_t src_len, uint32_t dst_off, uint32_t dst_len)
+{
+	struct accel_sim_desc d = {
+		.user_data = 0xabcdef, .arg = arg, .op = op, .flags = flags,
+		.src_offset = src_off, .src_len = src_len, .dst_offset = dst_off, .dst_len = dst_len,
+	};
+	struct accel_sim_cqe cqe;
+
+	f->region.algorithm = op;
+	sim_op_execute(&f->region, &f->stream, &d, f->scratch, &cqe);
+	assert_int_equal(cqe.user_data, 0xabcdef);
+	return cqe;
+}
+
+static void copy_copies_and_reports_length(void **state)
+{
+	struct fixture *f = *state;
+	struct accel_sim_cqe c;
+
+	for (int i = 0; i < 64; i++)
+		f->region.dus[SRC + i] = (unsigned char)i;
+	c = run(f, ACCEL_SIM_OP_COPY, 0, 0, SRC, 64, DST, 64);
+	assert_int_equal(c.status, 0);
+	assert_int_equal(c.produced, 64);
+	assert_memory_equal(f->region.dus + SRC, f->region.dus + DST, 64);
+	c = run(f, ACCEL_SIM_OP_COPY, 0, 0, SRC, 64, DST, 63);
+	assert_int_equal(c.status, -ENOSPC);
+}
+
+static void crc32c_matches_rfc3720_vectors(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char *src = f->region.dus + SRC;
+	struct accel_sim_cqe c;
+
+	memset(src, 0, 32);
+	c = run(f, ACCEL_SIM_OP_CRC32C, 0, 0, SRC, 32, DST, 0);
+	assert_int_equal(c.status, 0);
+	assert_int_equal(c.value, 0x8a9136aa);
+	memset(src, 0xff, 32);
+	assert_int_equal(run(f, ACCEL_SIM_OP_CRC32C, 0, 0, SRC, 32, DST, 0).value, 0x62a8ab43);
+	for (int i = 0; i < 32; i++)
+		src[i] = (unsigned char)i;
+	assert_int_equal(run(f, ACCEL_SIM_OP_CRC32C, 0, 0, SRC, 32, DST, 0).value, 0x46dd794e);
+	memcpy(src, "123456789", 9);
+	assert_int_equal(run(f, ACCEL_SIM_OP_CRC32C, 0, 0, SRC, 9, DST, 0).value, 0xe3069283);
+	/* Software and SSE4.2 paths agree on odd lengths and alignments. */
+	assert_int_equal(crc32c(0, "123456789", 9), 0xe3069283);
+	assert_int_equal(crc32c(crc32c(0, "1234", 4), "56789", 5), 0xe3069283);
+}
+
+static void gzip_output_inflates_to_the_input(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char *src = f->region.dus + SRC, back[100000];
+	struct accel_sim_cqe c;
+	uLongf back_len = sizeof(back);
+	z_stream z = { 0 };
+
+	for (int i = 0; i < 100000; i++)
+		src[i] = (unsigned char)("abcabcabd"[i % 9]);
+	c = run(f, ACCEL_SIM_OP_GZIP, ACCEL_SIM_F_FINISH, 9, SRC, 100000, DST, DATA_SIZE / 2);
+	assert_int_equal(c.status, 0);
+	assert_true(c.flags & ACCEL_SIM_CF_STREAM_END);
+	assert_int_equal(c.consumed, 100000);
+	assert_int_equal(f->region.dus[DST], 0x1f);
+	assert_int_equal(f->region.dus[DST + 1], 0x8b);
+	assert_int_equal(inflateInit2(&z, 31), Z_OK);
+	z.next_in = f->region.dus + DST;
+	z.avail_in = c.produced;
+	z.next_out = back;
+	z.avail_out = (uInt)back_len;
+	assert_int_equal(inflate(&z, Z_FINISH), Z_STREAM_END);
+	assert_int_equal(z.total_out, 100000);
+	inflateEnd(&z);
+	assert_memory_equal(back, src, 100000);
+}
+
+static void gzip_stream_spans_operations_and_tiny_outputs(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char *src = f->region.dus + SRC, out[300000], back[300000];
+	size_t out_len = 0;
+	uint32_t flags = 0;
+	struct accel_sim_cqe c;
+	uLongf back_len = sizeof(back);
+	uint32_t x = 1;
+
+	/* Three inputs of 100 kB, output taken 4 kB at a time. */
+	for (int part = 0; part < 3; part++) {
+		uint32_t left = 100000, off = 0;
+		for (int i = 0; i < 100000; i++) {
+			x = x * 1664525u + 1013904223u;
+			src[i] = (unsigned char)('a' + (x >> 28));
+		}
+		memcpy(back + part * 100000, src, 100000);
+		do {
+			c = run(f, ACCEL_SIM_OP_GZIP, flags | (part == 2 ? ACCEL_SIM_F_FINISH : 0), 0,
+				SRC + off, left, DST, 4096);
+			assert_int_equal(c.status, 0);
+			memcpy(out + out_len, f->region.dus + DST, c.produced);
+			out_len += c.produced;
+			off += c.consumed;
+			left -= c.consumed;
+			flags = ACCEL_SIM_F_CONTINUE;
+		} while (left > 0 || (part == 2 && !(c.flags & ACCEL_SIM_CF_STREAM_END)));
+	}
+	unsigned char check[300000];
+	z_stream z = { 0 };
+	assert_int_equal(inflateInit2(&z, 31), Z_OK);
+	z.next_in = out;
+	z.avail_in = (uInt)out_len;
+	z.next_out = check;
+	z.avail_out = (uInt)back_len;
+	assert_int_equal(inflate(&z, Z_FINISH), Z_STREAM_END);
+	assert_int_equal(z.total_out, 300000);
+	inflateEnd(&z);
+	assert_memory_equal(check, back, 300000);
+}
+
+static void gunzip_reads_a_gzip_member_and_refuses_corruption(void **state)
+{
+	static const unsigned char hello_gz[] = {
+		0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x03, 0xcb, 0x48, 0xcd,
+		0xc9, 0xc9, 0xd7, 0x51, 0x48, 0x4c, 0x4e, 0x4e, 0xcd, 0x49, 0x2d, 0x4a, 0x2c,
+		0xc9, 0x2f, 0xe2, 0x02, 0x00, 0xf4, 0x64, 0x4e, 0x31, 0x13, 0x00, 0x00, 0x00,
+	};
+	struct fixture *f = *state;
+	struct accel_sim_cqe c;
+
+	memcpy(f->region.dus + SRC, hello_gz, sizeof(hello_gz));
+	c = run(f, ACCEL_SIM_OP_GUNZIP, 0, 0, SRC, sizeof(hello_gz), DST, 100);
+	assert_int_equal(c.status, 0);
+	assert_true(c.flags & ACCEL_SIM_CF_STREAM_END);
+	assert_int_equal(c.produced, 19);
+	assert_memory_equal(f->region.dus + DST, "hello, accelerator\n", 19);
+
+	f->region.dus[SRC + sizeof(hello_gz) - 8] ^= 0x40;	/* the CRC */
+	c = run(f, ACCEL_SIM_OP_GUNZIP, 0, 0, SRC, sizeof(hello_gz), DST, 100);
+	assert_int_equal(c.status, -EBADMSG);
+	memcpy(f->region.dus + SRC, "definitely not gzip", 19);
+	c = run(f, ACCEL_SIM_OP_GUNZIP, 0, 0, SRC, 19, DST, 100);
+	assert_int_equal(c.status, -EBADMSG);
+}
+
+static void ranges_outside_the_data_area_fault(void **state)
+{
+	static const struct {
+		uint32_t src_off, src_len, dst_off, dst_len;
+	} bad[] = {
+		{ 0, 16, DST, 16 },				/* the rings */
+		{ DATA_OFF - 1, 16, DST, 16 },
+		{ DATA_OFF + DATA_SIZE - 8, 16, DST, 16 },	/* runs past the end */
+		{ SRC, 16, DATA_OFF + DATA_SIZE, 1 },
+		{ 0xfffffff0u, 0x20, DST, 16 },			/* wraps in 32 bits */
+		{ SRC, 0xffffffffu, DST, 16 },
+		{ SRC, 16, DST, 0xffffffffu },
+	};
+	struct fixture *f = *state;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct accel_sim_cqe c = run(f, ACCEL_SIM_OP_COPY, 0, 0, bad[i].src_off, bad[i].src_len,
+					     bad[i].dst_off, bad[i].dst_len);
+		if (c.status != -EFAULT)
+			fail_msg("case %zu: status %d", i, c.status);
+	}
+	/* The whole data area, exactly, is fine. */
+	assert_int_equal(run(f, ACCEL_SIM_OP_CRC32C, 0, 0, DATA_OFF, DATA_SIZE, DST, 0).status, 0);
+}
+
+static void descriptors_not_for_this_queue_are_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct accel_sim_desc d = { .op = ACCEL_SIM_OP_GZIP, .src_offset = SRC, .src_len = 1,
+				    .dst_offset = DST, .dst_len = 100 };
+	struct accel_sim_cqe c;
+
+	f->region.algorithm = ACCEL_SIM_OP_COPY;
+	sim_op_execute(&f->region, &f->stream, &d, f->scratch, &c);
+	assert_int_equal(c.status, -EOPNOTSUPP);
+	d.op = 99;
+	sim_op_execute(&f->region, &f->stream, &d, f->scratch, &c);
+	assert_int_equal(c.status, -EOPNOTSUPP);
+
+	assert_int_equal(run(f, ACCEL_SIM_OP_COPY, 1u << 7, 0, SRC, 1, DST, 1).status, -EINVAL);
+	assert_int_equal(run(f, ACCEL_SIM_OP_GZIP, 0, 10, SRC, 1, DST, 100).status, -EINVAL);
+	assert_int_equal(run(f, ACCEL_SIM_OP_CRC32C, 0, 1ull << 40, SRC, 1, DST, 0).status, -EINVAL);
+	/* Nothing to continue on a fresh queue. */
+	assert_int_equal(run(f, ACCEL_SIM_OP_GUNZIP, ACCEL_SIM_F_CONTINUE, 0, SRC, 1, DST, 100).status,
+			 -EINVAL);
+}
+
+static void op_names_round_trip(void **state)
+{
+	assert_int_equal(sim_op_from_name("gzip"), ACCEL_SIM_OP_GZIP);
+	assert_string_equal(sim_op_name(ACCEL_SIM_OP_CRC32C), "crc32c");
+	assert_int_equal(sim_op_from_name("zstd"), 0);
+	assert_null(sim_op_name(0));
+	assert_null(sim_op_name(77));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(copy_copies_and_reports_length, setup, teardown),
+		cmocka_unit_test_setup_teardown(crc32c_matches_rfc3720_vectors, setup, teardown),
+		cmocka_unit_test_setup_teardown(gzip_output_inflates_to_the_input, setup, teardown),
+		cmocka_unit_test_setup_teardown(gzip_stream_spans_operations_and_tiny_outputs, setup, teardown),
+		cmocka_unit_test_setup_teardown(gunzip_reads_a_gzip_member_and_refuses_corruption, setup, teardown),
+		cmocka_unit_test_setup_teardown(ranges_outside_the_data_area_fault, setup, teardown),
+		cmocka_unit_test_setup_teardown(descriptors_not_for_this_queue_are_refused, setup, teardown),
+		cmocka_unit_test(op_names_round_trip),
+	};
+
+	return cmocka_run_group_tests_name("sim_ops", tests, NULL, NULL);
+}
