@@ -28,7 +28,6 @@ LIB_SRC := $(wildcard client/libaccel/*.c)
 CTL_SRC := $(wildcard client/accelctl/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 INTEG_SRC := $(wildcard tests/integration/test_*.c)
-HELPER_SRC := $(wildcard tests/integration/helper_*.c)
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
@@ -37,7 +36,6 @@ LIBACCEL := $(B)/libaccel.so.1
 CTL := $(B)/accelctl
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 INTEG_TESTS := $(patsubst tests/integration/%.c,$(B)/tests/%,$(INTEG_SRC))
-HELPERS := $(patsubst tests/integration/%.c,$(B)/tests/%,$(HELPER_SRC))
 BENCH := $(B)/bench/accel-bench
 
 .PHONY: all deps demo check test unit integration bench clean help
@@ -97,10 +95,6 @@ $(INTEG_TESTS): $(B)/tests/%: $(B)/obj/tests/integration/%.o $(B)/obj/tests/inte
 	$(CC) $(LDFLAGS) -pthread -o $@ $< $(B)/obj/tests/integration/harness.o $(B)/libcommon.a \
 		-L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(CMOCKA) $(JSONC)
 
-$(HELPERS): $(B)/tests/%: $(B)/obj/tests/integration/%.o $(LIBACCEL)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -pthread -o $@ $< -L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..'
-
 $(BENCH): $(B)/obj/bench/bench.o $(LIBACCEL) $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -pthread -o $@ $< $(B)/libcommon.a -L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(JSONC) $(ZLIB)
@@ -113,7 +107,7 @@ demo: deps
 check: deps
 	$(MAKE) B=build-san SAN=1 test
 
-test: all $(UNIT_TESTS) $(INTEG_TESTS) $(HELPERS)
+test: all $(UNIT_TESTS) $(INTEG_TESTS)
 	B=$(B) tests/run-tests $(UNIT_TESTS) $(INTEG_TESTS)
 
 bench: deps

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include "connection.h"
 #include "log.h"
@@ -91,6 +92,21 @@ static void drop_unasked_fds(struct connection *c)
 			   (int)c->peer.pid, (unsigned)c->peer.uid);
 }
 
+/*
+ * Closing a Unix socket with unread input makes the peer's next read fail
+ * with ECONNRESET, before it sees the error reply we just sent it.  Read
+ * away what has arrived (a bounded amount) so the reply is what it reads.
+ */
+static void discard_input(struct connection *c)
+{
+	char buf[16384];
+
+	for (int i = 0; i < 64; i++)
+		if (recv(c->wire.fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
+			break;
+	wire_drop_fds(&c->wire);
+}
+
 static void connection_read(struct connection *c)
 {
 	struct accel_error e;
@@ -131,6 +147,7 @@ static int connection_io(sd_event_source *s, int fd, uint32_t revents, void *use
 		return 0;
 	}
 	if (c->state == CONNECTION_CLOSING && wire_out_pending(&c->wire) == 0) {
+		discard_input(c);
 		connection_destroy(c);
 		return 0;
 	}

@@ -171,6 +171,11 @@ static void thread_sleep(struct sim_thread *t)
 	bool runnable = false;
 
 	pthread_mutex_lock(&t->lock);
+	if (t->stop) {
+		/* Checked under the lock: the stop's kick may have come and gone. */
+		pthread_mutex_unlock(&t->lock);
+		return;
+	}
 	w[n++] = (struct futex_waitv){
 		.val = __atomic_load_n(&t->wake_seq, __ATOMIC_ACQUIRE),
 		.uaddr = (uintptr_t)&t->wake_seq,

@@ -255,7 +255,8 @@ static int sim_wait(struct accel_queue *q, struct accel_completion *out, unsigne
 		}
 		/* The device may have stopped on a full CQ, waiting for us to reap. */
 		kick_if_sleeping(s);
-		sleep_on_cq(s, __atomic_load_n(&s->regs->cq_tail, __ATOMIC_ACQUIRE), deadline);
+		/* Sleep while cq_tail still equals what we have reaped up to. */
+		sleep_on_cq(s, s->cq_head, deadline);
 	}
 }
 

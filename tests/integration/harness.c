@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: MIT
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+const char *build_dir(void)
+{
+	static char dir[PATH_MAX];
+
+	if (!dir[0]) {
+		char exe[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		if (n < 0)
+			return ".";
+		exe[n] = '\0';
+		/* <build>/tests/<binary> */
+		snprintf(dir, sizeof(dir), "%s", dirname(dirname(exe)));
+	}
+	return dir;
+}
+
+int raw_connect(const char *sock)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int raw_send(int fd, const char *msg)
+{
+	size_t len = strlen(msg) + 1, off = 0;
+
+	while (off < len) {
+		ssize_t n = send(fd, msg + off, len - off, MSG_NOSIGNAL);
+		if (n < 0)
+			return -errno;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+int raw_recv(int fd, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	while (len < size) {
+		ssize_t n = recv(fd, buf + len, 1, 0);
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+		if (buf[len] == '\0')
+			return (int)len + 1;
+		len++;
+	}
+	return -EMSGSIZE;
+}
+
+int raw_call(int fd, const char *msg, char *buf, size_t size)
+{
+	int r = raw_send(fd, msg);
+
+	return r < 0 ? r : raw_recv(fd, buf, size);
+}
+
+bool broker_alive(struct broker_proc *b)
+{
+	return b->pid > 0 && kill(b->pid, 0) == 0 && waitpid(b->pid, NULL, WNOHANG) == 0;
+}
+
+int broker_start(struct broker_proc *b, const char *const *args)
+{
+	const char *argv[32];
+	char exe[PATH_MAX + 32];
+	int n = 0;
+
+	memset(b, 0, sizeof(*b));
+	strcpy(b->dir, "/tmp/accel-test-XXXXXX");
+	if (!mkdtemp(b->dir))
+		return -errno;
+	chmod(b->dir, 0755);	/* other uids connect in some tests */
+	snprintf(b->sock, sizeof(b->sock), "%s/broker.sock", b->dir);
+	snprintf(b->log, sizeof(b->log), "%s/broker.log", b->dir);
+	snprintf(exe, sizeof(exe), "%s/accel-broker", build_dir());
+	argv[n++] = exe;
+	argv[n++] = "--socket";
+	argv[n++] = b->sock;
+	argv[n++] = "--config";
+	argv[n++] = "/dev/null";
+	argv[n++] = "--sysfs-root";
+	argv[n++] = "/nonexistent";
+	argv[n++] = "--log-level";
+	argv[n++] = "debug";
+	for (; args && *args && n < 30; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+
+	b->pid = fork();
+	if (b->pid < 0)
+		return -errno;
+	if (b->pid == 0) {
+		int fd = open(b->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd >= 0)
+			dup2(fd, STDERR_FILENO);
+		execv(exe, (char **)argv);
+		_exit(127);
+	}
+	for (int i = 0; i < 500; i++) {
+		int fd = raw_connect(b->sock);
+		if (fd >= 0) {
+			/* A full round trip, then wait for the broker to close its end,
+			 * so that tests counting the broker's fds start from rest. */
+			char reply[4096];
+			int r = raw_call(fd, "{\"method\":\"org.accelbroker.Broker.GetStatus\"}",
+					 reply, sizeof(reply));
+			int busy = broker_fd_count(b);
+			close(fd);
+			if (r <= 0)
+				return -EPROTO;
+			broker_wait_fd_count(b, busy - 1);
+			return 0;
+		}
+		if (!broker_alive(b))
+			return -ECHILD;
+		usleep(10000);
+	}
+	return -ETIMEDOUT;
+}
+
+int broker_stop(struct broker_proc *b)
+{
+	int status = 0;
+	char cmd[128];
+
+	if (b->pid <= 0)
+		return -1;
+	kill(b->pid, SIGTERM);
+	if (waitpid(b->pid, &status, 0) < 0)
+		status = -1;
+	b->pid = 0;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", b->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", b->dir);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int broker_fd_count(struct broker_proc *b)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)b->pid);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+int broker_wait_fd_count(struct broker_proc *b, int want)
+{
+	int n = -1;
+
+	for (int i = 0; i < 500; i++) {
+		n = broker_fd_count(b);
+		if (n == want)
+			break;
+		usleep(10000);
+	}
+	return n;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/* Running a real accel-broker for integration tests, and talking raw to it. */
+#ifndef ACCEL_TEST_HARNESS_H
+#define ACCEL_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct broker_proc {
+	pid_t pid;
+	char dir[64];
+	char sock[128];
+	char log[128];
+};
+
+/*
+ * Start $(B)/accel-broker on a socket in a fresh directory, with @args
+ * (NULL-terminated) after the defaults, and wait until it accepts.
+ */
+int broker_start(struct broker_proc *b, const char *const *args);
+/* SIGTERM it and return its exit status (-1 if it did not exit normally). */
+int broker_stop(struct broker_proc *b);
+bool broker_alive(struct broker_proc *b);
+/* How many fds the broker holds open. */
+int broker_fd_count(struct broker_proc *b);
+/* Wait up to 5 s for the broker's fd count to be @want; returns the last count. */
+int broker_wait_fd_count(struct broker_proc *b, int want);
+
+int raw_connect(const char *sock);
+/* Send @msg plus NUL. */
+int raw_send(int fd, const char *msg);
+/* Read one NUL-terminated message into @buf; 0 at EOF, -errno on error. */
+int raw_recv(int fd, char *buf, size_t size);
+/* raw_send + raw_recv. */
+int raw_call(int fd, const char *msg, char *buf, size_t size);
+
+/* The directory of the test binary's build (where accel-broker lives). */
+const char *build_dir(void);
+
+#endif

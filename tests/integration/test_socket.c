@@ -1,0 +1,569 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A real broker process on a temporary socket, real clients: libaccel for
+ * the normal paths, raw sockets for hostile input.  Every hostile case ends
+ * by checking that the broker still serves another client; every test ends
+ * by stopping the broker and requiring a clean exit.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <accel/accel.h>
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "harness.h"
+
+static struct broker_proc broker;
+
+static int start_with(const char *const *args)
+{
+	int r = broker_start(&broker, args);
+
+	if (r < 0) {
+		fprintf(stderr, "broker did not start: %s\n", strerror(-r));
+		return -1;
+	}
+	return 0;
+}
+
+static int setup(void **state)
+{
+	static const char *const args[] = { "--sim", "2", "--sim-queues", "8",
+					    "--max-queues-per-user", "8", NULL };
+	return start_with(args);
+}
+
+static int teardown(void **state)
+{
+	int status = broker_stop(&broker);
+
+	if (status != 0) {
+		fprintf(stderr, "broker exit status %d\n", status);
+		return -1;
+	}
+	return 0;
+}
+
+static struct accel_client *connect_client(void)
+{
+	struct accel_client *c = NULL;
+
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	return c;
+}
+
+/* The broker still serves: a fresh client runs one real operation. */
+static void assert_broker_serves(void)
+{
+	struct accel_client *c = connect_client();
+	struct accel_queue *q;
+	struct accel_completion comp;
+
+	assert_int_equal(accel_acquire(c, "crc32c", NULL, &q), 0);
+	assert_int_equal(accel_run(q, "123456789", 9, NULL, 0, 0, 0, &comp), 0);
+	assert_int_equal(comp.value, 0xe3069283);
+	assert_int_equal(accel_release(q), 0);
+	accel_disconnect(c);
+}
+
+static int count_queues(struct accel_client *c)
+{
+	char *text = NULL;
+	struct json_object *o, *qs;
+	int n;
+
+	assert_int_equal(accel_call_json(c, "org.accelbroker.Broker.ListQueues", NULL, &text), 0);
+	o = json_tokener_parse(text);
+	free(text);
+	assert_true(json_object_object_get_ex(o, "queues", &qs));
+	n = (int)json_object_array_length(qs);
+	json_object_put(o);
+	return n;
+}
+
+static void acquire_use_release(void **state)
+{
+	int fds_before = broker_fd_count(&broker);
+	struct accel_client *c = connect_client();
+	struct accel_queue *q;
+	struct accel_completion comp;
+	unsigned char out[64];
+
+	assert_int_equal(accel_acquire(c, "copy", NULL, &q), 0);
+	assert_true(accel_queue_id(q) > 0);
+	assert_string_equal(accel_queue_api(q), "accel_sim_v1");
+	assert_string_equal(accel_queue_algorithm(q), "copy");
+	assert_non_null(strstr(accel_queue_device(q), "accel_sim-"));
+	assert_int_equal(accel_run(q, "hello queue", 11, out, sizeof(out), 0, 0, &comp), 0);
+	assert_int_equal(comp.produced, 11);
+	assert_memory_equal(out, "hello queue", 11);
+	assert_int_equal(count_queues(c), 1);
+	assert_int_equal(accel_release(q), 0);
+	assert_int_equal(count_queues(c), 0);
+	assert_int_equal(broker_fd_count(&broker), fds_before + 1);	/* the connection */
+	accel_disconnect(c);
+	assert_int_equal(broker_wait_fd_count(&broker, fds_before), fds_before);
+}
+
+static void *client_thread(void *arg)
+{
+	struct accel_client *c = NULL;
+	intptr_t failures = 0;
+
+	(void)arg;
+	if (accel_connect(broker.sock, &c) < 0)
+		return (void *)1;
+	for (int i = 0; i < 25; i++) {
+		struct accel_queue *q;
+		struct accel_completion comp;
+		char in[32], out[32];
+		int len = snprintf(in, sizeof(in), "thread %p round %d", (void *)&c, i);
+
+		if (accel_acquire(c, i % 2 ? "copy" : "crc32c", NULL, &q) < 0) {
+			failures++;
+			continue;
+		}
+		if (accel_run(q, in, (size_t)len, out, sizeof(out), 0, 0, &comp) < 0 ||
+		    (i % 2 && memcmp(in, out, (size_t)len) != 0))
+			failures++;
+		if (accel_release(q) < 0)
+			failures++;
+	}
+	accel_disconnect(c);
+	return (void *)failures;
+}
+
+static void many_clients_at_once(void **state)
+{
+	pthread_t threads[8];
+	struct accel_client *c;
+
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(pthread_create(&threads[i], NULL, client_thread, NULL), 0);
+	for (int i = 0; i < 8; i++) {
+		void *failures;
+		assert_int_equal(pthread_join(threads[i], &failures), 0);
+		assert_int_equal((intptr_t)failures, 0);
+	}
+	c = connect_client();
+	assert_int_equal(count_queues(c), 0);
+	accel_disconnect(c);
+}
+
+static void disconnect_releases_the_queues(void **state)
+{
+	int fds_before = broker_fd_count(&broker);
+	struct accel_client *c = connect_client(), *other;
+	struct accel_queue *q[3];
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(accel_acquire(c, "gzip", NULL, &q[i]), 0);
+	accel_disconnect(c);
+	assert_int_equal(broker_wait_fd_count(&broker, fds_before), fds_before);
+	other = connect_client();
+	assert_int_equal(count_queues(other), 0);
+	/* The orphaned handles still release cleanly (unmap only). */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(accel_release(q[i]), 0);
+	accel_disconnect(other);
+}
+
+static void quota_is_enforced_and_named(void **state)
+{
+	struct accel_client *c = connect_client();
+	struct accel_queue *q[9];
+
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(accel_acquire(c, "copy", NULL, &q[i]), 0);
+	assert_int_equal(accel_acquire(c, "copy", NULL, &q[8]), -EDQUOT);
+	assert_string_equal(accel_error_name(c), "org.accelbroker.Broker.QuotaExceeded");
+	assert_non_null(strstr(accel_error_message(c), "limit"));
+	assert_int_equal(accel_release(q[0]), 0);
+	assert_int_equal(accel_acquire(c, "copy", NULL, &q[0]), 0);
+	for (int i = 0; i < 8; i++)
+		accel_release(q[i]);
+	accel_disconnect(c);
+}
+
+static void acquire_errors_are_named(void **state)
+{
+	struct accel_client *c = connect_client();
+	struct accel_queue *q;
+
+	assert_int_equal(accel_acquire(c, "zstd", NULL, &q), -EOPNOTSUPP);
+	assert_string_equal(accel_error_name(c), "org.accelbroker.Broker.NoSuchAlgorithm");
+	assert_int_equal(accel_acquire(c, "gzip", &(struct accel_acquire_options){ "hisi_zip-9", -1 }, &q),
+			 -ENODEV);
+	assert_string_equal(accel_error_name(c), "org.accelbroker.Broker.NoSuchDevice");
+	assert_int_equal(accel_acquire(c, "gzip", &(struct accel_acquire_options){ NULL, 7 }, &q), -EBUSY);
+	assert_string_equal(accel_error_name(c), "org.accelbroker.Broker.NoDeviceAvailable");
+	accel_disconnect(c);
+}
+
+static void hostile_expect(const char *request, const char *error_name)
+{
+	char reply[4096];
+	int fd = raw_connect(broker.sock);
+
+	assert_true(fd >= 0);
+	assert_true(raw_call(fd, request, reply, sizeof(reply)) > 0);
+	if (!strstr(reply, error_name))
+		fail_msg("%s -> %s, want %s", request, reply, error_name);
+	assert_non_null(strstr(reply, "\"message\""));
+	/* The same connection still answers. */
+	assert_true(raw_call(fd, "{\"method\":\"org.accelbroker.Broker.GetStatus\"}", reply, sizeof(reply)) > 0);
+	assert_non_null(strstr(reply, "\"version\""));
+	close(fd);
+}
+
+static void malformed_requests_get_named_errors(void **state)
+{
+	hostile_expect("this is not json", "org.accelbroker.Broker.InvalidParameter");
+	hostile_expect("[1,2]", "org.accelbroker.Broker.InvalidParameter");
+	hostile_expect("{\"method\":7}", "org.accelbroker.Broker.InvalidParameter");
+	hostile_expect("{\"method\":\"org.accelbroker.Broker.Nope\"}", "org.varlink.service.MethodNotFound");
+	hostile_expect("{\"method\":\"org.accelbroker.Broker.AcquireQueue\",\"parameters\":{\"algorithm\":5}}",
+		       "org.varlink.service.InvalidParameter");
+	hostile_expect("{\"method\":\"org.accelbroker.Broker.AcquireQueue\",\"parameters\":{}}",
+		       "org.varlink.service.InvalidParameter");
+	hostile_expect("{\"method\":\"org.accelbroker.Broker.AcquireQueue\",\"parameters\":"
+		       "{\"algorithm\":\"copy\",\"uid\":0}}", "org.varlink.service.InvalidParameter");
+	hostile_expect("{\"method\":\"org.accelbroker.Broker.AcquireQueue\",\"parameters\":"
+		       "{\"algorithm\":\"copy\",\"numa_node\":-5}}", "org.accelbroker.Broker.InvalidParameter");
+	hostile_expect("{\"method\":\"org.accelbroker.Broker.ReleaseQueue\",\"parameters\":{\"queue_id\":-1}}",
+		       "org.accelbroker.Broker.NoSuchQueue");
+	hostile_expect("{\"method\":\"org.accelbroker.Broker.ReleaseQueue\",\"parameters\":"
+		       "{\"queue_id\":99999999999999999999}}", "org.accelbroker.Broker.NoSuchQueue");
+	assert_broker_serves();
+}
+
+static void oversized_message_is_answered_and_dropped(void **state)
+{
+	size_t n = 70 * 1024;
+	char *big = malloc(n + 1), reply[4096];
+	int fd = raw_connect(broker.sock), r;
+
+	memset(big, ' ', n);
+	memcpy(big, "{\"method\":\"", 11);
+	big[n] = '\0';
+	assert_true(fd >= 0);
+	(void)!send(fd, big, n, MSG_NOSIGNAL);	/* no terminator: never a whole message */
+	r = raw_recv(fd, reply, sizeof(reply));
+	assert_true(r > 0);
+	assert_non_null(strstr(reply, "exceeds 65536 bytes"));
+	assert_int_equal(raw_recv(fd, reply, sizeof(reply)), 0);	/* then EOF */
+	close(fd);
+	free(big);
+	assert_broker_serves();
+}
+
+static void client_fds_are_closed_at_once(void **state)
+{
+	int fds_before = broker_fd_count(&broker);
+	int pipefd[2], fds[8], fd = raw_connect(broker.sock);
+	char reply[4096];
+	struct msghdr mh = { 0 };
+	struct iovec iov = { .iov_base = (void *)"{\"method\":\"org.accelbroker.Broker.GetStatus\"}",
+			     .iov_len = 46 };
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(fds))];
+	} control;
+	struct cmsghdr *cm;
+
+	assert_true(fd >= 0);
+	assert_int_equal(pipe(pipefd), 0);
+	for (int i = 0; i < 8; i++)
+		fds[i] = pipefd[i % 2];
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = control.buf;
+	mh.msg_controllen = sizeof(control.buf);
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(fds));
+	memcpy(CMSG_DATA(cm), fds, sizeof(fds));
+	assert_true(sendmsg(fd, &mh, MSG_NOSIGNAL) > 0);
+	assert_true(raw_recv(fd, reply, sizeof(reply)) > 0);
+	assert_non_null(strstr(reply, "\"version\""));
+	/* One more fd than before: the connection; none of the 8 passed. */
+	assert_int_equal(broker_fd_count(&broker), fds_before + 1);
+	close(fd);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	assert_broker_serves();
+}
+
+static void half_written_message_then_hangup(void **state)
+{
+	int fds_before = broker_fd_count(&broker);
+	int fd = raw_connect(broker.sock);
+
+	assert_true(fd >= 0);
+	assert_int_equal(send(fd, "{\"method\":\"org.accel", 20, MSG_NOSIGNAL), 20);
+	usleep(20000);
+	close(fd);
+	assert_int_equal(broker_wait_fd_count(&broker, fds_before), fds_before);
+	assert_broker_serves();
+}
+
+static void slow_reader_does_not_stall_others(void **state)
+{
+	const char *req = "{\"method\":\"org.accelbroker.Broker.ListDevices\"}";
+	int fds_before = broker_fd_count(&broker);
+	int fd = raw_connect(broker.sock), sent = 0;
+
+	assert_true(fd >= 0);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	/* Ask and never read, until the socket buffers are full both ways. */
+	for (int i = 0; i < 100000; i++) {
+		if (send(fd, req, strlen(req) + 1, MSG_NOSIGNAL) < 0)
+			break;
+		sent++;
+	}
+	assert_true(sent > 100);
+	assert_broker_serves();
+	close(fd);
+	assert_int_equal(broker_wait_fd_count(&broker, fds_before), fds_before);
+	assert_broker_serves();
+}
+
+static void connection_limit_per_user(void **state)
+{
+	int fds[64], n = 0, extra;
+	char reply[512];
+
+	/* max-connections-per-user is 64 by default. */
+	for (n = 0; n < 64; n++) {
+		fds[n] = raw_connect(broker.sock);
+		assert_true(fds[n] >= 0);
+	}
+	/* Make sure all 64 were accepted before the 65th knocks. */
+	assert_true(raw_call(fds[63], "{\"method\":\"org.accelbroker.Broker.GetStatus\"}", reply,
+			     sizeof(reply)) > 0);
+	extra = raw_connect(broker.sock);
+	assert_true(extra >= 0);
+	assert_true(raw_recv(extra, reply, sizeof(reply)) > 0);
+	assert_non_null(strstr(reply, "org.accelbroker.Broker.QuotaExceeded"));
+	assert_int_equal(raw_recv(extra, reply, sizeof(reply)), 0);
+	close(extra);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	usleep(50000);
+	assert_broker_serves();
+}
+
+static void killed_client_leaves_no_queue_and_no_fd(void **state)
+{
+	int fds_before = broker_fd_count(&broker), ready[2];
+	struct accel_client *c;
+	char byte;
+	pid_t child;
+
+	assert_int_equal(pipe(ready), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		struct accel_client *cc;
+		struct accel_queue *q;
+		if (accel_connect(broker.sock, &cc) < 0)
+			_exit(1);
+		for (int i = 0; i < 3; i++)
+			if (accel_acquire(cc, "gzip", NULL, &q) < 0)
+				_exit(1);
+		(void)!write(ready[1], "r", 1);
+		for (;;)
+			pause();
+	}
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &byte, 1), 1);
+	close(ready[0]);
+	assert_int_equal(broker_fd_count(&broker), fds_before + 4);	/* connection + 3 queues */
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	assert_int_equal(broker_wait_fd_count(&broker, fds_before), fds_before);
+	c = connect_client();
+	assert_int_equal(count_queues(c), 0);
+	accel_disconnect(c);
+}
+
+static void forked_child_cannot_use_the_parents_queue(void **state)
+{
+	struct accel_client *c = connect_client();
+	struct accel_queue *q;
+	struct accel_completion comp;
+	int status;
+	pid_t child;
+
+	assert_int_equal(accel_acquire(c, "crc32c", NULL, &q), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		int r = accel_run(q, "x", 1, NULL, 0, 0, 0, &comp);
+		_exit(r == -ECHILD ? 0 : 1);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* The parent's queue is untouched. */
+	assert_int_equal(accel_run(q, "123456789", 9, NULL, 0, 0, 0, &comp), 0);
+	assert_int_equal(comp.value, 0xe3069283);
+	accel_release(q);
+	accel_disconnect(c);
+}
+
+static void other_users_see_only_their_own_queues(void **state)
+{
+	struct accel_client *c;
+	struct accel_queue *q;
+	int status, sync_pipe[2], done_pipe[2];
+	char byte;
+	pid_t child;
+
+	if (geteuid() != 0)
+		skip();
+	c = connect_client();
+	assert_int_equal(accel_acquire(c, "copy", NULL, &q), 0);
+	assert_int_equal(pipe(sync_pipe), 0);
+	assert_int_equal(pipe(done_pipe), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		struct accel_client *cc;
+		struct accel_queue *cq;
+		char params[64];
+		char *reply = NULL;
+		if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+			_exit(10);
+		if (accel_connect(broker.sock, &cc) < 0)
+			_exit(11);
+		if (accel_acquire(cc, "copy", NULL, &cq) < 0)
+			_exit(12);
+		if (count_queues(cc) != 1)	/* its own, not root's */
+			_exit(13);
+		snprintf(params, sizeof(params), "{\"queue_id\":%llu}", (unsigned long long)accel_queue_id(q));
+		if (accel_call_json(cc, "org.accelbroker.Broker.ReleaseQueue", params, &reply) != -ENOENT)
+			_exit(14);
+		(void)!write(sync_pipe[1], "r", 1);
+		(void)!read(done_pipe[0], &byte, 1);
+		_exit(0);
+	}
+	close(sync_pipe[1]);
+	close(done_pipe[0]);
+	assert_int_equal(read(sync_pipe[0], &byte, 1), 1);
+	/* Root sees both, with the uid the kernel reported. */
+	char *text = NULL;
+	assert_int_equal(accel_call_json(c, "org.accelbroker.Broker.ListQueues", NULL, &text), 0);
+	assert_non_null(strstr(text, "\"uid\":65534"));
+	assert_non_null(strstr(text, "\"uid\":0"));
+	free(text);
+	(void)!write(done_pipe[1], "d", 1);
+	close(done_pipe[1]);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	close(sync_pipe[0]);
+	accel_release(q);
+	accel_disconnect(c);
+}
+
+static void varlink_service_describes_the_interface(void **state)
+{
+	struct accel_client *c = connect_client();
+	char *text = NULL;
+
+	assert_int_equal(accel_call_json(c, "org.varlink.service.GetInfo", NULL, &text), 0);
+	assert_non_null(strstr(text, "\"org.accelbroker.Broker\""));
+	free(text);
+	assert_int_equal(accel_call_json(c, "org.varlink.service.GetInterfaceDescription",
+					 "{\"interface\":\"org.accelbroker.Broker\"}", &text), 0);
+	assert_non_null(strstr(text, "method AcquireQueue"));
+	free(text);
+	assert_int_equal(accel_call_json(c, "org.varlink.service.GetInterfaceDescription",
+					 "{\"interface\":\"org.example.Other\"}", &text), -ENOSYS);
+	assert_string_equal(accel_error_name(c), "org.varlink.service.InterfaceNotFound");
+	accel_disconnect(c);
+}
+
+static void queue_is_revoked_when_the_broker_stops(void **state)
+{
+	struct accel_client *c = connect_client();
+	struct accel_queue *q;
+	struct accel_completion comp;
+	unsigned char out[8];
+	void *buf;
+
+	assert_int_equal(accel_acquire(c, "copy", NULL, &q), 0);
+	assert_int_equal(accel_run(q, "before", 6, out, sizeof(out), 0, 0, &comp), 0);
+	assert_int_equal(broker_stop(&broker), 0);
+	buf = accel_queue_buffer(q, NULL);
+	assert_int_equal(accel_submit(q, &(struct accel_op){ .src = buf, .src_len = 1, .dst = buf, .dst_len = 1 }),
+			 -ENOLINK);
+	accel_release(q);
+	accel_disconnect(c);
+	assert_int_equal(start_with((const char *const[]){ NULL }), 0);	/* for teardown */
+}
+
+static void default_is_two_software_devices(void **state)
+{
+	struct accel_client *c = connect_client();
+	struct accel_device *devs;
+	size_t n;
+
+	/* The fixture passes --sim 2; restart without it: the default applies. */
+	accel_disconnect(c);
+	assert_int_equal(broker_stop(&broker), 0);
+	assert_int_equal(start_with((const char *const[]){ NULL }), 0);
+	c = connect_client();
+	assert_int_equal(accel_list_devices(c, &devs, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(devs[0].name, "accel_sim-0");
+	assert_string_equal(devs[0].backend, "sim");
+	assert_string_equal(devs[0].api, "accel_sim_v1");
+	assert_int_equal(devs[0].queues_total, 16);
+	assert_string_equal(devs[0].algorithms[0], "copy");
+	assert_string_equal(devs[0].algorithms[3], "gunzip");
+	assert_null(devs[0].algorithms[4]);
+	assert_false(devs[0].sva);
+	accel_devices_free(devs, n);
+	accel_disconnect(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(acquire_use_release, setup, teardown),
+		cmocka_unit_test_setup_teardown(many_clients_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(disconnect_releases_the_queues, setup, teardown),
+		cmocka_unit_test_setup_teardown(quota_is_enforced_and_named, setup, teardown),
+		cmocka_unit_test_setup_teardown(acquire_errors_are_named, setup, teardown),
+		cmocka_unit_test_setup_teardown(malformed_requests_get_named_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(oversized_message_is_answered_and_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(client_fds_are_closed_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(half_written_message_then_hangup, setup, teardown),
+		cmocka_unit_test_setup_teardown(slow_reader_does_not_stall_others, setup, teardown),
+		cmocka_unit_test_setup_teardown(connection_limit_per_user, setup, teardown),
+		cmocka_unit_test_setup_teardown(killed_client_leaves_no_queue_and_no_fd, setup, teardown),
+		cmocka_unit_test_setup_teardown(forked_child_cannot_use_the_parents_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(other_users_see_only_their_own_queues, setup, teardown),
+		cmocka_unit_test_setup_teardown(varlink_service_describes_the_interface, setup, teardown),
+		cmocka_unit_test_setup_teardown(queue_is_revoked_when_the_broker_stops, setup, teardown),
+		cmocka_unit_test_setup_teardown(default_is_two_software_devices, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("socket", tests, NULL, NULL);
+}

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: MIT
+/* The configuration file: values, and errors that name file and line. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "log.h"
+
+static char path[64];
+static char logged[4096];
+
+static int load(const char *text, struct config *cfg)
+{
+	FILE *f;
+	int saved, pipefd[2], r;
+	ssize_t n;
+
+	strcpy(path, "/tmp/accel-config-XXXXXX");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	fputs(text, f);
+	fclose(f);
+	/* Capture what the parser logs on stderr. */
+	assert_int_equal(pipe(pipefd), 0);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	dup2(pipefd[1], STDERR_FILENO);
+	config_init(cfg);
+	r = config_load(cfg, path, true);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(pipefd[1]);
+	n = read(pipefd[0], logged, sizeof(logged) - 1);
+	logged[n > 0 ? n : 0] = '\0';
+	close(pipefd[0]);
+	unlink(path);
+	return r;
+}
+
+static void values_are_read(void **state)
+{
+	struct config cfg;
+
+	assert_int_equal(load("# comment\n[broker]\nsim_devices = 3\nsim_queues=8\n"
+			      "engine_threads = 2\nmax_queues_per_user = 4\n", &cfg), 0);
+	assert_int_equal(cfg.sim_devices, 3);
+	assert_int_equal(cfg.sim_queues, 8);
+	assert_int_equal(cfg.engine_threads, 2);
+	assert_int_equal(cfg.max_queues_per_user, 4);
+	assert_int_equal(cfg.max_connections_per_user, 64);	/* default kept */
+}
+
+static void errors_name_file_and_line(void **state)
+{
+	static const struct {
+		const char *text, *needle;
+	} cases[] = {
+		{ "[broker]\nsim_queuez = 3\n", ":2: unknown key \"sim_queuez\"" },
+		{ "[broker]\n\nsim_queues = lots\n", ":3: sim_queues: \"lots\" is not a number" },
+		{ "[broker]\nsim_queues = 0\n", ":2: sim_queues: \"0\" is not a number from 1" },
+		{ "[broker]\nsim_devices = 9999999999999\n", ":2: sim_devices" },
+		{ "[brokr]\nsim_queues = 3\n", ":2: unknown section [brokr]" },
+		{ "sim_queues = 3\n", ":1: unknown section []" },
+		{ "[broker]\nthis line has no equals sign\n", ":2: syntax error" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config cfg;
+		assert_int_equal(load(cases[i].text, &cfg), -EINVAL);
+		if (!strstr(logged, path) || !strstr(logged, cases[i].needle))
+			fail_msg("case %zu: log \"%s\" lacks \"%s\"", i, logged, cases[i].needle);
+	}
+}
+
+static void missing_file_is_an_error_only_when_named(void **state)
+{
+	struct config cfg;
+
+	config_init(&cfg);
+	log_set_level(LOG_CRIT);
+	assert_int_equal(config_load(&cfg, "/nonexistent/accel-broker.conf", false), 0);
+	assert_int_equal(config_load(&cfg, "/nonexistent/accel-broker.conf", true), -ENOENT);
+	log_set_level(LOG_INFO);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(values_are_read),
+		cmocka_unit_test(errors_name_file_and_line),
+		cmocka_unit_test(missing_file_is_an_error_only_when_named),
+	};
+
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
