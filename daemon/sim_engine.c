@@ -257,7 +257,12 @@ static void *thread_main(void *arg)
 			last_work = now_usec(CLOCK_MONOTONIC);
 		} else if (now_usec(CLOCK_MONOTONIC) - last_work >= SIM_ENGINE_SPIN_USEC) {
 			thread_sleep(t);
-			last_work = now_usec(CLOCK_MONOTONIC);
+			/*
+			 * Spin again only once there is work: a wake-up for a list
+			 * change (every acquire and release) must not cost a core
+			 * for SIM_ENGINE_SPIN_USEC.
+			 */
+			last_work = 0;
 		} else {
 			cpu_relax();
 		}
@@ -421,6 +426,10 @@ void sim_engine_remove_queue(struct sim_engine *e, struct sim_queue *q)
 		}
 	}
 	pthread_mutex_unlock(&t->lock);
-	thread_kick(t);
+	/*
+	 * No kick: a sleeping thread may still wait on this queue's sq_tail,
+	 * which is harmless (a stale futex waiter is never woken, or wakes the
+	 * thread once for nothing), and a release stays one cheap step.
+	 */
 	sim_queue_unref(q);
 }

@@ -1,0 +1,540 @@
+// SPDX-License-Identifier: MIT
+/*
+ * accel-bench: the figures of `make bench`, each next to a floor measured
+ * in the same run on the same machine.  Prints one JSON object.
+ *
+ *   accel-bench BUILD_DIR            everything (starts its own brokers)
+ *   accel-bench --ops N SOCKET       N pipelined 64-byte copies (for strace)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <accel/accel.h>
+#include <accel/sim.h>
+
+#include "util.h"
+#include "wire.h"
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double percentile(uint64_t *v, size_t n, double p)
+{
+	qsort(v, n, sizeof(*v), cmp_u64);
+	return (double)v[(size_t)((double)(n - 1) * p)];
+}
+
+static void die(const char *what, int r)
+{
+	fprintf(stderr, "accel-bench: %s: %s\n", what, strerror(r < 0 ? -r : r));
+	exit(1);
+}
+
+/* ---- the broker under test ---- */
+
+struct broker {
+	pid_t pid;
+	char dir[64];
+	char sock[128];
+};
+
+static void broker_start(struct broker *b, const char *build, const char *prefix)
+{
+	char cmd[1024];
+
+	strcpy(b->dir, "/tmp/accel-bench-XXXXXX");
+	if (!mkdtemp(b->dir))
+		die("mkdtemp", -errno);
+	snprintf(b->sock, sizeof(b->sock), "%s/broker.sock", b->dir);
+	b->pid = fork();
+	if (b->pid == 0) {
+		snprintf(cmd, sizeof(cmd),
+			 "exec %s %s/accel-broker --socket %s --config /dev/null --sysfs-root /nonexistent "
+			 "--sim 2 --sim-queues 64 --max-queues-per-user 128 --log-level warning",
+			 prefix, build, b->sock);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 1000; i++) {
+		struct accel_client *c;
+		if (accel_connect(b->sock, &c) == 0) {
+			accel_disconnect(c);
+			return;
+		}
+		usleep(10000);
+	}
+	die("broker did not start", ETIMEDOUT);
+}
+
+/* The broker's own pid, from the kernel (strace may sit in between). */
+static pid_t broker_pid(struct broker *b)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	strcpy(sa.sun_path, b->sock);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		die("broker pid", -errno);
+	close(fd);
+	return cred.pid;
+}
+
+static void broker_stop(struct broker *b)
+{
+	char cmd[128];
+
+	kill(broker_pid(b), SIGTERM);
+	waitpid(b->pid, NULL, 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", b->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "accel-bench: could not remove %s\n", b->dir);
+}
+
+/* ---- floor: a minimal request/reply passing one fd ---- */
+
+static void fd_server(int sock)
+{
+	int memfd = memfd_create("floor", MFD_CLOEXEC);
+	char byte;
+
+	if (ftruncate(memfd, 8192) < 0)
+		_exit(1);
+	while (read(sock, &byte, 1) == 1)
+		if (wire_send_fds_raw(sock, "r", 1, &memfd, 1) < 0)
+			_exit(1);
+	_exit(0);
+}
+
+static void bench_floor_fd(size_t n, double *p50, double *p99)
+{
+	uint64_t *t = calloc(n, sizeof(*t));
+	int sv[2];
+	pid_t pid;
+	struct wire w;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		die("socketpair", -errno);
+	pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		fd_server(sv[1]);
+	}
+	close(sv[1]);
+	wire_init(&w, sv[0]);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t start = now_ns();
+		if (write(sv[0], "q", 1) != 1)
+			die("floor write", -errno);
+		do {
+			int r = wire_read(&w);
+			if (r <= 0)
+				die("floor read", r ? r : -EPIPE);
+		} while (w.n_in_fds == 0);
+		close(wire_take_fd(&w));
+		w.in_len = w.in_start = 0;
+		t[i] = now_ns() - start;
+	}
+	wire_finish(&w);
+	waitpid(pid, NULL, 0);
+	*p50 = percentile(t, n, 0.5) / 1000.0;
+	*p99 = percentile(t, n, 0.99) / 1000.0;
+	free(t);
+}
+
+/* ---- acquire + release ---- */
+
+static void bench_acquire(const char *sock, size_t n, double *p50, double *p99)
+{
+	uint64_t *t = calloc(n, sizeof(*t));
+	struct accel_client *c;
+	int r = accel_connect(sock, &c);
+
+	if (r < 0)
+		die("connect", r);
+	for (size_t i = 0; i < n; i++) {
+		struct accel_queue *q;
+		uint64_t start = now_ns();
+		r = accel_acquire(c, "copy", NULL, &q);
+		if (r < 0)
+			die("acquire", r);
+		r = accel_release(q);
+		if (r < 0)
+			die("release", r);
+		t[i] = now_ns() - start;
+	}
+	accel_disconnect(c);
+	*p50 = percentile(t, n, 0.5) / 1000.0;
+	*p99 = percentile(t, n, 0.99) / 1000.0;
+	free(t);
+}
+
+struct rate_arg {
+	const char *sock;
+	uint64_t deadline;
+	uint64_t done;
+	int error;
+};
+
+static void *rate_thread(void *p)
+{
+	struct rate_arg *a = p;
+	struct accel_client *c;
+
+	a->error = accel_connect(a->sock, &c);
+	if (a->error < 0)
+		return NULL;
+	while (now_ns() < a->deadline) {
+		struct accel_queue *q;
+		a->error = accel_acquire(c, "copy", NULL, &q);
+		if (a->error < 0)
+			break;
+		accel_release(q);
+		a->done++;
+	}
+	accel_disconnect(c);
+	return NULL;
+}
+
+static double bench_acquire_rate(const char *sock, unsigned threads, double seconds)
+{
+	pthread_t tid[64];
+	struct rate_arg args[64];
+	uint64_t start = now_ns(), total = 0;
+
+	for (unsigned i = 0; i < threads; i++) {
+		args[i] = (struct rate_arg){ .sock = sock, .deadline = start + (uint64_t)(seconds * 1e9) };
+		pthread_create(&tid[i], NULL, rate_thread, &args[i]);
+	}
+	for (unsigned i = 0; i < threads; i++) {
+		pthread_join(tid[i], NULL);
+		if (args[i].error < 0)
+			die("acquire (threads)", args[i].error);
+		total += args[i].done;
+	}
+	return (double)total / ((double)(now_ns() - start) / 1e9);
+}
+
+/* ---- floor: cache-line ping-pong between two threads ---- */
+
+static struct {
+	uint32_t v __attribute__((aligned(64)));
+} pingpong;
+
+static void *pong(void *p)
+{
+	size_t n = *(size_t *)p;
+
+	for (uint32_t i = 1; i <= n; i++) {
+		while (__atomic_load_n(&pingpong.v, __ATOMIC_ACQUIRE) != 2 * i - 1)
+			cpu_relax();
+		__atomic_store_n(&pingpong.v, 2 * i, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+static double bench_pingpong(size_t n)
+{
+	uint64_t *t = calloc(n, sizeof(*t));
+	pthread_t tid;
+	double p50;
+
+	pingpong.v = 0;
+	pthread_create(&tid, NULL, pong, &n);
+	for (uint32_t i = 1; i <= n; i++) {
+		uint64_t start = now_ns();
+		__atomic_store_n(&pingpong.v, 2 * i - 1, __ATOMIC_RELEASE);
+		while (__atomic_load_n(&pingpong.v, __ATOMIC_ACQUIRE) != 2 * i)
+			cpu_relax();
+		t[i - 1] = now_ns() - start;
+	}
+	pthread_join(tid, NULL);
+	p50 = percentile(t, n, 0.5);
+	free(t);
+	return p50;
+}
+
+/* ---- submit -> complete of one 64-byte copy ---- */
+
+static double bench_op_rtt(const char *sock, size_t n)
+{
+	uint64_t *t = calloc(n, sizeof(*t));
+	struct accel_client *c;
+	struct accel_queue *q;
+	struct accel_completion comp;
+	unsigned char *buf;
+	double p50;
+	int r;
+
+	if ((r = accel_connect(sock, &c)) < 0 || (r = accel_acquire(c, "copy", NULL, &q)) < 0)
+		die("op rtt setup", r);
+	buf = accel_queue_buffer(q, NULL);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t start = now_ns();
+		r = accel_submit(q, &(struct accel_op){ .src = buf, .src_len = 64, .dst = buf + 4096,
+							.dst_len = 64, .user_data = i });
+		if (r < 0)
+			die("submit", r);
+		while ((r = accel_poll(q, &comp, 1)) == 0)
+			cpu_relax();
+		if (r < 0 || comp.status < 0)
+			die("poll", r < 0 ? r : comp.status);
+		t[i] = now_ns() - start;
+	}
+	accel_release(q);
+	accel_disconnect(c);
+	p50 = percentile(t, n, 0.5);
+	free(t);
+	return p50;
+}
+
+/* N copies with up to 32 in flight: the queue never goes idle. */
+static int run_ops(const char *sock, size_t n)
+{
+	struct accel_client *c;
+	struct accel_queue *q;
+	struct accel_completion comp[32];
+	unsigned char *buf;
+	size_t submitted = 0, completed = 0;
+	int r;
+
+	if ((r = accel_connect(sock, &c)) < 0 || (r = accel_acquire(c, "copy", NULL, &q)) < 0)
+		die("ops setup", r);
+	buf = accel_queue_buffer(q, NULL);
+	while (completed < n) {
+		while (submitted < n && submitted - completed < 32) {
+			r = accel_submit(q, &(struct accel_op){ .src = buf, .src_len = 64,
+								.dst = buf + 4096, .dst_len = 64 });
+			if (r < 0)
+				die("submit", r);
+			submitted++;
+		}
+		r = accel_poll(q, comp, 32);
+		if (r < 0)
+			die("poll", r);
+		completed += (size_t)r;
+	}
+	accel_release(q);
+	accel_disconnect(c);
+	return 0;
+}
+
+/* ---- syscalls per operation, counted by strace ---- */
+
+static long strace_total(const char *path)
+{
+	char line[512];
+	long calls = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		double pct, secs;
+		long usecs, n;
+		if (strstr(line, " total") && sscanf(line, "%lf %lf %ld %ld", &pct, &secs, &usecs, &n) == 4)
+			calls = n;
+	}
+	fclose(f);
+	return calls;
+}
+
+/* Client and broker syscalls for @n ops: both run under strace -c. */
+static void count_syscalls(const char *build, const char *self, size_t n, long *client, long *broker)
+{
+	struct broker b;
+	char prefix[256], cmd[1024], bfile[64], cfile[64];
+
+	snprintf(bfile, sizeof(bfile), "/tmp/accel-bench-broker.%d", (int)getpid());
+	snprintf(cfile, sizeof(cfile), "/tmp/accel-bench-client.%d", (int)getpid());
+	snprintf(prefix, sizeof(prefix), "strace -f -c -o %s", bfile);
+	broker_start(&b, build, prefix);
+	snprintf(cmd, sizeof(cmd), "strace -f -c -o %s %s --ops %zu %s", cfile, self, n, b.sock);
+	if (system(cmd) != 0)
+		die("strace client", EIO);
+	broker_stop(&b);
+	*client = strace_total(cfile);
+	*broker = strace_total(bfile);
+	unlink(bfile);
+	unlink(cfile);
+}
+
+/* ---- gzip through one queue vs zlib in this process ---- */
+
+static unsigned char *make_text(size_t n)
+{
+	static const char *const words[] = { "queue", "broker", "accelerator", "deflate", "ring",
+					     "descriptor", "completion", "revoke", "quota", "device" };
+	unsigned char *t = malloc(n);
+	uint32_t x = 2024;
+	size_t len = 0;
+
+	while (len < n) {
+		char line[128];
+		x = x * 1103515245u + 12345u;
+		int k = snprintf(line, sizeof(line), "%08u %s %s %s %u\n", (unsigned)len,
+				 words[(x >> 8) % 10], words[(x >> 12) % 10], words[(x >> 16) % 10],
+				 (x >> 20) % 1000);
+		for (int i = 0; i < k && len < n; i++)
+			t[len++] = (unsigned char)line[i];
+	}
+	return t;
+}
+
+static double bench_zlib(const unsigned char *text, size_t n, size_t chunk, size_t *out_len)
+{
+	unsigned char *out = malloc(chunk);
+	z_stream z = { 0 };
+	uint64_t start = now_ns();
+	int r;
+
+	deflateInit2(&z, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY);
+	z.next_in = (unsigned char *)text;
+	*out_len = 0;
+	for (size_t off = 0; off < n;) {
+		size_t len = n - off < chunk ? n - off : chunk;
+		z.next_in = (unsigned char *)text + off;
+		z.avail_in = (uInt)len;
+		off += len;
+		do {
+			z.next_out = out;
+			z.avail_out = (uInt)chunk;
+			r = deflate(&z, off == n ? Z_FINISH : Z_NO_FLUSH);
+			*out_len += chunk - z.avail_out;
+		} while (z.avail_in > 0 || (off == n && r != Z_STREAM_END));
+	}
+	deflateEnd(&z);
+	free(out);
+	return (double)n / ((double)(now_ns() - start) / 1e9) / 1e6;
+}
+
+static double bench_gzip_queue(const char *sock, const unsigned char *text, size_t n, size_t *out_len)
+{
+	struct accel_client *c;
+	struct accel_queue *q;
+	struct accel_completion comp;
+	unsigned char *in, *out;
+	size_t size, half, off = 0, pending = 0;
+	uint32_t flags = 0;
+	uint64_t start;
+	int r;
+
+	if ((r = accel_connect(sock, &c)) < 0 || (r = accel_acquire(c, "gzip", NULL, &q)) < 0)
+		die("gzip setup", r);
+	in = accel_queue_buffer(q, &size);
+	half = size / 2;
+	out = in + half;
+	*out_len = 0;
+	start = now_ns();
+	for (;;) {
+		size_t take = n - off < half - pending ? n - off : half - pending;
+		memcpy(in + pending, text + off, take);
+		off += take;
+		pending += take;
+		r = accel_submit(q, &(struct accel_op){ .src = in, .src_len = pending, .dst = out,
+							.dst_len = half,
+							.flags = flags | (off == n ? ACCEL_OP_FINISH : 0) });
+		if (r < 0 || (r = accel_wait(q, &comp, 1, -1)) < 0 || (r = comp.status) < 0)
+			die("gzip", r);
+		memmove(in, in + comp.consumed, pending - comp.consumed);
+		pending -= comp.consumed;
+		*out_len += comp.produced;
+		flags = ACCEL_OP_CONTINUE;
+		if (comp.flags & ACCEL_COMPLETION_STREAM_END)
+			break;
+	}
+	double mbs = (double)n / ((double)(now_ns() - start) / 1e9) / 1e6;
+	accel_release(q);
+	accel_disconnect(c);
+	return mbs;
+}
+
+int main(int argc, char **argv)
+{
+	const char *build;
+	char self[4096];
+	struct broker b;
+	double floor50, floor99, acq50, acq99, rate, pp, rtt, zlib_mbs, queue_mbs;
+	long c0, b0, c1, b1;
+	size_t gz_len, zlib_len, text_len = 64u << 20;
+	const size_t ops = 200000;
+	unsigned char *text;
+	ssize_t len;
+
+	if (argc == 4 && strcmp(argv[1], "--ops") == 0)
+		return run_ops(argv[3], strtoul(argv[2], NULL, 10));
+	if (argc != 2) {
+		fprintf(stderr, "Usage: accel-bench BUILD_DIR\n");
+		return 2;
+	}
+	build = argv[1];
+	len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (len < 0)
+		die("readlink", -errno);
+	self[len] = '\0';
+
+	fprintf(stderr, "accel-bench: fd-passing floor...\n");
+	bench_floor_fd(20000, &floor50, &floor99);
+	broker_start(&b, build, "");
+	fprintf(stderr, "accel-bench: acquire+release...\n");
+	bench_acquire(b.sock, 5000, &acq50, &acq99);
+	fprintf(stderr, "accel-bench: acquire+release with 8 threads, 3 s...\n");
+	rate = bench_acquire_rate(b.sock, 8, 3.0);
+	fprintf(stderr, "accel-bench: op round trip and ping-pong floor...\n");
+	pp = bench_pingpong(200000);
+	rtt = bench_op_rtt(b.sock, 200000);
+	fprintf(stderr, "accel-bench: gzip, 64 MiB through one queue and in-process zlib...\n");
+	text = make_text(text_len);
+	zlib_mbs = bench_zlib(text, text_len, ACCEL_SIM_DATA_SIZE / 2, &zlib_len);
+	queue_mbs = bench_gzip_queue(b.sock, text, text_len, &gz_len);
+	broker_stop(&b);
+	free(text);
+	fprintf(stderr, "accel-bench: system calls per op under strace (0 and %zu ops)...\n", ops);
+	count_syscalls(build, self, 0, &c0, &b0);
+	count_syscalls(build, self, ops, &c1, &b1);
+
+	printf("{\n");
+	printf("  \"acquire_release\": {\"p50_us\": %.1f, \"p99_us\": %.1f, "
+	       "\"floor_fd_rtt_p50_us\": %.1f, \"floor_fd_rtt_p99_us\": %.1f, \"p50_ratio\": %.2f, "
+	       "\"target_ratio\": 3.0},\n", acq50, acq99, floor50, floor99, acq50 / floor50);
+	printf("  \"acquire_release_per_sec_8_threads\": {\"value\": %.0f, \"target\": 10000},\n", rate);
+	printf("  \"copy64_round_trip\": {\"p50_ns\": %.0f, \"floor_pingpong_p50_ns\": %.0f, "
+	       "\"ratio\": %.2f, \"target_ratio\": 3.0},\n", rtt, pp, rtt / pp);
+	printf("  \"syscalls_per_op\": {\"ops\": %zu, \"client\": %.4f, \"broker\": %.4f, "
+	       "\"client_total\": %ld, \"client_baseline\": %ld, \"broker_total\": %ld, "
+	       "\"broker_baseline\": %ld, \"target\": 0.0},\n", ops,
+	       (double)(c1 - c0) / (double)ops, (double)(b1 - b0) / (double)ops, c1, c0, b1, b0);
+	printf("  \"gzip_level6\": {\"queue_mb_s\": %.1f, \"zlib_in_process_mb_s\": %.1f, "
+	       "\"ratio\": %.3f, \"target_ratio\": 0.9, \"input_bytes\": %zu, \"queue_output_bytes\": %zu, "
+	       "\"zlib_output_bytes\": %zu}\n", queue_mbs, zlib_mbs, queue_mbs / zlib_mbs, text_len,
+	       gz_len, zlib_len);
+	printf("}\n");
+	return 0;
+}
