@@ -23,6 +23,11 @@ static const struct {
 	{ ERR_VARLINK_INVALID_PARAMETER, EINVAL },
 };
 
+const char *accel_error_name_at(size_t i)
+{
+	return i < sizeof(error_table) / sizeof(error_table[0]) ? error_table[i].name : NULL;
+}
+
 const char *accel_error_lookup(const char *name)
 {
 	if (!name)

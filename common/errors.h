@@ -40,6 +40,9 @@ void accel_error_clear(struct accel_error *e);
 /* The negative errno for an error name; -EPROTO for names not in the table. */
 int accel_error_errno(const char *name);
 
+/* The @i-th name of the table, or NULL past its end (for tests and docs). */
+const char *accel_error_name_at(size_t i);
+
 /* The table's copy of @name (a static string), or NULL if unknown. */
 const char *accel_error_lookup(const char *name);
 
