@@ -16,15 +16,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <accel/accel.h>
+#include <accel/sim.h>
 #include <cmocka.h>
 #include <json-c/json.h>
 
 #include "harness.h"
+#include "wire.h"
 
 static struct broker_proc broker;
 
@@ -543,6 +547,96 @@ static void default_is_two_software_devices(void **state)
 	accel_disconnect(c);
 }
 
+/* The raw protocol: the fd comes with the reply, close-on-exec, sealed. */
+static void queue_fd_is_cloexec_and_sealed(void **state)
+{
+	const char *req = "{\"method\":\"org.accelbroker.Broker.AcquireQueue\","
+			  "\"parameters\":{\"algorithm\":\"copy\"}}";
+	struct wire w;
+	const char *reply;
+	size_t len;
+	struct accel_sim_regs *regs;
+	int fd;
+
+	assert_int_equal(wire_init(&w, raw_connect(broker.sock)), 0);
+	assert_int_equal(wire_send_all(&w, req, strlen(req)), 0);
+	assert_int_equal(wire_receive(&w, &reply, &len), 0);
+	assert_non_null(strstr(reply, "\"fd\":0"));
+	assert_non_null(strstr(reply, "\"type\":\"mmio\",\"offset\":0,\"size\":4096"));
+	assert_non_null(strstr(reply, "\"type\":\"dus\",\"offset\":4096"));
+	fd = wire_take_fd(&w);
+	assert_true(fd >= 0);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	/* Shrinking it under the engine's mapping would crash the broker. */
+	assert_int_equal(ftruncate(fd, 0), -1);
+	assert_int_equal(errno, EPERM);
+	regs = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	assert_true(regs != MAP_FAILED);
+	assert_int_equal(regs->magic, ACCEL_SIM_MAGIC);
+	assert_int_equal(regs->state, ACCEL_SIM_STATE_ACTIVE);
+	munmap(regs, 4096);
+	close(fd);
+	wire_finish(&w);
+	assert_broker_serves();
+}
+
+static void put_attr(const char *dir, const char *name, const char *value)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(value, f);
+	fclose(f);
+}
+
+/* A fake sysfs tree: one SVA device, one whose node is not a uacce device. */
+static void uacce_devices_are_listed_and_refused_by_name(void **state)
+{
+	char tree[] = "/tmp/accel-fake-uacce-XXXXXX", dir[128], dev[128], cmd[160];
+	struct accel_client *c;
+	struct accel_device *devs;
+	struct accel_queue *q;
+	size_t n;
+
+	assert_non_null(mkdtemp(tree));
+	snprintf(dev, sizeof(dev), "%s/dev", tree);
+	assert_int_equal(mkdir(dev, 0755), 0);
+	for (int i = 0; i < 2; i++) {
+		snprintf(dir, sizeof(dir), "%s/%s", tree, i ? "hisi_sec2-0" : "hisi_zip-0");
+		assert_int_equal(mkdir(dir, 0755), 0);
+		put_attr(dir, "api", "hisi_qm_v2\n");
+		put_attr(dir, "algorithms", i ? "sm4\n" : "gzip\nzlib\n");
+		put_attr(dir, "flags", i ? "1\n" : "0\n");
+		put_attr(dir, "available_instances", "4\n");
+		put_attr(dir, "region_mmio_size", "16384\n");
+		put_attr(dir, "region_dus_size", "65536\n");
+		/* The nodes are regular files, not uacce devices: START_Q fails. */
+		put_attr(dev, i ? "hisi_sec2-0" : "hisi_zip-0", "");
+	}
+	assert_int_equal(broker_stop(&broker), 0);
+	assert_int_equal(start_with((const char *const[]){ "--sim", "0", "--sysfs-root", tree,
+							 "--dev-root", dev, NULL }), 0);
+	c = connect_client();
+	assert_int_equal(accel_list_devices(c, &devs, &n), 0);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(devs[i].backend, "uacce");
+		assert_int_equal(devs[i].sva, strcmp(devs[i].name, "hisi_sec2-0") == 0);
+	}
+	accel_devices_free(devs, n);
+	assert_int_equal(accel_acquire(c, "sm4", NULL, &q), -EXDEV);
+	assert_string_equal(accel_error_name(c), "org.accelbroker.Broker.SVANotSupported");
+	assert_int_equal(accel_acquire(c, "gzip", NULL, &q), -EBUSY);
+	assert_string_equal(accel_error_name(c), "org.accelbroker.Broker.NoDeviceAvailable");
+	assert_non_null(strstr(accel_error_message(c), "could not start a queue on hisi_zip-0"));
+	accel_disconnect(c);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tree);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -563,6 +657,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(varlink_service_describes_the_interface, setup, teardown),
 		cmocka_unit_test_setup_teardown(queue_is_revoked_when_the_broker_stops, setup, teardown),
 		cmocka_unit_test_setup_teardown(default_is_two_software_devices, setup, teardown),
+		cmocka_unit_test_setup_teardown(queue_fd_is_cloexec_and_sealed, setup, teardown),
+		cmocka_unit_test_setup_teardown(uacce_devices_are_listed_and_refused_by_name, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("socket", tests, NULL, NULL);
