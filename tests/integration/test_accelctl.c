@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: MIT
+/*
+ * accelctl and the broker as a user meets them: commands, --json, exit
+ * statuses and messages, files through the accelerator checked by gzip(1),
+ * and the broker under systemd-style socket activation.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <accel/accel.h>
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "harness.h"
+
+static struct broker_proc broker;
+static char out[65536];
+
+static int setup(void **state)
+{
+	static const char *const args[] = { "--sim", "2", NULL };
+	return broker_start(&broker, args) < 0 ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+	return broker_stop(&broker) == 0 ? 0 : -1;
+}
+
+/* Run a shell command line; capture stdout+stderr in `out`; return the exit status. */
+static int run(const char *fmt, ...)
+{
+	char cmd[2048], full[2300];
+	va_list ap;
+	FILE *p;
+	size_t n;
+	int status;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	snprintf(full, sizeof(full), "cd %s && (%s) 2>&1", broker.dir, cmd);
+	p = popen(full, "r");
+	assert_non_null(p);
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	status = pclose(p);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+#define CTL "%s/accelctl --socket %s"
+#define CTL_ARGS build_dir(), broker.sock
+
+static void status_devices_and_queues_print_tables_and_json(void **state)
+{
+	struct json_object *o, *v;
+
+	assert_int_equal(run(CTL " status", CTL_ARGS), 0);
+	assert_non_null(strstr(out, "accel_sim-0"));
+	assert_non_null(strstr(out, "copy crc32c gzip gunzip"));
+	assert_int_equal(run(CTL " --json devices", CTL_ARGS), 0);
+	o = json_tokener_parse(out);
+	assert_non_null(o);
+	assert_true(json_object_object_get_ex(o, "devices", &v));
+	assert_int_equal(json_object_array_length(v), 2);
+	json_object_put(o);
+	assert_int_equal(run(CTL " status --json", CTL_ARGS), 0);
+	o = json_tokener_parse(out);
+	assert_non_null(o);
+	assert_true(json_object_object_get_ex(o, "queues_active", &v));
+	json_object_put(o);
+	assert_int_equal(run(CTL " queues", CTL_ARGS), 0);
+	assert_non_null(strstr(out, "QUEUE"));
+}
+
+static void selftest_passes_every_check(void **state)
+{
+	assert_int_equal(run(CTL " selftest", CTL_ARGS), 0);
+	assert_non_null(strstr(out, "5 passed, 0 failed"));
+	assert_null(strstr(out, "FAIL "));
+}
+
+static void compress_output_is_read_by_gzip(void **state)
+{
+	assert_int_equal(run("seq 1 300000 > in.txt && " CTL " compress in.txt && gzip -t in.txt.gz && "
+			     "gzip -dc in.txt.gz | cmp - in.txt", CTL_ARGS), 0);
+	/* The output exists now: refused without -f, and nothing is lost. */
+	assert_int_equal(run(CTL " compress in.txt", CTL_ARGS), 1);
+	assert_non_null(strstr(out, "in.txt.gz: File exists"));
+	assert_int_equal(run("gzip -t in.txt.gz"), 0);
+	assert_int_equal(run(CTL " compress -f -o - in.txt | gzip -dc | cmp - in.txt", CTL_ARGS), 0);
+}
+
+static void decompress_reads_gzip_output_and_refuses_garbage(void **state)
+{
+	assert_int_equal(run("seq 1 200000 > a.txt && gzip -k a.txt && mv a.txt a.orig && "
+			     CTL " decompress a.txt.gz && cmp a.txt a.orig", CTL_ARGS), 0);
+	/* Concatenated members, as gzip(1) allows. */
+	assert_int_equal(run("cat a.txt.gz a.txt.gz > two.gz && " CTL " decompress -o two two.gz && "
+			     "cat a.orig a.orig | cmp - two", CTL_ARGS), 0);
+	assert_int_equal(run("echo 'not gzip at all' > bad.gz && " CTL " decompress bad.gz", CTL_ARGS), 1);
+	assert_non_null(strstr(out, "not gzip data, or corrupt"));
+	assert_int_equal(run("test ! -e bad"), 0);	/* no half-written output left */
+	assert_int_equal(run("head -c 5000 a.txt.gz > cut.gz && " CTL " decompress cut.gz", CTL_ARGS), 1);
+	assert_non_null(strstr(out, "unexpected end"));
+}
+
+static void errors_are_clear_and_exit_non_zero(void **state)
+{
+	assert_int_equal(run("%s/accelctl --socket /nonexistent/sock status", build_dir()), 1);
+	assert_non_null(strstr(out, "could not connect to the broker"));
+	assert_int_equal(run(CTL " frobnicate", CTL_ARGS), 1);
+	assert_non_null(strstr(out, "unknown command \"frobnicate\""));
+	assert_int_equal(run(CTL " compress", CTL_ARGS), 1);
+	assert_non_null(strstr(out, "takes one FILE"));
+	assert_int_equal(run(CTL " compress /nonexistent/file", CTL_ARGS), 1);
+	assert_non_null(strstr(out, "No such file or directory"));
+	assert_int_equal(run(CTL " status extra", CTL_ARGS), 1);
+	assert_int_equal(run("%s/accelctl --help", build_dir()), 0);
+	assert_non_null(strstr(out, "selftest"));
+	assert_int_equal(run(CTL " compress --help", CTL_ARGS), 0);
+	assert_int_equal(run("%s/accel-broker --version", build_dir()), 0);
+	assert_non_null(strstr(out, "accel-broker " ACCEL_VERSION));
+	assert_int_equal(run("%s/accel-broker --sim lots", build_dir()), 1);
+	assert_non_null(strstr(out, "--sim: \"lots\" is not a number"));
+	assert_int_equal(run("printf '[broker]\\nsim_queuez=1\\n' > bad.conf && %s/accel-broker --config bad.conf "
+			     "--socket x.sock", build_dir()), 1);
+	assert_non_null(strstr(out, "bad.conf:2: unknown key \"sim_queuez\""));
+}
+
+static void quota_error_names_the_limit(void **state)
+{
+	assert_int_equal(broker_stop(&broker), 0);
+	assert_int_equal(broker_start(&broker, (const char *const[]){ "--max-queues-per-user", "0", NULL }), 0);
+	assert_int_equal(run(CTL " compress -o - /etc/hostname", CTL_ARGS), 1);
+	assert_non_null(strstr(out, "org.accelbroker.Broker.QuotaExceeded"));
+}
+
+static void socket_activation_is_used_when_present(void **state)
+{
+	char cmd[1024], sock[160];
+	struct accel_client *c = NULL;
+	pid_t pid;
+
+	if (access("/usr/bin/systemd-socket-activate", X_OK) != 0)
+		skip();
+	snprintf(sock, sizeof(sock), "%s/activated.sock", broker.dir);
+	snprintf(cmd, sizeof(cmd), "exec /usr/bin/systemd-socket-activate -l %s %s/accel-broker "
+		 "--config /dev/null --sysfs-root /nonexistent --socket %s/unused.sock 2>/dev/null",
+		 sock, build_dir(), broker.dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 300 && accel_connect(sock, &c) < 0; i++)
+		usleep(10000);
+	assert_non_null(c);
+	struct accel_queue *q;
+	struct accel_completion comp;
+	assert_int_equal(accel_acquire(c, "crc32c", NULL, &q), 0);
+	assert_int_equal(accel_run(q, "123456789", 9, NULL, 0, 0, 0, &comp), 0);
+	assert_int_equal(comp.value, 0xe3069283);
+	accel_release(q);
+	accel_disconnect(c);
+	/* It listened on the passed socket, not on --socket. */
+	assert_int_equal(run("test ! -e unused.sock"), 0);
+	kill(pid, SIGTERM);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(status_devices_and_queues_print_tables_and_json, setup, teardown),
+		cmocka_unit_test_setup_teardown(selftest_passes_every_check, setup, teardown),
+		cmocka_unit_test_setup_teardown(compress_output_is_read_by_gzip, setup, teardown),
+		cmocka_unit_test_setup_teardown(decompress_reads_gzip_output_and_refuses_garbage, setup, teardown),
+		cmocka_unit_test_setup_teardown(errors_are_clear_and_exit_non_zero, setup, teardown),
+		cmocka_unit_test_setup_teardown(quota_error_names_the_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(socket_activation_is_used_when_present, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("accelctl", tests, NULL, NULL);
+}
