@@ -38,8 +38,12 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 INTEG_TESTS := $(patsubst tests/integration/%.c,$(B)/tests/%,$(INTEG_SRC))
 BENCH := $(B)/bench/accel-bench
 
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+
 .PHONY: all deps demo check test unit integration bench clean help
-all: $(BROKER) $(LIBACCEL) $(CTL)
+all: $(BROKER) $(LIBACCEL) $(CTL) $(B)/accel.pc
 
 help:
 	@echo "make           build the broker, libaccel and accelctl into $(B)/"
@@ -81,6 +85,11 @@ $(LIBACCEL): $(call obj,$(LIB_SRC)) $(B)/libcommon.a client/libaccel/libaccel.ma
 		-Wl,--version-script=client/libaccel/libaccel.map -Wl,--no-undefined \
 		-o $@ $(call obj,$(LIB_SRC)) $(B)/libcommon.a $(JSONC)
 	ln -sf libaccel.so.1 $(B)/libaccel.so
+
+$(B)/accel.pc: client/libaccel/accel.pc.in Makefile
+	@mkdir -p $(B)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(VERSION)|' $< > $@
 
 $(CTL): $(call obj,$(CTL_SRC)) $(LIBACCEL)
 	$(CC) $(LDFLAGS) -o $@ $(call obj,$(CTL_SRC)) -L$(B) -laccel -Wl,-rpath,'$$ORIGIN' $(JSONC) $(ZLIB)

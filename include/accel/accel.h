@@ -33,14 +33,18 @@ struct accel_queue;
 
 /*
  * Connect to the broker at @socket_path; NULL means $ACCEL_BROKER_SOCKET or
- * ACCEL_DEFAULT_SOCKET.  The socket is close-on-exec.
+ * ACCEL_DEFAULT_SOCKET.  The socket is close-on-exec.  Thread-safe.
  */
 int accel_connect(const char *socket_path, struct accel_client **out);
 
-/* Close the connection.  Queues still held are released by the broker. */
+/*
+ * Close the connection.  Queues still held are released by the broker; their
+ * handles stay valid for accel_release() (which then only unmaps).  Not
+ * concurrently with any other call on @client or its queues.
+ */
 void accel_disconnect(struct accel_client *client);
 
-/* Name and message of the broker's last error on @client, or NULL. */
+/* Name and message of the broker's last error on @client, or NULL.  Same thread as the call. */
 const char *accel_error_name(const struct accel_client *client);
 const char *accel_error_message(const struct accel_client *client);
 
@@ -55,6 +59,7 @@ struct accel_device {
 	unsigned queues_free;
 };
 
+/* Not concurrently with other calls on @client. */
 int accel_list_devices(struct accel_client *client,
 		       struct accel_device **devices, size_t *n_devices);
 void accel_devices_free(struct accel_device *devices, size_t n_devices);
@@ -67,13 +72,17 @@ struct accel_acquire_options {
 /*
  * Acquire a queue for @algorithm ("copy", "crc32c", "gzip", "gunzip", ...)
  * and map its regions.  @options may be NULL.  Only queues whose api has a
- * driver in libaccel can be acquired (-EPROTONOSUPPORT otherwise).
+ * driver in libaccel can be acquired (-EPROTONOSUPPORT otherwise).  Not
+ * concurrently with other calls on @client; the new queue is independent.
  */
 int accel_acquire(struct accel_client *client, const char *algorithm,
 		  const struct accel_acquire_options *options,
 		  struct accel_queue **out);
 
-/* Unmap the queue, tell the broker, and free @queue (even on error). */
+/*
+ * Unmap the queue, tell the broker, and free @queue (even on error).  Not
+ * concurrently with other calls on its client or with the queue's data path.
+ */
 int accel_release(struct accel_queue *queue);
 
 uint64_t accel_queue_id(const struct accel_queue *queue);
@@ -115,6 +124,9 @@ struct accel_completion {
 };
 
 /*
+ * The data path (submit, poll, wait, run): one thread per queue at a time;
+ * different queues in parallel.  No lock, no call to the broker.
+ *
  * Queue an operation.  No system call unless the device sleeps.
  * -EAGAIN when the ring is full, -ENOLINK once the broker revoked the queue,
  * -EIO when the queue is broken.

@@ -547,6 +547,29 @@ static void default_is_two_software_devices(void **state)
 	accel_disconnect(c);
 }
 
+static void client_caused_logs_are_rate_limited(void **state)
+{
+	char reply[1024], line[512];
+	unsigned logged = 0;
+	int fd = raw_connect(broker.sock);
+	FILE *log;
+
+	assert_true(fd >= 0);
+	for (int i = 0; i < 200; i++) {
+		assert_true(raw_call(fd, "garbage", reply, sizeof(reply)) > 0);
+		assert_non_null(strstr(reply, "InvalidParameter"));
+	}
+	close(fd);
+	log = fopen(broker.log, "r");
+	assert_non_null(log);
+	while (fgets(line, sizeof(line), log))
+		logged += strstr(line, "Bad message from pid") != NULL;
+	fclose(log);
+	assert_true(logged >= 1);
+	assert_true(logged <= 20);	/* LOG_RATELIMIT_BURST */
+	assert_broker_serves();
+}
+
 /* The raw protocol: the fd comes with the reply, close-on-exec, sealed. */
 static void queue_fd_is_cloexec_and_sealed(void **state)
 {
@@ -657,6 +680,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(varlink_service_describes_the_interface, setup, teardown),
 		cmocka_unit_test_setup_teardown(queue_is_revoked_when_the_broker_stops, setup, teardown),
 		cmocka_unit_test_setup_teardown(default_is_two_software_devices, setup, teardown),
+		cmocka_unit_test_setup_teardown(client_caused_logs_are_rate_limited, setup, teardown),
 		cmocka_unit_test_setup_teardown(queue_fd_is_cloexec_and_sealed, setup, teardown),
 		cmocka_unit_test_setup_teardown(uacce_devices_are_listed_and_refused_by_name, setup, teardown),
 	};
