@@ -117,6 +117,11 @@ int wire_next(struct wire *w, const char **msg, size_t *len)
 	return 1;
 }
 
+bool wire_has_message(const struct wire *w)
+{
+	return memchr(w->in + w->in_start, '\0', w->in_len - w->in_start) != NULL;
+}
+
 int wire_take_fd(struct wire *w)
 {
 	int fd;

@@ -56,6 +56,9 @@ int wire_read(struct wire *w);
  */
 int wire_next(struct wire *w, const char **msg, size_t *len);
 
+/* Whether a complete message is buffered. */
+bool wire_has_message(const struct wire *w);
+
 /* Take the oldest received fd (the caller owns it), or -ENOENT. */
 int wire_take_fd(struct wire *w);
 

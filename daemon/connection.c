@@ -15,9 +15,18 @@ static void connection_update_events(struct connection *c)
 {
 	uint32_t events = 0;
 
-	if (c->state == CONNECTION_ACTIVE && wire_out_pending(&c->wire) < CONNECTION_OUT_HIGH_WATER)
+	bool below = wire_out_pending(&c->wire) < CONNECTION_OUT_HIGH_WATER;
+
+	if (c->state == CONNECTION_ACTIVE && below)
 		events |= EPOLLIN;
-	if (wire_out_pending(&c->wire) > 0)
+	/*
+	 * EPOLLOUT also when whole messages wait in the buffer: a client that
+	 * sent all its calls waits for replies, and its socket will not become
+	 * readable again to get us back here.  A writable socket does, after
+	 * every other connection had its turn.
+	 */
+	if (wire_out_pending(&c->wire) > 0 ||
+	    (c->state == CONNECTION_ACTIVE && below && wire_has_message(&c->wire)))
 		events |= EPOLLOUT;
 	sd_event_source_set_io_events(c->io, events);
 }
@@ -110,8 +119,6 @@ static void discard_input(struct connection *c)
 static void connection_read(struct connection *c)
 {
 	struct accel_error e;
-	const char *msg;
-	size_t len;
 	int r = wire_read(&c->wire);
 
 	drop_unasked_fds(c);
@@ -125,10 +132,18 @@ static void connection_read(struct connection *c)
 	if (r <= 0) {
 		/* End of input; replies still queued go out unless the peer is gone. */
 		c->state = CONNECTION_CLOSING;
-		return;
 	}
-	while (c->state == CONNECTION_ACTIVE && wire_next(&c->wire, &msg, &len) > 0 &&
-	       wire_out_pending(&c->wire) < CONNECTION_OUT_HIGH_WATER)
+}
+
+/* Handle the buffered messages while the replies do not pile up. */
+static void connection_dispatch(struct connection *c)
+{
+	const char *msg;
+	size_t len;
+
+	while (c->state == CONNECTION_ACTIVE &&
+	       wire_out_pending(&c->wire) < CONNECTION_OUT_HIGH_WATER &&
+	       wire_next(&c->wire, &msg, &len) > 0)
 		varlink_api_dispatch(c, msg, len);
 }
 
@@ -141,6 +156,7 @@ static int connection_io(sd_event_source *s, int fd, uint32_t revents, void *use
 	(void)fd;
 	if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
 		connection_read(c);
+	connection_dispatch(c);
 	r = wire_flush(&c->wire);
 	if (r < 0 && r != -EAGAIN) {
 		connection_destroy(c);

@@ -346,6 +346,56 @@ static void slow_reader_does_not_stall_others(void **state)
 	assert_broker_serves();
 }
 
+/*
+ * Pipelined calls whose replies exceed what the broker queues per
+ * connection: every call is answered once the client reads, including the
+ * ones that waited in the broker's buffer after the client stopped sending.
+ */
+static void pipelined_calls_are_all_answered(void **state)
+{
+	const char *req = "{\"method\":\"org.accelbroker.Broker.ListDevices\"}";
+	const int total = 20000;
+	int fd = raw_connect(broker.sock), sent = 0, answered = 0;
+	char buf[65536];
+	size_t have = 0, req_len = strlen(req) + 1;
+
+	assert_true(fd >= 0);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	/* First send without reading, until both directions are full. */
+	for (int tries = 0; sent < total && tries < 100; tries++) {
+		while (sent < total && send(fd, req, req_len, MSG_NOSIGNAL) == (ssize_t)req_len)
+			sent++;
+		usleep(10000);
+	}
+	for (int idle = 0; answered < total && idle < 500;) {
+		bool progress = false;
+		while (sent < total && send(fd, req, req_len, MSG_NOSIGNAL) == (ssize_t)req_len) {
+			sent++;
+			progress = true;
+		}
+		ssize_t n = recv(fd, buf + have, sizeof(buf) - have, 0);
+		if (n > 0) {
+			have += (size_t)n;
+			for (char *z; (z = memchr(buf, '\0', have));) {
+				answered++;
+				have -= (size_t)(z + 1 - buf);
+				memmove(buf, z + 1, have);
+			}
+			progress = true;
+		}
+		if (progress)
+			idle = 0;
+		else {
+			idle++;
+			usleep(10000);
+		}
+	}
+	assert_int_equal(sent, total);
+	assert_int_equal(answered, total);
+	close(fd);
+	assert_broker_serves();
+}
+
 static void connection_limit_per_user(void **state)
 {
 	int fds[64], n = 0, extra;
@@ -673,6 +723,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(client_fds_are_closed_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(half_written_message_then_hangup, setup, teardown),
 		cmocka_unit_test_setup_teardown(slow_reader_does_not_stall_others, setup, teardown),
+		cmocka_unit_test_setup_teardown(pipelined_calls_are_all_answered, setup, teardown),
 		cmocka_unit_test_setup_teardown(connection_limit_per_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(killed_client_leaves_no_queue_and_no_fd, setup, teardown),
 		cmocka_unit_test_setup_teardown(forked_child_cannot_use_the_parents_queue, setup, teardown),
