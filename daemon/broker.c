@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <assert.h>
+#include <errno.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -8,25 +10,30 @@
 #include "broker.h"
 #include "device.h"
 #include "log.h"
+#include "owner.h"
 #include "util.h"
 
-void broker_init(struct broker *b, const struct broker_limits *limits)
+void broker_init(struct broker *b, const struct broker_limits *limits, sd_event *event)
 {
 	assert(b && limits);
 	*b = (struct broker){
+		.event = event,
 		.next_queue_id = 1,
 		.started_usec = now_usec(CLOCK_MONOTONIC),
 		.limits = *limits,
 	};
 	list_init(&b->devices);
 	list_init(&b->queues);
+	list_init(&b->owners);
+	list_init(&b->watchers);
 }
 
+/* Stop @q unless broker_revoke() did already, and free its record. */
 static void queue_close(struct broker *b, struct queue *q, enum queue_state final)
 {
 	(void)b;
-	assert(q->state == QUEUE_ACTIVE);
-	q->device->ops->queue_stop(q->device, q);
+	if (q->state == QUEUE_ACTIVE)
+		q->device->ops->queue_stop(q->device, q);
 	q->state = final;
 	q->device->queues_open--;
 	if (q->fd >= 0)
@@ -34,6 +41,7 @@ static void queue_close(struct broker *b, struct queue *q, enum queue_state fina
 	log_debug("Queue %llu on %s %s (uid %u)", (unsigned long long)q->id,
 		  q->device->name, queue_state_to_string(final), (unsigned)q->uid);
 	list_remove(&q->link);
+	owner_unref(q->process);
 	free(q);
 }
 
@@ -43,7 +51,7 @@ void broker_finish(struct broker *b)
 	struct device *d, *dtmp;
 
 	list_for_each_safe(q, qtmp, &b->queues, link)
-		queue_close(b, q, QUEUE_RELEASED);
+		broker_revoke(b, q, REVOKE_SHUTDOWN);
 	list_for_each_safe(d, dtmp, &b->devices, link)
 		device_destroy(d);
 }
@@ -139,7 +147,7 @@ static int pick_device(struct broker *b, const struct acquire_request *req,
 	return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "every queue for \"%s\" is in use", req->algorithm);
 }
 
-int broker_acquire(struct broker *b, const struct peer *peer, void *owner,
+int broker_acquire(struct broker *b, const struct peer *peer, void *holder,
 		   const struct acquire_request *req, struct queue **out,
 		   struct accel_error *e)
 {
@@ -169,7 +177,7 @@ int broker_acquire(struct broker *b, const struct peer *peer, void *owner,
 	q->uid = peer->uid;
 	q->gid = peer->gid;
 	q->pid = peer->pid;
-	q->owner = owner;
+	q->holder = holder;
 	q->acquired_usec = now_usec(CLOCK_REALTIME);
 
 	r = dev->ops->queue_open(dev, q, e);
@@ -177,6 +185,7 @@ int broker_acquire(struct broker *b, const struct peer *peer, void *owner,
 		return r;
 	q->id = b->next_queue_id++;
 	q->state = QUEUE_ACTIVE;
+	q->process = owner_ref(peer->process);
 	dev->queues_open++;
 	list_insert_tail(&b->queues, &q->link);
 	log_debug("Queue %llu on %s for %s acquired by uid %u pid %d",
@@ -196,14 +205,14 @@ static struct queue *find_queue(struct broker *b, uint64_t id)
 	return NULL;
 }
 
-int broker_release(struct broker *b, const struct peer *peer, void *owner,
+int broker_release(struct broker *b, const struct peer *peer, void *holder,
 		   uint64_t queue_id, struct accel_error *e)
 {
 	struct queue *q = find_queue(b, queue_id);
 
 	if (!q || !broker_may_see(peer, q))
 		return accel_error_set(e, ERR_NO_SUCH_QUEUE, "no queue %llu", (unsigned long long)queue_id);
-	if (q->owner != owner)
+	if (q->holder != holder)
 		return accel_error_set(e, ERR_PERMISSION_DENIED,
 				       "queue %llu belongs to another connection",
 				       (unsigned long long)queue_id);
@@ -211,16 +220,112 @@ int broker_release(struct broker *b, const struct peer *peer, void *owner,
 	return 0;
 }
 
-void broker_release_owner(struct broker *b, void *owner)
+void broker_release_holder(struct broker *b, void *holder)
 {
 	struct queue *q, *tmp;
 
 	list_for_each_safe(q, tmp, &b->queues, link)
-		if (q->owner == owner)
+		if (q->holder == holder)
 			queue_close(b, q, QUEUE_RELEASED);
 }
 
 bool broker_may_see(const struct peer *peer, const struct queue *q)
 {
-	return peer->uid == 0 || peer->uid == q->uid;
+	return peer->admin || peer->uid == q->uid;
+}
+
+void broker_revoke(struct broker *b, struct queue *q, const char *reason)
+{
+	struct broker_watcher *w, *tmp;
+
+	log_info("Revoking queue %llu on %s of uid %u pid %d: %s", (unsigned long long)q->id,
+		 q->device->name, (unsigned)q->uid, (int)q->pid, reason);
+	/* Stop it first: a watcher that hears of it must find it dead. */
+	q->device->ops->queue_stop(q->device, q);
+	q->state = QUEUE_REVOKED;
+	list_for_each_safe(w, tmp, &b->watchers, link)
+		if (broker_may_see(w->peer, q))
+			w->queue_revoked(w, q, reason);
+	queue_close(b, q, QUEUE_REVOKED);
+}
+
+void broker_owner_exited(struct broker *b, struct owner *o)
+{
+	struct queue *q, *tmp;
+
+	list_for_each_safe(q, tmp, &b->queues, link)
+		if (q->process == o)
+			broker_revoke(b, q, REVOKE_OWNER_EXITED);
+}
+
+/* A user by name or number; -ENOENT if there is none. */
+static int parse_user(const char *s, uid_t *out)
+{
+	struct passwd *pw;
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*s && !errno && *end == '\0' && v < UINT32_MAX) {
+		*out = (uid_t)v;
+		return 0;
+	}
+	/* NSS may ask a remote directory; names are for admins at a prompt. */
+	pw = getpwnam(s);
+	if (!pw)
+		return -ENOENT;
+	*out = pw->pw_uid;
+	return 0;
+}
+
+int broker_revoke_matching(struct broker *b, const struct peer *peer,
+			   const struct revoke_request *req, struct accel_error *e)
+{
+	struct queue *q, *tmp;
+	struct device *dev = NULL;
+	uid_t uid = 0;
+	int n = 0;
+
+	if ((req->queue_id != 0) + (req->user != NULL) + (req->device != NULL) != 1)
+		return accel_error_set(e, ERR_INVALID_PARAMETER,
+				       "name exactly one of queue_id, user and device");
+	if (req->queue_id) {
+		list_for_each(q, &b->queues, link)
+			if (q->id == req->queue_id && broker_may_see(peer, q)) {
+				broker_revoke(b, q, REVOKE_ADMIN);
+				return 1;
+			}
+		return accel_error_set(e, ERR_NO_SUCH_QUEUE, "no queue %llu",
+				       (unsigned long long)req->queue_id);
+	}
+	if (req->user) {
+		if (parse_user(req->user, &uid) < 0)
+			return accel_error_set(e, ERR_INVALID_PARAMETER, "no user \"%.64s\"", req->user);
+		if (!peer->admin && uid != peer->uid)
+			return accel_error_set(e, ERR_PERMISSION_DENIED,
+					       "only an administrator may revoke another user's queues");
+	}
+	if (req->device) {
+		dev = broker_find_device(b, req->device);
+		if (!dev)
+			return accel_error_set(e, ERR_NO_SUCH_DEVICE, "no device \"%.64s\"", req->device);
+	}
+	list_for_each_safe(q, tmp, &b->queues, link) {
+		if (!broker_may_see(peer, q) || (req->user && q->uid != uid) || (dev && q->device != dev))
+			continue;
+		broker_revoke(b, q, REVOKE_ADMIN);
+		n++;
+	}
+	return n;
+}
+
+void broker_watch(struct broker *b, struct broker_watcher *w)
+{
+	list_insert_tail(&b->watchers, &w->link);
+}
+
+void broker_unwatch(struct broker_watcher *w)
+{
+	list_remove(&w->link);
 }

@@ -10,29 +10,49 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <systemd/sd-event.h>
 
 #include "errors.h"
 #include "list.h"
 #include "queue.h"
 
 struct device;
+struct owner;
 
-/* Who is asking, as the kernel told us (SO_PEERCRED). */
+/* Who is asking, as the kernel told us (SO_PEERCRED, SO_PEERGROUPS, pidfd). */
 struct peer {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
+	bool admin;		/* root, or a member of the admin group */
+	struct owner *process;	/* the calling process; may be NULL */
 };
+
+/* Someone told about revocations (a Monitor call). */
+struct broker_watcher {
+	struct list link;	/* broker.watchers */
+	const struct peer *peer;	/* sees its own uid's queues; an admin all */
+	void (*queue_revoked)(struct broker_watcher *w, const struct queue *q, const char *reason);
+};
+
+/* Why a queue was taken back: the wire's "reason". */
+#define REVOKE_OWNER_EXITED	"owner-exited"
+#define REVOKE_ADMIN		"admin"
+#define REVOKE_SHUTDOWN		"shutdown"
 
 struct broker_limits {
 	unsigned max_queues_per_user;
 	unsigned max_connections_per_user;
 	unsigned max_connections;
+	int admin_gid;		/* members may see and revoke every queue; -1: root only */
 };
 
 struct broker {
+	sd_event *event;	/* for following owners; NULL in unit tests */
 	struct list devices;
 	struct list queues;
+	struct list owners;
+	struct list watchers;
 	uint64_t next_queue_id;
 	uint64_t started_usec;	/* CLOCK_MONOTONIC */
 	unsigned n_connections;
@@ -45,20 +65,41 @@ struct acquire_request {
 	int numa_node;		/* -1: any */
 };
 
-void broker_init(struct broker *b, const struct broker_limits *limits);
+void broker_init(struct broker *b, const struct broker_limits *limits, sd_event *event);
 /* Release every queue and free every device. */
 void broker_finish(struct broker *b);
 
 void broker_add_device(struct broker *b, struct device *dev);
 struct device *broker_find_device(struct broker *b, const char *name);
 
-int broker_acquire(struct broker *b, const struct peer *peer, void *owner,
+/* @holder is what the queue is acquired on (the connection); its owner is peer->process. */
+int broker_acquire(struct broker *b, const struct peer *peer, void *holder,
 		   const struct acquire_request *req, struct queue **out,
 		   struct accel_error *e);
-int broker_release(struct broker *b, const struct peer *peer, void *owner,
+int broker_release(struct broker *b, const struct peer *peer, void *holder,
 		   uint64_t queue_id, struct accel_error *e);
-/* The owner went away (connection closed): release all it held. */
-void broker_release_owner(struct broker *b, void *owner);
+/* The holder went away (connection closed): release all it held. */
+void broker_release_holder(struct broker *b, void *holder);
+
+/* Take @q back for @reason: stop it, tell the watchers, free its quota. */
+void broker_revoke(struct broker *b, struct queue *q, const char *reason);
+/* The process @o exited: revoke every queue it owned. */
+void broker_owner_exited(struct broker *b, struct owner *o);
+
+struct revoke_request {
+	uint64_t queue_id;	/* 0: any */
+	const char *user;	/* NULL: any; a name or a number */
+	const char *device;	/* NULL: any */
+};
+/*
+ * Revoke what @req selects (exactly one selector).  Non-admins reach only
+ * their own queues.  Returns how many were revoked, or an error.
+ */
+int broker_revoke_matching(struct broker *b, const struct peer *peer,
+			   const struct revoke_request *req, struct accel_error *e);
+
+void broker_watch(struct broker *b, struct broker_watcher *w);
+void broker_unwatch(struct broker_watcher *w);
 
 /* Whether @peer may see @q in listings. */
 bool broker_may_see(const struct peer *peer, const struct queue *q);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <grp.h>
 #include <ini.h>
 #include <limits.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@ void config_init(struct config *cfg)
 		.max_queues_per_user = 16,
 		.max_connections_per_user = 64,
 		.max_connections = 4096,
+		.admin_gid = CONFIG_UNSET,
 	};
 }
 
@@ -76,6 +78,16 @@ static int handle_line(void *userdata, const char *section, const char *key,
 		log_error("%s:%d: unknown section [%s]", p->path, line, section);
 		p->error = -EINVAL;
 		return 1;	/* keep going: report every error at once */
+	}
+	if (strcmp(key, "admin_group") == 0) {
+		struct group *g = getgrnam(value);
+		if (!g) {
+			log_error("%s:%d: admin_group: no group \"%s\"", p->path, line, value);
+			p->error = -EINVAL;
+		} else {
+			p->cfg->admin_gid = (int)g->gr_gid;
+		}
+		return 1;
 	}
 	for (size_t i = 0; i < sizeof(broker_keys) / sizeof(broker_keys[0]); i++) {
 		if (strcmp(broker_keys[i].key, key) != 0)

@@ -19,6 +19,7 @@ struct config {
 	int max_queues_per_user;
 	int max_connections_per_user;
 	int max_connections;
+	int admin_gid;			/* [broker] admin_group, resolved; CONFIG_UNSET: root only */
 };
 
 void config_init(struct config *cfg);

@@ -7,6 +7,7 @@
 
 #include "connection.h"
 #include "log.h"
+#include "owner.h"
 #include "server.h"
 #include "varlink.h"
 #include "varlink_api.h"
@@ -59,6 +60,28 @@ int connection_reply(struct connection *c, const struct varlink_call *call,
 	}
 	json_object_object_add(msg, "parameters", params);
 	return queue_message(c, msg, fds, n_fds);
+}
+
+int connection_notify(struct connection *c, struct json_object *params)
+{
+	struct json_object *msg = json_object_new_object();
+	int r;
+
+	if (!msg || !params) {
+		json_object_put(msg);
+		json_object_put(params);
+		return -ENOMEM;
+	}
+	json_object_object_add(msg, "parameters", params);
+	json_object_object_add(msg, "continues", json_object_new_boolean(1));
+	r = queue_message(c, msg, NULL, 0);
+	if (r < 0 || wire_out_pending(&c->wire) > 4 * CONNECTION_OUT_HIGH_WATER) {
+		/* A monitor that does not read loses its stream, not our memory. */
+		c->state = CONNECTION_CLOSING;
+		c->wire.out_len = c->wire.out_sent = 0;
+	}
+	connection_update_events(c);	/* the io handler sends it */
+	return r;
 }
 
 int connection_reply_error(struct connection *c, const struct varlink_call *call,
@@ -207,7 +230,10 @@ void connection_destroy(struct connection *c)
 {
 	struct server *s = c->server;
 
-	broker_release_owner(s->broker, c);
+	if (c->monitoring)
+		broker_unwatch(&c->watcher);
+	broker_release_holder(s->broker, c);
+	owner_unref(c->peer.process);
 	sd_event_source_disable_unref(c->io);
 	wire_finish(&c->wire);
 	list_remove(&c->link);

@@ -34,6 +34,8 @@ struct connection {
 	struct peer peer;
 	sd_event_source *io;
 	enum connection_state state;
+	bool monitoring;		/* a Monitor call streams revocations to it */
+	struct broker_watcher watcher;
 };
 
 /* Take over the accepted socket @fd of @peer. */
@@ -47,6 +49,13 @@ int connection_reply(struct connection *c, const struct varlink_call *call,
 		     struct json_object *params, const int *fds, unsigned n_fds);
 int connection_reply_error(struct connection *c, const struct varlink_call *call,
 			   const struct accel_error *e);
+
+/*
+ * Queue one more reply of a streaming ("more") call, with "continues": true.
+ * Safe from inside the core (nothing is freed here; a failed connection is
+ * closed later from its own event).
+ */
+int connection_notify(struct connection *c, struct json_object *params);
 
 /* Send @e (best effort) and close once it is out. */
 void connection_abort(struct connection *c, const struct accel_error *e);

@@ -88,7 +88,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		.config_path = CONFIG_DEFAULT_PATH,
 		.sysfs_root = "/sys/class/uacce",
 		.dev_root = "/dev",
-		.cli = { CONFIG_UNSET, CONFIG_UNSET, CONFIG_UNSET, CONFIG_UNSET, CONFIG_UNSET, CONFIG_UNSET },
+		.cli = { CONFIG_UNSET, CONFIG_UNSET, CONFIG_UNSET, CONFIG_UNSET, CONFIG_UNSET, CONFIG_UNSET,
+			 CONFIG_UNSET },
 	};
 	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) >= 0) {
 		switch (c) {
@@ -192,16 +193,15 @@ static int run(const struct options *o)
 	sigaddset(&mask, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 
+	r = sd_event_default(&event);
+	if (r < 0)
+		return log_error_errno(r, "Could not create the event loop");
 	broker_init(&broker, &(struct broker_limits){
 		.max_queues_per_user = (unsigned)cfg.max_queues_per_user,
 		.max_connections_per_user = (unsigned)cfg.max_connections_per_user,
 		.max_connections = (unsigned)cfg.max_connections,
-	});
-	r = sd_event_default(&event);
-	if (r < 0) {
-		log_error_errno(r, "Could not create the event loop");
-		goto out;
-	}
+		.admin_gid = cfg.admin_gid,
+	}, event);
 	if ((r = sd_event_add_signal(event, NULL, SIGTERM, on_signal, NULL)) < 0 ||
 	    (r = sd_event_add_signal(event, NULL, SIGINT, on_signal, NULL)) < 0) {
 		log_error_errno(r, "Could not watch signals");

@@ -9,6 +9,7 @@
 #include "list.h"
 
 struct device;
+struct owner;
 
 #define QUEUE_ALGORITHM_MAX 32
 #define QUEUE_MAX_REGIONS 2
@@ -33,7 +34,8 @@ struct queue {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
-	void *owner;		/* the connection (or later, bus name) it belongs to */
+	void *holder;		/* the connection (or later, bus name) it was acquired on */
+	struct owner *process;	/* the process it belongs to; NULL if not followed */
 	enum queue_state state;
 	uint64_t acquired_usec;	/* CLOCK_REALTIME */
 	int fd;			/* the broker's own reference */

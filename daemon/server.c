@@ -15,6 +15,7 @@
 #include "broker.h"
 #include "connection.h"
 #include "log.h"
+#include "owner.h"
 #include "server.h"
 #include "util.h"
 
@@ -40,14 +41,37 @@ static void refuse(int fd, const char *why)
 	close(fd);
 }
 
-static int peer_credentials(int fd, struct peer *peer)
+/* Whether the peer is in group @gid, by SO_PEERGROUPS (its groups at connect time). */
+static bool peer_in_group(int fd, gid_t primary, gid_t gid)
 {
+	gid_t groups[256];
+	socklen_t len = sizeof(groups);
+
+	if (primary == gid)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return false;	/* more than 256 groups, or no such option: not an admin */
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+static int peer_credentials(struct server *s, int fd, struct peer *peer)
+{
+	const struct broker_limits *limits = &s->broker->limits;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return -errno;
-	*peer = (struct peer){ .uid = cred.uid, .gid = cred.gid, .pid = cred.pid };
+	*peer = (struct peer){
+		.uid = cred.uid,
+		.gid = cred.gid,
+		.pid = cred.pid,
+		.admin = cred.uid == 0 ||
+			 (limits->admin_gid >= 0 && peer_in_group(fd, cred.gid, (gid_t)limits->admin_gid)),
+	};
 	return 0;
 }
 
@@ -66,7 +90,7 @@ static int server_accept(sd_event_source *src, int fd, uint32_t revents, void *u
 			log_client(LOG_WARNING, "Could not accept a connection: %s", strerror(errno));
 		return 0;
 	}
-	r = peer_credentials(cfd, &peer);
+	r = peer_credentials(s, cfd, &peer);
 	if (r < 0) {
 		log_client(LOG_WARNING, "Could not read peer credentials: %s", strerror(-r));
 		close(cfd);
@@ -84,9 +108,12 @@ static int server_accept(sd_event_source *src, int fd, uint32_t revents, void *u
 		refuse(cfd, "too many connections for this user");
 		return 0;
 	}
+	r = owner_peer_pidfd(cfd, peer.pid);
+	peer.process = owner_get(b, peer.pid, r);	/* NULL: out of memory, queues live by connection */
 	r = connection_create(s, cfd, &peer, NULL);
 	if (r < 0) {
 		log_client(LOG_ERR, "Could not set up a connection: %s", strerror(-r));
+		owner_unref(peer.process);
 		close(cfd);
 	}
 	return 0;

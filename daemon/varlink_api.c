@@ -224,6 +224,69 @@ static int handle_get_status(struct connection *c, const struct varlink_call *ca
 	return connection_reply(c, call, reply, NULL, 0);
 }
 
+static void monitor_queue_revoked(struct broker_watcher *w, const struct queue *q, const char *reason)
+{
+	struct connection *c = (struct connection *)((char *)w - offsetof(struct connection, watcher));
+	struct json_object *ev = json_object_new_object();
+
+	json_object_object_add(ev, "event", json_object_new_string("revoked"));
+	json_object_object_add(ev, "queue_id", json_object_new_int64((int64_t)q->id));
+	json_object_object_add(ev, "device", json_object_new_string(q->device->name));
+	json_object_object_add(ev, "algorithm", json_object_new_string(q->algorithm));
+	json_object_object_add(ev, "uid", json_object_new_int64(q->uid));
+	json_object_object_add(ev, "reason", json_object_new_string(reason));
+	connection_notify(c, ev);
+}
+
+static int handle_monitor(struct connection *c, const struct varlink_call *call,
+			  struct accel_error *e)
+{
+	struct json_object *ev;
+	int r;
+
+	r = varlink_params_dispatch(call->parameters, no_params, e);
+	if (r < 0)
+		return r;
+	if (!call->more)
+		return accel_error_set(e, ERR_INVALID_PARAMETER, "Monitor streams: call it with \"more\": true");
+	c->monitoring = true;
+	c->watcher.peer = &c->peer;
+	c->watcher.queue_revoked = monitor_queue_revoked;
+	broker_watch(broker_of(c), &c->watcher);
+	/* The first event says the stream is live: nothing after it is missed. */
+	ev = json_object_new_object();
+	json_object_object_add(ev, "event", json_object_new_string("subscribed"));
+	return connection_notify(c, ev);
+}
+
+static int handle_revoke(struct connection *c, const struct varlink_call *call,
+			 struct accel_error *e)
+{
+	struct revoke_request req = { 0 };
+	int64_t id = 0;
+	const struct varlink_param params[] = {
+		{ "queue_id", VARLINK_INT, true, &id },
+		{ "user", VARLINK_STRING, true, &req.user },
+		{ "device", VARLINK_STRING, true, &req.device },
+		{ 0 },
+	};
+	struct json_object *reply;
+	int r;
+
+	r = varlink_params_dispatch(call->parameters, params, e);
+	if (r < 0)
+		return r;
+	if (id < 0)
+		return accel_error_set(e, ERR_NO_SUCH_QUEUE, "no queue %lld", (long long)id);
+	req.queue_id = (uint64_t)id;
+	r = broker_revoke_matching(broker_of(c), &c->peer, &req, e);
+	if (r < 0)
+		return r;
+	reply = json_object_new_object();
+	json_object_object_add(reply, "revoked", json_object_new_int(r));
+	return connection_reply(c, call, reply, NULL, 0);
+}
+
 static int handle_get_info(struct connection *c, const struct varlink_call *call,
 			   struct accel_error *e)
 {
@@ -276,6 +339,8 @@ static const struct {
 	{ ACCEL_INTERFACE ".ReleaseQueue", handle_release_queue },
 	{ ACCEL_INTERFACE ".ListQueues", handle_list_queues },
 	{ ACCEL_INTERFACE ".GetStatus", handle_get_status },
+	{ ACCEL_INTERFACE ".Monitor", handle_monitor },
+	{ ACCEL_INTERFACE ".Revoke", handle_revoke },
 	{ VARLINK_SERVICE ".GetInfo", handle_get_info },
 	{ VARLINK_SERVICE ".GetInterfaceDescription", handle_get_interface_description },
 };
@@ -287,6 +352,12 @@ void varlink_api_dispatch(struct connection *c, const char *msg, size_t len)
 	handler_fn handler = NULL;
 	int r;
 
+	if (c->monitoring) {
+		/* Its Monitor call never ends, so no reply could follow in order. */
+		accel_error_set(&e, ERR_INVALID_PARAMETER, "no calls after Monitor on the same connection");
+		connection_abort(c, &e);
+		return;
+	}
 	r = varlink_call_parse(msg, len, &call, &e);
 	if (r < 0) {
 		log_client(LOG_NOTICE, "Bad message from pid %d uid %u: %s", (int)c->peer.pid,

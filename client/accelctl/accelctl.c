@@ -19,6 +19,8 @@ static const struct {
 	{ "selftest", cmd_selftest, "acquire a queue per algorithm and check known answers" },
 	{ "compress", cmd_compress, "gzip a file through the accelerator" },
 	{ "decompress", cmd_decompress, "gunzip a file through the accelerator" },
+	{ "revoke", cmd_revoke, "take queues back (by id, --user or --device)" },
+	{ "monitor", cmd_monitor, "print revocations as they happen" },
 };
 
 static void help(void)

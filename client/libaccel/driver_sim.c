@@ -107,6 +107,20 @@ static int queue_state_error(const struct sim_state *s)
 	}
 }
 
+static enum accel_queue_state sim_state(const struct accel_queue *q)
+{
+	const struct sim_state *s = q->driver_state;
+
+	switch (__atomic_load_n(&s->regs->state, __ATOMIC_ACQUIRE)) {
+	case ACCEL_SIM_STATE_ACTIVE:
+		return ACCEL_QUEUE_ACTIVE;
+	case ACCEL_SIM_STATE_REVOKED:
+		return ACCEL_QUEUE_REVOKED;
+	default:
+		return ACCEL_QUEUE_BROKEN;
+	}
+}
+
 static unsigned sim_in_flight(struct accel_queue *q)
 {
 	struct sim_state *s = q->driver_state;
@@ -278,4 +292,5 @@ const struct accel_driver accel_driver_sim = {
 	.wait = sim_wait,
 	.buffer = sim_buffer,
 	.in_flight = sim_in_flight,
+	.state = sim_state,
 };

@@ -23,6 +23,7 @@ struct accel_driver {
 		    int timeout_ms);
 	void *(*buffer)(struct accel_queue *q, size_t *size);
 	unsigned (*in_flight)(struct accel_queue *q);
+	enum accel_queue_state (*state)(const struct accel_queue *q);
 };
 
 extern const struct accel_driver accel_driver_sim;

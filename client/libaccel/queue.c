@@ -246,6 +246,11 @@ EXPORT const char *accel_queue_algorithm(const struct accel_queue *q)
 	return q->algorithm;
 }
 
+EXPORT enum accel_queue_state accel_queue_state(const struct accel_queue *q)
+{
+	return q->driver->state(q);
+}
+
 EXPORT void *accel_queue_buffer(struct accel_queue *q, size_t *size)
 {
 	return q->driver->buffer(q, size);

@@ -155,6 +155,38 @@ int accel_run(struct accel_queue *queue, const void *src, size_t src_len,
 	      void *dst, size_t dst_len, uint64_t arg, uint32_t flags,
 	      struct accel_completion *out);
 
+/* A queue's state as its device shows it (no system call). */
+enum accel_queue_state {
+	ACCEL_QUEUE_ACTIVE = 1,
+	ACCEL_QUEUE_REVOKED = 2,	/* taken back by the broker: operations fail with -ENOLINK */
+	ACCEL_QUEUE_BROKEN = 3,		/* the rings were corrupted: operations fail with -EIO */
+};
+enum accel_queue_state accel_queue_state(const struct accel_queue *queue);
+
+/*
+ * Events from the broker (its Monitor stream) on a connection of their own:
+ * revocations of your queues (an administrator's: of all queues).  Poll
+ * accel_events_fd() for POLLIN, then accel_events_read() until it returns 0.
+ * Thread safety: one thread per struct accel_events.
+ */
+struct accel_events;
+
+struct accel_event {
+	char type[16];		/* "revoked" */
+	uint64_t queue_id;
+	char device[64];
+	char algorithm[32];
+	uint32_t uid;
+	char reason[32];	/* "owner-exited", "admin", "shutdown" */
+};
+
+/* Connect (@socket_path as for accel_connect()) and subscribe; the stream is live on return. */
+int accel_events_open(const char *socket_path, struct accel_events **out);
+int accel_events_fd(const struct accel_events *events);
+/* The next event: 1, or 0 when none is buffered (never blocks), or -errno (-ECONNRESET: broker gone). */
+int accel_events_read(struct accel_events *events, struct accel_event *out);
+void accel_events_close(struct accel_events *events);
+
 /*
  * Call any broker method with JSON text parameters (NULL: none) and get the
  * reply's parameters as JSON text in *@reply_json (free() it).  For tools

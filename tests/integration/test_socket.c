@@ -117,7 +117,8 @@ static void acquire_use_release(void **state)
 	assert_int_equal(count_queues(c), 1);
 	assert_int_equal(accel_release(q), 0);
 	assert_int_equal(count_queues(c), 0);
-	assert_int_equal(broker_fd_count(&broker), fds_before + 1);	/* the connection */
+	/* The connection and the pidfd that follows this process. */
+	assert_int_equal(broker_fd_count(&broker), fds_before + 2);
 	accel_disconnect(c);
 	assert_int_equal(broker_wait_fd_count(&broker, fds_before), fds_before);
 }
@@ -304,8 +305,8 @@ static void client_fds_are_closed_at_once(void **state)
 	assert_true(sendmsg(fd, &mh, MSG_NOSIGNAL) > 0);
 	assert_true(raw_recv(fd, reply, sizeof(reply)) > 0);
 	assert_non_null(strstr(reply, "\"version\""));
-	/* One more fd than before: the connection; none of the 8 passed. */
-	assert_int_equal(broker_fd_count(&broker), fds_before + 1);
+	/* The connection and this process's pidfd; none of the 8 passed. */
+	assert_int_equal(broker_fd_count(&broker), fds_before + 2);
 	close(fd);
 	close(pipefd[0]);
 	close(pipefd[1]);
@@ -446,7 +447,8 @@ static void killed_client_leaves_no_queue_and_no_fd(void **state)
 	close(ready[1]);
 	assert_int_equal(read(ready[0], &byte, 1), 1);
 	close(ready[0]);
-	assert_int_equal(broker_fd_count(&broker), fds_before + 4);	/* connection + 3 queues */
+	/* The connection, the child's pidfd and 3 queues. */
+	assert_int_equal(broker_fd_count(&broker), fds_before + 5);
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
 	assert_int_equal(broker_wait_fd_count(&broker, fds_before), fds_before);

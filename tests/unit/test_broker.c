@@ -28,7 +28,7 @@ static int setup(void **state)
 	log_set_level(LOG_ERR);
 	broker_init(&f->b, &(struct broker_limits){ .max_queues_per_user = 5,
 						    .max_connections_per_user = 4,
-						    .max_connections = 8 });
+						    .max_connections = 8, .admin_gid = -1 }, NULL);
 	assert_int_equal(sim_engine_create(1, &f->engine), 0);
 	assert_int_equal(backend_sim_add_devices(&f->b, f->engine, 2, 3), 0);
 	*state = f;
@@ -110,7 +110,7 @@ static void only_the_owning_connection_releases(void **state)
 {
 	struct fixture *f = *state;
 	struct accel_error e = { 0 };
-	struct peer same = { .uid = 1000 }, other = { .uid = 1001 }, root = { .uid = 0 };
+	struct peer same = { .uid = 1000 }, other = { .uid = 1001 }, root = { .uid = 0, .admin = true };
 	struct queue *q;
 	int owner, another;
 	uint64_t id;
@@ -137,7 +137,7 @@ static void owner_going_away_releases_all_it_held(void **state)
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(acquire(f, 1000, &a, "copy", NULL, &q, &e), 0);
 	assert_int_equal(acquire(f, 1000, &b, "copy", NULL, &q, &e), 0);
-	broker_release_owner(&f->b, &a);
+	broker_release_holder(&f->b, &a);
 	assert_int_equal(broker_active_queues(&f->b), 1);
 	assert_int_equal(device_queues_free(broker_find_device(&f->b, "accel_sim-0")) +
 			 device_queues_free(broker_find_device(&f->b, "accel_sim-1")), 5);
@@ -165,7 +165,8 @@ static void visibility_is_own_queues_or_root(void **state)
 	struct queue q = { .uid = 1000 };
 
 	assert_true(broker_may_see(&(struct peer){ .uid = 1000 }, &q));
-	assert_true(broker_may_see(&(struct peer){ .uid = 0 }, &q));
+	assert_true(broker_may_see(&(struct peer){ .uid = 0, .admin = true }, &q));
+	assert_true(broker_may_see(&(struct peer){ .uid = 1002, .admin = true }, &q));
 	assert_false(broker_may_see(&(struct peer){ .uid = 1001 }, &q));
 }
 

@@ -194,6 +194,7 @@ static void missing_and_oversized_attributes_are_refused(void **state)
 
 static const struct broker_limits limits = {
 	.max_queues_per_user = 16, .max_connections_per_user = 64, .max_connections = 64,
+	.admin_gid = -1,
 };
 
 static void discovery_keeps_good_devices_and_skips_the_rest(void **state)
@@ -209,7 +210,7 @@ static void discovery_keeps_good_devices_and_skips_the_rest(void **state)
 	add_device(t, "isolated-0", "0\n", "3\n");
 	snprintf(dir, sizeof(dir), "%s/isolated-0", t->root);
 	put(dir, "isolate", "1\n");
-	broker_init(&b, &limits);
+	broker_init(&b, &limits, NULL);
 	assert_int_equal(backend_uacce_add_devices(&b, t->root, t->dev), 2);
 	d = broker_find_device(&b, "hisi_zip-0");
 	assert_non_null(d);
@@ -236,7 +237,7 @@ static void missing_sysfs_root_means_no_devices(void **state)
 {
 	struct broker b;
 
-	broker_init(&b, &limits);
+	broker_init(&b, &limits, NULL);
 	assert_int_equal(backend_uacce_add_devices(&b, "/nonexistent/uacce", "/dev"), 0);
 	broker_finish(&b);
 }
@@ -255,7 +256,7 @@ static void acquire_names_what_went_wrong(void **state)
 	snprintf(dir, sizeof(dir), "%s/sva-0", t->root);
 	put(dir, "algorithms", "sm4\n");
 	add_device(t, "zip-0", "0\n", "4\n");
-	broker_init(&b, &limits);
+	broker_init(&b, &limits, NULL);
 	assert_int_equal(backend_uacce_add_devices(&b, t->root, t->dev), 2);
 
 	assert_int_equal(broker_acquire(&b, &peer, &owner, &(struct acquire_request){ "sm4", NULL, -1 },

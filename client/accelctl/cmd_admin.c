@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: MIT
+/* revoke and monitor: taking queues back, and watching it happen. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "accelctl.h"
+
+int cmd_revoke(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "user", required_argument, NULL, 'u' },
+		{ "device", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct json_object *params = json_object_new_object(), *reply = NULL;
+	struct accel_client *c;
+	char *text = NULL, *end;
+	int opt, r, selectors = 0;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "u:d:h", options, NULL)) >= 0) {
+		switch (opt) {
+		case 'u':
+			json_object_object_add(params, "user", json_object_new_string(optarg));
+			selectors++;
+			break;
+		case 'd':
+			json_object_object_add(params, "device", json_object_new_string(optarg));
+			selectors++;
+			break;
+		case 'j': ctl->json = true; break;
+		case 'h':
+			printf("Usage: accelctl revoke QUEUE_ID | --user NAME | --device NAME\n"
+			       "Take queues back now; their owners see them revoked.\n"
+			       "Administrators reach every queue, others only their own.\n");
+			json_object_put(params);
+			return 0;
+		default:
+			json_object_put(params);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		unsigned long long id = strtoull(argv[optind], &end, 10);
+		if (!*argv[optind] || *end || id == 0) {
+			fprintf(stderr, "accelctl: \"%s\" is not a queue id\n", argv[optind]);
+			json_object_put(params);
+			return -EINVAL;
+		}
+		json_object_object_add(params, "queue_id", json_object_new_int64((int64_t)id));
+		selectors++;
+		optind++;
+	}
+	if (selectors != 1 || optind < argc) {
+		fprintf(stderr, "accelctl: revoke takes one of QUEUE_ID, --user NAME, --device NAME\n");
+		json_object_put(params);
+		return -EINVAL;
+	}
+	r = ctl_client(ctl, &c);
+	if (r == 0)
+		r = accel_call_json(c, "org.accelbroker.Broker.Revoke",
+				    json_object_to_json_string(params), &text);
+	json_object_put(params);
+	if (r < 0)
+		return ctl->client ? ctl_error(ctl, r, "revoke") : r;
+	reply = json_tokener_parse(text);
+	free(text);
+	if (ctl->json)
+		printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN));
+	else
+		printf("Revoked %d queue(s)\n", json_object_get_int(json_object_object_get(reply, "revoked")));
+	json_object_put(reply);
+	return 0;
+}
+
+static void print_event(const struct accel_event *ev, bool json)
+{
+	if (json)
+		printf("{\"event\":\"%s\",\"queue_id\":%llu,\"device\":\"%s\",\"algorithm\":\"%s\","
+		       "\"uid\":%u,\"reason\":\"%s\"}\n", ev->type, (unsigned long long)ev->queue_id,
+		       ev->device, ev->algorithm, ev->uid, ev->reason);
+	else
+		printf("%s queue %llu on %s (%s, uid %u): %s\n", ev->type,
+		       (unsigned long long)ev->queue_id, ev->device, ev->algorithm, ev->uid, ev->reason);
+	fflush(stdout);
+}
+
+int cmd_monitor(struct ctl *ctl, int argc, char **argv)
+{
+	struct accel_events *events;
+	struct accel_event ev;
+	int r = ctl_parse_simple(ctl, argc, argv,
+				 "Usage: accelctl monitor [--json]\n"
+				 "Print the broker's events as they happen (your queues; an\n"
+				 "administrator's: all), one per line, until interrupted.\n");
+
+	if (r <= 0)
+		return r;
+	r = accel_events_open(ctl->socket_path, &events);
+	if (r < 0) {
+		fprintf(stderr, "accelctl: could not subscribe to events: %s\n", strerror(-r));
+		return r;
+	}
+	if (!ctl->json) {
+		fprintf(stderr, "Watching the broker's events; Ctrl-C stops.\n");
+	}
+	for (;;) {
+		struct pollfd p = { .fd = accel_events_fd(events), .events = POLLIN };
+		while ((r = accel_events_read(events, &ev)) > 0)
+			print_event(&ev, ctl->json);
+		if (r < 0)
+			break;
+		if (poll(&p, 1, -1) < 0 && errno != EINTR) {
+			r = -errno;
+			break;
+		}
+	}
+	accel_events_close(events);
+	if (r == -ECONNRESET) {
+		fprintf(stderr, "accelctl: the broker closed the event stream\n");
+		return -ECONNRESET;
+	}
+	fprintf(stderr, "accelctl: events: %s\n", strerror(-r));
+	return r;
+}

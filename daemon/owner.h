@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The process that owns queues, followed through a pidfd.  A queue never
+ * outlives its owner: when the process exits, the event loop sees its pidfd
+ * become readable and the broker revokes every queue it held, even while a
+ * forked child or a process it passed fds to keeps its connection open.
+ * No polling of /proc.
+ */
+#ifndef ACCEL_DAEMON_OWNER_H
+#define ACCEL_DAEMON_OWNER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "list.h"
+
+struct broker;
+
+struct owner {
+	struct list link;	/* broker.owners */
+	struct broker *broker;
+	pid_t pid;
+	int pidfd;		/* -1: none could be had; queues then live by connection only */
+	sd_event_source *exit_source;
+	unsigned refs;		/* connections and queues */
+	bool exited;
+};
+
+/*
+ * The owner record of process @pid, shared by all its connections: found,
+ * or made from @pidfd (consumed; -1 to open one with pidfd_open()).
+ */
+struct owner *owner_get(struct broker *b, pid_t pid, int pidfd);
+struct owner *owner_ref(struct owner *o);
+void owner_unref(struct owner *o);
+
+/* A pidfd for the peer of the connected socket @fd (SO_PEERPIDFD, else pidfd_open). */
+int owner_peer_pidfd(int fd, pid_t pid);
+
+#endif

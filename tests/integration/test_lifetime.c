@@ -1,0 +1,387 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Owners and revocation against a real broker: a queue dies with the
+ * process that acquired it, whoever still holds the connection or the fd;
+ * the broker takes queues back on request; Monitor tells the right people.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <accel/accel.h>
+#include <accel/sim.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+static struct broker_proc broker;
+
+static int setup(void **state)
+{
+	return broker_start(&broker, (const char *const[]){ "--sim", "2", NULL }) < 0 ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+	return broker_stop(&broker) == 0 ? 0 : -1;
+}
+
+/* Wait up to 5 s for an event of @type on @ev. */
+static int next_event(struct accel_events *ev, const char *type, struct accel_event *out)
+{
+	for (int i = 0; i < 500; i++) {
+		struct pollfd p = { .fd = accel_events_fd(ev), .events = POLLIN };
+		int r = accel_events_read(ev, out);
+		if (r < 0)
+			return r;
+		if (r > 0 && strcmp(out->type, type) == 0)
+			return 1;
+		if (r == 0)
+			poll(&p, 1, 10);
+	}
+	return 0;
+}
+
+/* No event at all within @ms. */
+static bool quiet_for(struct accel_events *ev, int ms)
+{
+	struct accel_event e;
+	struct pollfd p = { .fd = accel_events_fd(ev), .events = POLLIN };
+
+	poll(&p, 1, ms);
+	return accel_events_read(ev, &e) == 0;
+}
+
+static void queue_dies_with_its_owner_while_a_child_holds_everything(void **state)
+{
+	struct accel_events *ev;
+	struct accel_event e;
+	int info[2], go[2], status;
+	uint64_t id;
+	int qfd;
+	pid_t parent;
+
+	assert_int_equal(accel_events_open(broker.sock, &ev), 0);
+	assert_int_equal(pipe(info), 0);
+	assert_int_equal(pipe(go), 0);
+	parent = fork();
+	assert_true(parent >= 0);
+	if (parent == 0) {
+		struct accel_client *c;
+		struct accel_queue *q;
+		char byte;
+		if (accel_connect(broker.sock, &c) < 0 || accel_acquire(c, "copy", NULL, &q) < 0)
+			_exit(1);
+		/* The queue fd: the lowest one above the connection's, found by mapping. */
+		for (qfd = 3; qfd < 64; qfd++) {
+			void *m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, qfd, 0);
+			if (m != MAP_FAILED && ((struct accel_sim_regs *)m)->magic == ACCEL_SIM_MAGIC) {
+				munmap(m, 4096);
+				break;
+			}
+			if (m != MAP_FAILED)
+				munmap(m, 4096);
+		}
+		id = accel_queue_id(q);
+		if (fork() == 0) {
+			/* The child keeps the connection and the queue fd open. */
+			struct accel_sim_regs *regs;
+			if (read(go[0], &byte, 1) != 1)
+				_exit(2);
+			regs = mmap(NULL, 4096, PROT_READ, MAP_SHARED, qfd, 0);
+			if (regs == MAP_FAILED)
+				_exit(3);
+			_exit(regs->state == ACCEL_SIM_STATE_REVOKED ? 0 : 4);
+		}
+		(void)!write(info[1], &id, sizeof(id));
+		_exit(0);	/* the owner exits; its child lives on */
+	}
+	close(info[1]);
+	assert_int_equal(read(info[0], &id, sizeof(id)), (ssize_t)sizeof(id));
+	assert_int_equal(waitpid(parent, &status, 0), parent);
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(next_event(ev, "revoked", &e), 1);
+	assert_int_equal(e.queue_id, id);
+	assert_string_equal(e.reason, "owner-exited");
+	assert_string_equal(e.algorithm, "copy");
+	/* The grandchild, still holding the fd, finds the queue dead. */
+	(void)!write(go[1], "g", 1);
+	close(go[1]);
+	for (int i = 0; i < 500; i++) {
+		pid_t p = waitpid(-1, &status, WNOHANG);
+		if (p > 0 || (p < 0 && errno == ECHILD))
+			break;
+		usleep(10000);
+	}
+	accel_events_close(ev);
+	close(info[0]);
+	close(go[0]);
+}
+
+static void revoked_queue_fails_with_enolink_and_the_owner_hears_it(void **state)
+{
+	struct accel_client *c, *admin;
+	struct accel_events *ev;
+	struct accel_event e;
+	struct accel_queue *q;
+	char *reply = NULL, params[64];
+	void *buf;
+
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	assert_int_equal(accel_events_open(broker.sock, &ev), 0);
+	assert_int_equal(accel_acquire(c, "gzip", NULL, &q), 0);
+	assert_int_equal(accel_queue_state(q), ACCEL_QUEUE_ACTIVE);
+	assert_int_equal(accel_connect(broker.sock, &admin), 0);
+	snprintf(params, sizeof(params), "{\"queue_id\":%llu}", (unsigned long long)accel_queue_id(q));
+	assert_int_equal(accel_call_json(admin, "org.accelbroker.Broker.Revoke", params, &reply), 0);
+	assert_string_equal(reply, "{\"revoked\":1}");
+	free(reply);
+	assert_int_equal(next_event(ev, "revoked", &e), 1);
+	assert_int_equal(e.queue_id, accel_queue_id(q));
+	assert_string_equal(e.reason, "admin");
+	/* The page says so too: no system call needed to notice. */
+	assert_int_equal(accel_queue_state(q), ACCEL_QUEUE_REVOKED);
+	buf = accel_queue_buffer(q, NULL);
+	assert_int_equal(accel_submit(q, &(struct accel_op){ .src = buf, .src_len = 1, .dst = buf, .dst_len = 1 }),
+			 -ENOLINK);
+	/* Releasing a revoked queue is harmless. */
+	accel_release(q);
+	accel_disconnect(admin);
+	accel_disconnect(c);
+	accel_events_close(ev);
+}
+
+static void revoke_selectors_and_their_errors(void **state)
+{
+	struct accel_client *c;
+	struct accel_queue *q[3];
+	char *reply = NULL;
+
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	assert_int_equal(accel_acquire(c, "copy", &(struct accel_acquire_options){ "accel_sim-0", -1 }, &q[0]), 0);
+	assert_int_equal(accel_acquire(c, "copy", &(struct accel_acquire_options){ "accel_sim-0", -1 }, &q[1]), 0);
+	assert_int_equal(accel_acquire(c, "copy", &(struct accel_acquire_options){ "accel_sim-1", -1 }, &q[2]), 0);
+	assert_int_equal(accel_call_json(c, "org.accelbroker.Broker.Revoke", "{\"device\":\"accel_sim-0\"}",
+					 &reply), 0);
+	assert_string_equal(reply, "{\"revoked\":2}");
+	free(reply);
+	assert_int_equal(accel_queue_state(q[0]), ACCEL_QUEUE_REVOKED);
+	assert_int_equal(accel_queue_state(q[2]), ACCEL_QUEUE_ACTIVE);
+	assert_int_equal(accel_call_json(c, "org.accelbroker.Broker.Revoke", "{\"user\":\"root\"}", &reply), 0);
+	assert_string_equal(reply, "{\"revoked\":1}");
+	free(reply);
+	assert_int_equal(accel_call_json(c, "org.accelbroker.Broker.Revoke", "{}", &reply), -EINVAL);
+	assert_int_equal(accel_call_json(c, "org.accelbroker.Broker.Revoke",
+					 "{\"queue_id\":1,\"device\":\"accel_sim-0\"}", &reply), -EINVAL);
+	assert_int_equal(accel_call_json(c, "org.accelbroker.Broker.Revoke", "{\"user\":\"no-such-user-x\"}",
+					 &reply), -EINVAL);
+	assert_int_equal(accel_call_json(c, "org.accelbroker.Broker.Revoke", "{\"device\":\"nope-0\"}", &reply),
+			 -ENODEV);
+	assert_int_equal(accel_call_json(c, "org.accelbroker.Broker.Revoke", "{\"queue_id\":424242}", &reply),
+			 -ENOENT);
+	for (int i = 0; i < 3; i++)
+		accel_release(q[i]);
+	accel_disconnect(c);
+}
+
+/* Run @fn as uid/gid 65534 with @groups; its exit status is the result. */
+static pid_t as_nobody(int (*fn)(int), int arg, const gid_t *groups, size_t n_groups)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (setgroups(n_groups, groups) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+		    setresuid(65534, 65534, 65534) < 0)
+			_exit(100);
+		_exit(fn(arg));
+	}
+	return pid;
+}
+
+static int wait_status(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* As nobody: cannot see or revoke root's queue, can revoke its own, hears only its own. */
+static int nobody_revokes(int root_queue)
+{
+	struct accel_client *c;
+	struct accel_events *ev;
+	struct accel_event e;
+	struct accel_queue *q;
+	char *reply = NULL, params[64];
+
+	if (accel_connect(broker.sock, &c) < 0 || accel_events_open(broker.sock, &ev) < 0)
+		return 1;
+	if (accel_acquire(c, "copy", &(struct accel_acquire_options){ "accel_sim-0", -1 }, &q) < 0)
+		return 2;
+	snprintf(params, sizeof(params), "{\"queue_id\":%d}", root_queue);
+	if (accel_call_json(c, "org.accelbroker.Broker.Revoke", params, &reply) != -ENOENT)
+		return 3;
+	if (accel_call_json(c, "org.accelbroker.Broker.Revoke", "{\"user\":\"root\"}", &reply) != -EACCES)
+		return 4;
+	if (strcmp(accel_error_name(c), "org.accelbroker.Broker.PermissionDenied") != 0)
+		return 5;
+	if (accel_call_json(c, "org.accelbroker.Broker.Revoke", "{\"device\":\"accel_sim-0\"}", &reply) < 0)
+		return 6;
+	if (strcmp(reply, "{\"revoked\":1}") != 0)	/* its own only, though root has one there */
+		return 9;
+	free(reply);
+	/* Only its own revocation reaches its monitor, not root's queue's. */
+	if (next_event(ev, "revoked", &e) != 1 || e.queue_id != accel_queue_id(q) || e.uid != 65534)
+		return 7;
+	if (!quiet_for(ev, 100))
+		return 8;
+	return 0;
+}
+
+static void non_admin_reaches_only_its_own_queues(void **state)
+{
+	struct accel_client *c;
+	struct accel_queue *q;
+	gid_t none[1] = { 65534 };
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	assert_int_equal(accel_acquire(c, "copy", &(struct accel_acquire_options){ "accel_sim-0", -1 }, &q), 0);
+	assert_int_equal(wait_status(as_nobody(nobody_revokes, (int)accel_queue_id(q), none, 1)), 0);
+	assert_int_equal(accel_queue_state(q), ACCEL_QUEUE_ACTIVE);	/* root's is untouched */
+	accel_release(q);
+	accel_disconnect(c);
+}
+
+static int admin_member_lists_all(int expected_root_queues)
+{
+	struct accel_client *c;
+	char *text = NULL;
+	int n = 0;
+
+	if (accel_connect(broker.sock, &c) < 0 ||
+	    accel_call_json(c, "org.accelbroker.Broker.ListQueues", NULL, &text) < 0)
+		return 1;
+	for (char *p = text; (p = strstr(p, "\"uid\":0")); p++)
+		n++;
+	free(text);
+	if (n != expected_root_queues)
+		return 2;
+	return accel_call_json(c, "org.accelbroker.Broker.Revoke", "{\"user\":\"0\"}", &text) < 0 ? 3 : 0;
+}
+
+static void admin_group_members_see_and_revoke_everything(void **state)
+{
+	struct accel_client *c;
+	struct accel_queue *q;
+	struct group *g = getgrgid(65534);
+	char conf[] = "/tmp/accel-admin-conf-XXXXXX";
+	gid_t groups[2] = { 4242, 65534 };	/* admin by supplementary group */
+	FILE *f;
+	int fd;
+
+	if (geteuid() != 0 || !g)
+		skip();
+	fd = mkstemp(conf);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	fprintf(f, "[broker]\nadmin_group = %s\n", g->gr_name);
+	fclose(f);
+	assert_int_equal(broker_stop(&broker), 0);
+	assert_int_equal(broker_start(&broker, (const char *const[]){ "--config", conf, NULL }), 0);
+	unlink(conf);
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	assert_int_equal(accel_acquire(c, "crc32c", NULL, &q), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (setgroups(2, groups) < 0 || setresgid(4242, 4242, 4242) < 0 || setresuid(65534, 65534, 65534) < 0)
+			_exit(100);
+		_exit(admin_member_lists_all(1));
+	}
+	assert_int_equal(wait_status(pid), 0);
+	assert_int_equal(accel_queue_state(q), ACCEL_QUEUE_REVOKED);
+	accel_release(q);
+	accel_disconnect(c);
+}
+
+static void monitor_connection_takes_no_other_calls(void **state)
+{
+	char reply[1024];
+	int fd = raw_connect(broker.sock);
+
+	assert_true(fd >= 0);
+	assert_true(raw_call(fd, "{\"method\":\"org.accelbroker.Broker.Monitor\"}", reply, sizeof(reply)) > 0);
+	assert_non_null(strstr(reply, "call it with"));
+	assert_true(raw_call(fd, "{\"method\":\"org.accelbroker.Broker.Monitor\",\"more\":true}", reply,
+			     sizeof(reply)) > 0);
+	assert_non_null(strstr(reply, "\"subscribed\""));
+	assert_non_null(strstr(reply, "\"continues\":true"));
+	assert_true(raw_call(fd, "{\"method\":\"org.accelbroker.Broker.GetStatus\"}", reply, sizeof(reply)) > 0);
+	assert_non_null(strstr(reply, "no calls after Monitor"));
+	assert_int_equal(raw_recv(fd, reply, sizeof(reply)), 0);
+	close(fd);
+}
+
+static void accelctl_monitor_and_revoke(void **state)
+{
+	struct accel_client *c;
+	struct accel_queue *q;
+	char cmd[512], line[512] = "";
+	FILE *mon;
+	int fd;
+
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	assert_int_equal(accel_acquire(c, "gunzip", NULL, &q), 0);
+	snprintf(cmd, sizeof(cmd), "exec %s/accelctl --socket %s monitor --json 2>/dev/null", build_dir(), broker.sock);
+	mon = popen(cmd, "r");
+	assert_non_null(mon);
+	usleep(200000);	/* let it subscribe */
+	snprintf(cmd, sizeof(cmd), "%s/accelctl --socket %s revoke %llu >/dev/null", build_dir(), broker.sock,
+		 (unsigned long long)accel_queue_id(q));
+	assert_int_equal(system(cmd), 0);
+	fd = fileno(mon);
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	assert_non_null(fgets(line, sizeof(line), mon));
+	assert_non_null(strstr(line, "\"event\":\"revoked\""));
+	assert_non_null(strstr(line, "\"reason\":\"admin\""));
+	/* Stop the monitor with the broker: it reports the closed stream. */
+	accel_release(q);
+	accel_disconnect(c);
+	assert_int_equal(broker_stop(&broker), 0);
+	assert_int_equal(WEXITSTATUS(pclose(mon)), 1);
+	assert_int_equal(broker_start(&broker, (const char *const[]){ NULL }), 0);
+	snprintf(cmd, sizeof(cmd), "%s/accelctl --socket %s revoke 1 --user root 2>/dev/null", build_dir(),
+		 broker.sock);
+	assert_int_equal(WEXITSTATUS(system(cmd)), 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(queue_dies_with_its_owner_while_a_child_holds_everything, setup, teardown),
+		cmocka_unit_test_setup_teardown(revoked_queue_fails_with_enolink_and_the_owner_hears_it, setup, teardown),
+		cmocka_unit_test_setup_teardown(revoke_selectors_and_their_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(non_admin_reaches_only_its_own_queues, setup, teardown),
+		cmocka_unit_test_setup_teardown(admin_group_members_see_and_revoke_everything, setup, teardown),
+		cmocka_unit_test_setup_teardown(monitor_connection_takes_no_other_calls, setup, teardown),
+		cmocka_unit_test_setup_teardown(accelctl_monitor_and_revoke, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("lifetime", tests, NULL, NULL);
+}
