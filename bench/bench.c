@@ -8,7 +8,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sys/pidfd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -386,6 +388,87 @@ static void count_syscalls(const char *build, const char *self, size_t n, long *
 	unlink(cfile);
 }
 
+/* ---- owner exit -> quota freed ---- */
+
+static long active_queues(struct accel_client *c)
+{
+	char *text = NULL;
+	long n = -1;
+	int r = accel_call_json(c, "org.accelbroker.Broker.GetStatus", NULL, &text);
+
+	if (r < 0)
+		die("GetStatus", r);
+	const char *p = strstr(text, "\"queues_active\":");
+	if (p)
+		n = strtol(p + 16, NULL, 10);
+	free(text);
+	return n;
+}
+
+/*
+ * A child acquires a queue and exits, noting the time just before _exit();
+ * we ask GetStatus until the broker counts the queue no more.  Whichever
+ * the broker sees first, the child's pidfd or its connection's end, frees
+ * it.  The resolution is one GetStatus round trip.
+ */
+static void bench_reclaim(const char *sock, size_t n, double *p50, double *p99,
+			  double *kernel50, double *broker50)
+{
+	uint64_t *t = calloc(n, sizeof(*t)), *tk = calloc(n, sizeof(*tk)), *tb = calloc(n, sizeof(*tb));
+	struct accel_client *c;
+	int r = accel_connect(sock, &c);
+	long base;
+
+	if (r < 0)
+		die("connect", r);
+	base = active_queues(c);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t exit_ns;
+		int pfd[2];
+		pid_t pid;
+
+		if (pipe(pfd) < 0)
+			die("pipe", -errno);
+		pid = fork();
+		if (pid == 0) {
+			struct accel_client *cc;
+			struct accel_queue *q;
+			if (accel_connect(sock, &cc) < 0 || accel_acquire(cc, "copy", NULL, &q) < 0)
+				_exit(1);
+			exit_ns = now_ns();
+			(void)!write(pfd[1], &exit_ns, sizeof(exit_ns));
+			_exit(0);
+		}
+		int pidfd = pidfd_open(pid, 0);
+		struct pollfd pp = { .fd = pidfd, .events = POLLIN };
+		uint64_t exited_ns;
+
+		close(pfd[1]);
+		if (pidfd < 0 || read(pfd[0], &exit_ns, sizeof(exit_ns)) != (ssize_t)sizeof(exit_ns))
+			die("reclaim child", EIO);
+		close(pfd[0]);
+		/* The kernel's part: until the process has exited (what the broker waits for). */
+		while (poll(&pp, 1, -1) != 1)
+			;
+		exited_ns = now_ns();
+		while (active_queues(c) != base)
+			;
+		t[i] = now_ns() - exit_ns;
+		tk[i] = exited_ns - exit_ns;
+		tb[i] = exit_ns + t[i] - exited_ns;
+		close(pidfd);
+		waitpid(pid, NULL, 0);
+	}
+	accel_disconnect(c);
+	*kernel50 = percentile(tk, n, 0.5) / 1000.0;
+	*broker50 = percentile(tb, n, 0.5) / 1000.0;
+	*p50 = percentile(t, n, 0.5) / 1000.0;
+	*p99 = percentile(t, n, 0.99) / 1000.0;
+	free(t);
+	free(tk);
+	free(tb);
+}
+
 /* ---- gzip through one queue vs zlib in this process ---- */
 
 static unsigned char *make_text(size_t n)
@@ -481,7 +564,7 @@ int main(int argc, char **argv)
 	const char *build;
 	char self[4096];
 	struct broker b;
-	double floor50, floor99, acq50, acq99, rate, pp, rtt, zlib_mbs, queue_mbs;
+	double floor50, floor99, acq50, acq99, rate, pp, rtt, zlib_mbs, queue_mbs, rec50, rec99, reck50, recb50;
 	long c0, b0, c1, b1;
 	size_t gz_len, zlib_len, text_len = 64u << 20;
 	const size_t ops = 200000;
@@ -507,6 +590,8 @@ int main(int argc, char **argv)
 	bench_acquire(b.sock, 5000, &acq50, &acq99);
 	fprintf(stderr, "accel-bench: acquire+release with 8 threads, 3 s...\n");
 	rate = bench_acquire_rate(b.sock, 8, 3.0);
+	fprintf(stderr, "accel-bench: owner exit -> quota freed, 300 children...\n");
+	bench_reclaim(b.sock, 300, &rec50, &rec99, &reck50, &recb50);
 	fprintf(stderr, "accel-bench: op round trip and ping-pong floor...\n");
 	pp = bench_pingpong(200000);
 	rtt = bench_op_rtt(b.sock, 200000);
@@ -525,6 +610,9 @@ int main(int argc, char **argv)
 	       "\"floor_fd_rtt_p50_us\": %.1f, \"floor_fd_rtt_p99_us\": %.1f, \"p50_ratio\": %.2f, "
 	       "\"target_ratio\": 3.0},\n", acq50, acq99, floor50, floor99, acq50 / floor50);
 	printf("  \"acquire_release_per_sec_8_threads\": {\"value\": %.0f, \"target\": 10000},\n", rate);
+	printf("  \"owner_exit_to_quota_freed\": {\"p50_us\": %.1f, \"p99_us\": %.1f, "
+	       "\"kernel_exit_p50_us\": %.1f, \"pidfd_readable_to_freed_p50_us\": %.1f, "
+	       "\"target_p50_us\": 1000},\n", rec50, rec99, reck50, recb50);
 	printf("  \"copy64_round_trip\": {\"p50_ns\": %.0f, \"floor_pingpong_p50_ns\": %.0f, "
 	       "\"ratio\": %.2f, \"target_ratio\": 3.0},\n", rtt, pp, rtt / pp);
 	printf("  \"syscalls_per_op\": {\"ops\": %zu, \"client\": %.4f, \"broker\": %.4f, "
