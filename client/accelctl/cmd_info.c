@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* status, devices, queues: tables by default, the broker's JSON with --json. */
 #include <errno.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -116,25 +119,87 @@ int cmd_status(struct ctl *ctl, int argc, char **argv)
 	return 0;
 }
 
+/* Keep the queues matching --user and --device; the broker already hid others' from non-admins. */
+static struct json_object *filter_queues(struct json_object *queues, long long uid, const char *device)
+{
+	struct json_object *kept = json_object_new_array();
+
+	for (size_t i = 0; queues && i < json_object_array_length(queues); i++) {
+		struct json_object *q = json_object_array_get_idx(queues, i);
+		if ((uid >= 0 && num(q, "uid") != uid) || (device && strcmp(str(q, "device"), device) != 0))
+			continue;
+		json_object_array_add(kept, json_object_get(q));
+	}
+	return kept;
+}
+
+static int parse_user(const char *s, long long *uid)
+{
+	struct passwd *pw;
+	char *end;
+	long long v = strtoll(s, &end, 10);
+
+	if (*s && *end == '\0' && v >= 0) {
+		*uid = v;
+		return 0;
+	}
+	pw = getpwnam(s);
+	if (!pw) {
+		fprintf(stderr, "accelctl: no user \"%s\"\n", s);
+		return -ENOENT;
+	}
+	*uid = pw->pw_uid;
+	return 0;
+}
+
 int cmd_queues(struct ctl *ctl, int argc, char **argv)
 {
+	static const struct option options[] = {
+		{ "user", required_argument, NULL, 'u' },
+		{ "device", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
 	struct json_object *reply, *queues;
-	int r = ctl_parse_simple(ctl, argc, argv, "Usage: accelctl queues [--json]\n");
+	const char *device = NULL;
+	long long uid = -1;
+	int opt, r;
 
-	if (r <= 0)
-		return r;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "u:d:h", options, NULL)) >= 0) {
+		switch (opt) {
+		case 'u':
+			r = parse_user(optarg, &uid);
+			if (r < 0)
+				return r;
+			break;
+		case 'd': device = optarg; break;
+		case 'j': ctl->json = true; break;
+		case 'h':
+			printf("Usage: accelctl queues [--user NAME] [--device NAME] [--json]\n"
+			       "Your queues (an administrator: everyone's), optionally filtered.\n");
+			return 0;
+		default: return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "accelctl: unexpected argument \"%s\"\n", argv[optind]);
+		return -EINVAL;
+	}
 	r = ctl_call(ctl, "org.accelbroker.Broker.ListQueues", &reply);
 	if (r < 0)
 		return r;
+	queues = filter_queues(array(reply, "queues"), uid, device);
+	json_object_object_add(reply, "queues", queues);
 	if (ctl->json) {
 		print_json(reply);
 		json_object_put(reply);
 		return 0;
 	}
-	queues = array(reply, "queues");
 	printf("%-8s %-16s %-10s %-7s %-8s %-9s %s\n", "QUEUE", "DEVICE", "ALGORITHM", "UID", "PID",
 	       "STATE", "ACQUIRED");
-	for (size_t i = 0; queues && i < json_object_array_length(queues); i++) {
+	for (size_t i = 0; i < json_object_array_length(queues); i++) {
 		struct json_object *q = json_object_array_get_idx(queues, i);
 		time_t t = (time_t)(num(q, "acquired_usec") / 1000000);
 		char when[32];

@@ -82,6 +82,28 @@ static void status_devices_and_queues_print_tables_and_json(void **state)
 	assert_non_null(strstr(out, "QUEUE"));
 }
 
+static void queues_filters_by_user_and_device(void **state)
+{
+	struct accel_client *c;
+	struct accel_queue *q[2];
+
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	assert_int_equal(accel_acquire(c, "copy", &(struct accel_acquire_options){ "accel_sim-0", -1 }, &q[0]), 0);
+	assert_int_equal(accel_acquire(c, "copy", &(struct accel_acquire_options){ "accel_sim-1", -1 }, &q[1]), 0);
+	assert_int_equal(run(CTL " queues --device accel_sim-1 --json", CTL_ARGS), 0);
+	assert_null(strstr(out, "accel_sim-0"));
+	assert_non_null(strstr(out, "accel_sim-1"));
+	assert_int_equal(run(CTL " queues --user root", CTL_ARGS), 0);
+	assert_non_null(strstr(out, "accel_sim-0"));
+	assert_int_equal(run(CTL " queues --user 4242", CTL_ARGS), 0);
+	assert_null(strstr(out, "accel_sim-"));
+	assert_int_equal(run(CTL " queues --user no-such-user-x", CTL_ARGS), 1);
+	assert_non_null(strstr(out, "no user"));
+	accel_release(q[0]);
+	accel_release(q[1]);
+	accel_disconnect(c);
+}
+
 static void selftest_passes_every_check(void **state)
 {
 	assert_int_equal(run(CTL " selftest", CTL_ARGS), 0);
@@ -186,6 +208,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(status_devices_and_queues_print_tables_and_json, setup, teardown),
+		cmocka_unit_test_setup_teardown(queues_filters_by_user_and_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(selftest_passes_every_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(compress_output_is_read_by_gzip, setup, teardown),
 		cmocka_unit_test_setup_teardown(decompress_reads_gzip_output_and_refuses_garbage, setup, teardown),

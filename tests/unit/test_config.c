@@ -82,6 +82,30 @@ static void errors_name_file_and_line(void **state)
 	}
 }
 
+/* The shipped etc/accel-broker.conf parses, also with every key uncommented. */
+static void shipped_file_parses_with_its_keys_enabled(void **state)
+{
+	char text[8192], line[512];
+	size_t n = 0;
+	struct config cfg;
+	FILE *f = fopen("etc/accel-broker.conf", "r");
+
+	assert_non_null(f);
+	assert_int_equal(load("", &cfg), 0);
+	while (fgets(line, sizeof(line), f)) {
+		/* "#key = value" lines are the keys; admin_group names a group that may not exist here. */
+		const char *l = line;
+		if (line[0] == '#' && line[1] != ' ' && line[1] != '\n' && !strstr(line, "admin_group"))
+			l = line + 1;
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s", l);
+	}
+	fclose(f);
+	assert_int_equal(load(text, &cfg), 0);
+	assert_int_equal(cfg.sim_devices, 2);
+	assert_int_equal(cfg.sim_queues, 16);
+	assert_int_equal(cfg.max_connections, 4096);
+}
+
 static void missing_file_is_an_error_only_when_named(void **state)
 {
 	struct config cfg;
@@ -98,6 +122,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(values_are_read),
 		cmocka_unit_test(errors_name_file_and_line),
+		cmocka_unit_test(shipped_file_parses_with_its_keys_enabled),
 		cmocka_unit_test(missing_file_is_an_error_only_when_named),
 	};
 
