@@ -263,6 +263,31 @@ static void a_busy_queue_does_not_starve_another(void **state)
 	sim_engine_destroy(e);
 }
 
+/*
+ * futex_waitv takes 128 words: a thread with more queues sleeps 1 ms at a
+ * time and still serves a queue beyond the 127th.
+ */
+static void queues_beyond_one_futex_waitv_are_served(void **state)
+{
+	enum { N = 150 };
+	struct sim_engine *e;
+	struct client_queue *c = calloc(N, sizeof(*c));
+
+	assert_int_equal(sim_engine_create(1, &e), 0);
+	for (int i = 0; i < N; i++)
+		open_queue(e, ACCEL_SIM_OP_COPY, &c[i]);
+	usleep(20000);	/* asleep */
+	assert_true(__atomic_load_n(&c[N - 1].regs->dev_flags, __ATOMIC_ACQUIRE) & ACCEL_SIM_DEV_NEED_WAKEUP);
+	submit(&c[N - 1], ACCEL_SIM_OP_COPY, 9, ACCEL_SIM_DATA_OFFSET, 1, ACCEL_SIM_DATA_OFFSET + 1, 1);
+	assert_true(wait_for(&c[N - 1].regs->cq_tail, 1));
+	submit(&c[0], ACCEL_SIM_OP_COPY, 8, ACCEL_SIM_DATA_OFFSET, 1, ACCEL_SIM_DATA_OFFSET + 1, 1);
+	assert_true(wait_for(&c[0].regs->cq_tail, 1));
+	for (int i = 0; i < N; i++)
+		close_queue(e, &c[i]);
+	sim_engine_destroy(e);
+	free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -274,6 +299,7 @@ int main(void)
 		cmocka_unit_test(full_cq_stalls_until_the_client_reaps),
 		cmocka_unit_test(removed_queue_reads_revoked),
 		cmocka_unit_test(a_busy_queue_does_not_starve_another),
+		cmocka_unit_test(queues_beyond_one_futex_waitv_are_served),
 	};
 
 	return cmocka_run_group_tests_name("sim_engine", tests, NULL, NULL);
