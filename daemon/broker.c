@@ -11,7 +11,11 @@
 #include "device.h"
 #include "log.h"
 #include "owner.h"
+#include "settings.h"
 #include "util.h"
+
+static int check_policy(struct broker *b, const struct peer *peer, const char *algorithm,
+			const struct queue *upto, struct accel_error *e);
 
 void broker_init(struct broker *b, const struct broker_limits *limits, sd_event *event)
 {
@@ -42,6 +46,7 @@ static void queue_close(struct broker *b, struct queue *q, enum queue_state fina
 		  q->device->name, queue_state_to_string(final), (unsigned)q->uid);
 	list_remove(&q->link);
 	owner_unref(q->process);
+	free(q->groups);
 	free(q);
 }
 
@@ -99,12 +104,14 @@ unsigned broker_active_queues(struct broker *b)
  * the one with the most free queues.  The error says which condition
  * failed first, from the most to the least specific.
  */
-static int pick_device(struct broker *b, const struct acquire_request *req,
+static int pick_device(struct broker *b, const struct peer *peer, const struct acquire_request *req,
 		       struct device **out, struct accel_error *e)
 {
 	struct device *d, *best = NULL;
 	unsigned best_free = 0;
-	bool algorithm_seen = false, sva_seen = false;
+	bool algorithm_seen = false, sva_seen = false, denied_seen = false;
+	struct caller caller = { peer->uid, peer->groups, peer->n_groups };
+	struct accel_error denied = { 0 };
 
 	if (req->device) {
 		d = broker_find_device(b, req->device);
@@ -126,6 +133,10 @@ static int pick_device(struct broker *b, const struct acquire_request *req,
 			sva_seen = true;
 			continue;
 		}
+		if (b->policy && policy_check_device(b->policy, &caller, d->name, &denied) < 0) {
+			denied_seen = true;
+			continue;
+		}
 		unsigned n = device_queues_free(d);
 		if (n > best_free) {
 			best = d;
@@ -138,6 +149,8 @@ static int pick_device(struct broker *b, const struct acquire_request *req,
 	}
 	if (!algorithm_seen)
 		return accel_error_set(e, ERR_NO_SUCH_ALGORITHM, "no device offers \"%s\"", req->algorithm);
+	if (denied_seen && !best)
+		return accel_error_set(e, denied.name, "%s", denied.message);
 	if (sva_seen)
 		return accel_error_set(e, ERR_SVA_NOT_SUPPORTED,
 				       "the matching devices are SVA devices, which the broker cannot hand out yet");
@@ -159,13 +172,12 @@ int broker_acquire(struct broker *b, const struct peer *peer, void *holder,
 
 	if (strlen(req->algorithm) >= QUEUE_ALGORITHM_MAX)
 		return accel_error_set(e, ERR_NO_SUCH_ALGORITHM, "algorithm name too long");
-	r = pick_device(b, req, &dev, e);
+	r = pick_device(b, peer, req, &dev, e);
 	if (r < 0)
 		return r;
-	if (broker_user_queues(b, peer->uid) >= b->limits.max_queues_per_user)
-		return accel_error_set(e, ERR_QUOTA_EXCEEDED,
-				       "uid %u holds %u queues, the limit", (unsigned)peer->uid,
-				       b->limits.max_queues_per_user);
+	r = check_policy(b, peer, req->algorithm, NULL, e);
+	if (r < 0)
+		return r;
 
 	q = calloc(1, sizeof(*q));
 	if (!q)
@@ -186,6 +198,13 @@ int broker_acquire(struct broker *b, const struct peer *peer, void *holder,
 	q->id = b->next_queue_id++;
 	q->state = QUEUE_ACTIVE;
 	q->process = owner_ref(peer->process);
+	if (peer->n_groups > 0) {
+		q->groups = malloc(peer->n_groups * sizeof(gid_t));
+		if (q->groups) {
+			memcpy(q->groups, peer->groups, peer->n_groups * sizeof(gid_t));
+			q->n_groups = peer->n_groups;
+		}
+	}
 	dev->queues_open++;
 	list_insert_tail(&b->queues, &q->link);
 	log_debug("Queue %llu on %s for %s acquired by uid %u pid %d",
@@ -193,6 +212,94 @@ int broker_acquire(struct broker *b, const struct peer *peer, void *holder,
 		  (unsigned)peer->uid, (int)peer->pid);
 	*out = TAKE_PTR(q);
 	return 0;
+}
+
+static bool queue_in_group(const struct queue *q, gid_t gid)
+{
+	for (unsigned i = 0; i < q->n_groups; i++)
+		if (q->groups[i] == gid)
+			return true;
+	return false;
+}
+
+struct pool_count {
+	struct broker *b;
+	const struct queue *upto;	/* count only queues before this one; NULL: all */
+};
+
+static unsigned pool_usage(gid_t gid, void *data)
+{
+	struct pool_count *pc = data;
+	struct queue *q;
+	unsigned n = 0;
+
+	list_for_each(q, &pc->b->queues, link) {
+		if (q == pc->upto)
+			break;
+		n += queue_in_group(q, gid);
+	}
+	return n;
+}
+
+/*
+ * Whether @peer may hold one more queue of @algorithm, counting the queues
+ * before @upto (NULL: all of them): the check of an acquire, and of a
+ * reload re-checking every queue in the order they were acquired.
+ */
+static int check_policy(struct broker *b, const struct peer *peer, const char *algorithm,
+			const struct queue *upto, struct accel_error *e)
+{
+	struct caller caller = { peer->uid, peer->groups, peer->n_groups };
+	struct pool_count pc = { b, upto };
+	struct usage u = { 0 };
+	struct queue *q;
+
+	if (!b->policy)
+		return 0;
+	list_for_each(q, &b->queues, link) {
+		if (q == upto)
+			break;
+		if (q->uid == peer->uid) {
+			u.queues++;
+			u.queues_of_algorithm += strcmp(q->algorithm, algorithm) == 0;
+		}
+	}
+	return policy_check_acquire(b->policy, &caller, algorithm, &u, pool_usage, &pc, e);
+}
+
+int broker_reload(struct broker *b, struct accel_error *e)
+{
+	if (!b->settings)
+		return accel_error_set(e, ERR_INVALID_PARAMETER, "this broker has no configuration to reload");
+	return settings_reload(b->settings, b, e);
+}
+
+int broker_set_policy(struct broker *b, struct policy *policy, bool revoke)
+{
+	struct queue *q, *tmp;
+	int n = 0;
+
+	b->policy = policy;
+	if (!revoke)
+		return 0;
+	/*
+	 * Replay every queue in acquire order under the new policy; one that
+	 * would be refused now goes, so the newest go first and only as many
+	 * as it takes.
+	 */
+	list_for_each_safe(q, tmp, &b->queues, link) {
+		struct peer p = { .uid = q->uid, .gid = q->gid, .n_groups = 0 };
+		struct caller caller;
+		for (unsigned i = 0; i < q->n_groups && i < POLICY_MAX_GROUPS; i++)
+			p.groups[p.n_groups++] = q->groups[i];
+		caller = (struct caller){ p.uid, p.groups, p.n_groups };
+		if (policy_check_device(policy, &caller, q->device->name, NULL) < 0 ||
+		    check_policy(b, &p, q->algorithm, q, NULL) < 0) {
+			broker_revoke(b, q, REVOKE_POLICY);
+			n++;
+		}
+	}
+	return n;
 }
 
 static struct queue *find_queue(struct broker *b, uint64_t id)

@@ -14,6 +14,7 @@
 
 #include "errors.h"
 #include "list.h"
+#include "policy.h"
 #include "queue.h"
 
 struct device;
@@ -26,6 +27,8 @@ struct peer {
 	pid_t pid;
 	bool admin;		/* root, or a member of the admin group */
 	struct owner *process;	/* the calling process; may be NULL */
+	gid_t groups[POLICY_MAX_GROUPS];	/* primary and supplementary, at connect time */
+	unsigned n_groups;
 };
 
 /* Someone told about revocations (a Monitor call). */
@@ -38,6 +41,7 @@ struct broker_watcher {
 /* Why a queue was taken back: the wire's "reason". */
 #define REVOKE_OWNER_EXITED	"owner-exited"
 #define REVOKE_ADMIN		"admin"
+#define REVOKE_POLICY		"policy"
 #define REVOKE_SHUTDOWN		"shutdown"
 
 struct broker_limits {
@@ -57,6 +61,8 @@ struct broker {
 	uint64_t started_usec;	/* CLOCK_MONOTONIC */
 	unsigned n_connections;
 	struct broker_limits limits;
+	struct policy *policy;	/* owned by the caller; replaced whole on reload */
+	struct settings *settings;	/* what Reload re-reads; NULL: no reloading */
 };
 
 struct acquire_request {
@@ -100,6 +106,16 @@ int broker_revoke_matching(struct broker *b, const struct peer *peer,
 
 void broker_watch(struct broker *b, struct broker_watcher *w);
 void broker_unwatch(struct broker_watcher *w);
+
+/*
+ * Put @policy in force (it stays the caller's).  With @revoke, queues now
+ * over a limit are revoked, newest first, until everyone is within limits.
+ * Returns how many were revoked.
+ */
+int broker_set_policy(struct broker *b, struct policy *policy, bool revoke);
+
+/* Re-read the settings and put them in force; returns queues revoked, or an error in @e. */
+int broker_reload(struct broker *b, struct accel_error *e);
 
 /* Whether @peer may see @q in listings. */
 bool broker_may_see(const struct peer *peer, const struct queue *q);

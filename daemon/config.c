@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
+#include <dirent.h>
 #include <errno.h>
 #include <grp.h>
 #include <ini.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "policy.h"
 
 void config_init(struct config *cfg)
 {
@@ -21,6 +24,7 @@ void config_init(struct config *cfg)
 		.max_connections_per_user = 64,
 		.max_connections = 4096,
 		.admin_gid = CONFIG_UNSET,
+		.on_shrink = CONFIG_ON_SHRINK_KEEP,
 	};
 }
 
@@ -39,11 +43,30 @@ int config_parse_int(const char *s, int min, int max, int *out)
 
 struct config_parse {
 	struct config *cfg;
+	struct policy *policy;
 	const char *path;
 	FILE *file;
 	int line;	/* Debian's inih passes no line numbers: count them here */
 	int error;
+	char *err;	/* the first error, for a caller that reports it */
+	size_t err_size;
 };
+
+/* Log an error and keep the first one for the caller. */
+static void fail(struct config_parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(struct config_parse *p, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_error("%s", msg);
+	if (p->error == 0 && p->err)
+		snprintf(p->err, p->err_size, "%s", msg);
+	p->error = -EINVAL;
+}
 
 static char *read_line(char *buf, int size, void *userdata)
 {
@@ -68,60 +91,117 @@ static const struct {
 	{ "max_connections", offsetof(struct config, max_connections), 1, 1 << 20 },
 };
 
-static int handle_line(void *userdata, const char *section, const char *key,
-		       const char *value)
+static void broker_line(struct config_parse *p, const char *key, const char *value, int line)
 {
-	struct config_parse *p = userdata;
-	int line = p->line;
-
-	if (strcmp(section, "broker") != 0) {
-		log_error("%s:%d: unknown section [%s]", p->path, line, section);
-		p->error = -EINVAL;
-		return 1;	/* keep going: report every error at once */
-	}
 	if (strcmp(key, "admin_group") == 0) {
 		struct group *g = getgrnam(value);
-		if (!g) {
-			log_error("%s:%d: admin_group: no group \"%s\"", p->path, line, value);
-			p->error = -EINVAL;
-		} else {
+		if (!g)
+			fail(p, "%s:%d: admin_group: no group \"%s\"", p->path, line, value);
+		else
 			p->cfg->admin_gid = (int)g->gr_gid;
-		}
-		return 1;
+		return;
+	}
+	if (strcmp(key, "on_shrink") == 0) {
+		if (strcmp(value, "keep") == 0)
+			p->cfg->on_shrink = CONFIG_ON_SHRINK_KEEP;
+		else if (strcmp(value, "revoke") == 0)
+			p->cfg->on_shrink = CONFIG_ON_SHRINK_REVOKE;
+		else
+			fail(p, "%s:%d: on_shrink: \"%s\" is not keep or revoke", p->path, line, value);
+		return;
 	}
 	for (size_t i = 0; i < sizeof(broker_keys) / sizeof(broker_keys[0]); i++) {
 		if (strcmp(broker_keys[i].key, key) != 0)
 			continue;
 		int *field = (int *)((char *)p->cfg + broker_keys[i].offset);
-		if (config_parse_int(value, broker_keys[i].min, broker_keys[i].max, field) < 0) {
-			log_error("%s:%d: %s: \"%s\" is not a number from %d to %d", p->path, line,
-				  key, value, broker_keys[i].min, broker_keys[i].max);
-			p->error = -EINVAL;
-		}
-		return 1;
+		if (config_parse_int(value, broker_keys[i].min, broker_keys[i].max, field) < 0)
+			fail(p, "%s:%d: %s: \"%s\" is not a number from %d to %d", p->path, line,
+			     key, value, broker_keys[i].min, broker_keys[i].max);
+		return;
 	}
-	log_error("%s:%d: unknown key \"%s\" in [broker]", p->path, line, key);
-	p->error = -EINVAL;
+	fail(p, "%s:%d: unknown key \"%s\" in [broker]", p->path, line, key);
+}
+
+static int handle_line(void *userdata, const char *section, const char *key,
+		       const char *value)
+{
+	struct config_parse *p = userdata;
+	char where[160], msg[400];
+	int r;
+
+	if (strcmp(section, "broker") == 0) {
+		broker_line(p, key, value, p->line);
+		return 1;	/* keep going: report every error at once */
+	}
+	snprintf(where, sizeof(where), "%s:%d", p->path, p->line);
+	r = p->policy ? policy_parse(p->policy, section, key, value, where, msg, sizeof(msg)) : 0;
+	if (r == 0)
+		fail(p, "%s: unknown section [%s]", where, section);
+	else if (r < 0)
+		fail(p, "%s", r == -ENOMEM ? "out of memory" : msg);
 	return 1;
 }
 
-int config_load(struct config *cfg, const char *path, bool must_exist)
+static int load_file(struct config_parse *p, const char *path, bool must_exist)
 {
-	struct config_parse p = { .cfg = cfg, .path = path };
 	FILE *f = fopen(path, "re");
 	int r;
 
 	if (!f) {
 		if (errno == ENOENT && !must_exist)
 			return 0;
-		return log_error_errno(-errno, "Could not open %s", path);
+		r = -errno;
+		fail(p, "Could not open %s: %s", path, strerror(-r));
+		return r;
 	}
-	p.file = f;
-	r = ini_parse_stream(read_line, &p, handle_line, &p);
+	p->path = path;
+	p->file = f;
+	p->line = 0;
+	r = ini_parse_stream(read_line, p, handle_line, p);
 	fclose(f);
-	if (r > 0 && p.error == 0) {
-		log_error("%s:%d: syntax error", path, r);
-		return -EINVAL;
+	if (r > 0)
+		fail(p, "%s:%d: syntax error", path, r);
+	return p->error;
+}
+
+static int conf_filter(const struct dirent *de)
+{
+	size_t n = strlen(de->d_name);
+
+	return de->d_name[0] != '.' && n > 5 && strcmp(de->d_name + n - 5, ".conf") == 0;
+}
+
+int config_load(struct config *cfg, struct policy *policy, const char *path, bool must_exist,
+		char *err, size_t err_size)
+{
+	struct config_parse p = { .cfg = cfg, .policy = policy, .err = err, .err_size = err_size };
+	struct dirent **entries = NULL;
+	char dir[PATH_MAX];
+	int n;
+
+	if (err && err_size)
+		err[0] = '\0';
+	load_file(&p, path, must_exist);
+	/* Drop-ins, in lexical order: what comes later wins. */
+	snprintf(dir, sizeof(dir), "%s.d", path);
+	n = scandir(dir, &entries, conf_filter, alphasort);
+	for (int i = 0; i < n; i++) {
+		char file[PATH_MAX + 256];
+		snprintf(file, sizeof(file), "%s/%s", dir, entries[i]->d_name);
+		load_file(&p, file, true);
+		free(entries[i]);
 	}
+	free(entries);
 	return p.error;
+}
+
+void config_override(struct config *cfg, const struct config *cli)
+{
+	const int *src = (const int *)cli;
+	int *dst = (int *)cfg;
+
+	_Static_assert(sizeof(struct config) % sizeof(int) == 0, "struct config holds ints only");
+	for (size_t i = 0; i < sizeof(struct config) / sizeof(int); i++)
+		if (src[i] != CONFIG_UNSET)
+			dst[i] = src[i];
 }

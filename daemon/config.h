@@ -8,6 +8,7 @@
 #define ACCEL_DAEMON_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define CONFIG_DEFAULT_PATH	"/etc/accel-broker.conf"
 #define CONFIG_UNSET		(-1)
@@ -20,16 +21,28 @@ struct config {
 	int max_connections_per_user;
 	int max_connections;
 	int admin_gid;			/* [broker] admin_group, resolved; CONFIG_UNSET: root only */
+	int on_shrink;			/* what a reload does to queues over new limits */
 };
+
+#define CONFIG_ON_SHRINK_KEEP	0
+#define CONFIG_ON_SHRINK_REVOKE	1
+
+struct policy;
 
 void config_init(struct config *cfg);
 
 /*
- * Read @path into @cfg.  A missing file is fine when @must_exist is false.
- * Errors (unknown keys or sections, bad numbers) are logged with file:line
- * and returned as -EINVAL.
+ * Read @path, then the drop-ins @path.d/ *.conf in lexical order, into @cfg
+ * ([broker]) and @policy (the policy sections; NULL: refuse them).  A
+ * missing @path is fine when @must_exist is false.  Every error (unknown
+ * keys or sections, bad numbers, unknown users or groups) is logged with
+ * file:line; the first is also put in @err.  Returns -EINVAL on any error.
  */
-int config_load(struct config *cfg, const char *path, bool must_exist);
+int config_load(struct config *cfg, struct policy *policy, const char *path, bool must_exist,
+		char *err, size_t err_size);
+
+/* The command line wins over the file: copy every field of @cli that is set. */
+void config_override(struct config *cfg, const struct config *cli);
 
 /* Parse a whole decimal number in [min, max]. */
 int config_parse_int(const char *s, int min, int max, int *out);

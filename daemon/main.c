@@ -17,6 +17,7 @@
 #include "config.h"
 #include "log.h"
 #include "server.h"
+#include "settings.h"
 #include "sim_engine.h"
 
 struct options {
@@ -89,7 +90,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		.sysfs_root = "/sys/class/uacce",
 		.dev_root = "/dev",
 		.cli = { CONFIG_UNSET, CONFIG_UNSET, CONFIG_UNSET, CONFIG_UNSET, CONFIG_UNSET, CONFIG_UNSET,
-			 CONFIG_UNSET },
+			 CONFIG_UNSET, CONFIG_UNSET },
 	};
 	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) >= 0) {
 		switch (c) {
@@ -132,23 +133,25 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return 1;
 }
 
-/* The command line wins over the file. */
-static void config_override(struct config *cfg, const struct config *cli)
-{
-	const int *src = (const int *)cli;
-	int *dst = (int *)cfg;
-
-	_Static_assert(sizeof(struct config) % sizeof(int) == 0, "struct config holds ints only");
-	for (size_t i = 0; i < sizeof(struct config) / sizeof(int); i++)
-		if (src[i] != CONFIG_UNSET)
-			dst[i] = src[i];
-}
-
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	(void)userdata;
 	log_info("Received %s, stopping", strsignal((int)si->ssi_signo));
 	return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct broker *b = userdata;
+	struct accel_error e = { 0 };
+
+	(void)s;
+	(void)si;
+	log_info("Received SIGHUP, reloading the configuration");
+	sd_notify(0, "RELOADING=1");
+	broker_reload(b, &e);	/* logs what went wrong; the old settings stay */
+	sd_notify(0, "READY=1");
+	return 0;
 }
 
 static int setup_devices(struct broker *b, const struct options *o, const struct config *cfg,
@@ -172,7 +175,11 @@ static int setup_devices(struct broker *b, const struct options *o, const struct
 
 static int run(const struct options *o)
 {
-	struct config cfg;
+	struct settings settings = {
+		.path = o->config_path, .must_exist = o->config_given, .cli = o->cli,
+	};
+	const struct config *cfg = &settings.cfg;
+	struct broker_limits limits;
 	struct broker broker;
 	struct server server = { .listen_fd = -1 };
 	struct sim_engine *engine = NULL;
@@ -180,34 +187,32 @@ static int run(const struct options *o)
 	sigset_t mask;
 	int r;
 
-	config_init(&cfg);
-	r = config_load(&cfg, o->config_path, o->config_given);
+	r = settings_load(&settings);
 	if (r < 0)
 		return r;
-	config_override(&cfg, &o->cli);
 
 	/* Before any thread exists, so that every thread inherits the mask. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGPIPE);
+	sigaddset(&mask, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 
 	r = sd_event_default(&event);
 	if (r < 0)
 		return log_error_errno(r, "Could not create the event loop");
-	broker_init(&broker, &(struct broker_limits){
-		.max_queues_per_user = (unsigned)cfg.max_queues_per_user,
-		.max_connections_per_user = (unsigned)cfg.max_connections_per_user,
-		.max_connections = (unsigned)cfg.max_connections,
-		.admin_gid = cfg.admin_gid,
-	}, event);
+	settings_limits(cfg, &limits);
+	broker_init(&broker, &limits, event);
+	broker.settings = &settings;
+	broker_set_policy(&broker, &settings.policy, false);
 	if ((r = sd_event_add_signal(event, NULL, SIGTERM, on_signal, NULL)) < 0 ||
-	    (r = sd_event_add_signal(event, NULL, SIGINT, on_signal, NULL)) < 0) {
+	    (r = sd_event_add_signal(event, NULL, SIGINT, on_signal, NULL)) < 0 ||
+	    (r = sd_event_add_signal(event, NULL, SIGHUP, on_sighup, &broker)) < 0) {
 		log_error_errno(r, "Could not watch signals");
 		goto out;
 	}
-	r = setup_devices(&broker, o, &cfg, &engine);
+	r = setup_devices(&broker, o, cfg, &engine);
 	if (r < 0)
 		goto out;
 	r = server_init(&server, event, &broker, o->socket_path);
@@ -224,6 +229,7 @@ out:
 	server_finish(&server);
 	broker_finish(&broker);
 	sim_engine_destroy(engine);
+	settings_finish(&settings);
 	sd_event_unref(event);
 	return r;
 }

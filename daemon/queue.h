@@ -36,6 +36,8 @@ struct queue {
 	pid_t pid;
 	void *holder;		/* the connection (or later, bus name) it was acquired on */
 	struct owner *process;	/* the process it belongs to; NULL if not followed */
+	gid_t *groups;		/* its owner's groups when acquired: group pools count by them */
+	unsigned n_groups;
 	enum queue_state state;
 	uint64_t acquired_usec;	/* CLOCK_REALTIME */
 	int fd;			/* the broker's own reference */

@@ -41,18 +41,39 @@ static void refuse(int fd, const char *why)
 	close(fd);
 }
 
-/* Whether the peer is in group @gid, by SO_PEERGROUPS (its groups at connect time). */
-static bool peer_in_group(int fd, gid_t primary, gid_t gid)
+/*
+ * The peer's groups, primary first, as the kernel recorded them at connect
+ * time (SO_PEERGROUPS).  A peer in more groups than we keep is cut short
+ * with a warning: group rules may then miss it, never wrongly apply.
+ */
+static void peer_groups(int fd, struct peer *peer)
 {
-	gid_t groups[256];
+	gid_t groups[POLICY_MAX_GROUPS * 4];
 	socklen_t len = sizeof(groups);
 
-	if (primary == gid)
-		return true;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
-		return false;	/* more than 256 groups, or no such option: not an admin */
-	for (size_t i = 0; i < len / sizeof(gid_t); i++)
-		if (groups[i] == gid)
+	peer->groups[0] = peer->gid;
+	peer->n_groups = 1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+		log_client(LOG_WARNING, "Could not read the groups of pid %d: %s", (int)peer->pid,
+			   strerror(errno));
+		return;
+	}
+	for (size_t i = 0; i < len / sizeof(gid_t); i++) {
+		if (groups[i] == peer->gid)
+			continue;
+		if (peer->n_groups == POLICY_MAX_GROUPS) {
+			log_client(LOG_WARNING, "pid %d is in more than %d groups; only the first count",
+				   (int)peer->pid, POLICY_MAX_GROUPS);
+			return;
+		}
+		peer->groups[peer->n_groups++] = groups[i];
+	}
+}
+
+static bool peer_in_group(const struct peer *peer, gid_t gid)
+{
+	for (unsigned i = 0; i < peer->n_groups; i++)
+		if (peer->groups[i] == gid)
 			return true;
 	return false;
 }
@@ -65,13 +86,10 @@ static int peer_credentials(struct server *s, int fd, struct peer *peer)
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return -errno;
-	*peer = (struct peer){
-		.uid = cred.uid,
-		.gid = cred.gid,
-		.pid = cred.pid,
-		.admin = cred.uid == 0 ||
-			 (limits->admin_gid >= 0 && peer_in_group(fd, cred.gid, (gid_t)limits->admin_gid)),
-	};
+	*peer = (struct peer){ .uid = cred.uid, .gid = cred.gid, .pid = cred.pid };
+	peer_groups(fd, peer);
+	peer->admin = cred.uid == 0 ||
+		      (limits->admin_gid >= 0 && peer_in_group(peer, (gid_t)limits->admin_gid));
 	return 0;
 }
 

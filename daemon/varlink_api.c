@@ -287,6 +287,25 @@ static int handle_revoke(struct connection *c, const struct varlink_call *call,
 	return connection_reply(c, call, reply, NULL, 0);
 }
 
+static int handle_reload(struct connection *c, const struct varlink_call *call,
+			 struct accel_error *e)
+{
+	struct json_object *reply;
+	int r;
+
+	r = varlink_params_dispatch(call->parameters, no_params, e);
+	if (r < 0)
+		return r;
+	if (!c->peer.admin)
+		return accel_error_set(e, ERR_PERMISSION_DENIED, "only an administrator may reload");
+	r = broker_reload(broker_of(c), e);
+	if (r < 0)
+		return r;
+	reply = json_object_new_object();
+	json_object_object_add(reply, "revoked", json_object_new_int(r));
+	return connection_reply(c, call, reply, NULL, 0);
+}
+
 static int handle_get_info(struct connection *c, const struct varlink_call *call,
 			   struct accel_error *e)
 {
@@ -341,6 +360,7 @@ static const struct {
 	{ ACCEL_INTERFACE ".GetStatus", handle_get_status },
 	{ ACCEL_INTERFACE ".Monitor", handle_monitor },
 	{ ACCEL_INTERFACE ".Revoke", handle_revoke },
+	{ ACCEL_INTERFACE ".Reload", handle_reload },
 	{ VARLINK_SERVICE ".GetInfo", handle_get_info },
 	{ VARLINK_SERVICE ".GetInterfaceDescription", handle_get_interface_description },
 };

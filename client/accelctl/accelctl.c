@@ -21,6 +21,7 @@ static const struct {
 	{ "decompress", cmd_decompress, "gunzip a file through the accelerator" },
 	{ "revoke", cmd_revoke, "take queues back (by id, --user or --device)" },
 	{ "monitor", cmd_monitor, "print revocations as they happen" },
+	{ "reload", cmd_reload, "make the broker re-read its configuration" },
 };
 
 static void help(void)

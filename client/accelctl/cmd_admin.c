@@ -129,3 +129,25 @@ int cmd_monitor(struct ctl *ctl, int argc, char **argv)
 	fprintf(stderr, "accelctl: events: %s\n", strerror(-r));
 	return r;
 }
+
+int cmd_reload(struct ctl *ctl, int argc, char **argv)
+{
+	struct json_object *reply;
+	int r = ctl_parse_simple(ctl, argc, argv,
+				 "Usage: accelctl reload\n"
+				 "Make the broker re-read its configuration (administrators only).\n"
+				 "A broken file keeps the settings in force; the error names file and line.\n");
+
+	if (r <= 0)
+		return r;
+	r = ctl_call(ctl, "org.accelbroker.Broker.Reload", &reply);
+	if (r < 0)
+		return r;
+	if (ctl->json)
+		printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN));
+	else
+		printf("Reloaded; %d queue(s) over the new limits revoked\n",
+		       json_object_get_int(json_object_object_get(reply, "revoked")));
+	json_object_put(reply);
+	return 0;
+}

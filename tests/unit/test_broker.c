@@ -18,6 +18,7 @@
 
 struct fixture {
 	struct broker b;
+	struct policy policy;
 	struct sim_engine *engine;
 };
 
@@ -29,6 +30,8 @@ static int setup(void **state)
 	broker_init(&f->b, &(struct broker_limits){ .max_queues_per_user = 5,
 						    .max_connections_per_user = 4,
 						    .max_connections = 8, .admin_gid = -1 }, NULL);
+	policy_init(&f->policy, 5);
+	broker_set_policy(&f->b, &f->policy, false);
 	assert_int_equal(sim_engine_create(1, &f->engine), 0);
 	assert_int_equal(backend_sim_add_devices(&f->b, f->engine, 2, 3), 0);
 	*state = f;
@@ -41,6 +44,7 @@ static int teardown(void **state)
 
 	broker_finish(&f->b);
 	sim_engine_destroy(f->engine);
+	policy_finish(&f->policy);
 	free(f);
 	return 0;
 }

@@ -35,7 +35,7 @@ static int load(const char *text, struct config *cfg)
 	saved = dup(STDERR_FILENO);
 	dup2(pipefd[1], STDERR_FILENO);
 	config_init(cfg);
-	r = config_load(cfg, path, true);
+	r = config_load(cfg, NULL, path, true, NULL, 0);
 	fflush(stderr);
 	dup2(saved, STDERR_FILENO);
 	close(saved);
@@ -112,8 +112,8 @@ static void missing_file_is_an_error_only_when_named(void **state)
 
 	config_init(&cfg);
 	log_set_level(LOG_CRIT);
-	assert_int_equal(config_load(&cfg, "/nonexistent/accel-broker.conf", false), 0);
-	assert_int_equal(config_load(&cfg, "/nonexistent/accel-broker.conf", true), -ENOENT);
+	assert_int_equal(config_load(&cfg, NULL, "/nonexistent/accel-broker.conf", false, NULL, 0), 0);
+	assert_int_equal(config_load(&cfg, NULL, "/nonexistent/accel-broker.conf", true, NULL, 0), -EINVAL);
 	log_set_level(LOG_INFO);
 }
 

@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <fnmatch.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "policy.h"
+
+/* Put the message in the caller's buffer and fail. */
+#define FAIL(...) (snprintf(err, err_size, __VA_ARGS__), -EINVAL)
+
+void policy_init(struct policy *p, int default_max_queues)
+{
+	*p = (struct policy){ .default_max_queues = default_max_queues };
+}
+
+static void rule_finish(struct rule *r)
+{
+	for (unsigned i = 0; i < r->n_devices; i++)
+		free(r->devices[i]);
+}
+
+void policy_finish(struct policy *p)
+{
+	for (unsigned i = 0; i < p->n_rules; i++)
+		rule_finish(&p->rules[i]);
+	free(p->rules);
+	p->rules = NULL;
+	p->n_rules = 0;
+}
+
+static int resolve(const char *section, enum rule_kind *kind, unsigned *id)
+{
+	if (strcmp(section, "defaults") == 0) {
+		*kind = RULE_DEFAULTS;
+		*id = 0;
+		return 1;
+	}
+	if (strncmp(section, "user:", 5) == 0) {
+		struct passwd *pw = getpwnam(section + 5);
+		*kind = RULE_USER;
+		if (!pw)
+			return -ENOENT;
+		*id = pw->pw_uid;
+		return 1;
+	}
+	if (strncmp(section, "group:", 6) == 0) {
+		struct group *gr = getgrnam(section + 6);
+		*kind = RULE_GROUP;
+		if (!gr)
+			return -ENOENT;
+		*id = gr->gr_gid;
+		return 1;
+	}
+	return 0;
+}
+
+/* The rule of a section; sections of the same name (in drop-ins) merge. */
+static struct rule *rule_for(struct policy *p, enum rule_kind kind, unsigned id, const char *where)
+{
+	struct rule *rules;
+
+	for (unsigned i = 0; i < p->n_rules; i++)
+		if (p->rules[i].kind == kind && p->rules[i].id == id)
+			return &p->rules[i];
+	rules = realloc(p->rules, (p->n_rules + 1) * sizeof(*rules));
+	if (!rules)
+		return NULL;
+	p->rules = rules;
+	rules[p->n_rules] = (struct rule){
+		.kind = kind, .id = id, .allow = POLICY_UNSET, .max_queues = POLICY_UNSET,
+		.pool_max_queues = POLICY_UNSET,
+	};
+	snprintf(rules[p->n_rules].where, sizeof(rules[p->n_rules].where), "%s", where);
+	return &rules[p->n_rules++];
+}
+
+static int parse_devices(struct rule *r, const char *value, const char *where, char *err, size_t err_size)
+{
+	char *copy = strdup(value), *save = NULL;
+
+	if (!copy)
+		return -ENOMEM;
+	for (unsigned i = 0; i < r->n_devices; i++)
+		free(r->devices[i]);
+	r->n_devices = 0;	/* a later definition replaces an earlier one */
+	for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+		if (r->n_devices == POLICY_MAX_DEVICES) {
+			free(copy);
+			return FAIL("%s: devices: more than %d patterns", where, POLICY_MAX_DEVICES);
+		}
+		r->devices[r->n_devices++] = strdup(w);
+	}
+	free(copy);
+	if (r->n_devices == 0)
+		return FAIL("%s: devices: no pattern given", where);
+	return 0;
+}
+
+static int parse_per_algorithm(struct rule *r, const char *algorithm, const char *value,
+			       const char *where, char *err, size_t err_size)
+{
+	int n;
+
+	if (!*algorithm || strlen(algorithm) >= sizeof(r->per_algorithm[0].algorithm))
+		return FAIL("%s: max_queues.%s: not an algorithm name", where, algorithm);
+	if (config_parse_int(value, 0, 65536, &n) < 0)
+		return FAIL("%s: max_queues.%s: \"%s\" is not a number from 0 to 65536", where,
+				 algorithm, value);
+	for (unsigned i = 0; i < r->n_per_algorithm; i++)
+		if (strcmp(r->per_algorithm[i].algorithm, algorithm) == 0) {
+			r->per_algorithm[i].max = n;
+			return 0;
+		}
+	if (r->n_per_algorithm == POLICY_MAX_ALGORITHMS)
+		return FAIL("%s: more than %d max_queues.ALG keys", where, POLICY_MAX_ALGORITHMS);
+	strcpy(r->per_algorithm[r->n_per_algorithm].algorithm, algorithm);
+	r->per_algorithm[r->n_per_algorithm++].max = n;
+	return 0;
+}
+
+int policy_parse(struct policy *p, const char *section, const char *key, const char *value,
+		 const char *where, char *err, size_t err_size)
+{
+	enum rule_kind kind;
+	unsigned id;
+	struct rule *r;
+	int v = resolve(section, &kind, &id);
+
+	if (v == 0)
+		return 0;
+	if (v < 0)
+		return FAIL("%s: [%s]: no such %s", where, section,
+				 kind == RULE_USER ? "user" : "group");
+	r = rule_for(p, kind, id, where);
+	if (!r)
+		return -ENOMEM;
+	/* Messages name the latest line that set this section: a drop-in's, say. */
+	snprintf(r->where, sizeof(r->where), "%s", where);
+	if (strcmp(key, "max_queues") == 0) {
+		if (config_parse_int(value, 0, 65536, &r->max_queues) < 0)
+			return FAIL("%s: max_queues: \"%s\" is not a number from 0 to 65536", where, value);
+	} else if (strncmp(key, "max_queues.", 11) == 0) {
+		return parse_per_algorithm(r, key + 11, value, where, err, err_size) < 0 ? -EINVAL : 1;
+	} else if (strcmp(key, "pool_max_queues") == 0 && kind == RULE_GROUP) {
+		if (config_parse_int(value, 0, 1 << 20, &r->pool_max_queues) < 0)
+			return FAIL("%s: pool_max_queues: \"%s\" is not a number", where, value);
+	} else if (strcmp(key, "devices") == 0) {
+		return parse_devices(r, value, where, err, err_size) < 0 ? -EINVAL : 1;
+	} else if (strcmp(key, "allow") == 0) {
+		if (strcasecmp(value, "yes") == 0 || strcmp(value, "1") == 0 || strcasecmp(value, "true") == 0)
+			r->allow = 1;
+		else if (strcasecmp(value, "no") == 0 || strcmp(value, "0") == 0 || strcasecmp(value, "false") == 0)
+			r->allow = 0;
+		else
+			return FAIL("%s: allow: \"%s\" is not yes or no", where, value);
+	} else {
+		return FAIL("%s: unknown key \"%s\" in [%s]", where, key, section);
+	}
+	return 1;
+}
+
+static const struct rule *find_rule(const struct policy *p, enum rule_kind kind, unsigned id)
+{
+	for (unsigned i = 0; i < p->n_rules; i++)
+		if (p->rules[i].kind == kind && p->rules[i].id == id)
+			return &p->rules[i];
+	return NULL;
+}
+
+static bool in_groups(const struct caller *c, gid_t gid)
+{
+	for (unsigned i = 0; i < c->n_groups; i++)
+		if (c->groups[i] == gid)
+			return true;
+	return false;
+}
+
+/*
+ * The rules that apply to @c, in order: its user rule and [defaults] (the
+ * user's own limits, key by key), then its groups'.  Returns how many.
+ */
+static unsigned applicable(const struct policy *p, const struct caller *c,
+			   const struct rule **out, unsigned max)
+{
+	unsigned n = 0;
+	const struct rule *user = find_rule(p, RULE_USER, c->uid), *defaults = find_rule(p, RULE_DEFAULTS, 0);
+
+	if (user && n < max)
+		out[n++] = user;
+	if (defaults && n < max)
+		out[n++] = defaults;
+	for (unsigned i = 0; i < p->n_rules && n < max; i++)
+		if (p->rules[i].kind == RULE_GROUP && in_groups(c, (gid_t)p->rules[i].id))
+			out[n++] = &p->rules[i];
+	return n;
+}
+
+static bool device_matches(const struct rule *r, const char *device)
+{
+	for (unsigned i = 0; i < r->n_devices; i++)
+		if (fnmatch(r->devices[i], device, 0) == 0)
+			return true;
+	return r->n_devices == 0;
+}
+
+/* The user's own value of a key: the user rule's if set, else [defaults]'. */
+#define OWN(user, defaults, field) \
+	((user) && (user)->field != POLICY_UNSET ? (user)->field : \
+	 (defaults) && (defaults)->field != POLICY_UNSET ? (defaults)->field : POLICY_UNSET)
+
+int policy_check_device(const struct policy *p, const struct caller *c, const char *device,
+			struct accel_error *e)
+{
+	const struct rule *rules[POLICY_MAX_GROUPS + 2];
+	const struct rule *user = find_rule(p, RULE_USER, c->uid), *defaults = find_rule(p, RULE_DEFAULTS, 0);
+	unsigned n = applicable(p, c, rules, POLICY_MAX_GROUPS + 2);
+
+	for (unsigned i = 0; i < n; i++) {
+		/* A user rule that names devices replaces the defaults' list. */
+		if (rules[i] == defaults && user && user->n_devices > 0)
+			continue;
+		if (!device_matches(rules[i], device))
+			return accel_error_set(e, ERR_PERMISSION_DENIED, "device %s is not allowed (%s)",
+					       device, rules[i]->where);
+	}
+	return 0;
+}
+
+static int per_algorithm(const struct rule *r, const char *algorithm)
+{
+	for (unsigned i = 0; r && i < r->n_per_algorithm; i++)
+		if (strcmp(r->per_algorithm[i].algorithm, algorithm) == 0)
+			return r->per_algorithm[i].max;
+	return POLICY_UNSET;
+}
+
+static int check_own(const struct policy *p, const struct rule *user, const struct rule *defaults,
+		     const char *algorithm, const struct usage *u, struct accel_error *e)
+{
+	int allow = OWN(user, defaults, allow);
+	int max = OWN(user, defaults, max_queues);
+	int alg = per_algorithm(user, algorithm);
+	const char *where = user ? user->where : defaults ? defaults->where : "the broker's default";
+
+	if (allow == 0)
+		return accel_error_set(e, ERR_PERMISSION_DENIED, "not allowed to use accelerators (%s)", where);
+	if (max == POLICY_UNSET)
+		max = p->default_max_queues;
+	if (u->queues >= (unsigned)max)
+		return accel_error_set(e, ERR_QUOTA_EXCEEDED, "holding %u queues, the limit (%s)", u->queues,
+				       where);
+	if (alg == POLICY_UNSET)
+		alg = per_algorithm(defaults, algorithm);
+	if (alg != POLICY_UNSET && u->queues_of_algorithm >= (unsigned)alg)
+		return accel_error_set(e, ERR_QUOTA_EXCEEDED, "holding %u %s queues, the limit (%s)",
+				       u->queues_of_algorithm, algorithm, where);
+	return 0;
+}
+
+int policy_check_acquire(const struct policy *p, const struct caller *c, const char *algorithm,
+			 const struct usage *u, unsigned (*pool_usage)(gid_t gid, void *data), void *data,
+			 struct accel_error *e)
+{
+	const struct rule *user = find_rule(p, RULE_USER, c->uid), *defaults = find_rule(p, RULE_DEFAULTS, 0);
+	int r = check_own(p, user, defaults, algorithm, u, e);
+
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < p->n_rules; i++) {
+		const struct rule *g = &p->rules[i];
+		int alg;
+		if (g->kind != RULE_GROUP || !in_groups(c, (gid_t)g->id))
+			continue;
+		if (g->allow == 0)
+			return accel_error_set(e, ERR_PERMISSION_DENIED, "not allowed to use accelerators (%s)",
+					       g->where);
+		if (g->max_queues != POLICY_UNSET && u->queues >= (unsigned)g->max_queues)
+			return accel_error_set(e, ERR_QUOTA_EXCEEDED, "holding %u queues, the limit (%s)",
+					       u->queues, g->where);
+		alg = per_algorithm(g, algorithm);
+		if (alg != POLICY_UNSET && u->queues_of_algorithm >= (unsigned)alg)
+			return accel_error_set(e, ERR_QUOTA_EXCEEDED, "holding %u %s queues, the limit (%s)",
+					       u->queues_of_algorithm, algorithm, g->where);
+		if (g->pool_max_queues != POLICY_UNSET && pool_usage &&
+		    pool_usage((gid_t)g->id, data) >= (unsigned)g->pool_max_queues)
+			return accel_error_set(e, ERR_QUOTA_EXCEEDED, "the group's pool of %d queues is in use (%s)",
+					       g->pool_max_queues, g->where);
+	}
+	return 0;
+}

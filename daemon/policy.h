@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Who may hold how many queues: the [defaults], [user:NAME] and
+ * [group:NAME] sections of the configuration.
+ *
+ * How the rules combine.  A user's own rule is its [user:NAME] section,
+ * key by key falling back to [defaults], then to the broker's built-in
+ * limit (max_queues_per_user).  Every [group:NAME] the caller belongs to
+ * (primary or supplementary group, as the kernel reports them at connect
+ * time) applies as well.  Every applicable rule holds at once:
+ *   allow = no          in any of them refuses the caller;
+ *   max_queues          caps the caller's own queues (all algorithms);
+ *   max_queues.ALG      caps the caller's own queues of that algorithm;
+ *   devices = PAT...    the device must match a pattern (fnmatch) of each
+ *                       rule that names devices;
+ *   pool_max_queues     (groups only) caps the queues of all the group's
+ *                       members together, counted by the groups each queue
+ *                       was acquired with.
+ */
+#ifndef ACCEL_DAEMON_POLICY_H
+#define ACCEL_DAEMON_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "errors.h"
+
+#define POLICY_UNSET		(-1)
+#define POLICY_MAX_ALGORITHMS	16
+#define POLICY_MAX_DEVICES	16
+#define POLICY_MAX_GROUPS	64	/* groups recorded per caller */
+
+enum rule_kind {
+	RULE_DEFAULTS,
+	RULE_USER,
+	RULE_GROUP,
+};
+
+struct rule {
+	enum rule_kind kind;
+	unsigned id;		/* uid or gid */
+	char where[160];	/* "file:line" of the latest key of the section, for messages */
+	int allow;		/* POLICY_UNSET, 0, 1 */
+	int max_queues;
+	int pool_max_queues;
+	struct {
+		char algorithm[32];
+		int max;
+	} per_algorithm[POLICY_MAX_ALGORITHMS];
+	unsigned n_per_algorithm;
+	char *devices[POLICY_MAX_DEVICES];
+	unsigned n_devices;	/* 0: any device */
+};
+
+struct policy {
+	struct rule *rules;
+	unsigned n_rules;
+	int default_max_queues;	/* the built-in limit under every rule */
+};
+
+/* What a caller holds now, counted by the core. */
+struct usage {
+	unsigned queues;		/* the caller's own */
+	unsigned queues_of_algorithm;	/* the caller's own of the asked algorithm */
+};
+
+/* Who asks: the kernel's uid and groups. */
+struct caller {
+	uid_t uid;
+	const gid_t *groups;
+	unsigned n_groups;
+};
+
+void policy_init(struct policy *p, int default_max_queues);
+void policy_finish(struct policy *p);
+
+/*
+ * Take one key of a policy section (@section: "defaults", "user:NAME",
+ * "group:NAME").  Returns 1 if the section is a policy section and the key
+ * was taken, 0 if the section is not a policy section, or -EINVAL with the
+ * reason, starting with @where ("file:line"), in @err.
+ */
+int policy_parse(struct policy *p, const char *section, const char *key, const char *value,
+		 const char *where, char *err, size_t err_size);
+
+/* Whether @caller may use @device at all; sets @e (PermissionDenied) if not. */
+int policy_check_device(const struct policy *p, const struct caller *caller,
+			const char *device, struct accel_error *e);
+
+/*
+ * Whether @caller may take one more queue of @algorithm, holding @usage;
+ * @pool_usage(gid, data) counts a group's queues.  Sets @e if not.
+ */
+int policy_check_acquire(const struct policy *p, const struct caller *caller,
+			 const char *algorithm, const struct usage *usage,
+			 unsigned (*pool_usage)(gid_t gid, void *data), void *data,
+			 struct accel_error *e);
+
+#endif

@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The policy through a real broker: limits from the configuration file for
+ * root and for other uids and groups (fork + setresuid), reload by
+ * `accelctl reload` and by SIGHUP, a broken file keeping the old policy,
+ * and on_shrink = revoke taking the newest queues back.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <accel/accel.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+static struct broker_proc broker;
+static char conf[64];
+
+static void write_conf(const char *text)
+{
+	FILE *f = fopen(conf, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static int start(const char *text)
+{
+	strcpy(conf, "/tmp/accel-policy-conf-XXXXXX");
+	int fd = mkstemp(conf);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	chmod(conf, 0644);
+	write_conf(text);
+	return broker_start(&broker, (const char *const[]){ "--config", conf, "--sim", "2", NULL }) < 0 ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+	unlink(conf);
+	return broker_stop(&broker) == 0 ? 0 : -1;
+}
+
+static int reload(char *out, size_t size)
+{
+	char cmd[512];
+	FILE *p;
+	size_t n;
+
+	snprintf(cmd, sizeof(cmd), "%s/accelctl --socket %s reload 2>&1", build_dir(), broker.sock);
+	p = popen(cmd, "r");
+	n = fread(out, 1, size - 1, p);
+	out[n] = '\0';
+	return WEXITSTATUS(pclose(p));
+}
+
+static void limits_apply_and_reload_shrinks_newest_first(void **state)
+{
+	struct accel_client *c;
+	struct accel_queue *q[4];
+	char out[1024];
+
+	assert_int_equal(start("[defaults]\nmax_queues = 3\n"), 0);
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(accel_acquire(c, "copy", NULL, &q[i]), 0);
+	assert_int_equal(accel_acquire(c, "copy", NULL, &q[3]), -EDQUOT);
+	assert_non_null(strstr(accel_error_message(c), ":2)"));	/* file:line of the rule */
+
+	/* Broken: refused with file and line, the old policy stays. */
+	write_conf("[defaults]\nmax_queues = 1\nmax_queuez = 2\n");
+	assert_int_equal(reload(out, sizeof(out)), 1);
+	assert_non_null(strstr(out, ":3: unknown key \"max_queuez\""));
+	assert_int_equal(accel_queue_state(q[2]), ACCEL_QUEUE_ACTIVE);
+
+	/* Shrinking with on_shrink = keep: nothing revoked, no new queue. */
+	write_conf("[defaults]\nmax_queues = 1\n");
+	assert_int_equal(reload(out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "0 queue(s)"));
+	assert_int_equal(accel_queue_state(q[2]), ACCEL_QUEUE_ACTIVE);
+	assert_int_equal(accel_release(q[2]), 0);
+	assert_int_equal(accel_acquire(c, "copy", NULL, &q[2]), -EDQUOT);
+
+	/* With on_shrink = revoke: the newest go until within the limit. */
+	write_conf("[broker]\non_shrink = revoke\n[defaults]\nmax_queues = 1\n");
+	assert_int_equal(reload(out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "1 queue(s)"));
+	assert_int_equal(accel_queue_state(q[0]), ACCEL_QUEUE_ACTIVE);
+	assert_int_equal(accel_queue_state(q[1]), ACCEL_QUEUE_REVOKED);
+
+	/* SIGHUP reloads too. */
+	write_conf("[defaults]\nmax_queues = 3\n");
+	kill(broker.pid, SIGHUP);
+	for (int i = 0; i < 200 && accel_acquire(c, "copy", NULL, &q[2]) < 0; i++)
+		usleep(10000);
+	assert_string_equal(accel_queue_algorithm(q[2]), "copy");
+	accel_release(q[0]);
+	accel_release(q[1]);
+	accel_release(q[2]);
+	accel_disconnect(c);
+}
+
+/* Run @fn as @uid with @gid and supplementary @groups; returns its exit status. */
+static int as_user(uid_t uid, gid_t gid, const gid_t *groups, size_t n, int (*fn)(void))
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (setgroups(n, groups) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+			_exit(100);
+		_exit(fn());
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+static int hold_fd[2];
+
+/* Acquire one queue, report, and hold it until told. */
+static int acquire_and_hold(void)
+{
+	struct accel_client *c;
+	struct accel_queue *q;
+	char byte;
+	int r;
+
+	if (accel_connect(broker.sock, &c) < 0)
+		return 10;
+	r = accel_acquire(c, "gzip", NULL, &q);
+	byte = r == 0 ? 'y' : r == -EDQUOT ? 'q' : r == -EACCES ? 'd' : 'e';
+	(void)!write(hold_fd[1], &byte, 1);
+	pause();
+	return 0;
+}
+
+static pid_t spawn_holder(uid_t uid, const gid_t *groups, size_t n, char *result)
+{
+	pid_t pid;
+
+	assert_int_equal(pipe(hold_fd), 0);
+	pid = fork();
+	if (pid == 0) {
+		if (setgroups(n, groups) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
+			_exit(100);
+		_exit(acquire_and_hold());
+	}
+	close(hold_fd[1]);
+	assert_int_equal(read(hold_fd[0], result, 1), 1);
+	close(hold_fd[0]);
+	return pid;
+}
+
+static void group_pool_is_shared_by_its_members(void **state)
+{
+	const gid_t users[] = { 100 };
+	char r1, r2, r3;
+	pid_t a, b, c;
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(start("[group:users]\npool_max_queues = 2\n"), 0);
+	a = spawn_holder(1, users, 1, &r1);	/* daemon */
+	b = spawn_holder(2, users, 1, &r2);	/* bin */
+	c = spawn_holder(65534, users, 1, &r3);	/* nobody: the pool is full */
+	assert_int_equal(r1, 'y');
+	assert_int_equal(r2, 'y');
+	assert_int_equal(r3, 'q');
+	kill(a, SIGKILL);
+	waitpid(a, NULL, 0);
+	/* One left the pool: there is room again. */
+	pid_t d;
+	char r4 = 0;
+	for (int i = 0; i < 100 && r4 != 'y'; i++) {
+		d = spawn_holder(65534, users, 1, &r4);
+		if (r4 != 'y') {
+			kill(d, SIGKILL);
+			waitpid(d, NULL, 0);
+			usleep(10000);
+		}
+	}
+	assert_int_equal(r4, 'y');
+	kill(b, SIGKILL);
+	kill(c, SIGKILL);
+	kill(d, SIGKILL);
+	waitpid(b, NULL, 0);
+	waitpid(c, NULL, 0);
+	waitpid(d, NULL, 0);
+}
+
+static int nobody_checks(void)
+{
+	struct accel_client *c;
+	struct accel_queue *q;
+
+	if (accel_connect(broker.sock, &c) < 0)
+		return 1;
+	/* devices = accel_sim-1: the broker picks it, and refuses accel_sim-0. */
+	if (accel_acquire(c, "copy", NULL, &q) < 0 || strcmp(accel_queue_device(q), "accel_sim-1") != 0)
+		return 2;
+	if (accel_acquire(c, "copy", &(struct accel_acquire_options){ "accel_sim-0", -1 }, &q) != -EACCES)
+		return 3;
+	if (strcmp(accel_error_name(c), "org.accelbroker.Broker.PermissionDenied") != 0)
+		return 4;
+	/* max_queues.gzip = 0 */
+	if (accel_acquire(c, "gzip", NULL, &q) != -EDQUOT)
+		return 5;
+	return 0;
+}
+
+static int bin_is_refused(void)
+{
+	struct accel_client *c;
+	struct accel_queue *q;
+
+	if (accel_connect(broker.sock, &c) < 0)
+		return 1;
+	return accel_acquire(c, "copy", NULL, &q) == -EACCES ? 0 : 2;
+}
+
+static void user_rules_devices_algorithms_and_allow(void **state)
+{
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(start("[user:nobody]\ndevices = accel_sim-1\nmax_queues.gzip = 0\n"
+			       "[user:bin]\nallow = no\n"), 0);
+	assert_int_equal(as_user(65534, 65534, NULL, 0, nobody_checks), 0);
+	assert_int_equal(as_user(2, 2, NULL, 0, bin_is_refused), 0);
+}
+
+static void reload_is_for_administrators(void **state)
+{
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(start("[defaults]\nmax_queues = 3\n"), 0);
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "setpriv --reuid=65534 --regid=65534 --clear-groups %s/accelctl --socket %s reload "
+		 "2>&1 | grep -q PermissionDenied", build_dir(), broker.sock);
+	assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(limits_apply_and_reload_shrinks_newest_first, teardown),
+		cmocka_unit_test_teardown(group_pool_is_shared_by_its_members, teardown),
+		cmocka_unit_test_teardown(user_rules_devices_algorithms_and_allow, teardown),
+		cmocka_unit_test_teardown(reload_is_for_administrators, teardown),
+	};
+
+	return cmocka_run_group_tests_name("policy_integration", tests, NULL, NULL);
+}

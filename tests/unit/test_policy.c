@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The policy sections: parsing with errors that name file and line, and how
+ * user, group and default rules combine (every applicable rule holds).
+ * Uses users and groups every Debian system has: daemon (1), bin (2),
+ * nobody (65534); groups daemon (1), sys (3), adm (4), users (100).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "log.h"
+#include "policy.h"
+
+static char err[512];
+static char dir[64];
+
+static int load_files(struct policy *p, const char *main_text, const char *dropin_a, const char *dropin_b)
+{
+	char path[160], dpath[200];
+	struct config cfg;
+	FILE *f;
+	int r;
+
+	strcpy(dir, "/tmp/accel-policy-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/accel-broker.conf", dir);
+	f = fopen(path, "w");
+	fputs(main_text, f);
+	fclose(f);
+	if (dropin_a || dropin_b) {
+		snprintf(dpath, sizeof(dpath), "%s.d", path);
+		assert_int_equal(mkdir(dpath, 0755), 0);
+		snprintf(dpath, sizeof(dpath), "%s.d/20-b.conf", path);
+		if (dropin_b && (f = fopen(dpath, "w"))) {
+			fputs(dropin_b, f);
+			fclose(f);
+		}
+		snprintf(dpath, sizeof(dpath), "%s.d/10-a.conf", path);
+		if (dropin_a && (f = fopen(dpath, "w"))) {
+			fputs(dropin_a, f);
+			fclose(f);
+		}
+	}
+	config_init(&cfg);
+	policy_init(p, 16);
+	log_set_level(LOG_CRIT);
+	r = config_load(&cfg, p, path, true, err, sizeof(err));
+	log_set_level(LOG_INFO);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	return r;
+}
+
+static int load(struct policy *p, const char *text)
+{
+	return load_files(p, text, NULL, NULL);
+}
+
+static const gid_t g_daemon[] = { 1 }, g_sys_adm[] = { 3, 4 }, g_users[] = { 100 };
+
+/* -1 if @uid in @groups, holding @held queues (@held_alg of @alg), may not take one more. */
+static int acquire(struct policy *p, uid_t uid, const gid_t *groups, unsigned n, const char *alg,
+		   unsigned held, unsigned held_alg, struct accel_error *e)
+{
+	struct caller c = { uid, groups, n };
+	struct usage u = { held, held_alg };
+
+	return policy_check_acquire(p, &c, alg, &u, NULL, NULL, e) < 0 ? -1 : 0;
+}
+
+static unsigned pool_value;
+static unsigned fixed_pool(gid_t gid, void *data)
+{
+	(void)gid;
+	(void)data;
+	return pool_value;
+}
+
+static void defaults_then_user_then_builtin(void **state)
+{
+	struct policy p;
+	struct accel_error e = { 0 };
+
+	assert_int_equal(load(&p, "[defaults]\nmax_queues = 4\n\n[user:daemon]\nmax_queues = 8\n"), 0);
+	assert_int_equal(acquire(&p, 2, NULL, 0, "gzip", 3, 0, &e), 0);
+	assert_int_equal(acquire(&p, 2, NULL, 0, "gzip", 4, 0, &e), -1);	/* bin: defaults */
+	assert_string_equal(e.name, ERR_QUOTA_EXCEEDED);
+	assert_non_null(strstr(e.message, "accel-broker.conf:2"));	/* names the rule */
+	assert_int_equal(acquire(&p, 1, NULL, 0, "gzip", 7, 0, &e), 0);	/* daemon: its own */
+	assert_int_equal(acquire(&p, 1, NULL, 0, "gzip", 8, 0, &e), -1);
+	assert_non_null(strstr(e.message, "accel-broker.conf:5"));
+	policy_finish(&p);
+	/* No rule at all: the broker's built-in limit. */
+	assert_int_equal(load(&p, "[broker]\nsim_queues = 4\n"), 0);
+	assert_int_equal(acquire(&p, 2, NULL, 0, "copy", 15, 0, &e), 0);
+	assert_int_equal(acquire(&p, 2, NULL, 0, "copy", 16, 0, &e), -1);
+	policy_finish(&p);
+}
+
+static void every_applicable_rule_holds(void **state)
+{
+	struct policy p;
+	struct accel_error e = { 0 };
+
+	assert_int_equal(load(&p, "[defaults]\nmax_queues = 10\nmax_queues.gzip = 3\n"
+				  "[group:sys]\nmax_queues = 6\n"
+				  "[group:adm]\nmax_queues.gzip = 1\n"), 0);
+	/* In sys and adm: 6 in all, 1 gzip. */
+	assert_int_equal(acquire(&p, 2, g_sys_adm, 2, "copy", 5, 0, &e), 0);
+	assert_int_equal(acquire(&p, 2, g_sys_adm, 2, "copy", 6, 0, &e), -1);
+	assert_int_equal(acquire(&p, 2, g_sys_adm, 2, "gzip", 2, 0, &e), 0);
+	assert_int_equal(acquire(&p, 2, g_sys_adm, 2, "gzip", 2, 1, &e), -1);
+	assert_non_null(strstr(e.message, "gzip"));
+	/* In neither: the defaults, 10 in all, 3 gzip. */
+	assert_int_equal(acquire(&p, 2, g_users, 1, "gzip", 9, 2, &e), 0);
+	assert_int_equal(acquire(&p, 2, g_users, 1, "gzip", 9, 3, &e), -1);
+	policy_finish(&p);
+}
+
+static void allow_no_refuses_by_user_or_group(void **state)
+{
+	struct policy p;
+	struct accel_error e = { 0 };
+
+	assert_int_equal(load(&p, "[user:bin]\nallow = no\n[group:daemon]\nallow = no\n"), 0);
+	assert_int_equal(acquire(&p, 2, NULL, 0, "copy", 0, 0, &e), -1);
+	assert_string_equal(e.name, ERR_PERMISSION_DENIED);
+	assert_int_equal(acquire(&p, 65534, g_daemon, 1, "copy", 0, 0, &e), -1);
+	assert_string_equal(e.name, ERR_PERMISSION_DENIED);
+	assert_int_equal(acquire(&p, 65534, g_users, 1, "copy", 0, 0, &e), 0);
+	policy_finish(&p);
+}
+
+static void group_pool_counts_the_members_together(void **state)
+{
+	struct policy p;
+	struct accel_error e = { 0 };
+	struct caller c = { 2, g_users, 1 };
+	struct usage u = { 0, 0 };
+
+	assert_int_equal(load(&p, "[group:users]\npool_max_queues = 4\n"), 0);
+	pool_value = 3;
+	assert_int_equal(policy_check_acquire(&p, &c, "copy", &u, fixed_pool, NULL, &e), 0);
+	pool_value = 4;
+	assert_true(policy_check_acquire(&p, &c, "copy", &u, fixed_pool, NULL, &e) < 0);
+	assert_non_null(strstr(e.message, "pool of 4"));
+	policy_finish(&p);
+}
+
+static void devices_patterns_restrict(void **state)
+{
+	struct policy p;
+	struct accel_error e = { 0 };
+	struct caller bin = { 2, NULL, 0 }, daemon_user = { 1, NULL, 0 }, sys = { 65534, g_sys_adm, 2 };
+
+	assert_int_equal(load(&p, "[defaults]\ndevices = accel_sim-* hisi_zip-0\n"
+				  "[user:daemon]\ndevices = hisi_*\n"
+				  "[group:sys]\ndevices = accel_sim-1\n"), 0);
+	assert_int_equal(policy_check_device(&p, &bin, "accel_sim-3", &e), 0);
+	assert_int_equal(policy_check_device(&p, &bin, "hisi_zip-0", &e), 0);
+	assert_true(policy_check_device(&p, &bin, "hisi_zip-1", &e) < 0);
+	assert_string_equal(e.name, ERR_PERMISSION_DENIED);
+	/* A user rule's list replaces the defaults'. */
+	assert_int_equal(policy_check_device(&p, &daemon_user, "hisi_zip-1", &e), 0);
+	assert_true(policy_check_device(&p, &daemon_user, "accel_sim-0", &e) < 0);
+	/* Group lists narrow further: both must match. */
+	assert_int_equal(policy_check_device(&p, &sys, "accel_sim-1", &e), 0);
+	assert_true(policy_check_device(&p, &sys, "accel_sim-0", &e) < 0);
+	policy_finish(&p);
+}
+
+static void dropins_are_read_in_order_and_later_wins(void **state)
+{
+	struct policy p;
+	struct accel_error e = { 0 };
+
+	assert_int_equal(load_files(&p, "[defaults]\nmax_queues = 2\n", "[defaults]\nmax_queues = 5\n",
+				    "[defaults]\nmax_queues = 7\n"), 0);
+	assert_int_equal(acquire(&p, 2, NULL, 0, "copy", 6, 0, &e), 0);
+	assert_int_equal(acquire(&p, 2, NULL, 0, "copy", 7, 0, &e), -1);
+	assert_non_null(strstr(e.message, "20-b.conf:2"));
+	policy_finish(&p);
+}
+
+static void bad_input_names_file_and_line(void **state)
+{
+	static const struct {
+		const char *text, *needle;
+	} cases[] = {
+		{ "[user:no-such-user-x]\nmax_queues = 1\n", ":2: [user:no-such-user-x]: no such user" },
+		{ "[group:no-such-group-x]\nmax_queues = 1\n", ":2: [group:no-such-group-x]: no such group" },
+		{ "[defaults]\n\nmax_queues = -1\n", ":3: max_queues: \"-1\" is not a number" },
+		{ "[defaults]\nmax_queues.gzip = lots\n", ":2: max_queues.gzip: \"lots\"" },
+		{ "[defaults]\nmax_queues. = 1\n", ":2: max_queues.: not an algorithm name" },
+		{ "[defaults]\nallow = maybe\n", ":2: allow: \"maybe\" is not yes or no" },
+		{ "[defaults]\npool_max_queues = 3\n", ":2: unknown key \"pool_max_queues\" in [defaults]" },
+		{ "[defaults]\nmax_queue = 3\n", ":2: unknown key \"max_queue\"" },
+		{ "[defaults]\ndevices =\n", ":2: devices: no pattern given" },
+		{ "[default]\nmax_queues = 1\n", ":2: unknown section [default]" },
+		{ "[broker]\non_shrink = sometimes\n", ":2: on_shrink: \"sometimes\" is not keep or revoke" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct policy p;
+		assert_int_equal(load(&p, cases[i].text), -EINVAL);
+		if (!strstr(err, cases[i].needle) || !strstr(err, "accel-broker.conf"))
+			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err, cases[i].needle);
+		policy_finish(&p);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(defaults_then_user_then_builtin),
+		cmocka_unit_test(every_applicable_rule_holds),
+		cmocka_unit_test(allow_no_refuses_by_user_or_group),
+		cmocka_unit_test(group_pool_counts_the_members_together),
+		cmocka_unit_test(devices_patterns_restrict),
+		cmocka_unit_test(dropins_are_read_in_order_and_later_wins),
+		cmocka_unit_test(bad_input_names_file_and_line),
+	};
+
+	return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
+}
