@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "policy.h"
 
 static char path[64];
 static char logged[4096];
@@ -44,6 +45,24 @@ static int load(const char *text, struct config *cfg)
 	logged[n > 0 ? n : 0] = '\0';
 	close(pipefd[0]);
 	unlink(path);
+	return r;
+}
+
+/* As load(), with the policy sections taken too. */
+static int load_with_policy(const char *text, struct config *cfg)
+{
+	struct policy p;
+	char file[] = "/tmp/accel-config-XXXXXX";
+	int fd = mkstemp(file), r;
+	FILE *f = fdopen(fd, "w");
+
+	fputs(text, f);
+	fclose(f);
+	config_init(cfg);
+	policy_init(&p, 16);
+	r = config_load(cfg, &p, file, true, NULL, 0);
+	policy_finish(&p);
+	unlink(file);
 	return r;
 }
 
@@ -100,7 +119,8 @@ static void shipped_file_parses_with_its_keys_enabled(void **state)
 		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s", l);
 	}
 	fclose(f);
-	assert_int_equal(load(text, &cfg), 0);
+	assert_non_null(strstr(text, "\n[defaults]\nmax_queues = 16\n"));
+	assert_int_equal(load_with_policy(text, &cfg), 0);
 	assert_int_equal(cfg.sim_devices, 2);
 	assert_int_equal(cfg.sim_queues, 16);
 	assert_int_equal(cfg.max_connections, 4096);
