@@ -16,6 +16,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include <accel/accel.h>
@@ -252,6 +254,131 @@ static void reload_is_for_administrators(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* One racing client: acquire, use, release, for ever (until killed). */
+static int racer(void)
+{
+	static const char *const algs[] = { "copy", "crc32c", "gzip", "gunzip" };
+	struct accel_client *c;
+	unsigned x = (unsigned)getpid();
+
+	if (accel_connect(broker.sock, &c) < 0)
+		return 1;
+	for (;;) {
+		struct accel_queue *q;
+		struct accel_completion comp;
+		x = x * 1103515245u + 12345u;
+		if (accel_acquire(c, algs[(x >> 16) % 4], NULL, &q) == 0) {
+			if ((x >> 20) % 2 == 0)
+				accel_run(q, "123456789", 9, NULL, 0, 0, 0, &comp);
+			usleep((x >> 8) % 2000);
+			if ((x >> 24) % 8 == 0) {
+				/* Leave it to the connection's end now and then. */
+				accel_disconnect(c);
+				accel_release(q);
+				if (accel_connect(broker.sock, &c) < 0)
+					return 1;
+				continue;
+			}
+			accel_release(q);
+		} else {
+			usleep(500);
+		}
+	}
+}
+
+static pid_t spawn_racer(uid_t uid)
+{
+	const gid_t users[] = { 100 };
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (setgroups(1, users) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
+			_exit(100);
+		_exit(racer());
+	}
+	return pid;
+}
+
+/* Count the queues per uid in one ListQueues snapshot; returns the total. */
+static int snapshot(struct accel_client *c, const uid_t *uids, int *per_uid)
+{
+	char *text = NULL;
+	int total = 0;
+
+	assert_int_equal(accel_call_json(c, "org.accelbroker.Broker.ListQueues", NULL, &text), 0);
+	for (int u = 0; u < 4; u++)
+		per_uid[u] = 0;
+	for (char *p = text; (p = strstr(p, "\"uid\":")); p++) {
+		long uid = strtol(p + 6, NULL, 10);
+		for (int u = 0; u < 4; u++)
+			per_uid[u] += uid == (long)uids[u];
+		total++;
+	}
+	free(text);
+	return total;
+}
+
+/*
+ * 32 clients of 4 users race acquire/release/disconnect for 10 s while some
+ * are killed and replaced; root samples the broker's queues all along.
+ * No sample may show a user over max_queues or the group over its pool,
+ * and at the end no queue or fd is left.
+ */
+static void racing_clients_never_exceed_a_limit(void **state)
+{
+	const uid_t uids[4] = { 1, 2, 3, 65534 };
+	pid_t pids[32];
+	int per_uid[4], fds_before, samples = 0, max_seen = 0, killed = 0;
+	struct accel_client *c;
+	uint64_t end;
+	struct timespec ts;
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(start("[defaults]\nmax_queues = 3\nmax_queues.gzip = 1\n"
+			       "[group:users]\npool_max_queues = 9\n"), 0);
+	fds_before = broker_fd_count(&broker);
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	for (int i = 0; i < 32; i++)
+		pids[i] = spawn_racer(uids[i % 4]);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	end = (uint64_t)ts.tv_sec + 10;
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		if ((uint64_t)ts.tv_sec >= end)
+			break;
+		int total = snapshot(c, uids, per_uid);
+		for (int u = 0; u < 4; u++)
+			if (per_uid[u] > 3)
+				fail_msg("uid %u holds %d queues, over 3", uids[u], per_uid[u]);
+		if (total > 9)
+			fail_msg("the group holds %d queues, over its pool of 9", total);
+		max_seen = total > max_seen ? total : max_seen;
+		samples++;
+		if (samples % 50 == 0) {
+			int i = samples / 50 % 32;
+			kill(pids[i], SIGKILL);
+			waitpid(pids[i], NULL, 0);
+			pids[i] = spawn_racer(uids[i % 4]);
+			killed++;
+		}
+		usleep(2000);
+	}
+	for (int i = 0; i < 32; i++) {
+		kill(pids[i], SIGKILL);
+		waitpid(pids[i], NULL, 0);
+	}
+	accel_disconnect(c);
+	print_message("%d samples, up to %d queues held at once, %d clients killed\n", samples, max_seen,
+		      killed);
+	assert_true(samples > 100);
+	assert_true(max_seen >= 6);	/* the race was real: the limits were reached */
+	assert_int_equal(broker_wait_fd_count(&broker, fds_before), fds_before);
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	assert_int_equal(snapshot(c, uids, per_uid), 0);
+	accel_disconnect(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -259,6 +386,7 @@ int main(void)
 		cmocka_unit_test_teardown(group_pool_is_shared_by_its_members, teardown),
 		cmocka_unit_test_teardown(user_rules_devices_algorithms_and_allow, teardown),
 		cmocka_unit_test_teardown(reload_is_for_administrators, teardown),
+		cmocka_unit_test_teardown(racing_clients_never_exceed_a_limit, teardown),
 	};
 
 	return cmocka_run_group_tests_name("policy_integration", tests, NULL, NULL);
