@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include <assert.h>
 #include <errno.h>
+#include <grp.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -435,4 +437,78 @@ void broker_watch(struct broker *b, struct broker_watcher *w)
 void broker_unwatch(struct broker_watcher *w)
 {
 	list_remove(&w->link);
+}
+
+struct quota_fill {
+	struct broker *b;
+	struct quota *q;
+	int error;
+};
+
+static unsigned count_uid_algorithm(struct broker *b, uid_t uid, const char *algorithm)
+{
+	struct queue *q;
+	unsigned n = 0;
+
+	list_for_each(q, &b->queues, link)
+		n += q->uid == uid && (!algorithm || strcmp(q->algorithm, algorithm) == 0);
+	return n;
+}
+
+static void quota_add(const struct limit_info *l, void *data)
+{
+	struct quota_fill *f = data;
+	struct quota_line *lines = realloc(f->q->lines, (f->q->n_lines + 1) * sizeof(*lines)), *line;
+	struct pool_count pc = { f->b, NULL };
+
+	if (!lines) {
+		f->error = -ENOMEM;
+		return;
+	}
+	f->q->lines = lines;
+	line = &lines[f->q->n_lines++];
+	snprintf(line->key, sizeof(line->key), "%s%s", l->key, l->algorithm ? l->algorithm : "");
+	snprintf(line->where, sizeof(line->where), "%s", l->where);
+	line->limit = l->limit;
+	line->gid = l->group ? (long)l->gid : -1;
+	if (strcmp(l->key, "pool_max_queues") == 0)
+		line->used = pool_usage(l->gid, &pc);
+	else
+		line->used = count_uid_algorithm(f->b, f->q->uid, l->algorithm);
+}
+
+int broker_get_quota(struct broker *b, const struct peer *peer, const char *user,
+		     struct quota *out, struct accel_error *e)
+{
+	gid_t groups[POLICY_MAX_GROUPS];
+	int n_groups = POLICY_MAX_GROUPS;
+	struct caller caller = { peer->uid, peer->groups, peer->n_groups };
+	struct quota_fill f = { b, out, 0 };
+	uid_t uid = peer->uid;
+
+	*out = (struct quota){ 0 };
+	if (user) {
+		if (parse_user(user, &uid) < 0)
+			return accel_error_set(e, ERR_INVALID_PARAMETER, "no user \"%.64s\"", user);
+		if (uid != peer->uid && !peer->admin)
+			return accel_error_set(e, ERR_PERMISSION_DENIED,
+					       "only an administrator may see another user's quota");
+	}
+	if (uid != peer->uid) {
+		/* Not connected: its groups as the user database says. */
+		struct passwd *pw = getpwuid(uid);
+		if (!pw || getgrouplist(pw->pw_name, pw->pw_gid, groups, &n_groups) < 0)
+			n_groups = 0;
+		caller = (struct caller){ uid, groups, (unsigned)n_groups };
+	}
+	out->uid = uid;
+	if (!b->policy)
+		return accel_error_set(e, ERR_INVALID_PARAMETER, "no policy in force");
+	out->allowed = policy_describe(b->policy, &caller, quota_add, &f);
+	if (f.error < 0) {
+		free(out->lines);
+		*out = (struct quota){ 0 };
+		return accel_error_set(e, ERR_INVALID_PARAMETER, "out of memory");
+	}
+	return 0;
 }

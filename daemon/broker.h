@@ -114,6 +114,28 @@ void broker_unwatch(struct broker_watcher *w);
  */
 int broker_set_policy(struct broker *b, struct policy *policy, bool revoke);
 
+struct quota_line {
+	char key[48];		/* "max_queues", "max_queues.gzip", "pool_max_queues" */
+	int limit;
+	unsigned used;
+	char where[160];	/* the rule: "file:line" or "built-in ..." */
+	long gid;		/* the group of a group rule, else -1 */
+};
+
+struct quota {
+	uid_t uid;
+	bool allowed;
+	struct quota_line *lines;	/* free() */
+	unsigned n_lines;
+};
+
+/*
+ * The limits that apply to @user (NULL: the caller) and their use now.
+ * Only administrators may ask about another user.
+ */
+int broker_get_quota(struct broker *b, const struct peer *peer, const char *user,
+		     struct quota *out, struct accel_error *e);
+
 /* Re-read the settings and put them in force; returns queues revoked, or an error in @e. */
 int broker_reload(struct broker *b, struct accel_error *e);
 

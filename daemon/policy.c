@@ -294,3 +294,54 @@ int policy_check_acquire(const struct policy *p, const struct caller *c, const c
 	}
 	return 0;
 }
+
+bool policy_describe(const struct policy *p, const struct caller *c,
+		     void (*fn)(const struct limit_info *l, void *data), void *data)
+{
+	const struct rule *user = find_rule(p, RULE_USER, c->uid), *defaults = find_rule(p, RULE_DEFAULTS, 0);
+	const struct rule *own = user && user->max_queues != POLICY_UNSET ? user :
+				 defaults && defaults->max_queues != POLICY_UNSET ? defaults : NULL;
+	int allow = OWN(user, defaults, allow);
+	struct limit_info l = {
+		.key = "max_queues",
+		.limit = own ? own->max_queues : p->default_max_queues,
+		.where = own ? own->where : "built-in (max_queues_per_user)",
+	};
+
+	fn(&l, data);
+	/* The user's own per-algorithm limits: its rule's, else the defaults'. */
+	for (int pass = 0; pass < 2; pass++) {
+		const struct rule *r = pass == 0 ? user : defaults;
+		for (unsigned i = 0; r && i < r->n_per_algorithm; i++) {
+			if (pass == 1 && per_algorithm(user, r->per_algorithm[i].algorithm) != POLICY_UNSET)
+				continue;
+			l = (struct limit_info){ .key = "max_queues.", .algorithm = r->per_algorithm[i].algorithm,
+						 .limit = r->per_algorithm[i].max, .where = r->where };
+			fn(&l, data);
+		}
+	}
+	for (unsigned i = 0; i < p->n_rules; i++) {
+		const struct rule *g = &p->rules[i];
+		if (g->kind != RULE_GROUP || !in_groups(c, (gid_t)g->id))
+			continue;
+		if (g->allow == 0)
+			allow = 0;
+		if (g->max_queues != POLICY_UNSET) {
+			l = (struct limit_info){ .key = "max_queues", .limit = g->max_queues, .where = g->where,
+						 .group = true, .gid = (gid_t)g->id };
+			fn(&l, data);
+		}
+		for (unsigned k = 0; k < g->n_per_algorithm; k++) {
+			l = (struct limit_info){ .key = "max_queues.", .algorithm = g->per_algorithm[k].algorithm,
+						 .limit = g->per_algorithm[k].max, .where = g->where,
+						 .group = true, .gid = (gid_t)g->id };
+			fn(&l, data);
+		}
+		if (g->pool_max_queues != POLICY_UNSET) {
+			l = (struct limit_info){ .key = "pool_max_queues", .limit = g->pool_max_queues,
+						 .where = g->where, .group = true, .gid = (gid_t)g->id };
+			fn(&l, data);
+		}
+	}
+	return allow != 0;
+}

@@ -92,6 +92,23 @@ int policy_check_device(const struct policy *p, const struct caller *caller,
  * Whether @caller may take one more queue of @algorithm, holding @usage;
  * @pool_usage(gid, data) counts a group's queues.  Sets @e if not.
  */
+/* One limit that applies to a caller, for `accelctl quota`. */
+struct limit_info {
+	const char *key;	/* "max_queues", "max_queues." (+ algorithm), "pool_max_queues" */
+	const char *algorithm;	/* for max_queues.ALG, else NULL */
+	int limit;
+	const char *where;	/* "file:line", or "built-in" */
+	bool group;		/* a group rule: gid says which */
+	gid_t gid;
+};
+
+/*
+ * Call @fn for every limit that applies to @caller (see the combination
+ * rules above); returns whether the caller is allowed at all.
+ */
+bool policy_describe(const struct policy *p, const struct caller *caller,
+		     void (*fn)(const struct limit_info *l, void *data), void *data);
+
 int policy_check_acquire(const struct policy *p, const struct caller *caller,
 			 const char *algorithm, const struct usage *usage,
 			 unsigned (*pool_usage)(gid_t gid, void *data), void *data,

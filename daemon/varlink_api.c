@@ -287,6 +287,43 @@ static int handle_revoke(struct connection *c, const struct varlink_call *call,
 	return connection_reply(c, call, reply, NULL, 0);
 }
 
+static int handle_get_quota(struct connection *c, const struct varlink_call *call,
+			    struct accel_error *e)
+{
+	const char *user = NULL;
+	const struct varlink_param params[] = {
+		{ "user", VARLINK_STRING, true, &user },
+		{ 0 },
+	};
+	struct json_object *reply, *limits;
+	struct quota q;
+	int r;
+
+	r = varlink_params_dispatch(call->parameters, params, e);
+	if (r < 0)
+		return r;
+	r = broker_get_quota(broker_of(c), &c->peer, user, &q, e);
+	if (r < 0)
+		return r;
+	reply = json_object_new_object();
+	limits = json_object_new_array();
+	for (unsigned i = 0; i < q.n_lines; i++) {
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "key", json_object_new_string(q.lines[i].key));
+		json_object_object_add(o, "limit", json_object_new_int(q.lines[i].limit));
+		json_object_object_add(o, "used", json_object_new_int64(q.lines[i].used));
+		json_object_object_add(o, "rule", json_object_new_string(q.lines[i].where));
+		if (q.lines[i].gid >= 0)
+			json_object_object_add(o, "gid", json_object_new_int64(q.lines[i].gid));
+		json_object_array_add(limits, o);
+	}
+	free(q.lines);
+	json_object_object_add(reply, "uid", json_object_new_int64(q.uid));
+	json_object_object_add(reply, "allowed", json_object_new_boolean(q.allowed));
+	json_object_object_add(reply, "limits", limits);
+	return connection_reply(c, call, reply, NULL, 0);
+}
+
 static int handle_reload(struct connection *c, const struct varlink_call *call,
 			 struct accel_error *e)
 {
@@ -361,6 +398,7 @@ static const struct {
 	{ ACCEL_INTERFACE ".Monitor", handle_monitor },
 	{ ACCEL_INTERFACE ".Revoke", handle_revoke },
 	{ ACCEL_INTERFACE ".Reload", handle_reload },
+	{ ACCEL_INTERFACE ".GetQuota", handle_get_quota },
 	{ VARLINK_SERVICE ".GetInfo", handle_get_info },
 	{ VARLINK_SERVICE ".GetInterfaceDescription", handle_get_interface_description },
 };

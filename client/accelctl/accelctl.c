@@ -22,6 +22,7 @@ static const struct {
 	{ "revoke", cmd_revoke, "take queues back (by id, --user or --device)" },
 	{ "monitor", cmd_monitor, "print revocations as they happen" },
 	{ "reload", cmd_reload, "make the broker re-read its configuration" },
+	{ "quota", cmd_quota, "your limits, their use, and the rule that sets each" },
 };
 
 static void help(void)

@@ -31,6 +31,7 @@ int cmd_decompress(struct ctl *ctl, int argc, char **argv);
 int cmd_revoke(struct ctl *ctl, int argc, char **argv);
 int cmd_monitor(struct ctl *ctl, int argc, char **argv);
 int cmd_reload(struct ctl *ctl, int argc, char **argv);
+int cmd_quota(struct ctl *ctl, int argc, char **argv);
 
 /* Parse a command's own options: --json and --help.  Returns 1 to go on. */
 int ctl_parse_simple(struct ctl *ctl, int argc, char **argv, const char *usage);

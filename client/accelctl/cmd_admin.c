@@ -151,3 +151,65 @@ int cmd_reload(struct ctl *ctl, int argc, char **argv)
 	json_object_put(reply);
 	return 0;
 }
+
+int cmd_quota(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "user", required_argument, NULL, 'u' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct json_object *params = json_object_new_object(), *reply, *limits;
+	struct accel_client *c;
+	char *text = NULL;
+	int opt, r;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "u:h", options, NULL)) >= 0) {
+		switch (opt) {
+		case 'u': json_object_object_add(params, "user", json_object_new_string(optarg)); break;
+		case 'j': ctl->json = true; break;
+		case 'h':
+			printf("Usage: accelctl quota [--user NAME] [--json]\n"
+			       "The limits that apply to you (an administrator: to NAME), their use,\n"
+			       "and the rule that sets each.\n");
+			json_object_put(params);
+			return 0;
+		default:
+			json_object_put(params);
+			return -EINVAL;
+		}
+	}
+	r = optind < argc ? -EINVAL : ctl_client(ctl, &c);
+	if (r == 0)
+		r = accel_call_json(c, "org.accelbroker.Broker.GetQuota", json_object_to_json_string(params), &text);
+	json_object_put(params);
+	if (r < 0)
+		return ctl->client ? ctl_error(ctl, r, "quota") : r;
+	reply = json_tokener_parse(text);
+	free(text);
+	if (ctl->json) {
+		printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(reply);
+		return 0;
+	}
+	printf("uid %d%s\n", json_object_get_int(json_object_object_get(reply, "uid")),
+	       json_object_get_boolean(json_object_object_get(reply, "allowed")) ? "" : " (not allowed)");
+	printf("%-22s %6s %6s  %s\n", "LIMIT", "MAX", "USED", "RULE");
+	limits = json_object_object_get(reply, "limits");
+	for (size_t i = 0; limits && i < json_object_array_length(limits); i++) {
+		struct json_object *l = json_object_array_get_idx(limits, i), *gid;
+		char key[64];
+		if (json_object_object_get_ex(l, "gid", &gid))
+			snprintf(key, sizeof(key), "%s (gid %d)", json_object_get_string(json_object_object_get(l, "key")),
+				 json_object_get_int(gid));
+		else
+			snprintf(key, sizeof(key), "%s", json_object_get_string(json_object_object_get(l, "key")));
+		printf("%-22s %6d %6d  %s\n", key, json_object_get_int(json_object_object_get(l, "limit")),
+		       json_object_get_int(json_object_object_get(l, "used")),
+		       json_object_get_string(json_object_object_get(l, "rule")));
+	}
+	json_object_put(reply);
+	return 0;
+}

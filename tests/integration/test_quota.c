@@ -243,6 +243,44 @@ static void user_rules_devices_algorithms_and_allow(void **state)
 	assert_int_equal(as_user(2, 2, NULL, 0, bin_is_refused), 0);
 }
 
+static void quota_shows_limits_use_and_rules(void **state)
+{
+	char cmd[512], out[4096];
+	struct accel_client *c;
+	struct accel_queue *q;
+	FILE *p;
+	size_t n;
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(start("[defaults]\nmax_queues = 3\nmax_queues.gzip = 1\n"
+			       "[group:users]\npool_max_queues = 5\n"), 0);
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	assert_int_equal(accel_acquire(c, "gzip", NULL, &q), 0);
+	snprintf(cmd, sizeof(cmd), "%s/accelctl --socket %s quota 2>&1", build_dir(), broker.sock);
+	p = popen(cmd, "r");
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	assert_int_equal(WEXITSTATUS(pclose(p)), 0);
+	assert_non_null(strstr(out, "max_queues                  3      1"));
+	assert_non_null(strstr(out, "max_queues.gzip             1      1"));
+	assert_non_null(strstr(out, ":3"));	/* the rule's file:line */
+	/* Another user, as administrator: its groups from the user database. */
+	snprintf(cmd, sizeof(cmd), "%s/accelctl --socket %s quota --user nobody --json 2>&1", build_dir(),
+		 broker.sock);
+	p = popen(cmd, "r");
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	assert_int_equal(WEXITSTATUS(pclose(p)), 0);
+	assert_non_null(strstr(out, "\"uid\":65534"));
+	/* Not an administrator: not someone else's. */
+	snprintf(cmd, sizeof(cmd), "setpriv --reuid=65534 --regid=65534 --clear-groups %s/accelctl --socket %s "
+		 "quota --user root 2>&1 | grep -q PermissionDenied", build_dir(), broker.sock);
+	assert_int_equal(system(cmd), 0);
+	accel_release(q);
+	accel_disconnect(c);
+}
+
 static void reload_is_for_administrators(void **state)
 {
 	if (geteuid() != 0)
@@ -386,6 +424,7 @@ int main(void)
 		cmocka_unit_test_teardown(group_pool_is_shared_by_its_members, teardown),
 		cmocka_unit_test_teardown(user_rules_devices_algorithms_and_allow, teardown),
 		cmocka_unit_test_teardown(reload_is_for_administrators, teardown),
+		cmocka_unit_test_teardown(quota_shows_limits_use_and_rules, teardown),
 		cmocka_unit_test_teardown(racing_clients_never_exceed_a_limit, teardown),
 	};
 
