@@ -44,8 +44,8 @@ struct broker_watcher {
 #define REVOKE_POLICY		"policy"
 #define REVOKE_SHUTDOWN		"shutdown"
 
+/* Limits on connections; limits on queues are the policy's (policy.h). */
 struct broker_limits {
-	unsigned max_queues_per_user;
 	unsigned max_connections_per_user;
 	unsigned max_connections;
 	int admin_gid;		/* members may see and revoke every queue; -1: root only */

@@ -9,7 +9,6 @@
 void settings_limits(const struct config *cfg, struct broker_limits *out)
 {
 	*out = (struct broker_limits){
-		.max_queues_per_user = (unsigned)cfg->max_queues_per_user,
 		.max_connections_per_user = (unsigned)cfg->max_connections_per_user,
 		.max_connections = (unsigned)cfg->max_connections,
 		.admin_gid = cfg->admin_gid,

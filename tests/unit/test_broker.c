@@ -27,8 +27,7 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	log_set_level(LOG_ERR);
-	broker_init(&f->b, &(struct broker_limits){ .max_queues_per_user = 5,
-						    .max_connections_per_user = 4,
+	broker_init(&f->b, &(struct broker_limits){ .max_connections_per_user = 4,
 						    .max_connections = 8, .admin_gid = -1 }, NULL);
 	policy_init(&f->policy, 5);
 	broker_set_policy(&f->b, &f->policy, false);

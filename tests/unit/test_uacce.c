@@ -193,7 +193,7 @@ static void missing_and_oversized_attributes_are_refused(void **state)
 }
 
 static const struct broker_limits limits = {
-	.max_queues_per_user = 16, .max_connections_per_user = 64, .max_connections = 64,
+	.max_connections_per_user = 64, .max_connections = 64,
 	.admin_gid = -1,
 };
 
