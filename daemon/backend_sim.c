@@ -116,7 +116,7 @@ int backend_sim_add_devices(struct broker *b, struct sim_engine *engine,
 		struct device *dev;
 
 		snprintf(name, sizeof(name), "accel_sim-%u", i);
-		dev = device_create(&sim_ops, name, ACCEL_SIM_API, SIM_ALGORITHMS);
+		dev = device_create(&sim_ops, name, ACCEL_SIM_API, ACCEL_SIM_ALGORITHMS);
 		if (!dev)
 			return log_error_errno(-ENOMEM, "Could not create %s", name);
 		dev->backend = calloc(1, sizeof(struct sim_device));

@@ -6,12 +6,7 @@
 #include "crc32c.h"
 #include "sim_ops.h"
 
-static const char *const op_names[] = {
-	[ACCEL_SIM_OP_COPY] = "copy",
-	[ACCEL_SIM_OP_CRC32C] = "crc32c",
-	[ACCEL_SIM_OP_GZIP] = "gzip",
-	[ACCEL_SIM_OP_GUNZIP] = "gunzip",
-};
+static const char *const op_names[] = ACCEL_SIM_OP_NAMES;
 
 unsigned sim_op_from_name(const char *name)
 {

@@ -44,6 +44,4 @@ void sim_stream_finish(struct sim_stream *st);
 unsigned sim_op_from_name(const char *name);
 const char *sim_op_name(unsigned op);
 
-#define SIM_ALGORITHMS "copy crc32c gzip gunzip"
-
 #endif

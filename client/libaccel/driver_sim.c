@@ -38,12 +38,7 @@ struct sim_state {
 	uint32_t cq_head;	/* ours; published to regs->cq_head */
 };
 
-static const char *const op_names[] = {
-	[ACCEL_SIM_OP_COPY] = "copy",
-	[ACCEL_SIM_OP_CRC32C] = "crc32c",
-	[ACCEL_SIM_OP_GZIP] = "gzip",
-	[ACCEL_SIM_OP_GUNZIP] = "gunzip",
-};
+static const char *const op_names[] = ACCEL_SIM_OP_NAMES;
 
 static bool fits(uint64_t offset, uint64_t len, uint64_t size)
 {

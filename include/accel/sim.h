@@ -48,6 +48,18 @@ enum accel_sim_op {
 	ACCEL_SIM_OP_GUNZIP = 4,
 };
 
+/*
+ * The operations' names, as AcquireQueue and the uacce "algorithms"
+ * attribute spell them: an initializer for a table indexed by the op.
+ */
+#define ACCEL_SIM_OP_NAMES {			\
+	[ACCEL_SIM_OP_COPY] = "copy",		\
+	[ACCEL_SIM_OP_CRC32C] = "crc32c",	\
+	[ACCEL_SIM_OP_GZIP] = "gzip",		\
+	[ACCEL_SIM_OP_GUNZIP] = "gunzip",	\
+}
+#define ACCEL_SIM_ALGORITHMS	"copy crc32c gzip gunzip"
+
 /* Queue state (regs.state), written by the device. */
 enum accel_sim_state {
 	ACCEL_SIM_STATE_ACTIVE = 1,
