@@ -94,7 +94,12 @@ static int parse_devices(struct rule *r, const char *value, const char *where, c
 			free(copy);
 			return FAIL("%s: devices: more than %d patterns", where, POLICY_MAX_DEVICES);
 		}
-		r->devices[r->n_devices++] = strdup(w);
+		r->devices[r->n_devices] = strdup(w);
+		if (!r->devices[r->n_devices]) {
+			free(copy);
+			return -ENOMEM;
+		}
+		r->n_devices++;
 	}
 	free(copy);
 	if (r->n_devices == 0)
@@ -151,7 +156,8 @@ int policy_parse(struct policy *p, const char *section, const char *key, const c
 		if (config_parse_int(value, 0, 1 << 20, &r->pool_max_queues) < 0)
 			return FAIL("%s: pool_max_queues: \"%s\" is not a number", where, value);
 	} else if (strcmp(key, "devices") == 0) {
-		return parse_devices(r, value, where, err, err_size) < 0 ? -EINVAL : 1;
+		v = parse_devices(r, value, where, err, err_size);
+		return v < 0 ? v : 1;
 	} else if (strcmp(key, "allow") == 0) {
 		if (strcasecmp(value, "yes") == 0 || strcmp(value, "1") == 0 || strcasecmp(value, "true") == 0)
 			r->allow = 1;
