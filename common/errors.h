@@ -19,6 +19,7 @@
 #define ERR_PERMISSION_DENIED	ACCEL_INTERFACE ".PermissionDenied"
 #define ERR_INVALID_PARAMETER	ACCEL_INTERFACE ".InvalidParameter"
 #define ERR_SVA_NOT_SUPPORTED	ACCEL_INTERFACE ".SVANotSupported"
+#define ERR_INVALID_TOKEN	ACCEL_INTERFACE ".InvalidToken"
 #define ERR_VARLINK_METHOD_NOT_FOUND	"org.varlink.service.MethodNotFound"
 #define ERR_VARLINK_INTERFACE_NOT_FOUND	"org.varlink.service.InterfaceNotFound"
 #define ERR_VARLINK_INVALID_PARAMETER	"org.varlink.service.InvalidParameter"

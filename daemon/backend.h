@@ -18,4 +18,11 @@ int backend_sim_add_devices(struct broker *b, struct sim_engine *engine,
 int backend_uacce_add_devices(struct broker *b, const char *sysfs_root,
 			      const char *dev_root);
 
+/*
+ * Bring the uacce devices in line with @sysfs_root: remove those that went
+ * away (their queues are revoked), add those that came.  Returns how many
+ * changed.
+ */
+int backend_uacce_rescan(struct broker *b, const char *sysfs_root, const char *dev_root);
+
 #endif

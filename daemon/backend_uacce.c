@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <misc/uacce/uacce.h>
@@ -32,6 +33,7 @@ _Static_assert(UACCE_QFRT_MMIO == 0 && UACCE_QFRT_DUS == 1, "uacce region types"
 
 struct uacce_device {
 	int sysfs_rootfd;
+	ino_t sysfs_ino;	/* a device removed and added again gets a new directory */
 	char *node;	/* <dev_root>/<name> */
 	uint64_t mmio_size, dus_size;
 };
@@ -100,6 +102,7 @@ static struct device *uacce_device_create(int rootfd, const char *name, const ch
 	struct uacce_info info;
 	struct uacce_device *ud;
 	struct device *dev;
+	struct stat st;
 	char why[128];
 	int r;
 
@@ -122,12 +125,14 @@ static struct device *uacce_device_create(int rootfd, const char *name, const ch
 	}
 	dev->backend = ud;
 	ud->sysfs_rootfd = openat(rootfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (ud->sysfs_rootfd < 0 || asprintf(&ud->node, "%s/%s", dev_root, name) < 0) {
+	if (ud->sysfs_rootfd < 0 || fstat(ud->sysfs_rootfd, &st) < 0 ||
+	    asprintf(&ud->node, "%s/%s", dev_root, name) < 0) {
 		ud->node = NULL;
 		device_destroy(dev);
 		log_error_errno(-ENOMEM, "Could not add %s", name);
 		return NULL;
 	}
+	ud->sysfs_ino = st.st_ino;
 	ud->mmio_size = info.region_mmio_size;
 	ud->dus_size = info.region_dus_size;
 	dev->sva = info.flags & UACCE_DEV_SVA_FLAG;
@@ -165,4 +170,29 @@ int backend_uacce_add_devices(struct broker *b, const char *sysfs_root, const ch
 	}
 	closedir(dir);
 	return n;
+}
+
+/* Whether the sysfs directory of @dev is still the one it was added from. */
+static bool uacce_device_present(int rootfd, struct device *dev)
+{
+	struct uacce_device *ud = dev->backend;
+	struct stat st;
+
+	return fstatat(rootfd, dev->name, &st, 0) == 0 && st.st_ino == ud->sysfs_ino;
+}
+
+int backend_uacce_rescan(struct broker *b, const char *sysfs_root, const char *dev_root)
+{
+	_cleanup_close_ int rootfd = open(sysfs_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct device *d, *tmp;
+	int n = 0, r;
+
+	list_for_each_safe(d, tmp, &b->devices, link) {
+		if (d->ops != &uacce_ops || (rootfd >= 0 && uacce_device_present(rootfd, d)))
+			continue;
+		broker_remove_device(b, d);
+		n++;
+	}
+	r = backend_uacce_add_devices(b, sysfs_root, dev_root);
+	return r < 0 ? r : n + r;
 }

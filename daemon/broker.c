@@ -6,18 +6,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "broker.h"
 #include "device.h"
+#include "hotplug.h"
 #include "log.h"
 #include "owner.h"
 #include "settings.h"
 #include "util.h"
 
 static int check_policy(struct broker *b, const struct peer *peer, const char *algorithm,
-			const struct queue *upto, struct accel_error *e);
+			const struct queue *upto, const struct queue *skip, struct accel_error *e);
 
 void broker_init(struct broker *b, const struct broker_limits *limits, sd_event *event)
 {
@@ -63,11 +65,34 @@ void broker_finish(struct broker *b)
 		device_destroy(d);
 }
 
+static void tell_device_changed(struct broker *b, const struct device *dev, const char *event)
+{
+	struct broker_watcher *w, *tmp;
+
+	list_for_each_safe(w, tmp, &b->watchers, link)
+		if (w->device_changed)
+			w->device_changed(w, dev, event);
+}
+
 void broker_add_device(struct broker *b, struct device *dev)
 {
 	list_insert_tail(&b->devices, &dev->link);
 	log_info("Device %s: backend %s, api %s, %u queues%s", dev->name,
 		 dev->ops->name, dev->api, dev->queues_total, dev->sva ? ", SVA" : "");
+	tell_device_changed(b, dev, DEVICE_ADDED);
+}
+
+void broker_remove_device(struct broker *b, struct device *dev)
+{
+	struct queue *q, *tmp;
+
+	log_info("Device %s went away", dev->name);
+	list_for_each_safe(q, tmp, &b->queues, link)
+		if (q->device == dev)
+			broker_revoke(b, q, REVOKE_DEVICE_REMOVED);
+	list_remove(&dev->link);
+	tell_device_changed(b, dev, DEVICE_REMOVED);
+	device_destroy(dev);
 }
 
 struct device *broker_find_device(struct broker *b, const char *name)
@@ -162,6 +187,38 @@ static int pick_device(struct broker *b, const struct peer *peer, const struct a
 	return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "every queue for \"%s\" is in use", req->algorithm);
 }
 
+/* The terms @peer's queues get; a process-long queue needs a process to follow. */
+static void peer_terms(struct broker *b, const struct peer *peer, struct terms *out)
+{
+	struct caller caller = { peer->uid, peer->groups, peer->n_groups };
+
+	*out = (struct terms){ LIFETIME_CONNECTION, FORK_DENY, TRANSFER_SAME_USER };
+	if (b->policy)
+		policy_terms(b->policy, &caller, out);
+	if (!peer->process || peer->process->pidfd < 0)
+		out->lifetime = LIFETIME_CONNECTION;
+}
+
+/* Make @peer the owner of @q: its identity, groups (for group pools) and process. */
+static void queue_set_owner(struct queue *q, const struct peer *peer)
+{
+	q->uid = peer->uid;
+	q->gid = peer->gid;
+	q->pid = peer->pid;
+	owner_unref(q->process);
+	q->process = owner_ref(peer->process);
+	free(q->groups);
+	q->groups = NULL;
+	q->n_groups = 0;
+	if (peer->n_groups > 0) {
+		q->groups = malloc(peer->n_groups * sizeof(gid_t));
+		if (q->groups) {
+			memcpy(q->groups, peer->groups, peer->n_groups * sizeof(gid_t));
+			q->n_groups = peer->n_groups;
+		}
+	}
+}
+
 int broker_acquire(struct broker *b, const struct peer *peer, void *holder,
 		   const struct acquire_request *req, struct queue **out,
 		   struct accel_error *e)
@@ -177,7 +234,7 @@ int broker_acquire(struct broker *b, const struct peer *peer, void *holder,
 	r = pick_device(b, peer, req, &dev, e);
 	if (r < 0)
 		return r;
-	r = check_policy(b, peer, req->algorithm, NULL, e);
+	r = check_policy(b, peer, req->algorithm, NULL, NULL, e);
 	if (r < 0)
 		return r;
 
@@ -188,25 +245,16 @@ int broker_acquire(struct broker *b, const struct peer *peer, void *holder,
 	q->fd = -1;
 	q->device = dev;
 	strcpy(q->algorithm, req->algorithm);
-	q->uid = peer->uid;
-	q->gid = peer->gid;
-	q->pid = peer->pid;
 	q->holder = holder;
 	q->acquired_usec = now_usec(CLOCK_REALTIME);
+	peer_terms(b, peer, &q->terms);
 
 	r = dev->ops->queue_open(dev, q, e);
 	if (r < 0)
 		return r;
 	q->id = b->next_queue_id++;
 	q->state = QUEUE_ACTIVE;
-	q->process = owner_ref(peer->process);
-	if (peer->n_groups > 0) {
-		q->groups = malloc(peer->n_groups * sizeof(gid_t));
-		if (q->groups) {
-			memcpy(q->groups, peer->groups, peer->n_groups * sizeof(gid_t));
-			q->n_groups = peer->n_groups;
-		}
-	}
+	queue_set_owner(q, peer);
 	dev->queues_open++;
 	list_insert_tail(&b->queues, &q->link);
 	log_debug("Queue %llu on %s for %s acquired by uid %u pid %d",
@@ -227,6 +275,7 @@ static bool queue_in_group(const struct queue *q, gid_t gid)
 struct pool_count {
 	struct broker *b;
 	const struct queue *upto;	/* count only queues before this one; NULL: all */
+	const struct queue *skip;	/* and never this one (a queue changing hands) */
 };
 
 static unsigned pool_usage(gid_t gid, void *data)
@@ -238,21 +287,23 @@ static unsigned pool_usage(gid_t gid, void *data)
 	list_for_each(q, &pc->b->queues, link) {
 		if (q == pc->upto)
 			break;
-		n += queue_in_group(q, gid);
+		if (q != pc->skip)
+			n += queue_in_group(q, gid);
 	}
 	return n;
 }
 
 /*
  * Whether @peer may hold one more queue of @algorithm, counting the queues
- * before @upto (NULL: all of them): the check of an acquire, and of a
- * reload re-checking every queue in the order they were acquired.
+ * before @upto (NULL: all of them) except @skip: the check of an acquire,
+ * of a reload re-checking every queue in the order they were acquired, and
+ * of a claim (which must not count the claimed queue against its receiver).
  */
 static int check_policy(struct broker *b, const struct peer *peer, const char *algorithm,
-			const struct queue *upto, struct accel_error *e)
+			const struct queue *upto, const struct queue *skip, struct accel_error *e)
 {
 	struct caller caller = { peer->uid, peer->groups, peer->n_groups };
-	struct pool_count pc = { b, upto };
+	struct pool_count pc = { b, upto, skip };
 	struct usage u = { 0 };
 	struct queue *q;
 
@@ -261,7 +312,7 @@ static int check_policy(struct broker *b, const struct peer *peer, const char *a
 	list_for_each(q, &b->queues, link) {
 		if (q == upto)
 			break;
-		if (q->uid == peer->uid) {
+		if (q != skip && q->uid == peer->uid) {
 			u.queues++;
 			u.queues_of_algorithm += strcmp(q->algorithm, algorithm) == 0;
 		}
@@ -271,9 +322,14 @@ static int check_policy(struct broker *b, const struct peer *peer, const char *a
 
 int broker_reload(struct broker *b, struct accel_error *e)
 {
+	int r;
+
 	if (!b->settings)
 		return accel_error_set(e, ERR_INVALID_PARAMETER, "this broker has no configuration to reload");
-	return settings_reload(b->settings, b, e);
+	r = settings_reload(b->settings, b, e);
+	if (b->hotplug)
+		hotplug_rescan(b->hotplug);
+	return r;
 }
 
 int broker_set_policy(struct broker *b, struct policy *policy, bool revoke)
@@ -296,7 +352,7 @@ int broker_set_policy(struct broker *b, struct policy *policy, bool revoke)
 			p.groups[p.n_groups++] = q->groups[i];
 		caller = (struct caller){ p.uid, p.groups, p.n_groups };
 		if (policy_check_device(policy, &caller, q->device->name, NULL) < 0 ||
-		    check_policy(b, &p, q->algorithm, q, NULL) < 0) {
+		    check_policy(b, &p, q->algorithm, q, NULL, NULL) < 0) {
 			broker_revoke(b, q, REVOKE_POLICY);
 			n++;
 		}
@@ -314,18 +370,47 @@ static struct queue *find_queue(struct broker *b, uint64_t id)
 	return NULL;
 }
 
+/*
+ * The queue @id if @peer, on @holder, owns it: it holds it on this
+ * connection, or its process is the queue's owner (another connection of
+ * the same process, e.g. after reconnecting).
+ */
+static int find_own_queue(struct broker *b, const struct peer *peer, void *holder, uint64_t id,
+			  struct queue **out, struct accel_error *e)
+{
+	struct queue *q = find_queue(b, id);
+
+	if (!q || !broker_may_see(peer, q))
+		return accel_error_set(e, ERR_NO_SUCH_QUEUE, "no queue %llu", (unsigned long long)id);
+	if (q->holder != holder && !(peer->process && q->process == peer->process))
+		return accel_error_set(e, ERR_PERMISSION_DENIED, "queue %llu belongs to another process",
+				       (unsigned long long)id);
+	*out = q;
+	return 0;
+}
+
 int broker_release(struct broker *b, const struct peer *peer, void *holder,
 		   uint64_t queue_id, struct accel_error *e)
 {
-	struct queue *q = find_queue(b, queue_id);
+	struct queue *q;
+	int r = find_own_queue(b, peer, holder, queue_id, &q, e);
 
-	if (!q || !broker_may_see(peer, q))
-		return accel_error_set(e, ERR_NO_SUCH_QUEUE, "no queue %llu", (unsigned long long)queue_id);
-	if (q->holder != holder)
-		return accel_error_set(e, ERR_PERMISSION_DENIED,
-				       "queue %llu belongs to another connection",
-				       (unsigned long long)queue_id);
+	if (r < 0)
+		return r;
 	queue_close(b, q, QUEUE_RELEASED);
+	return 0;
+}
+
+int broker_attach(struct broker *b, const struct peer *peer, void *holder, uint64_t queue_id,
+		  struct queue **out, struct accel_error *e)
+{
+	struct queue *q;
+	int r = find_own_queue(b, peer, holder, queue_id, &q, e);
+
+	if (r < 0)
+		return r;
+	q->holder = holder;
+	*out = q;
 	return 0;
 }
 
@@ -333,9 +418,93 @@ void broker_release_holder(struct broker *b, void *holder)
 {
 	struct queue *q, *tmp;
 
-	list_for_each_safe(q, tmp, &b->queues, link)
-		if (q->holder == holder)
-			queue_close(b, q, QUEUE_RELEASED);
+	list_for_each_safe(q, tmp, &b->queues, link) {
+		if (q->holder != holder)
+			continue;
+		/* A process-long queue waits for its owner to come back (or exit). */
+		if (q->terms.lifetime == LIFETIME_PROCESS && q->process && !q->process->exited) {
+			q->holder = NULL;
+			log_debug("Queue %llu detached from its connection", (unsigned long long)q->id);
+			continue;
+		}
+		queue_close(b, q, QUEUE_RELEASED);
+	}
+}
+
+static bool token_equal(const char *a, const char *b)
+{
+	unsigned char diff = 0;
+
+	/* Both are QUEUE_TOKEN_LEN long when it matters; no early exit on a mismatch. */
+	for (size_t i = 0; i < QUEUE_TOKEN_LEN; i++)
+		diff |= (unsigned char)(a[i] ^ b[i]);
+	return diff == 0 && a[QUEUE_TOKEN_LEN] == '\0' && b[QUEUE_TOKEN_LEN] == '\0';
+}
+
+int broker_transfer(struct broker *b, const struct peer *peer, void *holder, uint64_t queue_id,
+		    char token[QUEUE_TOKEN_LEN + 1], struct accel_error *e)
+{
+	uint8_t random[QUEUE_TOKEN_LEN / 2];
+	struct queue *q;
+	int r = find_own_queue(b, peer, holder, queue_id, &q, e);
+
+	if (r < 0)
+		return r;
+	if (q->terms.transfer == TRANSFER_NO)
+		return accel_error_set(e, ERR_PERMISSION_DENIED,
+				       "the policy does not let queue %llu be transferred",
+				       (unsigned long long)queue_id);
+	if (getrandom(random, sizeof(random), 0) != (ssize_t)sizeof(random))
+		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "no random bytes for a token");
+	for (size_t i = 0; i < sizeof(random); i++)
+		snprintf(q->token + 2 * i, 3, "%02x", random[i]);
+	/* One outstanding token per queue: a new one replaces the old. */
+	q->token_expires_usec = now_usec(CLOCK_MONOTONIC) + b->limits.transfer_timeout_usec;
+	memcpy(token, q->token, sizeof(q->token));
+	log_debug("Queue %llu offered for transfer", (unsigned long long)q->id);
+	return 0;
+}
+
+int broker_claim(struct broker *b, const struct peer *peer, void *holder, const char *token,
+		 struct queue **out, struct accel_error *e)
+{
+	struct caller caller = { peer->uid, peer->groups, peer->n_groups };
+	struct queue *q, *found = NULL;
+	int r;
+
+	if (strlen(token) != QUEUE_TOKEN_LEN)
+		return accel_error_set(e, ERR_INVALID_TOKEN, "not a transfer token");
+	list_for_each(q, &b->queues, link)
+		if (q->token[0] && token_equal(q->token, token))
+			found = q;
+	q = found;
+	if (!q)
+		return accel_error_set(e, ERR_INVALID_TOKEN, "no such token (claimed already, or never made)");
+	if (now_usec(CLOCK_MONOTONIC) >= q->token_expires_usec) {
+		q->token[0] = '\0';
+		return accel_error_set(e, ERR_INVALID_TOKEN, "the token has expired");
+	}
+	if (q->terms.transfer == TRANSFER_SAME_USER && peer->uid != q->uid)
+		return accel_error_set(e, ERR_PERMISSION_DENIED,
+				       "queue %llu may only go to a process of uid %u",
+				       (unsigned long long)q->id, (unsigned)q->uid);
+	/* The receiver takes it on its own terms: its policy, its quota. */
+	if (b->policy) {
+		r = policy_check_device(b->policy, &caller, q->device->name, e);
+		if (r < 0)
+			return r;
+	}
+	r = check_policy(b, peer, q->algorithm, NULL, q, e);
+	if (r < 0)
+		return r;
+	q->token[0] = '\0';
+	log_debug("Queue %llu claimed by uid %u pid %d from uid %u pid %d", (unsigned long long)q->id,
+		  (unsigned)peer->uid, (int)peer->pid, (unsigned)q->uid, (int)q->pid);
+	queue_set_owner(q, peer);
+	peer_terms(b, peer, &q->terms);
+	q->holder = holder;
+	*out = q;
+	return 0;
 }
 
 bool broker_may_see(const struct peer *peer, const struct queue *q)
@@ -459,7 +628,7 @@ static void quota_add(const struct limit_info *l, void *data)
 {
 	struct quota_fill *f = data;
 	struct quota_line *lines = realloc(f->q->lines, (f->q->n_lines + 1) * sizeof(*lines)), *line;
-	struct pool_count pc = { f->b, NULL };
+	struct pool_count pc = { f->b, NULL, NULL };
 
 	if (!lines) {
 		f->error = -ENOMEM;
@@ -505,6 +674,7 @@ int broker_get_quota(struct broker *b, const struct peer *peer, const char *user
 	if (!b->policy)
 		return accel_error_set(e, ERR_INVALID_PARAMETER, "no policy in force");
 	out->allowed = policy_describe(b->policy, &caller, quota_add, &f);
+	policy_terms(b->policy, &caller, &out->terms);
 	if (f.error < 0) {
 		free(out->lines);
 		*out = (struct quota){ 0 };

@@ -36,19 +36,27 @@ struct broker_watcher {
 	struct list link;	/* broker.watchers */
 	const struct peer *peer;	/* sees its own uid's queues; an admin all */
 	void (*queue_revoked)(struct broker_watcher *w, const struct queue *q, const char *reason);
+	/* Every watcher hears of every device (NULL: not interested). */
+	void (*device_changed)(struct broker_watcher *w, const struct device *d, const char *event);
 };
+
+/* Device events: the wire's "event". */
+#define DEVICE_ADDED		"device-added"
+#define DEVICE_REMOVED		"device-removed"
 
 /* Why a queue was taken back: the wire's "reason". */
 #define REVOKE_OWNER_EXITED	"owner-exited"
 #define REVOKE_ADMIN		"admin"
 #define REVOKE_POLICY		"policy"
 #define REVOKE_SHUTDOWN		"shutdown"
+#define REVOKE_DEVICE_REMOVED	"device-removed"
 
 /* Limits on connections; limits on queues are the policy's (policy.h). */
 struct broker_limits {
 	unsigned max_connections_per_user;
 	unsigned max_connections;
 	int admin_gid;		/* members may see and revoke every queue; -1: root only */
+	uint64_t transfer_timeout_usec;	/* how long a TransferQueue token may be claimed */
 };
 
 struct broker {
@@ -63,6 +71,7 @@ struct broker {
 	struct broker_limits limits;
 	struct policy *policy;	/* owned by the caller; replaced whole on reload */
 	struct settings *settings;	/* what Reload re-reads; NULL: no reloading */
+	struct hotplug *hotplug;	/* what Reload rescans; NULL: no rescanning */
 };
 
 struct acquire_request {
@@ -75,7 +84,10 @@ void broker_init(struct broker *b, const struct broker_limits *limits, sd_event 
 /* Release every queue and free every device. */
 void broker_finish(struct broker *b);
 
+/* Add @dev (the broker owns it now) and tell the watchers. */
 void broker_add_device(struct broker *b, struct device *dev);
+/* @dev went away: revoke its queues, tell the watchers, free it. */
+void broker_remove_device(struct broker *b, struct device *dev);
 struct device *broker_find_device(struct broker *b, const char *name);
 
 /* @holder is what the queue is acquired on (the connection); its owner is peer->process. */
@@ -84,8 +96,32 @@ int broker_acquire(struct broker *b, const struct peer *peer, void *holder,
 		   struct accel_error *e);
 int broker_release(struct broker *b, const struct peer *peer, void *holder,
 		   uint64_t queue_id, struct accel_error *e);
-/* The holder went away (connection closed): release all it held. */
+/*
+ * Hand @peer, on @holder, its queue @queue_id again (after reconnecting):
+ * only the queue's owner process may.  The queue is held by @holder now.
+ */
+int broker_attach(struct broker *b, const struct peer *peer, void *holder, uint64_t queue_id,
+		  struct queue **out, struct accel_error *e);
+/*
+ * The holder went away (connection closed): release all it held, except
+ * queues of lifetime = process whose owner lives: those wait, detached.
+ */
 void broker_release_holder(struct broker *b, void *holder);
+
+/*
+ * Offer the caller's queue @queue_id to another process: @token (a fresh,
+ * single-use secret, valid for limits.transfer_timeout_usec) lets one
+ * process claim it.  A new offer replaces the queue's previous token.
+ */
+int broker_transfer(struct broker *b, const struct peer *peer, void *holder, uint64_t queue_id,
+		    char token[QUEUE_TOKEN_LEN + 1], struct accel_error *e);
+/*
+ * Take over the queue offered with @token: the transfer policy of its
+ * owner and the receiver's own policy and quota must allow it.  @peer
+ * becomes its owner on its own terms, and @holder holds it.
+ */
+int broker_claim(struct broker *b, const struct peer *peer, void *holder, const char *token,
+		 struct queue **out, struct accel_error *e);
 
 /* Take @q back for @reason: stop it, tell the watchers, free its quota. */
 void broker_revoke(struct broker *b, struct queue *q, const char *reason);
@@ -127,6 +163,7 @@ struct quota {
 	bool allowed;
 	struct quota_line *lines;	/* free() */
 	unsigned n_lines;
+	struct terms terms;	/* what its next queue would be handed out on */
 };
 
 /*

@@ -25,6 +25,7 @@ void config_init(struct config *cfg)
 		.max_connections = 4096,
 		.admin_gid = CONFIG_UNSET,
 		.on_shrink = CONFIG_ON_SHRINK_KEEP,
+		.transfer_timeout_sec = 30,
 	};
 }
 
@@ -89,6 +90,7 @@ static const struct {
 	{ "max_queues_per_user", offsetof(struct config, max_queues_per_user), 0, 65536 },
 	{ "max_connections_per_user", offsetof(struct config, max_connections_per_user), 1, 65536 },
 	{ "max_connections", offsetof(struct config, max_connections), 1, 1 << 20 },
+	{ "transfer_timeout_sec", offsetof(struct config, transfer_timeout_sec), 1, 3600 },
 };
 
 static void broker_line(struct config_parse *p, const char *key, const char *value, int line)
@@ -193,6 +195,14 @@ int config_load(struct config *cfg, struct policy *policy, const char *path, boo
 	}
 	free(entries);
 	return p.error;
+}
+
+void config_init_unset(struct config *cfg)
+{
+	int *field = (int *)cfg;
+
+	for (size_t i = 0; i < sizeof(struct config) / sizeof(int); i++)
+		field[i] = CONFIG_UNSET;
 }
 
 void config_override(struct config *cfg, const struct config *cli)

@@ -22,6 +22,7 @@ struct config {
 	int max_connections;
 	int admin_gid;			/* [broker] admin_group, resolved; CONFIG_UNSET: root only */
 	int on_shrink;			/* what a reload does to queues over new limits */
+	int transfer_timeout_sec;	/* how long a TransferQueue token lives */
 };
 
 #define CONFIG_ON_SHRINK_KEEP	0
@@ -40,6 +41,9 @@ void config_init(struct config *cfg);
  */
 int config_load(struct config *cfg, struct policy *policy, const char *path, bool must_exist,
 		char *err, size_t err_size);
+
+/* Every field CONFIG_UNSET: the command line's settings before any option. */
+void config_init_unset(struct config *cfg);
 
 /* The command line wins over the file: copy every field of @cli that is set. */
 void config_override(struct config *cfg, const struct config *cli);

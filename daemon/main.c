@@ -15,6 +15,7 @@
 #include "backend.h"
 #include "broker.h"
 #include "config.h"
+#include "hotplug.h"
 #include "log.h"
 #include "server.h"
 #include "settings.h"
@@ -89,9 +90,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		.config_path = CONFIG_DEFAULT_PATH,
 		.sysfs_root = "/sys/class/uacce",
 		.dev_root = "/dev",
-		.cli = { CONFIG_UNSET, CONFIG_UNSET, CONFIG_UNSET, CONFIG_UNSET, CONFIG_UNSET, CONFIG_UNSET,
-			 CONFIG_UNSET, CONFIG_UNSET },
 	};
+	config_init_unset(&o->cli);
 	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) >= 0) {
 		switch (c) {
 		case OPT_SOCKET: o->socket_path = optarg; break;
@@ -182,6 +182,7 @@ static int run(const struct options *o)
 	struct broker_limits limits;
 	struct broker broker;
 	struct server server = { .listen_fd = -1 };
+	struct hotplug hotplug = { .fd = -1 };
 	struct sim_engine *engine = NULL;
 	sd_event *event = NULL;
 	sigset_t mask;
@@ -215,6 +216,9 @@ static int run(const struct options *o)
 	r = setup_devices(&broker, o, cfg, &engine);
 	if (r < 0)
 		goto out;
+	r = hotplug_init(&hotplug, event, &broker, o->sysfs_root, o->dev_root);
+	if (r < 0)
+		goto out;
 	r = server_init(&server, event, &broker, o->socket_path);
 	if (r < 0)
 		goto out;
@@ -227,6 +231,7 @@ static int run(const struct options *o)
 out:
 	/* Connections first (they release their queues), then devices, then the engine. */
 	server_finish(&server);
+	hotplug_finish(&hotplug);
 	broker_finish(&broker);
 	sim_engine_destroy(engine);
 	settings_finish(&settings);

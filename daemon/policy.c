@@ -3,6 +3,7 @@
 #include <fnmatch.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +75,8 @@ static struct rule *rule_for(struct policy *p, enum rule_kind kind, unsigned id,
 	p->rules = rules;
 	rules[p->n_rules] = (struct rule){
 		.kind = kind, .id = id, .allow = POLICY_UNSET, .max_queues = POLICY_UNSET,
-		.pool_max_queues = POLICY_UNSET,
+		.pool_max_queues = POLICY_UNSET, .lifetime = POLICY_UNSET, .fork = POLICY_UNSET,
+		.transfer = POLICY_UNSET,
 	};
 	snprintf(rules[p->n_rules].where, sizeof(rules[p->n_rules].where), "%s", where);
 	return &rules[p->n_rules++];
@@ -129,6 +131,42 @@ static int parse_per_algorithm(struct rule *r, const char *algorithm, const char
 	return 0;
 }
 
+static const char *const lifetime_names[] = { "connection", "process", NULL };
+static const char *const fork_names[] = { "deny", "allow", NULL };
+static const char *const transfer_names[] = { "no", "same-user", "any", NULL };
+
+const char *policy_lifetime_to_string(enum policy_lifetime v)
+{
+	return lifetime_names[v];
+}
+
+const char *policy_fork_to_string(enum policy_fork v)
+{
+	return fork_names[v];
+}
+
+const char *policy_transfer_to_string(enum policy_transfer v)
+{
+	return transfer_names[v];
+}
+
+/* A key whose value is one of @names; the value is its index. */
+static int parse_choice(const char *const *names, const char *key, const char *value, int *out,
+			const char *where, char *err, size_t err_size)
+{
+	char list[96] = "";
+
+	for (int i = 0; names[i]; i++) {
+		if (strcmp(names[i], value) == 0) {
+			*out = i;
+			return 1;
+		}
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+			 i == 0 ? "" : names[i + 1] ? ", " : " or ", names[i]);
+	}
+	return FAIL("%s: %s: \"%s\" is not %s", where, key, value, list);
+}
+
 int policy_parse(struct policy *p, const char *section, const char *key, const char *value,
 		 const char *where, char *err, size_t err_size)
 {
@@ -158,6 +196,12 @@ int policy_parse(struct policy *p, const char *section, const char *key, const c
 	} else if (strcmp(key, "devices") == 0) {
 		v = parse_devices(r, value, where, err, err_size);
 		return v < 0 ? v : 1;
+	} else if (strcmp(key, "lifetime") == 0) {
+		return parse_choice(lifetime_names, key, value, &r->lifetime, where, err, err_size);
+	} else if (strcmp(key, "fork") == 0) {
+		return parse_choice(fork_names, key, value, &r->fork, where, err, err_size);
+	} else if (strcmp(key, "transfer") == 0) {
+		return parse_choice(transfer_names, key, value, &r->transfer, where, err, err_size);
 	} else if (strcmp(key, "allow") == 0) {
 		if (strcasecmp(value, "yes") == 0 || strcmp(value, "1") == 0 || strcasecmp(value, "true") == 0)
 			r->allow = 1;
@@ -299,6 +343,31 @@ int policy_check_acquire(const struct policy *p, const struct caller *c, const c
 					       g->pool_max_queues, g->where);
 	}
 	return 0;
+}
+
+/* The user's own value, else the built-in; then no group may be stricter. */
+static int term(const struct policy *p, const struct caller *c, size_t field, int builtin)
+{
+	const struct rule *user = find_rule(p, RULE_USER, c->uid), *defaults = find_rule(p, RULE_DEFAULTS, 0);
+#define FIELD(r) (*(const int *)((const char *)(r) + field))
+	int v = user && FIELD(user) != POLICY_UNSET ? FIELD(user) :
+		defaults && FIELD(defaults) != POLICY_UNSET ? FIELD(defaults) : builtin;
+
+	for (unsigned i = 0; i < p->n_rules; i++) {
+		const struct rule *g = &p->rules[i];
+		if (g->kind == RULE_GROUP && in_groups(c, (gid_t)g->id) && FIELD(g) != POLICY_UNSET &&
+		    FIELD(g) < v)
+			v = FIELD(g);
+	}
+#undef FIELD
+	return v;
+}
+
+void policy_terms(const struct policy *p, const struct caller *c, struct terms *out)
+{
+	out->lifetime = term(p, c, offsetof(struct rule, lifetime), LIFETIME_CONNECTION);
+	out->fork = term(p, c, offsetof(struct rule, fork), FORK_DENY);
+	out->transfer = term(p, c, offsetof(struct rule, transfer), TRANSFER_SAME_USER);
 }
 
 bool policy_describe(const struct policy *p, const struct caller *c,

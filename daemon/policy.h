@@ -16,6 +16,14 @@
  *   pool_max_queues     (groups only) caps the queues of all the group's
  *                       members together, counted by the groups each queue
  *                       was acquired with.
+ *
+ * The terms a queue is handed out on (lifetime, fork, transfer) are the
+ * user's own value (its rule, else [defaults], else the built-in, the
+ * first of each list below), made stricter by any group rule that sets a
+ * stricter one: each list runs from the strictest to the most lenient.
+ *   lifetime = connection | process
+ *   fork     = deny | allow
+ *   transfer = no | same-user | any      (built-in: same-user)
  */
 #ifndef ACCEL_DAEMON_POLICY_H
 #define ACCEL_DAEMON_POLICY_H
@@ -37,6 +45,33 @@ enum rule_kind {
 	RULE_GROUP,
 };
 
+/* The terms, each ordered from the strictest (0) up. */
+enum policy_lifetime {
+	LIFETIME_CONNECTION,	/* released with the connection or the owner */
+	LIFETIME_PROCESS,	/* survives the connection while the owner lives */
+};
+
+enum policy_fork {
+	FORK_DENY,		/* libaccel keeps the mappings from children */
+	FORK_ALLOW,		/* children inherit the mappings (the queue still dies with its owner) */
+};
+
+enum policy_transfer {
+	TRANSFER_NO,
+	TRANSFER_SAME_USER,	/* TransferQueue tokens claimable by the same uid */
+	TRANSFER_ANY,		/* by any user the policy lets hold the queue */
+};
+
+struct terms {
+	enum policy_lifetime lifetime;
+	enum policy_fork fork;
+	enum policy_transfer transfer;
+};
+
+const char *policy_lifetime_to_string(enum policy_lifetime v);
+const char *policy_fork_to_string(enum policy_fork v);
+const char *policy_transfer_to_string(enum policy_transfer v);
+
 struct rule {
 	enum rule_kind kind;
 	unsigned id;		/* uid or gid */
@@ -51,6 +86,9 @@ struct rule {
 	unsigned n_per_algorithm;
 	char *devices[POLICY_MAX_DEVICES];
 	unsigned n_devices;	/* 0: any device */
+	int lifetime;		/* POLICY_UNSET or enum policy_lifetime */
+	int fork;		/* POLICY_UNSET or enum policy_fork */
+	int transfer;		/* POLICY_UNSET or enum policy_transfer */
 };
 
 struct policy {
@@ -106,6 +144,9 @@ struct limit_info {
  * Call @fn for every limit that applies to @caller (see the combination
  * rules above); returns whether the caller is allowed at all.
  */
+/* The terms @caller's queues are handed out on (see the rules above). */
+void policy_terms(const struct policy *p, const struct caller *caller, struct terms *out);
+
 bool policy_describe(const struct policy *p, const struct caller *caller,
 		     void (*fn)(const struct limit_info *l, void *data), void *data);
 

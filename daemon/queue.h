@@ -7,12 +7,14 @@
 #include <sys/types.h>
 
 #include "list.h"
+#include "policy.h"
 
 struct device;
 struct owner;
 
 #define QUEUE_ALGORITHM_MAX 32
 #define QUEUE_MAX_REGIONS 2
+#define QUEUE_TOKEN_LEN 32	/* hex digits of a TransferQueue token (128 random bits) */
 
 enum queue_state {
 	QUEUE_ACTIVE,
@@ -34,11 +36,15 @@ struct queue {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
-	void *holder;		/* the connection (or later, bus name) it was acquired on */
+	void *holder;		/* the connection (or later, bus name) it was acquired on;
+				 * NULL: detached (lifetime = process, connection closed) */
 	struct owner *process;	/* the process it belongs to; NULL if not followed */
 	gid_t *groups;		/* its owner's groups when acquired: group pools count by them */
 	unsigned n_groups;
 	enum queue_state state;
+	struct terms terms;	/* lifetime, fork, transfer: as the policy said when acquired */
+	char token[QUEUE_TOKEN_LEN + 1];	/* an outstanding TransferQueue token, or "" */
+	uint64_t token_expires_usec;		/* CLOCK_MONOTONIC */
 	uint64_t acquired_usec;	/* CLOCK_REALTIME */
 	int fd;			/* the broker's own reference */
 	struct queue_region regions[QUEUE_MAX_REGIONS];

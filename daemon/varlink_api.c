@@ -75,6 +75,23 @@ static struct json_object *regions_to_json(const struct queue *q)
 	return a;
 }
 
+/* The reply that hands @q out: what to map, and on what terms; the fd rides along. */
+static int reply_queue(struct connection *c, const struct varlink_call *call, struct queue *q)
+{
+	struct json_object *reply = json_object_new_object();
+
+	json_object_object_add(reply, "queue_id", json_object_new_int64((int64_t)q->id));
+	json_object_object_add(reply, "device", json_object_new_string(q->device->name));
+	json_object_object_add(reply, "api", json_object_new_string(q->device->api));
+	json_object_object_add(reply, "algorithm", json_object_new_string(q->algorithm));
+	json_object_object_add(reply, "fd", json_object_new_int(0));
+	json_object_object_add(reply, "regions", regions_to_json(q));
+	json_object_object_add(reply, "lifetime",
+			       json_object_new_string(policy_lifetime_to_string(q->terms.lifetime)));
+	json_object_object_add(reply, "fork", json_object_new_string(policy_fork_to_string(q->terms.fork)));
+	return connection_reply(c, call, reply, &q->fd, 1);
+}
+
 static int handle_acquire_queue(struct connection *c, const struct varlink_call *call,
 				struct accel_error *e)
 {
@@ -86,7 +103,6 @@ static int handle_acquire_queue(struct connection *c, const struct varlink_call 
 		{ "numa_node", VARLINK_INT, true, &numa_node },
 		{ 0 },
 	};
-	struct json_object *reply;
 	struct queue *q;
 	int r;
 
@@ -103,13 +119,7 @@ static int handle_acquire_queue(struct connection *c, const struct varlink_call 
 	r = broker_acquire(broker_of(c), &c->peer, c, &req, &q, e);
 	if (r < 0)
 		return r;
-	reply = json_object_new_object();
-	json_object_object_add(reply, "queue_id", json_object_new_int64((int64_t)q->id));
-	json_object_object_add(reply, "device", json_object_new_string(q->device->name));
-	json_object_object_add(reply, "api", json_object_new_string(q->device->api));
-	json_object_object_add(reply, "fd", json_object_new_int(0));
-	json_object_object_add(reply, "regions", regions_to_json(q));
-	r = connection_reply(c, call, reply, &q->fd, 1);
+	r = reply_queue(c, call, q);
 	if (r < 0) {
 		/* The client never learns of it: give it back now. */
 		broker_release(broker_of(c), &c->peer, c, q->id, NULL);
@@ -117,6 +127,81 @@ static int handle_acquire_queue(struct connection *c, const struct varlink_call 
 				       strerror(-r));
 	}
 	return 0;
+}
+
+/* A queue id parameter: ids start at 1. */
+static int queue_id_param(int64_t id, struct accel_error *e)
+{
+	return id <= 0 ? accel_error_set(e, ERR_NO_SUCH_QUEUE, "no queue %lld", (long long)id) : 0;
+}
+
+static int handle_attach_queue(struct connection *c, const struct varlink_call *call,
+			       struct accel_error *e)
+{
+	int64_t id;
+	const struct varlink_param params[] = {
+		{ "queue_id", VARLINK_INT, false, &id },
+		{ 0 },
+	};
+	struct queue *q;
+	int r;
+
+	r = varlink_params_dispatch(call->parameters, params, e);
+	if (r < 0 || (r = queue_id_param(id, e)) < 0)
+		return r;
+	if (call->oneway)
+		return accel_error_set(e, ERR_INVALID_PARAMETER, "AttachQueue cannot be oneway");
+	r = broker_attach(broker_of(c), &c->peer, c, (uint64_t)id, &q, e);
+	if (r < 0)
+		return r;
+	return reply_queue(c, call, q);
+}
+
+static int handle_transfer_queue(struct connection *c, const struct varlink_call *call,
+				 struct accel_error *e)
+{
+	char token[QUEUE_TOKEN_LEN + 1];
+	struct json_object *reply;
+	int64_t id;
+	const struct varlink_param params[] = {
+		{ "queue_id", VARLINK_INT, false, &id },
+		{ 0 },
+	};
+	int r;
+
+	r = varlink_params_dispatch(call->parameters, params, e);
+	if (r < 0 || (r = queue_id_param(id, e)) < 0)
+		return r;
+	r = broker_transfer(broker_of(c), &c->peer, c, (uint64_t)id, token, e);
+	if (r < 0)
+		return r;
+	reply = json_object_new_object();
+	json_object_object_add(reply, "token", json_object_new_string(token));
+	json_object_object_add(reply, "expires_in_usec",
+			       json_object_new_int64((int64_t)broker_of(c)->limits.transfer_timeout_usec));
+	return connection_reply(c, call, reply, NULL, 0);
+}
+
+static int handle_claim_queue(struct connection *c, const struct varlink_call *call,
+			      struct accel_error *e)
+{
+	const char *token;
+	const struct varlink_param params[] = {
+		{ "token", VARLINK_STRING, false, &token },
+		{ 0 },
+	};
+	struct queue *q;
+	int r;
+
+	r = varlink_params_dispatch(call->parameters, params, e);
+	if (r < 0)
+		return r;
+	if (call->oneway)
+		return accel_error_set(e, ERR_INVALID_PARAMETER, "ClaimQueue cannot be oneway");
+	r = broker_claim(broker_of(c), &c->peer, c, token, &q, e);
+	if (r < 0)
+		return r;
+	return reply_queue(c, call, q);
 }
 
 static int handle_release_queue(struct connection *c, const struct varlink_call *call,
@@ -130,10 +215,8 @@ static int handle_release_queue(struct connection *c, const struct varlink_call 
 	int r;
 
 	r = varlink_params_dispatch(call->parameters, params, e);
-	if (r < 0)
+	if (r < 0 || (r = queue_id_param(id, e)) < 0)
 		return r;
-	if (id <= 0)
-		return accel_error_set(e, ERR_NO_SUCH_QUEUE, "no queue %lld", (long long)id);
 	r = broker_release(broker_of(c), &c->peer, c, (uint64_t)id, e);
 	if (r < 0)
 		return r;
@@ -150,6 +233,9 @@ static struct json_object *queue_to_json(const struct queue *q)
 	json_object_object_add(o, "uid", json_object_new_int64(q->uid));
 	json_object_object_add(o, "pid", json_object_new_int64(q->pid));
 	json_object_object_add(o, "state", json_object_new_string(queue_state_to_string(q->state)));
+	json_object_object_add(o, "lifetime",
+			       json_object_new_string(policy_lifetime_to_string(q->terms.lifetime)));
+	json_object_object_add(o, "attached", json_object_new_boolean(q->holder != NULL));
 	json_object_object_add(o, "acquired_usec", json_object_new_int64((int64_t)q->acquired_usec));
 	return o;
 }
@@ -238,6 +324,16 @@ static void monitor_queue_revoked(struct broker_watcher *w, const struct queue *
 	connection_notify(c, ev);
 }
 
+static void monitor_device_changed(struct broker_watcher *w, const struct device *d, const char *event)
+{
+	struct connection *c = (struct connection *)((char *)w - offsetof(struct connection, watcher));
+	struct json_object *ev = json_object_new_object();
+
+	json_object_object_add(ev, "event", json_object_new_string(event));
+	json_object_object_add(ev, "device", json_object_new_string(d->name));
+	connection_notify(c, ev);
+}
+
 static int handle_monitor(struct connection *c, const struct varlink_call *call,
 			  struct accel_error *e)
 {
@@ -252,6 +348,7 @@ static int handle_monitor(struct connection *c, const struct varlink_call *call,
 	c->monitoring = true;
 	c->watcher.peer = &c->peer;
 	c->watcher.queue_revoked = monitor_queue_revoked;
+	c->watcher.device_changed = monitor_device_changed;
 	broker_watch(broker_of(c), &c->watcher);
 	/* The first event says the stream is live: nothing after it is missed. */
 	ev = json_object_new_object();
@@ -321,6 +418,9 @@ static int handle_get_quota(struct connection *c, const struct varlink_call *cal
 	json_object_object_add(reply, "uid", json_object_new_int64(q.uid));
 	json_object_object_add(reply, "allowed", json_object_new_boolean(q.allowed));
 	json_object_object_add(reply, "limits", limits);
+	json_object_object_add(reply, "lifetime", json_object_new_string(policy_lifetime_to_string(q.terms.lifetime)));
+	json_object_object_add(reply, "fork", json_object_new_string(policy_fork_to_string(q.terms.fork)));
+	json_object_object_add(reply, "transfer", json_object_new_string(policy_transfer_to_string(q.terms.transfer)));
 	return connection_reply(c, call, reply, NULL, 0);
 }
 
@@ -393,6 +493,9 @@ static const struct {
 	{ ACCEL_INTERFACE ".ListDevices", handle_list_devices },
 	{ ACCEL_INTERFACE ".AcquireQueue", handle_acquire_queue },
 	{ ACCEL_INTERFACE ".ReleaseQueue", handle_release_queue },
+	{ ACCEL_INTERFACE ".AttachQueue", handle_attach_queue },
+	{ ACCEL_INTERFACE ".TransferQueue", handle_transfer_queue },
+	{ ACCEL_INTERFACE ".ClaimQueue", handle_claim_queue },
 	{ ACCEL_INTERFACE ".ListQueues", handle_list_queues },
 	{ ACCEL_INTERFACE ".GetStatus", handle_get_status },
 	{ ACCEL_INTERFACE ".Monitor", handle_monitor },

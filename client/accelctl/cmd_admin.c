@@ -81,7 +81,12 @@ int cmd_revoke(struct ctl *ctl, int argc, char **argv)
 
 static void print_event(const struct accel_event *ev, bool json)
 {
-	if (json)
+	if (strncmp(ev->type, "device-", 7) == 0) {
+		if (json)
+			printf("{\"event\":\"%s\",\"device\":\"%s\"}\n", ev->type, ev->device);
+		else
+			printf("%s %s\n", ev->type, ev->device);
+	} else if (json)
 		printf("{\"event\":\"%s\",\"queue_id\":%llu,\"device\":\"%s\",\"algorithm\":\"%s\","
 		       "\"uid\":%u,\"reason\":\"%s\"}\n", ev->type, (unsigned long long)ev->queue_id,
 		       ev->device, ev->algorithm, ev->uid, ev->reason);
@@ -210,6 +215,10 @@ int cmd_quota(struct ctl *ctl, int argc, char **argv)
 		       json_object_get_int(json_object_object_get(l, "used")),
 		       json_object_get_string(json_object_object_get(l, "rule")));
 	}
+	printf("Queues are handed out with lifetime %s, fork %s, transfer %s\n",
+	       json_object_get_string(json_object_object_get(reply, "lifetime")),
+	       json_object_get_string(json_object_object_get(reply, "fork")),
+	       json_object_get_string(json_object_object_get(reply, "transfer")));
 	json_object_put(reply);
 	return 0;
 }

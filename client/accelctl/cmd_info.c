@@ -197,16 +197,20 @@ int cmd_queues(struct ctl *ctl, int argc, char **argv)
 		json_object_put(reply);
 		return 0;
 	}
-	printf("%-8s %-16s %-10s %-7s %-8s %-9s %s\n", "QUEUE", "DEVICE", "ALGORITHM", "UID", "PID",
-	       "STATE", "ACQUIRED");
+	printf("%-8s %-16s %-10s %-7s %-8s %-9s %-19s %s\n", "QUEUE", "DEVICE", "ALGORITHM", "UID", "PID",
+	       "STATE", "LIFETIME", "ACQUIRED");
 	for (size_t i = 0; i < json_object_array_length(queues); i++) {
 		struct json_object *q = json_object_array_get_idx(queues, i);
 		time_t t = (time_t)(num(q, "acquired_usec") / 1000000);
-		char when[32];
+		struct json_object *attached;
+		char when[32], lifetime[32];
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&t));
-		printf("%-8lld %-16s %-10s %-7lld %-8lld %-9s %s\n", num(q, "queue_id"),
+		snprintf(lifetime, sizeof(lifetime), "%s%s", str(q, "lifetime"),
+			 json_object_object_get_ex(q, "attached", &attached) &&
+					 !json_object_get_boolean(attached) ? " (detached)" : "");
+		printf("%-8lld %-16s %-10s %-7lld %-8lld %-9s %-19s %s\n", num(q, "queue_id"),
 		       str(q, "device"), str(q, "algorithm"), num(q, "uid"), num(q, "pid"),
-		       str(q, "state"), when);
+		       str(q, "state"), lifetime, when);
 	}
 	json_object_put(reply);
 	return 0;

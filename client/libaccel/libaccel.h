@@ -5,6 +5,7 @@
 
 #include <accel/accel.h>
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "wire.h"
@@ -48,6 +49,7 @@ struct accel_queue {
 	void *dus;
 	size_t dus_size;
 	unsigned fork_generation;	/* the process generation that acquired it */
+	bool fork_allowed;		/* the policy's fork = allow: children may use it too */
 	const struct accel_driver *driver;
 	void *driver_state;
 };
@@ -57,7 +59,8 @@ extern unsigned accel_fork_generation;
 
 static inline int accel_queue_usable(const struct accel_queue *q)
 {
-	return q->fork_generation == __atomic_load_n(&accel_fork_generation, __ATOMIC_RELAXED)
+	return q->fork_allowed ||
+	       q->fork_generation == __atomic_load_n(&accel_fork_generation, __ATOMIC_RELAXED)
 		       ? 0 : -ECHILD;
 }
 

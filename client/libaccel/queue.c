@@ -50,10 +50,11 @@ static void copy_string(char *dst, size_t size, struct json_object *o, const cha
 }
 
 /*
- * Map one region.  MADV_DONTFORK: a forked child must not see the queue's
- * memory (the kernel's uacce mappings are VM_DONTCOPY for the same reason).
+ * Map one region.  MADV_DONTFORK unless the policy allows forking: a forked
+ * child must not see the queue's memory (the kernel's uacce mappings are
+ * VM_DONTCOPY for the same reason).
  */
-static int map_region(int fd, struct json_object *r, void **addr, size_t *size)
+static int map_region(int fd, struct json_object *r, bool fork_allowed, void **addr, size_t *size)
 {
 	struct json_object *off, *sz;
 	int64_t offset, length;
@@ -71,7 +72,8 @@ static int map_region(int fd, struct json_object *r, void **addr, size_t *size)
 		*addr = NULL;
 		return -errno;
 	}
-	madvise(*addr, (size_t)length, MADV_DONTFORK);
+	if (!fork_allowed)
+		madvise(*addr, (size_t)length, MADV_DONTFORK);
 	*size = (size_t)length;
 	return 0;
 }
@@ -92,9 +94,9 @@ static int map_regions(struct accel_queue *q, struct json_object *reply)
 			return -EPROTO;
 		t = json_object_get_string(type);
 		if (strcmp(t, "mmio") == 0 && !q->mmio)
-			r = map_region(q->fd, region, &q->mmio, &q->mmio_size);
+			r = map_region(q->fd, region, q->fork_allowed, &q->mmio, &q->mmio_size);
 		else if (strcmp(t, "dus") == 0 && !q->dus)
-			r = map_region(q->fd, region, &q->dus, &q->dus_size);
+			r = map_region(q->fd, region, q->fork_allowed, &q->dus, &q->dus_size);
 		else
 			r = 0;	/* region types we do not know are not ours to map */
 		if (r < 0)
@@ -126,13 +128,18 @@ static void client_unlink_queue(struct accel_client *c, struct accel_queue *q)
 	}
 }
 
-static int release_on_broker(struct accel_client *c, uint64_t id)
+static struct json_object *id_params(uint64_t id)
 {
 	struct json_object *params = json_object_new_object();
 
 	if (params)
 		json_object_object_add(params, "queue_id", json_object_new_int64((int64_t)id));
-	return accel_call(c, ACCEL_INTERFACE ".ReleaseQueue", params, NULL);
+	return params;
+}
+
+static int release_on_broker(struct accel_client *c, uint64_t id)
+{
+	return accel_call(c, ACCEL_INTERFACE ".ReleaseQueue", id_params(id), NULL);
 }
 
 static struct json_object *acquire_params(const char *algorithm,
@@ -153,13 +160,17 @@ static struct json_object *acquire_params(const char *algorithm,
 /* Turn the reply into a mapped queue; on failure the caller releases it. */
 static int queue_setup(struct accel_queue *q, struct json_object *reply)
 {
-	struct json_object *id;
+	struct json_object *id, *fork;
 
 	if (!json_object_object_get_ex(reply, "queue_id", &id) || !json_object_is_type(id, json_type_int))
 		return -EPROTO;
 	q->id = (uint64_t)json_object_get_int64(id);
 	copy_string(q->device, sizeof(q->device), reply, "device");
 	copy_string(q->api, sizeof(q->api), reply, "api");
+	copy_string(q->algorithm, sizeof(q->algorithm), reply, "algorithm");
+	q->fork_allowed = json_object_object_get_ex(reply, "fork", &fork) &&
+			  json_object_is_type(fork, json_type_string) &&
+			  strcmp(json_object_get_string(fork), "allow") == 0;
 	q->driver = find_driver(q->api);
 	if (!q->driver)
 		return -EPROTONOSUPPORT;
@@ -169,18 +180,22 @@ static int queue_setup(struct accel_queue *q, struct json_object *reply)
 	return q->driver->init(q);
 }
 
-EXPORT int accel_acquire(struct accel_client *c, const char *algorithm,
-			 const struct accel_acquire_options *options, struct accel_queue **out)
+/*
+ * Call @method, whose reply hands out a queue with its fd (AcquireQueue,
+ * AttachQueue, ClaimQueue), and map it.  A queue that cannot be set up goes
+ * back to the broker when @give_back (a fresh acquire) and is only dropped
+ * otherwise.
+ */
+static int receive_queue(struct accel_client *c, const char *method, struct json_object *params,
+			 bool give_back, struct accel_queue **out)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	_cleanup_(json_object_putp) struct json_object *reply = NULL;
 	struct accel_queue *q;
 	int r;
 
-	if (!c || !algorithm || !out)
-		return -EINVAL;
 	pthread_once(&once, register_atfork);
-	r = accel_call(c, ACCEL_INTERFACE ".AcquireQueue", acquire_params(algorithm, options), &reply);
+	r = accel_call(c, method, params, &reply);
 	if (r < 0)
 		return r;
 	q = calloc(1, sizeof(*q));
@@ -190,10 +205,9 @@ EXPORT int accel_acquire(struct accel_client *c, const char *algorithm,
 	}
 	q->fd = wire_take_fd(&c->wire);
 	q->fork_generation = accel_fork_generation;
-	snprintf(q->algorithm, sizeof(q->algorithm), "%s", algorithm);
 	r = q->fd < 0 ? -EPROTO : queue_setup(q, reply);
 	if (r < 0) {
-		if (q->id)
+		if (q->id && give_back)
 			release_on_broker(c, q->id);
 		queue_free(q);
 		return r;
@@ -202,6 +216,60 @@ EXPORT int accel_acquire(struct accel_client *c, const char *algorithm,
 	q->next = c->queues;
 	c->queues = q;
 	*out = q;
+	return 0;
+}
+
+EXPORT int accel_acquire(struct accel_client *c, const char *algorithm,
+			 const struct accel_acquire_options *options, struct accel_queue **out)
+{
+	if (!c || !algorithm || !out)
+		return -EINVAL;
+	return receive_queue(c, ACCEL_INTERFACE ".AcquireQueue", acquire_params(algorithm, options),
+			     true, out);
+}
+
+EXPORT int accel_attach(struct accel_client *c, uint64_t queue_id, struct accel_queue **out)
+{
+	if (!c || !out || queue_id == 0 || queue_id > INT64_MAX)
+		return -EINVAL;
+	return receive_queue(c, ACCEL_INTERFACE ".AttachQueue", id_params(queue_id), false, out);
+}
+
+EXPORT int accel_claim(struct accel_client *c, const char *token, struct accel_queue **out)
+{
+	struct json_object *params;
+
+	if (!c || !token || !out)
+		return -EINVAL;
+	params = json_object_new_object();
+	if (params)
+		json_object_object_add(params, "token", json_object_new_string(token));
+	return receive_queue(c, ACCEL_INTERFACE ".ClaimQueue", params, false, out);
+}
+
+EXPORT int accel_transfer(struct accel_queue *q, char token[ACCEL_TOKEN_SIZE])
+{
+	_cleanup_(json_object_putp) struct json_object *reply = NULL;
+	struct json_object *t;
+	int r;
+
+	if (!q || !token)
+		return -EINVAL;
+	if (!q->client)
+		return -ENOTCONN;
+	r = accel_queue_usable(q);
+	if (r < 0)
+		return r;
+	r = accel_call(q->client, ACCEL_INTERFACE ".TransferQueue", id_params(q->id), &reply);
+	if (r < 0)
+		return r;
+	if (!json_object_object_get_ex(reply, "token", &t) || !json_object_is_type(t, json_type_string) ||
+	    strlen(json_object_get_string(t)) >= ACCEL_TOKEN_SIZE)
+		return -EPROTO;
+	strcpy(token, json_object_get_string(t));
+	/* The queue is the receiver's now: drop every trace of it here. */
+	client_unlink_queue(q->client, q);
+	queue_free(q);
 	return 0;
 }
 

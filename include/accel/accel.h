@@ -38,9 +38,11 @@ struct accel_queue;
 int accel_connect(const char *socket_path, struct accel_client **out);
 
 /*
- * Close the connection.  Queues still held are released by the broker; their
- * handles stay valid for accel_release() (which then only unmaps).  Not
- * concurrently with any other call on @client or its queues.
+ * Close the connection.  Queues still held are released by the broker,
+ * except those of lifetime "process", which stay this process's (see
+ * accel_attach()); their handles stay valid for accel_release() (which then
+ * only unmaps).  Not concurrently with any other call on @client or its
+ * queues.
  */
 void accel_disconnect(struct accel_client *client);
 
@@ -82,8 +84,34 @@ int accel_acquire(struct accel_client *client, const char *algorithm,
 /*
  * Unmap the queue, tell the broker, and free @queue (even on error).  Not
  * concurrently with other calls on its client or with the queue's data path.
+ * A queue whose client disconnected is only unmapped and freed here: a
+ * queue of lifetime "process" then stays the process's until it exits, or
+ * until a new client attaches and releases it.
  */
 int accel_release(struct accel_queue *queue);
+
+/*
+ * Map queue @queue_id of this process again through @client (after
+ * reconnecting, say): only for queues the broker keeps beyond their
+ * connection (the policy's lifetime = process), and only in the process
+ * that acquired it.  The new handle is held by @client.
+ */
+int accel_attach(struct accel_client *client, uint64_t queue_id, struct accel_queue **out);
+
+/*
+ * Hand @queue to another process (a pre-forked worker, say): on success
+ * @token holds a single-use secret that expires (30 s by default), and
+ * @queue is unmapped and freed, as the giver must not touch it again.  The
+ * receiver passes the token to accel_claim().  On failure @queue is kept.
+ */
+#define ACCEL_TOKEN_SIZE 33
+int accel_transfer(struct accel_queue *queue, char token[ACCEL_TOKEN_SIZE]);
+
+/*
+ * Take over the queue offered with @token: the calling process becomes its
+ * owner (the broker checks its policy and quota) and @client holds it.
+ */
+int accel_claim(struct accel_client *client, const char *token, struct accel_queue **out);
 
 uint64_t accel_queue_id(const struct accel_queue *queue);
 const char *accel_queue_device(const struct accel_queue *queue);
@@ -172,12 +200,12 @@ enum accel_queue_state accel_queue_state(const struct accel_queue *queue);
 struct accel_events;
 
 struct accel_event {
-	char type[16];		/* "revoked" */
+	char type[16];		/* "revoked", "device-added", "device-removed" */
 	uint64_t queue_id;
 	char device[64];
 	char algorithm[32];
 	uint32_t uid;
-	char reason[32];	/* "owner-exited", "admin", "shutdown" */
+	char reason[32];	/* "owner-exited", "admin", "policy", "shutdown", "device-removed" */
 };
 
 /* Connect (@socket_path as for accel_connect()) and subscribe; the stream is live on return. */

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,6 +164,90 @@ static void queue_ids_are_never_reused(void **state)
 	}
 }
 
+struct heard {
+	struct broker_watcher w;
+	char events[8][48];
+	unsigned n;
+};
+
+static void heard_revoked(struct broker_watcher *w, const struct queue *q, const char *reason)
+{
+	struct heard *h = (struct heard *)w;
+
+	if (h->n < 8)
+		snprintf(h->events[h->n++], sizeof(h->events[0]), "revoked %llu %s",
+			 (unsigned long long)q->id, reason);
+}
+
+static void heard_device(struct broker_watcher *w, const struct device *d, const char *event)
+{
+	struct heard *h = (struct heard *)w;
+
+	if (h->n < 8)
+		snprintf(h->events[h->n++], sizeof(h->events[0]), "%s %s", event, d->name);
+}
+
+static void removed_device_takes_its_queues_with_it(void **state)
+{
+	struct fixture *f = *state;
+	struct accel_error e = { 0 };
+	struct peer root = { .uid = 0, .admin = true };
+	struct heard h = { .w = { .peer = &root, .queue_revoked = heard_revoked,
+				  .device_changed = heard_device } };
+	struct queue *q0, *q1;
+	int owner;
+
+	assert_int_equal(acquire(f, 1000, &owner, "copy", "accel_sim-0", &q0, &e), 0);
+	assert_int_equal(acquire(f, 1000, &owner, "copy", "accel_sim-1", &q1, &e), 0);
+	broker_watch(&f->b, &h.w);
+	broker_remove_device(&f->b, broker_find_device(&f->b, "accel_sim-0"));
+	assert_int_equal(h.n, 2);
+	assert_string_equal(h.events[0], "revoked 1 device-removed");
+	assert_string_equal(h.events[1], "device-removed accel_sim-0");
+	assert_null(broker_find_device(&f->b, "accel_sim-0"));
+	assert_int_equal(broker_active_queues(&f->b), 1);	/* the other device's stays */
+	assert_int_equal(acquire(f, 1000, &owner, "copy", "accel_sim-0", &q0, &e), -ENODEV);
+	broker_unwatch(&h.w);
+}
+
+static void claims_follow_the_owners_transfer_rule_and_the_receivers_quota(void **state)
+{
+	struct fixture *f = *state;
+	struct accel_error e = { 0 };
+	struct peer giver = { .uid = 1000, .gid = 1000 }, same = { .uid = 1000, .gid = 1000 },
+		    other = { .uid = 1001, .gid = 1001 };
+	char token[QUEUE_TOKEN_LEN + 1], again[QUEUE_TOKEN_LEN + 1];
+	struct queue *q, *got, *mine[5];
+	int g, r1, r2;
+
+	f->b.limits.transfer_timeout_usec = 60u * 1000000u;
+	assert_int_equal(acquire(f, 1000, &g, "gzip", NULL, &q, &e), 0);
+	assert_int_equal(broker_transfer(&f->b, &giver, &g, q->id, token, &e), 0);
+	assert_int_equal(strlen(token), QUEUE_TOKEN_LEN);
+	/* A second offer replaces the first. */
+	assert_int_equal(broker_transfer(&f->b, &giver, &g, q->id, again, &e), 0);
+	assert_string_not_equal(token, again);
+	assert_int_equal(broker_claim(&f->b, &same, &r1, token, &got, &e), -EKEYREJECTED);
+	/* Same-user by default: another uid is refused and the token stays good. */
+	assert_int_equal(broker_claim(&f->b, &other, &r2, again, &got, &e), -EACCES);
+	/* The receiver's quota counts, without the queue it takes. */
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(acquire(f, 1000, &r1, "copy", NULL, &mine[i], &e), 0);
+	assert_int_equal(broker_claim(&f->b, &same, &r1, again, &got, &e), 0);
+	assert_ptr_equal(got, q);
+	assert_ptr_equal(got->holder, &r1);
+	assert_int_equal(broker_claim(&f->b, &same, &r1, again, &got, &e), -EKEYREJECTED);
+	/* The giver's connection no longer holds it. */
+	broker_release_holder(&f->b, &g);
+	assert_int_equal(broker_active_queues(&f->b), 5);
+
+	/* An expired token is refused. */
+	f->b.limits.transfer_timeout_usec = 0;
+	assert_int_equal(broker_transfer(&f->b, &same, &r1, q->id, token, &e), 0);
+	assert_int_equal(broker_claim(&f->b, &same, &r2, token, &got, &e), -EKEYREJECTED);
+	assert_non_null(strstr(e.message, "expired"));
+}
+
 static void visibility_is_own_queues_or_root(void **state)
 {
 	struct queue q = { .uid = 1000 };
@@ -183,6 +268,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(owner_going_away_releases_all_it_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(queue_ids_are_never_reused, setup, teardown),
 		cmocka_unit_test(visibility_is_own_queues_or_root),
+		cmocka_unit_test_setup_teardown(removed_device_takes_its_queues_with_it, setup, teardown),
+		cmocka_unit_test_setup_teardown(claims_follow_the_owners_transfer_rule_and_the_receivers_quota, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("broker", tests, NULL, NULL);

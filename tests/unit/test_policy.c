@@ -193,6 +193,49 @@ static void dropins_are_read_in_order_and_later_wins(void **state)
 	policy_finish(&p);
 }
 
+static void terms(struct policy *p, uid_t uid, const gid_t *groups, unsigned n, struct terms *out)
+{
+	struct caller c = { uid, groups, n };
+
+	policy_terms(p, &c, out);
+}
+
+static void terms_come_from_the_user_and_groups_only_tighten_them(void **state)
+{
+	struct policy p;
+	struct terms t;
+
+	/* Nothing said: connection, deny, same-user. */
+	assert_int_equal(load(&p, ""), 0);
+	terms(&p, 2, NULL, 0, &t);
+	assert_int_equal(t.lifetime, LIFETIME_CONNECTION);
+	assert_int_equal(t.fork, FORK_DENY);
+	assert_int_equal(t.transfer, TRANSFER_SAME_USER);
+	policy_finish(&p);
+
+	assert_int_equal(load(&p, "[defaults]\nlifetime = process\nfork = allow\n"
+				  "[user:daemon]\nlifetime = connection\ntransfer = any\n"
+				  "[group:adm]\nfork = deny\ntransfer = no\n"
+				  "[group:users]\nlifetime = process\n"), 0);
+	/* bin: the defaults. */
+	terms(&p, 2, NULL, 0, &t);
+	assert_int_equal(t.lifetime, LIFETIME_PROCESS);
+	assert_int_equal(t.fork, FORK_ALLOW);
+	assert_int_equal(t.transfer, TRANSFER_SAME_USER);
+	/* daemon: its own rule wins over the defaults, key by key... */
+	terms(&p, 1, g_users, 1, &t);
+	assert_int_equal(t.lifetime, LIFETIME_CONNECTION);	/* a group cannot loosen it */
+	assert_int_equal(t.fork, FORK_ALLOW);
+	assert_int_equal(t.transfer, TRANSFER_ANY);
+	/* ...and a group tightens it. */
+	terms(&p, 1, g_sys_adm, 2, &t);
+	assert_int_equal(t.fork, FORK_DENY);
+	assert_int_equal(t.transfer, TRANSFER_NO);
+	assert_string_equal(policy_transfer_to_string(t.transfer), "no");
+	assert_string_equal(policy_lifetime_to_string(LIFETIME_PROCESS), "process");
+	policy_finish(&p);
+}
+
 static void bad_input_names_file_and_line(void **state)
 {
 	static const struct {
@@ -209,6 +252,10 @@ static void bad_input_names_file_and_line(void **state)
 		{ "[defaults]\ndevices =\n", ":2: devices: no pattern given" },
 		{ "[default]\nmax_queues = 1\n", ":2: unknown section [default]" },
 		{ "[broker]\non_shrink = sometimes\n", ":2: on_shrink: \"sometimes\" is not keep or revoke" },
+		{ "[defaults]\nlifetime = forever\n", ":2: lifetime: \"forever\" is not connection or process" },
+		{ "[defaults]\nfork = yes\n", ":2: fork: \"yes\" is not deny or allow" },
+		{ "[user:daemon]\ntransfer = all\n", ":2: transfer: \"all\" is not no, same-user or any" },
+		{ "[broker]\ntransfer_timeout_sec = 0\n", ":2: transfer_timeout_sec: \"0\" is not a number" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -229,6 +276,7 @@ int main(void)
 		cmocka_unit_test(group_pool_counts_the_members_together),
 		cmocka_unit_test(devices_patterns_restrict),
 		cmocka_unit_test(dropins_are_read_in_order_and_later_wins),
+		cmocka_unit_test(terms_come_from_the_user_and_groups_only_tighten_them),
 		cmocka_unit_test(bad_input_names_file_and_line),
 	};
 

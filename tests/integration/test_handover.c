@@ -1,0 +1,529 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A queue's terms against a real broker: lifetime = process (the queue
+ * outlives its connection, not its owner), TransferQueue/ClaimQueue between
+ * processes, fork = allow, and devices that come and go under it.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <accel/accel.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define METHOD(m) "org.accelbroker.Broker." m
+
+static struct broker_proc broker;
+static char conf[64];
+
+static int start_with(const char *text, const char *const *extra)
+{
+	const char *args[16] = { "--config", conf, "--sim", "2" };
+	size_t n = 4;
+	FILE *f;
+	int fd;
+
+	strcpy(conf, "/tmp/accel-handover-conf-XXXXXX");
+	fd = mkstemp(conf);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	chmod(conf, 0644);
+	f = fopen(conf, "w");
+	fputs(text, f);
+	fclose(f);
+	for (size_t i = 0; extra && extra[i] && n < 15; i++)
+		args[n++] = extra[i];
+	args[n] = NULL;
+	return broker_start(&broker, args);
+}
+
+static int stop(void **state)
+{
+	unlink(conf);
+	return broker_stop(&broker) == 0 ? 0 : -1;
+}
+
+/* A child that dies with the test: a failed assertion leaves no process behind. */
+static pid_t fork_child(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+	return pid;
+}
+
+static int wait_status(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* One crc32c through @q: the RFC 3720 check value of "123456789". */
+static int crc_works(struct accel_queue *q)
+{
+	struct accel_completion c;
+	int r = accel_run(q, "123456789", 9, NULL, 0, 0, 0, &c);
+
+	if (r < 0)
+		return r;
+	return c.value == 0xe3069283 ? 0 : -EIO;
+}
+
+/* The text of ListQueues as @c sees it (free it). */
+static char *list_queues(struct accel_client *c)
+{
+	char *text = NULL;
+
+	assert_int_equal(accel_call_json(c, METHOD("ListQueues"), NULL, &text), 0);
+	return text;
+}
+
+static void process_lifetime_outlives_the_connection_not_the_owner(void **state)
+{
+	struct accel_client *c, *c2;
+	struct accel_queue *q, *again;
+	char *text, params[64];
+	uint64_t id;
+	pid_t pid;
+
+	assert_int_equal(start_with("[defaults]\nlifetime = process\n", NULL), 0);
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	assert_int_equal(accel_acquire(c, "crc32c", NULL, &q), 0);
+	id = accel_queue_id(q);
+	accel_disconnect(c);
+	/* Detached, still ours; the old mapping still works (no broker on the data path). */
+	assert_int_equal(crc_works(q), 0);
+	assert_int_equal(accel_connect(broker.sock, &c2), 0);
+	text = list_queues(c2);
+	assert_non_null(strstr(text, "\"lifetime\":\"process\""));
+	assert_non_null(strstr(text, "\"attached\":false"));
+	free(text);
+
+	/* Another process of the same user may not take it. */
+	pid = fork_child();
+	if (pid == 0) {
+		struct accel_client *o;
+		struct accel_queue *oq;
+		if (accel_connect(broker.sock, &o) < 0)
+			_exit(1);
+		if (accel_attach(o, id, &oq) != -EACCES)
+			_exit(2);
+		snprintf(params, sizeof(params), "{\"queue_id\":%llu}", (unsigned long long)id);
+		_exit(accel_call_json(o, METHOD("ReleaseQueue"), params, &text) == -EACCES ? 0 : 3);
+	}
+	assert_int_equal(wait_status(pid), 0);
+
+	/* Its owner attaches it again and uses it through the new mapping. */
+	assert_int_equal(accel_attach(c2, id, &again), 0);
+	assert_string_equal(accel_queue_algorithm(again), "crc32c");
+	assert_int_equal(crc_works(again), 0);
+	text = list_queues(c2);
+	assert_non_null(strstr(text, "\"attached\":true"));
+	free(text);
+	accel_release(q);	/* the old handle: unmap only, it has no client */
+	assert_int_equal(accel_queue_state(again), ACCEL_QUEUE_ACTIVE);
+	assert_int_equal(accel_release(again), 0);
+	text = list_queues(c2);
+	assert_string_equal(text, "{\"queues\":[]}");
+	free(text);
+	assert_int_equal(accel_attach(c2, id, &again), -ENOENT);
+	accel_disconnect(c2);
+}
+
+static void detached_queue_dies_with_its_owner(void **state)
+{
+	struct accel_client *c;
+	int info[2];
+	char *text;
+	pid_t pid;
+
+	assert_int_equal(start_with("[defaults]\nlifetime = process\n", NULL), 0);
+	assert_int_equal(pipe(info), 0);
+	pid = fork_child();
+	if (pid == 0) {
+		struct accel_client *oc;
+		struct accel_queue *oq;
+		if (accel_connect(broker.sock, &oc) < 0 || accel_acquire(oc, "copy", NULL, &oq) < 0)
+			_exit(1);
+		accel_disconnect(oc);
+		(void)!write(info[1], "d", 1);
+		pause();	/* until killed */
+		_exit(0);
+	}
+	close(info[1]);
+	assert_int_equal(read(info[0], &(char){ 0 }, 1), 1);
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	text = list_queues(c);
+	assert_non_null(strstr(text, "\"attached\":false"));
+	free(text);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	for (int i = 0; i < 500; i++) {
+		text = list_queues(c);
+		if (strcmp(text, "{\"queues\":[]}") == 0)
+			break;
+		free(text);
+		text = NULL;
+		usleep(10000);
+	}
+	assert_non_null(text);	/* reclaimed through the pidfd */
+	free(text);
+	accel_disconnect(c);
+	close(info[0]);
+}
+
+static void connection_lifetime_is_the_default(void **state)
+{
+	struct accel_client *c;
+	struct accel_queue *q;
+	char *text;
+	uint64_t id;
+
+	assert_int_equal(start_with("", NULL), 0);
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	assert_int_equal(accel_acquire(c, "copy", NULL, &q), 0);
+	id = accel_queue_id(q);
+	accel_disconnect(c);
+	accel_release(q);
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	text = list_queues(c);
+	assert_string_equal(text, "{\"queues\":[]}");
+	free(text);
+	assert_int_equal(accel_attach(c, id, &q), -ENOENT);
+	accel_disconnect(c);
+}
+
+/* Claim @token in a new process as @uid; exit status 0 when the queue works. */
+static pid_t claim_in_child(const char *token, uid_t uid, int expect, int pipe_fd)
+{
+	pid_t pid = fork_child();
+
+	if (pid == 0) {
+		struct accel_client *c;
+		struct accel_queue *q;
+		int r;
+		if (uid != 0 && (setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0))
+			_exit(100);
+		if (accel_connect(broker.sock, &c) < 0)
+			_exit(101);
+		r = accel_claim(c, token, &q);
+		if (r != expect)
+			_exit(102);
+		if (r < 0)
+			_exit(0);
+		if (crc_works(q) < 0)
+			_exit(103);
+		if (pipe_fd >= 0) {
+			/* Hold it until the parent says so. */
+			(void)!write(pipe_fd, "c", 1);
+			(void)!read(pipe_fd, &(char){ 0 }, 1);
+			_exit(crc_works(q) == 0 ? 0 : 104);
+		}
+		_exit(0);
+	}
+	return pid;
+}
+
+static void transfer_hands_the_queue_to_another_process(void **state)
+{
+	struct accel_client *c;
+	struct accel_queue *q;
+	char token[ACCEL_TOKEN_SIZE], *text;
+	int sv[2];
+	pid_t giver, taker;
+
+	assert_int_equal(start_with("", NULL), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	/* The giver offers its queue, passes the token on, and exits. */
+	giver = fork_child();
+	if (giver == 0) {
+		struct accel_client *gc;
+		struct accel_queue *gq;
+		if (accel_connect(broker.sock, &gc) < 0 || accel_acquire(gc, "crc32c", NULL, &gq) < 0)
+			_exit(1);
+		if (accel_transfer(gq, token) < 0)
+			_exit(2);
+		(void)!write(sv[1], token, sizeof(token));
+		(void)!read(sv[1], &(char){ 0 }, 1);	/* until claimed */
+		_exit(0);
+	}
+	assert_int_equal(read(sv[0], token, sizeof(token)), (ssize_t)sizeof(token));
+	assert_int_equal(strlen(token), 32);
+	int hold[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, hold), 0);
+	taker = claim_in_child(token, 0, 0, hold[1]);
+	assert_int_equal(read(hold[0], &(char){ 0 }, 1), 1);
+	/* The giver exits: the queue is not its any more and lives on. */
+	(void)!write(sv[0], "x", 1);
+	assert_int_equal(wait_status(giver), 0);
+	usleep(100000);
+	(void)!write(hold[0], "x", 1);
+	assert_int_equal(wait_status(taker), 0);
+
+	/* Single use: the same token again is refused. */
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	assert_int_equal(accel_claim(c, token, &q), -EKEYREJECTED);
+	assert_string_equal(accel_error_name(c), "org.accelbroker.Broker.InvalidToken");
+	assert_int_equal(accel_claim(c, "not-a-token", &q), -EKEYREJECTED);
+	text = list_queues(c);
+	assert_string_equal(text, "{\"queues\":[]}");	/* the taker's exit took it */
+	free(text);
+	accel_disconnect(c);
+	close(sv[0]);
+	close(sv[1]);
+	close(hold[0]);
+	close(hold[1]);
+}
+
+static void tokens_expire_and_stay_with_their_user(void **state)
+{
+	struct accel_client *c;
+	struct accel_queue *q, *q2;
+	char token[ACCEL_TOKEN_SIZE];
+	uint64_t id;
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(start_with("[broker]\ntransfer_timeout_sec = 1\n[user:nobody]\nmax_queues = 0\n", NULL),
+			 0);
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+
+	/* Expired: the queue stays with the giver... */
+	assert_int_equal(accel_acquire(c, "crc32c", NULL, &q), 0);
+	id = accel_queue_id(q);
+	assert_int_equal(accel_transfer(q, token), 0);
+	usleep(1200000);
+	assert_int_equal(wait_status(claim_in_child(token, 0, -EKEYREJECTED, -1)), 0);
+	/* ...which may attach it again, or offer it anew. */
+	assert_int_equal(accel_attach(c, id, &q), 0);
+	assert_int_equal(crc_works(q), 0);
+
+	/* Another user may not claim a same-user transfer. */
+	assert_int_equal(accel_transfer(q, token), 0);
+	assert_int_equal(wait_status(claim_in_child(token, 65534, -EACCES, -1)), 0);
+	/* A token that was refused is still good for the right process. */
+	assert_int_equal(accel_claim(c, token, &q2), 0);
+	assert_int_equal(crc_works(q2), 0);
+	assert_int_equal(accel_release(q2), 0);
+	accel_disconnect(c);
+}
+
+static void transfer_policy_any_and_no(void **state)
+{
+	struct accel_client *c;
+	struct accel_queue *q, *q2;
+	char token[ACCEL_TOKEN_SIZE];
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(start_with("[user:root]\ntransfer = any\n[user:nobody]\nmax_queues = 0\ntransfer = no\n",
+				    NULL), 0);
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	assert_int_equal(accel_acquire(c, "crc32c", NULL, &q), 0);
+	assert_int_equal(accel_transfer(q, token), 0);
+	/* Any user may claim it, but only within its own quota. */
+	assert_int_equal(wait_status(claim_in_child(token, 65534, -EDQUOT, -1)), 0);
+	assert_int_equal(accel_claim(c, token, &q2), 0);
+	accel_release(q2);
+	accel_disconnect(c);
+	assert_int_equal(broker_stop(&broker), 0);
+	unlink(conf);
+
+	assert_int_equal(start_with("[defaults]\ntransfer = no\n", NULL), 0);
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	assert_int_equal(accel_acquire(c, "crc32c", NULL, &q), 0);
+	assert_int_equal(accel_transfer(q, token), -EACCES);
+	assert_int_equal(crc_works(q), 0);	/* a refused transfer keeps the queue */
+	accel_release(q);
+	accel_disconnect(c);
+}
+
+static void fork_allow_lets_children_use_the_queue_until_the_owner_dies(void **state)
+{
+	struct accel_client *c;
+	struct accel_queue *q;
+	pid_t pid;
+
+	assert_int_equal(start_with("[defaults]\nfork = allow\n", NULL), 0);
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	assert_int_equal(accel_acquire(c, "crc32c", NULL, &q), 0);
+	pid = fork_child();
+	if (pid == 0)
+		_exit(crc_works(q) == 0 ? 0 : 1);
+	assert_int_equal(wait_status(pid), 0);
+	accel_release(q);
+	accel_disconnect(c);
+
+	/* The owner exits; its child, still using the mapping, finds the queue revoked. */
+	int verdict[2];
+	char v = 0;
+	assert_int_equal(pipe(verdict), 0);
+	pid = fork_child();
+	if (pid == 0) {
+		struct accel_client *oc;
+		struct accel_queue *oq;
+		if (accel_connect(broker.sock, &oc) < 0 || accel_acquire(oc, "crc32c", NULL, &oq) < 0)
+			_exit(1);
+		if (fork() == 0) {
+			int r = -1;
+			for (int i = 0; i < 500 && accel_queue_state(oq) == ACCEL_QUEUE_ACTIVE; i++)
+				usleep(10000);
+			r = crc_works(oq);
+			(void)!write(verdict[1], r == -ENOLINK ? "y" : "n", 1);
+			_exit(0);
+		}
+		_exit(0);
+	}
+	close(verdict[1]);
+	assert_int_equal(wait_status(pid), 0);
+	assert_int_equal(read(verdict[0], &v, 1), 1);
+	assert_int_equal(v, 'y');
+	close(verdict[0]);
+	assert_int_equal(broker_stop(&broker), 0);
+	unlink(conf);
+
+	/* The default: the child is refused. */
+	assert_int_equal(start_with("", NULL), 0);
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	assert_int_equal(accel_acquire(c, "crc32c", NULL, &q), 0);
+	pid = fork_child();
+	if (pid == 0)
+		_exit(crc_works(q) == -ECHILD ? 0 : 1);
+	assert_int_equal(wait_status(pid), 0);
+	accel_release(q);
+	accel_disconnect(c);
+}
+
+static void put(const char *dir, const char *name, const char *content)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(content, f);
+	fclose(f);
+}
+
+static void fake_device(const char *root, const char *name)
+{
+	char dir[256];
+
+	snprintf(dir, sizeof(dir), "%s/%s", root, name);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	put(dir, "api", "hisi_qm_v2\n");
+	put(dir, "algorithms", "zlib\n");
+	put(dir, "flags", "0\n");
+	put(dir, "available_instances", "4\n");
+	put(dir, "region_mmio_size", "16384\n");
+	put(dir, "region_dus_size", "65536\n");
+}
+
+static void remove_fake_device(const char *root, const char *name)
+{
+	const char *attrs[] = { "api", "algorithms", "flags", "available_instances", "region_mmio_size",
+				"region_dus_size" };
+	char path[512];
+
+	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s/%s", root, name, attrs[i]);
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/%s", root, name);
+	assert_int_equal(rmdir(path), 0);
+}
+
+/* Wait up to 5 s for the event @type about @device. */
+static int device_event(struct accel_events *ev, const char *type, const char *device)
+{
+	struct accel_event e;
+
+	for (int i = 0; i < 500; i++) {
+		struct pollfd p = { .fd = accel_events_fd(ev), .events = POLLIN };
+		int r = accel_events_read(ev, &e);
+		if (r < 0)
+			return r;
+		if (r > 0 && strcmp(e.type, type) == 0 && strcmp(e.device, device) == 0)
+			return 1;
+		if (r == 0)
+			poll(&p, 1, 10);
+	}
+	return 0;
+}
+
+static void devices_come_and_go_on_rescan(void **state)
+{
+	char root[] = "/tmp/accel-hotplug-XXXXXX", *text = NULL;
+	struct accel_client *c;
+	struct accel_events *ev;
+
+	assert_non_null(mkdtemp(root));
+	fake_device(root, "hisi_zip-0");
+	assert_int_equal(start_with("", (const char *const[]){ "--sysfs-root", root, "--dev-root", root, NULL }), 0);
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	assert_int_equal(accel_events_open(broker.sock, &ev), 0);
+	assert_int_equal(accel_call_json(c, METHOD("ListDevices"), NULL, &text), 0);
+	assert_non_null(strstr(text, "\"hisi_zip-0\""));
+	free(text);
+
+	/* Gone from sysfs: a rescan (Reload does one) removes it and says so. */
+	remove_fake_device(root, "hisi_zip-0");
+	fake_device(root, "hisi_zip-1");
+	assert_int_equal(accel_call_json(c, METHOD("Reload"), NULL, &text), 0);
+	free(text);
+	assert_int_equal(device_event(ev, "device-removed", "hisi_zip-0"), 1);
+	assert_int_equal(device_event(ev, "device-added", "hisi_zip-1"), 1);
+	assert_int_equal(accel_call_json(c, METHOD("ListDevices"), NULL, &text), 0);
+	assert_null(strstr(text, "\"hisi_zip-0\""));
+	assert_non_null(strstr(text, "\"hisi_zip-1\""));
+	assert_non_null(strstr(text, "\"accel_sim-0\""));	/* the software devices stay */
+	free(text);
+
+	/* Removed and added again under the same name: a new device. */
+	remove_fake_device(root, "hisi_zip-1");
+	fake_device(root, "hisi_zip-1");
+	assert_int_equal(accel_call_json(c, METHOD("Reload"), NULL, &text), 0);
+	free(text);
+	assert_int_equal(device_event(ev, "device-removed", "hisi_zip-1"), 1);
+	assert_int_equal(device_event(ev, "device-added", "hisi_zip-1"), 1);
+	accel_events_close(ev);
+	accel_disconnect(c);
+	remove_fake_device(root, "hisi_zip-1");
+	rmdir(root);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(process_lifetime_outlives_the_connection_not_the_owner, stop),
+		cmocka_unit_test_teardown(detached_queue_dies_with_its_owner, stop),
+		cmocka_unit_test_teardown(connection_lifetime_is_the_default, stop),
+		cmocka_unit_test_teardown(transfer_hands_the_queue_to_another_process, stop),
+		cmocka_unit_test_teardown(tokens_expire_and_stay_with_their_user, stop),
+		cmocka_unit_test_teardown(transfer_policy_any_and_no, stop),
+		cmocka_unit_test_teardown(fork_allow_lets_children_use_the_queue_until_the_owner_dies, stop),
+		cmocka_unit_test_teardown(devices_come_and_go_on_rescan, stop),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
