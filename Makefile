@@ -102,11 +102,11 @@ $(INTEG_TESTS): $(B)/tests/%: $(B)/obj/tests/integration/%.o $(B)/obj/tests/inte
 		$(LIBACCEL) $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -pthread -o $@ $< $(B)/obj/tests/integration/harness.o $(B)/libcommon.a \
-		-L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(CMOCKA) $(JSONC)
+		-L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(CMOCKA) $(JSONC) $(LIBSYSTEMD)
 
 $(BENCH): $(B)/obj/bench/bench.o $(LIBACCEL) $(B)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -pthread -o $@ $< $(B)/libcommon.a -L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(JSONC) $(ZLIB)
+	$(CC) $(LDFLAGS) -pthread -o $@ $< $(B)/libcommon.a -L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(JSONC) $(ZLIB) $(LIBSYSTEMD)
 
 # The README's two commands.
 demo: deps

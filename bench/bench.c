@@ -26,6 +26,7 @@
 
 #include <accel/accel.h>
 #include <accel/sim.h>
+#include <systemd/sd-bus.h>
 
 #include "util.h"
 #include "wire.h"
@@ -193,6 +194,101 @@ static void bench_acquire(const char *sock, size_t n, double *p50, double *p99)
 		t[i] = now_ns() - start;
 	}
 	accel_disconnect(c);
+	*p50 = percentile(t, n, 0.5) / 1000.0;
+	*p99 = percentile(t, n, 0.99) / 1000.0;
+	free(t);
+}
+
+/* ---- the same over D-Bus, through a private system-like bus ---- */
+
+static void bus_start(char *dir)
+{
+	char cmd[256], address[128];
+
+	strcpy(dir, "/tmp/accel-bench-bus-XXXXXX");
+	if (!mkdtemp(dir))
+		die("mkdtemp", -errno);
+	snprintf(cmd, sizeof(cmd), "scripts/private-system-bus %s", dir);
+	if (system(cmd) != 0)
+		die("private-system-bus", -EIO);
+	snprintf(address, sizeof(address), "unix:path=%s/bus.sock", dir);
+	setenv("DBUS_SYSTEM_BUS_ADDRESS", address, 1);
+}
+
+static void bus_stop(const char *dir)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "kill $(cat %s/bus.pid); rm -rf %s", dir, dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "accel-bench: could not stop the bus in %s\n", dir);
+}
+
+/* The floor: a round trip through the bus to the broker that does nothing (Peer.Ping). */
+static double bench_dbus_ping(size_t n)
+{
+	uint64_t *t = calloc(n, sizeof(*t));
+	double p50;
+	sd_bus *bus;
+	int r = sd_bus_open_system(&bus);
+
+	if (r < 0)
+		die("sd_bus_open_system", r);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t start = now_ns();
+		r = sd_bus_call_method(bus, "org.accelbroker.Broker1", "/org/accelbroker/Broker1",
+				       "org.freedesktop.DBus.Peer", "Ping", NULL, NULL, "");
+		if (r < 0)
+			die("D-Bus ping", r);
+		t[i] = now_ns() - start;
+	}
+	sd_bus_flush_close_unref(bus);
+	p50 = percentile(t, n, 0.5) / 1000.0;
+	free(t);
+	return p50;
+}
+
+/* AcquireQueue + map (accel_queue_import) + ReleaseQueue + unmap, like bench_acquire. */
+static void bench_dbus_acquire(size_t n, double *p50, double *p99)
+{
+	uint64_t *t = calloc(n, sizeof(*t));
+	sd_bus *bus;
+	int r = sd_bus_open_system(&bus);
+
+	if (r < 0)
+		die("sd_bus_open_system", r);
+	for (size_t i = 0; i < n; i++) {
+		sd_bus_message *reply = NULL;
+		struct accel_region regions[ACCEL_MAX_REGIONS];
+		struct accel_queue *q;
+		const char *device, *api;
+		uint64_t id, start = now_ns();
+		size_t k = 0;
+		int fd;
+
+		r = sd_bus_call_method(bus, "org.accelbroker.Broker1", "/org/accelbroker/Broker1",
+				       "org.accelbroker.Broker1", "AcquireQueue", NULL, &reply, "sa{sv}", "copy", 0);
+		if (r >= 0)
+			r = sd_bus_message_read(reply, "tssh", &id, &device, &api, &fd);
+		if (r >= 0)
+			r = sd_bus_message_enter_container(reply, 'a', "(stt)");
+		while (r >= 0 && k < ACCEL_MAX_REGIONS &&
+		       (r = sd_bus_message_read(reply, "(stt)", &regions[k].type, &regions[k].offset,
+						&regions[k].size)) > 0)
+			k++;
+		if (r >= 0)
+			r = accel_queue_import(fd, &(struct accel_import){ id, device, api, "copy", regions, k }, &q);
+		sd_bus_message_unref(reply);
+		if (r < 0)
+			die("D-Bus acquire", r);
+		r = sd_bus_call_method(bus, "org.accelbroker.Broker1", "/org/accelbroker/Broker1",
+				       "org.accelbroker.Broker1", "ReleaseQueue", NULL, NULL, "t", id);
+		if (r < 0)
+			die("D-Bus release", r);
+		accel_release(q);
+		t[i] = now_ns() - start;
+	}
+	sd_bus_flush_close_unref(bus);
 	*p50 = percentile(t, n, 0.5) / 1000.0;
 	*p99 = percentile(t, n, 0.99) / 1000.0;
 	free(t);
@@ -564,7 +660,8 @@ int main(int argc, char **argv)
 	const char *build;
 	char self[4096];
 	struct broker b;
-	double floor50, floor99, acq50, acq99, rate, pp, rtt, zlib_mbs, queue_mbs, rec50, rec99, reck50, recb50;
+	char bus_dir[64];
+	double floor50, floor99, acq50, acq99, bus50, bus99, bus_ping, rate, pp, rtt, zlib_mbs, queue_mbs, rec50, rec99, reck50, recb50;
 	long c0, b0, c1, b1;
 	size_t gz_len, zlib_len, text_len = 64u << 20;
 	const size_t ops = 200000;
@@ -585,9 +682,13 @@ int main(int argc, char **argv)
 
 	fprintf(stderr, "accel-bench: fd-passing floor...\n");
 	bench_floor_fd(20000, &floor50, &floor99);
+	bus_start(bus_dir);
 	broker_start(&b, build, "");
 	fprintf(stderr, "accel-bench: acquire+release...\n");
 	bench_acquire(b.sock, 5000, &acq50, &acq99);
+	fprintf(stderr, "accel-bench: acquire+release over D-Bus...\n");
+	bench_dbus_acquire(5000, &bus50, &bus99);
+	bus_ping = bench_dbus_ping(5000);
 	fprintf(stderr, "accel-bench: acquire+release with 8 threads, 3 s...\n");
 	rate = bench_acquire_rate(b.sock, 8, 3.0);
 	fprintf(stderr, "accel-bench: owner exit -> quota freed, 300 children...\n");
@@ -600,6 +701,8 @@ int main(int argc, char **argv)
 	zlib_mbs = bench_zlib(text, text_len, ACCEL_SIM_DATA_SIZE / 2, &zlib_len);
 	queue_mbs = bench_gzip_queue(b.sock, text, text_len, &gz_len);
 	broker_stop(&b);
+	bus_stop(bus_dir);
+	unsetenv("DBUS_SYSTEM_BUS_ADDRESS");
 	free(text);
 	fprintf(stderr, "accel-bench: system calls per op under strace (0 and %zu ops)...\n", ops);
 	count_syscalls(build, self, 0, &c0, &b0);
@@ -609,6 +712,8 @@ int main(int argc, char **argv)
 	printf("  \"acquire_release\": {\"p50_us\": %.1f, \"p99_us\": %.1f, "
 	       "\"floor_fd_rtt_p50_us\": %.1f, \"floor_fd_rtt_p99_us\": %.1f, \"p50_ratio\": %.2f, "
 	       "\"target_ratio\": 3.0},\n", acq50, acq99, floor50, floor99, acq50 / floor50);
+	printf("  \"dbus_acquire_release\": {\"p50_us\": %.1f, \"p99_us\": %.1f, \"socket_p50_us\": %.1f, "
+	       "\"floor_bus_ping_rtt_p50_us\": %.1f, \"target_p50_us\": 300},\n", bus50, bus99, acq50, bus_ping);
 	printf("  \"acquire_release_per_sec_8_threads\": {\"value\": %.0f, \"target\": 10000},\n", rate);
 	printf("  \"owner_exit_to_quota_freed\": {\"p50_us\": %.1f, \"p99_us\": %.1f, "
 	       "\"kernel_exit_p50_us\": %.1f, \"pidfd_readable_to_freed_p50_us\": %.1f, "

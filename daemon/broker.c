@@ -522,7 +522,7 @@ void broker_revoke(struct broker *b, struct queue *q, const char *reason)
 	q->device->ops->queue_stop(q->device, q);
 	q->state = QUEUE_REVOKED;
 	list_for_each_safe(w, tmp, &b->watchers, link)
-		if (broker_may_see(w->peer, q))
+		if (w->queue_revoked && broker_may_see(w->peer, q))
 			w->queue_revoked(w, q, reason);
 	queue_close(b, q, QUEUE_REVOKED);
 }

@@ -35,6 +35,7 @@ struct peer {
 struct broker_watcher {
 	struct list link;	/* broker.watchers */
 	const struct peer *peer;	/* sees its own uid's queues; an admin all */
+	/* NULL: not interested (then @peer may be NULL too) */
 	void (*queue_revoked)(struct broker_watcher *w, const struct queue *q, const char *reason);
 	/* Every watcher hears of every device (NULL: not interested). */
 	void (*device_changed)(struct broker_watcher *w, const struct device *d, const char *event);
@@ -67,7 +68,7 @@ struct broker {
 	struct list watchers;
 	uint64_t next_queue_id;
 	uint64_t started_usec;	/* CLOCK_MONOTONIC */
-	unsigned n_connections;
+	unsigned n_connections;	/* socket connections and bus clients */
 	struct broker_limits limits;
 	struct policy *policy;	/* owned by the caller; replaced whole on reload */
 	struct settings *settings;	/* what Reload re-reads; NULL: no reloading */

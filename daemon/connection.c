@@ -220,7 +220,7 @@ int connection_create(struct server *server, int fd, const struct peer *peer,
 	}
 	list_insert_tail(&server->connections, &c->link);
 	server->n_connections++;
-	server->broker->n_connections = server->n_connections;
+	server->broker->n_connections++;
 	if (out)
 		*out = c;
 	return 0;
@@ -238,6 +238,6 @@ void connection_destroy(struct connection *c)
 	wire_finish(&c->wire);
 	list_remove(&c->link);
 	s->n_connections--;
-	s->broker->n_connections = s->n_connections;
+	s->broker->n_connections--;
 	free(c);
 }

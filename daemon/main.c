@@ -15,6 +15,7 @@
 #include "backend.h"
 #include "broker.h"
 #include "config.h"
+#include "dbus_api.h"
 #include "hotplug.h"
 #include "log.h"
 #include "server.h"
@@ -183,6 +184,7 @@ static int run(const struct options *o)
 	struct broker broker;
 	struct server server = { .listen_fd = -1 };
 	struct hotplug hotplug = { .fd = -1 };
+	struct dbus_api dbus = { 0 };
 	struct sim_engine *engine = NULL;
 	sd_event *event = NULL;
 	sigset_t mask;
@@ -219,6 +221,9 @@ static int run(const struct options *o)
 	r = hotplug_init(&hotplug, event, &broker, o->sysfs_root, o->dev_root);
 	if (r < 0)
 		goto out;
+	r = dbus_api_init(&dbus, event, &broker);
+	if (r < 0)
+		goto out;
 	r = server_init(&server, event, &broker, o->socket_path);
 	if (r < 0)
 		goto out;
@@ -231,6 +236,7 @@ static int run(const struct options *o)
 out:
 	/* Connections first (they release their queues), then devices, then the engine. */
 	server_finish(&server);
+	dbus_api_finish(&dbus);
 	hotplug_finish(&hotplug);
 	broker_finish(&broker);
 	sim_engine_destroy(engine);

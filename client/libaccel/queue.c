@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,55 +55,62 @@ static void copy_string(char *dst, size_t size, struct json_object *o, const cha
  * child must not see the queue's memory (the kernel's uacce mappings are
  * VM_DONTCOPY for the same reason).
  */
-static int map_region(int fd, struct json_object *r, bool fork_allowed, void **addr, size_t *size)
+static int map_region(int fd, const struct accel_region *r, bool fork_allowed, void **addr,
+		      size_t *size)
 {
-	struct json_object *off, *sz;
-	int64_t offset, length;
-
-	if (!json_object_object_get_ex(r, "offset", &off) || !json_object_is_type(off, json_type_int) ||
-	    !json_object_object_get_ex(r, "size", &sz) || !json_object_is_type(sz, json_type_int))
+	if (r->size == 0 || r->size > REGION_SIZE_MAX || r->offset > INT64_MAX ||
+	    r->offset % (uint64_t)sysconf(_SC_PAGESIZE) != 0)
 		return -EPROTO;
-	offset = json_object_get_int64(off);
-	length = json_object_get_int64(sz);
-	if (offset < 0 || length <= 0 || (uint64_t)length > REGION_SIZE_MAX ||
-	    offset % sysconf(_SC_PAGESIZE) != 0)
-		return -EPROTO;
-	*addr = mmap(NULL, (size_t)length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)offset);
+	*addr = mmap(NULL, (size_t)r->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)r->offset);
 	if (*addr == MAP_FAILED) {
 		*addr = NULL;
 		return -errno;
 	}
 	if (!fork_allowed)
-		madvise(*addr, (size_t)length, MADV_DONTFORK);
-	*size = (size_t)length;
+		madvise(*addr, (size_t)r->size, MADV_DONTFORK);
+	*size = (size_t)r->size;
 	return 0;
 }
 
-static int map_regions(struct accel_queue *q, struct json_object *reply)
+/* Map the "mmio" and "dus" regions; region types we do not know are not ours to map. */
+static int map_regions(struct accel_queue *q, const struct accel_region *regions, size_t n)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < n && r == 0; i++) {
+		if (!regions[i].type)
+			return -EPROTO;
+		if (strcmp(regions[i].type, "mmio") == 0 && !q->mmio)
+			r = map_region(q->fd, &regions[i], q->fork_allowed, &q->mmio, &q->mmio_size);
+		else if (strcmp(regions[i].type, "dus") == 0 && !q->dus)
+			r = map_region(q->fd, &regions[i], q->fork_allowed, &q->dus, &q->dus_size);
+	}
+	if (r < 0)
+		return r;
+	return q->mmio && q->dus ? 0 : -EPROTO;
+}
+
+/* The reply's regions as a list (types point into @reply). */
+static int regions_from_json(struct json_object *reply, struct accel_region *out, size_t max, size_t *n)
 {
 	struct json_object *regions;
-	int r;
 
 	if (!json_object_object_get_ex(reply, "regions", &regions) ||
-	    !json_object_is_type(regions, json_type_array))
+	    !json_object_is_type(regions, json_type_array) || json_object_array_length(regions) > max)
 		return -EPROTO;
-	for (size_t i = 0; i < json_object_array_length(regions); i++) {
-		struct json_object *region = json_object_array_get_idx(regions, i), *type;
-		const char *t;
+	*n = json_object_array_length(regions);
+	for (size_t i = 0; i < *n; i++) {
+		struct json_object *region = json_object_array_get_idx(regions, i), *type, *off, *sz;
 		if (!json_object_object_get_ex(region, "type", &type) ||
-		    !json_object_is_type(type, json_type_string))
+		    !json_object_is_type(type, json_type_string) ||
+		    !json_object_object_get_ex(region, "offset", &off) || !json_object_is_type(off, json_type_int) ||
+		    !json_object_object_get_ex(region, "size", &sz) || !json_object_is_type(sz, json_type_int) ||
+		    json_object_get_int64(off) < 0 || json_object_get_int64(sz) < 0)
 			return -EPROTO;
-		t = json_object_get_string(type);
-		if (strcmp(t, "mmio") == 0 && !q->mmio)
-			r = map_region(q->fd, region, q->fork_allowed, &q->mmio, &q->mmio_size);
-		else if (strcmp(t, "dus") == 0 && !q->dus)
-			r = map_region(q->fd, region, q->fork_allowed, &q->dus, &q->dus_size);
-		else
-			r = 0;	/* region types we do not know are not ours to map */
-		if (r < 0)
-			return r;
+		out[i] = (struct accel_region){ json_object_get_string(type), (uint64_t)json_object_get_int64(off),
+						(uint64_t)json_object_get_int64(sz) };
 	}
-	return q->mmio && q->dus ? 0 : -EPROTO;
+	return 0;
 }
 
 static void queue_free(struct accel_queue *q)
@@ -157,10 +165,27 @@ static struct json_object *acquire_params(const char *algorithm,
 	return params;
 }
 
+/* Find the driver of q->api, map the regions and let the driver check them. */
+static int queue_map(struct accel_queue *q, const struct accel_region *regions, size_t n)
+{
+	int r;
+
+	q->driver = find_driver(q->api);
+	if (!q->driver)
+		return -EPROTONOSUPPORT;
+	r = map_regions(q, regions, n);
+	if (r < 0)
+		return r;
+	return q->driver->init(q);
+}
+
 /* Turn the reply into a mapped queue; on failure the caller releases it. */
 static int queue_setup(struct accel_queue *q, struct json_object *reply)
 {
+	struct accel_region regions[ACCEL_MAX_REGIONS];
 	struct json_object *id, *fork;
+	size_t n;
+	int r;
 
 	if (!json_object_object_get_ex(reply, "queue_id", &id) || !json_object_is_type(id, json_type_int))
 		return -EPROTO;
@@ -171,13 +196,10 @@ static int queue_setup(struct accel_queue *q, struct json_object *reply)
 	q->fork_allowed = json_object_object_get_ex(reply, "fork", &fork) &&
 			  json_object_is_type(fork, json_type_string) &&
 			  strcmp(json_object_get_string(fork), "allow") == 0;
-	q->driver = find_driver(q->api);
-	if (!q->driver)
-		return -EPROTONOSUPPORT;
-	int r = map_regions(q, reply);
+	r = regions_from_json(reply, regions, ELEMENTSOF(regions), &n);
 	if (r < 0)
 		return r;
-	return q->driver->init(q);
+	return queue_map(q, regions, n);
 }
 
 /*
@@ -270,6 +292,36 @@ EXPORT int accel_transfer(struct accel_queue *q, char token[ACCEL_TOKEN_SIZE])
 	/* The queue is the receiver's now: drop every trace of it here. */
 	client_unlink_queue(q->client, q);
 	queue_free(q);
+	return 0;
+}
+
+EXPORT int accel_queue_import(int fd, const struct accel_import *im, struct accel_queue **out)
+{
+	struct accel_queue *q;
+	int r;
+
+	if (fd < 0 || !im || !im->api || !im->regions || !out)
+		return -EINVAL;
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	q->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (q->fd < 0) {
+		r = -errno;
+		free(q);
+		return r;
+	}
+	q->id = im->queue_id;
+	q->fork_generation = accel_fork_generation;
+	snprintf(q->device, sizeof(q->device), "%s", im->device ? im->device : "");
+	snprintf(q->api, sizeof(q->api), "%s", im->api);
+	snprintf(q->algorithm, sizeof(q->algorithm), "%s", im->algorithm ? im->algorithm : "");
+	r = queue_map(q, im->regions, im->n_regions);
+	if (r < 0) {
+		queue_free(q);
+		return r;
+	}
+	*out = q;
 	return 0;
 }
 

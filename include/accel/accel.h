@@ -113,6 +113,34 @@ int accel_transfer(struct accel_queue *queue, char token[ACCEL_TOKEN_SIZE]);
  */
 int accel_claim(struct accel_client *client, const char *token, struct accel_queue **out);
 
+/* A region of a queue fd, as the broker describes it: type "mmio" or "dus". */
+struct accel_region {
+	const char *type;
+	uint64_t offset;	/* mmap offset */
+	uint64_t size;
+};
+
+#define ACCEL_MAX_REGIONS 8
+
+/* A queue handed out by other means than accel_acquire(), e.g. over D-Bus. */
+struct accel_import {
+	uint64_t queue_id;
+	const char *device;	/* may be NULL */
+	const char *api;	/* e.g. "accel_sim_v1" */
+	const char *algorithm;	/* may be NULL */
+	const struct accel_region *regions;
+	size_t n_regions;
+};
+
+/*
+ * Map the queue @fd (duplicated; the caller keeps its own) described by @im
+ * and return a handle for the data path.  It belongs to no client: give it
+ * back to the broker the way it came (D-Bus ReleaseQueue), and call
+ * accel_release(), which then only unmaps.  Mappings are kept from forked
+ * children (fork = deny).
+ */
+int accel_queue_import(int fd, const struct accel_import *im, struct accel_queue **out);
+
 uint64_t accel_queue_id(const struct accel_queue *queue);
 const char *accel_queue_device(const struct accel_queue *queue);
 const char *accel_queue_api(const struct accel_queue *queue);

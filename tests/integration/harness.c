@@ -161,6 +161,11 @@ int broker_stop(struct broker_proc *b)
 	if (waitpid(b->pid, &status, 0) < 0)
 		status = -1;
 	b->pid = 0;
+	/* ACCEL_TEST_KEEP=1 keeps the broker's directory (and log) for a post-mortem. */
+	if (getenv("ACCEL_TEST_KEEP")) {
+		fprintf(stderr, "kept %s\n", b->dir);
+		return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	}
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", b->dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", b->dir);

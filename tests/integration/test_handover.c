@@ -223,6 +223,7 @@ static pid_t claim_in_child(const char *token, uid_t uid, int expect, int pipe_f
 		int r;
 		if (uid != 0 && (setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0))
 			_exit(100);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);	/* cleared by the change of uid */
 		if (accel_connect(broker.sock, &c) < 0)
 			_exit(101);
 		r = accel_claim(c, token, &q);

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The D-Bus listener: org.accelbroker.Broker1 on the system bus, through
+ * sd-bus on the broker's event loop.  It calls the same core functions as
+ * the Unix socket with credentials the bus driver vouches for; a queue
+ * acquired here is held by the caller's unique name (released when the name
+ * leaves the bus) and owned by its process (revoked when it exits).
+ */
+#ifndef ACCEL_DAEMON_DBUS_API_H
+#define ACCEL_DAEMON_DBUS_API_H
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "broker.h"
+#include "list.h"
+
+#define DBUS_NAME		"org.accelbroker.Broker1"
+#define DBUS_PATH		"/org/accelbroker/Broker1"
+#define DBUS_INTERFACE		"org.accelbroker.Broker1"
+#define DBUS_ERROR_PREFIX	DBUS_INTERFACE ".Error."
+
+struct dbus_api {
+	struct broker *broker;
+	sd_bus *bus;		/* NULL: not on the bus */
+	sd_bus_slot *vtable;
+	struct list clients;	/* struct bus_client */
+	struct broker_watcher devices;	/* DevicesChanged */
+};
+
+/*
+ * Connect to the system bus ($DBUS_SYSTEM_BUS_ADDRESS or the standard
+ * socket) and take the name.  Without a bus, or without the right to the
+ * name, the broker serves the socket only: logged, and 0 is returned.
+ */
+int dbus_api_init(struct dbus_api *api, sd_event *event, struct broker *b);
+/* Release what bus clients hold and leave the bus. */
+void dbus_api_finish(struct dbus_api *api);
+
+#endif

@@ -1,0 +1,590 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The D-Bus API against a real dbus-daemon (a private one, configured like
+ * the system bus and including the project's policy file) and a real
+ * broker: clients of other uids acquire, use and release queues; quotas
+ * are shared with the socket; names and processes that go away take their
+ * queues with them; QueueRevoked reaches the owner only; the name and the
+ * admin methods are guarded; malformed calls are refused and the broker
+ * stays up.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <stdbool.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <systemd/sd-bus.h>
+#include <unistd.h>
+
+#include <accel/accel.h>
+#include <cmocka.h>
+
+#include "harness.h"
+#include "util.h"
+
+#define NAME	"org.accelbroker.Broker1"
+#define PATH	"/org/accelbroker/Broker1"
+#define IFACE	"org.accelbroker.Broker1"
+#define NOBODY	65534
+
+static struct broker_proc broker;
+static char dir[64], bus_address[128], conf[128];
+static pid_t bus_pid = -1;
+
+/* A dbus-daemon configured like the system bus, with the project's policy file. */
+static int start_bus(void)
+{
+	char cmd[256], path[128];
+	FILE *f;
+
+	strcpy(dir, "/tmp/accel-dbus-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(cmd, sizeof(cmd), "scripts/private-system-bus %s", dir);
+	if (system(cmd) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/bus.pid", dir);
+	f = fopen(path, "r");
+	if (!f || fscanf(f, "%d", &bus_pid) != 1)
+		bus_pid = -1;
+	if (f)
+		fclose(f);
+	snprintf(bus_address, sizeof(bus_address), "unix:path=%s/bus.sock", dir);
+	setenv("DBUS_SYSTEM_BUS_ADDRESS", bus_address, 1);
+	return bus_pid > 0 ? 0 : -1;
+}
+
+static int setup(void **state)
+{
+	FILE *f;
+
+	if (start_bus() < 0)
+		return -1;
+	snprintf(conf, sizeof(conf), "%s/accel-broker.conf", dir);
+	f = fopen(conf, "w");
+	fputs("[user:nobody]\nmax_queues = 2\n", f);
+	fclose(f);
+	chmod(conf, 0644);
+	return broker_start(&broker, (const char *const[]){ "--config", conf, "--sim", "2", NULL }) < 0 ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+	int r = broker_stop(&broker);
+
+	if (bus_pid > 0)
+		kill(bus_pid, SIGTERM);	/* not our child: --fork made it the bus's own */
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	(void)!system(cmd);
+	return r == 0 ? 0 : -1;
+}
+
+static pid_t fork_child(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+	return pid;
+}
+
+static int wait_status(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* Drop to @uid; a change of credentials clears the death signal, so set it again. */
+static int become(uid_t uid)
+{
+	if (uid != 0 && (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0))
+		return -1;
+	return prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
+/* Read a reply that hands out a queue (AcquireQueue's signature); map it if @q. */
+static int take_queue(sd_bus_message *reply, const char *algorithm, uint64_t *id, struct accel_queue **q)
+{
+	struct accel_region regions[ACCEL_MAX_REGIONS];
+	const char *device, *api;
+	size_t n = 0;
+	int fd, r;
+
+	r = sd_bus_message_read(reply, "tssh", id, &device, &api, &fd);
+	if (r >= 0)
+		r = sd_bus_message_enter_container(reply, 'a', "(stt)");
+	while (r >= 0 && n < ACCEL_MAX_REGIONS &&
+	       (r = sd_bus_message_read(reply, "(stt)", &regions[n].type, &regions[n].offset,
+					&regions[n].size)) > 0)
+		n++;
+	if (r < 0 || !q)
+		return r;
+	return accel_queue_import(fd, &(struct accel_import){ *id, device, api, algorithm, regions, n }, q);
+}
+
+/* AcquireQueue over the bus; the reply's error name in @err_name (if any). */
+static int bus_acquire(sd_bus *bus, const char *algorithm, uint64_t *id, struct accel_queue **q,
+		       char *err_name, size_t err_size)
+{
+	_cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	int r;
+
+	r = sd_bus_call_method(bus, NAME, PATH, IFACE, "AcquireQueue", &error, &reply, "sa{sv}", algorithm, 0);
+	if (r < 0) {
+		if (err_name)
+			snprintf(err_name, err_size, "%s", error.name ? error.name : "");
+		return r;
+	}
+	return take_queue(reply, algorithm, id, q);
+}
+
+static int bus_release(sd_bus *bus, uint64_t id)
+{
+	return sd_bus_call_method(bus, NAME, PATH, IFACE, "ReleaseQueue", NULL, NULL, "t", id);
+}
+
+static int crc_works(struct accel_queue *q)
+{
+	struct accel_completion c;
+	int r = accel_run(q, "123456789", 9, NULL, 0, 0, 0, &c);
+
+	return r < 0 ? r : c.value == 0xe3069283 ? 0 : -EIO;
+}
+
+/* As nobody over the bus: acquire two queues, run real work, hit the quota, release. */
+static int nobody_uses_the_bus(int arg)
+{
+	sd_bus *bus;
+	struct accel_queue *q[2];
+	uint64_t id[3];
+	char err[128] = "";
+
+	if (become(NOBODY) < 0 || sd_bus_open_system(&bus) < 0)
+		return 1;
+	if (bus_acquire(bus, "crc32c", &id[0], &q[0], NULL, 0) < 0)
+		return 2;
+	if (crc_works(q[0]) < 0)
+		return 3;
+	/* Nobody's limit is 2, across the socket and the bus: @arg held on the socket. */
+	if (arg == 0 && bus_acquire(bus, "copy", &id[1], &q[1], NULL, 0) < 0)
+		return 4;
+	if (bus_acquire(bus, "copy", &id[2], NULL, err, sizeof(err)) >= 0)
+		return 5;
+	if (strcmp(err, "org.accelbroker.Broker1.Error.QuotaExceeded") != 0)
+		return 6;
+	if (bus_release(bus, id[0]) < 0 || accel_release(q[0]) < 0)
+		return 7;
+	if (bus_release(bus, id[0]) >= 0)	/* twice: NoSuchQueue */
+		return 8;
+	sd_bus_flush_close_unref(bus);
+	return 0;
+}
+
+static void acquire_use_release_with_the_quota_shared(void **state)
+{
+	struct accel_client *c;
+	struct accel_queue *q;
+	pid_t pid;
+
+	if (geteuid() != 0)
+		skip();
+	/* All from the bus. */
+	pid = fork_child();
+	if (pid == 0)
+		_exit(nobody_uses_the_bus(0));
+	assert_int_equal(wait_status(pid), 0);
+
+	/* One on the socket, one on the bus: the second on the bus is over the limit. */
+	int hold[2];
+	assert_int_equal(pipe(hold), 0);
+	pid = fork_child();
+	if (pid == 0) {
+		if (become(NOBODY) < 0 || accel_connect(broker.sock, &c) < 0 || accel_acquire(c, "gzip", NULL, &q) < 0)
+			_exit(1);
+		(void)!write(hold[1], "h", 1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(read(hold[0], &(char){ 0 }, 1), 1);
+	pid_t bus_user = fork_child();
+	if (bus_user == 0)
+		_exit(nobody_uses_the_bus(1));
+	assert_int_equal(wait_status(bus_user), 0);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(hold[0]);
+	close(hold[1]);
+}
+
+/* How many queues there are (as root sees them, over the socket), or -1. */
+static int count_queues(void)
+{
+	struct accel_client *c;
+	char *text = NULL;
+	int n = 0;
+
+	if (accel_connect(broker.sock, &c) < 0)
+		return -1;
+	if (accel_call_json(c, "org.accelbroker.Broker.ListQueues", NULL, &text) < 0)
+		n = -1;
+	for (char *p = text; n >= 0 && p && (p = strstr(p, "\"queue_id\"")); p++)
+		n++;
+	free(text);
+	accel_disconnect(c);
+	return n;
+}
+
+/* Wait up to 5 s until no queue is left (as root sees them, over the socket). */
+static bool all_queues_gone(void)
+{
+	struct accel_client *c;
+	char *text = NULL;
+	bool gone = false;
+
+	if (accel_connect(broker.sock, &c) < 0)
+		return false;
+	for (int i = 0; i < 500 && !gone; i++) {
+		if (accel_call_json(c, "org.accelbroker.Broker.ListQueues", NULL, &text) < 0)
+			break;
+		gone = strcmp(text, "{\"queues\":[]}") == 0;
+		free(text);
+		if (!gone)
+			usleep(10000);
+	}
+	accel_disconnect(c);
+	return gone;
+}
+
+static void leaving_the_bus_or_dying_reclaims(void **state)
+{
+	int sync[2];
+	pid_t pid;
+
+	if (geteuid() != 0)
+		skip();
+	/* The name leaves while the process lives on. */
+	int go[2];
+	assert_int_equal(pipe(sync), 0);
+	assert_int_equal(pipe(go), 0);
+	pid = fork_child();
+	if (pid == 0) {
+		sd_bus *bus;
+		uint64_t id;
+		if (become(NOBODY) < 0 || sd_bus_open_system(&bus) < 0 ||
+		    bus_acquire(bus, "copy", &id, NULL, NULL, 0) < 0)
+			_exit(1);
+		(void)!write(sync[1], "a", 1);
+		(void)!read(go[0], &(char){ 0 }, 1);
+		sd_bus_flush_close_unref(bus);
+		(void)!write(sync[1], "c", 1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(read(sync[0], &(char){ 0 }, 1), 1);
+	/* Other traffic on the bus meanwhile changes nothing. */
+	sd_bus *mine;
+	assert_int_equal(sd_bus_open_system(&mine), 0);
+	assert_true(sd_bus_call_method(mine, NAME, PATH, IFACE, "GetStatus", NULL, NULL, "") >= 0);
+	sd_bus_flush_close_unref(mine);
+	usleep(100000);
+	assert_int_equal(count_queues(), 1);	/* held while the name is there */
+	(void)!write(go[1], "g", 1);
+	assert_int_equal(read(sync[0], &(char){ 0 }, 1), 1);
+	assert_true(all_queues_gone());
+	close(go[0]);
+	close(go[1]);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+
+	/* The process dies holding its name. */
+	pid = fork_child();
+	if (pid == 0) {
+		sd_bus *bus;
+		uint64_t id;
+		if (become(NOBODY) < 0 || sd_bus_open_system(&bus) < 0 ||
+		    bus_acquire(bus, "copy", &id, NULL, NULL, 0) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	assert_int_equal(wait_status(pid), 0);
+	assert_true(all_queues_gone());
+	close(sync[0]);
+	close(sync[1]);
+}
+
+/* As nobody: claim @token over the bus, use the queue, and exit (which reclaims it). */
+static int nobody_claims(const char *token)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	struct accel_queue *q;
+	uint64_t id;
+	sd_bus *bus;
+
+	if (become(NOBODY) < 0 || sd_bus_open_system(&bus) < 0)
+		return 1;
+	if (sd_bus_call_method(bus, NAME, PATH, IFACE, "ClaimQueue", NULL, &reply, "s", token) < 0)
+		return 2;
+	if (take_queue(reply, "crc32c", &id, &q) < 0 || crc_works(q) < 0)
+		return 3;
+	/* Used up. */
+	if (sd_bus_call_method(bus, NAME, PATH, IFACE, "ClaimQueue", NULL, NULL, "s", token) >= 0)
+		return 4;
+	return 0;
+}
+
+static void transfer_and_claim_over_the_bus(void **state)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	int pipefd[2];
+	char token[64] = "";
+	pid_t giver, taker;
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(pipe(pipefd), 0);
+	giver = fork_child();
+	if (giver == 0) {
+		sd_bus *bus;
+		uint64_t id, timeout;
+		const char *t;
+		if (become(NOBODY) < 0 || sd_bus_open_system(&bus) < 0 ||
+		    bus_acquire(bus, "crc32c", &id, NULL, NULL, 0) < 0 ||
+		    sd_bus_call_method(bus, NAME, PATH, IFACE, "TransferQueue", NULL, &reply, "t", id) < 0 ||
+		    sd_bus_message_read(reply, "st", &t, &timeout) < 0 || timeout != 30000000)
+			_exit(1);
+		(void)!write(pipefd[1], t, strlen(t) + 1);
+		pause();	/* the giver stays; the queue is not its own any more */
+		_exit(0);
+	}
+	assert_true(read(pipefd[0], token, sizeof(token)) > 0);
+	assert_int_equal(strlen(token), 32);
+	taker = fork_child();
+	if (taker == 0)
+		_exit(nobody_claims(token));
+	assert_int_equal(wait_status(taker), 0);
+	/* The taker exited: its queue went with it, though the giver lives. */
+	assert_true(all_queues_gone());
+	kill(giver, SIGKILL);
+	waitpid(giver, NULL, 0);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
+static int on_revoked(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	char *out = userdata;
+	const char *reason;
+	uint64_t id;
+
+	(void)error;
+	if (sd_bus_message_read(m, "ts", &id, &reason) >= 0)
+		snprintf(out, 64, "%llu %s", (unsigned long long)id, reason);
+	return 0;
+}
+
+/* Process the bus for @ms, or until @got is set. */
+static void pump(sd_bus *bus, int ms, const char *got)
+{
+	for (int i = 0; i < ms / 10 && !got[0]; i++) {
+		while (sd_bus_process(bus, NULL) > 0)
+			;
+		sd_bus_wait(bus, 10000);
+	}
+}
+
+/* Listen for QueueRevoked as @uid; with @acquire, hold a queue too. Reports what it heard. */
+static int listener(uid_t uid, bool acquire, int report)
+{
+	char heard[64] = "";
+	sd_bus *bus;
+	uint64_t id = 0;
+
+	if (become(uid) < 0 || sd_bus_open_system(&bus) < 0 ||
+	    sd_bus_match_signal(bus, NULL, NULL, PATH, IFACE, "QueueRevoked", on_revoked, heard) < 0)
+		return 1;
+	if (acquire && bus_acquire(bus, "crc32c", &id, NULL, NULL, 0) < 0)
+		return 2;
+	(void)!write(report, &id, sizeof(id));
+	pump(bus, 5000, heard);
+	if (!acquire)	/* the bystander: listen a little longer */
+		pump(bus, 300, heard);
+	(void)!write(report, heard, sizeof(heard));
+	return 0;
+}
+
+static void queue_revoked_reaches_the_owner_only(void **state)
+{
+	int owner_pipe[2], other_pipe[2];
+	char heard[64], cmd[256];
+	uint64_t id, none;
+	pid_t owner, other;
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(pipe(owner_pipe), 0);
+	assert_int_equal(pipe(other_pipe), 0);
+	other = fork_child();
+	if (other == 0)
+		_exit(listener(1, false, other_pipe[1]));	/* daemon (uid 1): a bystander */
+	owner = fork_child();
+	if (owner == 0)
+		_exit(listener(NOBODY, true, owner_pipe[1]));
+	assert_int_equal(read(owner_pipe[0], &id, sizeof(id)), (ssize_t)sizeof(id));
+	assert_int_equal(read(other_pipe[0], &none, sizeof(none)), (ssize_t)sizeof(none));
+	snprintf(cmd, sizeof(cmd), "%s/accelctl --socket %s revoke %llu >/dev/null", build_dir(), broker.sock,
+		 (unsigned long long)id);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(read(owner_pipe[0], heard, sizeof(heard)), (ssize_t)sizeof(heard));
+	snprintf(cmd, sizeof(cmd), "%llu admin", (unsigned long long)id);
+	assert_string_equal(heard, cmd);
+	assert_int_equal(read(other_pipe[0], heard, sizeof(heard)), (ssize_t)sizeof(heard));
+	assert_string_equal(heard, "");
+	assert_int_equal(wait_status(owner), 0);
+	assert_int_equal(wait_status(other), 0);
+	for (int i = 0; i < 2; i++) {
+		close(owner_pipe[i]);
+		close(other_pipe[i]);
+	}
+}
+
+/* As nobody: the name and the admin methods are not ours. */
+static int nobody_is_refused(int arg)
+{
+	_cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+	sd_bus *bus;
+	int r;
+
+	(void)arg;
+	if (become(NOBODY) < 0 || sd_bus_open_system(&bus) < 0)
+		return 1;
+	r = sd_bus_request_name(bus, NAME, 0);
+	if (r >= 0)
+		return 2;
+	r = sd_bus_call_method(bus, NAME, PATH, IFACE, "Revoke", &error, NULL, "a{sv}", 1, "user", "s", "root");
+	if (r >= 0 || !sd_bus_error_has_name(&error, "org.accelbroker.Broker1.Error.PermissionDenied"))
+		return 3;
+	sd_bus_error_free(&error);
+	r = sd_bus_call_method(bus, NAME, PATH, IFACE, "Reload", &error, NULL, "");
+	if (r >= 0 || !sd_bus_error_has_name(&error, "org.accelbroker.Broker1.Error.PermissionDenied"))
+		return 4;
+	/* busctl as nobody: the unprivileged methods work. */
+	if (system("busctl --system call " NAME " " PATH " " IFACE " ListDevices | grep -q accel_sim-1") != 0)
+		return 5;
+	return 0;
+}
+
+static void the_name_and_admin_methods_are_guarded(void **state)
+{
+	pid_t pid;
+
+	if (geteuid() != 0)
+		skip();
+	pid = fork_child();
+	if (pid == 0)
+		_exit(nobody_is_refused(0));
+	assert_int_equal(wait_status(pid), 0);
+}
+
+static void malformed_calls_get_errors_and_the_broker_stays(void **state)
+{
+	_cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+	sd_bus *bus;
+	char cmd[512];
+	const char *version;
+	int r;
+
+	assert_int_equal(sd_bus_open_system(&bus), 0);
+	/* Wrong signature. */
+	r = sd_bus_call_method(bus, NAME, PATH, IFACE, "AcquireQueue", &error, NULL, "s", "copy");
+	assert_true(r < 0);
+	assert_true(sd_bus_error_has_name(&error, SD_BUS_ERROR_INVALID_ARGS));
+	sd_bus_error_free(&error);
+	/* Unknown and mistyped options. */
+	r = sd_bus_call_method(bus, NAME, PATH, IFACE, "AcquireQueue", &error, NULL, "sa{sv}", "copy", 1,
+			       "uid", "u", 0);
+	assert_true(sd_bus_error_has_name(&error, "org.accelbroker.Broker1.Error.InvalidParameter"));
+	sd_bus_error_free(&error);
+	r = sd_bus_call_method(bus, NAME, PATH, IFACE, "AcquireQueue", &error, NULL, "sa{sv}", "copy", 1,
+			       "numa_node", "s", "0");
+	assert_true(sd_bus_error_has_name(&error, "org.accelbroker.Broker1.Error.InvalidParameter"));
+	sd_bus_error_free(&error);
+	r = sd_bus_call_method(bus, NAME, PATH, IFACE, "AcquireQueue", &error, NULL, "sa{sv}", "nope", 0);
+	assert_true(sd_bus_error_has_name(&error, "org.accelbroker.Broker1.Error.NoSuchAlgorithm"));
+	sd_bus_error_free(&error);
+	/* A huge options array: refused without reading it all. */
+	assert_true(sd_bus_message_new_method_call(bus, &m, NAME, PATH, IFACE, "AcquireQueue") >= 0);
+	assert_true(sd_bus_message_append(m, "s", "copy") >= 0);
+	assert_true(sd_bus_message_open_container(m, 'a', "{sv}") >= 0);
+	for (int i = 0; i < 20000; i++)
+		assert_true(sd_bus_message_append(m, "{sv}", "device", "s", "accel_sim-0") >= 0);
+	assert_true(sd_bus_message_close_container(m) >= 0);
+	r = sd_bus_call(bus, m, 0, &error, NULL);
+	if (!sd_bus_error_has_name(&error, "org.accelbroker.Broker1.Error.InvalidParameter") ||
+	    !strstr(error.message, "more than 16 options"))
+		fail_msg("%d %s: %s", r, error.name, error.message);
+	sd_bus_error_free(&error);
+	/* Still up, and introspectable with busctl. */
+	assert_true(sd_bus_get_property(bus, NAME, PATH, IFACE, "Version", &error, &reply, "s") >= 0);
+	assert_int_equal(sd_bus_message_read(reply, "s", &version), 1);
+	assert_string_equal(version, "0.1.0");
+	snprintf(cmd, sizeof(cmd), "busctl --system introspect %s %s | grep -q '^.QueueRevoked *signal *ts'",
+		 NAME, PATH);
+	assert_int_equal(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "busctl --system call %s %s %s GetStatus | grep -q '^stuuua(uu) \"0.1.0\"'",
+		 NAME, PATH, IFACE);
+	assert_int_equal(system(cmd), 0);
+	assert_true(broker_alive(&broker));
+	sd_bus_flush_close_unref(bus);
+}
+
+static void idle_names_are_forgotten_beyond_a_bound(void **state)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	sd_bus *many[100];
+	const char *version;
+	uint64_t uptime;
+	uint32_t devices, queues, clients;
+
+	/* 100 names that called once and stay on the bus, holding nothing. */
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(sd_bus_open_system(&many[i]), 0);
+		assert_true(sd_bus_call_method(many[i], NAME, PATH, IFACE, "GetStatus", NULL, NULL, "") >= 0);
+	}
+	assert_true(sd_bus_call_method(many[0], NAME, PATH, IFACE, "GetStatus", NULL, &reply, "") >= 0);
+	assert_true(sd_bus_message_read(reply, "stuuu", &version, &uptime, &devices, &queues, &clients) >= 0);
+	/* Socket connections count too, but none is open now. */
+	assert_true(clients <= 65);
+	assert_true(clients >= 60);
+	for (int i = 0; i < 100; i++)
+		sd_bus_flush_close_unref(many[i]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(acquire_use_release_with_the_quota_shared, setup, teardown),
+		cmocka_unit_test_setup_teardown(leaving_the_bus_or_dying_reclaims, setup, teardown),
+		cmocka_unit_test_setup_teardown(transfer_and_claim_over_the_bus, setup, teardown),
+		cmocka_unit_test_setup_teardown(queue_revoked_reaches_the_owner_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(the_name_and_admin_methods_are_guarded, setup, teardown),
+		cmocka_unit_test_setup_teardown(malformed_calls_get_errors_and_the_broker_stays, setup, teardown),
+		cmocka_unit_test_setup_teardown(idle_names_are_forgotten_beyond_a_bound, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
