@@ -42,7 +42,7 @@ PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 
-.PHONY: all deps demo check test unit integration bench clean help
+.PHONY: all deps demo check test unit integration bench clean help kmod vm-check
 all: $(BROKER) $(LIBACCEL) $(CTL) $(B)/accel.pc
 
 help:
@@ -50,10 +50,28 @@ help:
 	@echo "make demo      install what is missing, build, run the broker and real work through it"
 	@echo "make check     install what is missing, build with ASan+UBSan, run every test"
 	@echo "make bench     build optimized and print the benchmark figures as JSON"
+	@echo "make kmod      build kmod/uacce.ko and kmod/accel_sim.ko (KDIR: kernel headers)"
+	@echo "make vm-check  boot Debian's kernel in qemu and test modules, broker and clients there"
 	@echo "make clean     remove build directories"
 
 deps:
 	@scripts/install-deps
+
+# The kernel side: built against Debian's linux-headers-amd64 unless KDIR says otherwise.
+KDIR ?= $(lastword $(sort $(wildcard /usr/src/linux-headers-*-amd64)))
+KIMAGE ?= $(lastword $(sort $(wildcard /boot/vmlinuz-*-amd64)))
+
+kmod:
+	@test -n "$(KDIR)" || { echo "make kmod: no kernel headers (apt-get install linux-headers-amd64)" >&2; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod modules
+
+$(B)/tests/vm_test: $(B)/obj/tests/vm/vm_test.o $(LIBACCEL) $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(B)/libcommon.a -L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(JSONC)
+
+vm-check: all kmod $(B)/tests/vm_test
+	@test -n "$(KIMAGE)" || { echo "make vm-check: no kernel image (apt-get install linux-image-amd64)" >&2; exit 1; }
+	tests/vm/run-vm-check $(B) $(KIMAGE)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -117,7 +135,7 @@ check: deps
 	$(MAKE) B=build-san SAN=1 test
 
 test: all $(UNIT_TESTS) $(INTEG_TESTS)
-	B=$(B) tests/run-tests $(UNIT_TESTS) $(INTEG_TESTS)
+	B=$(B) SAN=$(SAN) tests/run-tests $(UNIT_TESTS) $(INTEG_TESTS) tests/vm/vm-check
 
 bench: deps
 	$(MAKE) all $(BENCH)
@@ -125,6 +143,7 @@ bench: deps
 
 clean:
 	rm -rf build build-san
+	$(if $(KDIR),-$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod clean)
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 .SECONDARY:

@@ -59,8 +59,11 @@ static int uacce_queue_open(struct device *dev, struct queue *q, struct accel_er
 
 static void uacce_queue_stop(struct device *dev, struct queue *q)
 {
-	/* The hardware queue goes now, not when the last fd holder closes. */
-	if (q->fd >= 0 && ioctl(q->fd, UACCE_CMD_PUT_Q) < 0)
+	/*
+	 * The hardware queue goes now, not when the last fd holder closes.
+	 * ENXIO: the kernel put it already (the device was removed).
+	 */
+	if (q->fd >= 0 && ioctl(q->fd, UACCE_CMD_PUT_Q) < 0 && errno != ENXIO)
 		log_warning_errno(-errno, "Could not stop queue %llu on %s",
 				  (unsigned long long)q->id, dev->name);
 }

@@ -1,0 +1,496 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * uacce: user-space accelerator queues.  A device registered here appears
+ * as /dev/<name>-<id> (class "uacce"); every open() is a queue, started
+ * with UACCE_CMD_START_Q and stopped for good with UACCE_CMD_PUT_Q, whose
+ * regions are mapped by offset (region type * PAGE_SIZE).
+ *
+ * Lifetime rules:
+ *  - An open file holds a reference to the uacce device, so the structure
+ *    outlives uacce_remove() until the last file is closed; after removal
+ *    every queue is a zombie and no file operation reaches the driver.
+ *  - Locks: uacce->mutex, then q->mutex; the mmap paths (called under the
+ *    mm's mmap_lock) take q->mutex only, and nothing holding q->mutex takes
+ *    an mmap_lock (zapping uses the queue's own address_space).
+ */
+#include <linux/compat.h>
+#include <linux/module.h>
+#include <linux/poll.h>
+#include <linux/slab.h>
+#include <linux/version.h>
+#include <linux/xarray.h>
+
+#include "uacce.h"
+
+static dev_t uacce_devt;
+static struct class *uacce_class;
+static DEFINE_XARRAY_ALLOC(uacce_xa);
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#define uacce_vm_flags_set(vma, flags) vm_flags_set(vma, flags)
+#else
+#define uacce_vm_flags_set(vma, flags) ((vma)->vm_flags |= (flags))
+#endif
+
+/* Called with q->mutex held. */
+static int uacce_start_queue(struct uacce_queue *q)
+{
+	int ret;
+
+	if (q->state != UACCE_Q_INIT)
+		return -EINVAL;
+	if (q->uacce->ops->start_queue) {
+		ret = q->uacce->ops->start_queue(q);
+		if (ret < 0)
+			return ret;
+	}
+	q->state = UACCE_Q_STARTED;
+	return 0;
+}
+
+/*
+ * Stop the queue for good, with q->mutex held: the driver stops it, every
+ * mapping of it is zapped (a later access faults instead of reaching memory
+ * the driver is about to free), and pollers wake to find it hung up.
+ */
+static void uacce_put_queue(struct uacce_queue *q)
+{
+	const struct uacce_ops *ops = q->uacce->ops;
+
+	if (q->state == UACCE_Q_ZOMBIE)
+		return;
+	if (q->state == UACCE_Q_STARTED && ops->stop_queue)
+		ops->stop_queue(q);
+	unmap_mapping_range(q->mapping, 0, 0, 1);
+	if (ops->put_queue)
+		ops->put_queue(q);
+	q->state = UACCE_Q_ZOMBIE;
+	wake_up_interruptible_all(&q->wait);
+}
+
+static long uacce_fops_unl_ioctl(struct file *filep, unsigned int cmd, unsigned long arg)
+{
+	struct uacce_queue *q = filep->private_data;
+	long ret;
+
+	mutex_lock(&q->mutex);
+	if (q->state == UACCE_Q_ZOMBIE) {
+		ret = -ENXIO;
+		goto out;
+	}
+	switch (cmd) {
+	case UACCE_CMD_START_Q:
+		ret = uacce_start_queue(q);
+		break;
+	case UACCE_CMD_PUT_Q:
+		uacce_put_queue(q);
+		ret = 0;
+		break;
+	default:
+		ret = q->uacce->ops->ioctl ? q->uacce->ops->ioctl(q, cmd, arg) : -EINVAL;
+		break;
+	}
+out:
+	mutex_unlock(&q->mutex);
+	return ret;
+}
+
+#ifdef CONFIG_COMPAT
+static long uacce_fops_compat_ioctl(struct file *filep, unsigned int cmd, unsigned long arg)
+{
+	return uacce_fops_unl_ioctl(filep, cmd, (unsigned long)compat_ptr(arg));
+}
+#endif
+
+static int uacce_fops_open(struct inode *inode, struct file *filep)
+{
+	struct uacce_device *uacce;
+	struct uacce_queue *q;
+	int ret;
+
+	/* chrdev_open holds our cdev, and through it the device: uacce stays. */
+	uacce = xa_load(&uacce_xa, iminor(inode));
+	if (!uacce)
+		return -ENODEV;
+	q = kzalloc(sizeof(*q), GFP_KERNEL);
+	if (!q)
+		return -ENOMEM;
+	q->mapping = kzalloc(sizeof(*q->mapping), GFP_KERNEL);
+	if (!q->mapping) {
+		ret = -ENOMEM;
+		goto err_free;
+	}
+	address_space_init_once(q->mapping);
+	q->mapping->host = inode;
+	q->uacce = uacce;
+	init_waitqueue_head(&q->wait);
+	mutex_init(&q->mutex);
+
+	mutex_lock(&uacce->mutex);
+	if (!uacce->parent) {
+		ret = -ENODEV;	/* removed meanwhile */
+		goto err_unlock;
+	}
+	ret = uacce->ops->get_queue(uacce, 0, q);
+	if (ret < 0)
+		goto err_unlock;
+	q->state = UACCE_Q_INIT;
+	list_add(&q->list, &uacce->queues);
+	get_device(&uacce->dev);
+	mutex_unlock(&uacce->mutex);
+
+	filep->private_data = q;
+	/* Each queue its own address space: PUT_Q zaps its mappings only. */
+	filep->f_mapping = q->mapping;
+	return 0;
+
+err_unlock:
+	mutex_unlock(&uacce->mutex);
+err_free:
+	kfree(q->mapping);
+	kfree(q);
+	return ret;
+}
+
+static int uacce_fops_release(struct inode *inode, struct file *filep)
+{
+	struct uacce_queue *q = filep->private_data;
+	struct uacce_device *uacce = q->uacce;
+
+	mutex_lock(&uacce->mutex);
+	mutex_lock(&q->mutex);
+	uacce_put_queue(q);
+	mutex_unlock(&q->mutex);
+	list_del(&q->list);
+	mutex_unlock(&uacce->mutex);
+
+	/* Every mapping held the file: none is left now. */
+	filep->f_mapping = inode->i_mapping;
+	kfree(q->mapping);
+	kfree(q);
+	put_device(&uacce->dev);
+	return 0;
+}
+
+static void uacce_vma_close(struct vm_area_struct *vma)
+{
+	struct uacce_queue *q = vma->vm_private_data;
+	struct uacce_qfile_region *qfr;
+
+	if (vma->vm_pgoff >= UACCE_MAX_REGION)
+		return;
+	mutex_lock(&q->mutex);
+	qfr = q->qfrs[vma->vm_pgoff];
+	q->qfrs[vma->vm_pgoff] = NULL;
+	mutex_unlock(&q->mutex);
+	kfree(qfr);
+}
+
+/* A region moves or splits only whole and in place: refuse mremap and partial unmaps. */
+static int uacce_vma_mremap(struct vm_area_struct *vma)
+{
+	return -EINVAL;
+}
+
+static int uacce_vma_may_split(struct vm_area_struct *vma, unsigned long addr)
+{
+	return -EINVAL;
+}
+
+static const struct vm_operations_struct uacce_vm_ops = {
+	.close = uacce_vma_close,
+	.mremap = uacce_vma_mremap,
+	.may_split = uacce_vma_may_split,
+};
+
+static int uacce_fops_mmap(struct file *filep, struct vm_area_struct *vma)
+{
+	struct uacce_queue *q = filep->private_data;
+	struct uacce_device *uacce = q->uacce;
+	struct uacce_qfile_region *qfr;
+	enum uacce_qfrt type;
+	int ret;
+
+	if (vma->vm_pgoff >= UACCE_MAX_REGION)
+		return -EINVAL;
+	type = vma->vm_pgoff;
+	qfr = kzalloc(sizeof(*qfr), GFP_KERNEL);
+	if (!qfr)
+		return -ENOMEM;
+	qfr->type = type;
+	uacce_vm_flags_set(vma, VM_DONTCOPY | VM_DONTEXPAND | VM_WIPEONFORK | VM_DONTDUMP);
+	vma->vm_ops = &uacce_vm_ops;
+	vma->vm_private_data = q;
+
+	mutex_lock(&q->mutex);
+	if (q->state == UACCE_Q_ZOMBIE) {
+		ret = -ENXIO;
+		goto err;
+	}
+	if (vma_pages(vma) != uacce->qf_pg_num[type]) {
+		ret = -EINVAL;
+		goto err;
+	}
+	if (q->qfrs[type]) {
+		ret = -EEXIST;
+		goto err;
+	}
+	ret = uacce->ops->mmap ? uacce->ops->mmap(q, vma, qfr) : -EINVAL;
+	if (ret < 0)
+		goto err;
+	q->qfrs[type] = qfr;
+	mutex_unlock(&q->mutex);
+	return 0;
+err:
+	mutex_unlock(&q->mutex);
+	/* The vma is not set up: its close must not run for this region. */
+	vma->vm_ops = NULL;
+	kfree(qfr);
+	return ret;
+}
+
+static __poll_t uacce_fops_poll(struct file *file, poll_table *wait)
+{
+	struct uacce_queue *q = file->private_data;
+	__poll_t ret = 0;
+
+	poll_wait(file, &q->wait, wait);
+	mutex_lock(&q->mutex);
+	if (q->state == UACCE_Q_ZOMBIE)
+		ret = EPOLLERR | EPOLLHUP;
+	else if (q->uacce->ops->is_q_updated && q->uacce->ops->is_q_updated(q))
+		ret = EPOLLIN | EPOLLRDNORM;
+	mutex_unlock(&q->mutex);
+	return ret;
+}
+
+static const struct file_operations uacce_fops = {
+	.owner = THIS_MODULE,
+	.open = uacce_fops_open,
+	.release = uacce_fops_release,
+	.unlocked_ioctl = uacce_fops_unl_ioctl,
+#ifdef CONFIG_COMPAT
+	.compat_ioctl = uacce_fops_compat_ioctl,
+#endif
+	.mmap = uacce_fops_mmap,
+	.poll = uacce_fops_poll,
+};
+
+#define to_uacce_device(d) container_of(d, struct uacce_device, dev)
+
+static ssize_t api_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%s\n", to_uacce_device(dev)->api_ver);
+}
+
+static ssize_t flags_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", to_uacce_device(dev)->flags);
+}
+
+static ssize_t available_instances_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	struct uacce_device *uacce = to_uacce_device(dev);
+
+	if (!uacce->ops->get_available_instances)
+		return -ENODEV;
+	return sysfs_emit(buf, "%d\n", uacce->ops->get_available_instances(uacce));
+}
+
+static ssize_t algorithms_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%s\n", to_uacce_device(dev)->algs);
+}
+
+static ssize_t region_mmio_size_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", to_uacce_device(dev)->qf_pg_num[UACCE_QFRT_MMIO] << PAGE_SHIFT);
+}
+
+static ssize_t region_dus_size_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", to_uacce_device(dev)->qf_pg_num[UACCE_QFRT_DUS] << PAGE_SHIFT);
+}
+
+static ssize_t isolate_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	struct uacce_device *uacce = to_uacce_device(dev);
+
+	return sysfs_emit(buf, "%d\n", uacce->ops->get_isolate_state ?
+				       uacce->ops->get_isolate_state(uacce) : UACCE_DEV_NORMAL);
+}
+
+static ssize_t isolate_strategy_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	struct uacce_device *uacce = to_uacce_device(dev);
+
+	return sysfs_emit(buf, "%u\n", uacce->ops->isolate_err_threshold_read ?
+				       uacce->ops->isolate_err_threshold_read(uacce) : 0);
+}
+
+static ssize_t isolate_strategy_store(struct device *dev, struct device_attribute *attr,
+				      const char *buf, size_t count)
+{
+	struct uacce_device *uacce = to_uacce_device(dev);
+	unsigned long val;
+	int ret;
+
+	if (!uacce->ops->isolate_err_threshold_write)
+		return -EOPNOTSUPP;
+	if (kstrtoul(buf, 0, &val) < 0 || val > UACCE_MAX_ERR_THRESHOLD)
+		return -EINVAL;
+	ret = uacce->ops->isolate_err_threshold_write(uacce, val);
+	return ret < 0 ? ret : count;
+}
+
+static DEVICE_ATTR_RO(api);
+static DEVICE_ATTR_RO(flags);
+static DEVICE_ATTR_RO(available_instances);
+static DEVICE_ATTR_RO(algorithms);
+static DEVICE_ATTR_RO(region_mmio_size);
+static DEVICE_ATTR_RO(region_dus_size);
+static DEVICE_ATTR_RO(isolate);
+static DEVICE_ATTR_RW(isolate_strategy);
+
+static struct attribute *uacce_dev_attrs[] = {
+	&dev_attr_api.attr,
+	&dev_attr_flags.attr,
+	&dev_attr_available_instances.attr,
+	&dev_attr_algorithms.attr,
+	&dev_attr_region_mmio_size.attr,
+	&dev_attr_region_dus_size.attr,
+	&dev_attr_isolate.attr,
+	&dev_attr_isolate_strategy.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(uacce_dev);
+
+static void uacce_release(struct device *dev)
+{
+	kfree(to_uacce_device(dev));
+}
+
+/**
+ * uacce_alloc() - allocate a uacce device
+ * @parent: the parent device
+ * @interface: name, flags and operations
+ *
+ * Return: the device, to be filled (algs, api_ver, qf_pg_num) and passed to
+ * uacce_register(), or an ERR_PTR.  Release it with uacce_remove().
+ */
+struct uacce_device *uacce_alloc(struct device *parent, struct uacce_interface *interface)
+{
+	struct uacce_device *uacce;
+	int ret;
+
+	uacce = kzalloc(sizeof(*uacce), GFP_KERNEL);
+	if (!uacce)
+		return ERR_PTR(-ENOMEM);
+	uacce->parent = parent;
+	uacce->flags = interface->flags;
+	uacce->ops = interface->ops;
+	INIT_LIST_HEAD(&uacce->queues);
+	mutex_init(&uacce->mutex);
+	ret = xa_alloc(&uacce_xa, &uacce->dev_id, uacce, XA_LIMIT(0, MINORMASK - 1), GFP_KERNEL);
+	if (ret < 0) {
+		kfree(uacce);
+		return ERR_PTR(ret);
+	}
+	device_initialize(&uacce->dev);
+	uacce->dev.devt = MKDEV(MAJOR(uacce_devt), uacce->dev_id);
+	uacce->dev.class = uacce_class;
+	uacce->dev.groups = uacce_dev_groups;
+	uacce->dev.parent = parent;
+	uacce->dev.release = uacce_release;
+	ret = dev_set_name(&uacce->dev, "%s-%u", interface->name, uacce->dev_id);
+	if (ret < 0) {
+		xa_erase(&uacce_xa, uacce->dev_id);
+		put_device(&uacce->dev);
+		return ERR_PTR(ret);
+	}
+	return uacce;
+}
+EXPORT_SYMBOL_GPL(uacce_alloc);
+
+/**
+ * uacce_register() - make the device visible: its node and sysfs attributes
+ * @uacce: from uacce_alloc()
+ */
+int uacce_register(struct uacce_device *uacce)
+{
+	if (!uacce)
+		return -ENODEV;
+	uacce->cdev = cdev_alloc();
+	if (!uacce->cdev)
+		return -ENOMEM;
+	uacce->cdev->ops = &uacce_fops;
+	uacce->cdev->owner = THIS_MODULE;
+	return cdev_device_add(uacce->cdev, &uacce->dev);
+}
+EXPORT_SYMBOL_GPL(uacce_register);
+
+/**
+ * uacce_remove() - remove the device; its open queues become zombies
+ * @uacce: from uacce_alloc()
+ *
+ * Every queue is stopped and put, and its mappings zapped, before this
+ * returns: the driver may free its queues' memory afterwards.  The files
+ * stay open (every operation fails) until their holders close them.
+ */
+void uacce_remove(struct uacce_device *uacce)
+{
+	struct uacce_queue *q;
+
+	if (!uacce)
+		return;
+	mutex_lock(&uacce->mutex);
+	list_for_each_entry(q, &uacce->queues, list) {
+		mutex_lock(&q->mutex);
+		uacce_put_queue(q);
+		mutex_unlock(&q->mutex);
+	}
+	xa_erase(&uacce_xa, uacce->dev_id);
+	uacce->parent = NULL;	/* opens racing with us fail from here on */
+	mutex_unlock(&uacce->mutex);
+
+	if (uacce->cdev)
+		cdev_device_del(uacce->cdev, &uacce->dev);
+	/*
+	 * Attributes are gone (device_del drains their readers): from here on
+	 * nothing reaches the driver's ops, which may go with its module.
+	 */
+	mutex_lock(&uacce->mutex);
+	uacce->ops = NULL;
+	mutex_unlock(&uacce->mutex);
+	put_device(&uacce->dev);
+}
+EXPORT_SYMBOL_GPL(uacce_remove);
+
+static int __init uacce_init(void)
+{
+	int ret;
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+	uacce_class = class_create(UACCE_NAME);
+#else
+	uacce_class = class_create(THIS_MODULE, UACCE_NAME);
+#endif
+	if (IS_ERR(uacce_class))
+		return PTR_ERR(uacce_class);
+	ret = alloc_chrdev_region(&uacce_devt, 0, MINORMASK, UACCE_NAME);
+	if (ret)
+		class_destroy(uacce_class);
+	return ret;
+}
+
+static void __exit uacce_exit(void)
+{
+	unregister_chrdev_region(uacce_devt, MINORMASK);
+	class_destroy(uacce_class);
+}
+
+subsys_initcall(uacce_init);
+module_exit(uacce_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("uacce: user-space accelerator queues (for kernels without CONFIG_UACCE)");
