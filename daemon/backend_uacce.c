@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <accel/sim.h>
 #include <misc/uacce/uacce.h>
 
 #include "backend.h"
@@ -22,6 +23,7 @@
 #include "device.h"
 #include "log.h"
 #include "queue.h"
+#include "sim_ops.h"
 #include "sysfs.h"
 #include "util.h"
 
@@ -38,15 +40,36 @@ struct uacce_device {
 	uint64_t mmio_size, dus_size;
 };
 
+/*
+ * What a queue of @dev's api needs before START_Q.  uacce opens a queue for
+ * no algorithm in particular; drivers take it in a command of their own
+ * (hisi_qm: UACCE_CMD_QM_SET_QP_CTX; accel_sim: ACCEL_SIM_CMD_SET_ALGORITHM).
+ */
+static int api_prepare_queue(struct device *dev, struct queue *q, int fd, struct accel_error *e)
+{
+	if (strcmp(dev->api, ACCEL_SIM_API) == 0) {
+		uint32_t op = sim_op_from_name(q->algorithm);
+		if (ioctl(fd, ACCEL_SIM_CMD_SET_ALGORITHM, &op) < 0)
+			return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "could not set up a %s queue on %s: %s",
+					       q->algorithm, dev->name, strerror(errno));
+	}
+	return 0;
+}
+
 static int uacce_queue_open(struct device *dev, struct queue *q, struct accel_error *e)
 {
 	struct uacce_device *ud = dev->backend;
 	long page = sysconf(_SC_PAGESIZE);
 	_cleanup_close_ int fd = open(ud->node, O_RDWR | O_CLOEXEC | O_NOCTTY);
 
+	int r;
+
 	if (fd < 0)
 		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "could not open %s: %s",
 				       ud->node, strerror(errno));
+	r = api_prepare_queue(dev, q, fd, e);
+	if (r < 0)
+		return r;
 	if (ioctl(fd, UACCE_CMD_START_Q) < 0)
 		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "could not start a queue on %s: %s",
 				       dev->name, strerror(errno));

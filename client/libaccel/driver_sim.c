@@ -2,14 +2,18 @@
 /*
  * The user driver of accel_sim_v1 (include/accel/sim.h): fill descriptors,
  * move the ring indices, and make a system call only when the device says
- * it sleeps (NEED_WAKEUP) or when we sleep ourselves.
+ * it sleeps (NEED_WAKEUP) or when we sleep ourselves.  The broker's engine
+ * is woken and waited for with futexes on the shared page; the kernel's
+ * with an ioctl on the queue fd and poll().
  */
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +37,7 @@ struct sim_state {
 	uint32_t sq_entries, cq_entries;
 	uint32_t data_offset, data_size;
 	uint32_t wake;
+	int fd;			/* the queue fd: the kernel device's doorbell and wait */
 	uint32_t op;
 	uint32_t sq_tail;	/* ours; published to regs->sq_tail */
 	uint32_t cq_head;	/* ours; published to regs->cq_head */
@@ -77,6 +82,11 @@ static int sim_init(struct accel_queue *q)
 	s->data_offset = regs->data_offset;
 	s->data_size = regs->data_size;
 	s->wake = regs->wake;
+	if (s->wake != ACCEL_SIM_WAKE_FUTEX && s->wake != ACCEL_SIM_WAKE_DOORBELL) {
+		free(s);
+		return -EPROTO;
+	}
+	s->fd = q->fd;
 	s->op = op;
 	s->sq_tail = __atomic_load_n(&regs->sq_tail, __ATOMIC_ACQUIRE);
 	s->cq_head = __atomic_load_n(&regs->cq_head, __ATOMIC_ACQUIRE);
@@ -127,6 +137,8 @@ static void ring(struct sim_state *s)
 {
 	if (s->wake == ACCEL_SIM_WAKE_FUTEX)
 		syscall(SYS_futex, &s->regs->sq_tail, FUTEX_WAKE, 1, NULL, NULL, 0);
+	else
+		ioctl(s->fd, ACCEL_SIM_CMD_DOORBELL);
 }
 
 /* Wake the device if it sleeps; the fence pairs with the engine's. */
@@ -187,9 +199,17 @@ static int sim_submit(struct accel_queue *q, const struct accel_op *op)
 static int sim_poll(struct accel_queue *q, struct accel_completion *out, unsigned max)
 {
 	struct sim_state *s = q->driver_state;
-	uint32_t tail = __atomic_load_n(&s->regs->cq_tail, __ATOMIC_ACQUIRE);
+	uint32_t tail;
 	unsigned n = 0;
+	int r = queue_state_error(s);
 
+	/*
+	 * A revoked queue's rings may be gone (the kernel zaps them and leaves
+	 * only a read-only regs page saying so): look at nothing else.
+	 */
+	if (r < 0)
+		return r;
+	tail = __atomic_load_n(&s->regs->cq_tail, __ATOMIC_ACQUIRE);
 	if (tail - s->cq_head > s->sq_tail - s->cq_head)
 		return -EIO;	/* more completions than we submitted */
 	while (n < max && s->cq_head != tail) {
@@ -229,6 +249,12 @@ static void sleep_on_cq(struct sim_state *s, uint32_t seen, int64_t deadline)
 		ts.tv_sec = left / 1000000000;
 		ts.tv_nsec = left % 1000000000;
 		tp = &ts;
+	}
+	if (s->wake == ACCEL_SIM_WAKE_DOORBELL) {
+		/* The kernel's poll() checks cq_tail under its wait queue: no lost wake-up. */
+		struct pollfd p = { .fd = s->fd, .events = POLLIN };
+		poll(&p, 1, tp ? (int)(tp->tv_sec * 1000 + tp->tv_nsec / 1000000 + 1) : -1);
+		return;
 	}
 	__atomic_fetch_or(&s->regs->client_flags, ACCEL_SIM_CLIENT_CQ_WAIT, __ATOMIC_SEQ_CST);
 	/* Pairs with the engine's fence between publishing cq_tail and reading our flag. */

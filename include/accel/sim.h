@@ -21,6 +21,7 @@
 #ifndef ACCEL_SIM_H
 #define ACCEL_SIM_H
 
+#include <linux/ioctl.h>
 #include <linux/types.h>
 
 #define ACCEL_SIM_API		"accel_sim_v1"
@@ -36,7 +37,10 @@
 enum accel_sim_wake {
 	/* Software engine in the broker: FUTEX_WAKE on regs.sq_tail. */
 	ACCEL_SIM_WAKE_FUTEX = 1,
-	/* Kernel driver: the engine is woken by the doorbell write itself. */
+	/*
+	 * Kernel driver (kmod/accel_sim): ioctl(ACCEL_SIM_CMD_DOORBELL) on the
+	 * queue fd wakes the engine; completions wake poll() on the fd.
+	 */
 	ACCEL_SIM_WAKE_DOORBELL = 2,
 };
 
@@ -68,6 +72,14 @@ enum accel_sim_state {
 	/* The client corrupted the ring indices: the queue is stopped. */
 	ACCEL_SIM_STATE_BROKEN = 3,
 };
+
+/*
+ * Commands of the kernel driver on a queue fd (uacce hands them through).
+ * A uacce queue is opened for no algorithm in particular: its opener (the
+ * broker) sets it before UACCE_CMD_START_Q.
+ */
+#define ACCEL_SIM_CMD_SET_ALGORITHM	_IOW('W', 64, __u32)	/* enum accel_sim_op */
+#define ACCEL_SIM_CMD_DOORBELL		_IO('W', 65)		/* the engine sleeps: wake it */
 
 /* regs.dev_flags */
 #define ACCEL_SIM_DEV_NEED_WAKEUP	(1u << 0)	/* device sleeps: ring it */

@@ -6,14 +6,22 @@
  * struct accel_sim_regs and its DUS region holds the rings and the data
  * area, both allocated here and mapped into the opener.
  *
- * This is the registration, queue and mapping half of the driver; the
- * engine that executes descriptors comes next (docs/kernel.md).
+ * The engine is a kernel thread per device.  Like the broker's software
+ * engine it trusts nothing in the shared regions: it keeps its own ring
+ * indices, copies each descriptor before looking at it and bounds-checks
+ * every offset against the data area.  It runs copy and crc32c; gzip and
+ * gunzip complete with -EOPNOTSUPP for now (docs/kernel.md).
  */
+#include <linux/crc32.h>
+#include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/platform_device.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/uaccess.h>
 #include <linux/vmalloc.h>
+#include <linux/wait.h>
 
 #include <accel/sim.h>
 
@@ -33,22 +41,46 @@ MODULE_PARM_DESC(sva_devices, "more devices, registered with UACCE_DEV_SVA (emul
 
 #define SIM_MAX_DEVICES	64
 #define SIM_MAX_QUEUES	1024
+#define SIM_BUDGET	16	/* descriptors per queue per pass: fairness */
 
 struct sim_queue {
 	struct sim_device *sdev;
+	struct uacce_queue *uq;
 	bool used;
+	bool started;			/* the engine serves it */
+	u32 op;				/* enum accel_sim_op, set before START_Q */
+	u32 sq_head;			/* the engine's own indices */
+	u32 cq_tail;
 	struct accel_sim_regs *regs;	/* vmalloc_user: the MMIO region */
-	void *dus;			/* vmalloc_user: the DUS region */
+	u8 *dus;			/* vmalloc_user: the DUS region */
 };
 
 struct sim_device {
 	struct platform_device *pdev;
 	struct uacce_device *uacce;
-	struct mutex lock;		/* the queue slots */
+	struct mutex lock;		/* the queue slots and what the engine reads of them */
 	struct sim_queue *queues;
+	struct task_struct *engine;
+	wait_queue_head_t doorbell;
+	atomic_t rung;
 };
 
 static struct sim_device *sim_devices[SIM_MAX_DEVICES];
+
+/* What a revoked queue's regs page reads as (uacce keeps a copy). */
+static const struct accel_sim_regs sim_revoked_regs = {
+	.magic = ACCEL_SIM_MAGIC,
+	.version = ACCEL_SIM_VERSION,
+	.wake = ACCEL_SIM_WAKE_DOORBELL,
+	.sq_entries = ACCEL_SIM_RING_ENTRIES,
+	.cq_entries = ACCEL_SIM_RING_ENTRIES,
+	.sq_offset = ACCEL_SIM_SQ_OFFSET,
+	.cq_offset = ACCEL_SIM_CQ_OFFSET,
+	.data_offset = ACCEL_SIM_DATA_OFFSET,
+	.data_size = ACCEL_SIM_DATA_SIZE,
+	.dus_size = ACCEL_SIM_DUS_SIZE,
+	.state = ACCEL_SIM_STATE_REVOKED,
+};
 
 static int sim_get_available_instances(struct uacce_device *uacce)
 {
@@ -66,9 +98,149 @@ static void sim_queue_free(struct sim_queue *sq)
 {
 	vfree(sq->regs);
 	vfree(sq->dus);
-	sq->regs = NULL;
-	sq->dus = NULL;
-	sq->used = false;
+	*sq = (struct sim_queue){ .sdev = sq->sdev };
+}
+
+static bool in_data_area(u32 offset, u32 len)
+{
+	u64 end = (u64)offset + len;
+
+	return offset >= ACCEL_SIM_DATA_OFFSET && end <= (u64)ACCEL_SIM_DATA_OFFSET + ACCEL_SIM_DATA_SIZE;
+}
+
+/* Run one descriptor (a private copy); the status goes in the completion. */
+static int sim_execute(struct sim_queue *sq, const struct accel_sim_desc *d, struct accel_sim_cqe *c)
+{
+	if (d->op != sq->op)
+		return -EOPNOTSUPP;
+	if (d->flags & ~(ACCEL_SIM_F_CONTINUE | ACCEL_SIM_F_FINISH))
+		return -EINVAL;
+	if (!in_data_area(d->src_offset, d->src_len) || !in_data_area(d->dst_offset, d->dst_len))
+		return -EFAULT;
+	switch (d->op) {
+	case ACCEL_SIM_OP_COPY:
+		if (d->dst_len < d->src_len)
+			return -ENOSPC;
+		memmove(sq->dus + d->dst_offset, sq->dus + d->src_offset, d->src_len);
+		c->consumed = c->produced = d->src_len;
+		return 0;
+	case ACCEL_SIM_OP_CRC32C:
+		if (d->arg > U32_MAX)
+			return -EINVAL;
+		/* The same convention as the broker's: seed and result not inverted. */
+		c->value = ~__crc32c_le(~(u32)d->arg, sq->dus + d->src_offset, d->src_len);
+		c->consumed = d->src_len;
+		return 0;
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
+/*
+ * Serve up to SIM_BUDGET descriptors of @sq, with sdev->lock held.  Returns
+ * whether it did anything.  Indices the client wrote are only read, checked
+ * against our own, and never trusted for an address.
+ */
+static bool sim_run_queue(struct sim_queue *sq)
+{
+	struct accel_sim_regs *regs = sq->regs;
+	struct accel_sim_desc *sq_ring = (void *)(sq->dus + ACCEL_SIM_SQ_OFFSET);
+	struct accel_sim_cqe *cq_ring = (void *)(sq->dus + ACCEL_SIM_CQ_OFFSET);
+	u32 tail = smp_load_acquire(&regs->sq_tail);
+	u32 cq_head = smp_load_acquire(&regs->cq_head);
+	unsigned int n = 0;
+
+	if (tail - sq->sq_head > ACCEL_SIM_RING_ENTRIES ||
+	    sq->cq_tail - cq_head > ACCEL_SIM_RING_ENTRIES) {
+		/* Indices no client could have written honestly: stop the queue. */
+		WRITE_ONCE(regs->state, ACCEL_SIM_STATE_BROKEN);
+		sq->started = false;
+		wake_up_interruptible_all(&sq->uq->wait);
+		return false;
+	}
+	while (sq->sq_head != tail && n < SIM_BUDGET &&
+	       sq->cq_tail - cq_head < ACCEL_SIM_RING_ENTRIES) {
+		struct accel_sim_desc d;
+		struct accel_sim_cqe c = { 0 };
+
+		memcpy(&d, &sq_ring[sq->sq_head & (ACCEL_SIM_RING_ENTRIES - 1)], sizeof(d));
+		c.user_data = d.user_data;
+		c.status = sim_execute(sq, &d, &c);
+		memcpy(&cq_ring[sq->cq_tail & (ACCEL_SIM_RING_ENTRIES - 1)], &c, sizeof(c));
+		sq->sq_head++;
+		sq->cq_tail++;
+		n++;
+	}
+	if (!n)
+		return false;
+	WRITE_ONCE(regs->sq_head, sq->sq_head);
+	smp_store_release(&regs->cq_tail, sq->cq_tail);
+	wake_up_interruptible(&sq->uq->wait);
+	return true;
+}
+
+/* Whether any started queue has descriptors we have not taken. */
+static bool sim_pending(struct sim_device *sdev)
+{
+	for (unsigned int i = 0; i < queues; i++) {
+		struct sim_queue *sq = &sdev->queues[i];
+
+		if (sq->started && READ_ONCE(sq->regs->sq_tail) != sq->sq_head)
+			return true;
+	}
+	return false;
+}
+
+static void sim_set_need_wakeup(struct sim_device *sdev, bool on)
+{
+	for (unsigned int i = 0; i < queues; i++) {
+		struct sim_queue *sq = &sdev->queues[i];
+
+		if (sq->started)
+			WRITE_ONCE(sq->regs->dev_flags, on ? ACCEL_SIM_DEV_NEED_WAKEUP : 0);
+	}
+}
+
+static int sim_engine(void *data)
+{
+	struct sim_device *sdev = data;
+
+	while (!kthread_should_stop()) {
+		bool worked = false, pending;
+
+		mutex_lock(&sdev->lock);
+		for (unsigned int i = 0; i < queues; i++)
+			if (sdev->queues[i].started)
+				worked |= sim_run_queue(&sdev->queues[i]);
+		if (worked) {
+			mutex_unlock(&sdev->lock);
+			cond_resched();
+			continue;
+		}
+		/*
+		 * Idle: tell the clients to ring, then look once more.  The full
+		 * barrier pairs with the client's between publishing sq_tail and
+		 * reading dev_flags: one of us sees the other.
+		 */
+		sim_set_need_wakeup(sdev, true);
+		smp_mb();
+		pending = sim_pending(sdev);
+		mutex_unlock(&sdev->lock);
+		if (!pending)
+			wait_event_interruptible_timeout(sdev->doorbell,
+							 atomic_xchg(&sdev->rung, 0) || kthread_should_stop(),
+							 HZ);
+		mutex_lock(&sdev->lock);
+		sim_set_need_wakeup(sdev, false);
+		mutex_unlock(&sdev->lock);
+	}
+	return 0;
+}
+
+static void sim_ring(struct sim_device *sdev)
+{
+	atomic_set(&sdev->rung, 1);
+	wake_up_interruptible(&sdev->doorbell);
 }
 
 static int sim_get_queue(struct uacce_device *uacce, unsigned long arg, struct uacce_queue *q)
@@ -108,6 +280,7 @@ static int sim_get_queue(struct uacce_device *uacce, unsigned long arg, struct u
 	regs->data_size = ACCEL_SIM_DATA_SIZE;
 	regs->dus_size = ACCEL_SIM_DUS_SIZE;
 	sq->sdev = sdev;
+	sq->uq = q;
 	q->priv = sq;
 	return 0;
 }
@@ -127,7 +300,13 @@ static int sim_start_queue(struct uacce_queue *q)
 {
 	struct sim_queue *sq = q->priv;
 
+	if (!sq->op)
+		return -EINVAL;	/* ACCEL_SIM_CMD_SET_ALGORITHM first */
+	mutex_lock(&sq->sdev->lock);
 	WRITE_ONCE(sq->regs->state, ACCEL_SIM_STATE_ACTIVE);
+	sq->started = true;
+	mutex_unlock(&sq->sdev->lock);
+	sim_ring(sq->sdev);
 	return 0;
 }
 
@@ -135,7 +314,36 @@ static void sim_stop_queue(struct uacce_queue *q)
 {
 	struct sim_queue *sq = q->priv;
 
+	/* Under the lock: the engine is not in the middle of this queue. */
+	mutex_lock(&sq->sdev->lock);
+	sq->started = false;
 	WRITE_ONCE(sq->regs->state, ACCEL_SIM_STATE_REVOKED);
+	mutex_unlock(&sq->sdev->lock);
+}
+
+/* Called by uacce with q->mutex held, for commands it does not know. */
+static long sim_ioctl(struct uacce_queue *q, unsigned int cmd, unsigned long arg)
+{
+	struct sim_queue *sq = q->priv;
+	u32 op;
+
+	switch (cmd) {
+	case ACCEL_SIM_CMD_SET_ALGORITHM:
+		if (q->state != UACCE_Q_INIT)
+			return -EBUSY;
+		if (get_user(op, (u32 __user *)arg))
+			return -EFAULT;
+		if (op < ACCEL_SIM_OP_COPY || op > ACCEL_SIM_OP_GUNZIP)
+			return -EINVAL;
+		sq->op = op;
+		WRITE_ONCE(sq->regs->algorithm, op);
+		return 0;
+	case ACCEL_SIM_CMD_DOORBELL:
+		sim_ring(sq->sdev);
+		return 0;
+	default:
+		return -ENOTTY;
+	}
 }
 
 static int sim_is_q_updated(struct uacce_queue *q)
@@ -169,6 +377,7 @@ static const struct uacce_ops sim_uacce_ops = {
 	.stop_queue = sim_stop_queue,
 	.is_q_updated = sim_is_q_updated,
 	.mmap = sim_mmap,
+	.ioctl = sim_ioctl,
 };
 
 static void sim_device_destroy(struct sim_device *sdev)
@@ -177,6 +386,8 @@ static void sim_device_destroy(struct sim_device *sdev)
 		return;
 	if (!IS_ERR_OR_NULL(sdev->uacce))
 		uacce_remove(sdev->uacce);	/* every queue put and unmapped */
+	if (!IS_ERR_OR_NULL(sdev->engine))
+		kthread_stop(sdev->engine);
 	if (sdev->queues)
 		for (unsigned int i = 0; i < queues; i++)
 			sim_queue_free(&sdev->queues[i]);
@@ -199,11 +410,14 @@ static struct sim_device *sim_device_create(unsigned int index, bool sva)
 	if (!sdev)
 		return ERR_PTR(-ENOMEM);
 	mutex_init(&sdev->lock);
+	init_waitqueue_head(&sdev->doorbell);
 	sdev->queues = kcalloc(queues, sizeof(*sdev->queues), GFP_KERNEL);
 	if (!sdev->queues) {
 		kfree(sdev);
 		return ERR_PTR(-ENOMEM);
 	}
+	for (unsigned int i = 0; i < queues; i++)
+		sdev->queues[i].sdev = sdev;
 	sdev->pdev = platform_device_register_simple("accel_sim", index, NULL, 0);
 	if (IS_ERR(sdev->pdev)) {
 		ret = PTR_ERR(sdev->pdev);
@@ -222,6 +436,13 @@ static struct sim_device *sim_device_create(unsigned int index, bool sva)
 	sdev->uacce->algs = ACCEL_SIM_ALGORITHMS;
 	sdev->uacce->qf_pg_num[UACCE_QFRT_MMIO] = 1;
 	sdev->uacce->qf_pg_num[UACCE_QFRT_DUS] = ACCEL_SIM_DUS_SIZE >> PAGE_SHIFT;
+	sdev->uacce->zombie_mmio = &sim_revoked_regs;
+	sdev->uacce->zombie_mmio_len = sizeof(sim_revoked_regs);
+	sdev->engine = kthread_run(sim_engine, sdev, "accel_sim/%u", index);
+	if (IS_ERR(sdev->engine)) {
+		ret = PTR_ERR(sdev->engine);
+		goto err;
+	}
 	ret = uacce_register(sdev->uacce);
 	if (ret < 0)
 		goto err;

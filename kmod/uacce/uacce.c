@@ -186,6 +186,32 @@ static void uacce_vma_close(struct vm_area_struct *vma)
 	kfree(qfr);
 }
 
+/*
+ * Only a zapped (zombie) queue's mappings fault: a live queue's pages are
+ * all inserted at mmap time.  Reads of the MMIO region get the device's
+ * read-only "revoked" page; everything else is SIGBUS.
+ */
+static vm_fault_t uacce_vma_fault(struct vm_fault *vmf)
+{
+	struct uacce_queue *q = vmf->vma->vm_private_data;
+	struct page *page = q->uacce->zombie_page;
+
+	if (vmf->vma->vm_pgoff != UACCE_QFRT_MMIO || !page || (vmf->flags & FAULT_FLAG_WRITE))
+		return VM_FAULT_SIGBUS;
+	get_page(page);
+	vmf->page = page;
+	return 0;
+}
+
+/*
+ * Having page_mkwrite makes the core map faulted-in pages read-only (write
+ * notification): a write to the shared revoked page lands here and fails.
+ */
+static vm_fault_t uacce_vma_page_mkwrite(struct vm_fault *vmf)
+{
+	return VM_FAULT_SIGBUS;
+}
+
 /* A region moves or splits only whole and in place: refuse mremap and partial unmaps. */
 static int uacce_vma_mremap(struct vm_area_struct *vma)
 {
@@ -198,6 +224,8 @@ static int uacce_vma_may_split(struct vm_area_struct *vma, unsigned long addr)
 }
 
 static const struct vm_operations_struct uacce_vm_ops = {
+	.fault = uacce_vma_fault,
+	.page_mkwrite = uacce_vma_page_mkwrite,
 	.close = uacce_vma_close,
 	.mremap = uacce_vma_mremap,
 	.may_split = uacce_vma_may_split,
@@ -367,7 +395,11 @@ ATTRIBUTE_GROUPS(uacce_dev);
 
 static void uacce_release(struct device *dev)
 {
-	kfree(to_uacce_device(dev));
+	struct uacce_device *uacce = to_uacce_device(dev);
+
+	if (uacce->zombie_page)
+		put_page(uacce->zombie_page);
+	kfree(uacce);
 }
 
 /**
@@ -420,6 +452,14 @@ int uacce_register(struct uacce_device *uacce)
 {
 	if (!uacce)
 		return -ENODEV;
+	if (uacce->zombie_mmio) {
+		if (uacce->zombie_mmio_len > PAGE_SIZE)
+			return -EINVAL;
+		uacce->zombie_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!uacce->zombie_page)
+			return -ENOMEM;
+		memcpy(page_address(uacce->zombie_page), uacce->zombie_mmio, uacce->zombie_mmio_len);
+	}
 	uacce->cdev = cdev_alloc();
 	if (!uacce->cdev)
 		return -ENOMEM;

@@ -88,6 +88,16 @@ struct uacce_device {
 	struct mutex mutex;		/* queues, removal */
 	void *priv;
 	struct list_head queues;
+	/*
+	 * Ours, not mainline's: what a revoked queue's MMIO region reads as
+	 * (set before uacce_register(); NULL: it faults like the rest).  uacce
+	 * keeps a read-only copy, so that user drivers can read "revoked" from
+	 * the page they poll instead of taking SIGBUS, even after the driver's
+	 * module is gone.
+	 */
+	const void *zombie_mmio;
+	size_t zombie_mmio_len;
+	struct page *zombie_page;
 };
 
 struct uacce_device *uacce_alloc(struct device *parent, struct uacce_interface *interface);
