@@ -14,6 +14,7 @@
  *    an mmap_lock (zapping uses the queue's own address_space).
  */
 #include <linux/compat.h>
+#include <linux/highmem.h>
 #include <linux/module.h>
 #include <linux/poll.h>
 #include <linux/slab.h>
@@ -188,28 +189,23 @@ static void uacce_vma_close(struct vm_area_struct *vma)
 
 /*
  * Only a zapped (zombie) queue's mappings fault: a live queue's pages are
- * all inserted at mmap time.  Reads of the MMIO region get the device's
- * read-only "revoked" page; everything else is SIGBUS.
+ * all inserted at mmap time.  The holder gets harmless memory of its own,
+ * charged to it: in the MMIO region a copy of the device's "revoked" page,
+ * elsewhere zeroes.  A client caught between checking the queue's state and
+ * touching its rings writes into this, reads "revoked" next and fails
+ * cleanly; nothing reaches the device's memory, and nobody is killed.
  */
 static vm_fault_t uacce_vma_fault(struct vm_fault *vmf)
 {
 	struct uacce_queue *q = vmf->vma->vm_private_data;
-	struct page *page = q->uacce->zombie_page;
+	struct page *page = alloc_page(GFP_USER | __GFP_ZERO | __GFP_ACCOUNT);
 
-	if (vmf->vma->vm_pgoff != UACCE_QFRT_MMIO || !page || (vmf->flags & FAULT_FLAG_WRITE))
-		return VM_FAULT_SIGBUS;
-	get_page(page);
-	vmf->page = page;
+	if (!page)
+		return VM_FAULT_OOM;
+	if (vmf->vma->vm_pgoff == UACCE_QFRT_MMIO && q->uacce->zombie_page)
+		copy_highpage(page, q->uacce->zombie_page);
+	vmf->page = page;	/* its reference now belongs to the mapping */
 	return 0;
-}
-
-/*
- * Having page_mkwrite makes the core map faulted-in pages read-only (write
- * notification): a write to the shared revoked page lands here and fails.
- */
-static vm_fault_t uacce_vma_page_mkwrite(struct vm_fault *vmf)
-{
-	return VM_FAULT_SIGBUS;
 }
 
 /* A region moves or splits only whole and in place: refuse mremap and partial unmaps. */
@@ -225,7 +221,6 @@ static int uacce_vma_may_split(struct vm_area_struct *vma, unsigned long addr)
 
 static const struct vm_operations_struct uacce_vm_ops = {
 	.fault = uacce_vma_fault,
-	.page_mkwrite = uacce_vma_page_mkwrite,
 	.close = uacce_vma_close,
 	.mremap = uacce_vma_mremap,
 	.may_split = uacce_vma_may_split,

@@ -90,10 +90,9 @@ struct uacce_device {
 	struct list_head queues;
 	/*
 	 * Ours, not mainline's: what a revoked queue's MMIO region reads as
-	 * (set before uacce_register(); NULL: it faults like the rest).  uacce
-	 * keeps a read-only copy, so that user drivers can read "revoked" from
-	 * the page they poll instead of taking SIGBUS, even after the driver's
-	 * module is gone.
+	 * (set before uacce_register(); NULL: zeroes, like the other regions).
+	 * uacce keeps a copy, so that user drivers read "revoked" from the page
+	 * they poll, even after the driver's module is gone.
 	 */
 	const void *zombie_mmio;
 	size_t zombie_mmio_len;
