@@ -42,7 +42,7 @@ PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 
-.PHONY: all deps demo check test unit integration bench clean help kmod vm-check
+.PHONY: all deps demo check test unit integration bench clean help kmod vm-check vm-bench
 all: $(BROKER) $(LIBACCEL) $(CTL) $(B)/accel.pc
 
 help:
@@ -52,6 +52,7 @@ help:
 	@echo "make bench     build optimized and print the benchmark figures as JSON"
 	@echo "make kmod      build kmod/uacce.ko and kmod/accel_sim.ko (KDIR: kernel headers)"
 	@echo "make vm-check  boot Debian's kernel in qemu and test modules, broker and clients there"
+	@echo "make vm-bench  the same VM: direct uacce use vs the broker, kernel vs software engine (JSON)"
 	@echo "make clean     remove build directories"
 
 deps:
@@ -68,6 +69,14 @@ kmod:
 $(B)/tests/vm_test: $(B)/obj/tests/vm/vm_test.o $(LIBACCEL) $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(B)/libcommon.a -L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(JSONC)
+
+$(B)/tests/vm_bench: $(B)/obj/tests/vm/vm_bench.o $(LIBACCEL)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< -L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..'
+
+vm-bench: all kmod $(B)/tests/vm_test $(B)/tests/vm_bench
+	@test -n "$(KIMAGE)" || { echo "make vm-bench: no kernel image (apt-get install linux-image-amd64)" >&2; exit 1; }
+	tests/vm/run-vm-check $(B) $(KIMAGE) bench
 
 vm-check: all kmod $(B)/tests/vm_test
 	@test -n "$(KIMAGE)" || { echo "make vm-check: no kernel image (apt-get install linux-image-amd64)" >&2; exit 1; }
