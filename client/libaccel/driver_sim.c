@@ -204,14 +204,17 @@ static int sim_poll(struct accel_queue *q, struct accel_completion *out, unsigne
 	int r = queue_state_error(s);
 
 	/*
-	 * A revoked queue's rings may be gone (the kernel zaps them and leaves
-	 * only a read-only regs page saying so): look at nothing else.
+	 * A revoked queue's rings may be gone (the kernel swaps scratch pages
+	 * in, the regs saying "revoked"): look at nothing else.
 	 */
 	if (r < 0)
 		return r;
 	tail = __atomic_load_n(&s->regs->cq_tail, __ATOMIC_ACQUIRE);
-	if (tail - s->cq_head > s->sq_tail - s->cq_head)
-		return -EIO;	/* more completions than we submitted */
+	if (tail - s->cq_head > s->sq_tail - s->cq_head) {
+		/* Revoked meanwhile (the kernel swapped the pages under us), or broken. */
+		r = queue_state_error(s);
+		return r < 0 ? r : -EIO;	/* more completions than we submitted */
+	}
 	while (n < max && s->cq_head != tail) {
 		const struct accel_sim_cqe *c = &s->cq[s->cq_head & (s->cq_entries - 1)];
 		out[n++] = (struct accel_completion){
@@ -224,6 +227,10 @@ static int sim_poll(struct accel_queue *q, struct accel_completion *out, unsigne
 		};
 		s->cq_head++;
 	}
+	/* What we read is only good if the queue was not revoked while we read it. */
+	r = queue_state_error(s);
+	if (r < 0)
+		return r;
 	if (n > 0)
 		__atomic_store_n(&s->regs->cq_head, s->cq_head, __ATOMIC_RELEASE);
 	return (int)n;

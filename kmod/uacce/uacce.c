@@ -198,8 +198,20 @@ static void uacce_vma_close(struct vm_area_struct *vma)
 static vm_fault_t uacce_vma_fault(struct vm_fault *vmf)
 {
 	struct uacce_queue *q = vmf->vma->vm_private_data;
-	struct page *page = alloc_page(GFP_USER | __GFP_ZERO | __GFP_ACCOUNT);
+	struct page *page;
+	bool zombie;
 
+	/*
+	 * A live queue faults only if its holder dropped the pages itself
+	 * (MADV_DONTNEED): that is a bug to see, not to paper over.
+	 * mmap_lock, then q->mutex, as in mmap.
+	 */
+	mutex_lock(&q->mutex);
+	zombie = q->state == UACCE_Q_ZOMBIE;
+	mutex_unlock(&q->mutex);
+	if (!zombie)
+		return VM_FAULT_SIGBUS;
+	page = alloc_page(GFP_USER | __GFP_ZERO | __GFP_ACCOUNT);
 	if (!page)
 		return VM_FAULT_OOM;
 	if (vmf->vma->vm_pgoff == UACCE_QFRT_MMIO && q->uacce->zombie_page)

@@ -347,6 +347,25 @@ static int libaccel_work(void)
 	return 0;
 }
 
+/* As nobody: pages a holder drops from a live queue do not come back as scratch (SIGBUS). */
+static int dropped_pages_fault(void)
+{
+	char err[128];
+	long long id;
+	unsigned char *dus;
+	int fd;
+
+	if (drop_to_nobody() < 0)
+		return 1;
+	fd = raw_acquire("accel_sim-1", &id, err, sizeof(err));
+	if (fd < 0)
+		return 2;
+	dus = mmap(NULL, ACCEL_SIM_DUS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 4096);
+	if (dus == MAP_FAILED || madvise(dus, 4096, MADV_DONTNEED) < 0)
+		return 3;
+	return ((volatile unsigned char *)dus)[0] == 0 ? 4 : 5;
+}
+
 /* As nobody: ring indices no honest client writes stop the queue, and only it. */
 static int hostile_indices(void)
 {
@@ -385,6 +404,12 @@ static void kernel_engine_through_libaccel(void)
 		_exit(hostile_indices());
 	status = wait_child(pid);
 	check(status == 0, "a client's impossible sq_tail stops its queue as BROKEN (exit %d)", status);
+	pid = fork();
+	if (pid == 0)
+		_exit(dropped_pages_fault());
+	status = wait_child(pid);
+	check(status == 128 + SIGBUS, "pages dropped from a live queue (MADV_DONTNEED) fault with SIGBUS (status %d)",
+	      status);
 }
 
 static void sva_device_refused(void)
@@ -471,8 +496,12 @@ static void rmmod_with_queues_open(const char *modules)
 	      n_ready * PER_CLIENT);
 	usleep(300000);	/* let them run */
 	check(system("rmmod accel_sim") == 0, "rmmod accel_sim with every queue busy");
-	for (int i = 0; i < CLIENTS; i++)
-		clean += wait_child(busy[i]) == 0;
+	for (int i = 0; i < CLIENTS; i++) {
+		int status = wait_child(busy[i]);
+		if (status != 0)
+			printf("# busy client %d: status %d\n", i, status);
+		clean += status == 0;
+	}
 	check(clean == CLIENTS, "every busy client saw each of its queues fail with ENOLINK, none crashed (%d of %d)",
 	      clean, CLIENTS);
 	check(wait_for_devices(0), "the broker saw the devices go (uevent) and lists none");
