@@ -299,40 +299,65 @@ static int reply_queue(sd_bus_message *m, const struct queue *q)
 	return r;
 }
 
-static int read_acquire_options(sd_bus_message *m, struct acquire_request *req, sd_bus_error *error)
+/* One key of an a{sv} argument: its name, its variant's type and where it goes. */
+struct dict_field {
+	const char *key;
+	char type;		/* 's' (const char *), 'i' (int32_t) or 't' (uint64_t) */
+	void *out;
+};
+
+/*
+ * Read an a{sv} of at most MAX_OPTIONS entries into @fields; an unknown key
+ * or a value of another type is InvalidParameter, naming @what.
+ */
+static int read_dict(sd_bus_message *m, const struct dict_field *fields, const char *what,
+		     sd_bus_error *error)
 {
 	unsigned n = 0;
-	int r;
+	int r = sd_bus_message_enter_container(m, 'a', "{sv}");
 
-	r = sd_bus_message_enter_container(m, 'a', "{sv}");
 	while (r >= 0 && (r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+		const struct dict_field *f;
 		const char *key, *contents;
 		char type;
+
 		if (++n > MAX_OPTIONS)
-			return invalid(error, "more than %d options", MAX_OPTIONS);
+			return invalid(error, "more than %d %ss", MAX_OPTIONS, what);
 		r = sd_bus_message_read(m, "s", &key);
 		if (r >= 0)
 			r = sd_bus_message_peek_type(m, &type, &contents);
 		if (r < 0)
 			return r;
-		if (strcmp(key, "device") == 0 && strcmp(contents, "s") == 0) {
-			r = sd_bus_message_read(m, "v", "s", &req->device);
-		} else if (strcmp(key, "numa_node") == 0 && strcmp(contents, "i") == 0) {
-			int32_t node;
-			r = sd_bus_message_read(m, "v", "i", &node);
-			if (r >= 0 && (node < -1 || node > 4095))
-				return invalid(error, "numa_node %d is out of range", node);
-			req->numa_node = node;
-		} else {
-			return invalid(error, "unknown option \"%.64s\", or not of its type (device: s, numa_node: i)",
-				       key);
-		}
+		for (f = fields; f->key; f++)
+			if (strcmp(f->key, key) == 0 && contents[0] == f->type && contents[1] == '\0')
+				break;
+		if (!f->key)
+			return invalid(error, "unknown %s \"%.64s\", or not of its type", what, key);
+		r = sd_bus_message_read(m, "v", (char[]){ f->type, '\0' }, f->out);
 		if (r >= 0)
 			r = sd_bus_message_exit_container(m);
 	}
 	if (r < 0)
 		return r;
 	return sd_bus_message_exit_container(m);
+}
+
+static int read_acquire_options(sd_bus_message *m, struct acquire_request *req, sd_bus_error *error)
+{
+	int32_t node = -1;
+	const struct dict_field fields[] = {
+		{ "device", 's', &req->device },
+		{ "numa_node", 'i', &node },
+		{ 0 },
+	};
+	int r = read_dict(m, fields, "option", error);
+
+	if (r < 0)
+		return r;
+	if (node < -1 || node > 4095)
+		return invalid(error, "numa_node %d is out of range", node);
+	req->numa_node = node;
+	return 0;
 }
 
 static int method_acquire_queue(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -544,36 +569,17 @@ static int method_revoke(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct dbus_api *api = userdata;
 	struct revoke_request req = { 0 };
+	const struct dict_field fields[] = {
+		{ "queue_id", 't', &req.queue_id },
+		{ "user", 's', &req.user },
+		{ "device", 's', &req.device },
+		{ 0 },
+	};
 	struct accel_error e = { 0 };
 	struct bus_client *c;
-	unsigned n = 0;
 	int r;
 
-	r = sd_bus_message_enter_container(m, 'a', "{sv}");
-	while (r >= 0 && (r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-		const char *key, *contents;
-		char type;
-		if (++n > MAX_OPTIONS)
-			return invalid(error, "more than %d selectors", MAX_OPTIONS);
-		r = sd_bus_message_read(m, "s", &key);
-		if (r >= 0)
-			r = sd_bus_message_peek_type(m, &type, &contents);
-		if (r < 0)
-			return r;
-		if (strcmp(key, "queue_id") == 0 && strcmp(contents, "t") == 0)
-			r = sd_bus_message_read(m, "v", "t", &req.queue_id);
-		else if (strcmp(key, "user") == 0 && strcmp(contents, "s") == 0)
-			r = sd_bus_message_read(m, "v", "s", &req.user);
-		else if (strcmp(key, "device") == 0 && strcmp(contents, "s") == 0)
-			r = sd_bus_message_read(m, "v", "s", &req.device);
-		else
-			return invalid(error, "unknown selector \"%.64s\", or not of its type "
-				       "(queue_id: t, user: s, device: s)", key);
-		if (r >= 0)
-			r = sd_bus_message_exit_container(m);
-	}
-	if (r >= 0)
-		r = sd_bus_message_exit_container(m);
+	r = read_dict(m, fields, "selector", error);
 	if (r >= 0)
 		r = client_get(api, m, &c, error);
 	if (r < 0)
