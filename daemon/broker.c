@@ -115,6 +115,35 @@ unsigned broker_user_queues(struct broker *b, uid_t uid)
 	return n;
 }
 
+void broker_for_each_user(struct broker *b, const struct peer *peer,
+			  void (*fn)(uid_t uid, unsigned queues, void *data), void *data)
+{
+	struct queue *q, *p;
+
+	list_for_each(q, &b->queues, link) {
+		bool seen = false;
+		if (!broker_may_see(peer, q))
+			continue;
+		list_for_each(p, &b->queues, link) {
+			if (p == q)
+				break;
+			seen |= p->uid == q->uid;
+		}
+		if (!seen)
+			fn(q->uid, broker_user_queues(b, q->uid), data);
+	}
+}
+
+unsigned broker_device_count(struct broker *b)
+{
+	struct device *d;
+	unsigned n = 0;
+
+	list_for_each(d, &b->devices, link)
+		n++;
+	return n;
+}
+
 unsigned broker_active_queues(struct broker *b)
 {
 	struct queue *q;

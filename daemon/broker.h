@@ -182,5 +182,9 @@ bool broker_may_see(const struct peer *peer, const struct queue *q);
 
 unsigned broker_user_queues(struct broker *b, uid_t uid);
 unsigned broker_active_queues(struct broker *b);
+unsigned broker_device_count(struct broker *b);
+/* Each uid holding queues @peer may see, once, in order of first appearance, with its count. */
+void broker_for_each_user(struct broker *b, const struct peer *peer,
+			  void (*fn)(uid_t uid, unsigned queues, void *data), void *data);
 
 #endif

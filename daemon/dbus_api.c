@@ -523,41 +523,40 @@ static int method_list_queues(sd_bus_message *m, void *userdata, sd_bus_error *e
 	return r;
 }
 
+struct users_reply {
+	sd_bus_message *reply;
+	int r;
+};
+
+static void append_user(uid_t uid, unsigned queues, void *data)
+{
+	struct users_reply *u = data;
+
+	if (u->r >= 0)
+		u->r = sd_bus_message_append(u->reply, "(uu)", (uint32_t)uid, (uint32_t)queues);
+}
+
 static int method_get_status(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct dbus_api *api = userdata;
 	struct broker *b = api->broker;
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	struct users_reply users;
 	struct bus_client *c;
-	struct device *d;
-	struct queue *q, *p;
-	uint32_t n_devices = 0;
 	int r;
 
 	r = client_get(api, m, &c, error);
 	if (r < 0)
 		return r;
-	list_for_each(d, &b->devices, link)
-		n_devices++;
 	r = sd_bus_message_new_method_return(m, &reply);
 	if (r >= 0)
 		r = sd_bus_message_append(reply, "stuuu", ACCEL_VERSION, now_usec(CLOCK_MONOTONIC) - b->started_usec,
-					  n_devices, broker_active_queues(b), b->n_connections);
+					  broker_device_count(b), broker_active_queues(b), b->n_connections);
 	if (r >= 0)
 		r = sd_bus_message_open_container(reply, 'a', "(uu)");
-	/* Queues per uid the caller may see, each uid once. */
-	list_for_each(q, &b->queues, link) {
-		bool seen = false;
-		if (r < 0 || !broker_may_see(&c->peer, q))
-			continue;
-		list_for_each(p, &b->queues, link) {
-			if (p == q)
-				break;
-			seen |= p->uid == q->uid;
-		}
-		if (!seen)
-			r = sd_bus_message_append(reply, "(uu)", (uint32_t)q->uid, broker_user_queues(b, q->uid));
-	}
+	users = (struct users_reply){ reply, r };
+	broker_for_each_user(b, &c->peer, append_user, &users);
+	r = users.r;
 	if (r >= 0)
 		r = sd_bus_message_close_container(reply);
 	if (r >= 0)

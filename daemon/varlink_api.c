@@ -259,54 +259,35 @@ static int handle_list_queues(struct connection *c, const struct varlink_call *c
 	return connection_reply(c, call, reply, NULL, 0);
 }
 
-/* Per-uid queue counts, in order of first appearance. */
-static struct json_object *users_to_json(struct broker *b, const struct peer *peer)
+static void add_user(uid_t uid, unsigned queues, void *data)
 {
-	struct json_object *users = json_object_new_array();
-	struct queue *q, *p;
+	struct json_object *o = json_object_new_object();
 
-	list_for_each(q, &b->queues, link) {
-		bool seen = false;
-		if (!broker_may_see(peer, q))
-			continue;
-		list_for_each(p, &b->queues, link) {
-			if (p == q)
-				break;
-			if (p->uid == q->uid)
-				seen = true;
-		}
-		if (seen)
-			continue;
-		struct json_object *o = json_object_new_object();
-		json_object_object_add(o, "uid", json_object_new_int64(q->uid));
-		json_object_object_add(o, "queues", json_object_new_int64(broker_user_queues(b, q->uid)));
-		json_object_array_add(users, o);
-	}
-	return users;
+	json_object_object_add(o, "uid", json_object_new_int64(uid));
+	json_object_object_add(o, "queues", json_object_new_int64(queues));
+	json_object_array_add(data, o);
 }
 
 static int handle_get_status(struct connection *c, const struct varlink_call *call,
 			     struct accel_error *e)
 {
 	struct broker *b = broker_of(c);
-	struct json_object *reply;
-	struct device *d;
-	unsigned n_devices = 0;
+	struct json_object *reply, *users;
 	int r;
 
 	r = varlink_params_dispatch(call->parameters, no_params, e);
 	if (r < 0)
 		return r;
-	list_for_each(d, &b->devices, link)
-		n_devices++;
 	reply = json_object_new_object();
 	json_object_object_add(reply, "version", json_object_new_string(ACCEL_VERSION));
 	json_object_object_add(reply, "uptime_usec",
 			       json_object_new_int64((int64_t)(now_usec(CLOCK_MONOTONIC) - b->started_usec)));
-	json_object_object_add(reply, "devices", json_object_new_int64(n_devices));
+	json_object_object_add(reply, "devices", json_object_new_int64(broker_device_count(b)));
 	json_object_object_add(reply, "queues_active", json_object_new_int64(broker_active_queues(b)));
 	json_object_object_add(reply, "clients", json_object_new_int64(b->n_connections));
-	json_object_object_add(reply, "users", users_to_json(b, &c->peer));
+	users = json_object_new_array();
+	broker_for_each_user(b, &c->peer, add_user, users);
+	json_object_object_add(reply, "users", users);
 	return connection_reply(c, call, reply, NULL, 0);
 }
 
