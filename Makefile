@@ -68,7 +68,7 @@ kmod:
 
 $(B)/tests/vm_test: $(B)/obj/tests/vm/vm_test.o $(LIBACCEL) $(B)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(B)/libcommon.a -L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(JSONC)
+	$(CC) $(LDFLAGS) -o $@ $< $(B)/libcommon.a -L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(JSONC) $(ZLIB)
 
 $(B)/tests/vm_bench: $(B)/obj/tests/vm/vm_bench.o $(LIBACCEL)
 	@mkdir -p $(dir $@)

@@ -150,10 +150,12 @@ static int stream_command(struct ctl *ctl, int argc, char **argv, bool compress)
 	static const struct option options[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "device", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct stream s = { .compress = compress, .in_fd = -1, .out_fd = -1 };
+	struct accel_acquire_options where = { .device = NULL, .numa_node = -1 };
 	const char *output = NULL, *input, *what = compress ? "compress" : "decompress";
 	char *default_out = NULL;
 	struct accel_client *client;
@@ -162,14 +164,16 @@ static int stream_command(struct ctl *ctl, int argc, char **argv, bool compress)
 	int c, r;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:fh", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "o:fd:h", options, NULL)) >= 0) {
 		switch (c) {
 		case 'o': output = optarg; break;
 		case 'f': force = true; break;
+		case 'd': where.device = optarg; break;
 		case 'h':
-			printf("Usage: accelctl %s [-f] [-o OUT] FILE\n"
+			printf("Usage: accelctl %s [-f] [-d DEVICE] [-o OUT] FILE\n"
 			       "%s FILE through the accelerator (\"-\": standard input).\n"
-			       "OUT defaults to %s; \"-\" is standard output.  -f overwrites OUT.\n",
+			       "OUT defaults to %s; \"-\" is standard output.  -f overwrites OUT.\n"
+			       "-d runs it on DEVICE (as accelctl devices names it) instead of any.\n",
 			       what, compress ? "gzip" : "gunzip", compress ? "FILE.gz" : "FILE without .gz");
 			return 0;
 		default: return -EINVAL;
@@ -201,7 +205,7 @@ static int stream_command(struct ctl *ctl, int argc, char **argv, bool compress)
 	r = ctl_client(ctl, &client);
 	if (r < 0)
 		goto out;
-	r = accel_acquire(client, compress ? "gzip" : "gunzip", NULL, &s.q);
+	r = accel_acquire(client, compress ? "gzip" : "gunzip", &where, &s.q);
 	if (r < 0) {
 		ctl_error(ctl, r, "could not acquire a queue");
 		goto out;

@@ -9,8 +9,12 @@
  * The engine is a kernel thread per device.  Like the broker's software
  * engine it trusts nothing in the shared regions: it keeps its own ring
  * indices, copies each descriptor before looking at it and bounds-checks
- * every offset against the data area.  It runs copy and crc32c; gzip and
- * gunzip complete with -EOPNOTSUPP for now (docs/kernel.md).
+ * every offset against the data area.  It runs copy, crc32c, and gzip and
+ * gunzip streams (gzip.c).
+ *
+ * The devices are platform devices bound to the "accel_sim" platform
+ * driver: unbinding one (sysfs) removes its uacce device like a hot unplug,
+ * binding it again brings it back.
  */
 #include <linux/crc32.h>
 #include <linux/kthread.h>
@@ -26,6 +30,7 @@
 #include <accel/sim.h>
 
 #include "../uacce/uacce.h"
+#include "gzip.h"
 
 static unsigned int devices = 2;
 module_param(devices, uint, 0444);
@@ -51,21 +56,27 @@ struct sim_queue {
 	u32 op;				/* enum accel_sim_op, set before START_Q */
 	u32 sq_head;			/* the engine's own indices */
 	u32 cq_tail;
+	struct sim_gzip *gz;		/* gzip and gunzip queues: the stream */
 	struct accel_sim_regs *regs;	/* vmalloc_user: the MMIO region */
 	u8 *dus;			/* vmalloc_user: the DUS region */
 };
 
 struct sim_device {
-	struct platform_device *pdev;
 	struct uacce_device *uacce;
 	struct mutex lock;		/* the queue slots and what the engine reads of them */
 	struct sim_queue *queues;
 	struct task_struct *engine;
 	wait_queue_head_t doorbell;
 	atomic_t rung;
+	u8 *bounce;			/* the engine's copy of gzip/gunzip input */
 };
 
-static struct sim_device *sim_devices[SIM_MAX_DEVICES];
+/* What the module registers; the driver's probe reads it. */
+struct sim_platform_data {
+	bool sva;
+};
+
+static struct platform_device *sim_pdevs[SIM_MAX_DEVICES];
 
 /* What a revoked queue's regs page reads as (uacce keeps a copy). */
 static const struct accel_sim_regs sim_revoked_regs = {
@@ -98,6 +109,7 @@ static void sim_queue_free(struct sim_queue *sq)
 {
 	vfree(sq->regs);
 	vfree(sq->dus);
+	sim_gzip_free(sq->gz);
 	*sq = (struct sim_queue){ .sdev = sq->sdev };
 }
 
@@ -131,6 +143,10 @@ static int sim_execute(struct sim_queue *sq, const struct accel_sim_desc *d, str
 		c->value = ~__crc32c_le(~(u32)d->arg, sq->dus + d->src_offset, d->src_len);
 		c->consumed = d->src_len;
 		return 0;
+	case ACCEL_SIM_OP_GZIP:
+	case ACCEL_SIM_OP_GUNZIP:
+		return sim_gzip_run(sq->gz, d, sq->dus + d->src_offset, sq->dus + d->dst_offset,
+				    sq->sdev->bounce, c);
 	default:
 		return -EOPNOTSUPP;
 	}
@@ -335,6 +351,15 @@ static long sim_ioctl(struct uacce_queue *q, unsigned int cmd, unsigned long arg
 			return -EFAULT;
 		if (op < ACCEL_SIM_OP_COPY || op > ACCEL_SIM_OP_GUNZIP)
 			return -EINVAL;
+		/* A stream's state lives as long as the queue: allocate it now. */
+		if ((op == ACCEL_SIM_OP_GZIP || op == ACCEL_SIM_OP_GUNZIP) && !(sq->gz && sq->gz->op == op)) {
+			struct sim_gzip *gz = sim_gzip_alloc(op);
+
+			if (!gz)
+				return -ENOMEM;
+			sim_gzip_free(sq->gz);
+			sq->gz = gz;
+		}
 		sq->op = op;
 		WRITE_ONCE(sq->regs->algorithm, op);
 		return 0;
@@ -382,8 +407,6 @@ static const struct uacce_ops sim_uacce_ops = {
 
 static void sim_device_destroy(struct sim_device *sdev)
 {
-	if (!sdev)
-		return;
 	if (!IS_ERR_OR_NULL(sdev->uacce))
 		uacce_remove(sdev->uacce);	/* every queue put and unmapped */
 	if (!IS_ERR_OR_NULL(sdev->engine))
@@ -392,15 +415,16 @@ static void sim_device_destroy(struct sim_device *sdev)
 		for (unsigned int i = 0; i < queues; i++)
 			sim_queue_free(&sdev->queues[i]);
 	kfree(sdev->queues);
-	platform_device_unregister(sdev->pdev);
+	vfree(sdev->bounce);
 	kfree(sdev);
 }
 
-static struct sim_device *sim_device_create(unsigned int index, bool sva)
+static int sim_probe(struct platform_device *pdev)
 {
+	const struct sim_platform_data *pdata = dev_get_platdata(&pdev->dev);
 	struct uacce_interface interface = {
 		.name = "accel_sim",
-		.flags = sva ? UACCE_DEV_SVA : 0,
+		.flags = pdata && pdata->sva ? UACCE_DEV_SVA : 0,
 		.ops = &sim_uacce_ops,
 	};
 	struct sim_device *sdev;
@@ -408,24 +432,18 @@ static struct sim_device *sim_device_create(unsigned int index, bool sva)
 
 	sdev = kzalloc(sizeof(*sdev), GFP_KERNEL);
 	if (!sdev)
-		return ERR_PTR(-ENOMEM);
+		return -ENOMEM;
 	mutex_init(&sdev->lock);
 	init_waitqueue_head(&sdev->doorbell);
 	sdev->queues = kcalloc(queues, sizeof(*sdev->queues), GFP_KERNEL);
-	if (!sdev->queues) {
-		kfree(sdev);
-		return ERR_PTR(-ENOMEM);
+	sdev->bounce = vmalloc(SIM_GZIP_BOUNCE);
+	if (!sdev->queues || !sdev->bounce) {
+		ret = -ENOMEM;
+		goto err;
 	}
 	for (unsigned int i = 0; i < queues; i++)
 		sdev->queues[i].sdev = sdev;
-	sdev->pdev = platform_device_register_simple("accel_sim", index, NULL, 0);
-	if (IS_ERR(sdev->pdev)) {
-		ret = PTR_ERR(sdev->pdev);
-		kfree(sdev->queues);
-		kfree(sdev);
-		return ERR_PTR(ret);
-	}
-	sdev->uacce = uacce_alloc(&sdev->pdev->dev, &interface);
+	sdev->uacce = uacce_alloc(&pdev->dev, &interface);
 	if (IS_ERR(sdev->uacce)) {
 		ret = PTR_ERR(sdev->uacce);
 		sdev->uacce = NULL;
@@ -438,7 +456,7 @@ static struct sim_device *sim_device_create(unsigned int index, bool sva)
 	sdev->uacce->qf_pg_num[UACCE_QFRT_DUS] = ACCEL_SIM_DUS_SIZE >> PAGE_SHIFT;
 	sdev->uacce->zombie_mmio = &sim_revoked_regs;
 	sdev->uacce->zombie_mmio_len = sizeof(sim_revoked_regs);
-	sdev->engine = kthread_run(sim_engine, sdev, "accel_sim/%u", index);
+	sdev->engine = kthread_run(sim_engine, sdev, "accel_sim/%d", pdev->id);
 	if (IS_ERR(sdev->engine)) {
 		ret = PTR_ERR(sdev->engine);
 		goto err;
@@ -446,35 +464,59 @@ static struct sim_device *sim_device_create(unsigned int index, bool sva)
 	ret = uacce_register(sdev->uacce);
 	if (ret < 0)
 		goto err;
-	return sdev;
+	platform_set_drvdata(pdev, sdev);
+	return 0;
 err:
 	sim_device_destroy(sdev);
-	return ERR_PTR(ret);
+	return ret;
 }
 
-static void sim_destroy_all(void)
+static int sim_remove(struct platform_device *pdev)
+{
+	sim_device_destroy(platform_get_drvdata(pdev));
+	return 0;
+}
+
+static struct platform_driver sim_driver = {
+	.probe = sim_probe,
+	.remove = sim_remove,
+	.driver = {
+		.name = "accel_sim",
+	},
+};
+
+static void sim_unregister_devices(void)
 {
 	for (unsigned int i = 0; i < SIM_MAX_DEVICES; i++) {
-		sim_device_destroy(sim_devices[i]);
-		sim_devices[i] = NULL;
+		if (sim_pdevs[i])
+			platform_device_unregister(sim_pdevs[i]);
+		sim_pdevs[i] = NULL;
 	}
 }
 
 static int __init accel_sim_init(void)
 {
+	int ret;
+
 	BUILD_BUG_ON(ACCEL_SIM_MMIO_SIZE != PAGE_SIZE);
 	BUILD_BUG_ON(ACCEL_SIM_DUS_SIZE % PAGE_SIZE);
 
 	if (devices + sva_devices > SIM_MAX_DEVICES || queues == 0 || queues > SIM_MAX_QUEUES)
 		return -EINVAL;
+	ret = platform_driver_register(&sim_driver);
+	if (ret < 0)
+		return ret;
 	for (unsigned int i = 0; i < devices + sva_devices; i++) {
-		struct sim_device *sdev = sim_device_create(i, i >= devices);
+		const struct sim_platform_data pdata = { .sva = i >= devices };
+		struct platform_device *pdev;
 
-		if (IS_ERR(sdev)) {
-			sim_destroy_all();
-			return PTR_ERR(sdev);
+		pdev = platform_device_register_data(NULL, "accel_sim", i, &pdata, sizeof(pdata));
+		if (IS_ERR(pdev)) {
+			sim_unregister_devices();
+			platform_driver_unregister(&sim_driver);
+			return PTR_ERR(pdev);
 		}
-		sim_devices[i] = sdev;
+		sim_pdevs[i] = pdev;
 	}
 	pr_info("accel_sim: %u devices and %u SVA devices of %u queues\n", devices, sva_devices, queues);
 	return 0;
@@ -482,7 +524,8 @@ static int __init accel_sim_init(void)
 
 static void __exit accel_sim_exit(void)
 {
-	sim_destroy_all();
+	sim_unregister_devices();	/* each one's remove: its uacce device goes */
+	platform_driver_unregister(&sim_driver);
 }
 
 module_init(accel_sim_init);

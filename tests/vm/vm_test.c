@@ -16,10 +16,12 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <accel/accel.h>
 #include <accel/sim.h>
@@ -412,6 +414,175 @@ static void kernel_engine_through_libaccel(void)
 	      status);
 }
 
+/*
+ * Stream @in through @q (gzip or gunzip) with at most @in_step input and
+ * @out_step output bytes an operation, so that every part of the member,
+ * its header and trailer too, straddles operations.  Returns the bytes
+ * written to @out, or a negative errno.
+ */
+static long stream_steps(struct accel_queue *q, bool compress, const unsigned char *in, size_t in_len,
+			 size_t in_step, size_t out_step, unsigned char *out, size_t out_cap, uint64_t level)
+{
+	struct accel_completion c;
+	size_t pos = 0, made = 0;
+	uint32_t flags = 0;
+
+	for (unsigned long round = 0; round < 1000000; round++) {
+		size_t n = in_len - pos < in_step ? in_len - pos : in_step;
+		int r;
+
+		if (compress && pos + n == in_len)
+			flags |= ACCEL_OP_FINISH;
+		if (made + out_step > out_cap)
+			return -ENOSPC;
+		r = accel_run(q, in + pos, n, out + made, out_step, level, flags, &c);
+		if (r < 0)
+			return r;
+		pos += c.consumed;
+		made += c.produced;
+		flags |= ACCEL_OP_CONTINUE;
+		if (c.flags & ACCEL_COMPLETION_STREAM_END)
+			return (long)made;
+		if (c.consumed == 0 && c.produced == 0 && pos == in_len && !compress)
+			return -EPIPE;
+	}
+	return -ELOOP;
+}
+
+/* A gzip member of @in by the user-space zlib, with every optional header field. */
+static long zlib_member(const unsigned char *in, size_t len, unsigned char *out, size_t cap, bool fields)
+{
+	static char extra[] = "AB\4\0xyzw", name[] = "name.txt", comment[] = "a comment";
+	gz_header h = { .os = 3, .extra = (Bytef *)extra, .extra_len = 8, .name = (Bytef *)name,
+			.comment = (Bytef *)comment, .hcrc = 1 };
+	z_stream z = { 0 };
+	long made;
+
+	if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK ||
+	    (fields && deflateSetHeader(&z, &h) != Z_OK))
+		return -1;
+	z.next_in = (Bytef *)in;
+	z.avail_in = (uInt)len;
+	z.next_out = out;
+	z.avail_out = (uInt)cap;
+	made = deflate(&z, Z_FINISH) == Z_STREAM_END ? (long)z.total_out : -1;
+	deflateEnd(&z);
+	return made;
+}
+
+/* Whether @member is one gzip member of exactly @want, by the user-space zlib. */
+static bool zlib_reads(const unsigned char *member, size_t len, const unsigned char *want, size_t want_len)
+{
+	unsigned char *out = malloc(want_len + 1);
+	z_stream z = { 0 };
+	bool ok;
+
+	if (!out || inflateInit2(&z, 15 + 16) != Z_OK) {
+		free(out);
+		return false;
+	}
+	z.next_in = (Bytef *)member;
+	z.avail_in = (uInt)len;
+	z.next_out = out;
+	z.avail_out = (uInt)want_len + 1;
+	ok = inflate(&z, Z_FINISH) == Z_STREAM_END && z.total_out == want_len && z.avail_in == 0 &&
+	     memcmp(out, want, want_len) == 0;
+	inflateEnd(&z);
+	free(out);
+	return ok;
+}
+
+/*
+ * As nobody, through libaccel: gzip and gunzip streams on the kernel engine,
+ * cut into small operations, checked against the user-space zlib both ways.
+ */
+static int gzip_streams(void)
+{
+	enum { TEXT = 48 << 10, CAP = 128 << 10 };
+	const struct accel_acquire_options on0 = { "accel_sim-0", -1 };
+	static unsigned char text[TEXT], member[CAP], back[CAP];
+	struct accel_queue *gz, *gunz;
+	struct accel_client *c;
+	long n, m;
+
+	for (size_t i = 0, k = 0; i < TEXT; k++)
+		i += (size_t)snprintf((char *)text + i, TEXT - i, "line %zu of the accel_sim gzip test\n", k * k % 9973);
+	if (drop_to_nobody() < 0 || accel_connect(sock_path, &c) < 0)
+		return 1;
+	if (accel_acquire(c, "gzip", &on0, &gz) < 0 || accel_acquire(c, "gunzip", &on0, &gunz) < 0)
+		return 2;
+	/* Kernel gzip, 7 output bytes an operation: zlib reads the member. */
+	n = stream_steps(gz, true, text, TEXT, 4000, 7, member, CAP, 0);
+	if (n <= 0 || !zlib_reads(member, (size_t)n, text, TEXT))
+		return 3;
+	/* The same at level 9 in one operation: a smaller member, still read. */
+	m = stream_steps(gz, true, text, TEXT, TEXT, CAP / 2, member, CAP, 9);
+	if (m <= 0 || m > n || !zlib_reads(member, (size_t)m, text, TEXT))
+		return 4;
+	/* Kernel gunzip of its own member, 3 input bytes an operation. */
+	if (stream_steps(gunz, false, member, (size_t)m, 3, 4096, back, CAP, 0) != TEXT || memcmp(back, text, TEXT))
+		return 5;
+	/* A zlib member with FEXTRA, FNAME, FCOMMENT and FHCRC, a byte at a time then 5 bytes out. */
+	n = zlib_member(text, 2000, member, CAP, true);
+	if (n <= 0 || stream_steps(gunz, false, member, (size_t)n, 1, 4096, back, CAP, 0) != 2000 ||
+	    memcmp(back, text, 2000) || stream_steps(gunz, false, member, (size_t)n, 4096, 5, back, CAP, 0) != 2000 ||
+	    memcmp(back, text, 2000))
+		return 6;
+	/* Refused: a wrong header CRC, a wrong data CRC, not gzip at all, level 10. */
+	member[39] ^= 1;	/* the header CRC: after 10 + 2 + 8 + 9 + 10 bytes */
+	if (stream_steps(gunz, false, member, (size_t)n, 4096, 4096, back, CAP, 0) != -EBADMSG)
+		return 7;
+	member[39] ^= 1;
+	member[n - 8] ^= 1;
+	if (stream_steps(gunz, false, member, (size_t)n, 4096, 4096, back, CAP, 0) != -EBADMSG)
+		return 8;
+	if (stream_steps(gunz, false, text, 100, 100, 4096, back, CAP, 0) != -EBADMSG)
+		return 9;
+	if (stream_steps(gz, true, text, 100, 100, 4096, back, CAP, 10) != -EINVAL)
+		return 10;
+	accel_release(gz);
+	accel_release(gunz);
+	accel_disconnect(c);
+	return 0;
+}
+
+/* As nobody, a shell: accelctl on the kernel engine, checked by busybox gzip. */
+static int gzip_files(void)
+{
+	char script[1024];
+
+	if (drop_to_nobody() < 0)
+		return 1;
+	snprintf(script, sizeof(script),
+		 "set -e; cd /tmp/gzip; seq 1 100000 > in.txt; "
+		 "accelctl --socket %1$s compress -d accel_sim-1 -o k.gz in.txt; gzip -t k.gz; gzip -dc k.gz | cmp - in.txt; "
+		 "gzip -c in.txt > b.gz; accelctl --socket %1$s decompress -d accel_sim-1 -o b.txt b.gz; cmp b.txt in.txt",
+		 sock_path);
+	execl("/bin/sh", "sh", "-c", script, (char *)NULL);
+	return 2;
+}
+
+static void kernel_gzip(void)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid == 0)
+		_exit(gzip_streams());
+	status = wait_child(pid);
+	check(status == 0, "nobody, through libaccel: kernel gzip and gunzip streams cut into operations of "
+	      "1-7 bytes read and write the same members as zlib, all header fields, bad CRCs and "
+	      "bad levels refused (exit %d)", status);
+	if (mkdir("/tmp/gzip", 0700) == 0)
+		(void)!chown("/tmp/gzip", NOBODY, NOBODY);
+	pid = fork();
+	if (pid == 0)
+		_exit(gzip_files());
+	status = wait_child(pid);
+	check(status == 0, "nobody: accelctl compress/decompress on the kernel engine, checked by busybox gzip "
+	      "(exit %d)", status);
+}
+
 static void sva_device_refused(void)
 {
 	char err[128] = "";
@@ -423,10 +594,11 @@ static void sva_device_refused(void)
 }
 
 /*
- * As nobody: acquire @n copy queues through libaccel, say so, and run
- * operations on all of them until every one has failed with ENOLINK.
+ * As nobody: acquire @n copy queues through libaccel on @device (NULL:
+ * accel_sim-0 and -1 in turn), say so, and run operations on all of them
+ * until every one has failed with ENOLINK.
  */
-static int busy_client(int n, int ready)
+static int busy_client(const char *device, int n, int ready)
 {
 	struct accel_client *c;
 	struct accel_queue *q[16];
@@ -436,7 +608,7 @@ static int busy_client(int n, int ready)
 	if (n > 16 || drop_to_nobody() < 0 || accel_connect(sock_path, &c) < 0)
 		return 1;
 	for (int i = 0; i < n; i++) {
-		const struct accel_acquire_options o = { i % 2 ? "accel_sim-1" : "accel_sim-0", -1 };
+		const struct accel_acquire_options o = { device ? device : i % 2 ? "accel_sim-1" : "accel_sim-0", -1 };
 		if (accel_acquire(c, "copy", &o, &q[i]) < 0)
 			return 2;
 	}
@@ -474,6 +646,51 @@ static bool wait_for_devices(int want)
 	return false;
 }
 
+static bool write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	bool ok = fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* Unbind accel_sim-0's platform device from its driver under busy clients, then bind it again. */
+static void unbind_with_queues_open(void)
+{
+	enum { CLIENTS = 2, PER_CLIENT = 8 };
+	char link[256] = "", byte;
+	const char *pdev;
+	pid_t busy[CLIENTS];
+	int ready[2], n_ready = 0, clean = 0;
+
+	if (readlink("/sys/class/uacce/accel_sim-0/device", link, sizeof(link) - 1) < 0 || pipe(ready) < 0) {
+		check(false, "accel_sim-0 has a parent device (%s)", strerror(errno));
+		return;
+	}
+	pdev = strrchr(link, '/') ? strrchr(link, '/') + 1 : link;
+	for (int i = 0; i < CLIENTS; i++) {
+		busy[i] = fork();
+		if (busy[i] == 0)
+			_exit(busy_client("accel_sim-0", PER_CLIENT, ready[1]));
+	}
+	close(ready[1]);
+	while (n_ready < CLIENTS && read(ready[0], &byte, 1) == 1)
+		n_ready++;
+	close(ready[0]);
+	usleep(200000);
+	check(write_file("/sys/bus/platform/drivers/accel_sim/unbind", pdev),
+	      "unbind %s (accel_sim-0) with %d busy queues", pdev, n_ready * PER_CLIENT);
+	for (int i = 0; i < CLIENTS; i++)
+		clean += wait_child(busy[i]) == 0;
+	check(clean == CLIENTS, "every client of the unbound device saw each queue fail with ENOLINK (%d of %d)",
+	      clean, CLIENTS);
+	check(wait_for_devices(2), "the broker lists the unbound device gone");
+	check(write_file("/sys/bus/platform/drivers/accel_sim/bind", pdev) && wait_for_devices(3),
+	      "bind %s: the device is back in the broker", pdev);
+}
+
 static void rmmod_with_queues_open(const char *modules)
 {
 	enum { CLIENTS = 8, PER_CLIENT = 8 };
@@ -486,7 +703,7 @@ static void rmmod_with_queues_open(const char *modules)
 	for (int i = 0; i < CLIENTS; i++) {
 		busy[i] = fork();
 		if (busy[i] == 0)
-			_exit(busy_client(PER_CLIENT, ready[1]));
+			_exit(busy_client(NULL, PER_CLIENT, ready[1]));
 	}
 	close(ready[1]);	/* a client that fails closes its end: no wait forever */
 	int n_ready = 0;
@@ -523,7 +740,9 @@ int main(int argc, char **argv)
 	sysfs_and_discovery();
 	queue_through_the_broker_and_revoke();
 	kernel_engine_through_libaccel();
+	kernel_gzip();
 	sva_device_refused();
+	unbind_with_queues_open();
 	rmmod_with_queues_open(argv[2]);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
