@@ -38,11 +38,27 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 INTEG_TESTS := $(patsubst tests/integration/%.c,$(B)/tests/%,$(INTEG_SRC))
 BENCH := $(B)/bench/accel-bench
 
+# make install: the standard directories, and the system ones from the
+# .pc files of systemd, udev and D-Bus, moved under PREFIX.
 PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+pcvar = $(shell pkg-config --define-variable=prefix=$(PREFIX) --define-variable=rootprefix=$(PREFIX) \
+	--variable=$(2) $(1) 2>/dev/null)
+SYSTEMDUNITDIR ?= $(or $(call pcvar,systemd,systemdsystemunitdir),$(PREFIX)/lib/systemd/system)
+SYSUSERSDIR ?= $(or $(call pcvar,systemd,sysusersdir),$(PREFIX)/lib/sysusers.d)
+TMPFILESDIR ?= $(or $(call pcvar,systemd,tmpfilesdir),$(PREFIX)/lib/tmpfiles.d)
+UDEVRULESDIR ?= $(or $(call pcvar,udev,udevdir),$(PREFIX)/lib/udev)/rules.d
+DBUSDIR ?= $(or $(call pcvar,dbus-1,datadir),$(DATADIR))/dbus-1
 
-.PHONY: all deps demo check test unit integration bench clean help kmod vm-check vm-bench
+.PHONY: all deps demo check test unit integration bench clean help kmod vm-check vm-bench \
+	install uninstall systemd-check
 all: $(BROKER) $(LIBACCEL) $(CTL) $(B)/accel.pc
 
 help:
@@ -53,6 +69,9 @@ help:
 	@echo "make kmod      build kmod/uacce.ko and kmod/accel_sim.ko (KDIR: kernel headers)"
 	@echo "make vm-check  boot Debian's kernel in qemu and test modules, broker and clients there"
 	@echo "make vm-bench  the same VM: direct uacce use vs the broker, kernel vs software engine (JSON)"
+	@echo "make install   install into DESTDIR/PREFIX (default /usr/local; a service wants PREFIX=/usr)"
+	@echo "make uninstall remove what make install put there (not the configuration file)"
+	@echo "make systemd-check  boot a Debian root with systemd-nspawn, install, test the service there"
 	@echo "make clean     remove build directories"
 
 deps:
@@ -135,6 +154,58 @@ $(BENCH): $(B)/obj/bench/bench.o $(LIBACCEL) $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -pthread -o $@ $< $(B)/libcommon.a -L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(JSONC) $(ZLIB) $(LIBSYSTEMD)
 
+# What make install writes, besides the configuration file (kept on uninstall).
+INSTALLED := $(SBINDIR)/accel-broker $(BINDIR)/accelctl \
+	$(LIBDIR)/libaccel.so.$(VERSION) $(LIBDIR)/libaccel.so.1 $(LIBDIR)/libaccel.so \
+	$(INCLUDEDIR)/accel/accel.h $(INCLUDEDIR)/accel/sim.h $(PKGCONFIGDIR)/accel.pc \
+	$(SYSTEMDUNITDIR)/accel-broker.service $(SYSTEMDUNITDIR)/accel-broker.socket \
+	$(SYSUSERSDIR)/accel-broker.conf $(TMPFILESDIR)/accel-broker.conf \
+	$(UDEVRULESDIR)/70-accel-broker.rules \
+	$(DBUSDIR)/system.d/org.accelbroker.Broker1.conf \
+	$(DBUSDIR)/system-services/org.accelbroker.Broker1.service \
+	$(MANDIR)/man1/accelctl.1 $(MANDIR)/man3/libaccel.3 \
+	$(MANDIR)/man5/accel-broker.conf.5 $(MANDIR)/man8/accel-broker.8
+
+install: all
+	install -d $(addprefix $(DESTDIR),$(sort $(dir $(INSTALLED))) $(SYSCONFDIR))
+	install -m 0755 $(BROKER) $(DESTDIR)$(SBINDIR)/accel-broker
+	install -m 0755 $(CTL) $(DESTDIR)$(BINDIR)/accelctl
+	install -m 0755 $(LIBACCEL) $(DESTDIR)$(LIBDIR)/libaccel.so.$(VERSION)
+	ln -sf libaccel.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libaccel.so.1
+	ln -sf libaccel.so.1 $(DESTDIR)$(LIBDIR)/libaccel.so
+	install -m 0644 include/accel/accel.h include/accel/sim.h $(DESTDIR)$(INCLUDEDIR)/accel/
+	install -m 0644 $(B)/accel.pc $(DESTDIR)$(PKGCONFIGDIR)/accel.pc
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' systemd/accel-broker.service.in \
+		> $(DESTDIR)$(SYSTEMDUNITDIR)/accel-broker.service
+	install -m 0644 systemd/accel-broker.socket $(DESTDIR)$(SYSTEMDUNITDIR)/
+	install -m 0644 etc/sysusers.d/accel-broker.conf $(DESTDIR)$(SYSUSERSDIR)/accel-broker.conf
+	install -m 0644 etc/tmpfiles.d/accel-broker.conf $(DESTDIR)$(TMPFILESDIR)/accel-broker.conf
+	install -m 0644 etc/udev/70-accel-broker.rules $(DESTDIR)$(UDEVRULESDIR)/
+	install -m 0644 etc/dbus-1/org.accelbroker.Broker1.conf $(DESTDIR)$(DBUSDIR)/system.d/
+	install -m 0644 systemd/org.accelbroker.Broker1.service $(DESTDIR)$(DBUSDIR)/system-services/
+	install -m 0644 docs/man/accelctl.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 docs/man/libaccel.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 0644 docs/man/accel-broker.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 docs/man/accel-broker.8 $(DESTDIR)$(MANDIR)/man8/
+	test -e $(DESTDIR)$(SYSCONFDIR)/accel-broker.conf || \
+		install -m 0644 etc/accel-broker.conf $(DESTDIR)$(SYSCONFDIR)/accel-broker.conf
+	@# On the running system: the user, the run-time directory, udev and systemd told.
+	$(if $(DESTDIR),,-ldconfig)
+	$(if $(DESTDIR),,-systemd-sysusers $(SYSUSERSDIR)/accel-broker.conf)
+	$(if $(DESTDIR),,-systemd-tmpfiles --create $(TMPFILESDIR)/accel-broker.conf)
+	$(if $(DESTDIR),,-udevadm control --reload)
+	$(if $(DESTDIR),,-systemctl daemon-reload)
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	-rmdir $(DESTDIR)$(INCLUDEDIR)/accel
+	@echo "make uninstall: kept $(DESTDIR)$(SYSCONFDIR)/accel-broker.conf and the accel-broker user"
+	$(if $(DESTDIR),,-systemctl daemon-reload)
+
+# The service under a real systemd: a debootstrap root booted with systemd-nspawn.
+systemd-check: all
+	tests/systemd/run-systemd-check $(B)
+
 # The README's two commands.
 demo: deps
 	$(MAKE) all
@@ -144,7 +215,8 @@ check: deps
 	$(MAKE) B=build-san SAN=1 test
 
 test: all $(UNIT_TESTS) $(INTEG_TESTS)
-	B=$(B) SAN=$(SAN) tests/run-tests $(UNIT_TESTS) $(INTEG_TESTS) tests/vm/vm-check
+	B=$(B) SAN=$(SAN) tests/run-tests $(UNIT_TESTS) $(INTEG_TESTS) tests/vm/vm-check \
+		tests/systemd/systemd-check
 
 bench: deps
 	$(MAKE) all $(BENCH)

@@ -209,6 +209,10 @@ static int run(const struct options *o)
 	broker_init(&broker, &limits, event);
 	broker.settings = &settings;
 	broker_set_policy(&broker, &settings.policy, false);
+	/* WATCHDOG=1 from the loop itself, at half of WatchdogSec=: a stuck loop is restarted. */
+	r = sd_event_set_watchdog(event, true);
+	if (r < 0)
+		log_warning_errno(r, "Could not set up the watchdog");
 	if ((r = sd_event_add_signal(event, NULL, SIGTERM, on_signal, NULL)) < 0 ||
 	    (r = sd_event_add_signal(event, NULL, SIGINT, on_signal, NULL)) < 0 ||
 	    (r = sd_event_add_signal(event, NULL, SIGHUP, on_sighup, &broker)) < 0) {
