@@ -89,6 +89,10 @@ $(B)/tests/vm_test: $(B)/obj/tests/vm/vm_test.o $(LIBACCEL) $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(B)/libcommon.a -L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(JSONC) $(ZLIB)
 
+$(B)/tests/systemd_client: $(B)/obj/tests/systemd/systemd_client.o $(LIBACCEL)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< -L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..'
+
 $(B)/tests/vm_bench: $(B)/obj/tests/vm/vm_bench.o $(LIBACCEL)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< -L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..'
@@ -203,7 +207,7 @@ uninstall:
 	$(if $(DESTDIR),,-systemctl daemon-reload)
 
 # The service under a real systemd: a debootstrap root booted with systemd-nspawn.
-systemd-check: all
+systemd-check: all $(B)/tests/systemd_client
 	tests/systemd/run-systemd-check $(B)
 
 # The README's two commands.

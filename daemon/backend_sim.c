@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <accel/sim.h>
@@ -81,6 +82,43 @@ static int sim_queue_open(struct device *dev, struct queue *q, struct accel_erro
 	return 0;
 }
 
+static int sim_queue_adopt(struct device *dev, struct queue *q, int fd, struct accel_error *e)
+{
+	struct sim_device *sd = dev->backend;
+	size_t mmio = mmio_size();
+	unsigned op = sim_op_from_name(q->algorithm);
+	struct sim_queue *sq;
+	struct stat st;
+	int seals, r;
+
+	if (dev->queues_open >= dev->queues_total)
+		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "%s has no free queue", dev->name);
+	/* Only memory this backend made: the size it set, sealed as it sealed it. */
+	seals = fcntl(fd, F_GET_SEALS);
+	if (op == 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size != mmio + ACCEL_SIM_DUS_SIZE || seals < 0 ||
+	    (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW))
+		return accel_error_set(e, ERR_NO_SUCH_QUEUE, "not a queue of %s", dev->name);
+	r = sim_engine_adopt_queue(sd->engine, fd, mmio, ACCEL_SIM_DUS_SIZE, op, &sq);
+	if (r < 0)
+		return accel_error_set(e, ERR_NO_SUCH_QUEUE, "could not resume the queue: %s", strerror(-r));
+	q->backend = sq;
+	q->fd = fd;
+	q->regions[0] = (struct queue_region){ "mmio", 0, mmio };
+	q->regions[1] = (struct queue_region){ "dus", mmio, ACCEL_SIM_DUS_SIZE };
+	q->n_regions = 2;
+	return 0;
+}
+
+static void sim_queue_forget(struct device *dev, struct queue *q)
+{
+	struct sim_device *sd = dev->backend;
+
+	if (q->backend)
+		sim_engine_forget_queue(sd->engine, q->backend);
+	q->backend = NULL;
+}
+
 static void sim_queue_stop(struct device *dev, struct queue *q)
 {
 	struct sim_device *sd = dev->backend;
@@ -104,6 +142,8 @@ static const struct backend_ops sim_ops = {
 	.name = "sim",
 	.queue_open = sim_queue_open,
 	.queue_stop = sim_queue_stop,
+	.queue_adopt = sim_queue_adopt,
+	.queue_forget = sim_queue_forget,
 	.queues_free = sim_queues_free,
 	.device_free = sim_device_free,
 };

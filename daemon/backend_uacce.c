@@ -80,6 +80,30 @@ static int uacce_queue_open(struct device *dev, struct queue *q, struct accel_er
 	return 0;
 }
 
+/* A started queue of this device's node: the previous broker's, from the fd store. */
+static int uacce_queue_adopt(struct device *dev, struct queue *q, int fd, struct accel_error *e)
+{
+	struct uacce_device *ud = dev->backend;
+	long page = sysconf(_SC_PAGESIZE);
+	struct stat st, node;
+
+	if (fstat(fd, &st) < 0 || stat(ud->node, &node) < 0 || !S_ISCHR(st.st_mode) ||
+	    st.st_rdev != node.st_rdev)
+		return accel_error_set(e, ERR_NO_SUCH_QUEUE, "not a queue of %s", dev->name);
+	q->regions[0] = (struct queue_region){ "mmio", UACCE_QFRT_MMIO * (uint64_t)page, ud->mmio_size };
+	q->regions[1] = (struct queue_region){ "dus", UACCE_QFRT_DUS * (uint64_t)page, ud->dus_size };
+	q->n_regions = 2;
+	q->fd = fd;
+	return 0;
+}
+
+/* Nothing to let go of: the kernel runs the queue, the fd store keeps it open. */
+static void uacce_queue_forget(struct device *dev, struct queue *q)
+{
+	(void)dev;
+	(void)q;
+}
+
 static void uacce_queue_stop(struct device *dev, struct queue *q)
 {
 	/*
@@ -119,6 +143,8 @@ static const struct backend_ops uacce_ops = {
 	.name = "uacce",
 	.queue_open = uacce_queue_open,
 	.queue_stop = uacce_queue_stop,
+	.queue_adopt = uacce_queue_adopt,
+	.queue_forget = uacce_queue_forget,
 	.queues_free = uacce_queues_free,
 	.device_free = uacce_device_free,
 };

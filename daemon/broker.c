@@ -12,6 +12,7 @@
 
 #include "broker.h"
 #include "device.h"
+#include "fdstore.h"
 #include "hotplug.h"
 #include "log.h"
 #include "owner.h"
@@ -36,33 +37,56 @@ void broker_init(struct broker *b, const struct broker_limits *limits, sd_event 
 	list_init(&b->watchers);
 }
 
-/* Stop @q unless broker_revoke() did already, and free its record. */
-static void queue_close(struct broker *b, struct queue *q, enum queue_state final)
+static void queue_free(struct queue *q)
 {
-	(void)b;
-	if (q->state == QUEUE_ACTIVE)
-		q->device->ops->queue_stop(q->device, q);
-	q->state = final;
 	q->device->queues_open--;
 	if (q->fd >= 0)
 		close(q->fd);
-	log_debug("Queue %llu on %s %s (uid %u)", (unsigned long long)q->id,
-		  q->device->name, queue_state_to_string(final), (unsigned)q->uid);
 	list_remove(&q->link);
 	owner_unref(q->process);
 	free(q->groups);
 	free(q);
 }
 
+/* Stop @q unless broker_revoke() did already, and free its record. */
+static void queue_close(struct broker *b, struct queue *q, enum queue_state final)
+{
+	if (q->state == QUEUE_ACTIVE)
+		q->device->ops->queue_stop(q->device, q);
+	q->state = final;
+	if (b->fdstore)
+		fdstore_remove(q);
+	log_debug("Queue %llu on %s %s (uid %u)", (unsigned long long)q->id,
+		  q->device->name, queue_state_to_string(final), (unsigned)q->uid);
+	queue_free(q);
+}
+
+void broker_shutdown(struct broker *b)
+{
+	struct queue *q, *tmp;
+	unsigned kept = 0;
+
+	list_for_each_safe(q, tmp, &b->queues, link) {
+		if (!b->fdstore) {
+			broker_revoke(b, q, REVOKE_SHUTDOWN);
+			continue;
+		}
+		q->device->ops->queue_forget(q->device, q);
+		queue_free(q);
+		kept++;
+	}
+	if (kept)
+		log_info("Left %u queues in the fd store for the next broker", kept);
+}
+
 void broker_finish(struct broker *b)
 {
-	struct queue *q, *qtmp;
 	struct device *d, *dtmp;
 
-	list_for_each_safe(q, qtmp, &b->queues, link)
-		broker_revoke(b, q, REVOKE_SHUTDOWN);
+	broker_shutdown(b);
 	list_for_each_safe(d, dtmp, &b->devices, link)
 		device_destroy(d);
+	b->reattach_timer = sd_event_source_disable_unref(b->reattach_timer);
 }
 
 static void tell_device_changed(struct broker *b, const struct device *dev, const char *event)
@@ -217,6 +241,17 @@ static int pick_device(struct broker *b, const struct peer *peer, const struct a
 }
 
 /* The terms @peer's queues get; a process-long queue needs a process to follow. */
+/* The groups of @uid as the user database says (for users not connected). */
+static unsigned user_groups(uid_t uid, gid_t *groups, int max)
+{
+	struct passwd *pw = getpwuid(uid);
+	int n = max;
+
+	if (!pw || getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+		return 0;
+	return (unsigned)n;
+}
+
 static void peer_terms(struct broker *b, const struct peer *peer, struct terms *out)
 {
 	struct caller caller = { peer->uid, peer->groups, peer->n_groups };
@@ -286,6 +321,8 @@ int broker_acquire(struct broker *b, const struct peer *peer, void *holder,
 	queue_set_owner(q, peer);
 	dev->queues_open++;
 	list_insert_tail(&b->queues, &q->link);
+	if (b->fdstore)
+		fdstore_put(q);
 	log_debug("Queue %llu on %s for %s acquired by uid %u pid %d",
 		  (unsigned long long)q->id, dev->name, q->algorithm,
 		  (unsigned)peer->uid, (int)peer->pid);
@@ -443,6 +480,93 @@ int broker_attach(struct broker *b, const struct peer *peer, void *holder, uint6
 	return 0;
 }
 
+int broker_adopt(struct broker *b, struct queue *q, const char *device, int fd, int pidfd,
+		 struct accel_error *e)
+{
+	gid_t groups[POLICY_MAX_GROUPS];
+	struct peer owner = { .uid = q->uid, .gid = q->gid, .pid = q->pid };
+	struct device *dev = broker_find_device(b, device);
+	int r;
+
+	if (!dev || !device_has_algorithm(dev, q->algorithm) || find_queue(b, q->id)) {
+		r = accel_error_set(e, ERR_NO_SUCH_QUEUE, "%s is gone, or the queue is not one of its",
+				    device);
+		goto fail;
+	}
+	list_init(&q->link);
+	q->fd = -1;
+	q->device = dev;
+	r = dev->ops->queue_adopt(dev, q, fd, e);
+	if (r < 0)
+		goto fail;
+	fd = -1;
+	/* Followed as before, through its pidfd; an owner that exited meanwhile is reclaimed now. */
+	owner.process = pidfd >= 0 ? owner_get(b, q->pid, TAKE_FD(pidfd)) : NULL;
+	/* Its groups now (group pools count by them): the user database's, as for a user not connected. */
+	owner.n_groups = user_groups(q->uid, groups, ELEMENTSOF(groups));
+	memcpy(owner.groups, groups, owner.n_groups * sizeof(gid_t));
+	queue_set_owner(q, &owner);
+	owner_unref(owner.process);
+	if (!q->process)
+		q->terms.lifetime = LIFETIME_CONNECTION;
+	q->holder = NULL;
+	q->state = QUEUE_ACTIVE;
+	dev->queues_open++;
+	if (q->id >= b->next_queue_id)
+		b->next_queue_id = q->id + 1;
+	list_insert_tail(&b->queues, &q->link);
+	log_info("Took back queue %llu on %s for %s of uid %u pid %d (%s)", (unsigned long long)q->id,
+		 dev->name, q->algorithm, (unsigned)q->uid, (int)q->pid,
+		 policy_lifetime_to_string(q->terms.lifetime));
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	if (pidfd >= 0)
+		close(pidfd);
+	return r;
+}
+
+/* Whether @q is an adopted connection queue still waiting for its owner. */
+static bool awaits_reattach(const struct queue *q)
+{
+	return !q->holder && q->terms.lifetime == LIFETIME_CONNECTION;
+}
+
+static int on_reattach_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct broker *b = userdata;
+	struct queue *q, *tmp;
+
+	(void)s;
+	(void)usec;
+	list_for_each_safe(q, tmp, &b->queues, link) {
+		if (!awaits_reattach(q))
+			continue;
+		log_info("Queue %llu of pid %d was not attached again in time: released",
+			 (unsigned long long)q->id, (int)q->pid);
+		queue_close(b, q, QUEUE_RELEASED);
+	}
+	b->reattach_timer = sd_event_source_disable_unref(b->reattach_timer);
+	return 0;
+}
+
+void broker_adopt_finish(struct broker *b)
+{
+	struct queue *q;
+	bool waiting = false;
+	int r;
+
+	list_for_each(q, &b->queues, link)
+		waiting |= awaits_reattach(q);
+	if (!waiting || !b->event || b->reattach_timer)
+		return;
+	r = sd_event_add_time_relative(b->event, &b->reattach_timer, CLOCK_MONOTONIC,
+				       b->limits.reattach_timeout_usec, 0, on_reattach_timeout, b);
+	if (r < 0)
+		log_warning_errno(r, "Could not time the reattach deadline: queues wait for their owners' exit");
+}
+
 void broker_release_holder(struct broker *b, void *holder)
 {
 	struct queue *q, *tmp;
@@ -529,9 +653,13 @@ int broker_claim(struct broker *b, const struct peer *peer, void *holder, const 
 	q->token[0] = '\0';
 	log_debug("Queue %llu claimed by uid %u pid %d from uid %u pid %d", (unsigned long long)q->id,
 		  (unsigned)peer->uid, (int)peer->pid, (unsigned)q->uid, (int)q->pid);
+	if (b->fdstore)
+		fdstore_remove(q);	/* its name says who owns it */
 	queue_set_owner(q, peer);
 	peer_terms(b, peer, &q->terms);
 	q->holder = holder;
+	if (b->fdstore)
+		fdstore_put(q);
 	*out = q;
 	return 0;
 }
@@ -679,7 +807,6 @@ int broker_get_quota(struct broker *b, const struct peer *peer, const char *user
 		     struct quota *out, struct accel_error *e)
 {
 	gid_t groups[POLICY_MAX_GROUPS];
-	int n_groups = POLICY_MAX_GROUPS;
 	struct caller caller = { peer->uid, peer->groups, peer->n_groups };
 	struct quota_fill f = { b, out, 0 };
 	uid_t uid = peer->uid;
@@ -692,13 +819,8 @@ int broker_get_quota(struct broker *b, const struct peer *peer, const char *user
 			return accel_error_set(e, ERR_PERMISSION_DENIED,
 					       "only an administrator may see another user's quota");
 	}
-	if (uid != peer->uid) {
-		/* Not connected: its groups as the user database says. */
-		struct passwd *pw = getpwuid(uid);
-		if (!pw || getgrouplist(pw->pw_name, pw->pw_gid, groups, &n_groups) < 0)
-			n_groups = 0;
-		caller = (struct caller){ uid, groups, (unsigned)n_groups };
-	}
+	if (uid != peer->uid)	/* not connected: its groups as the user database says */
+		caller = (struct caller){ uid, groups, user_groups(uid, groups, ELEMENTSOF(groups)) };
 	out->uid = uid;
 	if (!b->policy)
 		return accel_error_set(e, ERR_INVALID_PARAMETER, "no policy in force");

@@ -58,6 +58,7 @@ struct broker_limits {
 	unsigned max_connections;
 	int admin_gid;		/* members may see and revoke every queue; -1: root only */
 	uint64_t transfer_timeout_usec;	/* how long a TransferQueue token may be claimed */
+	uint64_t reattach_timeout_usec;	/* after a restart: how long adopted connection queues wait */
 };
 
 struct broker {
@@ -73,6 +74,8 @@ struct broker {
 	struct policy *policy;	/* owned by the caller; replaced whole on reload */
 	struct settings *settings;	/* what Reload re-reads; NULL: no reloading */
 	struct hotplug *hotplug;	/* what Reload rescans; NULL: no rescanning */
+	bool fdstore;		/* queues are kept in systemd's fd store (fdstore.h) */
+	sd_event_source *reattach_timer;	/* after adopting: connection queues' deadline */
 };
 
 struct acquire_request {
@@ -82,8 +85,31 @@ struct acquire_request {
 };
 
 void broker_init(struct broker *b, const struct broker_limits *limits, sd_event *event);
-/* Release every queue and free every device. */
+/*
+ * The broker is stopping.  With the fd store, let go of every queue as it
+ * is: it lives on in the store for the next broker.  Without, revoke them
+ * all (reason "shutdown").  Before the listeners close their connections.
+ */
+void broker_shutdown(struct broker *b);
+/* Revoke what is left and free every device. */
 void broker_finish(struct broker *b);
+
+/*
+ * Take back a queue a previous broker handed out (fdstore.c): @q holds its
+ * id, owner (uid, gid, pid), terms, algorithm and acquired_usec; @fd is
+ * the queue and @pidfd its owner (-1: not followed).  Both fds are
+ * consumed.  On success the broker owns @q; the queue is detached until
+ * its owner attaches it, like a process-lifetime queue after its
+ * connection closed.
+ */
+int broker_adopt(struct broker *b, struct queue *q, const char *device, int fd, int pidfd,
+		 struct accel_error *e);
+/*
+ * Done adopting: adopted queues of lifetime "connection" get
+ * limits.reattach_timeout_usec for their owner to attach them, then are
+ * released.
+ */
+void broker_adopt_finish(struct broker *b);
 
 /* Add @dev (the broker owns it now) and tell the watchers. */
 void broker_add_device(struct broker *b, struct device *dev);

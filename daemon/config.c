@@ -26,6 +26,7 @@ void config_init(struct config *cfg)
 		.admin_gid = CONFIG_UNSET,
 		.on_shrink = CONFIG_ON_SHRINK_KEEP,
 		.transfer_timeout_sec = 30,
+		.reattach_timeout_sec = 30,
 	};
 }
 
@@ -91,6 +92,7 @@ static const struct {
 	{ "max_connections_per_user", offsetof(struct config, max_connections_per_user), 1, 65536 },
 	{ "max_connections", offsetof(struct config, max_connections), 1, 1 << 20 },
 	{ "transfer_timeout_sec", offsetof(struct config, transfer_timeout_sec), 1, 3600 },
+	{ "reattach_timeout_sec", offsetof(struct config, reattach_timeout_sec), 1, 3600 },
 };
 
 static void broker_line(struct config_parse *p, const char *key, const char *value, int line)

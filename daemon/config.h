@@ -23,6 +23,7 @@ struct config {
 	int admin_gid;			/* [broker] admin_group, resolved; CONFIG_UNSET: root only */
 	int on_shrink;			/* what a reload does to queues over new limits */
 	int transfer_timeout_sec;	/* how long a TransferQueue token lives */
+	int reattach_timeout_sec;	/* after a restart: how long a connection's queues wait for it */
 };
 
 #define CONFIG_ON_SHRINK_KEEP	0

@@ -25,6 +25,14 @@ struct backend_ops {
 	int (*queue_open)(struct device *dev, struct queue *q, struct accel_error *e);
 	/* Stop the queue for good: the client's copy of the fd goes dead. */
 	void (*queue_stop)(struct device *dev, struct queue *q);
+	/*
+	 * Take over @fd, a queue of this device that a previous broker opened
+	 * (restarts: fdstore.c): check that it is one, set q->fd (@fd is then
+	 * the queue's), q->regions and the backend state.  On failure set @e.
+	 */
+	int (*queue_adopt)(struct device *dev, struct queue *q, int fd, struct accel_error *e);
+	/* Let go of the queue without stopping it: it lives on in the fd store. */
+	void (*queue_forget)(struct device *dev, struct queue *q);
 	/* Queues the device can still open right now. */
 	unsigned (*queues_free)(struct device *dev);
 	void (*device_free)(struct device *dev);

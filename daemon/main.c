@@ -16,6 +16,7 @@
 #include "broker.h"
 #include "config.h"
 #include "dbus_api.h"
+#include "fdstore.h"
 #include "hotplug.h"
 #include "log.h"
 #include "server.h"
@@ -188,7 +189,7 @@ static int run(const struct options *o)
 	struct sim_engine *engine = NULL;
 	sd_event *event = NULL;
 	sigset_t mask;
-	int r;
+	int listen_fd, r;
 
 	r = settings_load(&settings);
 	if (r < 0)
@@ -225,20 +226,32 @@ static int run(const struct options *o)
 	r = hotplug_init(&hotplug, event, &broker, o->sysfs_root, o->dev_root);
 	if (r < 0)
 		goto out;
+	/* The listening socket and, after a restart, the queues handed out before. */
+	broker.fdstore = fdstore_available();
+	listen_fd = fdstore_take_passed(&broker);
+	if (listen_fd < 0 && listen_fd != -ENOENT) {
+		r = listen_fd;
+		goto out;
+	}
 	r = dbus_api_init(&dbus, event, &broker);
 	if (r < 0)
 		goto out;
-	r = server_init(&server, event, &broker, o->socket_path);
+	r = server_init(&server, event, &broker, o->socket_path, listen_fd);
 	if (r < 0)
 		goto out;
-	sd_notify(0, "READY=1\nSTATUS=Serving queues");
+	sd_notifyf(0, "READY=1\nSTATUS=Serving %u devices, %u queues held", broker_device_count(&broker),
+		   broker_active_queues(&broker));
 	log_info("accel-broker %s ready", ACCEL_VERSION);
 	r = sd_event_loop(event);
 	if (r < 0)
 		log_error_errno(r, "Event loop failed");
 	sd_notify(0, "STOPPING=1");
 out:
-	/* Connections first (they release their queues), then devices, then the engine. */
+	/*
+	 * Queues first (kept in the fd store, or revoked while the watchers
+	 * can still hear it), then connections, devices, the engine.
+	 */
+	broker_shutdown(&broker);
 	server_finish(&server);
 	dbus_api_finish(&dbus);
 	hotplug_finish(&hotplug);

@@ -87,6 +87,23 @@ struct owner *owner_get(struct broker *b, pid_t pid, int pidfd)
 	return o;
 }
 
+int owner_pidfd_copy(const struct owner *o)
+{
+	int pidfd;
+
+	if (!o || o->pidfd < 0)
+		return -EBADF;
+	pidfd = pidfd_open(o->pid, 0);
+	if (pidfd < 0)
+		return -errno;
+	/* Alive after the open: the pid was still @o's when we opened it. */
+	if (pidfd_exited(o->pidfd)) {
+		close(pidfd);
+		return -ESRCH;
+	}
+	return pidfd;
+}
+
 struct owner *owner_ref(struct owner *o)
 {
 	if (o)

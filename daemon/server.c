@@ -176,29 +176,14 @@ static int create_socket(const char *path)
 	return TAKE_FD(fd);
 }
 
-static int passed_socket(void)
+int server_init(struct server *s, sd_event *event, struct broker *broker, const char *path,
+		int passed_fd)
 {
-	int n = sd_listen_fds(true);
-
-	if (n < 0)
-		return log_error_errno(n, "Could not read the sockets systemd passed");
-	if (n == 0)
-		return -ENOENT;
-	if (n > 1)
-		return log_error_errno(-EINVAL, "Expected one socket from systemd, got %d", n);
-	if (sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) <= 0)
-		return log_error_errno(-EINVAL, "The fd systemd passed is not a listening Unix stream socket");
-	return SD_LISTEN_FDS_START;
-}
-
-int server_init(struct server *s, sd_event *event, struct broker *broker, const char *path)
-{
-	int fd, r;
+	int fd = passed_fd, r;
 
 	*s = (struct server){ .event = event, .broker = broker, .listen_fd = -1 };
 	list_init(&s->connections);
-	fd = passed_socket();
-	if (fd == -ENOENT) {
+	if (fd < 0) {
 		fd = create_socket(path);
 		if (fd < 0)
 			return fd;
@@ -208,8 +193,6 @@ int server_init(struct server *s, sd_event *event, struct broker *broker, const 
 			return -ENOMEM;
 		}
 		log_info("Listening on %s", path);
-	} else if (fd < 0) {
-		return fd;
 	} else {
 		r = fcntl(fd, F_SETFL, O_NONBLOCK) < 0 ? -errno : 0;
 		if (r < 0)

@@ -22,11 +22,12 @@ struct server {
 };
 
 /*
- * Listen on the socket systemd passed (sd_listen_fds), or else create
- * @path (mode 0666: the broker, not the file mode, decides who may do what).
+ * Listen on @passed_fd, the socket systemd passed (fdstore_take_passed()),
+ * or if it is negative create @path (mode 0666: the broker, not the file
+ * mode, decides who may do what).
  */
 int server_init(struct server *s, sd_event *event, struct broker *broker,
-		const char *path);
+		const char *path, int passed_fd);
 void server_finish(struct server *s);
 
 unsigned server_user_connections(struct server *s, uid_t uid);

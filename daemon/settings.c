@@ -13,6 +13,7 @@ void settings_limits(const struct config *cfg, struct broker_limits *out)
 		.max_connections = (unsigned)cfg->max_connections,
 		.admin_gid = cfg->admin_gid,
 		.transfer_timeout_usec = (uint64_t)cfg->transfer_timeout_sec * 1000000u,
+		.reattach_timeout_usec = (uint64_t)cfg->reattach_timeout_sec * 1000000u,
 	};
 }
 

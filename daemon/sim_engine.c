@@ -360,11 +360,33 @@ static void regs_init(struct accel_sim_regs *regs, size_t dus_size, unsigned alg
 	regs->state = ACCEL_SIM_STATE_ACTIVE;
 }
 
-int sim_engine_add_queue(struct sim_engine *e, int fd, size_t mmio_size,
-			 size_t dus_size, unsigned algorithm, struct sim_queue **out)
+/*
+ * A queue a previous broker served (taken back from the fd store): keep
+ * its rings where they are and go on from the indices it published.  They
+ * are in shared memory, so the client could have changed them: only
+ * @q's own operations depend on them, and impossible ones break it.
+ */
+static int regs_resume(struct sim_queue *q, unsigned algorithm)
+{
+	struct accel_sim_regs *regs = q->regs;
+
+	if (regs->magic != ACCEL_SIM_MAGIC || regs->version != ACCEL_SIM_VERSION ||
+	    regs->algorithm != algorithm ||
+	    __atomic_load_n(&regs->state, __ATOMIC_ACQUIRE) != ACCEL_SIM_STATE_ACTIVE)
+		return -ESTALE;
+	q->sq_head = __atomic_load_n(&regs->sq_head, __ATOMIC_ACQUIRE);
+	q->cq_tail = __atomic_load_n(&regs->cq_tail, __ATOMIC_ACQUIRE);
+	if (cq_room(q) < 0 || __atomic_load_n(&regs->sq_tail, __ATOMIC_ACQUIRE) - q->sq_head > q->sq_entries)
+		queue_break(q);
+	return 0;
+}
+
+static int engine_add(struct sim_engine *e, int fd, size_t mmio_size, size_t dus_size,
+		      unsigned algorithm, bool adopt, struct sim_queue **out)
 {
 	_cleanup_free_ struct sim_queue *q = NULL;
 	struct sim_thread *t;
+	int r;
 
 	assert(mmio_size >= sizeof(struct accel_sim_regs));
 	assert(dus_size >= ACCEL_SIM_DUS_SIZE);
@@ -386,7 +408,15 @@ int sim_engine_add_queue(struct sim_engine *e, int fd, size_t mmio_size,
 	q->cq = (struct accel_sim_cqe *)(q->region.dus + ACCEL_SIM_CQ_OFFSET);
 	q->sq_entries = q->cq_entries = ACCEL_SIM_RING_ENTRIES;
 	q->refs = 1;	/* the thread's list */
-	regs_init(q->regs, dus_size, algorithm);
+	if (adopt) {
+		r = regs_resume(q, algorithm);
+		if (r < 0) {
+			munmap(q->map, q->map_size);
+			return r;
+		}
+	} else {
+		regs_init(q->regs, dus_size, algorithm);
+	}
 
 	t = least_loaded(e);
 	pthread_mutex_lock(&t->lock);
@@ -404,19 +434,33 @@ int sim_engine_add_queue(struct sim_engine *e, int fd, size_t mmio_size,
 	q->thread = t;
 	t->queues[t->n_queues++] = q;
 	pthread_mutex_unlock(&t->lock);
+	/* An adopted queue may hold work submitted while no engine ran: the kick finds it. */
 	thread_kick(t);
 	*out = TAKE_PTR(q);
 	return 0;
 }
 
-void sim_engine_remove_queue(struct sim_engine *e, struct sim_queue *q)
+int sim_engine_add_queue(struct sim_engine *e, int fd, size_t mmio_size,
+			 size_t dus_size, unsigned algorithm, struct sim_queue **out)
+{
+	return engine_add(e, fd, mmio_size, dus_size, algorithm, false, out);
+}
+
+int sim_engine_adopt_queue(struct sim_engine *e, int fd, size_t mmio_size,
+			   size_t dus_size, unsigned algorithm, struct sim_queue **out)
+{
+	return engine_add(e, fd, mmio_size, dus_size, algorithm, true, out);
+}
+
+static void engine_drop(struct sim_queue *q, bool revoke)
 {
 	struct sim_thread *t = q->thread;
 
-	(void)e;
 	__atomic_store_n(&q->dead, true, __ATOMIC_RELEASE);
-	__atomic_store_n(&q->regs->state, ACCEL_SIM_STATE_REVOKED, __ATOMIC_RELEASE);
-	futex_wake(&q->regs->cq_tail, false);
+	if (revoke) {
+		__atomic_store_n(&q->regs->state, ACCEL_SIM_STATE_REVOKED, __ATOMIC_RELEASE);
+		futex_wake(&q->regs->cq_tail, false);
+	}
 
 	pthread_mutex_lock(&t->lock);
 	for (unsigned i = 0; i < t->n_queues; i++) {
@@ -432,4 +476,16 @@ void sim_engine_remove_queue(struct sim_engine *e, struct sim_queue *q)
 	 * thread once for nothing), and a release stays one cheap step.
 	 */
 	sim_queue_unref(q);
+}
+
+void sim_engine_remove_queue(struct sim_engine *e, struct sim_queue *q)
+{
+	(void)e;
+	engine_drop(q, true);
+}
+
+void sim_engine_forget_queue(struct sim_engine *e, struct sim_queue *q)
+{
+	(void)e;
+	engine_drop(q, false);
 }

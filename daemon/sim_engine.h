@@ -30,10 +30,24 @@ int sim_engine_add_queue(struct sim_engine *engine, int fd, size_t mmio_size,
 			 size_t dus_size, unsigned algorithm, struct sim_queue **out);
 
 /*
+ * Serve again a queue a previous broker started (the fd store): its regs
+ * and rings stay as they are and work goes on from the indices there.
+ * -ESTALE if @fd does not hold an active queue of @algorithm.
+ */
+int sim_engine_adopt_queue(struct sim_engine *engine, int fd, size_t mmio_size,
+			   size_t dus_size, unsigned algorithm, struct sim_queue **out);
+
+/*
  * Stop serving @q: mark it revoked in its regs, wake a waiting client, and
  * drop the engine's reference; the memory is unmapped once the thread that
  * may be working on it lets go.  Never blocks on a running operation.
  */
 void sim_engine_remove_queue(struct sim_engine *engine, struct sim_queue *q);
+
+/*
+ * Stop serving @q without touching it: the broker is going away and the
+ * queue lives on in the fd store for the next one.
+ */
+void sim_engine_forget_queue(struct sim_engine *engine, struct sim_queue *q);
 
 #endif

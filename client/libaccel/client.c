@@ -26,22 +26,17 @@ static const char *socket_path(const char *path)
 
 EXPORT int accel_connect(const char *path, struct accel_client **out)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	_cleanup_close_ int fd = -1;
+	pthread_mutexattr_t attr;
 	struct accel_client *c;
 	int r;
 
 	if (!out)
 		return -EINVAL;
 	path = socket_path(path);
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = accel_socket_connect(path);
 	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return -errno;
+		return fd;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
@@ -51,6 +46,13 @@ EXPORT int accel_connect(const char *path, struct accel_client **out)
 		return r;
 	}
 	fd = -1;	/* the wire owns it */
+	snprintf(c->path, sizeof(c->path), "%s", path);	/* it fit in sun_path */
+	c->stop_fd = -1;
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&c->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+	accel_client_register(c);
 	*out = c;
 	return 0;
 }
@@ -59,10 +61,13 @@ EXPORT void accel_disconnect(struct accel_client *c)
 {
 	if (!c)
 		return;
+	accel_client_unwatch(c);
+	accel_client_unregister(c);
 	/* The broker releases the queues; their mappings stay until accel_release(). */
 	for (struct accel_queue *q = c->queues; q; q = q->next)
 		q->client = NULL;
 	wire_finish(&c->wire);
+	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
 
@@ -94,8 +99,37 @@ static int reply_error(struct accel_client *c, const struct varlink_reply *reply
 	return accel_error_errno(reply->error);
 }
 
+static int call_locked(struct accel_client *c, const char *method, struct json_object *params,
+		       struct json_object **out);
+
+static bool connection_lost(int r)
+{
+	return r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN || r == -EBADF;
+}
+
 int accel_call(struct accel_client *c, const char *method, struct json_object *params,
 	       struct json_object **out)
+{
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	r = call_locked(c, method, json_object_get(params), out);
+	/*
+	 * The broker went away before it could read the call (a restart):
+	 * connect again and make it once more.  A call it read and could not
+	 * answer is not repeated.
+	 */
+	if (r == -EPIPE && c->watching && accel_client_reconnect(c, c->generation) == 0)
+		r = call_locked(c, method, json_object_get(params), out);
+	else if (connection_lost(r) && c->watching)
+		accel_client_reconnect(c, c->generation);
+	pthread_mutex_unlock(&c->lock);
+	json_object_put(params);
+	return r;
+}
+
+static int call_locked(struct accel_client *c, const char *method, struct json_object *params,
+		       struct json_object **out)
 {
 	_cleanup_(json_object_putp) struct json_object *msg = json_object_new_object();
 	struct varlink_reply reply;

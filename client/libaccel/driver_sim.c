@@ -41,6 +41,7 @@ struct sim_state {
 	uint32_t op;
 	uint32_t sq_tail;	/* ours; published to regs->sq_tail */
 	uint32_t cq_head;	/* ours; published to regs->cq_head */
+	const bool *lost;	/* the queue's: no broker knows it any more */
 };
 
 static const char *const op_names[] = ACCEL_SIM_OP_NAMES;
@@ -87,6 +88,7 @@ static int sim_init(struct accel_queue *q)
 		return -EPROTO;
 	}
 	s->fd = q->fd;
+	s->lost = &q->lost;
 	s->op = op;
 	s->sq_tail = __atomic_load_n(&regs->sq_tail, __ATOMIC_ACQUIRE);
 	s->cq_head = __atomic_load_n(&regs->cq_head, __ATOMIC_ACQUIRE);
@@ -102,6 +104,8 @@ static void sim_finish(struct accel_queue *q)
 
 static int queue_state_error(const struct sim_state *s)
 {
+	if (__atomic_load_n(s->lost, __ATOMIC_ACQUIRE))
+		return -ENOLINK;
 	switch (__atomic_load_n(&s->regs->state, __ATOMIC_ACQUIRE)) {
 	case ACCEL_SIM_STATE_ACTIVE:
 		return 0;
@@ -116,6 +120,8 @@ static enum accel_queue_state sim_state(const struct accel_queue *q)
 {
 	const struct sim_state *s = q->driver_state;
 
+	if (__atomic_load_n(s->lost, __ATOMIC_ACQUIRE))
+		return ACCEL_QUEUE_REVOKED;
 	switch (__atomic_load_n(&s->regs->state, __ATOMIC_ACQUIRE)) {
 	case ACCEL_SIM_STATE_ACTIVE:
 		return ACCEL_QUEUE_ACTIVE;
@@ -311,6 +317,15 @@ static void *sim_buffer(struct accel_queue *q, size_t *size)
 	return s->dus + s->data_offset;
 }
 
+/* The queue was lost: a thread asleep on the software engine's cq_tail looks again. */
+static void sim_interrupt(struct accel_queue *q)
+{
+	struct sim_state *s = q->driver_state;
+
+	if (s->wake == ACCEL_SIM_WAKE_FUTEX)
+		syscall(SYS_futex, &s->regs->cq_tail, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
 const struct accel_driver accel_driver_sim = {
 	.api = ACCEL_SIM_API,
 	.init = sim_init,
@@ -321,4 +336,5 @@ const struct accel_driver accel_driver_sim = {
 	.buffer = sim_buffer,
 	.in_flight = sim_in_flight,
 	.state = sim_state,
+	.interrupt = sim_interrupt,
 };

@@ -5,6 +5,7 @@
 
 #include <accel/accel.h>
 #include <json-c/json.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -23,6 +24,8 @@ struct accel_driver {
 	int (*wait)(struct accel_queue *q, struct accel_completion *out, unsigned max,
 		    int timeout_ms);
 	void *(*buffer)(struct accel_queue *q, size_t *size);
+	/* Wake this process's threads waiting on @q: it was lost (reconnect.c). */
+	void (*interrupt)(struct accel_queue *q);
 	unsigned (*in_flight)(struct accel_queue *q);
 	enum accel_queue_state (*state)(const struct accel_queue *q);
 };
@@ -30,10 +33,23 @@ struct accel_driver {
 extern const struct accel_driver accel_driver_sim;
 
 struct accel_client {
+	/*
+	 * Recursive: the calls into the broker (the wire, error, queues) are
+	 * one thread's at a time, the application's or the watcher's.
+	 */
+	pthread_mutex_t lock;
 	struct wire wire;
+	char path[108];			/* the broker's socket, to come back to */
+	unsigned generation;		/* connections made so far, less one */
 	char error_name[128];		/* empty: none */
 	char error_message[256];
 	struct accel_queue *queues;	/* acquired through this client */
+	/* reconnect.c: the thread that comes back to a restarted broker. */
+	pthread_t watcher;
+	bool watching;
+	struct accel_client *next_client;	/* reconnect.c's list, for fork() */
+	bool stopping;			/* atomic */
+	int stop_fd;
 };
 
 struct accel_queue {
@@ -50,6 +66,7 @@ struct accel_queue {
 	size_t dus_size;
 	unsigned fork_generation;	/* the process generation that acquired it */
 	bool fork_allowed;		/* the policy's fork = allow: children may use it too */
+	bool lost;			/* atomic: a restarted broker did not know it (reconnect.c) */
 	const struct accel_driver *driver;
 	void *driver_state;
 };
@@ -59,6 +76,8 @@ extern unsigned accel_fork_generation;
 
 static inline int accel_queue_usable(const struct accel_queue *q)
 {
+	if (__atomic_load_n(&q->lost, __ATOMIC_RELAXED))
+		return -ENOLINK;
 	return q->fork_allowed ||
 	       q->fork_generation == __atomic_load_n(&accel_fork_generation, __ATOMIC_RELAXED)
 		       ? 0 : -ECHILD;
@@ -73,5 +92,21 @@ int accel_call(struct accel_client *c, const char *method, struct json_object *p
 	       struct json_object **reply);
 
 void accel_client_set_error(struct accel_client *c, const char *name, const char *message);
+
+/* A connected socket to the broker at @path, or a negative errno. */
+int accel_socket_connect(const char *path);
+/*
+ * Connect again and attach every queue of @c; queues the broker does not
+ * hand back are lost.  Nothing happens if @c moved past @generation (the
+ * other thread reconnected).  Retries for a while if no broker listens.
+ */
+int accel_client_reconnect(struct accel_client *c, unsigned generation);
+/* Every client is on a list from connect to disconnect, for fork(). */
+void accel_client_register(struct accel_client *c);
+void accel_client_unregister(struct accel_client *c);
+/* Start the watcher thread (once @c holds a queue); with c->lock held. */
+int accel_client_watch(struct accel_client *c);
+/* Stop it; without c->lock. */
+void accel_client_unwatch(struct accel_client *c);
 
 #endif

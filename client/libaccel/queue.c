@@ -217,13 +217,15 @@ static int receive_queue(struct accel_client *c, const char *method, struct json
 	int r;
 
 	pthread_once(&once, register_atfork);
+	pthread_mutex_lock(&c->lock);	/* the reply's fd is this call's */
 	r = accel_call(c, method, params, &reply);
 	if (r < 0)
-		return r;
+		goto out;
 	q = calloc(1, sizeof(*q));
 	if (!q) {
 		close(wire_take_fd(&c->wire));
-		return -ENOMEM;
+		r = -ENOMEM;
+		goto out;
 	}
 	q->fd = wire_take_fd(&c->wire);
 	q->fork_generation = accel_fork_generation;
@@ -232,13 +234,17 @@ static int receive_queue(struct accel_client *c, const char *method, struct json
 		if (q->id && give_back)
 			release_on_broker(c, q->id);
 		queue_free(q);
-		return r;
+		goto out;
 	}
 	q->client = c;
 	q->next = c->queues;
 	c->queues = q;
+	/* Without the watcher the queue still works; it only would not outlive a broker restart. */
+	(void)accel_client_watch(c);
 	*out = q;
-	return 0;
+out:
+	pthread_mutex_unlock(&c->lock);
+	return r;
 }
 
 EXPORT int accel_acquire(struct accel_client *c, const char *algorithm,
@@ -290,7 +296,9 @@ EXPORT int accel_transfer(struct accel_queue *q, char token[ACCEL_TOKEN_SIZE])
 		return -EPROTO;
 	strcpy(token, json_object_get_string(t));
 	/* The queue is the receiver's now: drop every trace of it here. */
+	pthread_mutex_lock(&q->client->lock);
 	client_unlink_queue(q->client, q);
+	pthread_mutex_unlock(&q->client->lock);
 	queue_free(q);
 	return 0;
 }
@@ -338,9 +346,11 @@ EXPORT int accel_release(struct accel_queue *q)
 		q->driver->finish(q);
 	q->driver_state = NULL;
 	if (c) {
+		pthread_mutex_lock(&c->lock);
 		client_unlink_queue(c, q);
 		if (accel_queue_usable(q) == 0)
 			r = release_on_broker(c, q->id);
+		pthread_mutex_unlock(&c->lock);
 	}
 	queue_free(q);
 	return r;

@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "device.h"
+#include "fdstore.h"
+#include "log.h"
+#include "owner.h"
+#include "queue.h"
+#include "util.h"
+
+/*
+ * A stored queue's name, version 1:
+ *   q1.<id>.<uid>.<gid>.<pid>.<acquired_usec>.<lifetime>.<fork>.<transfer>.<algorithm>.<device>
+ * The device comes last: it is the only field that may hold a dot.  systemd
+ * takes names of up to 255 printable characters without ':'.
+ */
+#define NAME_PREFIX	"q1."
+#define NAME_MAX_LEN	255
+
+bool fdstore_available(void)
+{
+	return getenv("NOTIFY_SOCKET") != NULL;
+}
+
+static bool name_part_valid(const char *s, bool dots)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s <= ' ' || *s >= 127 || *s == ':' || (*s == '.' && !dots))
+			return false;
+	return true;
+}
+
+static int queue_name(const struct queue *q, char name[NAME_MAX_LEN + 1])
+{
+	int n;
+
+	if (!name_part_valid(q->algorithm, false) || !name_part_valid(q->device->name, true))
+		return -EINVAL;
+	n = snprintf(name, NAME_MAX_LEN + 1, NAME_PREFIX "%llu.%u.%u.%d.%llu.%s.%s.%s.%s.%s",
+		     (unsigned long long)q->id, (unsigned)q->uid, (unsigned)q->gid, (int)q->pid,
+		     (unsigned long long)q->acquired_usec, policy_lifetime_to_string(q->terms.lifetime),
+		     policy_fork_to_string(q->terms.fork), policy_transfer_to_string(q->terms.transfer),
+		     q->algorithm, q->device->name);
+	return n > 0 && n <= NAME_MAX_LEN ? 0 : -ENAMETOOLONG;
+}
+
+void fdstore_put(const struct queue *q)
+{
+	char name[NAME_MAX_LEN + 1], msg[NAME_MAX_LEN + 32];
+	int fds[2] = { q->fd, -1 }, r;
+
+	r = queue_name(q, name);
+	if (r < 0) {
+		log_warning_errno(r, "Queue %llu cannot be named in the fd store: it will not survive a restart",
+				  (unsigned long long)q->id);
+		return;
+	}
+	fds[1] = owner_pidfd_copy(q->process);
+	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
+	r = sd_pid_notify_with_fds(0, false, msg, fds, fds[1] >= 0 ? 2 : 1);
+	if (fds[1] >= 0)
+		close(fds[1]);
+	if (r <= 0)
+		log_warning_errno(r ? r : -ENOTCONN, "Could not keep queue %llu in the fd store",
+				  (unsigned long long)q->id);
+}
+
+static void remove_name(const char *name)
+{
+	int r = sd_notifyf(false, "FDSTOREREMOVE=1\nFDNAME=%s", name);
+
+	if (r < 0)
+		log_warning_errno(r, "Could not take %s out of the fd store", name);
+}
+
+void fdstore_remove(const struct queue *q)
+{
+	char name[NAME_MAX_LEN + 1];
+
+	if (queue_name(q, name) == 0)
+		remove_name(name);
+}
+
+/* The enum value whose name is @s, for the *_to_string() of policy.h; -1 if none. */
+static int term_from_string(const char *s, const char *(*to_string)(int), int n_values)
+{
+	for (int v = 0; v < n_values; v++)
+		if (strcmp(to_string(v), s) == 0)
+			return v;
+	return -1;
+}
+
+static const char *lifetime_name(int v) { return policy_lifetime_to_string(v); }
+static const char *fork_name(int v) { return policy_fork_to_string(v); }
+static const char *transfer_name(int v) { return policy_transfer_to_string(v); }
+
+/* Fill @q's stored fields from @name; @device points into @name. */
+static int parse_name(const char *name, struct queue *q, const char **device)
+{
+	unsigned long long id, acquired;
+	unsigned uid, gid;
+	int pid, used = 0, lifetime, fork_, transfer;
+	char l[16], f[16], t[16];
+
+	if (strncmp(name, NAME_PREFIX, strlen(NAME_PREFIX)) != 0)
+		return -EINVAL;
+	if (sscanf(name + strlen(NAME_PREFIX), "%llu.%u.%u.%d.%llu.%15[^.].%15[^.].%15[^.].%31[^.].%n",
+		   &id, &uid, &gid, &pid, &acquired, l, f, t, q->algorithm, &used) != 9 || used == 0)
+		return -EINVAL;
+	*device = name + strlen(NAME_PREFIX) + used;
+	lifetime = term_from_string(l, lifetime_name, LIFETIME_PROCESS + 1);
+	fork_ = term_from_string(f, fork_name, FORK_ALLOW + 1);
+	transfer = term_from_string(t, transfer_name, TRANSFER_ANY + 1);
+	if (id == 0 || pid <= 0 || lifetime < 0 || fork_ < 0 || transfer < 0 || !name_part_valid(*device, true))
+		return -EINVAL;
+	q->id = id;
+	q->uid = uid;
+	q->gid = gid;
+	q->pid = pid;
+	q->acquired_usec = acquired;
+	q->terms = (struct terms){ lifetime, fork_, transfer };
+	return 0;
+}
+
+static bool is_pidfd(int fd)
+{
+	char path[64], target[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return false;
+	target[n] = '\0';
+	return strcmp(target, "anon_inode:[pidfd]") == 0;
+}
+
+struct passed {
+	int fd;
+	const char *name;
+};
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct passed *)a)->name, ((const struct passed *)b)->name);
+}
+
+/* One stored queue: its fds, all under @name.  Adopted, or closed and removed. */
+static void adopt_group(struct broker *b, const char *name, const struct passed *fds, unsigned n)
+{
+	struct accel_error e = { 0 };
+	struct queue *q = calloc(1, sizeof(*q));
+	const char *device = NULL;
+	int qfd = -1, pidfd = -1, r = q ? parse_name(name, q, &device) : -ENOMEM;
+
+	for (unsigned i = 0; i < n; i++) {
+		int *slot = is_pidfd(fds[i].fd) ? &pidfd : &qfd;
+		if (*slot >= 0) {
+			close(*slot);
+			r = -EINVAL;	/* two of a kind: not what fdstore_put() sends */
+		}
+		*slot = fds[i].fd;
+	}
+	if (r == 0 && qfd < 0)
+		r = -EINVAL;
+	if (r < 0) {
+		log_warning_errno(r, "Dropping \"%s\" from the fd store: not a queue this broker stored", name);
+	} else {
+		r = broker_adopt(b, q, device, TAKE_FD(qfd), TAKE_FD(pidfd), &e);
+		if (r == 0)
+			q = NULL;
+		else
+			log_warning("Dropping queue %llu from the fd store: %s", (unsigned long long)q->id,
+				    e.message[0] ? e.message : strerror(-r));
+	}
+	if (r < 0)
+		remove_name(name);
+	if (qfd >= 0)
+		close(qfd);
+	if (pidfd >= 0)
+		close(pidfd);
+	free(q);
+}
+
+int fdstore_take_passed(struct broker *b)
+{
+	char **names = NULL;
+	struct passed *fds;
+	int n = sd_listen_fds_with_names(true, &names), listen_fd = -ENOENT;
+	unsigned adopted_before = broker_active_queues(b), stored = 0;
+
+	if (n <= 0) {
+		if (n < 0)
+			log_error_errno(n, "Could not read the fds systemd passed");
+		return n < 0 ? n : -ENOENT;
+	}
+	fds = calloc((size_t)n, sizeof(*fds));
+	if (!fds) {
+		for (int i = 0; i < n; i++)
+			close(SD_LISTEN_FDS_START + i);
+		free(names);	/* the strings leak: out of memory at start anyway */
+		return -ENOMEM;
+	}
+	for (int i = 0; i < n; i++)
+		fds[i] = (struct passed){ SD_LISTEN_FDS_START + i, names && names[i] ? names[i] : "unknown" };
+	qsort(fds, (size_t)n, sizeof(*fds), by_name);
+
+	for (int i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && strcmp(fds[i].name, fds[j].name) == 0; j++)
+			;
+		if (strncmp(fds[i].name, NAME_PREFIX, strlen(NAME_PREFIX)) == 0) {
+			adopt_group(b, fds[i].name, &fds[i], (unsigned)(j - i));
+			stored++;
+			continue;
+		}
+		/* The listening socket: ours by name, or the only one another activator passed. */
+		for (int k = i; k < j; k++) {
+			if (listen_fd < 0 && sd_is_socket_unix(fds[k].fd, SOCK_STREAM, 1, NULL, 0) > 0 &&
+			    (strcmp(fds[k].name, FDSTORE_LISTEN_NAME) == 0 || n == 1)) {
+				listen_fd = fds[k].fd;
+				continue;
+			}
+			log_warning("Closing fd \"%s\" systemd passed: not ours", fds[k].name);
+			close(fds[k].fd);
+		}
+	}
+	if (stored > 0) {
+		log_info("Took back %u of %u queues from the fd store", broker_active_queues(b) - adopted_before,
+			 stored);
+		broker_adopt_finish(b);
+	}
+	for (int i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
+	free(fds);
+	return listen_fd;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Restart survival (design rule 6).  Under systemd, every handed-out queue
+ * is kept in the service's file descriptor store: the queue's fd and a
+ * pidfd of its owner, under a name that carries what the broker needs to
+ * take the queue back (id, owner, terms, algorithm, device).  When the
+ * broker restarts, systemd passes them back with the listening socket and
+ * the new broker adopts every queue whose device is still there; queues
+ * whose owner died meanwhile are reclaimed as owner-exited.
+ *
+ * systemd 252 keeps the store across `systemctl restart` and automatic
+ * restarts (Restart=), not across `stop` + `start`.
+ */
+#ifndef ACCEL_DAEMON_FDSTORE_H
+#define ACCEL_DAEMON_FDSTORE_H
+
+#include <stdbool.h>
+
+struct broker;
+struct queue;
+
+/* The name accel-broker.socket gives the listening socket (FileDescriptorName=). */
+#define FDSTORE_LISTEN_NAME	"broker"
+
+/* Whether a service manager may keep fds for us ($NOTIFY_SOCKET is set). */
+bool fdstore_available(void);
+
+/* Keep @q in the store (logged if it cannot be: it will not survive a restart). */
+void fdstore_put(const struct queue *q);
+/* Take @q out of the store: released, revoked, or about to change owner. */
+void fdstore_remove(const struct queue *q);
+
+/*
+ * Take what systemd passed at start: returns the listening socket (or
+ * -ENOENT: none was passed) and adopts every stored queue into @b, whose
+ * devices must be set up already.  Queues that cannot be adopted are taken
+ * out of the store and closed.
+ */
+int fdstore_take_passed(struct broker *b);
+
+#endif
