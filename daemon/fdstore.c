@@ -26,7 +26,9 @@
 
 bool fdstore_available(void)
 {
-	return getenv("NOTIFY_SOCKET") != NULL;
+	const char *socket = getenv("NOTIFY_SOCKET");
+
+	return socket && *socket;
 }
 
 static bool name_part_valid(const char *s, bool dots)

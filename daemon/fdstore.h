@@ -22,7 +22,7 @@ struct queue;
 /* The name accel-broker.socket gives the listening socket (FileDescriptorName=). */
 #define FDSTORE_LISTEN_NAME	"broker"
 
-/* Whether a service manager may keep fds for us ($NOTIFY_SOCKET is set). */
+/* Whether a service manager may keep fds for us ($NOTIFY_SOCKET is set, not empty). */
 bool fdstore_available(void);
 
 /* Keep @q in the store (logged if it cannot be: it will not survive a restart). */

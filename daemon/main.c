@@ -142,6 +142,13 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 	return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 
+/* READY=1 with the STATUS= line systemctl status shows. */
+static void notify_ready(struct broker *b)
+{
+	sd_notifyf(0, "READY=1\nSTATUS=Serving %u devices, %u queues held", broker_device_count(b),
+		   broker_active_queues(b));
+}
+
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	struct broker *b = userdata;
@@ -152,7 +159,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 	log_info("Received SIGHUP, reloading the configuration");
 	sd_notify(0, "RELOADING=1");
 	broker_reload(b, &e);	/* logs what went wrong; the old settings stay */
-	sd_notify(0, "READY=1");
+	notify_ready(b);
 	return 0;
 }
 
@@ -239,8 +246,7 @@ static int run(const struct options *o)
 	r = server_init(&server, event, &broker, o->socket_path, listen_fd);
 	if (r < 0)
 		goto out;
-	sd_notifyf(0, "READY=1\nSTATUS=Serving %u devices, %u queues held", broker_device_count(&broker),
-		   broker_active_queues(&broker));
+	notify_ready(&broker);
 	log_info("accel-broker %s ready", ACCEL_VERSION);
 	r = sd_event_loop(event);
 	if (r < 0)

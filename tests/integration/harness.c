@@ -125,6 +125,8 @@ int broker_start(struct broker_proc *b, const char *const *args)
 		int fd = open(b->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (fd >= 0)
 			dup2(fd, STDERR_FILENO);
+		/* A test's broker is not a service, even when the tests run under one. */
+		unsetenv("NOTIFY_SOCKET");
 		execv(exe, (char **)argv);
 		_exit(127);
 	}

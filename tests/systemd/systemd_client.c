@@ -9,9 +9,14 @@
  * STATE_DIR/progress ("ok N failures F": operations that succeeded, that
  * failed) as it goes.  Exits 0 only if
  * every operation succeeded and both queues could be released at the end.
- * Usage: systemd_client SOCKET STATE_DIR
+ *
+ * With --until-lost it runs until an operation fails with ENOLINK (its
+ * queue was lost: the broker was stopped, not restarted) and exits 0 then;
+ * any other failure exits 1.
+ * Usage: systemd_client SOCKET STATE_DIR [--until-lost]
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,8 +57,10 @@ int main(int argc, char **argv)
 	double last = 0;
 	int r;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: systemd_client SOCKET STATE_DIR\n");
+	bool until_lost = argc == 4 && strcmp(argv[3], "--until-lost") == 0;
+
+	if (argc != 3 && !until_lost) {
+		fprintf(stderr, "usage: systemd_client SOCKET STATE_DIR [--until-lost]\n");
 		return 2;
 	}
 	snprintf(stop, sizeof(stop), "%s/stop", argv[2]);
@@ -78,6 +85,11 @@ int main(int argc, char **argv)
 		int n = snprintf(in, sizeof(in), "operation %llu", ops) + 1;
 
 		r = accel_run(q[ops % 2], in, (size_t)n, out, sizeof(out), 0, 0, NULL);
+		if (until_lost && r == -ENOLINK) {
+			snprintf(text, sizeof(text), "lost after %llu, failures %llu\n", ops, failures);
+			write_file(argv[2], "progress", text);
+			return failures ? 1 : 0;
+		}
 		if (r < 0 || strcmp(in, out) != 0) {
 			failures++;
 			fprintf(stderr, "systemd_client: operation %llu on queue %llu: %s\n", ops,
