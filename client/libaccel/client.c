@@ -27,7 +27,6 @@ static const char *socket_path(const char *path)
 EXPORT int accel_connect(const char *path, struct accel_client **out)
 {
 	_cleanup_close_ int fd = -1;
-	pthread_mutexattr_t attr;
 	struct accel_client *c;
 	int r;
 
@@ -48,10 +47,7 @@ EXPORT int accel_connect(const char *path, struct accel_client **out)
 	fd = -1;	/* the wire owns it */
 	snprintf(c->path, sizeof(c->path), "%s", path);	/* it fit in sun_path */
 	c->stop_fd = -1;
-	pthread_mutexattr_init(&attr);
-	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-	pthread_mutex_init(&c->lock, &attr);
-	pthread_mutexattr_destroy(&attr);
+	accel_client_lock_init(c);
 	accel_client_register(c);
 	*out = c;
 	return 0;

@@ -101,6 +101,8 @@ int accel_socket_connect(const char *path);
  * other thread reconnected).  Retries for a while if no broker listens.
  */
 int accel_client_reconnect(struct accel_client *c, unsigned generation);
+/* c->lock, recursive. */
+void accel_client_lock_init(struct accel_client *c);
 /* Every client is on a list from connect to disconnect, for fork(). */
 void accel_client_register(struct accel_client *c);
 void accel_client_unregister(struct accel_client *c);

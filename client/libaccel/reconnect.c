@@ -174,6 +174,11 @@ static void fork_parent(void)
 	pthread_mutex_unlock(&clients_lock);
 }
 
+/*
+ * The child's only thread holds every lock, but under another thread id
+ * than the parent's thread that took them: a recursive mutex would refuse
+ * the unlock.  Nothing else can hold them here: make them anew.
+ */
 static void fork_child(void)
 {
 	for (struct accel_client *c = clients; c; c = c->next_client) {
@@ -182,14 +187,24 @@ static void fork_child(void)
 			close(c->stop_fd);
 			c->stop_fd = -1;
 		}
-		pthread_mutex_unlock(&c->lock);
+		accel_client_lock_init(c);
 	}
-	pthread_mutex_unlock(&clients_lock);
+	pthread_mutex_init(&clients_lock, NULL);
 }
 
 static void register_fork_handlers(void)
 {
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+void accel_client_lock_init(struct accel_client *c)
+{
+	pthread_mutexattr_t attr;
+
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&c->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
 }
 
 void accel_client_register(struct accel_client *c)
