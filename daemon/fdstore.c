@@ -16,13 +16,12 @@
 #include "util.h"
 
 /*
- * A stored queue's name, version 1:
- *   q1.<id>.<uid>.<gid>.<pid>.<acquired_usec>.<lifetime>.<fork>.<transfer>.<algorithm>.<device>
- * The device comes last: it is the only field that may hold a dot.  systemd
- * takes names of up to 255 printable characters without ':'.
+ * Names of version 1 (fdstore.h).  The device comes last: it is the only
+ * field that may hold a dot.  systemd takes printable names without ':'.
  */
 #define NAME_PREFIX	"q1."
-#define NAME_MAX_LEN	255
+#define NAME_MAX_LEN	FDSTORE_NAME_MAX
+_Static_assert(QUEUE_ALGORITHM_MAX == 32, "fdstore_parse_name() reads the algorithm with %31[^.]");
 
 bool fdstore_available(void)
 {
@@ -41,7 +40,7 @@ static bool name_part_valid(const char *s, bool dots)
 	return true;
 }
 
-static int queue_name(const struct queue *q, char name[NAME_MAX_LEN + 1])
+int fdstore_queue_name(const struct queue *q, char name[NAME_MAX_LEN + 1])
 {
 	int n;
 
@@ -60,7 +59,7 @@ void fdstore_put(const struct queue *q)
 	char name[NAME_MAX_LEN + 1], msg[NAME_MAX_LEN + 32];
 	int fds[2] = { q->fd, -1 }, r;
 
-	r = queue_name(q, name);
+	r = fdstore_queue_name(q, name);
 	if (r < 0) {
 		log_warning_errno(r, "Queue %llu cannot be named in the fd store: it will not survive a restart",
 				  (unsigned long long)q->id);
@@ -88,7 +87,7 @@ void fdstore_remove(const struct queue *q)
 {
 	char name[NAME_MAX_LEN + 1];
 
-	if (queue_name(q, name) == 0)
+	if (fdstore_queue_name(q, name) == 0)
 		remove_name(name);
 }
 
@@ -105,8 +104,7 @@ static const char *lifetime_name(int v) { return policy_lifetime_to_string(v); }
 static const char *fork_name(int v) { return policy_fork_to_string(v); }
 static const char *transfer_name(int v) { return policy_transfer_to_string(v); }
 
-/* Fill @q's stored fields from @name; @device points into @name. */
-static int parse_name(const char *name, struct queue *q, const char **device)
+int fdstore_parse_name(const char *name, struct queue *q, const char **device)
 {
 	unsigned long long id, acquired;
 	unsigned uid, gid;
@@ -162,7 +160,7 @@ static void adopt_group(struct broker *b, const char *name, const struct passed 
 	struct accel_error e = { 0 };
 	struct queue *q = calloc(1, sizeof(*q));
 	const char *device = NULL;
-	int qfd = -1, pidfd = -1, r = q ? parse_name(name, q, &device) : -ENOMEM;
+	int qfd = -1, pidfd = -1, r = q ? fdstore_parse_name(name, q, &device) : -ENOMEM;
 
 	for (unsigned i = 0; i < n; i++) {
 		int *slot = is_pidfd(fds[i].fd) ? &pidfd : &qfd;

@@ -21,6 +21,18 @@ struct queue;
 
 /* The name accel-broker.socket gives the listening socket (FileDescriptorName=). */
 #define FDSTORE_LISTEN_NAME	"broker"
+/* The longest fd name systemd takes. */
+#define FDSTORE_NAME_MAX	255
+
+/*
+ * The name a queue is stored under, which carries its state:
+ *   q1.<id>.<uid>.<gid>.<pid>.<acquired_usec>.<lifetime>.<fork>.<transfer>.<algorithm>.<device>
+ * -EINVAL if the algorithm or device cannot be put in a name (a ':', a
+ * control character, a '.' in the algorithm), -ENAMETOOLONG past 255.
+ */
+int fdstore_queue_name(const struct queue *q, char name[FDSTORE_NAME_MAX + 1]);
+/* Back: fill @q's id, owner, terms, algorithm and acquired_usec; @device points into @name. */
+int fdstore_parse_name(const char *name, struct queue *q, const char **device);
 
 /* Whether a service manager may keep fds for us ($NOTIFY_SOCKET is set, not empty). */
 bool fdstore_available(void);

@@ -38,4 +38,9 @@ int raw_call(int fd, const char *msg, char *buf, size_t size);
 /* The directory of the test binary's build (where accel-broker lives). */
 const char *build_dir(void);
 
+/* fork(), the child dying with the test: a failed assertion leaves no process behind. */
+pid_t fork_child(void);
+/* Wait for @pid: its exit status, or -1 if it did not exit normally. */
+int wait_status(pid_t pid);
+
 #endif

@@ -89,24 +89,6 @@ static int teardown(void **state)
 	return r == 0 ? 0 : -1;
 }
 
-static pid_t fork_child(void)
-{
-	pid_t pid = fork();
-
-	if (pid == 0)
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-	return pid;
-}
-
-static int wait_status(pid_t pid)
-{
-	int status;
-
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
-}
-
 /* Drop to @uid; a change of credentials clears the death signal, so set it again. */
 static int become(uid_t uid)
 {

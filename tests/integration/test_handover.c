@@ -58,25 +58,6 @@ static int stop(void **state)
 	return broker_stop(&broker) == 0 ? 0 : -1;
 }
 
-/* A child that dies with the test: a failed assertion leaves no process behind. */
-static pid_t fork_child(void)
-{
-	pid_t pid = fork();
-
-	if (pid == 0)
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-	return pid;
-}
-
-static int wait_status(pid_t pid)
-{
-	int status;
-
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
-}
-
 /* One crc32c through @q: the RFC 3720 check value of "123456789". */
 static int crc_works(struct accel_queue *q)
 {

@@ -213,15 +213,6 @@ static pid_t as_nobody(int (*fn)(int), int arg, const gid_t *groups, size_t n_gr
 	return pid;
 }
 
-static int wait_status(pid_t pid)
-{
-	int status;
-
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
-}
-
 /* As nobody: cannot see or revoke root's queue, can revoke its own, hears only its own. */
 static int nobody_revokes(int root_queue)
 {
