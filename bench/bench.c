@@ -28,29 +28,9 @@
 #include <accel/sim.h>
 #include <systemd/sd-bus.h>
 
+#include "stats.h"
 #include "util.h"
 #include "wire.h"
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double percentile(uint64_t *v, size_t n, double p)
-{
-	qsort(v, n, sizeof(*v), cmp_u64);
-	return (double)v[(size_t)((double)(n - 1) * p)];
-}
 
 static void die(const char *what, int r)
 {

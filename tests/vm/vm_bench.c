@@ -21,25 +21,12 @@
 #include <accel/sim.h>
 #include <misc/uacce/uacce.h>
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
+#include "stats.h"
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
+/* The median, in microseconds. */
 static double p50_us(uint64_t *t, size_t n)
 {
-	qsort(t, n, sizeof(*t), cmp);
-	return (double)t[n / 2] / 1000.0;
+	return percentile(t, n, 0.5) / 1000.0;
 }
 
 static void die(const char *what, int r)
