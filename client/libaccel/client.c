@@ -96,36 +96,54 @@ static int reply_error(struct accel_client *c, const struct varlink_reply *reply
 }
 
 static int call_locked(struct accel_client *c, const char *method, struct json_object *params,
-		       struct json_object **out);
+		       struct json_object **out, int *fd_out);
 
-static bool connection_lost(int r)
+bool accel_connection_lost(int r)
 {
 	return r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN || r == -EBADF;
+}
+
+int accel_call_direct(struct accel_client *c, const char *method, struct json_object *params,
+		      struct json_object **out, int *fd_out)
+{
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	r = call_locked(c, method, params, out, fd_out);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int accel_call_fd(struct accel_client *c, const char *method, struct json_object *params,
+		  struct json_object **out, int *fd_out)
+{
+	unsigned generation;
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	generation = c->generation;
+	r = call_locked(c, method, json_object_get(params), out, fd_out);
+	pthread_mutex_unlock(&c->lock);
+	/*
+	 * The broker went away (a restart): connect again, without the lock
+	 * while waiting for it.  A call it never read (EPIPE) is made once
+	 * more; one it read and could not answer is not repeated.
+	 */
+	if (accel_connection_lost(r) && __atomic_load_n(&c->watching, __ATOMIC_ACQUIRE) &&
+	    accel_client_reconnect(c, generation) == 0 && r == -EPIPE)
+		r = accel_call_direct(c, method, json_object_get(params), out, fd_out);
+	json_object_put(params);
+	return r;
 }
 
 int accel_call(struct accel_client *c, const char *method, struct json_object *params,
 	       struct json_object **out)
 {
-	int r;
-
-	pthread_mutex_lock(&c->lock);
-	r = call_locked(c, method, json_object_get(params), out);
-	/*
-	 * The broker went away before it could read the call (a restart):
-	 * connect again and make it once more.  A call it read and could not
-	 * answer is not repeated.
-	 */
-	if (r == -EPIPE && c->watching && accel_client_reconnect(c, c->generation) == 0)
-		r = call_locked(c, method, json_object_get(params), out);
-	else if (connection_lost(r) && c->watching)
-		accel_client_reconnect(c, c->generation);
-	pthread_mutex_unlock(&c->lock);
-	json_object_put(params);
-	return r;
+	return accel_call_fd(c, method, params, out, NULL);
 }
 
 static int call_locked(struct accel_client *c, const char *method, struct json_object *params,
-		       struct json_object **out)
+		       struct json_object **out, int *fd_out)
 {
 	_cleanup_(json_object_putp) struct json_object *msg = json_object_new_object();
 	struct varlink_reply reply;
@@ -160,6 +178,8 @@ static int call_locked(struct accel_client *c, const char *method, struct json_o
 	if (out)
 		*out = json_object_get(reply.parameters);
 	varlink_reply_finish(&reply);
+	if (fd_out)
+		*fd_out = wire_take_fd(&c->wire);
 	return 0;
 }
 

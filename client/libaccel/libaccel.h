@@ -90,6 +90,18 @@ static inline int accel_queue_usable(const struct accel_queue *q)
  */
 int accel_call(struct accel_client *c, const char *method, struct json_object *params,
 	       struct json_object **reply);
+/*
+ * The same, and the fd the reply passed in *@fd_out (-1: none).  Both
+ * reconnect to a broker that went away (reconnect.c); call them without
+ * c->lock held, since that waits for a broker to come back.
+ */
+int accel_call_fd(struct accel_client *c, const char *method, struct json_object *params,
+		  struct json_object **reply, int *fd_out);
+/* One call on the connection there is, never reconnecting (reconnect.c's own). */
+int accel_call_direct(struct accel_client *c, const char *method, struct json_object *params,
+		      struct json_object **reply, int *fd_out);
+/* Whether @r says the connection to the broker is gone. */
+bool accel_connection_lost(int r);
 
 void accel_client_set_error(struct accel_client *c, const char *name, const char *message);
 

@@ -214,37 +214,36 @@ static int receive_queue(struct accel_client *c, const char *method, struct json
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	_cleanup_(json_object_putp) struct json_object *reply = NULL;
 	struct accel_queue *q;
-	int r;
+	int fd = -1, r;
 
 	pthread_once(&once, register_atfork);
-	pthread_mutex_lock(&c->lock);	/* the reply's fd is this call's */
-	r = accel_call(c, method, params, &reply);
+	r = accel_call_fd(c, method, params, &reply, &fd);
 	if (r < 0)
-		goto out;
+		return r;
 	q = calloc(1, sizeof(*q));
 	if (!q) {
-		close(wire_take_fd(&c->wire));
-		r = -ENOMEM;
-		goto out;
+		if (fd >= 0)
+			close(fd);
+		return -ENOMEM;
 	}
-	q->fd = wire_take_fd(&c->wire);
+	q->fd = fd;
 	q->fork_generation = accel_fork_generation;
 	r = q->fd < 0 ? -EPROTO : queue_setup(q, reply);
 	if (r < 0) {
 		if (q->id && give_back)
 			release_on_broker(c, q->id);
 		queue_free(q);
-		goto out;
+		return r;
 	}
 	q->client = c;
+	pthread_mutex_lock(&c->lock);	/* the watcher walks the list */
 	q->next = c->queues;
 	c->queues = q;
 	/* Without the watcher the queue still works; it only would not outlive a broker restart. */
 	(void)accel_client_watch(c);
-	*out = q;
-out:
 	pthread_mutex_unlock(&c->lock);
-	return r;
+	*out = q;
+	return 0;
 }
 
 EXPORT int accel_acquire(struct accel_client *c, const char *algorithm,
@@ -348,9 +347,9 @@ EXPORT int accel_release(struct accel_queue *q)
 	if (c) {
 		pthread_mutex_lock(&c->lock);
 		client_unlink_queue(c, q);
+		pthread_mutex_unlock(&c->lock);
 		if (accel_queue_usable(q) == 0)
 			r = release_on_broker(c, q->id);
-		pthread_mutex_unlock(&c->lock);
 	}
 	queue_free(q);
 	return r;

@@ -73,58 +73,90 @@ static void queue_lost(struct accel_queue *q)
 		q->driver->interrupt(q);	/* a waiter sees it now */
 }
 
-/* On the new connection: attach @q again, and check it is the same queue. */
-static void reattach(struct accel_client *c, struct accel_queue *q)
+/*
+ * On the new connection: attach @q again and check it is the same queue;
+ * if the broker does not hand it back, it is lost.  Returns a negative
+ * errno only when the new connection itself failed (try again).
+ */
+static int reattach(struct accel_client *c, struct accel_queue *q)
 {
 	struct json_object *params = json_object_new_object();
-	int fd, r;
+	int fd = -1, r;
 
 	if (params)
 		json_object_object_add(params, "queue_id", json_object_new_int64((int64_t)q->id));
-	r = accel_call(c, ACCEL_INTERFACE ".AttachQueue", params, NULL);
-	fd = r == 0 ? wire_take_fd(&c->wire) : -1;
-	if (fd < 0 || !same_file(fd, q->fd))
+	r = accel_call_direct(c, ACCEL_INTERFACE ".AttachQueue", params, NULL, &fd);
+	if (accel_connection_lost(r))
+		return r;
+	if (r < 0 || fd < 0 || !same_file(fd, q->fd))
 		queue_lost(q);
 	if (fd >= 0)
 		close(fd);
+	return 0;
 }
 
-int accel_client_reconnect(struct accel_client *c, unsigned generation)
+/* With c->lock: make @fd the client's connection and attach its queues there. */
+static int take_connection(struct accel_client *c, int fd)
 {
-	struct timespec step = { 0, RECONNECT_STEP_MS * 1000000L };
-	int fd = -ECONNREFUSED, r;
+	int r;
 
-	pthread_mutex_lock(&c->lock);
-	if (c->generation != generation) {
-		/* The other thread got there first. */
-		pthread_mutex_unlock(&c->lock);
-		return 0;
-	}
-	for (int waited = 0; waited < RECONNECT_TIMEOUT_MS; waited += RECONNECT_STEP_MS) {
-		fd = accel_socket_connect(c->path);
-		if (fd >= 0 || __atomic_load_n(&c->stopping, __ATOMIC_ACQUIRE))
-			break;
-		nanosleep(&step, NULL);
-	}
-	if (fd < 0) {
-		for (struct accel_queue *q = c->queues; q; q = q->next)
-			queue_lost(q);
-		pthread_mutex_unlock(&c->lock);
-		return fd;
-	}
 	wire_finish(&c->wire);
 	c->generation++;
 	r = wire_init(&c->wire, fd);
 	if (r < 0) {
 		close(fd);
 		c->wire.fd = -1;
-	} else {
-		for (struct accel_queue *q = c->queues; q; q = q->next)
-			if (!__atomic_load_n(&q->lost, __ATOMIC_ACQUIRE))
-				reattach(c, q);
+		return r;
 	}
+	for (struct accel_queue *q = c->queues; q; q = q->next) {
+		if (__atomic_load_n(&q->lost, __ATOMIC_ACQUIRE))
+			continue;
+		r = reattach(c, q);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int accel_client_reconnect(struct accel_client *c, unsigned generation)
+{
+	struct timespec step = { 0, RECONNECT_STEP_MS * 1000000L };
+
+	/* No lock while waiting: the application's other calls and fork() go on. */
+	for (int waited = 0; waited < RECONNECT_TIMEOUT_MS; waited += RECONNECT_STEP_MS) {
+		int fd = -1, r;
+
+		if (__atomic_load_n(&c->stopping, __ATOMIC_ACQUIRE))
+			return -ECANCELED;
+		pthread_mutex_lock(&c->lock);
+		if (c->generation != generation) {
+			/* The other thread got there first. */
+			pthread_mutex_unlock(&c->lock);
+			return 0;
+		}
+		pthread_mutex_unlock(&c->lock);
+		fd = accel_socket_connect(c->path);
+		if (fd >= 0) {
+			pthread_mutex_lock(&c->lock);
+			if (c->generation != generation) {
+				pthread_mutex_unlock(&c->lock);
+				close(fd);
+				return 0;
+			}
+			r = take_connection(c, fd);
+			/* A broker going away again while we attached: start over from its connection. */
+			generation = c->generation;
+			pthread_mutex_unlock(&c->lock);
+			if (r == 0)
+				return 0;
+		}
+		nanosleep(&step, NULL);
+	}
+	pthread_mutex_lock(&c->lock);
+	for (struct accel_queue *q = c->queues; q; q = q->next)
+		queue_lost(q);
 	pthread_mutex_unlock(&c->lock);
-	return r;
+	return -ECONNREFUSED;
 }
 
 static void *watch(void *arg)

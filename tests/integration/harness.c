@@ -134,8 +134,11 @@ int broker_start(struct broker_proc *b, const char *const *args)
 	for (int i = 0; i < 500; i++) {
 		int fd = raw_connect(b->sock);
 		if (fd >= 0) {
-			/* A full round trip, then wait for the broker to close its end,
-			 * so that tests counting the broker's fds start from rest. */
+			/*
+			 * A full round trip, then wait for the broker to close its end
+			 * (the connection and the pidfd of its owner, in one step), so
+			 * that tests counting the broker's fds start from rest.
+			 */
 			char reply[4096];
 			int r = raw_call(fd, "{\"method\":\"org.accelbroker.Broker.GetStatus\"}",
 					 reply, sizeof(reply));
@@ -143,7 +146,8 @@ int broker_start(struct broker_proc *b, const char *const *args)
 			close(fd);
 			if (r <= 0)
 				return -EPROTO;
-			broker_wait_fd_count(b, busy - 1);
+			for (int j = 0; j < 500 && broker_fd_count(b) >= busy; j++)
+				usleep(2000);
 			return 0;
 		}
 		if (!broker_alive(b))
