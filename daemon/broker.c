@@ -240,7 +240,6 @@ static int pick_device(struct broker *b, const struct peer *peer, const struct a
 	return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "every queue for \"%s\" is in use", req->algorithm);
 }
 
-/* The terms @peer's queues get; a process-long queue needs a process to follow. */
 /* The groups of @uid as the user database says (for users not connected). */
 static unsigned user_groups(uid_t uid, gid_t *groups, int max)
 {
@@ -252,6 +251,7 @@ static unsigned user_groups(uid_t uid, gid_t *groups, int max)
 	return (unsigned)n;
 }
 
+/* The terms @peer's queues get; a process-long queue needs a process to follow. */
 static void peer_terms(struct broker *b, const struct peer *peer, struct terms *out)
 {
 	struct caller caller = { peer->uid, peer->groups, peer->n_groups };
@@ -483,7 +483,6 @@ int broker_attach(struct broker *b, const struct peer *peer, void *holder, uint6
 int broker_adopt(struct broker *b, struct queue *q, const char *device, int fd, int pidfd,
 		 struct accel_error *e)
 {
-	gid_t groups[POLICY_MAX_GROUPS];
 	struct peer owner = { .uid = q->uid, .gid = q->gid, .pid = q->pid };
 	struct device *dev = broker_find_device(b, device);
 	int r;
@@ -503,8 +502,7 @@ int broker_adopt(struct broker *b, struct queue *q, const char *device, int fd, 
 	/* Followed as before, through its pidfd; an owner that exited meanwhile is reclaimed now. */
 	owner.process = pidfd >= 0 ? owner_get(b, q->pid, TAKE_FD(pidfd)) : NULL;
 	/* Its groups now (group pools count by them): the user database's, as for a user not connected. */
-	owner.n_groups = user_groups(q->uid, groups, ELEMENTSOF(groups));
-	memcpy(owner.groups, groups, owner.n_groups * sizeof(gid_t));
+	owner.n_groups = user_groups(q->uid, owner.groups, ELEMENTSOF(owner.groups));
 	queue_set_owner(q, &owner);
 	owner_unref(owner.process);
 	if (!q->process)

@@ -205,9 +205,11 @@ int fdstore_take_passed(struct broker *b)
 	}
 	fds = calloc((size_t)n, sizeof(*fds));
 	if (!fds) {
-		for (int i = 0; i < n; i++)
+		for (int i = 0; i < n; i++) {
 			close(SD_LISTEN_FDS_START + i);
-		free(names);	/* the strings leak: out of memory at start anyway */
+			free(names ? names[i] : NULL);
+		}
+		free(names);
 		return -ENOMEM;
 	}
 	for (int i = 0; i < n; i++)

@@ -33,6 +33,7 @@ struct owner {
  */
 struct owner *owner_get(struct broker *b, pid_t pid, int pidfd);
 struct owner *owner_ref(struct owner *o);
+void owner_unref(struct owner *o);
 
 /*
  * A new pidfd of @o's process, a file of its own rather than a dup (the fd
@@ -40,7 +41,6 @@ struct owner *owner_ref(struct owner *o);
  * errno if the process exited or was never followed.
  */
 int owner_pidfd_copy(const struct owner *o);
-void owner_unref(struct owner *o);
 
 /* A pidfd for the peer of the connected socket @fd (SO_PEERPIDFD, else pidfd_open). */
 int owner_peer_pidfd(int fd, pid_t pid);
