@@ -47,7 +47,7 @@ EXPORT int accel_connect(const char *path, struct accel_client **out)
 	fd = -1;	/* the wire owns it */
 	snprintf(c->path, sizeof(c->path), "%s", path);	/* it fit in sun_path */
 	c->stop_fd = -1;
-	accel_client_lock_init(c);
+	pthread_mutex_init(&c->lock, NULL);
 	accel_client_register(c);
 	*out = c;
 	return 0;
@@ -95,23 +95,9 @@ static int reply_error(struct accel_client *c, const struct varlink_reply *reply
 	return accel_error_errno(reply->error);
 }
 
-static int call_locked(struct accel_client *c, const char *method, struct json_object *params,
-		       struct json_object **out, int *fd_out);
-
 bool accel_connection_lost(int r)
 {
 	return r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN || r == -EBADF;
-}
-
-int accel_call_direct(struct accel_client *c, const char *method, struct json_object *params,
-		      struct json_object **out, int *fd_out)
-{
-	int r;
-
-	pthread_mutex_lock(&c->lock);
-	r = call_locked(c, method, params, out, fd_out);
-	pthread_mutex_unlock(&c->lock);
-	return r;
 }
 
 int accel_call_fd(struct accel_client *c, const char *method, struct json_object *params,
@@ -122,7 +108,7 @@ int accel_call_fd(struct accel_client *c, const char *method, struct json_object
 
 	pthread_mutex_lock(&c->lock);
 	generation = c->generation;
-	r = call_locked(c, method, json_object_get(params), out, fd_out);
+	r = accel_call_locked(c, method, json_object_get(params), out, fd_out);
 	pthread_mutex_unlock(&c->lock);
 	/*
 	 * The broker went away (a restart): connect again, without the lock
@@ -130,8 +116,11 @@ int accel_call_fd(struct accel_client *c, const char *method, struct json_object
 	 * more; one it read and could not answer is not repeated.
 	 */
 	if (accel_connection_lost(r) && __atomic_load_n(&c->watching, __ATOMIC_ACQUIRE) &&
-	    accel_client_reconnect(c, generation) == 0 && r == -EPIPE)
-		r = accel_call_direct(c, method, json_object_get(params), out, fd_out);
+	    accel_client_reconnect(c, generation) == 0 && r == -EPIPE) {
+		pthread_mutex_lock(&c->lock);
+		r = accel_call_locked(c, method, json_object_get(params), out, fd_out);
+		pthread_mutex_unlock(&c->lock);
+	}
 	json_object_put(params);
 	return r;
 }
@@ -142,8 +131,8 @@ int accel_call(struct accel_client *c, const char *method, struct json_object *p
 	return accel_call_fd(c, method, params, out, NULL);
 }
 
-static int call_locked(struct accel_client *c, const char *method, struct json_object *params,
-		       struct json_object **out, int *fd_out)
+int accel_call_locked(struct accel_client *c, const char *method, struct json_object *params,
+		      struct json_object **out, int *fd_out)
 {
 	_cleanup_(json_object_putp) struct json_object *msg = json_object_new_object();
 	struct varlink_reply reply;

@@ -34,8 +34,9 @@ extern const struct accel_driver accel_driver_sim;
 
 struct accel_client {
 	/*
-	 * Recursive: the calls into the broker (the wire, error, queues) are
-	 * one thread's at a time, the application's or the watcher's.
+	 * The connection (the wire, the error, the queue list) is one
+	 * thread's at a time, the application's or the watcher's; never held
+	 * while waiting for a broker to come back.
 	 */
 	pthread_mutex_t lock;
 	struct wire wire;
@@ -97,8 +98,8 @@ int accel_call(struct accel_client *c, const char *method, struct json_object *p
  */
 int accel_call_fd(struct accel_client *c, const char *method, struct json_object *params,
 		  struct json_object **reply, int *fd_out);
-/* One call on the connection there is, never reconnecting (reconnect.c's own). */
-int accel_call_direct(struct accel_client *c, const char *method, struct json_object *params,
+/* One call on the connection there is, never reconnecting, with c->lock held. */
+int accel_call_locked(struct accel_client *c, const char *method, struct json_object *params,
 		      struct json_object **reply, int *fd_out);
 /* Whether @r says the connection to the broker is gone. */
 bool accel_connection_lost(int r);
@@ -113,8 +114,6 @@ int accel_socket_connect(const char *path);
  * other thread reconnected).  Retries for a while if no broker listens.
  */
 int accel_client_reconnect(struct accel_client *c, unsigned generation);
-/* c->lock, recursive. */
-void accel_client_lock_init(struct accel_client *c);
 /* Every client is on a list from connect to disconnect, for fork(). */
 void accel_client_register(struct accel_client *c);
 void accel_client_unregister(struct accel_client *c);

@@ -85,7 +85,7 @@ static int reattach(struct accel_client *c, struct accel_queue *q)
 
 	if (params)
 		json_object_object_add(params, "queue_id", json_object_new_int64((int64_t)q->id));
-	r = accel_call_direct(c, ACCEL_INTERFACE ".AttachQueue", params, NULL, &fd);
+	r = accel_call_locked(c, ACCEL_INTERFACE ".AttachQueue", params, NULL, &fd);
 	if (accel_connection_lost(r))
 		return r;
 	if (r < 0 || fd < 0 || !same_file(fd, q->fd))
@@ -207,9 +207,8 @@ static void fork_parent(void)
 }
 
 /*
- * The child's only thread holds every lock, but under another thread id
- * than the parent's thread that took them: a recursive mutex would refuse
- * the unlock.  Nothing else can hold them here: make them anew.
+ * The child's only thread holds every lock, taken by the parent's thread:
+ * nothing else can hold them here, so make them anew.
  */
 static void fork_child(void)
 {
@@ -219,7 +218,7 @@ static void fork_child(void)
 			close(c->stop_fd);
 			c->stop_fd = -1;
 		}
-		accel_client_lock_init(c);
+		pthread_mutex_init(&c->lock, NULL);
 	}
 	pthread_mutex_init(&clients_lock, NULL);
 }
@@ -227,16 +226,6 @@ static void fork_child(void)
 static void register_fork_handlers(void)
 {
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
-}
-
-void accel_client_lock_init(struct accel_client *c)
-{
-	pthread_mutexattr_t attr;
-
-	pthread_mutexattr_init(&attr);
-	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-	pthread_mutex_init(&c->lock, &attr);
-	pthread_mutexattr_destroy(&attr);
 }
 
 void accel_client_register(struct accel_client *c)
