@@ -9,6 +9,7 @@
  */
 #include <linux/crc32.h>
 #include <linux/minmax.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/vmalloc.h>
@@ -138,6 +139,7 @@ static int gzip_run(struct sim_gzip *gz, const struct accel_sim_desc *d, const u
 			gz->phase = SIM_GZ_BODY;
 			break;
 		case SIM_GZ_BODY:
+			cond_resched();	/* a 2 MiB operation is many chunks: let others run */
 			chunk = min(d->src_len - c->consumed, SIM_GZIP_BOUNCE);
 			last = c->consumed + chunk == d->src_len;
 			memcpy(bounce, src + c->consumed, chunk);
@@ -275,6 +277,7 @@ static int gunzip_run(struct sim_gzip *gz, const struct accel_sim_desc *d, const
 		}
 		switch (gz->phase) {
 		case SIM_GZ_BODY:
+			cond_resched();
 			chunk = min(d->src_len - c->consumed, SIM_GZIP_BOUNCE);
 			memcpy(bounce, src + c->consumed, chunk);
 			gz->z.next_in = bounce;
