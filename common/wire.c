@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <linux/sockios.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -178,14 +180,26 @@ int wire_queue(struct wire *w, const char *msg, size_t len, const int *fds,
 	memcpy(w->out + w->out_len, msg, len);
 	w->out[w->out_len + len] = '\0';
 	w->out_len += len + 1;
-	if (n_fds > 0)
+	if (n_fds > 0) {
 		w->marks[w->n_marks++] = mark;
+		w->out_fds += n_fds;
+	}
 	return 0;
 }
 
 size_t wire_out_pending(const struct wire *w)
 {
 	return w->out_len - w->out_sent;
+}
+
+unsigned wire_fds_in_flight(struct wire *w)
+{
+	int unread;
+
+	/* SIOCOUTQ counts what the peer has not read yet; 0: everything was received. */
+	if (w->sent_fds > 0 && ioctl(w->fd, SIOCOUTQ, &unread) == 0 && unread == 0)
+		w->sent_fds = 0;
+	return w->out_fds + w->sent_fds;
 }
 
 /* Send up to the next fd mark; attach the mark's fds when we are at it. */
@@ -202,6 +216,8 @@ static ssize_t flush_once(struct wire *w)
 	ssize_t n;
 
 	if (w->n_marks > 0) {
+		/* Marks point into the unsent part of the buffer, in order. */
+		assert(w->marks[0].offset >= w->out_sent && w->marks[0].offset < w->out_len);
 		if (w->marks[0].offset == w->out_sent)
 			mark = &w->marks[0];
 		else
@@ -226,6 +242,8 @@ static ssize_t flush_once(struct wire *w)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	if (mark && n > 0) {
 		/* The kernel holds its own references now. */
+		w->out_fds -= mark->n_fds;
+		w->sent_fds += mark->n_fds;
 		mark_close(mark);
 		memmove(w->marks, w->marks + 1, (w->n_marks - 1) * sizeof(*mark));
 		w->n_marks--;

@@ -12,13 +12,20 @@
 #include "varlink.h"
 #include "varlink_api.h"
 
+/* Whether the replies the client has not taken allow another call. */
+static bool connection_can_take_more(struct connection *c)
+{
+	return wire_out_pending(&c->wire) < CONNECTION_OUT_HIGH_WATER &&
+	       wire_fds_in_flight(&c->wire) < CONNECTION_MAX_FDS_IN_FLIGHT;
+}
+
 static void connection_update_events(struct connection *c)
 {
+	bool more = connection_can_take_more(c);
+	bool live = c->state == CONNECTION_ACTIVE || c->state == CONNECTION_DRAINING;
 	uint32_t events = 0;
 
-	bool below = wire_out_pending(&c->wire) < CONNECTION_OUT_HIGH_WATER;
-
-	if (c->state == CONNECTION_ACTIVE && below)
+	if (c->state == CONNECTION_ACTIVE && more)
 		events |= EPOLLIN;
 	/*
 	 * EPOLLOUT also when whole messages wait in the buffer: a client that
@@ -26,9 +33,15 @@ static void connection_update_events(struct connection *c)
 	 * readable again to get us back here.  A writable socket does, after
 	 * every other connection had its turn.
 	 */
-	if (wire_out_pending(&c->wire) > 0 ||
-	    (c->state == CONNECTION_ACTIVE && below && wire_has_message(&c->wire)))
+	if (wire_out_pending(&c->wire) > 0 || (live && more && wire_has_message(&c->wire)))
 		events |= EPOLLOUT;
+	/*
+	 * Held back only by fds the client has not read: its socket stays
+	 * writable, so wait for the edge each of its reads makes rather than
+	 * spin on a level.
+	 */
+	else if (live && !more)
+		events |= EPOLLOUT | EPOLLET;
 	sd_event_source_set_io_events(c->io, events);
 }
 
@@ -62,10 +75,9 @@ int connection_reply(struct connection *c, const struct varlink_call *call,
 	return queue_message(c, msg, fds, n_fds);
 }
 
-int connection_notify(struct connection *c, struct json_object *params)
+static int queue_event(struct connection *c, struct json_object *params)
 {
 	struct json_object *msg = json_object_new_object();
-	int r;
 
 	if (!msg || !params) {
 		json_object_put(msg);
@@ -74,12 +86,43 @@ int connection_notify(struct connection *c, struct json_object *params)
 	}
 	json_object_object_add(msg, "parameters", params);
 	json_object_object_add(msg, "continues", json_object_new_boolean(1));
-	r = queue_message(c, msg, NULL, 0);
-	if (r < 0 || wire_out_pending(&c->wire) > 4 * CONNECTION_OUT_HIGH_WATER) {
-		/* A monitor that does not read loses its stream, not our memory. */
-		c->state = CONNECTION_CLOSING;
-		c->wire.out_len = c->wire.out_sent = 0;
+	return queue_message(c, msg, NULL, 0);
+}
+
+/*
+ * Once a monitor's backlog is down again, one "overflow" event says how
+ * many it missed, before any event that follows the gap.  Nothing already
+ * queued is ever cut: whole messages and their fds stay as they are.
+ */
+static void connection_report_overflow(struct connection *c)
+{
+	struct json_object *ev;
+
+	if (c->events_dropped == 0 || wire_out_pending(&c->wire) >= CONNECTION_OUT_HIGH_WATER)
+		return;
+	ev = json_object_new_object();
+	if (ev) {
+		json_object_object_add(ev, "event", json_object_new_string("overflow"));
+		json_object_object_add(ev, "dropped", json_object_new_int64(c->events_dropped));
 	}
+	if (queue_event(c, ev) == 0)
+		c->events_dropped = 0;
+}
+
+int connection_notify(struct connection *c, struct json_object *params)
+{
+	int r;
+
+	connection_report_overflow(c);
+	if (c->events_dropped > 0 || wire_out_pending(&c->wire) >= CONNECTION_EVENT_BACKLOG) {
+		/* A monitor that does not read loses events, not our memory. */
+		c->events_dropped++;
+		json_object_put(params);
+		return 0;
+	}
+	r = queue_event(c, params);
+	if (r < 0)
+		c->events_dropped++;
 	connection_update_events(c);	/* the io handler sends it */
 	return r;
 }
@@ -152,8 +195,10 @@ static void connection_read(struct connection *c)
 		connection_abort(c, &e);
 		return;
 	}
-	if (r <= 0) {
-		/* End of input; replies still queued go out unless the peer is gone. */
+	if (r == 0) {
+		/* The peer is done sending: every complete call still gets its answer. */
+		c->state = CONNECTION_DRAINING;
+	} else if (r < 0) {
 		c->state = CONNECTION_CLOSING;
 	}
 }
@@ -164,10 +209,12 @@ static void connection_dispatch(struct connection *c)
 	const char *msg;
 	size_t len;
 
-	while (c->state == CONNECTION_ACTIVE &&
-	       wire_out_pending(&c->wire) < CONNECTION_OUT_HIGH_WATER &&
-	       wire_next(&c->wire, &msg, &len) > 0)
+	while ((c->state == CONNECTION_ACTIVE || c->state == CONNECTION_DRAINING) &&
+	       connection_can_take_more(c) && wire_next(&c->wire, &msg, &len) > 0)
 		varlink_api_dispatch(c, msg, len);
+	/* What is left of the input of a peer that stopped sending is a half-written message. */
+	if (c->state == CONNECTION_DRAINING && !wire_has_message(&c->wire))
+		c->state = CONNECTION_CLOSING;
 }
 
 static int connection_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -177,13 +224,21 @@ static int connection_io(sd_event_source *s, int fd, uint32_t revents, void *use
 
 	(void)s;
 	(void)fd;
-	if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
+	if (c->state == CONNECTION_ACTIVE && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		connection_read(c);
 	connection_dispatch(c);
 	r = wire_flush(&c->wire);
 	if (r < 0 && r != -EAGAIN) {
 		connection_destroy(c);
 		return 0;
+	}
+	if (c->monitoring) {
+		connection_report_overflow(c);
+		r = wire_flush(&c->wire);
+		if (r < 0 && r != -EAGAIN) {
+			connection_destroy(c);
+			return 0;
+		}
 	}
 	if (c->state == CONNECTION_CLOSING && wire_out_pending(&c->wire) == 0) {
 		discard_input(c);
@@ -240,4 +295,5 @@ void connection_destroy(struct connection *c)
 	s->n_connections--;
 	s->broker->n_connections--;
 	free(c);
+	server_resume_accepting(s);	/* fds were freed */
 }

@@ -21,9 +21,20 @@ struct varlink_call;
 
 /* Stop reading a client whose replies pile up beyond this. */
 #define CONNECTION_OUT_HIGH_WATER (256u * 1024u)
+/*
+ * Stop reading a client that has this many queue fds not yet received:
+ * each one waiting in our buffer is a descriptor of ours, each one in its
+ * socket is charged to our user by the kernel.  A uid can thus make the
+ * broker hold at most max_connections_per_user * (1 + this) fds besides
+ * its queues and one pidfd per process.
+ */
+#define CONNECTION_MAX_FDS_IN_FLIGHT 8u
+/* A monitor whose unread events reach this loses the next ones (see protocol.md). */
+#define CONNECTION_EVENT_BACKLOG (4u * CONNECTION_OUT_HIGH_WATER)
 
 enum connection_state {
 	CONNECTION_ACTIVE,
+	CONNECTION_DRAINING,	/* the peer sent its last byte: answer what is complete, then close */
 	CONNECTION_CLOSING,	/* flush what is queued, then close */
 };
 
@@ -35,6 +46,7 @@ struct connection {
 	sd_event_source *io;
 	enum connection_state state;
 	bool monitoring;		/* a Monitor call streams revocations to it */
+	unsigned events_dropped;	/* not queued while the backlog was full */
 	struct broker_watcher watcher;
 };
 

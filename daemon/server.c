@@ -93,6 +93,41 @@ static int peer_credentials(struct server *s, int fd, struct peer *peer)
 	return 0;
 }
 
+/* How long a listener paused for lack of fds waits when no connection closes meanwhile. */
+#define ACCEPT_RETRY_USEC (250 * 1000)
+
+static int accept_retry(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	server_resume_accepting(userdata);
+	return 0;
+}
+
+void server_resume_accepting(struct server *s)
+{
+	if (!s->accept_paused)
+		return;
+	s->accept_paused = false;
+	sd_event_source_set_enabled(s->accept_retry, SD_EVENT_OFF);
+	sd_event_source_set_enabled(s->listen_source, SD_EVENT_ON);
+}
+
+/*
+ * accept4() failed for lack of fds (or kernel memory): the pending
+ * connection stays in the backlog and the socket stays readable, so keep
+ * the listener off until a connection closes or the retry timer fires.
+ * The timer exists from the start: arming it needs no new fd.
+ */
+static void pause_accepting(struct server *s, int error)
+{
+	log_full(LOG_ERR, "Could not accept a connection: %s; not accepting until an fd is freed",
+		 strerror(error));
+	s->accept_paused = true;
+	s->accept_pauses++;
+	sd_event_source_set_enabled(s->listen_source, SD_EVENT_OFF);
+	sd_event_source_set_time_relative(s->accept_retry, ACCEPT_RETRY_USEC);
+	sd_event_source_set_enabled(s->accept_retry, SD_EVENT_ONESHOT);
+}
+
 static int server_accept(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 {
 	struct server *s = userdata;
@@ -104,7 +139,9 @@ static int server_accept(sd_event_source *src, int fd, uint32_t revents, void *u
 	(void)revents;
 	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (cfd < 0) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+			pause_accepting(s, errno);
+		else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 			log_client(LOG_WARNING, "Could not accept a connection: %s", strerror(errno));
 		return 0;
 	}
@@ -203,7 +240,11 @@ int server_init(struct server *s, sd_event *event, struct broker *broker, const 
 	r = sd_event_add_io(event, &s->listen_source, fd, EPOLLIN, server_accept, s);
 	if (r < 0)
 		return log_error_errno(r, "Could not watch the listening socket");
-	return 0;
+	r = sd_event_add_time_relative(event, &s->accept_retry, CLOCK_MONOTONIC, ACCEPT_RETRY_USEC, 0,
+				       accept_retry, s);
+	if (r < 0)
+		return log_error_errno(r, "Could not create the accept retry timer");
+	return sd_event_source_set_enabled(s->accept_retry, SD_EVENT_OFF);
 }
 
 void server_finish(struct server *s)
@@ -212,6 +253,8 @@ void server_finish(struct server *s)
 
 	if (!s->event)
 		return;	/* never set up */
+	s->accept_paused = false;	/* no resuming from the destroys below */
+	s->accept_retry = sd_event_source_disable_unref(s->accept_retry);
 	list_for_each_safe(c, tmp, &s->connections, link)
 		connection_destroy(c);
 	sd_event_source_disable_unref(s->listen_source);

@@ -18,6 +18,14 @@ struct server {
 	sd_event_source *listen_source;
 	struct list connections;
 	unsigned n_connections;
+	/*
+	 * Out of fds (EMFILE/ENFILE): the listener is off until a connection
+	 * closes or the retry timer fires, instead of spinning on a readable
+	 * socket it cannot accept from.
+	 */
+	bool accept_paused;
+	sd_event_source *accept_retry;
+	uint64_t accept_pauses;	/* times it was paused, for GetStatus */
 	char *created_path;	/* unlinked on exit; NULL when systemd owns it */
 };
 
@@ -31,5 +39,8 @@ int server_init(struct server *s, sd_event *event, struct broker *broker,
 void server_finish(struct server *s);
 
 unsigned server_user_connections(struct server *s, uid_t uid);
+
+/* Listen again after running out of fds (no-op when listening). */
+void server_resume_accepting(struct server *s);
 
 #endif

@@ -285,6 +285,8 @@ static int handle_get_status(struct connection *c, const struct varlink_call *ca
 	json_object_object_add(reply, "devices", json_object_new_int64(broker_device_count(b)));
 	json_object_object_add(reply, "queues_active", json_object_new_int64(broker_active_queues(b)));
 	json_object_object_add(reply, "clients", json_object_new_int64(b->n_connections));
+	json_object_object_add(reply, "accepting", json_object_new_boolean(!c->server->accept_paused));
+	json_object_object_add(reply, "accept_pauses", json_object_new_int64((int64_t)c->server->accept_pauses));
 	users = json_object_new_array();
 	broker_for_each_user(b, &c->peer, add_user, users);
 	json_object_object_add(reply, "users", users);

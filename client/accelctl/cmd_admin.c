@@ -81,7 +81,13 @@ int cmd_revoke(struct ctl *ctl, int argc, char **argv)
 
 static void print_event(const struct accel_event *ev, bool json)
 {
-	if (strncmp(ev->type, "device-", 7) == 0) {
+	if (strcmp(ev->type, "overflow") == 0) {
+		if (json)
+			printf("{\"event\":\"overflow\"}\n");
+		else
+			printf("overflow: events were dropped while this monitor fell behind; "
+			       "'accelctl queues' shows what is current\n");
+	} else if (strncmp(ev->type, "device-", 7) == 0) {
 		if (json)
 			printf("{\"event\":\"%s\",\"device\":\"%s\"}\n", ev->type, ev->device);
 		else

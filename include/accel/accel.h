@@ -228,7 +228,8 @@ enum accel_queue_state accel_queue_state(const struct accel_queue *queue);
 struct accel_events;
 
 struct accel_event {
-	char type[16];		/* "revoked", "device-added", "device-removed" */
+	char type[16];		/* "revoked", "device-added", "device-removed", or
+				 * "overflow": events were lost while the reader fell behind */
 	uint64_t queue_id;
 	char device[64];
 	char algorithm[32];

@@ -1,0 +1,347 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Clients that attack the broker's buffers and descriptors: a monitor that
+ * does not read while others make events, a client that pipelines fd
+ * replies it never takes, a broker out of file descriptors, a client that
+ * sends its calls and half-closes.  Each case ends with the broker serving
+ * someone else.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "harness.h"
+
+#define GET_INFO "{\"method\":\"org.varlink.service.GetInfo\"}"
+#define GET_STATUS "{\"method\":\"org.accelbroker.Broker.GetStatus\"}"
+#define ACQUIRE_COPY "{\"method\":\"org.accelbroker.Broker.AcquireQueue\",\"parameters\":{\"algorithm\":\"copy\"}}"
+
+static struct broker_proc broker;
+
+static int setup(void **state)
+{
+	static const char *const args[] = { "--sim", "2", "--sim-queues", "64",
+					    "--max-queues-per-user", "128", NULL };
+	int r = broker_start(&broker, args);
+
+	if (r < 0)
+		fprintf(stderr, "broker did not start: %s\n", strerror(-r));
+	return r < 0 ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+	int status = broker_stop(&broker);
+
+	if (status != 0)
+		fprintf(stderr, "broker exit status %d\n", status);
+	return status != 0 ? -1 : 0;
+}
+
+/* A buffered reader of whole messages that counts (and closes) the fds riding with them. */
+struct reader {
+	int fd;
+	char buf[1 << 17];
+	size_t have;
+	unsigned fds;
+};
+
+/* The next message into @out (NUL-terminated); 1, 0 at EOF, -errno. */
+static int reader_next(struct reader *rd, char *out, size_t size)
+{
+	for (;;) {
+		char *z = memchr(rd->buf, '\0', rd->have);
+		if (z) {
+			size_t len = (size_t)(z - rd->buf) + 1;
+			assert_true(len <= size);
+			memcpy(out, rd->buf, len);
+			rd->have -= len;
+			memmove(rd->buf, rd->buf + len, rd->have);
+			return 1;
+		}
+		assert_true(rd->have < sizeof(rd->buf));
+
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(sizeof(int) * 16)];
+		} control;
+		struct iovec iov = { rd->buf + rd->have, sizeof(rd->buf) - rd->have };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+		ssize_t n = recvmsg(rd->fd, &mh, MSG_CMSG_CLOEXEC);
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+				continue;
+			for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+				close(((int *)CMSG_DATA(c))[i]);
+				rd->fds++;
+			}
+		}
+		rd->have += (size_t)n;
+	}
+}
+
+/*
+ * Send @msg (plus NUL) @n times in one write, without reading; returns how
+ * many whole calls the socket took (with @flags MSG_DONTWAIT, a part of the
+ * last one may have gone too).
+ */
+static int pipeline(int fd, const char *msg, int n, int flags)
+{
+	size_t len = strlen(msg) + 1, off = 0;
+	char *buf = malloc(len * (size_t)n);
+
+	assert_non_null(buf);
+	for (int i = 0; i < n; i++)
+		memcpy(buf + len * (size_t)i, msg, len);
+	while (off < len * (size_t)n) {
+		ssize_t w = send(fd, buf + off, len * (size_t)n - off, MSG_NOSIGNAL | flags);
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	free(buf);
+	return (int)(off / len);
+}
+
+static struct json_object *call_json(int fd, const char *msg)
+{
+	static char buf[1 << 16];
+	struct json_object *o;
+
+	assert_true(raw_call(fd, msg, buf, sizeof(buf)) > 0);
+	o = json_tokener_parse(buf);
+	assert_non_null(o);
+	return o;
+}
+
+static int64_t status_field(int fd, const char *name)
+{
+	struct json_object *o = call_json(fd, GET_STATUS), *p, *v;
+	int64_t value;
+
+	assert_true(json_object_object_get_ex(o, "parameters", &p));
+	assert_true(json_object_object_get_ex(p, name, &v));
+	value = json_object_get_int64(v);
+	json_object_put(o);
+	return value;
+}
+
+static void assert_broker_serves(void)
+{
+	int fd = raw_connect(broker.sock);
+	struct json_object *o;
+
+	assert_true(fd >= 0);
+	o = call_json(fd, ACQUIRE_COPY);
+	assert_false(json_object_object_get_ex(o, "error", NULL));
+	json_object_put(o);
+	close(fd);
+}
+
+/* Acquire @n queues on @fd in one go, then revoke them all by user: @n events. */
+static void make_revocations(int fd, int n)
+{
+	char buf[4096];
+	struct json_object *o;
+
+	for (int i = 0; i < n; i++)
+		assert_int_equal(raw_send(fd, ACQUIRE_COPY), 0);
+	for (int i = 0; i < n; i++)
+		assert_true(raw_recv(fd, buf, sizeof(buf)) > 0);
+	o = call_json(fd, "{\"method\":\"org.accelbroker.Broker.Revoke\",\"parameters\":{\"user\":\"0\"}}");
+	assert_false(json_object_object_get_ex(o, "error", NULL));
+	json_object_put(o);
+}
+
+/*
+ * A connection with replies (one carrying a queue fd) still in the
+ * broker's buffer calls Monitor and stops reading while another connection
+ * makes more than the backlog's worth of events.  When it reads at last,
+ * every message is whole JSON, the fd arrives once with its reply, and an
+ * "overflow" event says events were dropped.
+ */
+static void slow_monitor_gets_whole_messages_and_an_overflow(void **state)
+{
+	int mon = raw_connect(broker.sock), maker = raw_connect(broker.sock);
+	int n_fill, events = 0, overflows = 0, replies = 0;
+	static struct reader rd;
+	static char msg[1 << 16];
+	char one[4096];
+
+	assert_true(mon >= 0 && maker >= 0);
+	/* Fill the socket and leave ~96 KiB of replies waiting in the broker. */
+	n_fill = (int)((212992 + 96 * 1024) / (size_t)raw_call(mon, GET_INFO, one, sizeof(one)));
+	assert_int_equal(pipeline(mon, GET_INFO, n_fill, 0), n_fill);
+	assert_int_equal(raw_send(mon, ACQUIRE_COPY), 0);
+	assert_int_equal(raw_send(mon, "{\"method\":\"org.accelbroker.Broker.Monitor\",\"more\":true}"), 0);
+
+	/* Over 1 MiB of events (~150 bytes each) while the monitor reads nothing. */
+	for (int round = 0; round < 100; round++)
+		make_revocations(maker, 100);
+	assert_broker_serves();
+
+	rd.fd = mon;
+	shutdown(mon, SHUT_WR);
+	for (int r; (r = reader_next(&rd, msg, sizeof(msg))) == 1;) {
+		struct json_object *o = json_tokener_parse(msg), *p, *ev;
+		assert_non_null(o);
+		assert_true(json_object_object_get_ex(o, "parameters", &p));
+		if (json_object_object_get_ex(p, "event", &ev)) {
+			events++;
+			overflows += strcmp(json_object_get_string(ev), "overflow") == 0;
+		} else {
+			replies++;
+		}
+		json_object_put(o);
+	}
+	assert_int_equal(replies, n_fill + 1);
+	assert_int_equal(rd.fds, 1);
+	assert_int_equal(overflows, 1);
+	assert_true(events > 1000);
+	close(mon);
+	close(maker);
+	assert_broker_serves();
+}
+
+/*
+ * Thousands of AttachQueue calls pipelined on one's own queue, never read:
+ * the broker holds at most a few duplicates for that connection, and every
+ * call is still answered, fd and all, once the client reads.
+ */
+static void pipelined_fd_replies_are_bounded(void **state)
+{
+	const int total = 3000;
+	int fd = raw_connect(broker.sock), other = raw_connect(broker.sock);
+	int base, sent = 0, answered = 0;
+	static struct reader rd;
+	static char msg[4096];
+	char attach[256];
+	struct json_object *o, *p, *id;
+
+	assert_true(fd >= 0 && other >= 0);
+	o = call_json(fd, ACQUIRE_COPY);
+	assert_true(json_object_object_get_ex(o, "parameters", &p));
+	assert_true(json_object_object_get_ex(p, "queue_id", &id));
+	snprintf(attach, sizeof(attach),
+		 "{\"method\":\"org.accelbroker.Broker.AttachQueue\",\"parameters\":{\"queue_id\":%lld}}",
+		 (long long)json_object_get_int64(id));
+	json_object_put(o);
+	base = broker_fd_count(&broker);
+
+	rd.fd = fd;
+	sent = pipeline(fd, attach, total, MSG_DONTWAIT);
+	assert_true(sent > 100);
+	/* The broker works through what it read; it never holds more than 8 of our fds. */
+	for (int i = 0; i < 50; i++) {
+		json_object_put(call_json(other, GET_STATUS));
+		assert_true(broker_fd_count(&broker) <= base + 8);
+	}
+	/* Now read: every call sent gets its reply and its fd. */
+	shutdown(fd, SHUT_WR);
+	while (reader_next(&rd, msg, sizeof(msg)) == 1) {
+		assert_null(strstr(msg, "\"error\""));
+		answered++;
+	}
+	assert_int_equal(answered, sent);
+	assert_int_equal(rd.fds, (unsigned)sent);
+	close(fd);
+	close(other);
+	assert_broker_serves();
+}
+
+/*
+ * A broker out of fds stops accepting (GetStatus says so) instead of
+ * spinning on its listening socket, and accepts again once an fd is freed.
+ */
+static void out_of_fds_pauses_the_listener(void **state)
+{
+	int ctl = raw_connect(broker.sock), conns[32], n_conns = 0;
+	struct rlimit lim;
+	int64_t pauses;
+
+	assert_true(ctl >= 0);
+	assert_true(status_field(ctl, "accepting"));
+	/* Room for three more descriptors. */
+	assert_int_equal(prlimit(broker.pid, RLIMIT_NOFILE, NULL, &lim), 0);
+	lim.rlim_cur = (rlim_t)broker_fd_count(&broker) + 3;
+	assert_int_equal(prlimit(broker.pid, RLIMIT_NOFILE, &lim, NULL), 0);
+
+	/* Connections queue in the backlog even when the broker cannot take them. */
+	for (; n_conns < 8; n_conns++)
+		assert_true((conns[n_conns] = raw_connect(broker.sock)) >= 0);
+	for (int i = 0; i < 1000 && status_field(ctl, "accepting"); i++)
+		;
+	assert_false(status_field(ctl, "accepting"));
+	pauses = status_field(ctl, "accept_pauses");
+	assert_true(pauses >= 1);
+	/* Paused, not spinning: many calls later it has not retried in a loop. */
+	for (int i = 0; i < 50; i++)
+		status_field(ctl, "clients");
+	assert_true(status_field(ctl, "accept_pauses") <= pauses + 2);
+
+	/* Free descriptors: the waiting connections are taken and served. */
+	lim.rlim_cur = lim.rlim_max;
+	assert_int_equal(prlimit(broker.pid, RLIMIT_NOFILE, &lim, NULL), 0);
+	for (int i = 0; i < n_conns; i++) {
+		struct json_object *o = call_json(conns[i], GET_INFO);
+		json_object_put(o);
+	}
+	assert_true(status_field(ctl, "accepting"));
+	for (int i = 0; i < n_conns; i++)
+		close(conns[i]);
+	close(ctl);
+	assert_broker_serves();
+}
+
+/* Complete calls followed by shutdown(SHUT_WR), as socat sends its input: all answered. */
+static void half_close_answers_every_complete_call(void **state)
+{
+	const int total = 1000;
+	int fd = raw_connect(broker.sock), answered = 0, r;
+	static struct reader rd;
+	static char msg[4096];
+
+	assert_true(fd >= 0);
+	assert_int_equal(pipeline(fd, GET_INFO, total, 0), total);
+	/* And half a call, which is dropped. */
+	assert_int_equal(send(fd, "{\"method\":", 10, MSG_NOSIGNAL), 10);
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	rd.fd = fd;
+	while ((r = reader_next(&rd, msg, sizeof(msg))) == 1) {
+		assert_non_null(strstr(msg, "\"interfaces\""));
+		answered++;
+	}
+	assert_int_equal(r, 0);
+	assert_int_equal(answered, total);
+	close(fd);
+	assert_broker_serves();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(slow_monitor_gets_whole_messages_and_an_overflow, setup, teardown),
+		cmocka_unit_test_setup_teardown(pipelined_fd_replies_are_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(out_of_fds_pauses_the_listener, setup, teardown),
+		cmocka_unit_test_setup_teardown(half_close_answers_every_complete_call, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
