@@ -240,6 +240,9 @@ static void malformed_requests_get_named_errors(void **state)
 	hostile_expect("[1,2]", "org.accelbroker.Broker.InvalidParameter");
 	hostile_expect("{\"method\":7}", "org.accelbroker.Broker.InvalidParameter");
 	hostile_expect("{\"method\":\"org.accelbroker.Broker.Nope\"}", "org.varlink.service.MethodNotFound");
+	/* A NUL would end a C comparison early: this must not run GetInfo. */
+	hostile_expect("{\"method\":\"org.varlink.service.GetInfo\\u0000x\"}",
+		       "org.accelbroker.Broker.InvalidParameter");
 	hostile_expect("{\"method\":\"org.accelbroker.Broker.AcquireQueue\",\"parameters\":{\"algorithm\":5}}",
 		       "org.varlink.service.InvalidParameter");
 	hostile_expect("{\"method\":\"org.accelbroker.Broker.AcquireQueue\",\"parameters\":{}}",
