@@ -505,7 +505,7 @@ void varlink_api_dispatch(struct connection *c, const char *msg, size_t len)
 	}
 	r = varlink_call_parse(msg, len, &call, &e);
 	if (r < 0) {
-		log_client(LOG_NOTICE, "Bad message from pid %d uid %u: %s", (int)c->peer.pid,
+		log_client(c->peer.uid, LOG_NOTICE, "Bad message from pid %d uid %u: %s", (int)c->peer.pid,
 			   (unsigned)c->peer.uid, e.message);
 		connection_reply_error(c, NULL, &e);
 		return;
@@ -527,7 +527,7 @@ void varlink_api_dispatch(struct connection *c, const char *msg, size_t len)
 	}
 	if (r < 0 && e.name) {
 		/* A oneway call's failure reaches its client by no other way. */
-		log_client(call.oneway ? LOG_NOTICE : LOG_DEBUG, "%s from pid %d uid %u: %s",
+		log_client(c->peer.uid, call.oneway ? LOG_NOTICE : LOG_DEBUG, "%s from pid %d uid %u: %s",
 			   call.method, (int)c->peer.pid,
 			   (unsigned)c->peer.uid, e.message);
 		connection_reply_error(c, &call, &e);
