@@ -5,13 +5,40 @@
 
 #include "varlink.h"
 
-/* Parse exactly @len bytes as one JSON object. */
+/*
+ * Whether a string in @msg holds a NUL character ("\u0000", or a raw NUL
+ * byte).  json-c keeps such a value whole but C compares stop at the NUL
+ * ("GetInfo\u0000x" would run GetInfo), and it cuts such an object key
+ * short ("algorithm\u0000x" reads as "algorithm"), where nothing after the
+ * parse can see it.  No name, key or value of the protocol may hold one, so
+ * every message is checked here, once, before json-c reads it.
+ */
+static bool has_nul(const char *msg, size_t len)
+{
+	bool in_string = false;
+
+	if (memchr(msg, '\0', len))
+		return true;
+	for (size_t i = 0; i < len; i++) {
+		if (msg[i] == '"') {
+			in_string = !in_string;
+		} else if (in_string && msg[i] == '\\' && i + 1 < len) {
+			/* An escape: "\\" must not be taken for the start of "\u0000". */
+			if (msg[i + 1] == 'u' && len - i >= 6 && memcmp(msg + i + 2, "0000", 4) == 0)
+				return true;
+			i++;
+		}
+	}
+	return false;
+}
+
+/* Parse exactly @len bytes as one JSON object with no NUL in any string. */
 static struct json_object *parse_object(const char *msg, size_t len)
 {
 	struct json_tokener *tok;
 	struct json_object *o;
 
-	if (len == 0 || len > INT32_MAX)
+	if (len == 0 || len > INT32_MAX || has_nul(msg, len))
 		return NULL;
 	tok = json_tokener_new_ex(VARLINK_MAX_DEPTH);
 	if (!tok)
@@ -66,7 +93,8 @@ int varlink_call_parse(const char *msg, size_t len, struct varlink_call *call,
 	*call = (struct varlink_call){ 0 };
 	call->root = parse_object(msg, len);
 	if (!call->root)
-		return accel_error_set(e, ERR_INVALID_PARAMETER,
+		return accel_error_set(e, ERR_INVALID_PARAMETER, "%s",
+				       has_nul(msg, len) ? "a string holds a NUL character (\\u0000)" :
 				       "message is not a JSON object"), -EBADMSG;
 	if (!json_object_object_get_ex(call->root, "method", &method) ||
 	    !json_object_is_type(method, json_type_string)) {

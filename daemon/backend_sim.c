@@ -53,32 +53,66 @@ static int queue_memfd(const char *name, size_t size)
 	return TAKE_FD(fd);
 }
 
-static int sim_queue_open(struct device *dev, struct queue *q, struct accel_error *e)
+/* New queue memory for q->algorithm, served by the engine: its fd, and the engine's queue. */
+static int sim_queue_start(struct device *dev, const struct queue *q, struct sim_queue **out,
+			   struct accel_error *e)
 {
 	struct sim_device *sd = dev->backend;
-	struct sim_queue *sq;
-	size_t mmio = mmio_size();
 	unsigned op = sim_op_from_name(q->algorithm);
 	_cleanup_close_ int fd = -1;
 	int r;
 
 	assert(op != 0);	/* device_has_algorithm() checked it */
-	if (dev->queues_open >= dev->queues_total)
-		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "%s has no free queue", dev->name);
-	fd = queue_memfd(dev->name, mmio + ACCEL_SIM_DUS_SIZE);
+	fd = queue_memfd(dev->name, mmio_size() + ACCEL_SIM_DUS_SIZE);
 	if (fd < 0)
 		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "could not create queue memory: %s",
 				       strerror(-fd));
-	r = sim_engine_add_queue(sd->engine, fd, mmio, ACCEL_SIM_DUS_SIZE, op, &sq);
+	r = sim_engine_add_queue(sd->engine, fd, mmio_size(), ACCEL_SIM_DUS_SIZE, op, out);
 	if (r < 0)
 		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "could not start queue: %s",
 				       strerror(-r));
+	return TAKE_FD(fd);
+}
+
+static int sim_queue_open(struct device *dev, struct queue *q, struct accel_error *e)
+{
+	size_t mmio = mmio_size();
+	struct sim_queue *sq;
+	int fd;
+
+	if (dev->queues_open >= dev->queues_total)
+		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "%s has no free queue", dev->name);
+	fd = sim_queue_start(dev, q, &sq, e);
+	if (fd < 0)
+		return fd;
 	q->backend = sq;
-	q->fd = TAKE_FD(fd);
+	q->fd = fd;
 	/* uacce's convention: region type N is at mmap offset N pages. */
 	q->regions[0] = (struct queue_region){ "mmio", 0, mmio };
 	q->regions[1] = (struct queue_region){ "dus", mmio, ACCEL_SIM_DUS_SIZE };
 	q->n_regions = 2;
+	return 0;
+}
+
+/*
+ * The memfd is the queue: whoever keeps it mapped reads and writes what the
+ * engine does with it.  A new owner of another uid gets new memory; the old
+ * memory is revoked, so the giver's mapping shows REVOKED and nothing else.
+ * Same layout, same slot of the device: only the fd changes.
+ */
+static int sim_queue_renew(struct device *dev, struct queue *q, struct accel_error *e)
+{
+	struct sim_device *sd = dev->backend;
+	struct sim_queue *sq;
+	int fd = sim_queue_start(dev, q, &sq, e);
+
+	if (fd < 0)
+		return fd;
+	if (q->backend)
+		sim_engine_remove_queue(sd->engine, q->backend);
+	close(q->fd);
+	q->backend = sq;
+	q->fd = fd;
 	return 0;
 }
 
@@ -143,6 +177,7 @@ static const struct backend_ops sim_ops = {
 	.queue_open = sim_queue_open,
 	.queue_stop = sim_queue_stop,
 	.queue_adopt = sim_queue_adopt,
+	.queue_renew = sim_queue_renew,
 	.queue_forget = sim_queue_forget,
 	.queues_free = sim_queues_free,
 	.device_free = sim_device_free,

@@ -616,6 +616,24 @@ int broker_transfer(struct broker *b, const struct peer *peer, void *holder, uin
 	return 0;
 }
 
+/*
+ * The giver may keep the queue's fd and mappings whatever it promised; within
+ * one uid that gives it nothing it could not take anyway, across uids it
+ * would read (and write) the receiver's data.  So a queue changing uid gets
+ * new memory from its backend, the old going dead; a backend that cannot
+ * do that cannot hand its queues to another user.
+ */
+static int renew_for_another_user(struct queue *q, const struct peer *peer, struct accel_error *e)
+{
+	if (peer->uid == q->uid)
+		return 0;
+	if (!q->device->ops->queue_renew)
+		return accel_error_set(e, ERR_PERMISSION_DENIED,
+				       "queues of %s cannot go to another user: the giver would keep access",
+				       q->device->name);
+	return q->device->ops->queue_renew(q->device, q, e);
+}
+
 int broker_claim(struct broker *b, const struct peer *peer, void *holder, const char *token,
 		 struct queue **out, struct accel_error *e)
 {
@@ -646,6 +664,9 @@ int broker_claim(struct broker *b, const struct peer *peer, void *holder, const 
 			return r;
 	}
 	r = check_policy(b, peer, q->algorithm, NULL, q, e);
+	if (r < 0)
+		return r;
+	r = renew_for_another_user(q, peer, e);
 	if (r < 0)
 		return r;
 	q->token[0] = '\0';

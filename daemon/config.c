@@ -49,6 +49,8 @@ struct config_parse {
 	const char *path;
 	FILE *file;
 	int line;	/* Debian's inih passes no line numbers: count them here */
+	char *text;	/* read_line's buffer: one whole line of the file */
+	size_t text_size;
 	int error;
 	char *err;	/* the first error, for a caller that reports it */
 	size_t err_size;
@@ -70,14 +72,40 @@ static void fail(struct config_parse *p, const char *fmt, ...)
 	p->error = -EINVAL;
 }
 
+/*
+ * inih hands its reader a fixed buffer (INI_MAX_LINE, 200 bytes in Debian's
+ * build, where it is the variable ini_max_line) and takes whatever comes back as one line: fed by fgets(), the rest
+ * of a longer line would come back as a line of its own, so the tail of a
+ * long comment could set a key and every later line number would be off.
+ * So read whole lines here, count each once, and hand inih only a line that
+ * fits; one that does not (or hides a NUL byte, which would cut it short
+ * unseen) is an error naming its line, and inih gets an empty line instead.
+ */
 static char *read_line(char *buf, int size, void *userdata)
 {
 	struct config_parse *p = userdata;
-	char *s = fgets(buf, size, p->file);
+	/* The longest line inih's buffer takes: ini.h wants room for "\r\n\0". */
+	size_t max = size > 3 ? (size_t)size - 3 : 0;
+	ssize_t n = getline(&p->text, &p->text_size, p->file);
+	size_t len;
 
-	if (s)
-		p->line++;
-	return s;
+	if (n < 0 || size < 2)
+		return NULL;
+	p->line++;
+	len = (size_t)n;
+	while (len > 0 && (p->text[len - 1] == '\n' || p->text[len - 1] == '\r'))
+		len--;
+	if (memchr(p->text, '\0', len)) {
+		fail(p, "%s:%d: the line holds a NUL byte", p->path, p->line);
+		len = 0;
+	} else if (len > max) {
+		fail(p, "%s:%d: the line is longer than %zu characters", p->path, p->line, max);
+		len = 0;
+	}
+	memcpy(buf, p->text, len);
+	buf[len] = '\n';
+	buf[len + 1] = '\0';
+	return buf;
 }
 
 static const struct {
@@ -163,6 +191,9 @@ static int load_file(struct config_parse *p, const char *path, bool must_exist)
 	p->line = 0;
 	r = ini_parse_stream(read_line, p, handle_line, p);
 	fclose(f);
+	free(p->text);
+	p->text = NULL;
+	p->text_size = 0;
 	if (r > 0)
 		fail(p, "%s:%d: syntax error", path, r);
 	return p->error;

@@ -150,7 +150,7 @@ int connection_reply_error(struct connection *c, const struct varlink_call *call
 
 void connection_abort(struct connection *c, const struct accel_error *e)
 {
-	log_client(LOG_WARNING, "Dropping client pid %d uid %u: %s", (int)c->peer.pid,
+	log_client(c->peer.uid, LOG_WARNING, "Dropping client pid %d uid %u: %s", (int)c->peer.pid,
 		   (unsigned)c->peer.uid, e->message);
 	connection_reply_error(c, NULL, e);
 	c->state = CONNECTION_CLOSING;
@@ -163,7 +163,7 @@ static void drop_unasked_fds(struct connection *c)
 
 	c->wire.fds_dropped = 0;
 	if (n > 0)
-		log_client(LOG_NOTICE, "Closed %u fds sent unasked by pid %d uid %u", n,
+		log_client(c->peer.uid, LOG_NOTICE, "Closed %u fds sent unasked by pid %d uid %u", n,
 			   (int)c->peer.pid, (unsigned)c->peer.uid);
 }
 

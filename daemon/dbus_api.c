@@ -128,7 +128,7 @@ static int read_driver_credentials(struct bus_client *c, int *pidfd, sd_bus_erro
 				r = sd_bus_message_read_array(reply, 'u', (const void **)&gids, &size);
 			for (size_t i = 0; r >= 0 && i < size / sizeof(uint32_t); i++) {
 				if (c->peer.n_groups == POLICY_MAX_GROUPS) {
-					log_client(LOG_WARNING, "%s is in more than %d groups; only the first count",
+					log_client(c->peer.uid, LOG_WARNING, "%s is in more than %d groups; only the first count",
 						   c->name, POLICY_MAX_GROUPS);
 					break;
 				}

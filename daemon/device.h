@@ -31,6 +31,13 @@ struct backend_ops {
 	 * the queue's), q->regions and the backend state.  On failure set @e.
 	 */
 	int (*queue_adopt)(struct device *dev, struct queue *q, int fd, struct accel_error *e);
+	/*
+	 * Optional.  Give the queue new memory for a new owner of another uid
+	 * (ClaimQueue): what the old fd maps goes dead for whoever still holds
+	 * it (revoked), q->fd becomes the new memory's.  Without it such a
+	 * claim is refused: the giver could read what the receiver does.
+	 */
+	int (*queue_renew)(struct device *dev, struct queue *q, struct accel_error *e);
 	/* Let go of the queue without stopping it: it lives on in the fd store. */
 	void (*queue_forget)(struct device *dev, struct queue *q);
 	/* Queues the device can still open right now. */

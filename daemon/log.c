@@ -81,25 +81,69 @@ static uint64_t now_usec(void)
 	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
 }
 
-void log_client(int level, const char *fmt, ...)
+/*
+ * One budget per uid, so that one user's flood silences only that user.  The
+ * table is bounded: a uid that finds no slot of its own (its uid absent, and
+ * every slot busy within its window) shares the last one with the others.
+ */
+struct client_budget {
+	uid_t uid;
+	bool used;
+	uint64_t window_start;
+	unsigned in_window, suppressed;
+};
+
+static struct client_budget budgets[LOG_CLIENT_UIDS + 1];
+
+/* Start a new window, first saying what the last one held back. */
+static void budget_reset(struct client_budget *b, uid_t uid, uint64_t now)
+{
+	if (b->used && b->suppressed > 0) {
+		if (b == &budgets[LOG_CLIENT_UIDS])
+			log_full(LOG_WARNING, "Suppressed %u client messages about other uids",
+				 b->suppressed);
+		else
+			log_full(LOG_WARNING, "Suppressed %u client messages about uid %u",
+				 b->suppressed, (unsigned)b->uid);
+	}
+	*b = (struct client_budget){ .uid = uid, .used = true, .window_start = now };
+}
+
+static struct client_budget *budget_of(uid_t uid, uint64_t now)
+{
+	struct client_budget *spare = NULL, *b;
+
+	for (size_t i = 0; i < LOG_CLIENT_UIDS; i++) {
+		b = &budgets[i];
+		if (b->used && b->uid == uid) {
+			if (now - b->window_start >= LOG_RATELIMIT_INTERVAL_USEC)
+				budget_reset(b, uid, now);
+			return b;
+		}
+		if (!spare && (!b->used || now - b->window_start >= LOG_RATELIMIT_INTERVAL_USEC))
+			spare = b;
+	}
+	if (spare) {
+		budget_reset(spare, uid, now);
+		return spare;
+	}
+	b = &budgets[LOG_CLIENT_UIDS];
+	if (!b->used || now - b->window_start >= LOG_RATELIMIT_INTERVAL_USEC)
+		budget_reset(b, uid, now);
+	return b;
+}
+
+void log_client(uid_t uid, int level, const char *fmt, ...)
 {
 	/* The event loop is the only caller: no lock needed. */
-	static uint64_t window_start;
-	static unsigned in_window, suppressed;
-	uint64_t now = now_usec();
+	struct client_budget *b;
 	va_list ap;
 
 	if (level > max_level)
 		return;
-	if (now - window_start >= LOG_RATELIMIT_INTERVAL_USEC) {
-		if (suppressed > 0)
-			log_full(LOG_WARNING, "Suppressed %u client messages", suppressed);
-		window_start = now;
-		in_window = 0;
-		suppressed = 0;
-	}
-	if (++in_window > LOG_RATELIMIT_BURST) {
-		suppressed++;
+	b = budget_of(uid, now_usec());
+	if (++b->in_window > LOG_RATELIMIT_BURST) {
+		b->suppressed++;
 		return;
 	}
 	va_start(ap, fmt);

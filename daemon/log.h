@@ -7,6 +7,7 @@
 #define ACCEL_DAEMON_LOG_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <syslog.h>
 
 void log_set_level(int level);
@@ -28,12 +29,17 @@ void log_full(int level, const char *fmt, ...) __attribute__((format(printf, 2, 
 #define log_warning_errno(r, ...) log_full_errno(LOG_WARNING, r, __VA_ARGS__)
 
 /*
- * Messages caused by clients go through a shared rate limit (a burst per
- * interval), so that a flood of bad requests cannot flood the journal.
- * Suppressed messages are counted and reported when logging resumes.
+ * Messages caused by clients go through a rate limit per uid (a burst per
+ * interval), so that a flood of bad requests cannot flood the journal, nor
+ * one user's flood hide what others caused.  Suppressed messages are counted
+ * and reported when that uid logs again.  LOG_CLIENT_UIDS uids have a budget
+ * of their own at a time; the rest share one.  @uid is the client's, or
+ * LOG_UID_NONE where none is known yet (a failed accept).
  */
 #define LOG_RATELIMIT_BURST	20
 #define LOG_RATELIMIT_INTERVAL_USEC	(5 * 1000000ULL)
-void log_client(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define LOG_CLIENT_UIDS		64
+#define LOG_UID_NONE		((uid_t)-1)
+void log_client(uid_t uid, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

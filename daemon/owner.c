@@ -76,12 +76,13 @@ struct owner *owner_get(struct broker *b, pid_t pid, int pidfd)
 	o->pid = pid;
 	o->refs = 1;
 	o->pidfd = pidfd >= 0 ? pidfd : pidfd_open(pid, 0);
+	/* No uid to charge: these fail for the broker's reasons (out of fds), not a user's. */
 	if (o->pidfd < 0)
-		log_client(LOG_WARNING, "Could not follow pid %d (%m): its queues live by connection only",
+		log_client(LOG_UID_NONE, LOG_WARNING, "Could not follow pid %d (%m): its queues live by connection only",
 			   (int)pid);
 	else if (b->event &&
 		 sd_event_add_io(b->event, &o->exit_source, o->pidfd, EPOLLIN, owner_on_exit, o) < 0)
-		log_client(LOG_WARNING, "Could not watch pid %d: its queues live by connection only",
+		log_client(LOG_UID_NONE, LOG_WARNING, "Could not watch pid %d: its queues live by connection only",
 			   (int)pid);
 	list_insert_tail(&b->owners, &o->link);
 	return o;

@@ -54,7 +54,7 @@ static void peer_groups(int fd, struct peer *peer)
 	peer->groups[0] = peer->gid;
 	peer->n_groups = 1;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
-		log_client(LOG_WARNING, "Could not read the groups of pid %d: %s", (int)peer->pid,
+		log_client(peer->uid, LOG_WARNING, "Could not read the groups of pid %d: %s", (int)peer->pid,
 			   strerror(errno));
 		return;
 	}
@@ -62,7 +62,7 @@ static void peer_groups(int fd, struct peer *peer)
 		if (groups[i] == peer->gid)
 			continue;
 		if (peer->n_groups == POLICY_MAX_GROUPS) {
-			log_client(LOG_WARNING, "pid %d is in more than %d groups; only the first count",
+			log_client(peer->uid, LOG_WARNING, "pid %d is in more than %d groups; only the first count",
 				   (int)peer->pid, POLICY_MAX_GROUPS);
 			return;
 		}
@@ -142,23 +142,23 @@ static int server_accept(sd_event_source *src, int fd, uint32_t revents, void *u
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
 			pause_accepting(s, errno);
 		else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-			log_client(LOG_WARNING, "Could not accept a connection: %s", strerror(errno));
+			log_client(LOG_UID_NONE, LOG_WARNING, "Could not accept a connection: %s", strerror(errno));
 		return 0;
 	}
 	r = peer_credentials(s, cfd, &peer);
 	if (r < 0) {
-		log_client(LOG_WARNING, "Could not read peer credentials: %s", strerror(-r));
+		log_client(LOG_UID_NONE, LOG_WARNING, "Could not read peer credentials: %s", strerror(-r));
 		close(cfd);
 		return 0;
 	}
 	if (s->n_connections >= b->limits.max_connections) {
-		log_client(LOG_WARNING, "Refusing pid %d uid %u: %u connections in all",
+		log_client(peer.uid, LOG_WARNING, "Refusing pid %d uid %u: %u connections in all",
 			   (int)peer.pid, (unsigned)peer.uid, s->n_connections);
 		refuse(cfd, "the broker has too many connections");
 		return 0;
 	}
 	if (server_user_connections(s, peer.uid) >= b->limits.max_connections_per_user) {
-		log_client(LOG_WARNING, "Refusing pid %d uid %u: connection limit per user",
+		log_client(peer.uid, LOG_WARNING, "Refusing pid %d uid %u: connection limit per user",
 			   (int)peer.pid, (unsigned)peer.uid);
 		refuse(cfd, "too many connections for this user");
 		return 0;
@@ -167,7 +167,7 @@ static int server_accept(sd_event_source *src, int fd, uint32_t revents, void *u
 	peer.process = owner_get(b, peer.pid, r);	/* NULL: out of memory, queues live by connection */
 	r = connection_create(s, cfd, &peer, NULL);
 	if (r < 0) {
-		log_client(LOG_ERR, "Could not set up a connection: %s", strerror(-r));
+		log_client(peer.uid, LOG_ERR, "Could not set up a connection: %s", strerror(-r));
 		owner_unref(peer.process);
 		close(cfd);
 	}

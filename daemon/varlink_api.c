@@ -112,8 +112,6 @@ static int handle_acquire_queue(struct connection *c, const struct varlink_call 
 	if (numa_node < -1 || numa_node > 4095)
 		return accel_error_set(e, ERR_INVALID_PARAMETER, "numa_node %lld is out of range",
 				       (long long)numa_node);
-	if (call->oneway)
-		return accel_error_set(e, ERR_INVALID_PARAMETER, "AcquireQueue cannot be oneway");
 	req.numa_node = (int)numa_node;
 
 	r = broker_acquire(broker_of(c), &c->peer, c, &req, &q, e);
@@ -149,8 +147,6 @@ static int handle_attach_queue(struct connection *c, const struct varlink_call *
 	r = varlink_params_dispatch(call->parameters, params, e);
 	if (r < 0 || (r = queue_id_param(id, e)) < 0)
 		return r;
-	if (call->oneway)
-		return accel_error_set(e, ERR_INVALID_PARAMETER, "AttachQueue cannot be oneway");
 	r = broker_attach(broker_of(c), &c->peer, c, (uint64_t)id, &q, e);
 	if (r < 0)
 		return r;
@@ -196,8 +192,6 @@ static int handle_claim_queue(struct connection *c, const struct varlink_call *c
 	r = varlink_params_dispatch(call->parameters, params, e);
 	if (r < 0)
 		return r;
-	if (call->oneway)
-		return accel_error_set(e, ERR_INVALID_PARAMETER, "ClaimQueue cannot be oneway");
 	r = broker_claim(broker_of(c), &c->peer, c, token, &q, e);
 	if (r < 0)
 		return r;
@@ -469,24 +463,32 @@ static int handle_get_interface_description(struct connection *c, const struct v
 	return connection_reply(c, call, reply, NULL, 0);
 }
 
+/*
+ * oneway: whether a call with "oneway": true is run.  Varlink sends no reply
+ * to a oneway call, not even an error: one would be read as the reply to the
+ * client's next call.  So a oneway call of a method whose reply is its point
+ * (a queue fd, a token, a stream, a listing) is not run at all, only logged;
+ * only methods whose effect is the point may be oneway.
+ */
 static const struct {
 	const char *method;
 	handler_fn handler;
+	bool oneway;
 } methods[] = {
-	{ ACCEL_INTERFACE ".ListDevices", handle_list_devices },
-	{ ACCEL_INTERFACE ".AcquireQueue", handle_acquire_queue },
-	{ ACCEL_INTERFACE ".ReleaseQueue", handle_release_queue },
-	{ ACCEL_INTERFACE ".AttachQueue", handle_attach_queue },
-	{ ACCEL_INTERFACE ".TransferQueue", handle_transfer_queue },
-	{ ACCEL_INTERFACE ".ClaimQueue", handle_claim_queue },
-	{ ACCEL_INTERFACE ".ListQueues", handle_list_queues },
-	{ ACCEL_INTERFACE ".GetStatus", handle_get_status },
-	{ ACCEL_INTERFACE ".Monitor", handle_monitor },
-	{ ACCEL_INTERFACE ".Revoke", handle_revoke },
-	{ ACCEL_INTERFACE ".Reload", handle_reload },
-	{ ACCEL_INTERFACE ".GetQuota", handle_get_quota },
-	{ VARLINK_SERVICE ".GetInfo", handle_get_info },
-	{ VARLINK_SERVICE ".GetInterfaceDescription", handle_get_interface_description },
+	{ ACCEL_INTERFACE ".ListDevices", handle_list_devices, false },
+	{ ACCEL_INTERFACE ".AcquireQueue", handle_acquire_queue, false },
+	{ ACCEL_INTERFACE ".ReleaseQueue", handle_release_queue, true },
+	{ ACCEL_INTERFACE ".AttachQueue", handle_attach_queue, false },
+	{ ACCEL_INTERFACE ".TransferQueue", handle_transfer_queue, false },
+	{ ACCEL_INTERFACE ".ClaimQueue", handle_claim_queue, false },
+	{ ACCEL_INTERFACE ".ListQueues", handle_list_queues, false },
+	{ ACCEL_INTERFACE ".GetStatus", handle_get_status, false },
+	{ ACCEL_INTERFACE ".Monitor", handle_monitor, false },
+	{ ACCEL_INTERFACE ".Revoke", handle_revoke, true },
+	{ ACCEL_INTERFACE ".Reload", handle_reload, true },
+	{ ACCEL_INTERFACE ".GetQuota", handle_get_quota, false },
+	{ VARLINK_SERVICE ".GetInfo", handle_get_info, false },
+	{ VARLINK_SERVICE ".GetInterfaceDescription", handle_get_interface_description, false },
 };
 
 void varlink_api_dispatch(struct connection *c, const char *msg, size_t len)
@@ -494,6 +496,7 @@ void varlink_api_dispatch(struct connection *c, const char *msg, size_t len)
 	struct varlink_call call;
 	struct accel_error e = { 0 };
 	handler_fn handler = NULL;
+	bool oneway_ok = false;
 	int r;
 
 	if (c->monitoring) {
@@ -504,22 +507,30 @@ void varlink_api_dispatch(struct connection *c, const char *msg, size_t len)
 	}
 	r = varlink_call_parse(msg, len, &call, &e);
 	if (r < 0) {
-		log_client(LOG_NOTICE, "Bad message from pid %d uid %u: %s", (int)c->peer.pid,
+		log_client(c->peer.uid, LOG_NOTICE, "Bad message from pid %d uid %u: %s", (int)c->peer.pid,
 			   (unsigned)c->peer.uid, e.message);
 		connection_reply_error(c, NULL, &e);
 		return;
 	}
 	for (size_t i = 0; i < ELEMENTSOF(methods); i++)
-		if (strcmp(methods[i].method, call.method) == 0)
+		if (strcmp(methods[i].method, call.method) == 0) {
 			handler = methods[i].handler;
+			oneway_ok = methods[i].oneway;
+		}
 	if (!handler) {
 		accel_error_set(&e, ERR_VARLINK_METHOD_NOT_FOUND, "no method \"%.128s\"", call.method);
 		r = -ENOSYS;
+	} else if (call.oneway && !oneway_ok) {
+		/* Not run, and (oneway) not answered: the log is all that says so. */
+		accel_error_set(&e, ERR_INVALID_PARAMETER, "%s cannot be oneway: not run", call.method);
+		r = -EINVAL;
 	} else {
 		r = handler(c, &call, &e);
 	}
 	if (r < 0 && e.name) {
-		log_client(LOG_DEBUG, "%s from pid %d uid %u: %s", call.method, (int)c->peer.pid,
+		/* A oneway call's failure reaches its client by no other way. */
+		log_client(c->peer.uid, call.oneway ? LOG_NOTICE : LOG_DEBUG, "%s from pid %d uid %u: %s",
+			   call.method, (int)c->peer.pid,
 			   (unsigned)c->peer.uid, e.message);
 		connection_reply_error(c, &call, &e);
 	} else if (r < 0) {

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -21,9 +22,11 @@
 #include <unistd.h>
 
 #include <accel/accel.h>
+#include <accel/sim.h>
 #include <cmocka.h>
 
 #include "harness.h"
+#include "wire.h"
 
 #define METHOD(m) "org.accelbroker.Broker." m
 
@@ -339,6 +342,55 @@ static void transfer_policy_any_and_no(void **state)
 	accel_disconnect(c);
 }
 
+/*
+ * A giver that keeps its mapping (the raw protocol: no libaccel to unmap it)
+ * must not see what a receiver of another uid does with the queue: with
+ * transfer = any the receiver gets new memory, and the giver's shows REVOKED.
+ */
+static void claim_by_another_user_gets_fresh_memory(void **state)
+{
+	const char *acquire = "{\"method\":\"" METHOD("AcquireQueue") "\",\"parameters\":{\"algorithm\":\"crc32c\"}}";
+	char req[160], token[ACCEL_TOKEN_SIZE];
+	const char *reply, *p;
+	struct wire w;
+	size_t len, size = 4096 + ACCEL_SIM_DUS_SIZE;
+	struct accel_sim_regs *regs;
+	unsigned char *mem;
+	int fd, hold[2];
+	pid_t taker;
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(start_with("[user:root]\ntransfer = any\n", NULL), 0);
+	assert_int_equal(wire_init(&w, raw_connect(broker.sock)), 0);
+	assert_int_equal(wire_send_all(&w, acquire, strlen(acquire)), 0);
+	assert_int_equal(wire_receive(&w, &reply, &len), 0);
+	assert_non_null(p = strstr(reply, "\"queue_id\":"));
+	snprintf(req, sizeof(req), "{\"method\":\"" METHOD("TransferQueue") "\",\"parameters\":{\"queue_id\":%lld}}",
+		 strtoll(p + 11, NULL, 10));
+	fd = wire_take_fd(&w);
+	assert_true(fd >= 0);
+	mem = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	assert_true(mem != MAP_FAILED);
+	regs = (struct accel_sim_regs *)mem;
+	assert_int_equal(wire_send_all(&w, req, strlen(req)), 0);
+	assert_int_equal(wire_receive(&w, &reply, &len), 0);
+	assert_non_null(p = strstr(reply, "\"token\":\""));
+	snprintf(token, sizeof(token), "%.32s", p + 9);
+
+	/* nobody claims it and runs a crc32c over "123456789", then holds it. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, hold), 0);
+	taker = claim_in_child(token, 65534, 0, hold[1]);
+	assert_int_equal(read(hold[0], &(char){ 0 }, 1), 1);
+	assert_null(memmem(mem, size, "123456789", 9));
+	assert_int_equal(regs->state, ACCEL_SIM_STATE_REVOKED);
+	(void)!write(hold[0], "x", 1);
+	assert_int_equal(wait_status(taker), 0);
+	munmap(mem, size);
+	close(fd);
+	wire_finish(&w);
+}
+
 static void fork_allow_lets_children_use_the_queue_until_the_owner_dies(void **state)
 {
 	struct accel_client *c;
@@ -503,6 +555,7 @@ int main(void)
 		cmocka_unit_test_teardown(transfer_hands_the_queue_to_another_process, stop),
 		cmocka_unit_test_teardown(tokens_expire_and_stay_with_their_user, stop),
 		cmocka_unit_test_teardown(transfer_policy_any_and_no, stop),
+		cmocka_unit_test_teardown(claim_by_another_user_gets_fresh_memory, stop),
 		cmocka_unit_test_teardown(fork_allow_lets_children_use_the_queue_until_the_owner_dies, stop),
 		cmocka_unit_test_teardown(devices_come_and_go_on_rescan, stop),
 	};

@@ -114,6 +114,33 @@ static void limits_apply_and_reload_shrinks_newest_first(void **state)
 	accel_disconnect(c);
 }
 
+/*
+ * A comment longer than inih's 200-byte buffer: fed to it in pieces, its tail
+ * ("max_queues = 5", at byte 199) used to be read as a line of its own and put
+ * in force.  Now Reload refuses the file, names the line, keeps the policy.
+ */
+static void reload_refuses_a_long_line_and_keeps_the_policy(void **state)
+{
+	struct accel_client *c;
+	struct accel_queue *q[2];
+	char text[512], pad[197], out[1024];
+
+	memset(pad, 'x', sizeof(pad));
+	assert_int_equal(start("[defaults]\nmax_queues = 1\n"), 0);
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	assert_int_equal(accel_acquire(c, "copy", NULL, &q[0]), 0);
+
+	snprintf(text, sizeof(text), "[defaults]\n# %.197smax_queues = 5\nmax_queues = 1\n", pad);
+	write_conf(text);
+	assert_int_equal(reload(out, sizeof(out)), 1);
+	if (!strstr(out, conf) || !strstr(out, ":2: the line is longer than 197 characters"))
+		fail_msg("reload said \"%s\"", out);
+	assert_int_equal(accel_acquire(c, "copy", NULL, &q[1]), -EDQUOT);
+	assert_int_equal(accel_queue_state(q[0]), ACCEL_QUEUE_ACTIVE);
+	accel_release(q[0]);
+	accel_disconnect(c);
+}
+
 /* Run @fn as @uid with @gid and supplementary @groups; returns its exit status. */
 static int as_user(uid_t uid, gid_t gid, const gid_t *groups, size_t n, int (*fn)(void))
 {
@@ -421,6 +448,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(limits_apply_and_reload_shrinks_newest_first, teardown),
+		cmocka_unit_test_teardown(reload_refuses_a_long_line_and_keeps_the_policy, teardown),
 		cmocka_unit_test_teardown(group_pool_is_shared_by_its_members, teardown),
 		cmocka_unit_test_teardown(user_rules_devices_algorithms_and_allow, teardown),
 		cmocka_unit_test_teardown(reload_is_for_administrators, teardown),

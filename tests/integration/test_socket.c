@@ -240,6 +240,9 @@ static void malformed_requests_get_named_errors(void **state)
 	hostile_expect("[1,2]", "org.accelbroker.Broker.InvalidParameter");
 	hostile_expect("{\"method\":7}", "org.accelbroker.Broker.InvalidParameter");
 	hostile_expect("{\"method\":\"org.accelbroker.Broker.Nope\"}", "org.varlink.service.MethodNotFound");
+	/* A NUL would end a C comparison early: this must not run GetInfo. */
+	hostile_expect("{\"method\":\"org.varlink.service.GetInfo\\u0000x\"}",
+		       "org.accelbroker.Broker.InvalidParameter");
 	hostile_expect("{\"method\":\"org.accelbroker.Broker.AcquireQueue\",\"parameters\":{\"algorithm\":5}}",
 		       "org.varlink.service.InvalidParameter");
 	hostile_expect("{\"method\":\"org.accelbroker.Broker.AcquireQueue\",\"parameters\":{}}",
@@ -252,6 +255,60 @@ static void malformed_requests_get_named_errors(void **state)
 		       "org.accelbroker.Broker.NoSuchQueue");
 	hostile_expect("{\"method\":\"org.accelbroker.Broker.ReleaseQueue\",\"parameters\":"
 		       "{\"queue_id\":99999999999999999999}}", "org.accelbroker.Broker.NoSuchQueue");
+	assert_broker_serves();
+}
+
+/* The value of "@key":"..." in @json, copied into @out. */
+static void json_string_field(const char *json, const char *key, char *out, size_t size)
+{
+	struct json_object *o = json_tokener_parse(json), *params, *v;
+
+	assert_non_null(o);
+	assert_true(json_object_object_get_ex(o, "parameters", &params));
+	assert_true(json_object_object_get_ex(params, key, &v));
+	snprintf(out, size, "%s", json_object_get_string(v));
+	json_object_put(o);
+}
+
+/*
+ * A oneway call gets no reply, so one whose reply is its point is not run:
+ * a oneway TransferQueue used to replace the queue's token with one nobody
+ * was sent, a oneway Monitor still streamed (and refused every later call).
+ * ReleaseQueue may be oneway.  The next reply is always the next call's.
+ */
+static void oneway_calls_run_only_where_no_reply_is_needed(void **state)
+{
+	char reply[4096], req[256], token[64], id[32];
+	int fd = raw_connect(broker.sock);
+
+	assert_true(fd >= 0);
+	assert_true(raw_call(fd, "{\"method\":\"org.accelbroker.Broker.AcquireQueue\","
+			     "\"parameters\":{\"algorithm\":\"copy\"}}", reply, sizeof(reply)) > 0);
+	assert_non_null(strstr(reply, "\"queue_id\""));
+	snprintf(id, sizeof(id), "%lld", strtoll(strstr(reply, "\"queue_id\":") + 11, NULL, 10));
+	snprintf(req, sizeof(req), "{\"method\":\"org.accelbroker.Broker.TransferQueue\","
+		 "\"parameters\":{\"queue_id\":%s}}", id);
+	assert_true(raw_call(fd, req, reply, sizeof(reply)) > 0);
+	json_string_field(reply, "token", token, sizeof(token));
+	snprintf(req, sizeof(req), "{\"method\":\"org.accelbroker.Broker.TransferQueue\","
+		 "\"parameters\":{\"queue_id\":%s},\"oneway\":true}", id);
+	assert_int_equal(raw_send(fd, req), 0);
+	/* The first token still stands. */
+	snprintf(req, sizeof(req), "{\"method\":\"org.accelbroker.Broker.ClaimQueue\","
+		 "\"parameters\":{\"token\":\"%s\"}}", token);
+	assert_true(raw_call(fd, req, reply, sizeof(reply)) > 0);
+	if (!strstr(reply, "\"queue_id\""))
+		fail_msg("claim -> %s", reply);
+	/* No stream starts: this connection still takes calls, next. */
+	assert_int_equal(raw_send(fd, "{\"method\":\"org.accelbroker.Broker.Monitor\",\"more\":true,"
+				  "\"oneway\":true}"), 0);
+	/* A oneway release is run, and answered by nothing. */
+	snprintf(req, sizeof(req), "{\"method\":\"org.accelbroker.Broker.ReleaseQueue\","
+		 "\"parameters\":{\"queue_id\":%s},\"oneway\":true}", id);
+	assert_int_equal(raw_send(fd, req), 0);
+	assert_true(raw_call(fd, "{\"method\":\"org.accelbroker.Broker.ListQueues\"}", reply, sizeof(reply)) > 0);
+	assert_non_null(strstr(reply, "{\"parameters\":{\"queues\":[]}}"));
+	close(fd);
 	assert_broker_serves();
 }
 
@@ -721,6 +778,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(quota_is_enforced_and_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(acquire_errors_are_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(malformed_requests_get_named_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(oneway_calls_run_only_where_no_reply_is_needed, setup, teardown),
 		cmocka_unit_test_setup_teardown(oversized_message_is_answered_and_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(client_fds_are_closed_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(half_written_message_then_hangup, setup, teardown),

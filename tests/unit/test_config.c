@@ -18,7 +18,7 @@
 static char path[64];
 static char logged[4096];
 
-static int load(const char *text, struct config *cfg)
+static int load_n(const char *text, size_t len, struct config *cfg)
 {
 	FILE *f;
 	int saved, pipefd[2], r;
@@ -28,7 +28,7 @@ static int load(const char *text, struct config *cfg)
 	int fd = mkstemp(path);
 	assert_true(fd >= 0);
 	f = fdopen(fd, "w");
-	fputs(text, f);
+	fwrite(text, 1, len, f);
 	fclose(f);
 	/* Capture what the parser logs on stderr. */
 	assert_int_equal(pipe(pipefd), 0);
@@ -46,6 +46,11 @@ static int load(const char *text, struct config *cfg)
 	close(pipefd[0]);
 	unlink(path);
 	return r;
+}
+
+static int load(const char *text, struct config *cfg)
+{
+	return load_n(text, strlen(text), cfg);
 }
 
 /* As load(), with the policy sections taken too. */
@@ -101,6 +106,36 @@ static void errors_name_file_and_line(void **state)
 	}
 }
 
+/*
+ * A line longer than inih's buffer is one error naming its line: no piece of
+ * it (here the tail of a comment) takes effect, and later lines keep their
+ * numbers.  A line that just fits is read whole.
+ */
+static void long_lines_are_errors_and_never_split(void **state)
+{
+	char text[1024], pad[400];
+	struct config cfg;
+
+	memset(pad, 'x', sizeof(pad));
+	/* 197 characters: the longest line inih's 200-byte buffer holds. */
+	snprintf(text, sizeof(text), "[broker]\n# %.*s\nsim_queues = 5\n", 195, pad);
+	assert_int_equal(load(text, &cfg), 0);
+	assert_int_equal(cfg.sim_queues, 5);
+
+	snprintf(text, sizeof(text), "[broker]\n# %.*s sim_queues = 7\r\nsim_queuez = 3\n", 200, pad);
+	assert_int_equal(load(text, &cfg), -EINVAL);
+	assert_int_equal(cfg.sim_queues, 16);	/* nothing of the comment took effect */
+	if (!strstr(logged, ":2: the line is longer than 197 characters"))
+		fail_msg("log \"%s\" lacks the long line 2", logged);
+	if (!strstr(logged, ":3: unknown key \"sim_queuez\""))
+		fail_msg("log \"%s\" lacks line 3", logged);
+
+	/* A NUL byte would hide the rest of its line from inih. */
+	static const char nul[] = "[broker]\nsim_queues = 6\0 junk\n";
+	assert_int_equal(load_n(nul, sizeof(nul) - 1, &cfg), -EINVAL);
+	assert_non_null(strstr(logged, ":2: the line holds a NUL byte"));
+}
+
 /* The shipped etc/accel-broker.conf parses, also with every key uncommented. */
 static void shipped_file_parses_with_its_keys_enabled(void **state)
 {
@@ -142,6 +177,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(values_are_read),
 		cmocka_unit_test(errors_name_file_and_line),
+		cmocka_unit_test(long_lines_are_errors_and_never_split),
 		cmocka_unit_test(shipped_file_parses_with_its_keys_enabled),
 		cmocka_unit_test(missing_file_is_an_error_only_when_named),
 	};

@@ -70,6 +70,37 @@ static void malformed_calls_are_refused_with_invalid_parameter(void **state)
 	}
 }
 
+/*
+ * A NUL in any string would cut a C comparison short ("GetInfo\u0000x" ran
+ * GetInfo) or, in a key, be cut by json-c itself: refused wherever it is.
+ * An escaped backslash before "u0000" is no NUL.
+ */
+static void strings_with_nul_are_refused(void **state)
+{
+	static const char *const bad[] = {
+		"{\"method\":\"org.varlink.service.GetInfo\\u0000x\"}",
+		"{\"method\":\"a.b\",\"parameters\":{\"algorithm\":\"copy\\u0000gzip\"}}",
+		"{\"method\":\"a.b\",\"parameters\":{\"algorithm\\u0000x\":\"copy\"}}",
+		"{\"method\\u0000\":\"a.b\"}",
+		"{\"method\":\"a.b\",\"parameters\":{\"user\":\"\\\\\\u0000\"}}",
+	};
+	static const char raw[] = "{\"method\":\"a\0.b\"}";
+	struct varlink_call call;
+	struct accel_error e = { 0 };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&e, 0, sizeof(e));
+		if (parse(bad[i], &call, &e) != -EBADMSG)
+			fail_msg("accepted: %s", bad[i]);
+		assert_string_equal(e.name, ERR_INVALID_PARAMETER);
+		assert_non_null(strstr(e.message, "NUL"));
+	}
+	assert_int_equal(varlink_call_parse(raw, sizeof(raw) - 1, &call, &e), -EBADMSG);
+	/* "\\u0000" in JSON is a backslash and the text u0000: allowed. */
+	assert_int_equal(parse("{\"method\":\"a.b\",\"parameters\":{\"user\":\"\\\\u0000\"}}", &call, &e), 0);
+	varlink_call_finish(&call);
+}
+
 static void deep_nesting_is_refused(void **state)
 {
 	char buf[4096];
@@ -167,6 +198,7 @@ int main(void)
 		cmocka_unit_test(well_formed_call_is_parsed),
 		cmocka_unit_test(missing_parameters_read_as_empty_object),
 		cmocka_unit_test(malformed_calls_are_refused_with_invalid_parameter),
+		cmocka_unit_test(strings_with_nul_are_refused),
 		cmocka_unit_test(deep_nesting_is_refused),
 		cmocka_unit_test(parameters_are_dispatched_by_type),
 		cmocka_unit_test(bad_parameters_name_the_field),
