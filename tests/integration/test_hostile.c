@@ -211,6 +211,7 @@ static void slow_monitor_gets_whole_messages_and_an_overflow(void **state)
 		}
 		json_object_put(o);
 	}
+	fprintf(stderr, "replies %d events %d overflows %d fds %u\n", replies, events, overflows, rd.fds);
 	assert_int_equal(replies, n_fill + 1);
 	assert_int_equal(rd.fds, 1);
 	assert_int_equal(overflows, 1);
