@@ -22,7 +22,6 @@
 struct fixture {
 	struct sim_region region;
 	struct sim_stream stream;
-	unsigned char *scratch;
 };
 
 static int setup(void **state)
@@ -32,7 +31,6 @@ static int setup(void **state)
 	f->region.dus = calloc(1, ACCEL_SIM_DUS_SIZE);
 	f->region.data_offset = DATA_OFF;
 	f->region.data_size = DATA_SIZE;
-	f->scratch = malloc(DATA_SIZE);
 	*state = f;
 	return 0;
 }
@@ -43,7 +41,6 @@ static int teardown(void **state)
 
 	sim_stream_finish(&f->stream);
 	free(f->region.dus);
-	free(f->scratch);
 	free(f);
 	return 0;
 }
@@ -58,7 +55,7 @@ static struct accel_sim_cqe run(struct fixture *f, unsigned op, uint32_t flags, 
 	struct accel_sim_cqe cqe;
 
 	f->region.algorithm = op;
-	sim_op_execute(&f->region, &f->stream, &d, f->scratch, &cqe);
+	sim_op_execute(&f->region, &f->stream, &d, &cqe);
 	assert_int_equal(cqe.user_data, 0xabcdef);
 	return cqe;
 }
@@ -227,10 +224,10 @@ static void descriptors_not_for_this_queue_are_refused(void **state)
 	struct accel_sim_cqe c;
 
 	f->region.algorithm = ACCEL_SIM_OP_COPY;
-	sim_op_execute(&f->region, &f->stream, &d, f->scratch, &c);
+	sim_op_execute(&f->region, &f->stream, &d, &c);
 	assert_int_equal(c.status, -EOPNOTSUPP);
 	d.op = 99;
-	sim_op_execute(&f->region, &f->stream, &d, f->scratch, &c);
+	sim_op_execute(&f->region, &f->stream, &d, &c);
 	assert_int_equal(c.status, -EOPNOTSUPP);
 
 	assert_int_equal(run(f, ACCEL_SIM_OP_COPY, 1u << 7, 0, SRC, 1, DST, 1).status, -EINVAL);
