@@ -19,9 +19,9 @@
 /*
  * The cost unit of a step: one byte of copy or crc32c.  A byte of zlib
  * input costs more (sim_ops.c: zlib_in_cost), so that a budget of
- * SIM_OP_SLICE_COST units is at most about 0.5 ms of work on the worst
+ * SIM_OP_SLICE_COST units is at most about 0.25 ms of work on the worst
  * input we found for any operation (level 9 over two-letter noise, ~4-8 µs
- * a byte: 64 bytes); 64 KiB of copy or crc32c take some 10 µs.
+ * a byte: 32 bytes); 64 KiB of copy or crc32c take some 10 µs.
  */
 #define SIM_OP_SLICE_COST	(64u << 10)
 /* The most zlib input one step copies: the largest slice of any level. */
