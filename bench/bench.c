@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <sys/pidfd.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -635,6 +636,129 @@ static double bench_gzip_queue(const char *sock, const unsigned char *text, size
 	return mbs;
 }
 
+/* ---- a victim's 4 KiB crc32c while hogs run level-9 gzip (issue 12) ---- */
+
+#define HOG_LEVEL 9
+
+struct hog {
+	const char *sock;
+	int *stop;	/* atomic */
+	int *ready;	/* atomic: hogs with an operation in flight */
+	int error;
+};
+
+/*
+ * A hostile client: level-9 gzip over its whole 2 MiB data area of
+ * two-letter noise, the input deflate is slowest on, again and again.
+ * The output lands at the start of the same area, behind the input the
+ * engine has read; the overwritten prefix is put back after each one.
+ */
+static void *hog_thread(void *p)
+{
+	struct hog *h = p;
+	struct accel_client *c;
+	struct accel_queue *q;
+	unsigned char *buf, *noise;
+	size_t size;
+	uint32_t x = 1;
+	bool counted = false;
+
+	if ((h->error = accel_connect(h->sock, &c)) < 0)
+		return NULL;
+	if ((h->error = accel_acquire(c, "gzip", NULL, &q)) < 0) {
+		accel_disconnect(c);
+		return NULL;
+	}
+	buf = accel_queue_buffer(q, &size);
+	noise = malloc(size);
+	for (size_t i = 0; i < size; i++) {
+		x = x * 1103515245u + 12345u;
+		noise[i] = (unsigned char)('a' + ((x >> 16) & 1));
+	}
+	memcpy(buf, noise, size);
+	while (!__atomic_load_n(h->stop, __ATOMIC_ACQUIRE)) {
+		struct accel_completion comp;
+		int r = accel_submit(q, &(struct accel_op){ .src = buf, .src_len = size, .dst = buf,
+							.dst_len = size, .arg = HOG_LEVEL,
+							.flags = ACCEL_OP_FINISH });
+		if (r < 0) {
+			h->error = r;
+			break;
+		}
+		if (!counted) {
+			__atomic_add_fetch(h->ready, 1, __ATOMIC_RELEASE);
+			counted = true;
+		}
+		while ((r = accel_wait(q, &comp, 1, 100)) == -ETIME &&
+		       !__atomic_load_n(h->stop, __ATOMIC_ACQUIRE))
+			;
+		if (r < 0 && r != -ETIME) {
+			h->error = r;
+			break;
+		}
+		if (r == 1)
+			memcpy(buf, noise, comp.produced);
+	}
+	if (!counted)
+		__atomic_add_fetch(h->ready, 1, __ATOMIC_RELEASE);
+	accel_release(q);
+	accel_disconnect(c);
+	free(noise);
+	return NULL;
+}
+
+/*
+ * Submit -> completion of a 4 KiB crc32c, one at a time, while @n_hogs
+ * other clients keep the engine busy: at most @n samples, or what fits in
+ * @seconds (an unfair engine gets few).
+ */
+static size_t bench_victim(const char *sock, unsigned n_hogs, size_t n, double seconds,
+			   double *p50, double *p99, double *max)
+{
+	uint64_t *t = calloc(n, sizeof(*t)), deadline;
+	pthread_t tid[16];
+	struct hog hogs[16];
+	int stop = 0, ready = 0, r;
+	struct accel_client *c;
+	struct accel_queue *q;
+	unsigned char *buf;
+	size_t i;
+
+	for (unsigned k = 0; k < n_hogs; k++) {
+		hogs[k] = (struct hog){ .sock = sock, .stop = &stop, .ready = &ready };
+		pthread_create(&tid[k], NULL, hog_thread, &hogs[k]);
+	}
+	if ((r = accel_connect(sock, &c)) < 0 || (r = accel_acquire(c, "crc32c", NULL, &q)) < 0)
+		die("victim setup", r);
+	buf = accel_queue_buffer(q, NULL);
+	memset(buf, 0x5a, 4096);
+	while (__atomic_load_n(&ready, __ATOMIC_ACQUIRE) < (int)n_hogs)
+		usleep(1000);
+	deadline = now_ns() + (uint64_t)(seconds * 1e9);
+	for (i = 0; i < n && now_ns() < deadline; i++) {
+		struct accel_completion comp;
+		uint64_t start = now_ns();
+		r = accel_submit(q, &(struct accel_op){ .src = buf, .src_len = 4096, .dst = buf,
+							.user_data = i });
+		if (r < 0 || (r = accel_wait(q, &comp, 1, -1)) < 0 || (r = comp.status) < 0)
+			die("victim crc32c", r);
+		t[i] = now_ns() - start;
+	}
+	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+	for (unsigned k = 0; k < n_hogs; k++) {
+		pthread_join(tid[k], NULL);
+		if (hogs[k].error < 0)
+			die("hog", hogs[k].error);
+	}
+	accel_release(q);
+	accel_disconnect(c);
+	*p50 = percentile(t, i, 0.5) / 1000.0;
+	*p99 = percentile(t, i, 0.99) / 1000.0;
+	*max = percentile(t, i, 1.0) / 1000.0;
+	free(t);
+	return i;
+}
+
 int main(int argc, char **argv)
 {
 	const char *build;
@@ -642,6 +766,9 @@ int main(int argc, char **argv)
 	struct broker b;
 	char bus_dir[64];
 	double floor50, floor99, acq50, acq99, bus50, bus99, bus_ping, rate, pp, rtt, zlib_mbs, queue_mbs, rec50, rec99, reck50, recb50;
+	double vic50, vic99, vicmax;
+	const unsigned hogs = 8;
+	size_t vic_n;
 	long c0, b0, c1, b1;
 	size_t gz_len, zlib_len, text_len = 64u << 20;
 	const size_t ops = 200000;
@@ -680,6 +807,9 @@ int main(int argc, char **argv)
 	text = make_text(text_len);
 	zlib_mbs = bench_zlib(text, text_len, ACCEL_SIM_DATA_SIZE / 2, &zlib_len);
 	queue_mbs = bench_gzip_queue(b.sock, text, text_len, &gz_len);
+	fprintf(stderr, "accel-bench: 4 KiB crc32c while %u clients run level-%d gzip, 20 s at most...\n",
+		hogs, HOG_LEVEL);
+	vic_n = bench_victim(b.sock, hogs, 5000, 20.0, &vic50, &vic99, &vicmax);
 	broker_stop(&b);
 	bus_stop(bus_dir);
 	unsetenv("DBUS_SYSTEM_BUS_ADDRESS");
@@ -706,8 +836,12 @@ int main(int argc, char **argv)
 	       (double)(c1 - c0) / (double)ops, (double)(b1 - b0) / (double)ops, c1, c0, b1, b0);
 	printf("  \"gzip_level6\": {\"queue_mb_s\": %.1f, \"zlib_in_process_mb_s\": %.1f, "
 	       "\"ratio\": %.3f, \"target_ratio\": 0.9, \"input_bytes\": %zu, \"queue_output_bytes\": %zu, "
-	       "\"zlib_output_bytes\": %zu}\n", queue_mbs, zlib_mbs, queue_mbs / zlib_mbs, text_len,
+	       "\"zlib_output_bytes\": %zu},\n", queue_mbs, zlib_mbs, queue_mbs / zlib_mbs, text_len,
 	       gz_len, zlib_len);
+	printf("  \"victim_crc32c_4k_under_gzip_hogs\": {\"hogs\": %u, \"hog_level\": %d, "
+	       "\"hog_desc_bytes\": %u, \"samples\": %zu, \"p50_us\": %.1f, \"p99_us\": %.1f, "
+	       "\"max_us\": %.1f, \"target_p99_us\": 20000}\n", hogs, HOG_LEVEL, ACCEL_SIM_DATA_SIZE,
+	       vic_n, vic50, vic99, vicmax);
 	printf("}\n");
 	return 0;
 }

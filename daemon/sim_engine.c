@@ -34,6 +34,9 @@ struct sim_queue {
 	uint32_t sq_head, cq_tail;
 	bool broken;
 	struct sim_stream stream;
+	/* The descriptor at sq_head, started and not yet done (one turn's budget ran out). */
+	struct sim_op op;
+	bool running;
 };
 
 struct sim_thread {
@@ -46,7 +49,6 @@ struct sim_thread {
 	unsigned cursor;
 	bool stop;
 	uint32_t wake_seq;		/* futex: bumped whenever the list changes */
-	unsigned char *scratch;		/* a private copy of zlib's input */
 };
 
 struct sim_engine {
@@ -89,48 +91,82 @@ static int cq_room(struct sim_queue *q)
 	return used > q->cq_entries ? -1 : (int)(q->cq_entries - used);
 }
 
-/* One turn on one queue: at most SIM_ENGINE_BUDGET descriptors. */
-static bool queue_turn(struct sim_thread *t, struct sim_queue *q)
+/* Post @q's finished operation and hand its ring slot back. */
+static void queue_complete(struct sim_queue *q)
+{
+	memcpy(&q->cq[q->cq_tail & (q->cq_entries - 1)], &q->op.cqe, sizeof(q->op.cqe));
+	q->running = false;
+	q->sq_head++;
+	q->cq_tail++;
+	__atomic_store_n(&q->regs->sq_head, q->sq_head, __ATOMIC_RELEASE);
+	__atomic_store_n(&q->regs->cq_tail, q->cq_tail, __ATOMIC_RELEASE);
+}
+
+/*
+ * Take the descriptor at sq_head, or say why not: 0 started, 1 the CQ is
+ * full (the client reaps, then kicks us; see driver_sim.c), -1 the
+ * client's cq_head is garbage.
+ */
+static int queue_start(struct sim_queue *q)
+{
+	struct accel_sim_desc d;
+	int room = cq_room(q);
+
+	if (room <= 0)
+		return room < 0 ? -1 : 1;
+	/* Copy once, then look only at the copy (no TOCTOU, rule 8). */
+	memcpy(&d, &q->sq[q->sq_head & (q->sq_entries - 1)], sizeof(d));
+	barrier();
+	sim_op_start(&q->region, &q->stream, &q->op, &d);
+	q->running = true;
+	return 0;
+}
+
+/*
+ * One turn on one queue: at most SIM_ENGINE_BUDGET descriptors and
+ * SIM_OP_SLICE_COST units of work.  An operation the budget does not cover
+ * stays in q->op and goes on at the queue's next turn, after every other
+ * queue of the thread has had one (rule 9).  Whether anything was done.
+ */
+static bool queue_turn(struct sim_queue *q)
 {
 	struct accel_sim_regs *regs = q->regs;
-	uint32_t tail, pending;
+	uint32_t tail, pending, budget = SIM_OP_SLICE_COST;
 	unsigned done = 0;
+	bool stepped = false;
 
 	if (q->broken || __atomic_load_n(&q->dead, __ATOMIC_ACQUIRE))
 		return false;
 	tail = __atomic_load_n(&regs->sq_tail, __ATOMIC_ACQUIRE);
 	pending = tail - q->sq_head;
-	if (pending == 0)
+	if (pending == 0 && !q->running)
 		return false;
 	if (pending > q->sq_entries) {
 		queue_break(q);
 		return true;
 	}
-	while (done < SIM_ENGINE_BUDGET && done < pending &&
+	while (done < SIM_ENGINE_BUDGET && budget > 0 &&
 	       !__atomic_load_n(&q->dead, __ATOMIC_RELAXED)) {
-		struct accel_sim_desc d;
-		struct accel_sim_cqe cqe;
-		int room = cq_room(q);
-
-		if (room < 0) {
-			queue_break(q);
-			return true;
+		if (!q->running) {
+			int r;
+			if (done >= pending)
+				break;
+			r = queue_start(q);
+			if (r < 0) {
+				queue_break(q);
+				return true;
+			}
+			if (r > 0)
+				break;
 		}
-		if (room == 0)
-			break;	/* the client reaps, then kicks us (see driver_sim.c) */
-		/* Copy once, then look only at the copy (no TOCTOU, rule 8). */
-		memcpy(&d, &q->sq[q->sq_head & (q->sq_entries - 1)], sizeof(d));
-		barrier();
-		sim_op_execute(&q->region, &q->stream, &d, t->scratch, &cqe);
-		memcpy(&q->cq[q->cq_tail & (q->cq_entries - 1)], &cqe, sizeof(cqe));
-		q->sq_head++;
-		q->cq_tail++;
-		__atomic_store_n(&regs->sq_head, q->sq_head, __ATOMIC_RELEASE);
-		__atomic_store_n(&regs->cq_tail, q->cq_tail, __ATOMIC_RELEASE);
+		stepped = true;
+		if (!sim_op_step(&q->region, &q->stream, &q->op, &budget))
+			break;
+		queue_complete(q);
 		done++;
 	}
 	if (done == 0)
-		return false;
+		return stepped;
 	/* Pairs with the client's fence between setting CQ_WAIT and re-reading cq_tail. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&regs->client_flags, __ATOMIC_RELAXED) & ACCEL_SIM_CLIENT_CQ_WAIT)
@@ -142,7 +178,7 @@ static bool queue_turn(struct sim_thread *t, struct sim_queue *q)
 static bool queue_runnable(struct sim_queue *q, uint32_t *tail)
 {
 	*tail = __atomic_load_n(&q->regs->sq_tail, __ATOMIC_ACQUIRE);
-	return !q->broken && *tail != q->sq_head && cq_room(q) != 0;
+	return !q->broken && (q->running || (*tail != q->sq_head && cq_room(q) != 0));
 }
 
 static void set_need_wakeup(struct sim_thread *t, bool on)
@@ -248,7 +284,7 @@ static void *thread_main(void *arg)
 			struct sim_queue *q = next_queue(t, &stop);
 			if (!q)
 				break;
-			worked |= queue_turn(t, q);
+			worked |= queue_turn(q);
 			sim_queue_unref(q);
 		}
 		if (stop)
@@ -295,11 +331,6 @@ int sim_engine_create(unsigned n_threads, struct sim_engine **out)
 		struct sim_thread *t = &e->threads[i];
 		t->engine = e;
 		pthread_mutex_init(&t->lock, NULL);
-		t->scratch = malloc(ACCEL_SIM_DATA_SIZE);
-		if (!t->scratch) {
-			sim_engine_destroy(e);
-			return -ENOMEM;
-		}
 		r = -pthread_create(&t->tid, NULL, thread_main, t);
 		if (r < 0) {
 			sim_engine_destroy(e);
@@ -326,7 +357,6 @@ void sim_engine_destroy(struct sim_engine *e)
 		}
 		assert(t->n_queues == 0);
 		free(t->queues);
-		free(t->scratch);
 		pthread_mutex_destroy(&t->lock);
 	}
 	free(e->threads);

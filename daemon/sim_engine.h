@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The engine threads of the software accelerator.  Each queue is served by
- * one thread; a thread serves its queues round-robin, a bounded number of
- * descriptors per queue per turn (rule 9).  A busy thread spins; after
+ * one thread; a thread serves its queues round-robin, a bounded amount of
+ * work per queue per turn (rule 9): at most SIM_ENGINE_BUDGET descriptors
+ * and SIM_OP_SLICE_COST units (sim_ops.h), a bigger operation going on at
+ * the queue's next turn.  A busy thread spins; after
  * SIM_ENGINE_SPIN_USEC without work it sets NEED_WAKEUP in its queues'
  * regs and sleeps on all their sq_tail words at once (futex_waitv), so a
  * client rings it only when it really sleeps.
@@ -13,7 +15,7 @@
 #include <stddef.h>
 
 #define SIM_ENGINE_SPIN_USEC	50
-#define SIM_ENGINE_BUDGET	16	/* descriptors per queue per turn */
+#define SIM_ENGINE_BUDGET	16	/* descriptors per queue per turn; work: SIM_OP_SLICE_COST */
 
 struct sim_engine;
 struct sim_queue;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The accel_sim_v1 operations with known answers and hostile descriptors. */
 #include <errno.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,7 +23,6 @@
 struct fixture {
 	struct sim_region region;
 	struct sim_stream stream;
-	unsigned char *scratch;
 };
 
 static int setup(void **state)
@@ -32,7 +32,6 @@ static int setup(void **state)
 	f->region.dus = calloc(1, ACCEL_SIM_DUS_SIZE);
 	f->region.data_offset = DATA_OFF;
 	f->region.data_size = DATA_SIZE;
-	f->scratch = malloc(DATA_SIZE);
 	*state = f;
 	return 0;
 }
@@ -43,7 +42,6 @@ static int teardown(void **state)
 
 	sim_stream_finish(&f->stream);
 	free(f->region.dus);
-	free(f->scratch);
 	free(f);
 	return 0;
 }
@@ -58,7 +56,7 @@ static struct accel_sim_cqe run(struct fixture *f, unsigned op, uint32_t flags, 
 	struct accel_sim_cqe cqe;
 
 	f->region.algorithm = op;
-	sim_op_execute(&f->region, &f->stream, &d, f->scratch, &cqe);
+	sim_op_execute(&f->region, &f->stream, &d, &cqe);
 	assert_int_equal(cqe.user_data, 0xabcdef);
 	return cqe;
 }
@@ -227,10 +225,10 @@ static void descriptors_not_for_this_queue_are_refused(void **state)
 	struct accel_sim_cqe c;
 
 	f->region.algorithm = ACCEL_SIM_OP_COPY;
-	sim_op_execute(&f->region, &f->stream, &d, f->scratch, &c);
+	sim_op_execute(&f->region, &f->stream, &d, &c);
 	assert_int_equal(c.status, -EOPNOTSUPP);
 	d.op = 99;
-	sim_op_execute(&f->region, &f->stream, &d, f->scratch, &c);
+	sim_op_execute(&f->region, &f->stream, &d, &c);
 	assert_int_equal(c.status, -EOPNOTSUPP);
 
 	assert_int_equal(run(f, ACCEL_SIM_OP_COPY, 1u << 7, 0, SRC, 1, DST, 1).status, -EINVAL);
@@ -239,6 +237,117 @@ static void descriptors_not_for_this_queue_are_refused(void **state)
 	/* Nothing to continue on a fresh queue. */
 	assert_int_equal(run(f, ACCEL_SIM_OP_GUNZIP, ACCEL_SIM_F_CONTINUE, 0, SRC, 1, DST, 100).status,
 			 -EINVAL);
+}
+
+static struct sim_op start(struct fixture *f, unsigned op, uint32_t flags, uint64_t arg,
+			   uint32_t src_off, uint32_t src_len, uint32_t dst_off, uint32_t dst_len)
+{
+	struct accel_sim_desc d = {
+		.arg = arg, .op = op, .flags = flags,
+		.src_offset = src_off, .src_len = src_len, .dst_offset = dst_off, .dst_len = dst_len,
+	};
+	struct sim_op o;
+
+	f->region.algorithm = op;
+	sim_op_start(&f->region, &f->stream, &o, &d);
+	return o;
+}
+
+/*
+ * A turn's budget bounds a step: 2 MiB of crc32c takes 32 steps and
+ * chains to the one-shot answer; a level-9 gzip step reads at most 32
+ * bytes of source, the slice that costs about 0.25 ms on the worst input.
+ */
+static void steps_stay_within_their_budget_and_resume(void **state)
+{
+	struct fixture *f = *state;
+	struct sim_op o;
+	unsigned steps = 0;
+
+	for (uint32_t i = 0; i < DATA_SIZE; i++)
+		f->region.dus[DATA_OFF + i] = (unsigned char)(i * 7 + (i >> 9));
+	o = start(f, ACCEL_SIM_OP_CRC32C, 0, 5, DATA_OFF, DATA_SIZE, DST, 0);
+	for (bool done = false; !done && steps < 1000; steps++) {
+		uint32_t budget = SIM_OP_SLICE_COST;
+		done = sim_op_step(&f->region, &f->stream, &o, &budget);
+		assert_int_equal(budget, 0);
+	}
+	assert_int_equal(steps, DATA_SIZE / SIM_OP_SLICE_COST);
+	assert_int_equal(o.cqe.status, 0);
+	assert_int_equal(o.cqe.value, crc32c(5, f->region.dus + DATA_OFF, DATA_SIZE));
+
+	o = start(f, ACCEL_SIM_OP_GZIP, ACCEL_SIM_F_FINISH, 9, SRC, 100000, DST, DATA_SIZE / 2);
+	for (steps = 0; steps < 10; steps++) {
+		uint32_t budget = SIM_OP_SLICE_COST, before = o.src_done;
+		assert_false(sim_op_step(&f->region, &f->stream, &o, &budget));
+		assert_true(o.src_done - before <= 32);
+		assert_true(budget < SIM_OP_SLICE_COST);
+	}
+}
+
+/*
+ * zlib reads only the engine's copy: input a step copied but inflate did
+ * not take yet (its output was capped) is not read again from the
+ * client's memory, so rewriting it there changes nothing (rule 8).
+ */
+static void gunzip_keeps_unconsumed_input_private_between_steps(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char *zeros = calloc(1, DATA_SIZE / 2);
+	uLongf gz_len;
+	struct sim_op o;
+	uint32_t budget = SIM_OP_SLICE_COST;
+	z_stream z = { 0 };
+	unsigned steps = 0;
+
+	assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	z.next_in = zeros;
+	z.avail_in = DATA_SIZE / 2;
+	z.next_out = f->region.dus + SRC;
+	z.avail_out = 65536;
+	assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+	gz_len = z.total_out;
+	deflateEnd(&z);
+	assert_true(gz_len < 4096);	/* one step copies all of it */
+
+	memset(f->region.dus + DST, 0xaa, DATA_SIZE / 2);
+	o = start(f, ACCEL_SIM_OP_GUNZIP, 0, 0, SRC, (uint32_t)gz_len, DST, DATA_SIZE / 2);
+	assert_false(sim_op_step(&f->region, &f->stream, &o, &budget));
+	assert_int_equal(o.src_done, gz_len);
+	assert_true(o.cqe.consumed < gz_len);
+	memset(f->region.dus + SRC, 0xff, gz_len);	/* the client scribbles */
+	while (!o.done && steps++ < 1000) {
+		budget = SIM_OP_SLICE_COST;
+		sim_op_step(&f->region, &f->stream, &o, &budget);
+	}
+	assert_int_equal(o.cqe.status, 0);
+	assert_true(o.cqe.flags & ACCEL_SIM_CF_STREAM_END);
+	assert_int_equal(o.cqe.consumed, gz_len);
+	assert_int_equal(o.cqe.produced, DATA_SIZE / 2);
+	assert_memory_equal(f->region.dus + DST, zeros, DATA_SIZE / 2);
+	free(zeros);
+}
+
+/* A copy larger than a step, overlapping either way, ends as memmove would. */
+static void copy_in_slices_moves_like_memmove(void **state)
+{
+	static const int32_t shift[] = { 1000, -1000, 0 };
+	const uint32_t len = 3 * SIM_OP_SLICE_COST + 17, base = DATA_OFF + 4096;
+	struct fixture *f = *state;
+	unsigned char *want = malloc(DATA_SIZE);
+
+	for (size_t k = 0; k < sizeof(shift) / sizeof(shift[0]); k++) {
+		for (uint32_t i = 0; i < DATA_SIZE; i++)
+			f->region.dus[DATA_OFF + i] = (unsigned char)(i ^ (i >> 8));
+		memcpy(want, f->region.dus + DATA_OFF, DATA_SIZE);
+		memmove(want + 4096 + shift[k], want + 4096, len);
+		struct accel_sim_cqe c = run(f, ACCEL_SIM_OP_COPY, 0, 0, base, len,
+					     (uint32_t)((int32_t)base + shift[k]), len);
+		assert_int_equal(c.status, 0);
+		assert_int_equal(c.produced, len);
+		assert_memory_equal(f->region.dus + DATA_OFF, want, DATA_SIZE);
+	}
+	free(want);
 }
 
 static void op_names_round_trip(void **state)
@@ -260,6 +369,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(gunzip_reads_a_gzip_member_and_refuses_corruption, setup, teardown),
 		cmocka_unit_test_setup_teardown(ranges_outside_the_data_area_fault, setup, teardown),
 		cmocka_unit_test_setup_teardown(descriptors_not_for_this_queue_are_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(steps_stay_within_their_budget_and_resume, setup, teardown),
+		cmocka_unit_test_setup_teardown(gunzip_keeps_unconsumed_input_private_between_steps, setup, teardown),
+		cmocka_unit_test_setup_teardown(copy_in_slices_moves_like_memmove, setup, teardown),
 		cmocka_unit_test(op_names_round_trip),
 	};
 
