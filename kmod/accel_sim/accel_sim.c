@@ -378,19 +378,22 @@ static int sim_is_q_updated(struct uacce_queue *q)
 	return READ_ONCE(sq->regs->cq_tail) != READ_ONCE(sq->regs->cq_head);
 }
 
-static int sim_mmap(struct uacce_queue *q, struct vm_area_struct *vma, struct uacce_qfile_region *qfr)
+/*
+ * uacce maps our pages one fault at a time, holding a reference to each
+ * until it zaps the queue: freeing them in put_queue afterwards cannot
+ * leave a mapping to freed memory.
+ */
+static struct page *sim_region_page(struct uacce_queue *q, enum uacce_qfrt type, unsigned long pgoff)
 {
 	struct sim_queue *sq = q->priv;
 
-	/* remap_vmalloc_range inserts the pages with references: freeing them
-	 * in put_queue after the zap cannot leave a mapping to freed memory. */
-	switch (qfr->type) {
+	switch (type) {
 	case UACCE_QFRT_MMIO:
-		return remap_vmalloc_range(vma, sq->regs, 0);
+		return pgoff ? NULL : vmalloc_to_page(sq->regs);
 	case UACCE_QFRT_DUS:
-		return remap_vmalloc_range(vma, sq->dus, 0);
+		return vmalloc_to_page(sq->dus + (pgoff << PAGE_SHIFT));
 	default:
-		return -EINVAL;
+		return NULL;
 	}
 }
 
@@ -401,7 +404,7 @@ static const struct uacce_ops sim_uacce_ops = {
 	.start_queue = sim_start_queue,
 	.stop_queue = sim_stop_queue,
 	.is_q_updated = sim_is_q_updated,
-	.mmap = sim_mmap,
+	.region_page = sim_region_page,
 	.ioctl = sim_ioctl,
 };
 

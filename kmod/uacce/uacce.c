@@ -6,14 +6,53 @@
  * regions are mapped by offset (region type * PAGE_SIZE).
  *
  * Lifetime rules:
- *  - An open file holds a reference to the uacce device, so the structure
- *    outlives uacce_remove() until the last file is closed; after removal
- *    every queue is a zombie and no file operation reaches the driver.
- *  - Locks: uacce->mutex, then q->mutex; the mmap paths (called under the
- *    mm's mmap_lock) take q->mutex only, and nothing holding q->mutex takes
- *    an mmap_lock (zapping uses the queue's own address_space).
+ *  - open() takes its reference to the uacce device under the xarray's lock,
+ *    where every device found still holds its registration reference
+ *    (uacce_remove() erases it before dropping that).  An open file keeps
+ *    the reference, so the structure outlives uacce_remove() until the last
+ *    file is closed; after removal every queue is a zombie and no file
+ *    operation reaches the driver.
+ *
+ * Lock rules, outermost first:
+ *  - uacce->mutex: the device's queue list and removal (open, release,
+ *    remove).
+ *  - q->mutex: the queue's state and every call into the driver (ioctl,
+ *    start, stop, put).  A driver's ioctl may copy from or to user space
+ *    under it, so it may fault, and so may take the mm's mmap_lock: no
+ *    path that runs under mmap_lock (mmap, vma open/close, fault) takes it.
+ *  - mmap_lock (the mm's): held by the core around mmap, vma open/close and
+ *    faults; uacce never takes it itself.
+ *  - q->map_lock (rwsem): the queue's regions (qfrs) and the queue's
+ *    passage to ZOMBIE.  Faults take it for reading, mmap, vma open/close
+ *    and uacce_put_queue() for writing.  Nothing holding it touches user
+ *    memory or takes another uacce lock; the zap runs after it is dropped.
+ *
+ * Mapping rules:
+ *  - mmap inserts nothing.  The fault handler maps a live queue's page
+ *    (ops->region_page) with q->map_lock held, so the state check and the
+ *    PTE are one step against revocation; uacce_put_queue() marks the queue
+ *    ZOMBIE under the same lock and then zaps q->mapping.  A fault runs only
+ *    on a vma that is already in q->mapping (the core links it under
+ *    mmap_lock held for writing before any fault can find it), so the zap
+ *    reaches every page mapped before the mark, and no page is mapped
+ *    after it: a PUT_Q racing mmap() cannot leave the queue's pages behind.
+ *  - A zombie queue's mappings fault in scratch pages of the holder's own.
+ *  - A region is mapped whole, once per queue: q->qfrs[type] is set while
+ *    any vma maps it, counted per vma (vm_ops open/close), so the copy a
+ *    refused mremap() makes and closes again leaves the original counted.
+ *    mremap() and partial unmaps are refused (vm_ops mremap, may_split).
+ *  - vm_flags: VM_DONTCOPY (a child never inherits a queue mapping), kept
+ *    by VM_IO, which makes madvise(MADV_DOFORK) fail; MADV_KEEPONFORK
+ *    clears only VM_WIPEONFORK, which DONTCOPY makes moot.  VM_DONTEXPAND
+ *    (no mremap growth), VM_DONTDUMP (no core dump; VM_IO makes MADV_DODUMP
+ *    fail), VM_MIXEDMAP (vm_insert_page from a fault must not set it under
+ *    mmap_lock held for reading).
+ *  - The queue's address_space has empty a_ops and the file refuses or
+ *    ignores what would use a page cache (fadvise is a no-op; no read,
+ *    write, splice or llseek): generic code never finds a NULL a_ops.
  */
 #include <linux/compat.h>
+#include <linux/fadvise.h>
 #include <linux/highmem.h>
 #include <linux/module.h>
 #include <linux/poll.h>
@@ -33,6 +72,11 @@ static DEFINE_XARRAY_ALLOC(uacce_xa);
 #define uacce_vm_flags_set(vma, flags) ((vma)->vm_flags |= (flags))
 #endif
 
+#define UACCE_VM_FLAGS (VM_IO | VM_MIXEDMAP | VM_DONTCOPY | VM_DONTEXPAND | VM_WIPEONFORK | VM_DONTDUMP)
+
+/* Nothing is ever cached in a queue's address_space: see uacce_fops_fadvise. */
+static const struct address_space_operations uacce_aops = {};
+
 /* Called with q->mutex held. */
 static int uacce_start_queue(struct uacce_queue *q)
 {
@@ -50,9 +94,10 @@ static int uacce_start_queue(struct uacce_queue *q)
 }
 
 /*
- * Stop the queue for good, with q->mutex held: the driver stops it, every
- * mapping of it is zapped (a later access faults instead of reaching memory
- * the driver is about to free), and pollers wake to find it hung up.
+ * Stop the queue for good, with q->mutex held: the driver stops it, no
+ * fault maps its pages any more, every mapping of it is zapped (a later
+ * access faults instead of reaching memory the driver is about to free),
+ * and pollers wake to find it hung up.
  */
 static void uacce_put_queue(struct uacce_queue *q)
 {
@@ -62,10 +107,13 @@ static void uacce_put_queue(struct uacce_queue *q)
 		return;
 	if (q->state == UACCE_Q_STARTED && ops->stop_queue)
 		ops->stop_queue(q);
+	/* Waits for faults mapping live pages; later ones find the zombie. */
+	down_write(&q->map_lock);
+	q->state = UACCE_Q_ZOMBIE;
+	up_write(&q->map_lock);
 	unmap_mapping_range(q->mapping, 0, 0, 1);
 	if (ops->put_queue)
 		ops->put_queue(q);
-	q->state = UACCE_Q_ZOMBIE;
 	wake_up_interruptible_all(&q->wait);
 }
 
@@ -109,23 +157,33 @@ static int uacce_fops_open(struct inode *inode, struct file *filep)
 	struct uacce_queue *q;
 	int ret;
 
-	/* chrdev_open holds our cdev, and through it the device: uacce stays. */
+	/*
+	 * The cdev chrdev_open holds may be an older device's than the one now
+	 * at this minor: take our reference where the lookup is, under the
+	 * xarray's lock, which uacce_remove() takes to erase the device before
+	 * it drops the registration's reference.
+	 */
+	xa_lock(&uacce_xa);
 	uacce = xa_load(&uacce_xa, iminor(inode));
+	if (uacce)
+		get_device(&uacce->dev);
+	xa_unlock(&uacce_xa);
 	if (!uacce)
 		return -ENODEV;
+	ret = -ENOMEM;
 	q = kzalloc(sizeof(*q), GFP_KERNEL);
 	if (!q)
-		return -ENOMEM;
+		goto err_put;
 	q->mapping = kzalloc(sizeof(*q->mapping), GFP_KERNEL);
-	if (!q->mapping) {
-		ret = -ENOMEM;
+	if (!q->mapping)
 		goto err_free;
-	}
 	address_space_init_once(q->mapping);
 	q->mapping->host = inode;
+	q->mapping->a_ops = &uacce_aops;
 	q->uacce = uacce;
 	init_waitqueue_head(&q->wait);
 	mutex_init(&q->mutex);
+	init_rwsem(&q->map_lock);
 
 	mutex_lock(&uacce->mutex);
 	if (!uacce->parent) {
@@ -137,7 +195,6 @@ static int uacce_fops_open(struct inode *inode, struct file *filep)
 		goto err_unlock;
 	q->state = UACCE_Q_INIT;
 	list_add(&q->list, &uacce->queues);
-	get_device(&uacce->dev);
 	mutex_unlock(&uacce->mutex);
 
 	filep->private_data = q;
@@ -150,6 +207,8 @@ err_unlock:
 err_free:
 	kfree(q->mapping);
 	kfree(q);
+err_put:
+	put_device(&uacce->dev);
 	return ret;
 }
 
@@ -173,44 +232,44 @@ static int uacce_fops_release(struct inode *inode, struct file *filep)
 	return 0;
 }
 
+/* A copy of a vma (mremap's, which it may close again at once) maps the region too. */
+static void uacce_vma_open(struct vm_area_struct *vma)
+{
+	struct uacce_queue *q = vma->vm_private_data;
+
+	down_write(&q->map_lock);
+	if (!WARN_ON_ONCE(!q->qfrs[vma->vm_pgoff]))
+		q->qfrs[vma->vm_pgoff]->nr_vmas++;
+	up_write(&q->map_lock);
+}
+
+/* The region is free to map again once its last vma has gone. */
 static void uacce_vma_close(struct vm_area_struct *vma)
 {
 	struct uacce_queue *q = vma->vm_private_data;
 	struct uacce_qfile_region *qfr;
 
-	if (vma->vm_pgoff >= UACCE_MAX_REGION)
-		return;
-	mutex_lock(&q->mutex);
+	down_write(&q->map_lock);
 	qfr = q->qfrs[vma->vm_pgoff];
-	q->qfrs[vma->vm_pgoff] = NULL;
-	mutex_unlock(&q->mutex);
+	if (WARN_ON_ONCE(!qfr) || --qfr->nr_vmas)
+		qfr = NULL;
+	else
+		q->qfrs[vma->vm_pgoff] = NULL;
+	up_write(&q->map_lock);
 	kfree(qfr);
 }
 
 /*
- * Only a zapped (zombie) queue's mappings fault: a live queue's pages are
- * all inserted at mmap time.  The holder gets harmless memory of its own,
+ * A zombie queue's mappings fault in harmless memory of the holder's own,
  * charged to it: in the MMIO region a copy of the device's "revoked" page,
  * elsewhere zeroes.  A client caught between checking the queue's state and
  * touching its rings writes into this, reads "revoked" next and fails
  * cleanly; nothing reaches the device's memory, and nobody is killed.
  */
-static vm_fault_t uacce_vma_fault(struct vm_fault *vmf)
+static vm_fault_t uacce_fault_scratch(struct vm_fault *vmf, struct uacce_queue *q)
 {
-	struct uacce_queue *q = vmf->vma->vm_private_data;
 	struct page *page;
-	bool zombie;
 
-	/*
-	 * A live queue faults only if its holder dropped the pages itself
-	 * (MADV_DONTNEED): that is a bug to see, not to paper over.
-	 * mmap_lock, then q->mutex, as in mmap.
-	 */
-	mutex_lock(&q->mutex);
-	zombie = q->state == UACCE_Q_ZOMBIE;
-	mutex_unlock(&q->mutex);
-	if (!zombie)
-		return VM_FAULT_SIGBUS;
 	page = alloc_page(GFP_USER | __GFP_ZERO | __GFP_ACCOUNT);
 	if (!page)
 		return VM_FAULT_OOM;
@@ -218,6 +277,44 @@ static vm_fault_t uacce_vma_fault(struct vm_fault *vmf)
 		copy_highpage(page, q->uacce->zombie_page);
 	vmf->page = page;	/* its reference now belongs to the mapping */
 	return 0;
+}
+
+/*
+ * A live queue's page, mapped here and not at mmap time, with q->map_lock
+ * held: the file's rules at the top say why revocation then reaches it.
+ */
+static vm_fault_t uacce_fault_live(struct vm_fault *vmf, struct uacce_queue *q)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	enum uacce_qfrt type = vma->vm_pgoff;
+	unsigned long pgoff = (vmf->address - vma->vm_start) >> PAGE_SHIFT;
+	struct page *page = NULL;
+	int ret;
+
+	if (pgoff < q->uacce->qf_pg_num[type])
+		page = q->uacce->ops->region_page(q, type, pgoff);
+	if (!page)
+		return VM_FAULT_SIGBUS;
+	ret = vm_insert_page(vma, vmf->address, page);
+	if (ret == -ENOMEM)
+		return VM_FAULT_OOM;
+	/* -EBUSY: another thread of the holder mapped it first. */
+	return ret && ret != -EBUSY ? VM_FAULT_SIGBUS : VM_FAULT_NOPAGE;
+}
+
+static vm_fault_t uacce_vma_fault(struct vm_fault *vmf)
+{
+	struct uacce_queue *q = vmf->vma->vm_private_data;
+	vm_fault_t ret;
+
+	down_read(&q->map_lock);
+	if (q->state == UACCE_Q_ZOMBIE) {
+		up_read(&q->map_lock);
+		return uacce_fault_scratch(vmf, q);
+	}
+	ret = uacce_fault_live(vmf, q);
+	up_read(&q->map_lock);
+	return ret;
 }
 
 /* A region moves or splits only whole and in place: refuse mremap and partial unmaps. */
@@ -232,19 +329,20 @@ static int uacce_vma_may_split(struct vm_area_struct *vma, unsigned long addr)
 }
 
 static const struct vm_operations_struct uacce_vm_ops = {
-	.fault = uacce_vma_fault,
+	.open = uacce_vma_open,
 	.close = uacce_vma_close,
+	.fault = uacce_vma_fault,
 	.mremap = uacce_vma_mremap,
 	.may_split = uacce_vma_may_split,
 };
 
+/* Checks and counts the region; its pages come at fault time. */
 static int uacce_fops_mmap(struct file *filep, struct vm_area_struct *vma)
 {
 	struct uacce_queue *q = filep->private_data;
-	struct uacce_device *uacce = q->uacce;
 	struct uacce_qfile_region *qfr;
 	enum uacce_qfrt type;
-	int ret;
+	int ret = 0;
 
 	if (vma->vm_pgoff >= UACCE_MAX_REGION)
 		return -EINVAL;
@@ -252,36 +350,48 @@ static int uacce_fops_mmap(struct file *filep, struct vm_area_struct *vma)
 	qfr = kzalloc(sizeof(*qfr), GFP_KERNEL);
 	if (!qfr)
 		return -ENOMEM;
-	qfr->type = type;
-	uacce_vm_flags_set(vma, VM_DONTCOPY | VM_DONTEXPAND | VM_WIPEONFORK | VM_DONTDUMP);
+	down_write(&q->map_lock);
+	/* Live under map_lock: removal has not reached us, ops is still set. */
+	if (q->state == UACCE_Q_ZOMBIE)
+		ret = -ENXIO;
+	else if (!q->uacce->ops->region_page || vma_pages(vma) != q->uacce->qf_pg_num[type])
+		ret = -EINVAL;
+	else if (q->qfrs[type])
+		ret = -EEXIST;
+	if (!ret) {
+		qfr->type = type;
+		qfr->nr_vmas = 1;
+		q->qfrs[type] = qfr;
+		qfr = NULL;
+	}
+	up_write(&q->map_lock);
+	kfree(qfr);
+	if (ret)
+		return ret;
+	uacce_vm_flags_set(vma, UACCE_VM_FLAGS);
 	vma->vm_ops = &uacce_vm_ops;
 	vma->vm_private_data = q;
-
-	mutex_lock(&q->mutex);
-	if (q->state == UACCE_Q_ZOMBIE) {
-		ret = -ENXIO;
-		goto err;
-	}
-	if (vma_pages(vma) != uacce->qf_pg_num[type]) {
-		ret = -EINVAL;
-		goto err;
-	}
-	if (q->qfrs[type]) {
-		ret = -EEXIST;
-		goto err;
-	}
-	ret = uacce->ops->mmap ? uacce->ops->mmap(q, vma, qfr) : -EINVAL;
-	if (ret < 0)
-		goto err;
-	q->qfrs[type] = qfr;
-	mutex_unlock(&q->mutex);
 	return 0;
-err:
-	mutex_unlock(&q->mutex);
-	/* The vma is not set up: its close must not run for this region. */
-	vma->vm_ops = NULL;
-	kfree(qfr);
-	return ret;
+}
+
+/*
+ * A queue has no page cache, whatever filesystem its node is on: every
+ * advice has nothing to act on.  The generic one would read ahead into
+ * q->mapping when the node's filesystem has a backing device.
+ */
+static int uacce_fops_fadvise(struct file *file, loff_t offset, loff_t len, int advice)
+{
+	switch (advice) {
+	case POSIX_FADV_NORMAL:
+	case POSIX_FADV_RANDOM:
+	case POSIX_FADV_SEQUENTIAL:
+	case POSIX_FADV_WILLNEED:
+	case POSIX_FADV_NOREUSE:
+	case POSIX_FADV_DONTNEED:
+		return len < 0 ? -EINVAL : 0;
+	default:
+		return -EINVAL;
+	}
 }
 
 static __poll_t uacce_fops_poll(struct file *file, poll_table *wait)
@@ -309,6 +419,8 @@ static const struct file_operations uacce_fops = {
 #endif
 	.mmap = uacce_fops_mmap,
 	.poll = uacce_fops_poll,
+	.fadvise = uacce_fops_fadvise,
+	.llseek = no_llseek,
 };
 
 #define to_uacce_device(d) container_of(d, struct uacce_device, dev)
@@ -457,6 +569,8 @@ EXPORT_SYMBOL_GPL(uacce_alloc);
  */
 int uacce_register(struct uacce_device *uacce)
 {
+	int ret;
+
 	if (!uacce)
 		return -ENODEV;
 	if (uacce->zombie_mmio) {
@@ -472,7 +586,26 @@ int uacce_register(struct uacce_device *uacce)
 		return -ENOMEM;
 	uacce->cdev->ops = &uacce_fops;
 	uacce->cdev->owner = THIS_MODULE;
-	return cdev_device_add(uacce->cdev, &uacce->dev);
+	/*
+	 * cdev_device_add() in two steps: on its failure the caller cannot tell
+	 * whether the cdev was freed (device_add failed) or not (cdev_add did).
+	 * The cdev holds the device once cdev_add() succeeds: open files keep
+	 * the structure through it.
+	 */
+	cdev_set_parent(uacce->cdev, &uacce->dev.kobj);
+	ret = cdev_add(uacce->cdev, uacce->dev.devt, 1);
+	if (ret < 0) {
+		uacce->cdev->kobj.parent = NULL;	/* not taken: not to drop */
+		kobject_put(&uacce->cdev->kobj);
+		uacce->cdev = NULL;
+		return ret;
+	}
+	ret = device_add(&uacce->dev);
+	if (ret < 0) {
+		cdev_del(uacce->cdev);	/* our reference: uacce_remove() must not drop it again */
+		uacce->cdev = NULL;
+	}
+	return ret;
 }
 EXPORT_SYMBOL_GPL(uacce_register);
 

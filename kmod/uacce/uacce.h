@@ -2,9 +2,11 @@
 /*
  * The uacce framework's in-kernel API, as mainline's include/linux/uacce.h
  * declares it, for kernels built without CONFIG_UACCE (Debian's).  Drivers
- * include this instead of <linux/uacce.h>, whose stubs would fail.  Two
- * additions: a queue's own address_space, so that PUT_Q can zap exactly its
- * mappings, and the isolation hooks of later mainline.
+ * include this instead of <linux/uacce.h>, whose stubs would fail.  Where it
+ * differs: a queue's own address_space, so that PUT_Q can zap exactly its
+ * mappings; region pages handed out at fault time (region_page) instead of
+ * a driver mmap hook, so that revocation reaches every mapping; and the
+ * isolation hooks of later mainline.
  */
 #ifndef ACCEL_KMOD_UACCE_H
 #define ACCEL_KMOD_UACCE_H
@@ -15,6 +17,7 @@
 #include <linux/list.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/rwsem.h>
 #include <linux/wait.h>
 #include <uapi/misc/uacce/uacce.h>
 
@@ -28,6 +31,7 @@ struct uacce_device;
 
 struct uacce_qfile_region {
 	enum uacce_qfrt type;
+	unsigned int nr_vmas;		/* vmas mapping it (vm_ops open/close), under q->map_lock */
 };
 
 enum uacce_dev_state {
@@ -42,7 +46,14 @@ struct uacce_ops {
 	int (*start_queue)(struct uacce_queue *q);
 	void (*stop_queue)(struct uacce_queue *q);
 	int (*is_q_updated)(struct uacce_queue *q);
-	int (*mmap)(struct uacce_queue *q, struct vm_area_struct *vma, struct uacce_qfile_region *qfr);
+	/*
+	 * Ours, in place of mainline's mmap hook: the page at @pgoff (below
+	 * qf_pg_num[@type]) of region @type.  uacce calls it from its fault
+	 * handler with q->map_lock held for reading and the queue live, and maps
+	 * the page with a reference of its own; the driver may free the page in
+	 * put_queue.  It must not sleep on a lock held across user copies.
+	 */
+	struct page *(*region_page)(struct uacce_queue *q, enum uacce_qfrt type, unsigned long pgoff);
 	long (*ioctl)(struct uacce_queue *q, unsigned int cmd, unsigned long arg);
 	enum uacce_dev_state (*get_isolate_state)(struct uacce_device *uacce);
 	int (*isolate_err_threshold_write)(struct uacce_device *uacce, u32 num);
@@ -66,8 +77,9 @@ struct uacce_queue {
 	void *priv;
 	wait_queue_head_t wait;
 	struct list_head list;		/* uacce->queues, under uacce->mutex */
-	struct uacce_qfile_region *qfrs[UACCE_MAX_REGION];
-	struct mutex mutex;		/* state, qfrs; taken after uacce->mutex */
+	struct uacce_qfile_region *qfrs[UACCE_MAX_REGION];	/* under map_lock */
+	struct mutex mutex;		/* state and driver calls; after uacce->mutex */
+	struct rw_semaphore map_lock;	/* qfrs, and state becoming ZOMBIE; innermost */
 	enum uacce_q_state state;
 	u32 pasid;
 	struct iommu_sva *handle;

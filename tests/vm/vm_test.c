@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -16,6 +18,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -299,6 +302,388 @@ static void queue_through_the_broker_and_revoke(void)
 	      status);
 }
 
+/*
+ * The hostile-holder checks of the uacce framework (issue 13): each runs as
+ * nobody twice, on a queue opened through a node of mode 0666 and on one
+ * the broker opened, and each failed before its fix.
+ */
+
+enum { VIA_NODE, VIA_BROKER };
+static const char *const via_name[] = { "0666 node", "broker fd" };
+#define NODE_DIR "/tmp/nodes"
+#define EXT2_DIR "/tmp/ext2"
+
+/* One broker connection for many acquire/release rounds (raw_acquire keeps its connections). */
+static int broker_connect(struct wire *w)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	strcpy(sa.sun_path, sock_path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || wire_init(w, fd) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return 0;
+}
+
+static int broker_call(struct wire *w, const char *msg, const char **reply)
+{
+	size_t len;
+
+	if (wire_send_all(w, msg, strlen(msg)) < 0 || wire_receive(w, reply, &len) < 0)
+		return -1;
+	return strstr(*reply, "\"error\":\"") ? -1 : 0;
+}
+
+static int broker_acquire(struct wire *w, const char *device, long long *id)
+{
+	char msg[256];
+	const char *reply, *p;
+
+	snprintf(msg, sizeof(msg), "{\"method\":\"org.accelbroker.Broker.AcquireQueue\","
+		 "\"parameters\":{\"algorithm\":\"copy\",\"device\":\"%s\"}}", device);
+	if (broker_call(w, msg, &reply) < 0 || !(p = strstr(reply, "\"queue_id\":")))
+		return -1;
+	*id = atoll(p + 11);
+	return wire_take_fd(w);
+}
+
+static int broker_release(struct wire *w, long long id)
+{
+	char msg[256];
+	const char *reply;
+
+	snprintf(msg, sizeof(msg), "{\"method\":\"org.accelbroker.Broker.ReleaseQueue\","
+		 "\"parameters\":{\"queue_id\":%lld}}", id);
+	return broker_call(w, msg, &reply);
+}
+
+/* A queue of accel_sim-1 the way @via gets it; the broker's needs @w and gives @id. */
+static int queue_open(int via, const char *node, struct wire *w, long long *id)
+{
+	if (via == VIA_NODE)
+		return open(node, O_RDWR | O_CLOEXEC);
+	return broker_acquire(w, "accel_sim-1", id);
+}
+
+static void queue_close(int via, int fd, struct wire *w, long long id)
+{
+	close(fd);
+	if (via == VIA_BROKER)
+		broker_release(w, id);
+}
+
+/* As root: a node of accel_sim-1 in @dir, mode 0666, for nobody. */
+static bool make_node(const char *dir, char *path, size_t size)
+{
+	struct stat st;
+
+	snprintf(path, size, "%s/accel_sim-1", dir);
+	if (stat("/dev/accel_sim-1", &st) < 0)
+		return false;
+	unlink(path);
+	return mknod(path, S_IFCHR | 0666, st.st_rdev) == 0 && chmod(path, 0666) == 0;
+}
+
+/*
+ * The PUT_Q side of the race: a helper thread at the default priority, on
+ * the same CPU as the mmap() side, which runs at nice 19.  Told to go, it
+ * sleeps @delay_ns and issues PUT_Q; its wakeup preempts the mmap() side
+ * at the next preemption point inside mmap(), which is how the window
+ * between the driver's f_op->mmap and the vma joining the queue's
+ * address_space is hit.
+ */
+struct race {
+	int go[2], done[2];
+	int fd;
+	long delay_ns;
+};
+
+static void *race_put_q(void *arg)
+{
+	struct race *r = arg;
+	char byte;
+
+	while (read(r->go[0], &byte, 1) == 1 && byte == 'g') {
+		struct timespec ts = { .tv_nsec = r->delay_ns };
+
+		nanosleep(&ts, NULL);
+		ioctl(r->fd, UACCE_CMD_PUT_Q);
+		(void)!write(r->done[1], "d", 1);
+	}
+	return NULL;
+}
+
+static int race_setup(struct race *r, pthread_t *t)
+{
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	r->delay_ns = 20000;
+	if (sched_setaffinity(0, sizeof(one), &one) < 0 || pipe(r->go) < 0 || pipe(r->done) < 0 ||
+	    pthread_create(t, NULL, race_put_q, r) != 0)
+		return -1;
+	/* The helper keeps the default nice; we, the mmap() side, yield to it. */
+	return setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
+}
+
+/*
+ * As nobody: PUT_Q on one thread, mmap() of the DUS region on another,
+ * @rounds times; the queue's data was written before.  Returns how many
+ * mappings still held it afterwards (the defect: any), or -1.
+ */
+static int revocation_races(int via, const char *node, int rounds, int *mapped)
+{
+	struct race r;
+	struct wire w;
+	pthread_t t;
+	int survivors = 0;
+	char byte;
+
+	if (race_setup(&r, &t) < 0 || (via == VIA_BROKER && broker_connect(&w) < 0))
+		return -1;
+	*mapped = 0;
+	for (int n = 0; n < rounds; n++) {
+		long long id = 0;
+		unsigned char *dus;
+
+		r.fd = queue_open(via, node, &w, &id);
+		if (r.fd < 0)
+			return -1;
+		dus = mmap(NULL, ACCEL_SIM_DUS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, r.fd, 4096);
+		if (dus == MAP_FAILED)
+			return -1;
+		memset(dus, 0xa5, 4096);
+		munmap(dus, ACCEL_SIM_DUS_SIZE);
+		if (write(r.go[1], "g", 1) != 1)
+			return -1;
+		dus = mmap(NULL, ACCEL_SIM_DUS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, r.fd, 4096);
+		if (read(r.done[0], &byte, 1) != 1)
+			return -1;
+		/*
+		 * Aim PUT_Q at the end of mmap(): wait longer when it came first
+		 * (mmap failed), less when mmap had finished (mapped).
+		 */
+		r.delay_ns += (dus == MAP_FAILED ? 1 : -1) * (r.delay_ns / 8 + 500);
+		if (r.delay_ns < 0)
+			r.delay_ns = 0;
+		if (r.delay_ns > 999999999)
+			r.delay_ns = 999999999;
+		if (dus != MAP_FAILED) {
+			(*mapped)++;
+			survivors += ((volatile unsigned char *)dus)[0] == 0xa5;
+			munmap(dus, ACCEL_SIM_DUS_SIZE);
+		}
+		queue_close(via, r.fd, &w, id);
+	}
+	(void)!write(r.go[1], "q", 1);
+	pthread_join(t, NULL);
+	if (via == VIA_BROKER)
+		wire_finish(&w);
+	return survivors;
+}
+
+static void revocation_race_with_mmap(void)
+{
+	char node[64];
+
+	mkdir(NODE_DIR, 0755);
+	check(make_node(NODE_DIR, node, sizeof(node)), "a 0666 node of accel_sim-1 in " NODE_DIR);
+	for (int via = VIA_NODE; via <= VIA_BROKER; via++) {
+		int rounds = via == VIA_NODE ? 400 : 120, mapped = 0, survivors = -1;
+		pid_t pid = fork();
+		int status;
+
+		if (pid == 0) {
+			if (drop_to_nobody() < 0)
+				_exit(255);
+			survivors = revocation_races(via, node, rounds, &mapped);
+			printf("# %s: %d races, %d mappings, %d kept the revoked queue's pages\n",
+			       via_name[via], rounds, mapped, survivors);
+			fflush(stdout);
+			_exit(survivors < 0 ? 255 : survivors > 100 ? 100 : survivors);
+		}
+		status = wait_child(pid);
+		check(status == 0, "nobody, %s: PUT_Q racing mmap() of the DUS region leaves no mapping holding "
+		      "the revoked queue's pages (status %d)", via_name[via], status);
+	}
+}
+
+/*
+ * As nobody: the region's "mapped" mark lives as long as a vma maps it,
+ * whatever mremap does.
+ */
+static int mapping_bookkeeping(int via, const char *node)
+{
+	struct accel_sim_regs *regs;
+	unsigned char *dus;
+	void *spare;
+	struct wire w;
+	long long id = 0;
+	int fd;
+
+	if (drop_to_nobody() < 0 || (via == VIA_BROKER && broker_connect(&w) < 0))
+		return 1;
+	fd = queue_open(via, node, &w, &id);
+	if (fd < 0)
+		return 2;
+	regs = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	dus = mmap(NULL, ACCEL_SIM_DUS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 4096);
+	if (regs == MAP_FAILED || dus == MAP_FAILED || regs->magic != ACCEL_SIM_MAGIC)
+		return 3;
+	dus[0] = 0x3c;
+	/* A refused move (same size) leaves the region mapped once: no second mmap. */
+	spare = mmap(NULL, ACCEL_SIM_DUS_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (spare == MAP_FAILED ||
+	    mremap(dus, ACCEL_SIM_DUS_SIZE, ACCEL_SIM_DUS_SIZE, MREMAP_MAYMOVE | MREMAP_FIXED, spare) != MAP_FAILED ||
+	    mremap(regs, 4096, 4096, MREMAP_MAYMOVE | MREMAP_FIXED, spare) != MAP_FAILED)
+		return 4;
+	if (mmap(NULL, ACCEL_SIM_DUS_SIZE, PROT_READ, MAP_SHARED, fd, 4096) != MAP_FAILED || errno != EEXIST ||
+	    mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0) != MAP_FAILED || errno != EEXIST)
+		return 5;
+	if (dus[0] != 0x3c || regs->magic != ACCEL_SIM_MAGIC)
+		return 6;
+	/* Unmapped for good, the regions map again: the count is per vma, not leaked. */
+	if (munmap(regs, 4096) < 0 || munmap(dus, ACCEL_SIM_DUS_SIZE) < 0)
+		return 9;
+	dus = mmap(NULL, ACCEL_SIM_DUS_SIZE, PROT_READ, MAP_SHARED, fd, 4096);
+	if (dus == MAP_FAILED || dus[0] != 0x3c)
+		return 10;
+	queue_close(via, fd, &w, id);
+	return 0;
+}
+
+/* As nobody: no madvise() lets a forked child inherit a queue mapping. */
+static int fork_protection(int via, const char *node)
+{
+	struct accel_sim_regs *regs;
+	unsigned char *dus;
+	struct wire w;
+	long long id = 0;
+	pid_t pid;
+	int fd;
+
+	if (drop_to_nobody() < 0 || (via == VIA_BROKER && broker_connect(&w) < 0))
+		return 1;
+	fd = queue_open(via, node, &w, &id);
+	if (fd < 0)
+		return 2;
+	regs = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	dus = mmap(NULL, ACCEL_SIM_DUS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 4096);
+	if (regs == MAP_FAILED || dus == MAP_FAILED || regs->magic != ACCEL_SIM_MAGIC)
+		return 3;
+	dus[0] = 0x3c;
+	/* MADV_DOFORK is refused; KEEPONFORK may pass but leaves DONTCOPY. */
+	if (madvise(regs, 4096, MADV_DOFORK) == 0 || madvise(dus, ACCEL_SIM_DUS_SIZE, MADV_DOFORK) == 0)
+		return 7;
+	(void)madvise(regs, 4096, MADV_KEEPONFORK);
+	(void)madvise(dus, ACCEL_SIM_DUS_SIZE, MADV_KEEPONFORK);
+	pid = fork();
+	if (pid == 0)
+		_exit(regs->magic == ACCEL_SIM_MAGIC || dus[0] == 0x3c ? 1 : 2);
+	if (wait_child(pid) != 128 + SIGSEGV)
+		return 8;
+	queue_close(via, fd, &w, id);
+	return 0;
+}
+
+static void mapping_bookkeeping_checks(void)
+{
+	char node[64];
+
+	snprintf(node, sizeof(node), NODE_DIR "/accel_sim-1");
+	for (int via = VIA_NODE; via <= VIA_BROKER; via++) {
+		pid_t pid = fork();
+		int status;
+
+		if (pid == 0)
+			_exit(mapping_bookkeeping(via, node));
+		status = wait_child(pid);
+		check(status == 0, "nobody, %s: a refused mremap keeps the region mapped once (EEXIST), "
+		      "unmapped it maps again (exit %d)", via_name[via], status);
+		pid = fork();
+		if (pid == 0)
+			_exit(fork_protection(via, node));
+		status = wait_child(pid);
+		check(status == 0, "nobody, %s: MADV_DOFORK refused, after MADV_KEEPONFORK a forked child "
+		      "still has no mapping (exit %d)", via_name[via], status);
+	}
+}
+
+/* As root: ext2 on a ramdisk at EXT2_DIR, modules from @modules. */
+static bool ext2_mount(const char *modules)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd),
+		 "set -e; cd %s; insmod brd.ko rd_nr=1 rd_size=4096; for m in crc32c_generic crc16 mbcache jbd2 ext4; do "
+		 "insmod $m.ko; done; mke2fs /dev/ram0 >/dev/null; mkdir -p " EXT2_DIR "; "
+		 "mount -t ext2 /dev/ram0 " EXT2_DIR, modules);
+	return system(cmd) == 0;
+}
+
+/*
+ * As nobody: what generic file code would do with the queue's page cache
+ * (readahead, read, splice, seek) finds none and says so, on a node whose
+ * filesystem has a backing device (ext2) and on the broker's fd.
+ */
+static int no_page_cache(int via, const char *node)
+{
+	struct wire w;
+	long long id = 0;
+	int fd, pipefd[2];
+	char buf[16];
+	void *regs;
+
+	if (drop_to_nobody() < 0 || (via == VIA_BROKER && broker_connect(&w) < 0) || pipe(pipefd) < 0)
+		return 1;
+	fd = queue_open(via, node, &w, &id);
+	if (fd < 0)
+		return 2;
+	if (posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED) != 0 || posix_fadvise(fd, 0, 8192, POSIX_FADV_DONTNEED) != 0 ||
+	    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL) != 0)
+		return 3;
+	regs = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (regs == MAP_FAILED || madvise(regs, 4096, MADV_WILLNEED) != 0)
+		return 4;
+	if (read(fd, buf, sizeof(buf)) >= 0 || errno != EINVAL)
+		return 5;
+	if (lseek(fd, 4096, SEEK_SET) >= 0 || errno != ESPIPE)
+		return 6;
+	if (splice(fd, NULL, pipefd[1], NULL, 4096, 0) >= 0 || errno != EINVAL)
+		return 7;
+	/* A write on ext2 takes the write-notify path (the node's bdi writes back). */
+	if (((struct accel_sim_regs *)regs)->magic != ACCEL_SIM_MAGIC)
+		return 8;
+	((struct accel_sim_regs *)regs)->cq_head = 0;
+	queue_close(via, fd, &w, id);
+	return 0;
+}
+
+static void no_page_cache_checks(const char *modules)
+{
+	char node[64];
+	bool mounted = ext2_mount(modules);
+
+	check(mounted && make_node(EXT2_DIR, node, sizeof(node)), "a 0666 node of accel_sim-1 on ext2 (a ramdisk)");
+	for (int via = VIA_NODE; via <= VIA_BROKER; via++) {
+		pid_t pid;
+		int status;
+
+		if (via == VIA_NODE && !mounted)
+			continue;
+		pid = fork();
+		if (pid == 0)
+			_exit(no_page_cache(via, node));
+		status = wait_child(pid);
+		check(status == 0, "nobody, %s: posix_fadvise and MADV_WILLNEED are no-ops; read EINVAL, lseek "
+		      "ESPIPE, splice EINVAL (exit %d)", via == VIA_NODE ? "node on ext2" : via_name[via], status);
+	}
+}
+
 /* As nobody, through libaccel: the kernel engine runs copy and crc32c, one by one and in bulk. */
 static int libaccel_work(void)
 {
@@ -349,8 +734,8 @@ static int libaccel_work(void)
 	return 0;
 }
 
-/* As nobody: pages a holder drops from a live queue do not come back as scratch (SIGBUS). */
-static int dropped_pages_fault(void)
+/* As nobody: pages a holder drops from a live queue come back, the queue's own (not scratch). */
+static int dropped_pages_return(void)
 {
 	char err[128];
 	long long id;
@@ -363,9 +748,12 @@ static int dropped_pages_fault(void)
 	if (fd < 0)
 		return 2;
 	dus = mmap(NULL, ACCEL_SIM_DUS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 4096);
-	if (dus == MAP_FAILED || madvise(dus, 4096, MADV_DONTNEED) < 0)
+	if (dus == MAP_FAILED)
 		return 3;
-	return ((volatile unsigned char *)dus)[0] == 0 ? 4 : 5;
+	dus[0] = 0x77;
+	if (madvise(dus, 4096, MADV_DONTNEED) < 0)
+		return 4;
+	return ((volatile unsigned char *)dus)[0] == 0x77 ? 0 : 5;
 }
 
 /* As nobody: ring indices no honest client writes stop the queue, and only it. */
@@ -408,10 +796,10 @@ static void kernel_engine_through_libaccel(void)
 	check(status == 0, "a client's impossible sq_tail stops its queue as BROKEN (exit %d)", status);
 	pid = fork();
 	if (pid == 0)
-		_exit(dropped_pages_fault());
+		_exit(dropped_pages_return());
 	status = wait_child(pid);
-	check(status == 128 + SIGBUS, "pages dropped from a live queue (MADV_DONTNEED) fault with SIGBUS (status %d)",
-	      status);
+	check(status == 0, "pages dropped from a live queue (MADV_DONTNEED) fault back in with the queue's data "
+	      "(status %d)", status);
 }
 
 /*
@@ -691,6 +1079,29 @@ static void unbind_with_queues_open(void)
 	      "bind %s: the device is back in the broker", pdev);
 }
 
+/*
+ * A driver whose uacce_register() fails (device_add, injected by the test
+ * module uacce_inject) and which then calls uacce_remove(), as accel_sim's
+ * probe does: the cdev is deleted once, nothing complains, and the next
+ * bind works.
+ */
+static void failed_register(const char *modules)
+{
+	const char *pdev = "accel_sim.1";
+	char cmd[256];
+	bool refused;
+
+	snprintf(cmd, sizeof(cmd), "insmod %s/uacce_inject.ko", modules);
+	check(system(cmd) == 0, "insmod uacce_inject (the next uacce device_add fails)");
+	check(write_file("/sys/bus/platform/drivers/accel_sim/unbind", pdev) && wait_for_devices(2),
+	      "unbind %s: the broker lists it gone", pdev);
+	refused = !write_file("/sys/bus/platform/drivers/accel_sim/bind", pdev);
+	check(system("rmmod uacce_inject") == 0 && refused,
+	      "bind %s fails in uacce_register (device_add) and its probe's uacce_remove returns", pdev);
+	check(write_file("/sys/bus/platform/drivers/accel_sim/bind", pdev) && wait_for_devices(3),
+	      "bind %s again: the device is back in the broker", pdev);
+}
+
 static void rmmod_with_queues_open(const char *modules)
 {
 	enum { CLIENTS = 8, PER_CLIENT = 8 };
@@ -739,10 +1150,14 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	sysfs_and_discovery();
 	queue_through_the_broker_and_revoke();
+	revocation_race_with_mmap();
+	mapping_bookkeeping_checks();
+	no_page_cache_checks(argv[2]);
 	kernel_engine_through_libaccel();
 	kernel_gzip();
 	sva_device_refused();
 	unbind_with_queues_open();
+	failed_register(argv[2]);
 	rmmod_with_queues_open(argv[2]);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
