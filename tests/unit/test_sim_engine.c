@@ -319,8 +319,8 @@ static void queues_beyond_one_futex_waitv_are_served(void **state)
 	assert_int_equal(sim_engine_create(1, &e), 0);
 	for (int i = 0; i < N; i++)
 		open_queue(e, ACCEL_SIM_OP_COPY, &c[i]);
-	usleep(20000);	/* asleep */
-	assert_true(__atomic_load_n(&c[N - 1].regs->dev_flags, __ATOMIC_ACQUIRE) & ACCEL_SIM_DEV_NEED_WAKEUP);
+	/* The thread going to sleep says so in every queue, the last one too. */
+	assert_true(wait_for(&c[N - 1].regs->dev_flags, ACCEL_SIM_DEV_NEED_WAKEUP));
 	submit(&c[N - 1], ACCEL_SIM_OP_COPY, 9, ACCEL_SIM_DATA_OFFSET, 1, ACCEL_SIM_DATA_OFFSET + 1, 1);
 	assert_true(wait_for(&c[N - 1].regs->cq_tail, 1));
 	submit(&c[0], ACCEL_SIM_OP_COPY, 8, ACCEL_SIM_DATA_OFFSET, 1, ACCEL_SIM_DATA_OFFSET + 1, 1);
