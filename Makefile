@@ -228,8 +228,8 @@ demo: deps
 check: deps
 	$(MAKE) B=build-san SAN=1 test
 
-test: all $(UNIT_TESTS) $(INTEG_TESTS)
-	B=$(B) SAN=$(SAN) tests/run-tests $(UNIT_TESTS) $(INTEG_TESTS) tests/vm/vm-check \
+test: all $(UNIT_TESTS) $(INTEG_TESTS) $(CHURN)
+	B=$(B) SAN=$(SAN) tests/run-tests $(UNIT_TESTS) $(INTEG_TESTS) tests/churn-smoke tests/vm/vm-check \
 		tests/systemd/systemd-check
 
 bench: deps
