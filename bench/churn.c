@@ -517,7 +517,9 @@ static double idle_cpu_pct(pid_t pid)
 /* Bounded: until queues and fds are back where they started, or 60 s. */
 static void wait_quiesced(struct churn_broker *b, int watch, struct figures *f)
 {
-	for (int i = 0; i < 6000; i++) {
+	uint64_t deadline = now_ns() + 60ull * 1000000000ull;
+
+	while (now_ns() < deadline) {
 		if (churn_probe_status(watch, &f->end_queues, &f->end_clients) < 0 ||
 		    churn_census(b->pid, &f->end) < 0)
 			return;
