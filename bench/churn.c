@@ -71,6 +71,7 @@ struct slot {
 	unsigned plan_n;
 	unsigned seen[128];
 	char killed_for;	/* the phase it was killed in; 'x': its time ran out */
+	char last;		/* the last phase it reported: where a timeout found it */
 	bool settled;
 };
 
@@ -84,8 +85,8 @@ struct churn {
 	uint64_t start_ns;
 	unsigned alive, dying, settled;
 	bool settling, broker_died, settle_timed_out;
-	uint64_t kills, kills_by[128], phases[128], failures, errors, tokens, tokens_unplaced,
-		claims_failed;
+	uint64_t kills, kills_by[128], timeouts_in[128], phases[128], failures, errors, tokens,
+		tokens_unplaced, claims_failed;
 };
 
 static void die(const char *what, int r)
@@ -190,6 +191,7 @@ static void client_message(struct churn *ch, struct slot *s, const char *buf)
 		if (kind >= ELEMENTSOF(s->seen))
 			break;
 		ch->phases[kind]++;
+		s->last = (char)kind;
 		if (++s->seen[kind] == s->plan_n && kind == (unsigned char)s->plan && !ch->settling)
 			kill_slot(s, (char)kind);
 	}
@@ -254,6 +256,8 @@ static void on_exit_event(evutil_socket_t fd, short what, void *arg)
 		ch->dying--;
 		ch->kills++;
 		ch->kills_by[(unsigned char)why]++;
+		if (why == 'x')
+			ch->timeouts_in[(unsigned char)s->last]++;
 	} else {
 		ch->failures++;
 		fprintf(stderr, "accel-churn: client %d ended by itself (status 0x%x)\n", (int)s->pid, status);
@@ -300,6 +304,7 @@ static void spawn(struct churn *ch, struct slot *s)
 		die("socketpair", -errno);
 	memset(s->seen, 0, sizeof(s->seen));
 	s->killed_for = 0;
+	s->last = 0;
 	s->settled = false;
 	choose_plan(ch, s);
 	s->pid = fork();
@@ -550,12 +555,15 @@ static bool print_json(const struct options *o, const struct churn *ch, const st
 	printf("  \"churn\": {\"seconds\": %.1f, \"kills\": %" PRIu64 ", \"kills_per_sec\": %.1f, "
 	       "\"killed_mid\": {\"acquire\": %" PRIu64 ", \"gzip\": %" PRIu64 ", \"copy_or_crc32c\": %" PRIu64
 	       ", \"transfer\": %" PRIu64 ", \"claim\": %" PRIu64 ", \"release\": %" PRIu64 ", \"timeout\": %" PRIu64
+	       "}, \"timeouts_after\": {\"acquire\": %" PRIu64 ", \"gzip\": %" PRIu64 ", \"copy_or_crc32c\": %" PRIu64
+	       ", \"transfer\": %" PRIu64 ", \"claim\": %" PRIu64 ", \"release\": %" PRIu64 ", \"nothing\": %" PRIu64
 	       "}, \"acquires\": %" PRIu64 ", \"gzip_ops\": %" PRIu64 ", \"other_ops\": %" PRIu64
 	       ", \"transfers\": %" PRIu64 ", \"claims\": %" PRIu64 ", \"claims_refused\": %" PRIu64
 	       ", \"client_errors\": %" PRIu64 ", \"client_failures\": %" PRIu64 ", \"broker_died\": %s, "
 	       "\"settled\": %s},\n", secs, ch->kills, (double)ch->kills / secs, ch->kills_by['a'],
 	       ch->kills_by['g'], ch->kills_by['o'], ch->kills_by['t'], ch->kills_by['c'], ch->kills_by['r'],
-	       ch->kills_by['x'], ch->phases['a'], ch->phases['g'], ch->phases['o'], ch->phases['t'], ch->phases['c'],
+	       ch->kills_by['x'], ch->timeouts_in['a'], ch->timeouts_in['g'], ch->timeouts_in['o'], ch->timeouts_in['t'],
+	       ch->timeouts_in['c'], ch->timeouts_in['r'], ch->timeouts_in[0], ch->phases['a'], ch->phases['g'], ch->phases['o'], ch->phases['t'], ch->phases['c'],
 	       ch->claims_failed, ch->errors, ch->failures, ch->broker_died ? "true" : "false",
 	       ch->settle_timed_out ? "false" : "true");
 	printf("  \"leaked\": {\"queues\": %ld, \"fds\": %ld, \"owner_pidfds\": %ld, \"queue_memfds\": %ld, "
