@@ -85,6 +85,7 @@ struct churn {
 	uint64_t start_ns;
 	unsigned alive, dying, settled;
 	bool settling, broker_died, settle_timed_out;
+	long rss_anon_peak_kib;	/* sampled every 10 s during the churn */
 	uint64_t kills, kills_by[128], timeouts_in[128], phases[128], failures, errors, tokens,
 		tokens_unplaced, claims_failed;
 };
@@ -374,6 +375,10 @@ static void on_progress(evutil_socket_t fd, short what, void *arg)
 {
 	struct churn *ch = arg;
 	double secs = (double)(now_ns() - ch->start_ns) / 1e9;
+	struct churn_census m;
+
+	if (churn_census_memory(ch->b->pid, &m) == 0 && m.rss_anon_kib > ch->rss_anon_peak_kib)
+		ch->rss_anon_peak_kib = m.rss_anon_kib;
 
 	fprintf(stderr, "accel-churn: %.0f s: %" PRIu64 " kills (%.0f/s), %u clients, %" PRIu64 " errors\n", secs,
 		ch->kills, (double)ch->kills / secs, ch->alive, ch->errors);
@@ -570,9 +575,9 @@ static bool print_json(const struct options *o, const struct churn *ch, const st
 	       "\"clients\": %ld, \"target\": 0, \"quiesced\": %s},\n", leak_queues, leak_fds, leak_pidfds, leak_memfds,
 	       leak_clients, f->quiesced ? "true" : "false");
 	printf("  \"broker_memory_kib\": {\"live_queues\": %ld, \"rss_anon\": %ld, \"rss_shmem\": %ld, "
-	       "\"rss_anon_at_start\": %ld, \"rss_anon_at_end\": %ld, \"target_rss_anon\": 65536},\n",
-	       f->load_queues, f->at_load.rss_anon_kib, f->at_load.rss_shmem_kib, f->base.rss_anon_kib,
-	       f->end.rss_anon_kib);
+	       "\"rss_anon_at_start\": %ld, \"rss_anon_peak_during_churn\": %ld, \"rss_anon_at_end\": %ld, "
+	       "\"target_rss_anon\": 65536},\n", f->load_queues, f->at_load.rss_anon_kib, f->at_load.rss_shmem_kib,
+	       f->base.rss_anon_kib, ch->rss_anon_peak_kib, f->end.rss_anon_kib);
 	printf("  \"broker_fds\": {\"at_start\": %d, \"at_load\": %d, \"at_end\": %d},\n", f->base.fds,
 	       f->at_load.fds, f->end.fds);
 	printf("  \"acquire_p50_us\": {\"at_10_queues\": %.1f, \"at_load\": %.1f, \"ratio\": %.2f, "

@@ -75,6 +75,8 @@ struct churn_census {
 	long long cpu_ticks;	/* utime + stime */
 };
 int churn_census(pid_t pid, struct churn_census *c);
+/* Only the memory and CPU figures (cheap enough to sample during the churn). */
+int churn_census_memory(pid_t pid, struct churn_census *c);
 
 /* A blocking connection for measuring (any reply size). */
 int churn_probe_connect(const char *sock);

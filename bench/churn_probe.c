@@ -178,7 +178,7 @@ static long status_kib(const char *text, const char *key)
 	return p ? strtol(p + strlen(key), NULL, 10) : -1;
 }
 
-static int census_memory(pid_t pid, struct churn_census *c)
+int churn_census_memory(pid_t pid, struct churn_census *c)
 {
 	char path[64], text[4096], *p;
 	ssize_t n;
@@ -213,7 +213,7 @@ int churn_census(pid_t pid, struct churn_census *c)
 
 	memset(c, 0, sizeof(*c));
 	r = census_fds(pid, c);
-	return r < 0 ? r : census_memory(pid, c);
+	return r < 0 ? r : churn_census_memory(pid, c);
 }
 
 /* ---- blocking calls ---- */
