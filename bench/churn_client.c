@@ -374,6 +374,9 @@ static void step(struct client *c)
 	else if (c->n_held > c->o->queues)
 		release_one(c);
 	else if (c->settle) {
+		/* Every queue measured at load has been used: its engine state exists. */
+		for (unsigned i = 0; i < c->n_held && !c->settled; i++)
+			run_op(c, &c->held[i]);
 		if (!c->settled)
 			ctl_send(CHURN_MSG_SETTLED, NULL);
 		c->settled = true;
