@@ -10,6 +10,7 @@ LIBSYSTEMD := $(shell pkg-config --libs libsystemd 2>/dev/null)
 JSONC := $(shell pkg-config --libs json-c 2>/dev/null)
 INIH := $(shell pkg-config --libs inih 2>/dev/null)
 ZLIB := $(shell pkg-config --libs zlib 2>/dev/null)
+LIBEVENT := $(shell pkg-config --libs libevent 2>/dev/null)
 CMOCKA := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 CFLAGS ?= -O2 -g
@@ -37,6 +38,8 @@ CTL := $(B)/accelctl
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 INTEG_TESTS := $(patsubst tests/integration/%.c,$(B)/tests/%,$(INTEG_SRC))
 BENCH := $(B)/bench/accel-bench
+CHURN := $(B)/bench/accel-churn
+CHURN_OBJ := $(call obj,bench/churn.c bench/churn_client.c bench/churn_probe.c)
 
 # make install: the standard directories, and the system ones from the
 # .pc files of systemd, udev and D-Bus, moved under PREFIX.
@@ -158,6 +161,13 @@ $(BENCH): $(B)/obj/bench/bench.o $(LIBACCEL) $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -pthread -o $@ $< $(B)/libcommon.a -L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(JSONC) $(ZLIB) $(LIBSYSTEMD)
 
+# The churn and load bench: its clients check crc32c results with the engine's own code.
+$(CHURN_OBJ): ALL_CFLAGS += -Idaemon
+$(CHURN): $(CHURN_OBJ) $(B)/obj/daemon/crc32c.o $(LIBACCEL) $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -pthread -o $@ $(CHURN_OBJ) $(B)/obj/daemon/crc32c.o $(B)/libcommon.a \
+		-L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(LIBEVENT) $(JSONC) $(ZLIB)
+
 # What make install writes, besides the configuration file (kept on uninstall).
 INSTALLED := $(SBINDIR)/accel-broker $(BINDIR)/accelctl \
 	$(LIBDIR)/libaccel.so.$(VERSION) $(LIBDIR)/libaccel.so.1 $(LIBDIR)/libaccel.so \
@@ -218,12 +228,12 @@ demo: deps
 check: deps
 	$(MAKE) B=build-san SAN=1 test
 
-test: all $(UNIT_TESTS) $(INTEG_TESTS)
-	B=$(B) SAN=$(SAN) tests/run-tests $(UNIT_TESTS) $(INTEG_TESTS) tests/vm/vm-check \
+test: all $(UNIT_TESTS) $(INTEG_TESTS) $(CHURN)
+	B=$(B) SAN=$(SAN) tests/run-tests $(UNIT_TESTS) $(INTEG_TESTS) tests/churn-smoke tests/vm/vm-check \
 		tests/systemd/systemd-check
 
 bench: deps
-	$(MAKE) all $(BENCH)
+	$(MAKE) all $(BENCH) $(CHURN)
 	bench/run-bench $(B)
 
 clean:
