@@ -20,10 +20,35 @@ struct wire_fd_mark {
 int wire_init(struct wire *w, int fd)
 {
 	assert(w);
-	*w = (struct wire){ .fd = fd };
-	w->in = malloc(WIRE_MAX_MESSAGE);
+	*w = (struct wire){ .fd = fd, .in_cap = WIRE_MAX_MESSAGE, .in_max = WIRE_MAX_MESSAGE };
+	w->in = malloc(w->in_cap);
 	if (!w->in)
 		return -ENOMEM;
+	return 0;
+}
+
+void wire_set_max_message(struct wire *w, size_t max)
+{
+	assert(max >= WIRE_MAX_MESSAGE);
+	w->in_max = max;
+}
+
+/* Make room to read into: the buffer doubles while a message is longer than it. */
+static int wire_grow_input(struct wire *w)
+{
+	size_t cap;
+	char *in;
+
+	if (w->in_len < w->in_cap)
+		return 0;
+	if (w->in_cap >= w->in_max)
+		return -EMSGSIZE;
+	cap = w->in_cap * 2 < w->in_max ? w->in_cap * 2 : w->in_max;
+	in = realloc(w->in, cap);
+	if (!in)
+		return -ENOMEM;
+	w->in = in;
+	w->in_cap = cap;
 	return 0;
 }
 
@@ -81,6 +106,7 @@ int wire_read(struct wire *w)
 		.msg_controllen = sizeof(control.buf),
 	};
 	ssize_t n;
+	int r;
 
 	/* Compact: what wire_next() returned is no longer needed. */
 	if (w->in_start > 0) {
@@ -88,11 +114,12 @@ int wire_read(struct wire *w)
 		w->in_len -= w->in_start;
 		w->in_start = 0;
 	}
-	if (w->in_len >= WIRE_MAX_MESSAGE)
-		return -EMSGSIZE;
+	r = wire_grow_input(w);
+	if (r < 0)
+		return r;
 
 	iov.iov_base = w->in + w->in_len;
-	iov.iov_len = WIRE_MAX_MESSAGE - w->in_len;
+	iov.iov_len = w->in_cap - w->in_len;
 	n = recvmsg(w->fd, &mh, MSG_CMSG_CLOEXEC);
 	if (n < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
@@ -100,8 +127,7 @@ int wire_read(struct wire *w)
 	if (mh.msg_flags & MSG_CTRUNC)
 		w->fds_dropped++;	/* the kernel closed the ones that did not fit */
 	w->in_len += (size_t)n;
-	if (n > 0 && w->in_len >= WIRE_MAX_MESSAGE &&
-	    !memchr(w->in, '\0', w->in_len))
+	if (n > 0 && w->in_len >= w->in_max && !memchr(w->in, '\0', w->in_len))
 		return -EMSGSIZE;
 	return (int)n;
 }

@@ -15,7 +15,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define WIRE_MAX_MESSAGE	(64u * 1024u)	/* including the NUL */
+#define WIRE_MAX_MESSAGE	(64u * 1024u)	/* including the NUL: what the broker reads */
+#define WIRE_MAX_REPLY		(16u << 20)	/* what a client reads (a listing of ~90 000 queues) */
 #define WIRE_MAX_FDS		4u		/* fds attached to one message */
 #define WIRE_MAX_QUEUED_FDS	16u		/* received fds not yet taken */
 
@@ -27,6 +28,8 @@ struct wire {
 	char *in;
 	size_t in_start;	/* first byte not yet returned by wire_next() */
 	size_t in_len;
+	size_t in_cap;		/* allocated; grows up to in_max */
+	size_t in_max;		/* the longest message read, NUL included */
 	int in_fds[WIRE_MAX_QUEUED_FDS];
 	unsigned n_in_fds;
 	unsigned fds_dropped;	/* fds closed because the queue was full */
@@ -40,15 +43,17 @@ struct wire {
 	unsigned sent_fds;	/* fds sent that the peer may not have read yet */
 };
 
-/* Take ownership of the connected socket @fd. */
+/* Take ownership of the connected socket @fd; read messages of up to WIRE_MAX_MESSAGE. */
 int wire_init(struct wire *w, int fd);
+/* Read messages of up to @max bytes (clients: WIRE_MAX_REPLY); the buffer grows as needed. */
+void wire_set_max_message(struct wire *w, size_t max);
 /* Close the socket and every fd still queued in either direction. */
 void wire_finish(struct wire *w);
 
 /*
  * Read once from the socket.  Returns the number of bytes read, 0 at end of
  * file, -EAGAIN when nothing is there, -EMSGSIZE when the buffered message
- * is over WIRE_MAX_MESSAGE without its terminator, or another -errno.
+ * is over the maximum without its terminator, -ENOMEM, or another -errno.
  */
 int wire_read(struct wire *w);
 

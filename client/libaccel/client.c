@@ -44,6 +44,7 @@ EXPORT int accel_connect(const char *path, struct accel_client **out)
 		free(c);
 		return r;
 	}
+	wire_set_max_message(&c->wire, WIRE_MAX_REPLY);	/* listings outgrow a call */
 	fd = -1;	/* the wire owns it */
 	snprintf(c->path, sizeof(c->path), "%s", path);	/* it fit in sun_path */
 	c->stop_fd = -1;

@@ -108,6 +108,7 @@ static int take_connection(struct accel_client *c, int fd)
 		c->wire.fd = -1;
 		return r;
 	}
+	wire_set_max_message(&c->wire, WIRE_MAX_REPLY);	/* listings outgrow a call */
 	for (struct accel_queue *q = c->queues; q; q = q->next) {
 		if (__atomic_load_n(&q->lost, __ATOMIC_ACQUIRE))
 			continue;

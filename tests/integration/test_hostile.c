@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <accel/accel.h>
 #include <cmocka.h>
 #include <json-c/json.h>
 
@@ -32,8 +33,8 @@ static struct broker_proc broker;
 
 static int setup(void **state)
 {
-	static const char *const args[] = { "--sim", "2", "--sim-queues", "64",
-					    "--max-queues-per-user", "128", NULL };
+	static const char *const args[] = { "--sim", "2", "--sim-queues", "256",
+					    "--max-queues-per-user", "512", NULL };
 	int r = broker_start(&broker, args);
 
 	if (r < 0)
@@ -353,6 +354,37 @@ static void half_close_answers_every_complete_call(void **state)
 	assert_broker_serves();
 }
 
+/* A listing longer than a call may be (~175 bytes a queue) reaches libaccel whole. */
+static void long_listing_reaches_the_client(void **state)
+{
+	const int n = 450;
+	int fd = raw_connect(broker.sock);
+	struct accel_client *c;
+	struct json_object *o, *qs;
+	static struct reader rd;
+	static char msg[4096];
+	char *text = NULL;
+
+	assert_true(fd >= 0);
+	assert_int_equal(pipeline(fd, ACQUIRE_COPY, n, 0), n);
+	rd.fd = fd;
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(reader_next(&rd, msg, sizeof(msg)), 1);
+		assert_null(strstr(msg, "\"error\""));
+	}
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	assert_int_equal(accel_call_json(c, "org.accelbroker.Broker.ListQueues", NULL, &text), 0);
+	assert_true(strlen(text) > 65536);
+	o = json_tokener_parse(text);
+	assert_true(json_object_object_get_ex(o, "queues", &qs));
+	assert_int_equal(json_object_array_length(qs), n);
+	json_object_put(o);
+	free(text);
+	accel_disconnect(c);
+	close(fd);
+	assert_broker_serves();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -360,6 +392,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(pipelined_fd_replies_are_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(out_of_fds_pauses_the_listener, setup, teardown),
 		cmocka_unit_test_setup_teardown(half_close_answers_every_complete_call, setup, teardown),
+		cmocka_unit_test_setup_teardown(long_listing_reaches_the_client, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

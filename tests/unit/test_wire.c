@@ -101,6 +101,35 @@ static void oversized_message_is_refused(void **state)
 	free(big);
 }
 
+/* A client reads replies longer than a call may be (a listing of thousands of queues). */
+static void client_reads_a_reply_past_the_call_limit(void **state)
+{
+	struct pair *p = *state;
+	const size_t size = 3u << 20;
+	char *big = malloc(size);
+	const char *msg;
+	size_t len, sent = 0;
+	int got = 0;
+
+	assert_non_null(big);
+	memset(big, 'z', size - 1);
+	big[size - 1] = '\0';
+	wire_set_max_message(&p->b, WIRE_MAX_REPLY);
+	while (!got) {
+		if (sent < size) {
+			ssize_t n = write(p->a.fd, big + sent, size - sent);
+			if (n > 0)
+				sent += (size_t)n;
+		}
+		int r = wire_read(&p->b);
+		assert_true(r > 0 || r == -EAGAIN);
+		got = wire_next(&p->b, &msg, &len);
+	}
+	assert_int_equal(len, size - 1);
+	assert_int_equal(msg[len - 1], 'z');
+	free(big);
+}
+
 static void message_of_exactly_the_limit_is_accepted(void **state)
 {
 	struct pair *p = *state;
@@ -234,6 +263,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(message_split_across_reads_is_reassembled, setup, teardown),
 		cmocka_unit_test_setup_teardown(several_messages_in_one_read_come_out_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(oversized_message_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(client_reads_a_reply_past_the_call_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(message_of_exactly_the_limit_is_accepted, setup, teardown),
 		cmocka_unit_test_setup_teardown(fd_arrives_no_later_than_its_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(fds_beyond_the_queue_are_closed, setup, teardown),
