@@ -26,6 +26,16 @@
 static char dir[64];
 static char path[128];
 
+static void remove_dir(void)
+{
+	char sub[160];
+
+	snprintf(sub, sizeof(sub), "%s.d", path);
+	unlink(path);
+	rmdir(sub);
+	rmdir(dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	char sub[160];
@@ -42,6 +52,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(sub, sizeof(sub), "%s.d", path);
 	if (mkdir(sub, 0700) < 0)
 		abort();
+	atexit(remove_dir);
 	return 0;
 }
 

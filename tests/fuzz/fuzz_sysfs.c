@@ -32,6 +32,20 @@ static const char *const attrs[] = {
 static char root[64];
 static int devfd = -1;
 
+static void clear_attrs(void);
+
+static void remove_tree(void)
+{
+	char dev[128];
+
+	clear_attrs();
+	unlinkat(devfd, "device", AT_REMOVEDIR);
+	close(devfd);
+	snprintf(dev, sizeof(dev), "%s/uacce-0", root);
+	rmdir(dev);
+	rmdir(root);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	char dev[128];
@@ -48,6 +62,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (mkdir(dev, 0700) < 0 || (devfd = open(dev, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 	    mkdirat(devfd, "device", 0700) < 0)
 		abort();
+	atexit(remove_tree);
 	return 0;
 }
 
