@@ -57,6 +57,9 @@ def config():
     s["dropin"] = b"[defaults]\nmax_queues = 2\n\x00[user:1000]\nmax_queues = 3\nlifetime = connection\n"
     s["errors"] = b"[broker]\nbogus = 1\nsim_queues = x\n[nosuch]\na=b\nno equals sign\n; comment\n# c\n"
     s["long"] = b"# " + b"x" * 300 + b" max_queues.zzz = 0\n[defaults]\nmax_queues = " + b"9" * 40 + b"\n"
+    # At the limits (POLICY_MAX_DEVICES patterns, POLICY_MAX_ALGORITHMS keys): one more is an error.
+    s["limits"] = (b"[defaults]\ndevices = " + b" ".join(b"d%d" % i for i in range(16)) + b"\n" +
+                   b"".join(b"max_queues.a%d = %d\n" % (i, i) for i in range(16)))
     return s
 
 
