@@ -8,7 +8,9 @@
  * Input: messages separated by NUL bytes.  The first byte of each picks the
  * connection (bits 0-1: root, uid 1000, uid 65534 or uid 1000 again from
  * another process) and whether to flush its replies to the peer first
- * (bit 7), as a reading client would; the rest is the message.
+ * (bit 7), as a reading client would; the rest is the message.  "$TOKEN"
+ * in a message stands for the last TransferQueue token the broker handed
+ * out (128 random bits no fuzzer would guess), so claims can succeed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,6 +29,10 @@
 #include "varlink_api.h"
 
 #define N_CONNECTIONS 4
+#define TOKEN_MARK "$TOKEN"
+
+static char last_token[QUEUE_TOKEN_LEN + 1];
+static bool trace;	/* FUZZ_TRACE=1: calls and replies on stderr, to read an input */
 
 static struct broker broker;
 static struct policy policy;
@@ -53,6 +59,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
+	trace = getenv("FUZZ_TRACE") != NULL;
 	/*
 	 * Keep the broker's logging on (its formatting runs on hostile
 	 * strings) but out of sight: libFuzzer and the sanitizers keep the
@@ -95,6 +102,42 @@ static void drain(int fd)
 	}
 }
 
+/* @msg with every TOKEN_MARK replaced, NUL-terminated as wire_next() gives it. */
+static char *expand(const uint8_t *msg, size_t len, size_t *out_len)
+{
+	size_t mark = strlen(TOKEN_MARK), n = 0;
+	char *copy = malloc(len / mark * QUEUE_TOKEN_LEN + len + 1);
+
+	if (!copy)
+		abort();
+	for (size_t i = 0; i < len;) {
+		if (len - i >= mark && memcmp(msg + i, TOKEN_MARK, mark) == 0) {
+			memcpy(copy + n, last_token, QUEUE_TOKEN_LEN);
+			n += QUEUE_TOKEN_LEN;
+			i += mark;
+		} else {
+			copy[n++] = (char)msg[i++];
+		}
+	}
+	copy[n] = '\0';
+	*out_len = n;
+	return copy;
+}
+
+/* Remember the token of a TransferQueue reply queued on @c. */
+static void note_token(struct connection *c)
+{
+	static const char key[] = "\"token\":\"";
+	const char *out = c->wire.out + c->wire.out_sent;
+	size_t len = c->wire.out_len - c->wire.out_sent;
+
+	for (const char *p = out; (p = memmem(p, len - (size_t)(p - out), key, sizeof(key) - 1));) {
+		p += sizeof(key) - 1;
+		if ((size_t)(out + len - p) > QUEUE_TOKEN_LEN)
+			memcpy(last_token, p, QUEUE_TOKEN_LEN);
+	}
+}
+
 static void dispatch(struct connection *c, const uint8_t *msg, size_t len)
 {
 	char *copy;
@@ -102,14 +145,15 @@ static void dispatch(struct connection *c, const uint8_t *msg, size_t len)
 	/* connection_dispatch()'s conditions: a closing or backed-up connection is not read. */
 	if (c->state != CONNECTION_ACTIVE || wire_out_pending(&c->wire) >= CONNECTION_OUT_HIGH_WATER)
 		return;
-	/* wire_next() hands out messages NUL-terminated in their buffer. */
-	copy = malloc(len + 1);
-	if (!copy)
-		abort();
-	memcpy(copy, msg, len);
-	copy[len] = '\0';
+	copy = expand(msg, len, &len);
+	if (trace)
+		dprintf(STDERR_FILENO, "-> %s\n", copy);
 	varlink_api_dispatch(c, copy, len);
 	free(copy);
+	note_token(c);
+	if (trace)
+		dprintf(STDERR_FILENO, "<- %.*s\n", (int)(c->wire.out_len - c->wire.out_sent),
+			c->wire.out + c->wire.out_sent);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -120,6 +164,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *msg;
 	size_t len;
 
+	memset(last_token, '0', QUEUE_TOKEN_LEN);
 	for (unsigned i = 0; i < N_CONNECTIONS; i++) {
 		int sv[2];
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0 ||

@@ -11,6 +11,7 @@ I = "org.accelbroker.Broker."
 
 
 def varlink():
+    # sel: the connection (low two bits) and flush (0x80); never 0, the separator
     def call(sel, method, params=None, extra=""):
         p = "" if params is None else ',"parameters":' + params
         return bytes([sel]) + ('{"method":"%s"%s%s}' % (method, p, extra)).encode() + b"\0"
@@ -23,19 +24,23 @@ def varlink():
                             '{"algorithm":"copy","device":"accel_sim-1","numa_node":-1}')
     s["transfer-claim"] = (call(1, I + "AcquireQueue", '{"algorithm":"crc32c"}') +
                            call(1, I + "TransferQueue", '{"queue_id":1}') +
-                           call(3, I + "ClaimQueue", '{"token":"00000000000000000000000000000000"}'))
+                           call(3, I + "ClaimQueue", '{"token":"$TOKEN"}'))
+    s["transfer-cross-user"] = (call(1, I + "AcquireQueue", '{"algorithm":"copy"}') +
+                                call(1, I + "TransferQueue", '{"queue_id":1}') +
+                                call(2, I + "ClaimQueue", '{"token":"$TOKEN"}') +
+                                call(0x82, I + "ListQueues"))
     s["attach"] = (call(1, I + "AcquireQueue", '{"algorithm":"copy"}') +
                    call(3, I + "AttachQueue", '{"queue_id":1}'))
-    s["monitor"] = (call(2, I + "Monitor", "{}", ',"more":true') +
-                    call(1, I + "AcquireQueue", '{"algorithm":"gzip"}') +
-                    call(0, I + "Revoke", '{"user":"1000"}') + call(2, I + "GetStatus"))
+    s["monitor"] = (call(1, I + "Monitor", "{}", ',"more":true') +
+                    call(3, I + "AcquireQueue", '{"algorithm":"gzip"}') +
+                    call(4, I + "Revoke", '{"user":"1000"}') + call(1, I + "GetStatus"))
     s["revoke"] = (call(1, I + "AcquireQueue", '{"algorithm":"gunzip"}') +
-                   call(0, I + "Revoke", '{"queue_id":1}') +
-                   call(0, I + "Revoke", '{"device":"accel_sim-0"}'))
-    s["quota"] = call(1, I + "GetQuota") + call(0, I + "GetQuota", '{"user":"nobody"}')
-    s["reload"] = call(0, I + "Reload", "{}") + call(1, I + "Reload")
-    s["info"] = (call(0, "org.varlink.service.GetInfo") +
-                 call(0, "org.varlink.service.GetInterfaceDescription",
+                   call(4, I + "Revoke", '{"queue_id":1}') +
+                   call(4, I + "Revoke", '{"device":"accel_sim-0"}'))
+    s["quota"] = call(1, I + "GetQuota") + call(4, I + "GetQuota", '{"user":"nobody"}')
+    s["reload"] = call(4, I + "Reload", "{}") + call(1, I + "Reload")
+    s["info"] = (call(4, "org.varlink.service.GetInfo") +
+                 call(4, "org.varlink.service.GetInterfaceDescription",
                       '{"interface":"org.accelbroker.Broker"}'))
     s["oneway"] = call(1, I + "AcquireQueue", '{"algorithm":"gzip"}', ',"oneway":true')
     s["bad"] = bytes([1]) + b'{"method":1}\0' + bytes([1]) + b'[1,2]\0' + bytes([1]) + b'{"method":"x"'
