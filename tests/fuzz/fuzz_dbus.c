@@ -21,6 +21,27 @@
 
 static sd_bus *bus;
 
+/* What the top-level a{sv} of this input holds, for the checks after reading. */
+static struct {
+	bool acquire;
+	unsigned n;
+	bool all_known;		/* every key known to the reader, with its type */
+} dict;
+
+static bool known_key(const char *key, char type)
+{
+	static const struct { const char *key; char type; } acquire[] = {
+		{ "device", 's' }, { "numa_node", 'i' }, { NULL, 0 },
+	}, revoke[] = {
+		{ "queue_id", 't' }, { "user", 's' }, { "device", 's' }, { NULL, 0 },
+	};
+
+	for (const typeof(acquire[0]) *k = dict.acquire ? acquire : revoke; k->key; k++)
+		if (strcmp(k->key, key) == 0 && k->type == type)
+			return true;
+	return false;
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	int sv[2];
@@ -52,13 +73,14 @@ static const char *take_string(struct fuzz_input *in, char *buf)
 
 static int append_entries(struct fuzz_input *in, sd_bus_message *m, unsigned max, int depth);
 
-/* One variant value; its type from the input. */
-static int append_value(struct fuzz_input *in, sd_bus_message *m, int depth)
+/* One variant value; its type from the input ('s', 'i', 't' in *@type, else 0). */
+static int append_value(struct fuzz_input *in, sd_bus_message *m, int depth, char *type)
 {
 	char buf[256];
 	uint8_t t = fuzz_u8(in);
 	int r;
 
+	*type = t % 13 < 3 ? "sit"[t % 13] : 0;
 	switch (t % 13) {
 	case 0:
 		return sd_bus_message_append(m, "v", "s", take_string(in, buf));
@@ -109,12 +131,14 @@ static int append_entries(struct fuzz_input *in, sd_bus_message *m, unsigned max
 	int r = sd_bus_message_open_container(m, 'a', "{sv}");
 
 	for (unsigned i = 0; r >= 0 && i < max && in->size > 0; i++) {
-		char key[256];
+		char key[256], type;
 		r = sd_bus_message_open_container(m, 'e', "sv");
 		if (r >= 0)
 			r = sd_bus_message_append(m, "s", take_string(in, key));
 		if (r >= 0)
-			r = append_value(in, m, depth);
+			r = append_value(in, m, depth, &type);
+		if (r >= 0 && depth == 0 && dict.n++ < 64)
+			dict.all_known &= known_key(key, type);
 		if (r >= 0)
 			r = sd_bus_message_close_container(m);
 	}
@@ -144,7 +168,7 @@ static int append_args(struct fuzz_input *in, sd_bus_message *m, enum layout lay
 		return append_entries(in, m, UINT32_MAX, 0);
 	case LAYOUT_TWO_DICTS:
 		r = append_entries(in, m, fuzz_u8(in) % 20, 0);
-		return r < 0 ? r : append_entries(in, m, UINT32_MAX, 0);
+		return r < 0 ? r : append_entries(in, m, UINT32_MAX, 1);
 	case LAYOUT_SS_DICT:
 		take_string(in, a);
 		return sd_bus_message_append(m, "a{ss}", 1, a, take_string(in, b));
@@ -155,6 +179,13 @@ static int append_args(struct fuzz_input *in, sd_bus_message *m, enum layout lay
 	default:
 		return sd_bus_message_append(m, "av", 1, "s", take_string(in, a));
 	}
+}
+
+/* A dictionary read without error had only known keys of their types, and few. */
+static void check_dict(void)
+{
+	if (dict.n > MAX_OPTIONS || !dict.all_known)
+		abort();
 }
 
 static void read_acquire(sd_bus_message *m)
@@ -168,6 +199,7 @@ static void read_acquire(sd_bus_message *m)
 	if (r < 0)
 		return;
 	/* What the core is handed: a string it may read, a node in range. */
+	check_dict();
 	if ((req.device && strlen(req.device) > 255) || req.numa_node < -1 || req.numa_node > 4095)
 		abort();
 }
@@ -185,6 +217,7 @@ static void read_selector(sd_bus_message *m)
 
 	if (read_dict(m, fields, "selector", &error) < 0)
 		return;
+	check_dict();
 	if ((req.user && strlen(req.user) > 255) || (req.device && strlen(req.device) > 255))
 		abort();
 }
@@ -198,6 +231,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static uint64_t cookie;
 	char alg[256];
 
+	dict.acquire = acquire;
+	dict.n = 0;
+	dict.all_known = true;
 	if (sd_bus_message_new_method_call(bus, &m, DBUS_NAME, DBUS_PATH, DBUS_INTERFACE,
 					   acquire ? "AcquireQueue" : "Revoke") < 0)
 		abort();
