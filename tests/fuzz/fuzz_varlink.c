@@ -128,9 +128,13 @@ static char *expand(const uint8_t *msg, size_t len, size_t *out_len)
 static void note_token(struct connection *c)
 {
 	static const char key[] = "\"token\":\"";
-	const char *out = c->wire.out + c->wire.out_sent;
-	size_t len = c->wire.out_len - c->wire.out_sent;
+	const char *out;
+	size_t len;
 
+	if (!c->wire.out)
+		return;	/* nothing was ever queued */
+	out = c->wire.out + c->wire.out_sent;
+	len = c->wire.out_len - c->wire.out_sent;
 	for (const char *p = out; (p = memmem(p, len - (size_t)(p - out), key, sizeof(key) - 1));) {
 		p += sizeof(key) - 1;
 		if ((size_t)(out + len - p) > QUEUE_TOKEN_LEN)
@@ -153,7 +157,7 @@ static void dispatch(struct connection *c, const uint8_t *msg, size_t len)
 	note_token(c);
 	if (trace)
 		dprintf(STDERR_FILENO, "<- %.*s\n", (int)(c->wire.out_len - c->wire.out_sent),
-			c->wire.out + c->wire.out_sent);
+			c->wire.out ? c->wire.out + c->wire.out_sent : "");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
