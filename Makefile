@@ -4,6 +4,7 @@ B ?= build
 CC ?= gcc
 PKGS := libsystemd json-c libevent inih zlib
 SAN ?=
+FUZZ ?=
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBSYSTEMD := $(shell pkg-config --libs libsystemd 2>/dev/null)
@@ -17,6 +18,13 @@ CFLAGS ?= -O2 -g
 ifneq ($(SAN),)
 CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
+endif
+# The fuzz build (make fuzz): clang, every object instrumented for libFuzzer.
+ifneq ($(FUZZ),)
+override CC := clang
+override CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=fuzzer,address,undefined
 endif
 WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
 	-Wno-unused-parameter
@@ -61,7 +69,7 @@ UDEVRULESDIR ?= $(or $(call pcvar,udev,udevdir),$(PREFIX)/lib/udev)/rules.d
 DBUSDIR ?= $(or $(call pcvar,dbus-1,datadir),$(DATADIR))/dbus-1
 
 .PHONY: all deps demo check test unit integration bench clean help kmod vm-check vm-bench \
-	install uninstall systemd-check
+	install uninstall systemd-check fuzz fuzz-build
 all: $(BROKER) $(LIBACCEL) $(CTL) $(B)/accel.pc
 
 help:
@@ -75,6 +83,7 @@ help:
 	@echo "make install   install into DESTDIR/PREFIX (default /usr/local; a service wants PREFIX=/usr)"
 	@echo "make uninstall remove what make install put there (not the configuration file)"
 	@echo "make systemd-check  boot a Debian root with systemd-nspawn, install, test the service there"
+	@echo "make fuzz      build the libFuzzer harnesses (clang) into build-fuzz/, run each FUZZ_SECONDS"
 	@echo "make clean     remove build directories"
 
 deps:
@@ -229,15 +238,36 @@ check: deps
 	$(MAKE) B=build-san SAN=1 test
 
 test: all $(UNIT_TESTS) $(INTEG_TESTS) $(CHURN)
-	B=$(B) SAN=$(SAN) tests/run-tests $(UNIT_TESTS) $(INTEG_TESTS) tests/churn-smoke tests/vm/vm-check \
-		tests/systemd/systemd-check
+	$(MAKE) B=$(FUZZ_B) FUZZ=1 fuzz-build
+	B=$(B) SAN=$(SAN) FUZZ_B=$(FUZZ_B) tests/run-tests $(UNIT_TESTS) $(INTEG_TESTS) \
+		tests/fuzz/fuzz-check tests/churn-smoke tests/vm/vm-check tests/systemd/systemd-check
+
+# libFuzzer harnesses: one file per harness, tests/fuzz/fuzz_NAME.c, with its
+# seed corpus in tests/fuzz/corpus/NAME/ (and optionally tests/fuzz/NAME.dict).
+# Built by clang in their own directory (FUZZ_B); make check runs each briefly.
+FUZZ_B ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZERS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
+
+$(B)/obj/tests/fuzz/%.o: ALL_CFLAGS += -Idaemon -Itests/fuzz
+
+$(B)/fuzz/fuzz_%: $(B)/obj/tests/fuzz/fuzz_%.o $(B)/libdaemon.a $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LIBSYSTEMD) $(JSONC) $(INIH) $(ZLIB)
+
+fuzz-build: $(FUZZERS)
+
+fuzz: deps
+	$(MAKE) B=$(FUZZ_B) FUZZ=1 fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/fuzz-run $(FUZZ_B)
 
 bench: deps
 	$(MAKE) all $(BENCH) $(CHURN)
 	bench/run-bench $(B)
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 	$(if $(KDIR),-$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod clean)
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
