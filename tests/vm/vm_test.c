@@ -1079,6 +1079,109 @@ static void engine_turns_bounded(void)
 	      "completes (status %d)", FLOOD_QUEUES, FLOOD_QUEUES, status);
 }
 
+/* Bitwise CRC-32C (Castagnoli, reflected), the reference for the engine's. */
+static uint32_t crc32c_ref(const unsigned char *p, size_t len)
+{
+	uint32_t crc = ~0u;
+
+	for (size_t i = 0; i < len; i++) {
+		crc ^= p[i];
+		for (int k = 0; k < 8; k++)
+			crc = crc >> 1 ^ (0x82f63b78u & -(crc & 1));
+	}
+	return ~crc;
+}
+
+/* Submit one operation on @q and wait for it (bounded); its status. */
+static int run_one(struct accel_queue *q, const struct accel_op *op, struct accel_completion *done)
+{
+	int r = accel_submit(q, op);
+
+	if (r < 0)
+		return r;
+	return accel_wait(q, done, 1, 60000) == 1 ? done->status : -ETIME;
+}
+
+/*
+ * As nobody, through libaccel: descriptors of up to 1 MiB, many engine
+ * turns each (a turn is about 64 KiB), resume where the last turn ended:
+ * overlapping copies both ways, crc32c, and a gzip and a gunzip member in
+ * one operation each.
+ */
+static int long_descriptors(void)
+{
+	enum { LEN = 1 << 20, SHIFT = 4096 + 3 };
+	const struct accel_acquire_options on0 = { "accel_sim-0", -1 };
+	struct accel_queue *copy, *crc, *gz, *gunz;
+	struct accel_completion done;
+	struct accel_client *c;
+	unsigned char *buf, *want = malloc(LEN + SHIFT), *text = malloc(LEN);
+	size_t size;
+	long n;
+
+	if (!want || !text || drop_to_nobody() < 0 || accel_connect(sock_path, &c) < 0)
+		return 1;
+	if (accel_acquire(c, "copy", &on0, &copy) < 0 || accel_acquire(c, "crc32c", &on0, &crc) < 0 ||
+	    accel_acquire(c, "gzip", &on0, &gz) < 0 || accel_acquire(c, "gunzip", &on0, &gunz) < 0)
+		return 2;
+	buf = accel_queue_buffer(copy, &size);
+	if (size < LEN + SHIFT)
+		return 3;
+	for (size_t i = 0; i < LEN + SHIFT; i++)
+		buf[i] = (unsigned char)(i * 131 + i / 4096);
+	/* Overlapping, destination above: the turns must go from the end. */
+	memcpy(want, buf, LEN + SHIFT);
+	memmove(want + SHIFT, want, LEN);
+	if (run_one(copy, &(struct accel_op){ .src = buf, .src_len = LEN, .dst = buf + SHIFT, .dst_len = LEN },
+		    &done) != 0 || done.produced != LEN || memcmp(buf, want, LEN + SHIFT) != 0)
+		return 4;
+	/* Destination below. */
+	memmove(want, want + SHIFT, LEN);
+	if (run_one(copy, &(struct accel_op){ .src = buf + SHIFT, .src_len = LEN, .dst = buf, .dst_len = LEN },
+		    &done) != 0 || memcmp(buf, want, LEN + SHIFT) != 0)
+		return 5;
+	buf = accel_queue_buffer(crc, &size);
+	memcpy(buf, want, LEN);
+	if (run_one(crc, &(struct accel_op){ .src = buf, .src_len = LEN, .dst = buf }, &done) != 0 ||
+	    done.value != crc32c_ref(want, LEN) || done.consumed != LEN) {
+		printf("# crc32c of 1 MiB: status %d, value %#llx, want %#x\n", done.status,
+		       (unsigned long long)done.value, crc32c_ref(want, LEN));
+		return 6;
+	}
+	/* 1 MiB of text gzipped in one operation, read by zlib, and gunzipped back in one. */
+	for (size_t i = 0, k = 0; i < LEN; k++)
+		i += (size_t)snprintf((char *)text + i, LEN - i, "%zu bytes, line %zu\n", i, k * 7919 % 100003);
+	buf = accel_queue_buffer(gz, &size);
+	memcpy(buf, text, LEN);
+	if (run_one(gz, &(struct accel_op){ .src = buf, .src_len = LEN, .dst = buf + LEN, .dst_len = size - LEN,
+					     .flags = ACCEL_OP_FINISH }, &done) != 0 ||
+	    !(done.flags & ACCEL_COMPLETION_STREAM_END) || done.consumed != LEN ||
+	    !zlib_reads(buf + LEN, done.produced, text, LEN))
+		return 7;
+	n = (long)done.produced;
+	memcpy(want, buf + LEN, (size_t)n);
+	buf = accel_queue_buffer(gunz, &size);
+	memcpy(buf, want, (size_t)n);
+	memset(buf + n, 0, LEN);
+	if (run_one(gunz, &(struct accel_op){ .src = buf, .src_len = (size_t)n, .dst = buf + n, .dst_len = LEN },
+		    &done) != 0 || !(done.flags & ACCEL_COMPLETION_STREAM_END) || done.produced != LEN ||
+	    memcmp(buf + n, text, LEN) != 0)
+		return 8;
+	return 0;
+}
+
+static void long_descriptors_resume(void)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid == 0)
+		_exit(long_descriptors());
+	status = wait_child(pid);
+	check(status == 0, "nobody, through libaccel: 1 MiB copies overlapping both ways, crc32c, gzip and gunzip "
+	      "in one operation each, resumed across engine turns (exit %d)", status);
+}
+
 /*
  * The tests one may name to vm_test; "isolated" ones hang the guest when
  * their defect is back, so run-vm-check boots each of them on its own with
@@ -1106,6 +1209,7 @@ static void main_suite(const char *modules)
 	queue_through_the_broker_and_revoke();
 	kernel_engine_through_libaccel();
 	kernel_gzip();
+	long_descriptors_resume();
 	engine_turns_bounded();
 	sva_device_refused();
 	unbind_with_queues_open();
