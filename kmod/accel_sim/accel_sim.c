@@ -18,8 +18,8 @@
  *
  * Locks, outermost first (uacce.c's rules continue here):
  *  - mmap_lock (the mm's: mmap, page faults) -> q->mutex (uacce's);
- *    uacce->mutex -> q->mutex -> sdev->lock.  sdev->lock is innermost: it
- *    is never held while taking another lock.
+ *    uacce->mutex -> q->mutex -> sdev->lock.  sdev->lock is innermost:
+ *    neither of the others, nor mmap_lock, is taken under it.
  *  - Nothing touches user memory (get_user, copy_from_user, put_user, ...)
  *    with q->mutex or sdev->lock held: a fault takes mmap_lock, and the
  *    fault handler of a queue's own mapping takes q->mutex (a get_user
