@@ -69,7 +69,7 @@ UDEVRULESDIR ?= $(or $(call pcvar,udev,udevdir),$(PREFIX)/lib/udev)/rules.d
 DBUSDIR ?= $(or $(call pcvar,dbus-1,datadir),$(DATADIR))/dbus-1
 
 .PHONY: all deps demo check test unit integration bench clean help kmod vm-check vm-bench \
-	install uninstall systemd-check fuzz fuzz-build
+	install uninstall systemd-check fuzz fuzz-build lockdep-kernel
 all: $(BROKER) $(LIBACCEL) $(CTL) $(B)/accel.pc
 
 help:
@@ -79,6 +79,8 @@ help:
 	@echo "make bench     build optimized and print the benchmark figures as JSON"
 	@echo "make kmod      build kmod/uacce.ko and kmod/accel_sim.ko (KDIR: kernel headers)"
 	@echo "make vm-check  boot Debian's kernel in qemu and test modules, broker and clients there"
+	@echo "make lockdep-kernel  build Debian's linux-source-6.1 with lockdep (cached in .cache/); then"
+	@echo "               make vm-check KDIR=$(LOCKDEP)/build KIMAGE=$(LOCKDEP)/bzImage"
 	@echo "make vm-bench  the same VM: direct uacce use vs the broker, kernel vs software engine (JSON)"
 	@echo "make install   install into DESTDIR/PREFIX (default /usr/local; a service wants PREFIX=/usr)"
 	@echo "make uninstall remove what make install put there (not the configuration file)"
@@ -116,6 +118,13 @@ vm-bench: all kmod $(B)/tests/vm_test $(B)/tests/vm_bench
 vm-check: all kmod $(B)/tests/vm_test
 	@test -n "$(KIMAGE)" || { echo "make vm-check: no kernel image (apt-get install linux-image-amd64)" >&2; exit 1; }
 	tests/vm/run-vm-check $(B) $(KIMAGE)
+
+# Debian ships no lockdep kernel: build one once (tens of minutes, niced;
+# not part of make check), cached and git-ignored.  Its build tree is the
+# KDIR the modules must be built against to load in it.
+LOCKDEP := .cache/lockdep-kernel
+lockdep-kernel:
+	scripts/build-lockdep-kernel $(LOCKDEP)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

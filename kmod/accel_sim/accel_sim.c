@@ -15,6 +15,25 @@
  * The devices are platform devices bound to the "accel_sim" platform
  * driver: unbinding one (sysfs) removes its uacce device like a hot unplug,
  * binding it again brings it back.
+ *
+ * Locks, outermost first (uacce.c's rules continue here):
+ *  - mmap_lock (the mm's: mmap, page faults) -> q->mutex (uacce's);
+ *    uacce->mutex -> q->mutex -> sdev->lock.  sdev->lock is innermost:
+ *    neither of the others, nor mmap_lock, is taken under it.
+ *  - Nothing touches user memory (get_user, copy_from_user, put_user, ...)
+ *    with q->mutex or sdev->lock held: a fault takes mmap_lock, and the
+ *    fault handler of a queue's own mapping takes q->mutex (a get_user
+ *    pointed into the queue's MMIO page after MADV_DONTNEED deadlocks on
+ *    itself; one on a not-present page deadlocks ABBA against an mmap() of
+ *    the queue, which holds mmap_lock and waits for q->mutex).  uacce calls
+ *    sim_ioctl() with q->mutex held: an ioctl that reads an argument drops
+ *    it around the copy and checks the queue's state again after.
+ *  - The engine touches only the queues' vmalloc memory, never a user
+ *    address.  It holds sdev->lock for one bounded turn on one queue
+ *    (SIM_BUDGET descriptors, about SIM_TURN_BYTES of work: a longer
+ *    descriptor resumes on the next turn) and reschedules between turns,
+ *    so start, stop and put wait for at most one turn and nothing soft
+ *    locks up.  Sysfs readers take no lock at all (sdev->in_use).
  */
 #include <linux/crc32.h>
 #include <linux/kthread.h>
@@ -46,7 +65,8 @@ MODULE_PARM_DESC(sva_devices, "more devices, registered with UACCE_DEV_SVA (emul
 
 #define SIM_MAX_DEVICES	64
 #define SIM_MAX_QUEUES	1024
-#define SIM_BUDGET	16	/* descriptors per queue per pass: fairness */
+#define SIM_BUDGET	16	/* descriptors per queue per turn: fairness */
+#define SIM_TURN_BYTES	(64u << 10)	/* work per turn under sdev->lock: latency */
 
 struct sim_queue {
 	struct sim_device *sdev;
@@ -56,6 +76,10 @@ struct sim_queue {
 	u32 op;				/* enum accel_sim_op, set before START_Q */
 	u32 sq_head;			/* the engine's own indices */
 	u32 cq_tail;
+	bool busy;			/* a turn ended inside @cur: resume it */
+	struct accel_sim_desc cur;	/* the engine's copy of the descriptor it runs */
+	struct accel_sim_cqe cur_c;	/* and its completion so far */
+	u32 crc;			/* crc32c: the register so far */
 	struct sim_gzip *gz;		/* gzip and gunzip queues: the stream */
 	struct accel_sim_regs *regs;	/* vmalloc_user: the MMIO region */
 	u8 *dus;			/* vmalloc_user: the DUS region */
@@ -65,6 +89,7 @@ struct sim_device {
 	struct uacce_device *uacce;
 	struct mutex lock;		/* the queue slots and what the engine reads of them */
 	struct sim_queue *queues;
+	atomic_t in_use;		/* queues handed out: sysfs reads it without the lock */
 	struct task_struct *engine;
 	wait_queue_head_t doorbell;
 	atomic_t rung;
@@ -96,13 +121,9 @@ static const struct accel_sim_regs sim_revoked_regs = {
 static int sim_get_available_instances(struct uacce_device *uacce)
 {
 	struct sim_device *sdev = uacce->priv;
-	int n = 0;
 
-	mutex_lock(&sdev->lock);
-	for (unsigned int i = 0; i < queues; i++)
-		n += !sdev->queues[i].used;
-	mutex_unlock(&sdev->lock);
-	return n;
+	/* No lock: a reader never waits for the engine or a queue's setup. */
+	return queues - atomic_read(&sdev->in_use);
 }
 
 static void sim_queue_free(struct sim_queue *sq)
@@ -120,8 +141,8 @@ static bool in_data_area(u32 offset, u32 len)
 	return offset >= ACCEL_SIM_DATA_OFFSET && end <= (u64)ACCEL_SIM_DATA_OFFSET + ACCEL_SIM_DATA_SIZE;
 }
 
-/* Run one descriptor (a private copy); the status goes in the completion. */
-static int sim_execute(struct sim_queue *sq, const struct accel_sim_desc *d, struct accel_sim_cqe *c)
+/* Check a descriptor (the engine's copy) before its first step: 0 or its status. */
+static int sim_begin(struct sim_queue *sq, const struct accel_sim_desc *d)
 {
 	if (d->op != sq->op)
 		return -EOPNOTSUPP;
@@ -131,31 +152,80 @@ static int sim_execute(struct sim_queue *sq, const struct accel_sim_desc *d, str
 		return -EFAULT;
 	switch (d->op) {
 	case ACCEL_SIM_OP_COPY:
-		if (d->dst_len < d->src_len)
-			return -ENOSPC;
-		memmove(sq->dus + d->dst_offset, sq->dus + d->src_offset, d->src_len);
-		c->consumed = c->produced = d->src_len;
-		return 0;
+		return d->dst_len < d->src_len ? -ENOSPC : 0;
 	case ACCEL_SIM_OP_CRC32C:
 		if (d->arg > U32_MAX)
 			return -EINVAL;
 		/* The same convention as the broker's: seed and result not inverted. */
-		c->value = ~__crc32c_le(~(u32)d->arg, sq->dus + d->src_offset, d->src_len);
-		c->consumed = d->src_len;
+		sq->crc = ~(u32)d->arg;
 		return 0;
 	case ACCEL_SIM_OP_GZIP:
 	case ACCEL_SIM_OP_GUNZIP:
-		return sim_gzip_run(sq->gz, d, sq->dus + d->src_offset, sq->dus + d->dst_offset,
-				    sq->sdev->bounce, c);
+		return sim_gzip_begin(sq->gz, d);
 	default:
 		return -EOPNOTSUPP;
 	}
 }
 
+/* Copy @n bytes at @done of @d's source, from the end when dst overlaps src above it. */
+static void sim_copy_part(struct sim_queue *sq, const struct accel_sim_desc *d, u32 done, u32 n)
+{
+	u8 *src = sq->dus + d->src_offset, *dst = sq->dus + d->dst_offset;
+	u32 at = dst > src && dst < src + d->src_len ? d->src_len - done - n : done;
+
+	memmove(dst + at, src + at, n);
+}
+
 /*
- * Serve up to SIM_BUDGET descriptors of @sq, with sdev->lock held.  Returns
- * whether it did anything.  Indices the client wrote are only read, checked
- * against our own, and never trusted for an address.
+ * Run the current descriptor for at most about *@budget bytes of work and
+ * charge it there.  Returns true when the descriptor is done (its status in
+ * sq->cur_c), false when the turn ended inside it.
+ */
+static bool sim_step(struct sim_queue *sq, u32 *budget)
+{
+	const struct accel_sim_desc *d = &sq->cur;
+	struct accel_sim_cqe *c = &sq->cur_c;
+	u32 before = c->consumed + c->produced, n;
+	int ret;
+
+	switch (d->op) {
+	case ACCEL_SIM_OP_COPY:
+		n = min(d->src_len - c->consumed, *budget);
+		sim_copy_part(sq, d, c->consumed, n);
+		c->consumed += n;
+		*budget -= n;
+		if (c->consumed < d->src_len)
+			return false;
+		c->produced = d->src_len;
+		return true;
+	case ACCEL_SIM_OP_CRC32C:
+		n = min(d->src_len - c->consumed, *budget);
+		sq->crc = __crc32c_le(sq->crc, sq->dus + d->src_offset + c->consumed, n);
+		c->consumed += n;
+		*budget -= n;
+		if (c->consumed < d->src_len)
+			return false;
+		c->value = ~sq->crc;
+		return true;
+	default:	/* gzip, gunzip: sim_begin let nothing else through */
+		ret = sim_gzip_step(sq->gz, d, sq->dus + d->src_offset, sq->dus + d->dst_offset,
+				    sq->sdev->bounce, c, *budget);
+		*budget -= min(*budget, c->consumed + c->produced - before);
+		if (ret == SIM_GZIP_MORE) {
+			*budget = 0;
+			return false;
+		}
+		c->status = ret;
+		return true;
+	}
+}
+
+/*
+ * One turn on @sq, with sdev->lock held: up to SIM_BUDGET descriptors and
+ * about SIM_TURN_BYTES of work, ending inside a descriptor if need be (the
+ * next turn resumes it).  Returns whether it did anything.  Indices the
+ * client wrote are only read, checked against our own, and never trusted
+ * for an address.
  */
 static bool sim_run_queue(struct sim_queue *sq)
 {
@@ -164,7 +234,9 @@ static bool sim_run_queue(struct sim_queue *sq)
 	struct accel_sim_cqe *cq_ring = (void *)(sq->dus + ACCEL_SIM_CQ_OFFSET);
 	u32 tail = smp_load_acquire(&regs->sq_tail);
 	u32 cq_head = smp_load_acquire(&regs->cq_head);
+	u32 budget = SIM_TURN_BYTES;
 	unsigned int n = 0;
+	bool worked = false;
 
 	if (tail - sq->sq_head > ACCEL_SIM_RING_ENTRIES ||
 	    sq->cq_tail - cq_head > ACCEL_SIM_RING_ENTRIES) {
@@ -174,25 +246,30 @@ static bool sim_run_queue(struct sim_queue *sq)
 		wake_up_interruptible_all(&sq->uq->wait);
 		return false;
 	}
-	while (sq->sq_head != tail && n < SIM_BUDGET &&
-	       sq->cq_tail - cq_head < ACCEL_SIM_RING_ENTRIES) {
-		struct accel_sim_desc d;
-		struct accel_sim_cqe c = { 0 };
-
-		memcpy(&d, &sq_ring[sq->sq_head & (ACCEL_SIM_RING_ENTRIES - 1)], sizeof(d));
-		c.user_data = d.user_data;
-		c.status = sim_execute(sq, &d, &c);
-		memcpy(&cq_ring[sq->cq_tail & (ACCEL_SIM_RING_ENTRIES - 1)], &c, sizeof(c));
+	while (n < SIM_BUDGET && budget) {
+		if (!sq->busy) {
+			if (sq->sq_head == tail || sq->cq_tail - cq_head >= ACCEL_SIM_RING_ENTRIES)
+				break;
+			memcpy(&sq->cur, &sq_ring[sq->sq_head & (ACCEL_SIM_RING_ENTRIES - 1)], sizeof(sq->cur));
+			sq->cur_c = (struct accel_sim_cqe){ .user_data = sq->cur.user_data };
+			sq->cur_c.status = sim_begin(sq, &sq->cur);
+			sq->busy = true;
+		}
+		worked = true;
+		if (!sq->cur_c.status && !sim_step(sq, &budget))
+			break;
+		memcpy(&cq_ring[sq->cq_tail & (ACCEL_SIM_RING_ENTRIES - 1)], &sq->cur_c, sizeof(sq->cur_c));
+		sq->busy = false;
 		sq->sq_head++;
 		sq->cq_tail++;
 		n++;
 	}
-	if (!n)
-		return false;
-	WRITE_ONCE(regs->sq_head, sq->sq_head);
-	smp_store_release(&regs->cq_tail, sq->cq_tail);
-	wake_up_interruptible(&sq->uq->wait);
-	return true;
+	if (n) {
+		WRITE_ONCE(regs->sq_head, sq->sq_head);
+		smp_store_release(&regs->cq_tail, sq->cq_tail);
+		wake_up_interruptible(&sq->uq->wait);
+	}
+	return worked;
 }
 
 /* Whether any started queue has descriptors we have not taken. */
@@ -201,7 +278,7 @@ static bool sim_pending(struct sim_device *sdev)
 	for (unsigned int i = 0; i < queues; i++) {
 		struct sim_queue *sq = &sdev->queues[i];
 
-		if (sq->started && READ_ONCE(sq->regs->sq_tail) != sq->sq_head)
+		if (sq->started && (sq->busy || READ_ONCE(sq->regs->sq_tail) != sq->sq_head))
 			return true;
 	}
 	return false;
@@ -224,20 +301,22 @@ static int sim_engine(void *data)
 	while (!kthread_should_stop()) {
 		bool worked = false, pending;
 
-		mutex_lock(&sdev->lock);
-		for (unsigned int i = 0; i < queues; i++)
+		/* A turn per queue, the lock dropped and the CPU offered between turns. */
+		for (unsigned int i = 0; i < queues && !kthread_should_stop(); i++) {
+			mutex_lock(&sdev->lock);
 			if (sdev->queues[i].started)
 				worked |= sim_run_queue(&sdev->queues[i]);
-		if (worked) {
 			mutex_unlock(&sdev->lock);
 			cond_resched();
-			continue;
 		}
+		if (worked)
+			continue;
 		/*
 		 * Idle: tell the clients to ring, then look once more.  The full
 		 * barrier pairs with the client's between publishing sq_tail and
 		 * reading dev_flags: one of us sees the other.
 		 */
+		mutex_lock(&sdev->lock);
 		sim_set_need_wakeup(sdev, true);
 		smp_mb();
 		pending = sim_pending(sdev);
@@ -274,6 +353,7 @@ static int sim_get_queue(struct uacce_device *uacce, unsigned long arg, struct u
 		return -EBUSY;
 	}
 	sq->used = true;
+	atomic_inc(&sdev->in_use);
 	mutex_unlock(&sdev->lock);
 
 	sq->regs = vmalloc_user(PAGE_SIZE);
@@ -281,6 +361,7 @@ static int sim_get_queue(struct uacce_device *uacce, unsigned long arg, struct u
 	if (!sq->regs || !sq->dus) {
 		mutex_lock(&sdev->lock);
 		sim_queue_free(sq);
+		atomic_dec(&sdev->in_use);
 		mutex_unlock(&sdev->lock);
 		return -ENOMEM;
 	}
@@ -308,6 +389,7 @@ static void sim_put_queue(struct uacce_queue *q)
 	/* uacce zapped every mapping of the queue before calling us. */
 	mutex_lock(&sq->sdev->lock);
 	sim_queue_free(sq);
+	atomic_dec(&sq->sdev->in_use);
 	mutex_unlock(&sq->sdev->lock);
 	q->priv = NULL;
 }
@@ -337,32 +419,54 @@ static void sim_stop_queue(struct uacce_queue *q)
 	mutex_unlock(&sq->sdev->lock);
 }
 
-/* Called by uacce with q->mutex held, for commands it does not know. */
+/*
+ * ACCEL_SIM_CMD_SET_ALGORITHM, entered with q->mutex held.  The argument is
+ * copied in with q->mutex dropped (the lock rules above); the queue may
+ * have been put or started meanwhile, so its state is looked at after.
+ */
+static long sim_set_algorithm(struct uacce_queue *q, const u32 __user *arg)
+{
+	struct sim_queue *sq;
+	int fault;
+	u32 op;
+
+	mutex_unlock(&q->mutex);
+	fault = get_user(op, arg);
+	mutex_lock(&q->mutex);
+	if (q->state == UACCE_Q_ZOMBIE)
+		return -ENXIO;	/* put meanwhile: q->priv is gone */
+	if (q->state != UACCE_Q_INIT)
+		return -EBUSY;
+	if (fault)
+		return -EFAULT;
+	if (op < ACCEL_SIM_OP_COPY || op > ACCEL_SIM_OP_GUNZIP)
+		return -EINVAL;
+	sq = q->priv;
+	/* A stream's state lives as long as the queue: allocate it now. */
+	if ((op == ACCEL_SIM_OP_GZIP || op == ACCEL_SIM_OP_GUNZIP) && !(sq->gz && sq->gz->op == op)) {
+		struct sim_gzip *gz = sim_gzip_alloc(op);
+
+		if (!gz)
+			return -ENOMEM;
+		sim_gzip_free(sq->gz);
+		sq->gz = gz;
+	}
+	sq->op = op;
+	WRITE_ONCE(sq->regs->algorithm, op);
+	return 0;
+}
+
+/*
+ * Called by uacce with q->mutex held, for commands it does not know; a
+ * zombie queue never gets here.  No user memory is touched under the lock.
+ */
 static long sim_ioctl(struct uacce_queue *q, unsigned int cmd, unsigned long arg)
 {
 	struct sim_queue *sq = q->priv;
-	u32 op;
 
 	switch (cmd) {
 	case ACCEL_SIM_CMD_SET_ALGORITHM:
-		if (q->state != UACCE_Q_INIT)
-			return -EBUSY;
-		if (get_user(op, (u32 __user *)arg))
-			return -EFAULT;
-		if (op < ACCEL_SIM_OP_COPY || op > ACCEL_SIM_OP_GUNZIP)
-			return -EINVAL;
-		/* A stream's state lives as long as the queue: allocate it now. */
-		if ((op == ACCEL_SIM_OP_GZIP || op == ACCEL_SIM_OP_GUNZIP) && !(sq->gz && sq->gz->op == op)) {
-			struct sim_gzip *gz = sim_gzip_alloc(op);
-
-			if (!gz)
-				return -ENOMEM;
-			sim_gzip_free(sq->gz);
-			sq->gz = gz;
-		}
-		sq->op = op;
-		WRITE_ONCE(sq->regs->algorithm, op);
-		return 0;
+		return sim_set_algorithm(q, (const u32 __user *)arg);
 	case ACCEL_SIM_CMD_DOORBELL:
 		sim_ring(sq->sdev);
 		return 0;

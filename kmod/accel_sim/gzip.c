@@ -9,7 +9,6 @@
  */
 #include <linux/crc32.h>
 #include <linux/minmax.h>
-#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/vmalloc.h>
@@ -122,12 +121,13 @@ static void trailer_set(struct sim_gzip *gz)
 }
 
 static int gzip_run(struct sim_gzip *gz, const struct accel_sim_desc *d, const u8 *src, u8 *dst,
-		    u8 *bounce, struct accel_sim_cqe *c)
+		    u8 *bounce, struct accel_sim_cqe *c, u32 limit)
 {
 	bool finish = d->flags & ACCEL_SIM_F_FINISH;
+	u32 used = 0;
 
 	for (;;) {
-		u32 chunk, took;
+		u32 chunk, took, room, made;
 		bool last;
 		int r;
 
@@ -139,20 +139,24 @@ static int gzip_run(struct sim_gzip *gz, const struct accel_sim_desc *d, const u
 			gz->phase = SIM_GZ_BODY;
 			break;
 		case SIM_GZ_BODY:
-			cond_resched();	/* a 2 MiB operation is many chunks: let others run */
+			if (used >= limit)
+				return SIM_GZIP_MORE;
 			chunk = min(d->src_len - c->consumed, SIM_GZIP_BOUNCE);
+			room = min(d->dst_len - c->produced, SIM_GZIP_BOUNCE);
 			last = c->consumed + chunk == d->src_len;
 			memcpy(bounce, src + c->consumed, chunk);
 			gz->z.next_in = bounce;
 			gz->z.avail_in = chunk;
 			gz->z.next_out = dst + c->produced;
-			gz->z.avail_out = d->dst_len - c->produced;
+			gz->z.avail_out = room;
 			r = zlib_deflate(&gz->z, last && finish ? Z_FINISH : Z_NO_FLUSH);
 			took = chunk - gz->z.avail_in;
+			made = room - gz->z.avail_out;
 			gz->crc = crc32_le(gz->crc, bounce, took);
 			gz->isize += took;
 			c->consumed += took;
-			c->produced = d->dst_len - gz->z.avail_out;
+			c->produced += made;
+			used += took + made + 1;
 			if (r == Z_STREAM_END) {
 				trailer_set(gz);
 				gz->phase = SIM_GZ_TRAILER;
@@ -160,7 +164,11 @@ static int gzip_run(struct sim_gzip *gz, const struct accel_sim_desc *d, const u
 			}
 			if (r != Z_OK && r != Z_BUF_ERROR)
 				return -EINVAL;
-			if (last || gz->z.avail_in || c->produced == d->dst_len)
+			if (c->produced == d->dst_len)
+				return 0;
+			if (!gz->z.avail_out)
+				break;	/* this step's room is full, not the destination */
+			if (last || gz->z.avail_in)
 				return 0;
 			break;
 		case SIM_GZ_TRAILER:
@@ -259,39 +267,50 @@ static int inflate_error(int r)
 }
 
 static int gunzip_run(struct sim_gzip *gz, const struct accel_sim_desc *d, const u8 *src, u8 *dst,
-		      u8 *bounce, struct accel_sim_cqe *c)
+		      u8 *bounce, struct accel_sim_cqe *c, u32 limit)
 {
+	u32 used = 0;
+
 	for (;;) {
-		u32 chunk, took, made;
+		u32 chunk, took, room, made, end;
 		int r;
 
+		if (used >= limit)
+			return SIM_GZIP_MORE;
 		if (gz->phase < SIM_GZ_BODY) {
-			while (c->consumed < d->src_len && gz->phase < SIM_GZ_BODY) {
+			/* A header field may be megabytes long: it counts like data. */
+			end = c->consumed + min(d->src_len - c->consumed, limit - used);
+			while (c->consumed < end && gz->phase < SIM_GZ_BODY) {
 				r = header_byte(gz, READ_ONCE(src[c->consumed]));
 				if (r < 0)
 					return r;
 				c->consumed++;
+				used++;
 			}
-			if (gz->phase < SIM_GZ_BODY)
-				return 0;
+			if (gz->phase < SIM_GZ_BODY) {
+				if (c->consumed == d->src_len)
+					return 0;
+				continue;
+			}
 		}
 		switch (gz->phase) {
 		case SIM_GZ_BODY:
-			cond_resched();
 			chunk = min(d->src_len - c->consumed, SIM_GZIP_BOUNCE);
+			room = min(d->dst_len - c->produced, SIM_GZIP_BOUNCE);
 			memcpy(bounce, src + c->consumed, chunk);
 			gz->z.next_in = bounce;
 			gz->z.avail_in = chunk;
 			gz->z.next_out = dst + c->produced;
-			gz->z.avail_out = d->dst_len - c->produced;
+			gz->z.avail_out = room;
 			r = zlib_inflate(&gz->z, Z_SYNC_FLUSH);
 			took = chunk - gz->z.avail_in;
-			made = d->dst_len - c->produced - gz->z.avail_out;
+			made = room - gz->z.avail_out;
 			/* The CRC is of what was written: a client changing it meanwhile fails its own check. */
 			gz->crc = crc32_le(gz->crc, dst + c->produced, made);
 			gz->isize += made;
 			c->consumed += took;
 			c->produced += made;
+			used += took + made + 1;
 			if (r == Z_STREAM_END) {
 				gz->buf_len = 0;
 				gz->phase = SIM_GZ_TRAILER;
@@ -299,7 +318,11 @@ static int gunzip_run(struct sim_gzip *gz, const struct accel_sim_desc *d, const
 			}
 			if (r != Z_OK && r != Z_BUF_ERROR)
 				return inflate_error(r);
-			if (c->consumed == d->src_len || gz->z.avail_in || c->produced == d->dst_len)
+			if (c->produced == d->dst_len)
+				return 0;
+			if (!gz->z.avail_out)
+				break;	/* this step's room is full, not the destination */
+			if (c->consumed == d->src_len || gz->z.avail_in)
 				return 0;
 			break;
 		case SIM_GZ_TRAILER:
@@ -318,20 +341,19 @@ static int gunzip_run(struct sim_gzip *gz, const struct accel_sim_desc *d, const
 	}
 }
 
-int sim_gzip_run(struct sim_gzip *gz, const struct accel_sim_desc *d, const u8 *src, u8 *dst,
-		 u8 *bounce, struct accel_sim_cqe *c)
+int sim_gzip_begin(struct sim_gzip *gz, const struct accel_sim_desc *d)
 {
-	int ret;
+	if (d->flags & ACCEL_SIM_F_CONTINUE)
+		return gz->open ? 0 : -EINVAL;	/* nothing to continue */
+	return stream_start(gz, d);
+}
 
-	if (!(d->flags & ACCEL_SIM_F_CONTINUE)) {
-		ret = stream_start(gz, d);
-		if (ret < 0)
-			return ret;
-	} else if (!gz->open) {
-		return -EINVAL;	/* nothing to continue */
-	}
-	ret = gz->op == ACCEL_SIM_OP_GZIP ? gzip_run(gz, d, src, dst, bounce, c) :
-					    gunzip_run(gz, d, src, dst, bounce, c);
+int sim_gzip_step(struct sim_gzip *gz, const struct accel_sim_desc *d, const u8 *src, u8 *dst,
+		  u8 *bounce, struct accel_sim_cqe *c, u32 limit)
+{
+	int ret = gz->op == ACCEL_SIM_OP_GZIP ? gzip_run(gz, d, src, dst, bounce, c, limit) :
+					    gunzip_run(gz, d, src, dst, bounce, c, limit);
+
 	if (ret < 0)
 		gz->open = false;
 	return ret;

@@ -42,14 +42,25 @@ struct sim_gzip *sim_gzip_alloc(u32 op);
 void sim_gzip_free(struct sim_gzip *gz);
 
 /*
- * Run one descriptor (already checked against the data area) of the queue's
- * stream: @src and @dst point into the queue's DUS region, which the client
- * may write at any time, so input goes through @bounce (SIM_GZIP_BOUNCE
- * bytes, the caller's) before zlib sees it.  Fills consumed, produced and
- * flags of @c; returns 0 or a negative errno.
+ * Start one descriptor of the queue's stream (a new member, or the open one
+ * with ACCEL_SIM_F_CONTINUE); 0 or a negative errno for its completion.
+ */
+int sim_gzip_begin(struct sim_gzip *gz, const struct accel_sim_desc *d);
+
+/*
+ * Run the current descriptor (begun, and checked against the data area) for
+ * about @limit bytes of work, input and output together: the engine holds
+ * its device lock meanwhile, so a step is bounded whatever the descriptor
+ * holds (a 2 MiB header field, a 2 MiB member).  @src and @dst point into
+ * the queue's DUS region, which the client may write at any time, so input
+ * goes through @bounce (SIM_GZIP_BOUNCE bytes, the caller's) before zlib
+ * sees it.  Advances consumed, produced and flags of @c; returns 0 when the
+ * descriptor is done, SIM_GZIP_MORE when the step ended inside it (call
+ * again with the same @d and @c), or a negative errno.
  */
 #define SIM_GZIP_BOUNCE	(64u << 10)
-int sim_gzip_run(struct sim_gzip *gz, const struct accel_sim_desc *d, const u8 *src, u8 *dst,
-		 u8 *bounce, struct accel_sim_cqe *c);
+#define SIM_GZIP_MORE	1
+int sim_gzip_step(struct sim_gzip *gz, const struct accel_sim_desc *d, const u8 *src, u8 *dst,
+		  u8 *bounce, struct accel_sim_cqe *c, u32 limit);
 
 #endif /* ACCEL_SIM_GZIP_H */

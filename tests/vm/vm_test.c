@@ -20,11 +20,15 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <linux/userfaultfd.h>
 
 #include <accel/accel.h>
 #include <accel/sim.h>
@@ -85,7 +89,8 @@ static int drop_to_nobody(void)
  * whose algorithm the kernel driver cannot be told yet): returns the fd and
  * the queue id, or -1 with the error name in @err.
  */
-static int raw_acquire(const char *device, long long *id, char *err, size_t err_size)
+static int raw_acquire_algorithm(const char *device, const char *algorithm, long long *id, char *err,
+				 size_t err_size)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char msg[256];
@@ -99,7 +104,7 @@ static int raw_acquire(const char *device, long long *id, char *err, size_t err_
 	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || wire_init(&w, fd) < 0)
 		return -1;
 	snprintf(msg, sizeof(msg), "{\"method\":\"org.accelbroker.Broker.AcquireQueue\","
-		 "\"parameters\":{\"algorithm\":\"copy\",\"device\":\"%s\"}}", device);
+		 "\"parameters\":{\"algorithm\":\"%s\",\"device\":\"%s\"}}", algorithm, device);
 	if (wire_send_all(&w, msg, strlen(msg)) < 0 || wire_receive(&w, &reply, &len) < 0) {
 		wire_finish(&w);
 		return -1;
@@ -114,6 +119,11 @@ static int raw_acquire(const char *device, long long *id, char *err, size_t err_
 	qfd = wire_take_fd(&w);
 	held[n_held++] = w;	/* the queue lives by its connection */
 	return qfd;
+}
+
+static int raw_acquire(const char *device, long long *id, char *err, size_t err_size)
+{
+	return raw_acquire_algorithm(device, "copy", id, err, err_size);
 }
 
 /* Wait for @pid; its exit status, or 128 + the signal that killed it. */
@@ -1140,25 +1150,513 @@ static void rmmod_with_queues_open(const char *modules)
 	close(ready[0]);
 }
 
-int main(int argc, char **argv)
+/*
+ * Hostile holders of a queue (issue 13).  Each runs as nobody through a
+ * node of mode 0666 (an administrator's grant, or what a broker-handed fd
+ * amounts to) and, where the queue's state allows, through a broker fd.
+ */
+
+/* A node of mode 0666 for @dev in /tmp; its path in @path. */
+static int node_0666(const char *dev, char *path, size_t size)
 {
-	if (argc != 3) {
-		fprintf(stderr, "usage: vm_test SOCKET MODULE_DIR\n");
-		return 2;
+	unsigned int major_nr, minor_nr;
+	char attr[128];
+	FILE *f;
+	int n;
+
+	snprintf(attr, sizeof(attr), "/sys/class/uacce/%s/dev", dev);
+	f = fopen(attr, "r");
+	if (!f)
+		return -1;
+	n = fscanf(f, "%u:%u", &major_nr, &minor_nr);
+	fclose(f);
+	if (n != 2)
+		return -1;
+	snprintf(path, size, "/tmp/%s-0666", dev);
+	unlink(path);
+	if (mknod(path, S_IFCHR | 0666, makedev(major_nr, minor_nr)) < 0 || chmod(path, 0666) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * Run @fn(@arg) in a child; its status, 128 + a signal, or -2 if it did not
+ * finish within @seconds (a task stuck in the kernel: it is left behind,
+ * the hung-task detector names it in the guest log).
+ */
+static int run_bounded(int (*fn)(const char *), const char *arg, int seconds)
+{
+	struct pollfd p = { .events = POLLIN };
+	int done[2];
+	pid_t pid;
+
+	if (pipe(done) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		close(done[0]);
+		_exit(fn(arg));	/* done[1] closes as it exits */
 	}
-	sock_path = argv[1];
-	signal(SIGPIPE, SIG_IGN);
+	close(done[1]);
+	p.fd = done[0];
+	if (poll(&p, 1, seconds * 1000) != 1) {
+		close(done[0]);
+		return -2;
+	}
+	close(done[0]);
+	return wait_child(pid);
+}
+
+/* Open @node as nobody. */
+static int open_as_nobody(const char *node)
+{
+	return drop_to_nobody() < 0 ? -1 : open(node, O_RDWR | O_CLOEXEC);
+}
+
+/*
+ * Defect 1: SET_ALGORITHM's argument in the queue's own MMIO page, dropped
+ * with MADV_DONTNEED: reading it faults into uacce's handler, which takes
+ * the queue's mutex.  The ioctl fails with EFAULT (a live queue's dropped
+ * page is SIGBUS) instead of waiting on itself forever.
+ */
+static int set_algorithm_from_own_mmio(const char *node)
+{
+	const uint32_t copy = ACCEL_SIM_OP_COPY;
+	void *regs;
+	int fd = open_as_nobody(node);
+
+	if (fd < 0)
+		return 10;
+	regs = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (regs == MAP_FAILED || madvise(regs, 4096, MADV_DONTNEED) < 0)
+		return 11;
+	if (ioctl(fd, ACCEL_SIM_CMD_SET_ALGORITHM, regs) == 0 || errno != EFAULT)
+		return 12;
+	/* The queue is none the worse. */
+	if (ioctl(fd, ACCEL_SIM_CMD_SET_ALGORITHM, &copy) < 0 || ioctl(fd, UACCE_CMD_START_Q) < 0)
+		return 13;
+	return 0;
+}
+
+static void set_algorithm_self_deadlock(void)
+{
+	char node[64];
+	int status = node_0666("accel_sim-1", node, sizeof(node)) < 0 ? -1 :
+		     run_bounded(set_algorithm_from_own_mmio, node, 30);
+
+	check(status == 0, "nobody, 0666 node: SET_ALGORITHM reading the queue's own dropped MMIO page fails "
+	      "with EFAULT, no self-deadlock on the queue mutex (status %d; -2: hung)", status);
+}
+
+struct abba {
+	int fd;
+	void *arg;
+	int ret, err;
+	int mapped;	/* pipe: thread B says its mmap() returned */
+};
+
+static void *abba_set_algorithm(void *p)
+{
+	struct abba *a = p;
+
+	a->ret = ioctl(a->fd, ACCEL_SIM_CMD_SET_ALGORITHM, a->arg);
+	a->err = errno;
+	return NULL;
+}
+
+static void *abba_mmap(void *p)
+{
+	struct abba *a = p;
+	void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, a->fd, 0);
+
+	(void)!write(a->mapped, m == MAP_FAILED ? "f" : "m", 1);
+	return NULL;
+}
+
+/*
+ * Defect 2: thread A's SET_ALGORITHM faults on a missing anonymous page,
+ * held by userfaultfd until we resolve it; thread B then mmap()s the queue,
+ * which takes mmap_lock and the queue's mutex.  With the fault under the
+ * mutex B waits for A, A for the fault, and resolving it needs mmap_lock
+ * B holds.  Fixed, B's mmap() returns first, then A's ioctl succeeds.
+ */
+static int set_algorithm_abba_child(const char *node)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct uffd_msg msg;
+	struct abba a = { .ret = -1 };
+	pthread_t ta, tb;
+	int mapped[2], uffd;
+	char byte = 0;
+	uint32_t *src;
+
+	a.fd = open_as_nobody(node);
+	if (a.fd < 0 || pipe(mapped) < 0)
+		return 10;
+	a.mapped = mapped[1];
+	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+	if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api) < 0)
+		return 11;
+	a.arg = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	src = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (a.arg == MAP_FAILED || src == MAP_FAILED)
+		return 12;
+	reg.range.start = (uintptr_t)a.arg;
+	reg.range.len = 4096;
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0)
+		return 13;
+	if (pthread_create(&ta, NULL, abba_set_algorithm, &a) != 0)
+		return 14;
+	struct pollfd p = { .fd = uffd, .events = POLLIN };
+	if (poll(&p, 1, 10000) != 1 || read(uffd, &msg, sizeof(msg)) != sizeof(msg) ||
+	    msg.event != UFFD_EVENT_PAGEFAULT)
+		return 15;
+	/* A is inside the fault now.  B maps the queue. */
+	if (pthread_create(&tb, NULL, abba_mmap, &a) != 0)
+		return 16;
+	p = (struct pollfd){ .fd = mapped[0], .events = POLLIN };
+	if (poll(&p, 1, 20000) != 1 || read(mapped[0], &byte, 1) != 1)
+		return 17;	/* B waits for the queue mutex A holds: deadlock (exit frees it) */
+	*src = ACCEL_SIM_OP_COPY;
+	struct uffdio_copy copy = { .dst = (uintptr_t)a.arg, .src = (uintptr_t)src, .len = 4096 };
+	if (ioctl(uffd, UFFDIO_COPY, &copy) < 0)
+		return 18;
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	if (byte != 'm')
+		return 19;
+	return a.ret == 0 ? 0 : 20;
+}
+
+static void set_algorithm_abba(void)
+{
+	char node[64];
+	int status = -1;
+
+	/* Kernel-mode faults on a userfaultfd range, for nobody too. */
+	if (write_file("/proc/sys/vm/unprivileged_userfaultfd", "1") && node_0666("accel_sim-1", node, sizeof(node)) == 0)
+		status = run_bounded(set_algorithm_abba_child, node, 40);
+	check(status == 0, "nobody, 0666 node: SET_ALGORITHM faulting (userfaultfd) while another thread "
+	      "mmap()s the queue: the mmap returns, then the ioctl, no ABBA with mmap_lock (status %d; -2: hung)",
+	      status);
+}
+
+/*
+ * Defect 5: fill a started gunzip queue's ring with 16 descriptors of a
+ * gzip header whose FNAME runs to the end of the 2 MiB data area (the
+ * engine reads it a byte at a time), and ring.  Maps the queue.
+ */
+static int flood_fname(int fd, struct accel_sim_regs **regs_out, unsigned char **dus_out)
+{
+	static const unsigned char header[10] = { 0x1f, 0x8b, 8, 0x08, 0, 0, 0, 0, 0, 3 };
+	struct accel_sim_regs *regs = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	unsigned char *dus = mmap(NULL, ACCEL_SIM_DUS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 4096);
+	struct accel_sim_desc *ring;
+
+	if (regs == MAP_FAILED || dus == MAP_FAILED)
+		return -1;
+	memset(dus + ACCEL_SIM_DATA_OFFSET, 'a', ACCEL_SIM_DATA_SIZE);
+	memcpy(dus + ACCEL_SIM_DATA_OFFSET, header, sizeof(header));
+	ring = (void *)(dus + regs->sq_offset);
+	for (unsigned i = 0; i < 16; i++)
+		ring[i] = (struct accel_sim_desc){ .user_data = i, .op = ACCEL_SIM_OP_GUNZIP,
+			.src_offset = ACCEL_SIM_DATA_OFFSET, .src_len = ACCEL_SIM_DATA_SIZE,
+			.dst_offset = ACCEL_SIM_DATA_OFFSET, .dst_len = 0 };
+	*regs_out = regs;
+	*dus_out = dus;
+	return 0;
+}
+
+/* Every one of the 16 completes, consuming the whole header field. */
+static bool flood_done(int fd, struct accel_sim_regs *regs, unsigned char *dus)
+{
+	struct accel_sim_cqe *cq = (void *)(dus + regs->cq_offset);
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	/* Consuming what came, so that poll() waits for the next completion. */
+	for (int i = 0; i < 120 && __atomic_load_n(&regs->cq_tail, __ATOMIC_ACQUIRE) < 16; i++) {
+		__atomic_store_n(&regs->cq_head, regs->cq_tail, __ATOMIC_RELEASE);
+		poll(&p, 1, 1000);
+	}
+	if (regs->cq_tail != 16) {
+		printf("# flood: %u of 16 completions\n", regs->cq_tail);
+		return false;
+	}
+	for (unsigned i = 0; i < 16; i++)
+		if (cq[i].status != 0 || cq[i].consumed != ACCEL_SIM_DATA_SIZE) {
+			printf("# flood: completion %u: status %d, consumed %u\n", i, cq[i].status, cq[i].consumed);
+			return false;
+		}
+	return true;
+}
+
+enum { FLOOD_QUEUES = 4 };	/* through each path */
+
+static int flood_client(const char *node)
+{
+	const uint32_t gunzip = ACCEL_SIM_OP_GUNZIP;
+	struct accel_sim_regs *regs[2 * FLOOD_QUEUES];
+	unsigned char *dus[2 * FLOOD_QUEUES];
+	int fd[2 * FLOOD_QUEUES], ready = 3;	/* the parent's pipe, placed there by flood_engine */
+	char err[128];
+	long long id;
+
+	if (drop_to_nobody() < 0)
+		return 10;
+	for (int i = 0; i < 2 * FLOOD_QUEUES; i++) {
+		if (i < FLOOD_QUEUES) {
+			fd[i] = raw_acquire_algorithm("accel_sim-1", "gunzip", &id, err, sizeof(err));
+		} else {
+			fd[i] = open(node, O_RDWR | O_CLOEXEC);
+			if (fd[i] >= 0 && ioctl(fd[i], ACCEL_SIM_CMD_SET_ALGORITHM, &gunzip) < 0)
+				return 11;
+		}
+		if (fd[i] < 0 || flood_fname(fd[i], &regs[i], &dus[i]) < 0)
+			return 12;
+	}
+	/* Every ring full before the first doorbell: one engine pass meets them all. */
+	for (int i = 0; i < 2 * FLOOD_QUEUES; i++) {
+		__atomic_store_n(&regs[i]->sq_tail, 16, __ATOMIC_RELEASE);
+		if (i >= FLOOD_QUEUES && ioctl(fd[i], UACCE_CMD_START_Q) < 0)
+			return 13;
+		ioctl(fd[i], ACCEL_SIM_CMD_DOORBELL);
+	}
+	(void)!write(ready, "r", 1);
+	for (int i = 0; i < 2 * FLOOD_QUEUES; i++)
+		if (!flood_done(fd[i], regs[i], dus[i]))
+			return 20 + i;
+	return 0;
+}
+
+/* Read a sysfs attribute of @dev whole; whether it could. */
+static bool attr_read(const char *dev, const char *name)
+{
+	char path[256], buf[64];
+	int fd;
+	bool ok;
+
+	snprintf(path, sizeof(path), "/sys/class/uacce/%s/%s", dev, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ok = fd >= 0 && read(fd, buf, sizeof(buf)) > 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void engine_turns_bounded(void)
+{
+	char node[64], byte;
+	int ready[2], status;
+	double t0, took;
+	pid_t pid;
+	bool read_ok;
+
+	if (node_0666("accel_sim-1", node, sizeof(node)) < 0 || pipe(ready) < 0) {
+		check(false, "a 0666 node and a pipe for the flood test");
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		close(ready[0]);
+		if (dup2(ready[1], 3) < 0)
+			_exit(9);
+		_exit(flood_client(node));
+	}
+	close(ready[1]);
+	if (read(ready[0], &byte, 1) != 1) {
+		close(ready[0]);
+		check(false, "the flooding client started (status %d)", wait_child(pid));
+		return;
+	}
+	close(ready[0]);
+	/* The engine is busy with 8 x 16 x 2 MiB of header: a sysfs reader must not wait for it. */
+	t0 = now_seconds();
+	read_ok = attr_read("accel_sim-1", "available_instances");
+	took = now_seconds() - t0;
+	status = wait_child(pid);
+	check(read_ok && took < 1.0, "root reads available_instances in %.3f s (< 1 s) while the engine works "
+	      "through 128 descriptors of 2 MiB gzip header", took);
+	check(status == 0, "nobody, %d broker fds and %d through a 0666 node: every 2 MiB FNAME descriptor "
+	      "completes (status %d)", FLOOD_QUEUES, FLOOD_QUEUES, status);
+}
+
+/* Bitwise CRC-32C (Castagnoli, reflected), the reference for the engine's. */
+static uint32_t crc32c_ref(const unsigned char *p, size_t len)
+{
+	uint32_t crc = ~0u;
+
+	for (size_t i = 0; i < len; i++) {
+		crc ^= p[i];
+		for (int k = 0; k < 8; k++)
+			crc = crc >> 1 ^ (0x82f63b78u & -(crc & 1));
+	}
+	return ~crc;
+}
+
+/* Submit one operation on @q and wait for it (bounded); its status. */
+static int run_one(struct accel_queue *q, const struct accel_op *op, struct accel_completion *done)
+{
+	int r = accel_submit(q, op);
+
+	if (r < 0)
+		return r;
+	return accel_wait(q, done, 1, 60000) == 1 ? done->status : -ETIME;
+}
+
+/*
+ * As nobody, through libaccel: descriptors of up to 1 MiB, many engine
+ * turns each (a turn is about 64 KiB), resume where the last turn ended:
+ * overlapping copies both ways, crc32c, and a gzip and a gunzip member in
+ * one operation each.
+ */
+static int long_descriptors(void)
+{
+	enum { LEN = 1 << 20, SHIFT = 4096 + 3 };
+	const struct accel_acquire_options on0 = { "accel_sim-0", -1 };
+	struct accel_queue *copy, *crc, *gz, *gunz;
+	struct accel_completion done;
+	struct accel_client *c;
+	unsigned char *buf, *want = malloc(LEN + SHIFT), *text = malloc(LEN);
+	size_t size;
+	long n;
+
+	if (!want || !text || drop_to_nobody() < 0 || accel_connect(sock_path, &c) < 0)
+		return 1;
+	if (accel_acquire(c, "copy", &on0, &copy) < 0 || accel_acquire(c, "crc32c", &on0, &crc) < 0 ||
+	    accel_acquire(c, "gzip", &on0, &gz) < 0 || accel_acquire(c, "gunzip", &on0, &gunz) < 0)
+		return 2;
+	buf = accel_queue_buffer(copy, &size);
+	if (size < LEN + SHIFT)
+		return 3;
+	for (size_t i = 0; i < LEN + SHIFT; i++)
+		buf[i] = (unsigned char)(i * 131 + i / 4096);
+	/* Overlapping, destination above: the turns must go from the end. */
+	memcpy(want, buf, LEN + SHIFT);
+	memmove(want + SHIFT, want, LEN);
+	if (run_one(copy, &(struct accel_op){ .src = buf, .src_len = LEN, .dst = buf + SHIFT, .dst_len = LEN },
+		    &done) != 0 || done.produced != LEN || memcmp(buf, want, LEN + SHIFT) != 0)
+		return 4;
+	/* Destination below. */
+	memmove(want, want + SHIFT, LEN);
+	if (run_one(copy, &(struct accel_op){ .src = buf + SHIFT, .src_len = LEN, .dst = buf, .dst_len = LEN },
+		    &done) != 0 || memcmp(buf, want, LEN + SHIFT) != 0)
+		return 5;
+	buf = accel_queue_buffer(crc, &size);
+	memcpy(buf, want, LEN);
+	if (run_one(crc, &(struct accel_op){ .src = buf, .src_len = LEN, .dst = buf }, &done) != 0 ||
+	    done.value != crc32c_ref(want, LEN) || done.consumed != LEN) {
+		printf("# crc32c of 1 MiB: status %d, value %#llx, want %#x\n", done.status,
+		       (unsigned long long)done.value, crc32c_ref(want, LEN));
+		return 6;
+	}
+	/* 1 MiB of text gzipped in one operation, read by zlib, and gunzipped back in one. */
+	for (size_t i = 0, k = 0; i < LEN; k++)
+		i += (size_t)snprintf((char *)text + i, LEN - i, "%zu bytes, line %zu\n", i, k * 7919 % 100003);
+	buf = accel_queue_buffer(gz, &size);
+	memcpy(buf, text, LEN);
+	if (run_one(gz, &(struct accel_op){ .src = buf, .src_len = LEN, .dst = buf + LEN, .dst_len = size - LEN,
+					     .flags = ACCEL_OP_FINISH }, &done) != 0 ||
+	    !(done.flags & ACCEL_COMPLETION_STREAM_END) || done.consumed != LEN ||
+	    !zlib_reads(buf + LEN, done.produced, text, LEN))
+		return 7;
+	n = (long)done.produced;
+	memcpy(want, buf + LEN, (size_t)n);
+	buf = accel_queue_buffer(gunz, &size);
+	memcpy(buf, want, (size_t)n);
+	memset(buf + n, 0, LEN);
+	if (run_one(gunz, &(struct accel_op){ .src = buf, .src_len = (size_t)n, .dst = buf + n, .dst_len = LEN },
+		    &done) != 0 || !(done.flags & ACCEL_COMPLETION_STREAM_END) || done.produced != LEN ||
+	    memcmp(buf + n, text, LEN) != 0)
+		return 8;
+	return 0;
+}
+
+static void long_descriptors_resume(void)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid == 0)
+		_exit(long_descriptors());
+	status = wait_child(pid);
+	check(status == 0, "nobody, through libaccel: 1 MiB copies overlapping both ways, crc32c, gzip and gunzip "
+	      "in one operation each, resumed across engine turns (exit %d)", status);
+}
+
+/*
+ * The tests one may name to vm_test; "isolated" ones hang the guest when
+ * their defect is back, so run-vm-check boots each of them on its own with
+ * a short watchdog.
+ */
+struct vm_test {
+	const char *name;
+	void (*run)(const char *modules);
+	bool isolated;
+};
+
+static void main_suite(const char *modules);
+static void run_set_algorithm_self_deadlock(const char *modules) { set_algorithm_self_deadlock(); }
+static void run_set_algorithm_abba(const char *modules) { set_algorithm_abba(); }
+
+static const struct vm_test vm_tests[] = {
+	{ "main", main_suite, false },
+	{ "set-algorithm-self-deadlock", run_set_algorithm_self_deadlock, true },
+	{ "set-algorithm-abba", run_set_algorithm_abba, true },
+};
+
+static void main_suite(const char *modules)
+{
 	sysfs_and_discovery();
 	queue_through_the_broker_and_revoke();
 	revocation_race_with_mmap();
 	mapping_bookkeeping_checks();
-	no_page_cache_checks(argv[2]);
+	no_page_cache_checks(modules);
 	kernel_engine_through_libaccel();
 	kernel_gzip();
+	long_descriptors_resume();
+	engine_turns_bounded();
 	sva_device_refused();
 	unbind_with_queues_open();
-	failed_register(argv[2]);
-	rmmod_with_queues_open(argv[2]);
+	failed_register(modules);
+	rmmod_with_queues_open(modules);
+}
+
+int main(int argc, char **argv)
+{
+	const struct vm_test *t = &vm_tests[0];
+	size_t n = sizeof(vm_tests) / sizeof(vm_tests[0]);
+
+	if (argc == 2 && strcmp(argv[1], "--isolated") == 0) {
+		for (size_t i = 0; i < n; i++)
+			if (vm_tests[i].isolated)
+				printf("%s\n", vm_tests[i].name);
+		return 0;
+	}
+	if (argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: vm_test SOCKET MODULE_DIR [TEST] | vm_test --isolated\n");
+		return 2;
+	}
+	if (argc == 4) {
+		for (t = NULL; n-- > 0;)
+			if (strcmp(vm_tests[n].name, argv[3]) == 0)
+				t = &vm_tests[n];
+		if (!t) {
+			fprintf(stderr, "vm_test: no test %s\n", argv[3]);
+			return 2;
+		}
+	}
+	sock_path = argv[1];
+	signal(SIGPIPE, SIG_IGN);
+	t->run(argv[2]);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
