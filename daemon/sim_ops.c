@@ -6,6 +6,7 @@
 
 #include "crc32c.h"
 #include "sim_ops.h"
+#include "sim_zmem.h"
 
 static const char *const op_names[] = ACCEL_SIM_OP_NAMES;
 
@@ -44,7 +45,7 @@ void sim_stream_finish(struct sim_stream *st)
 		deflateEnd(&st->z);
 	else if (st->op == ACCEL_SIM_OP_GUNZIP)
 		inflateEnd(&st->z);
-	free(st->in);
+	sim_zmem_free(NULL, st->in);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -79,9 +80,11 @@ static int stream_start(struct sim_stream *st, unsigned op, uint64_t arg)
 	if (op == ACCEL_SIM_OP_GZIP && arg > 9)
 		return -EINVAL;
 	sim_stream_finish(st);
-	st->in = malloc(SIM_OP_ZLIB_IN_MAX);
+	st->in = sim_zmem_alloc(NULL, 1, SIM_OP_ZLIB_IN_MAX);
 	if (!st->in)
 		return -ENOMEM;
+	st->z.zalloc = sim_zmem_alloc;
+	st->z.zfree = sim_zmem_free;
 	/* windowBits 15 + 16: a gzip wrapper, as gzip(1) writes and reads. */
 	if (op == ACCEL_SIM_OP_GZIP)
 		r = deflateInit2(&st->z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);

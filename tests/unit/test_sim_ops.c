@@ -14,6 +14,7 @@
 
 #include "crc32c.h"
 #include "sim_ops.h"
+#include "sim_zmem.h"
 
 #define DATA_OFF ACCEL_SIM_DATA_OFFSET
 #define DATA_SIZE ACCEL_SIM_DATA_SIZE
@@ -226,6 +227,32 @@ static void a_member_that_ends_frees_its_stream(void **state)
 	assert_null(f->stream.in);
 }
 
+/*
+ * What ended streams held is kept for the next ones, within a bound: a
+ * thousand members one after another take no more than one's worth, and
+ * nothing is live between them.
+ */
+static void ended_streams_memory_is_reused_within_a_bound(void **state)
+{
+	struct fixture *f = *state;
+	struct sim_zmem_stats one, after;
+	struct accel_sim_cqe c;
+
+	memcpy(f->region.dus + SRC, "hello, accelerator\n", 19);
+	c = run(f, ACCEL_SIM_OP_GZIP, ACCEL_SIM_F_FINISH, 6, SRC, 19, DST, 4096);
+	assert_int_equal(c.status, 0);
+	sim_zmem_get_stats(&one);
+	assert_int_equal(one.live, 0);
+	assert_true(one.cached > 0 && one.cached <= SIM_ZMEM_CACHE_BYTES);
+	for (int i = 0; i < 1000; i++) {
+		c = run(f, ACCEL_SIM_OP_GZIP, ACCEL_SIM_F_FINISH, 6, SRC, 19, DST, 4096);
+		assert_int_equal(c.status, 0);
+	}
+	sim_zmem_get_stats(&after);
+	assert_int_equal(after.live, 0);
+	assert_int_equal(after.cached, one.cached);
+}
+
 static void ranges_outside_the_data_area_fault(void **state)
 {
 	static const struct {
@@ -402,6 +429,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(gzip_stream_spans_operations_and_tiny_outputs, setup, teardown),
 		cmocka_unit_test_setup_teardown(gunzip_reads_a_gzip_member_and_refuses_corruption, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_member_that_ends_frees_its_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(ended_streams_memory_is_reused_within_a_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(ranges_outside_the_data_area_fault, setup, teardown),
 		cmocka_unit_test_setup_teardown(descriptors_not_for_this_queue_are_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(steps_stay_within_their_budget_and_resume, setup, teardown),
