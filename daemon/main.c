@@ -40,7 +40,7 @@ static void help(void)
 	       "  --config PATH             configuration file (default %s)\n"
 	       "  --sim N                   software devices (default: 2 if no uacce device, 0 disables)\n"
 	       "  --sim-queues N            queues per software device (default 16)\n"
-	       "  --engine-threads N        software engine threads (default: one per core)\n"
+	       "  --engine-threads N        software engine threads at start (default: one per core)\n"
 	       "  --max-queues-per-user N   queues one uid may hold (default 16)\n"
 	       "  --max-connections-per-user N  connections one uid may open (default 64)\n"
 	       "  --sysfs-root PATH         where uacce devices are listed (default /sys/class/uacce)\n"

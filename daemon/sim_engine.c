@@ -19,6 +19,9 @@
 
 struct sim_thread;
 
+/* One futex_waitv: every queue's sq_tail, and wake_seq. */
+_Static_assert(SIM_ENGINE_THREAD_QUEUES + 1 == FUTEX_WAITV_MAX, "one wait per thread");
+
 struct sim_queue {
 	int refs;			/* atomic: the thread's list and a running turn */
 	bool dead;			/* atomic: removed, do not start anything new */
@@ -40,20 +43,20 @@ struct sim_queue {
 };
 
 struct sim_thread {
-	struct sim_engine *engine;
 	pthread_t tid;
-	bool started;
 	pthread_mutex_t lock;		/* protects queues, n_queues, cursor, stop */
-	struct sim_queue **queues;
-	unsigned n_queues, cap_queues;
+	struct sim_queue *queues[SIM_ENGINE_THREAD_QUEUES];
+	unsigned n_queues;
 	unsigned cursor;
 	bool stop;
 	uint32_t wake_seq;		/* futex: bumped whenever the list changes */
+	uint64_t sleeps;		/* atomic: futex_waitv calls, for sim_engine_get_stats() */
 };
 
+/* Threads and their list are changed by the broker's main thread only. */
 struct sim_engine {
-	unsigned n_threads;
-	struct sim_thread *threads;
+	unsigned n_threads, cap_threads;
+	struct sim_thread **threads;
 };
 
 #define barrier() __asm__ __volatile__("" ::: "memory")
@@ -193,16 +196,17 @@ static void set_need_wakeup(struct sim_thread *t, bool on)
 }
 
 /*
- * Sleep until a client rings one of our queues or the list changes.  The
+ * Sleep until a client rings one of our queues or the list changes: one
+ * futex_waitv over every queue's sq_tail and wake_seq, never a timeout, so
+ * an idle thread costs nothing however many queues it has (at most
+ * SIM_ENGINE_THREAD_QUEUES: engine_add starts another thread beyond).  The
  * waiter list holds addresses of queues another thread may unmap once we
- * drop the lock; that is safe because removal bumps wake_seq first, so the
- * wait returns at once (value mismatch, or EFAULT for a vanished mapping).
- * More queues than futex_waitv takes: sleep 1 ms at a time instead.
+ * drop the lock; that is harmless: a stale waiter on a vanished mapping is
+ * never woken, or wakes us once for nothing (engine_drop).
  */
 static void thread_sleep(struct sim_thread *t)
 {
 	struct futex_waitv w[FUTEX_WAITV_MAX];
-	struct timespec timeout, *tp = NULL;
 	unsigned n = 0;
 	bool runnable = false;
 
@@ -226,26 +230,15 @@ static void thread_sleep(struct sim_thread *t)
 		runnable |= queue_runnable(q, &tail);
 		if (q->broken)
 			continue;
-		if (n == FUTEX_WAITV_MAX) {
-			tp = &timeout;
-			continue;
-		}
 		w[n++] = (struct futex_waitv){ .val = tail, .uaddr = (uintptr_t)&q->regs->sq_tail,
 					       .flags = FUTEX_32 };
 	}
+	if (!runnable)
+		__atomic_add_fetch(&t->sleeps, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&t->lock);
 
-	if (!runnable) {
-		if (tp) {
-			clock_gettime(CLOCK_MONOTONIC, tp);
-			tp->tv_nsec += 1000000;
-			if (tp->tv_nsec >= 1000000000) {
-				tp->tv_sec++;
-				tp->tv_nsec -= 1000000000;
-			}
-		}
-		syscall(SYS_futex_waitv, w, n, 0, tp, CLOCK_MONOTONIC);
-	}
+	if (!runnable)
+		syscall(SYS_futex_waitv, w, n, 0, NULL, CLOCK_MONOTONIC);
 
 	pthread_mutex_lock(&t->lock);
 	set_need_wakeup(t, false);
@@ -312,6 +305,34 @@ static void thread_kick(struct sim_thread *t)
 	futex_wake(&t->wake_seq, true);
 }
 
+/* Start one more thread; it sleeps until it is given a queue. */
+static int thread_start(struct sim_engine *e)
+{
+	struct sim_thread *t;
+	int r;
+
+	if (e->n_threads == e->cap_threads) {
+		unsigned cap = e->cap_threads ? e->cap_threads * 2 : 4;
+		struct sim_thread **ts = realloc(e->threads, cap * sizeof(*ts));
+		if (!ts)
+			return -ENOMEM;
+		e->threads = ts;
+		e->cap_threads = cap;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	pthread_mutex_init(&t->lock, NULL);
+	r = -pthread_create(&t->tid, NULL, thread_main, t);
+	if (r < 0) {
+		pthread_mutex_destroy(&t->lock);
+		free(t);
+		return log_error_errno(r, "Could not start engine thread");
+	}
+	e->threads[e->n_threads++] = t;
+	return 0;
+}
+
 int sim_engine_create(unsigned n_threads, struct sim_engine **out)
 {
 	struct sim_engine *e;
@@ -321,22 +342,12 @@ int sim_engine_create(unsigned n_threads, struct sim_engine **out)
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
-	e->threads = calloc(n_threads, sizeof(*e->threads));
-	if (!e->threads) {
-		free(e);
-		return -ENOMEM;
-	}
-	e->n_threads = n_threads;
 	for (unsigned i = 0; i < n_threads; i++) {
-		struct sim_thread *t = &e->threads[i];
-		t->engine = e;
-		pthread_mutex_init(&t->lock, NULL);
-		r = -pthread_create(&t->tid, NULL, thread_main, t);
+		r = thread_start(e);
 		if (r < 0) {
 			sim_engine_destroy(e);
-			return log_error_errno(r, "Could not start engine thread");
+			return r;
 		}
-		t->started = true;
 	}
 	*out = e;
 	return 0;
@@ -347,30 +358,49 @@ void sim_engine_destroy(struct sim_engine *e)
 	if (!e)
 		return;
 	for (unsigned i = 0; i < e->n_threads; i++) {
-		struct sim_thread *t = &e->threads[i];
-		if (t->started) {
-			pthread_mutex_lock(&t->lock);
-			t->stop = true;
-			pthread_mutex_unlock(&t->lock);
-			thread_kick(t);
-			pthread_join(t->tid, NULL);
-		}
+		struct sim_thread *t = e->threads[i];
+		pthread_mutex_lock(&t->lock);
+		t->stop = true;
+		pthread_mutex_unlock(&t->lock);
+		thread_kick(t);
+		pthread_join(t->tid, NULL);
 		assert(t->n_queues == 0);
-		free(t->queues);
 		pthread_mutex_destroy(&t->lock);
+		free(t);
 	}
 	free(e->threads);
 	free(e);
 }
 
-static struct sim_thread *least_loaded(struct sim_engine *e)
+void sim_engine_get_stats(struct sim_engine *e, struct sim_engine_stats *out)
 {
-	struct sim_thread *best = &e->threads[0];
+	*out = (struct sim_engine_stats){ .threads = e->n_threads };
+	for (unsigned i = 0; i < e->n_threads; i++)
+		out->sleeps += __atomic_load_n(&e->threads[i]->sleeps, __ATOMIC_RELAXED);
+}
+
+/*
+ * The thread with the fewest queues, or a new one when all are full: one
+ * futex_waitv watches at most SIM_ENGINE_THREAD_QUEUES queues, and a
+ * sleeping thread costs no CPU where a thread polling more would.  Threads
+ * are never stopped before the engine: a later burst finds them there.
+ */
+static int thread_for_new_queue(struct sim_engine *e, struct sim_thread **out)
+{
+	struct sim_thread *best = e->threads[0];
+	int r;
 
 	for (unsigned i = 1; i < e->n_threads; i++)
-		if (e->threads[i].n_queues < best->n_queues)
-			best = &e->threads[i];
-	return best;
+		if (e->threads[i]->n_queues < best->n_queues)
+			best = e->threads[i];
+	if (best->n_queues == SIM_ENGINE_THREAD_QUEUES) {
+		r = thread_start(e);
+		if (r < 0)
+			return r;
+		best = e->threads[e->n_threads - 1];
+	}
+	*out = best;
+	return 0;
 }
 
 static void regs_init(struct accel_sim_regs *regs, size_t dus_size, unsigned algorithm)
@@ -448,19 +478,12 @@ static int engine_add(struct sim_engine *e, int fd, size_t mmio_size, size_t dus
 		regs_init(q->regs, dus_size, algorithm);
 	}
 
-	t = least_loaded(e);
-	pthread_mutex_lock(&t->lock);
-	if (t->n_queues == t->cap_queues) {
-		unsigned cap = t->cap_queues ? t->cap_queues * 2 : 16;
-		struct sim_queue **qs = realloc(t->queues, cap * sizeof(*qs));
-		if (!qs) {
-			pthread_mutex_unlock(&t->lock);
-			munmap(q->map, q->map_size);
-			return -ENOMEM;
-		}
-		t->queues = qs;
-		t->cap_queues = cap;
+	r = thread_for_new_queue(e, &t);
+	if (r < 0) {
+		munmap(q->map, q->map_size);
+		return r;
 	}
+	pthread_mutex_lock(&t->lock);
 	q->thread = t;
 	t->queues[t->n_queues++] = q;
 	pthread_mutex_unlock(&t->lock);

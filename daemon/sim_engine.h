@@ -7,22 +7,33 @@
  * the queue's next turn.  A busy thread spins; after
  * SIM_ENGINE_SPIN_USEC without work it sets NEED_WAKEUP in its queues'
  * regs and sleeps on all their sq_tail words at once (futex_waitv), so a
- * client rings it only when it really sleeps.
+ * client rings it only when it really sleeps.  One futex_waitv watches at
+ * most SIM_ENGINE_THREAD_QUEUES queues: a queue beyond goes to a thread
+ * started for it, so idle queues cost no CPU at any count.
  */
 #ifndef ACCEL_DAEMON_SIM_ENGINE_H
 #define ACCEL_DAEMON_SIM_ENGINE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define SIM_ENGINE_SPIN_USEC	50
 #define SIM_ENGINE_BUDGET	16	/* descriptors per queue per turn; work: SIM_OP_SLICE_COST */
+#define SIM_ENGINE_THREAD_QUEUES 127	/* FUTEX_WAITV_MAX words, less the thread's own */
 
 struct sim_engine;
 struct sim_queue;
 
+struct sim_engine_stats {
+	unsigned threads;	/* running now: those created, and those queues asked for */
+	uint64_t sleeps;	/* times a thread went to sleep (futex_waitv), all threads */
+};
+
+/* Start @n_threads threads; more start when each holds SIM_ENGINE_THREAD_QUEUES. */
 int sim_engine_create(unsigned n_threads, struct sim_engine **out);
 /* Stop and join the threads; every queue must have been removed. */
 void sim_engine_destroy(struct sim_engine *engine);
+void sim_engine_get_stats(struct sim_engine *engine, struct sim_engine_stats *out);
 
 /*
  * Map the queue memory behind @fd (@size bytes: one MMIO page then the

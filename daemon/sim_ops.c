@@ -6,6 +6,7 @@
 
 #include "crc32c.h"
 #include "sim_ops.h"
+#include "sim_zmem.h"
 
 static const char *const op_names[] = ACCEL_SIM_OP_NAMES;
 
@@ -44,7 +45,7 @@ void sim_stream_finish(struct sim_stream *st)
 		deflateEnd(&st->z);
 	else if (st->op == ACCEL_SIM_OP_GUNZIP)
 		inflateEnd(&st->z);
-	free(st->in);
+	sim_zmem_free(NULL, st->in);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -65,6 +66,11 @@ static uint32_t zlib_in_cost(const struct sim_stream *st)
 	return st->op == ACCEL_SIM_OP_GZIP ? gzip_cost[st->level] : 16;
 }
 
+/*
+ * A member always starts from a fresh stream: the last one was freed when
+ * it ended (stream_end), so an idle queue holds no zlib state.  Only a
+ * member still open when a new one starts is thrown away here.
+ */
 static int stream_start(struct sim_stream *st, unsigned op, uint64_t arg)
 {
 	/* Level 0 asks for zlib's default, 6; named so the cost table sees it. */
@@ -73,27 +79,23 @@ static int stream_start(struct sim_stream *st, unsigned op, uint64_t arg)
 
 	if (op == ACCEL_SIM_OP_GZIP && arg > 9)
 		return -EINVAL;
-	if (st->op != op) {
+	sim_stream_finish(st);
+	st->in = sim_zmem_alloc(NULL, 1, SIM_OP_ZLIB_IN_MAX);
+	if (!st->in)
+		return -ENOMEM;
+	st->z.zalloc = sim_zmem_alloc;
+	st->z.zfree = sim_zmem_free;
+	/* windowBits 15 + 16: a gzip wrapper, as gzip(1) writes and reads. */
+	if (op == ACCEL_SIM_OP_GZIP)
+		r = deflateInit2(&st->z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+	else
+		r = inflateInit2(&st->z, 15 + 16);
+	if (r != Z_OK) {
 		sim_stream_finish(st);
-		st->in = malloc(SIM_OP_ZLIB_IN_MAX);
-		if (!st->in)
-			return -ENOMEM;
-		/* windowBits 15 + 16: a gzip wrapper, as gzip(1) writes and reads. */
-		if (op == ACCEL_SIM_OP_GZIP)
-			r = deflateInit2(&st->z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-		else
-			r = inflateInit2(&st->z, 15 + 16);
-		if (r != Z_OK)
-			return -ENOMEM;
-		st->op = op;
-	} else if (op == ACCEL_SIM_OP_GZIP) {
-		if (deflateReset(&st->z) != Z_OK || deflateParams(&st->z, level, Z_DEFAULT_STRATEGY) != Z_OK)
-			return -EINVAL;
-	} else if (inflateReset(&st->z) != Z_OK) {
-		return -EINVAL;
+		return -ENOMEM;
 	}
+	st->op = op;
 	st->level = level;
-	st->open = 1;
 	return 0;
 }
 
@@ -105,8 +107,8 @@ static int zlib_begin(struct sim_stream *st, const struct accel_sim_desc *d)
 		r = stream_start(st, d->op, d->arg);
 		if (r < 0)
 			return r;
-	} else if (!st->open || st->op != d->op) {
-		return -EINVAL;	/* nothing to continue */
+	} else if (st->op != d->op) {
+		return -EINVAL;	/* nothing to continue: no member open, or another op's */
 	}
 	/* What the last operation left unconsumed, its client submits again. */
 	st->z.next_in = st->in;
@@ -181,6 +183,18 @@ static bool step_crc32c(const struct sim_region *r, struct sim_op *op, uint32_t 
 	return true;
 }
 
+/*
+ * The member ended, well or not: nothing can continue it, so its zlib
+ * state (some 256 KiB for deflate) goes now rather than with the queue;
+ * ten thousand queues that each ran one gzip would otherwise hold it all.
+ */
+static bool stream_end(struct sim_stream *st, struct sim_op *op, int status)
+{
+	op->cqe.status = status;
+	sim_stream_finish(st);
+	return true;
+}
+
 /* After one zlib call that returned @ret: is @op done, and how? */
 static bool zlib_done(struct sim_stream *st, struct sim_op *op, int ret, bool progress)
 {
@@ -189,23 +203,16 @@ static bool zlib_done(struct sim_stream *st, struct sim_op *op, int ret, bool pr
 	switch (ret) {
 	case Z_STREAM_END:
 		op->cqe.flags |= ACCEL_SIM_CF_STREAM_END;
-		st->open = 0;
-		return true;
+		return stream_end(st, op, 0);
 	case Z_OK:
 	case Z_BUF_ERROR:	/* no progress possible: more input or output needed */
 		break;
 	case Z_DATA_ERROR:
-		st->open = 0;
-		op->cqe.status = -EBADMSG;
-		return true;
+		return stream_end(st, op, -EBADMSG);
 	case Z_MEM_ERROR:
-		st->open = 0;
-		op->cqe.status = -ENOMEM;
-		return true;
+		return stream_end(st, op, -ENOMEM);
 	default:
-		st->open = 0;
-		op->cqe.status = -EINVAL;
-		return true;
+		return stream_end(st, op, -EINVAL);
 	}
 	/* Done as one call over it all would be: destination full, or source all in. */
 	if (op->dst_done == d->dst_len || !progress)

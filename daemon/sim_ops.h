@@ -27,12 +27,15 @@
 /* The most zlib input one step copies: the largest slice of any level. */
 #define SIM_OP_ZLIB_IN_MAX	(8u << 10)
 
-/* A queue's compression stream, kept between CONTINUE operations. */
+/*
+ * A queue's compression stream, kept between CONTINUE operations while a
+ * member is open and freed as soon as it ends (stream end or an error):
+ * a queue between members holds no zlib state.
+ */
 struct sim_stream {
 	z_stream z;
-	unsigned op;		/* ACCEL_SIM_OP_GZIP/GUNZIP with z initialized, or 0 */
+	unsigned op;		/* ACCEL_SIM_OP_GZIP/GUNZIP: a member is open, z initialized; or 0 */
 	int level;		/* gzip: the level in force (1-9) */
-	int open;		/* a member is in progress: CONTINUE is allowed */
 	/* Private copy of the input zlib reads (rule 8); may hold unconsumed bytes. */
 	unsigned char *in;
 };

@@ -307,8 +307,8 @@ static void one_huge_operation_does_not_starve_another_queue(void **state)
 }
 
 /*
- * futex_waitv takes 128 words: a thread with more queues sleeps 1 ms at a
- * time and still serves a queue beyond the 127th.
+ * futex_waitv takes 128 words: a queue beyond the 127th of a thread is
+ * served all the same.
  */
 static void queues_beyond_one_futex_waitv_are_served(void **state)
 {
@@ -331,6 +331,51 @@ static void queues_beyond_one_futex_waitv_are_served(void **state)
 	free(c);
 }
 
+/*
+ * Idle queues cost nothing at any count (issue 12): four times what one
+ * futex_waitv watches, on one configured thread.  Once all are asleep, no
+ * thread wakes while nothing is rung (checked over a quiet spell, as
+ * full_cq_stalls_until_the_client_reaps checks a stall; the engine that
+ * polled beyond 127 queues woke every 1 ms), and over a fixed number of
+ * rings, each waited for until its thread sleeps again, a thread goes to
+ * sleep once per ring.
+ */
+static void idle_queues_beyond_one_futex_waitv_sleep_until_rung(void **state)
+{
+	enum { N = 4 * SIM_ENGINE_THREAD_QUEUES + 2, ROUNDS = 64 };
+	struct sim_engine *e;
+	struct client_queue *c = calloc(N, sizeof(*c));
+	struct sim_engine_stats before, after;
+
+	assert_int_equal(sim_engine_create(1, &e), 0);
+	for (int i = 0; i < N; i++)
+		open_queue(e, ACCEL_SIM_OP_COPY, &c[i]);
+	for (int i = 0; i < N; i++)
+		assert_true(wait_for(&c[i].regs->dev_flags, ACCEL_SIM_DEV_NEED_WAKEUP));
+	/* A thread still settling from the last add may sleep once more. */
+	sim_engine_get_stats(e, &before);
+	usleep(20000);
+	sim_engine_get_stats(e, &after);
+	assert_true(after.sleeps - before.sleeps <= after.threads);
+	assert_int_equal(after.threads, (N + SIM_ENGINE_THREAD_QUEUES - 1) / SIM_ENGINE_THREAD_QUEUES);
+
+	before = after;
+	for (uint32_t r = 0; r < ROUNDS; r++) {
+		struct client_queue *q = &c[(r * 97) % N];
+		submit(q, ACCEL_SIM_OP_COPY, r, ACCEL_SIM_DATA_OFFSET, 1, ACCEL_SIM_DATA_OFFSET + 1, 1);
+		assert_true(wait_for(&q->regs->cq_tail, q->tail));
+		reap(q, q->tail);
+		/* Cleared when its thread woke, set again when it sleeps. */
+		assert_true(wait_for(&q->regs->dev_flags, ACCEL_SIM_DEV_NEED_WAKEUP));
+	}
+	sim_engine_get_stats(e, &after);
+	assert_true(after.sleeps - before.sleeps <= ROUNDS + after.threads);
+	for (int i = 0; i < N; i++)
+		close_queue(e, &c[i]);
+	sim_engine_destroy(e);
+	free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -344,6 +389,7 @@ int main(void)
 		cmocka_unit_test(a_busy_queue_does_not_starve_another),
 		cmocka_unit_test(one_huge_operation_does_not_starve_another_queue),
 		cmocka_unit_test(queues_beyond_one_futex_waitv_are_served),
+		cmocka_unit_test(idle_queues_beyond_one_futex_waitv_sleep_until_rung),
 	};
 
 	return cmocka_run_group_tests_name("sim_engine", tests, NULL, NULL);

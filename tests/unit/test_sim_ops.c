@@ -14,6 +14,7 @@
 
 #include "crc32c.h"
 #include "sim_ops.h"
+#include "sim_zmem.h"
 
 #define DATA_OFF ACCEL_SIM_DATA_OFFSET
 #define DATA_SIZE ACCEL_SIM_DATA_SIZE
@@ -192,6 +193,66 @@ static void gunzip_reads_a_gzip_member_and_refuses_corruption(void **state)
 	assert_int_equal(c.status, -EBADMSG);
 }
 
+/*
+ * A member that ends, by its end or by an error, takes its zlib state with
+ * it (some 256 KiB for deflate): a queue between members holds nothing,
+ * an open member holds its stream until it ends (issue 12).
+ */
+static void a_member_that_ends_frees_its_stream(void **state)
+{
+	struct fixture *f = *state;
+	struct accel_sim_cqe c;
+
+	memcpy(f->region.dus + SRC, "hello, accelerator\n", 19);
+	c = run(f, ACCEL_SIM_OP_GZIP, ACCEL_SIM_F_FINISH, 6, SRC, 19, DST, 4096);
+	assert_int_equal(c.status, 0);
+	assert_true(c.flags & ACCEL_SIM_CF_STREAM_END);
+	assert_int_equal(f->stream.op, 0);
+	assert_null(f->stream.in);
+
+	c = run(f, ACCEL_SIM_OP_GZIP, 0, 6, SRC, 19, DST, 4096);
+	assert_int_equal(c.status, 0);
+	assert_int_equal(f->stream.op, ACCEL_SIM_OP_GZIP);	/* open: CONTINUE needs it */
+	c = run(f, ACCEL_SIM_OP_GZIP, ACCEL_SIM_F_CONTINUE | ACCEL_SIM_F_FINISH, 0, SRC, 0, DST, 4096);
+	assert_int_equal(c.status, 0);
+	assert_true(c.flags & ACCEL_SIM_CF_STREAM_END);
+	assert_int_equal(f->stream.op, 0);
+	c = run(f, ACCEL_SIM_OP_GZIP, ACCEL_SIM_F_CONTINUE, 0, SRC, 19, DST, 4096);
+	assert_int_equal(c.status, -EINVAL);	/* nothing left to continue */
+
+	memcpy(f->region.dus + SRC, "definitely not gzip", 19);
+	c = run(f, ACCEL_SIM_OP_GUNZIP, 0, 0, SRC, 19, DST, 100);
+	assert_int_equal(c.status, -EBADMSG);
+	assert_int_equal(f->stream.op, 0);
+	assert_null(f->stream.in);
+}
+
+/*
+ * What ended streams held is kept for the next ones, within a bound: a
+ * thousand members one after another take no more than one's worth, and
+ * nothing is live between them.
+ */
+static void ended_streams_memory_is_reused_within_a_bound(void **state)
+{
+	struct fixture *f = *state;
+	struct sim_zmem_stats one, after;
+	struct accel_sim_cqe c;
+
+	memcpy(f->region.dus + SRC, "hello, accelerator\n", 19);
+	c = run(f, ACCEL_SIM_OP_GZIP, ACCEL_SIM_F_FINISH, 6, SRC, 19, DST, 4096);
+	assert_int_equal(c.status, 0);
+	sim_zmem_get_stats(&one);
+	assert_int_equal(one.live, 0);
+	assert_true(one.cached > 0 && one.cached <= SIM_ZMEM_CACHE_BYTES);
+	for (int i = 0; i < 1000; i++) {
+		c = run(f, ACCEL_SIM_OP_GZIP, ACCEL_SIM_F_FINISH, 6, SRC, 19, DST, 4096);
+		assert_int_equal(c.status, 0);
+	}
+	sim_zmem_get_stats(&after);
+	assert_int_equal(after.live, 0);
+	assert_int_equal(after.cached, one.cached);
+}
+
 static void ranges_outside_the_data_area_fault(void **state)
 {
 	static const struct {
@@ -367,6 +428,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(gzip_output_inflates_to_the_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(gzip_stream_spans_operations_and_tiny_outputs, setup, teardown),
 		cmocka_unit_test_setup_teardown(gunzip_reads_a_gzip_member_and_refuses_corruption, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_member_that_ends_frees_its_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(ended_streams_memory_is_reused_within_a_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(ranges_outside_the_data_area_fault, setup, teardown),
 		cmocka_unit_test_setup_teardown(descriptors_not_for_this_queue_are_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(steps_stay_within_their_budget_and_resume, setup, teardown),
