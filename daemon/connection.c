@@ -285,8 +285,10 @@ void connection_destroy(struct connection *c)
 {
 	struct server *s = c->server;
 
-	if (c->monitoring)
+	if (c->monitoring) {
 		broker_unwatch(&c->watcher);
+		s->n_monitors--;
+	}
 	broker_release_holder(s->broker, c);
 	owner_unref(c->peer.process);
 	sd_event_source_disable_unref(c->io);

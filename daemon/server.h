@@ -18,6 +18,7 @@ struct server {
 	sd_event_source *listen_source;
 	struct list connections;
 	unsigned n_connections;
+	unsigned n_monitors;	/* connections streaming Monitor events */
 	/*
 	 * Out of fds (EMFILE/ENFILE): the listener is off until a connection
 	 * closes or the retry timer fires, instead of spinning on a readable

@@ -279,6 +279,7 @@ static int handle_get_status(struct connection *c, const struct varlink_call *ca
 	json_object_object_add(reply, "devices", json_object_new_int64(broker_device_count(b)));
 	json_object_object_add(reply, "queues_active", json_object_new_int64(broker_active_queues(b)));
 	json_object_object_add(reply, "clients", json_object_new_int64(b->n_connections));
+	json_object_object_add(reply, "monitors", json_object_new_int64(c->server->n_monitors));
 	json_object_object_add(reply, "accepting", json_object_new_boolean(!c->server->accept_paused));
 	json_object_object_add(reply, "accept_pauses", json_object_new_int64((int64_t)c->server->accept_pauses));
 	users = json_object_new_array();
@@ -323,6 +324,7 @@ static int handle_monitor(struct connection *c, const struct varlink_call *call,
 	if (!call->more)
 		return accel_error_set(e, ERR_INVALID_PARAMETER, "Monitor streams: call it with \"more\": true");
 	c->monitoring = true;
+	c->server->n_monitors++;
 	c->watcher.peer = &c->peer;
 	c->watcher.queue_revoked = monitor_queue_revoked;
 	c->watcher.device_changed = monitor_device_changed;
