@@ -34,6 +34,7 @@ void broker_init(struct broker *b, const struct broker_limits *limits, sd_event 
 	list_init(&b->devices);
 	list_init(&b->queues);
 	tally_init(&b->tally);
+	queue_index_init(&b->index);
 	list_init(&b->owners);
 	list_init(&b->watchers);
 }
@@ -52,6 +53,7 @@ static void uncount_queue(struct tally *t, const struct queue *q)
 static void queue_free(struct broker *b, struct queue *q)
 {
 	uncount_queue(&b->tally, q);
+	queue_index_remove(&b->index, q);
 	q->device->queues_open--;
 	if (q->fd >= 0)
 		close(q->fd);
@@ -101,6 +103,7 @@ void broker_finish(struct broker *b)
 		device_destroy(d);
 	b->reattach_timer = sd_event_source_disable_unref(b->reattach_timer);
 	tally_finish(&b->tally);
+	queue_index_finish(&b->index);
 }
 
 static void tell_device_changed(struct broker *b, const struct device *dev, const char *event)
@@ -359,8 +362,8 @@ int broker_acquire(struct broker *b, const struct peer *peer, void *holder,
 	q->acquired_usec = now_usec(CLOCK_REALTIME);
 	peer_terms(b, peer, &q->terms);
 	queue_set_owner(q, peer, groups, n_groups);
-	/* Counted before it is opened: nothing can fail once it is. */
-	if (count_queue(&b->tally, q) < 0)
+	/* Counted and indexed before it is opened: nothing can fail once it is. */
+	if (queue_index_reserve(&b->index) < 0 || count_queue(&b->tally, q) < 0)
 		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "out of memory");
 
 	r = dev->ops->queue_open(dev, q, e);
@@ -372,6 +375,7 @@ int broker_acquire(struct broker *b, const struct peer *peer, void *holder,
 	q->state = QUEUE_ACTIVE;
 	dev->queues_open++;
 	list_insert_tail(&b->queues, &q->link);
+	queue_index_add(&b->index, q);
 	if (b->fdstore)
 		fdstore_put(q);
 	log_debug("Queue %llu on %s for %s acquired by uid %u pid %d",
@@ -470,12 +474,7 @@ int broker_set_policy(struct broker *b, struct policy *policy, bool revoke)
 
 static struct queue *find_queue(struct broker *b, uint64_t id)
 {
-	struct queue *q;
-
-	list_for_each(q, &b->queues, link)
-		if (q->id == id)
-			return q;
-	return NULL;
+	return queue_index_find(&b->index, id);
 }
 
 /*
@@ -500,7 +499,7 @@ static int find_own_queue(struct broker *b, const struct peer *peer, void *holde
 int broker_release(struct broker *b, const struct peer *peer, void *holder,
 		   uint64_t queue_id, struct accel_error *e)
 {
-	struct queue *q;
+	struct queue *q = NULL;
 	int r = find_own_queue(b, peer, holder, queue_id, &q, e);
 
 	if (r < 0)
@@ -512,7 +511,7 @@ int broker_release(struct broker *b, const struct peer *peer, void *holder,
 int broker_attach(struct broker *b, const struct peer *peer, void *holder, uint64_t queue_id,
 		  struct queue **out, struct accel_error *e)
 {
-	struct queue *q;
+	struct queue *q = NULL;
 	int r = find_own_queue(b, peer, holder, queue_id, &q, e);
 
 	if (r < 0)
@@ -538,7 +537,7 @@ int broker_adopt(struct broker *b, struct queue *q, const char *device, int fd, 
 	}
 	/* Its groups now (group pools count by them): the user database's, as for a user not connected. */
 	owner.n_groups = user_groups(q->uid, owner.groups, ELEMENTSOF(owner.groups));
-	if (peer_groups_copy(&owner, &groups, &n_groups) < 0 ||
+	if (queue_index_reserve(&b->index) < 0 || peer_groups_copy(&owner, &groups, &n_groups) < 0 ||
 	    tally_add(&b->tally, q->uid, q->algorithm, groups, n_groups) < 0) {
 		r = accel_error_set(e, ERR_NO_SUCH_QUEUE, "out of memory");
 		goto fail;
@@ -564,6 +563,7 @@ int broker_adopt(struct broker *b, struct queue *q, const char *device, int fd, 
 	if (q->id >= b->next_queue_id)
 		b->next_queue_id = q->id + 1;
 	list_insert_tail(&b->queues, &q->link);
+	queue_index_add(&b->index, q);
 	log_info("Took back queue %llu on %s for %s of uid %u pid %d (%s)", (unsigned long long)q->id,
 		 dev->name, q->algorithm, (unsigned)q->uid, (int)q->pid,
 		 policy_lifetime_to_string(q->terms.lifetime));
@@ -647,7 +647,7 @@ int broker_transfer(struct broker *b, const struct peer *peer, void *holder, uin
 		    char token[QUEUE_TOKEN_LEN + 1], struct accel_error *e)
 {
 	uint8_t random[QUEUE_TOKEN_LEN / 2];
-	struct queue *q;
+	struct queue *q = NULL;
 	int r = find_own_queue(b, peer, holder, queue_id, &q, e);
 
 	if (r < 0)
@@ -805,11 +805,11 @@ int broker_revoke_matching(struct broker *b, const struct peer *peer,
 		return accel_error_set(e, ERR_INVALID_PARAMETER,
 				       "name exactly one of queue_id, user and device");
 	if (req->queue_id) {
-		list_for_each(q, &b->queues, link)
-			if (q->id == req->queue_id && broker_may_see(peer, q)) {
-				broker_revoke(b, q, REVOKE_ADMIN);
-				return 1;
-			}
+		q = find_queue(b, req->queue_id);
+		if (q && broker_may_see(peer, q)) {
+			broker_revoke(b, q, REVOKE_ADMIN);
+			return 1;
+		}
 		return accel_error_set(e, ERR_NO_SUCH_QUEUE, "no queue %llu",
 				       (unsigned long long)req->queue_id);
 	}

@@ -16,6 +16,7 @@
 #include "list.h"
 #include "policy.h"
 #include "queue.h"
+#include "queue_index.h"
 #include "tally.h"
 
 struct device;
@@ -67,6 +68,7 @@ struct broker {
 	struct list devices;
 	struct list queues;	/* in the order they were acquired (reload replays it) */
 	struct tally tally;	/* @queues counted per uid and group pool: derived, see tally.h */
+	struct queue_index index;	/* @queues by id */
 	struct list owners;
 	struct list watchers;
 	uint64_t next_queue_id;
