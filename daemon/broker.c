@@ -175,8 +175,8 @@ bool broker_counts_match(struct broker *b)
 
 	tally_init(&recount);
 	list_for_each(q, &b->queues, link)
-		match = match && count_queue(&recount, q) == 0;
-	match = match && tally_equal(&recount, &b->tally);
+		match = match && count_queue(&recount, q) == 0 && queue_index_find(&b->index, q->id) == q;
+	match = match && tally_equal(&recount, &b->tally) && b->index.n_queues == recount.queues;
 	tally_finish(&recount);
 	return match;
 }

@@ -216,7 +216,7 @@ unsigned broker_device_count(struct broker *b);
 /* Each uid holding queues @peer may see, once, with its count (in the order they came to hold them). */
 void broker_for_each_user(struct broker *b, const struct peer *peer,
 			  void (*fn)(uid_t uid, unsigned queues, void *data), void *data);
-/* Whether the running counts (b->tally) match a recount of the queues; for tests. */
+/* Whether the counts (b->tally) and the index match a walk over the queues; for tests. */
 bool broker_counts_match(struct broker *b);
 
 #endif
