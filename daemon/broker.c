@@ -19,8 +19,8 @@
 #include "settings.h"
 #include "util.h"
 
-static int check_policy(struct broker *b, const struct peer *peer, const char *algorithm,
-			const struct queue *upto, const struct queue *skip, struct accel_error *e);
+static int check_policy(struct broker *b, const struct tally *t, const struct peer *peer,
+			const char *algorithm, const struct queue *skip, struct accel_error *e);
 
 void broker_init(struct broker *b, const struct broker_limits *limits, sd_event *event)
 {
@@ -33,12 +33,27 @@ void broker_init(struct broker *b, const struct broker_limits *limits, sd_event 
 	};
 	list_init(&b->devices);
 	list_init(&b->queues);
+	tally_init(&b->tally);
+	queue_index_init(&b->index);
 	list_init(&b->owners);
 	list_init(&b->watchers);
 }
 
-static void queue_free(struct queue *q)
+static int count_queue(struct tally *t, const struct queue *q)
 {
+	return tally_add(t, q->uid, q->algorithm, q->groups, q->n_groups);
+}
+
+static void uncount_queue(struct tally *t, const struct queue *q)
+{
+	tally_remove(t, q->uid, q->algorithm, q->groups, q->n_groups);
+}
+
+/* Take @q out of the broker's list and counts, and free it. */
+static void queue_free(struct broker *b, struct queue *q)
+{
+	uncount_queue(&b->tally, q);
+	queue_index_remove(&b->index, q);
 	q->device->queues_open--;
 	if (q->fd >= 0)
 		close(q->fd);
@@ -58,7 +73,7 @@ static void queue_close(struct broker *b, struct queue *q, enum queue_state fina
 		fdstore_remove(q);
 	log_debug("Queue %llu on %s %s (uid %u)", (unsigned long long)q->id,
 		  q->device->name, queue_state_to_string(final), (unsigned)q->uid);
-	queue_free(q);
+	queue_free(b, q);
 }
 
 void broker_shutdown(struct broker *b)
@@ -72,7 +87,7 @@ void broker_shutdown(struct broker *b)
 			continue;
 		}
 		q->device->ops->queue_forget(q->device, q);
-		queue_free(q);
+		queue_free(b, q);
 		kept++;
 	}
 	if (kept)
@@ -87,6 +102,8 @@ void broker_finish(struct broker *b)
 	list_for_each_safe(d, dtmp, &b->devices, link)
 		device_destroy(d);
 	b->reattach_timer = sd_event_source_disable_unref(b->reattach_timer);
+	tally_finish(&b->tally);
+	queue_index_finish(&b->index);
 }
 
 static void tell_device_changed(struct broker *b, const struct device *dev, const char *event)
@@ -131,31 +148,37 @@ struct device *broker_find_device(struct broker *b, const char *name)
 
 unsigned broker_user_queues(struct broker *b, uid_t uid)
 {
-	struct queue *q;
-	unsigned n = 0;
-
-	list_for_each(q, &b->queues, link)
-		n += q->uid == uid;
-	return n;
+	return tally_user(&b->tally, uid, NULL);
 }
 
 void broker_for_each_user(struct broker *b, const struct peer *peer,
 			  void (*fn)(uid_t uid, unsigned queues, void *data), void *data)
 {
-	struct queue *q, *p;
+	struct tally_entry *u;
+	unsigned n;
 
-	list_for_each(q, &b->queues, link) {
-		bool seen = false;
-		if (!broker_may_see(peer, q))
-			continue;
-		list_for_each(p, &b->queues, link) {
-			if (p == q)
-				break;
-			seen |= p->uid == q->uid;
-		}
-		if (!seen)
-			fn(q->uid, broker_user_queues(b, q->uid), data);
+	if (!peer->admin) {	/* broker_may_see(): its own queues only */
+		n = tally_user(&b->tally, peer->uid, NULL);
+		if (n > 0)
+			fn(peer->uid, n, data);
+		return;
 	}
+	tally_for_each_user(u, &b->tally)
+		fn((uid_t)u->id, u->queues, data);
+}
+
+bool broker_counts_match(struct broker *b)
+{
+	struct tally recount;
+	struct queue *q;
+	bool match = true;
+
+	tally_init(&recount);
+	list_for_each(q, &b->queues, link)
+		match = match && count_queue(&recount, q) == 0 && queue_index_find(&b->index, q->id) == q;
+	match = match && tally_equal(&recount, &b->tally) && b->index.n_queues == recount.queues;
+	tally_finish(&recount);
+	return match;
 }
 
 unsigned broker_device_count(struct broker *b)
@@ -170,12 +193,7 @@ unsigned broker_device_count(struct broker *b)
 
 unsigned broker_active_queues(struct broker *b)
 {
-	struct queue *q;
-	unsigned n = 0;
-
-	list_for_each(q, &b->queues, link)
-		n++;
-	return n;
+	return b->tally.queues;
 }
 
 /*
@@ -263,8 +281,34 @@ static void peer_terms(struct broker *b, const struct peer *peer, struct terms *
 		out->lifetime = LIFETIME_CONNECTION;
 }
 
-/* Make @peer the owner of @q: its identity, groups (for group pools) and process. */
-static void queue_set_owner(struct queue *q, const struct peer *peer)
+/*
+ * @peer's groups as a queue records them (group pools count by them): each
+ * once, so that a pool counts a queue once.  NULL if it has none.
+ */
+static int peer_groups_copy(const struct peer *peer, gid_t **out, unsigned *n_out)
+{
+	gid_t *groups = NULL;
+	unsigned n = 0;
+
+	if (peer->n_groups > 0) {
+		groups = malloc(peer->n_groups * sizeof(gid_t));
+		if (!groups)
+			return -ENOMEM;
+	}
+	for (unsigned i = 0; i < peer->n_groups; i++) {
+		unsigned k = 0;
+		while (k < n && groups[k] != peer->groups[i])
+			k++;
+		if (k == n)
+			groups[n++] = peer->groups[i];
+	}
+	*out = groups;
+	*n_out = n;
+	return 0;
+}
+
+/* Make @peer the owner of @q: its identity, @groups (from peer_groups_copy(), taken) and process. */
+static void queue_set_owner(struct queue *q, const struct peer *peer, gid_t *groups, unsigned n_groups)
 {
 	q->uid = peer->uid;
 	q->gid = peer->gid;
@@ -272,23 +316,28 @@ static void queue_set_owner(struct queue *q, const struct peer *peer)
 	owner_unref(q->process);
 	q->process = owner_ref(peer->process);
 	free(q->groups);
-	q->groups = NULL;
-	q->n_groups = 0;
-	if (peer->n_groups > 0) {
-		q->groups = malloc(peer->n_groups * sizeof(gid_t));
-		if (q->groups) {
-			memcpy(q->groups, peer->groups, peer->n_groups * sizeof(gid_t));
-			q->n_groups = peer->n_groups;
-		}
-	}
+	q->groups = groups;
+	q->n_groups = n_groups;
+}
+
+/* A queue record that never made it into the broker's list. */
+static void queue_discardp(struct queue **q)
+{
+	if (!*q)
+		return;
+	owner_unref((*q)->process);
+	free((*q)->groups);
+	free(*q);
 }
 
 int broker_acquire(struct broker *b, const struct peer *peer, void *holder,
 		   const struct acquire_request *req, struct queue **out,
 		   struct accel_error *e)
 {
-	_cleanup_free_ struct queue *q = NULL;
+	_cleanup_(queue_discardp) struct queue *q = NULL;
 	struct device *dev = NULL;
+	gid_t *groups = NULL;
+	unsigned n_groups = 0;
 	int r;
 
 	assert(b && peer && req && req->algorithm && out);
@@ -298,12 +347,12 @@ int broker_acquire(struct broker *b, const struct peer *peer, void *holder,
 	r = pick_device(b, peer, req, &dev, e);
 	if (r < 0)
 		return r;
-	r = check_policy(b, peer, req->algorithm, NULL, NULL, e);
+	r = check_policy(b, &b->tally, peer, req->algorithm, NULL, e);
 	if (r < 0)
 		return r;
 
 	q = calloc(1, sizeof(*q));
-	if (!q)
+	if (!q || peer_groups_copy(peer, &groups, &n_groups) < 0)
 		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "out of memory");
 	list_init(&q->link);
 	q->fd = -1;
@@ -312,15 +361,21 @@ int broker_acquire(struct broker *b, const struct peer *peer, void *holder,
 	q->holder = holder;
 	q->acquired_usec = now_usec(CLOCK_REALTIME);
 	peer_terms(b, peer, &q->terms);
+	queue_set_owner(q, peer, groups, n_groups);
+	/* Counted and indexed before it is opened: nothing can fail once it is. */
+	if (queue_index_reserve(&b->index) < 0 || count_queue(&b->tally, q) < 0)
+		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "out of memory");
 
 	r = dev->ops->queue_open(dev, q, e);
-	if (r < 0)
+	if (r < 0) {
+		uncount_queue(&b->tally, q);
 		return r;
+	}
 	q->id = b->next_queue_id++;
 	q->state = QUEUE_ACTIVE;
-	queue_set_owner(q, peer);
 	dev->queues_open++;
 	list_insert_tail(&b->queues, &q->link);
+	queue_index_add(&b->index, q);
 	if (b->fdstore)
 		fdstore_put(q);
 	log_debug("Queue %llu on %s for %s acquired by uid %u pid %d",
@@ -338,52 +393,37 @@ static bool queue_in_group(const struct queue *q, gid_t gid)
 	return false;
 }
 
-struct pool_count {
-	struct broker *b;
-	const struct queue *upto;	/* count only queues before this one; NULL: all */
-	const struct queue *skip;	/* and never this one (a queue changing hands) */
-};
-
-static unsigned pool_usage(gid_t gid, void *data)
+/* Take @q, counted in @u for @caller, out of it again. */
+static void usage_without(struct usage *u, const struct caller *caller, const char *algorithm,
+			  const struct queue *q)
 {
-	struct pool_count *pc = data;
-	struct queue *q;
-	unsigned n = 0;
-
-	list_for_each(q, &pc->b->queues, link) {
-		if (q == pc->upto)
-			break;
-		if (q != pc->skip)
-			n += queue_in_group(q, gid);
+	if (q->uid == caller->uid) {
+		u->queues--;
+		u->queues_of_algorithm -= strcmp(q->algorithm, algorithm) == 0;
 	}
-	return n;
+	for (unsigned i = 0; i < caller->n_groups; i++)
+		u->pool[i] -= queue_in_group(q, caller->groups[i]);
 }
 
 /*
- * Whether @peer may hold one more queue of @algorithm, counting the queues
- * before @upto (NULL: all of them) except @skip: the check of an acquire,
- * of a reload re-checking every queue in the order they were acquired, and
- * of a claim (which must not count the claimed queue against its receiver).
+ * Whether @peer may hold one more queue of @algorithm, holding what @t
+ * counts except @skip: the check of an acquire (@t: the broker's counts),
+ * of a reload re-checking every queue in the order they were acquired (@t:
+ * the queues kept so far), and of a claim (which must not count the
+ * claimed queue @skip against its receiver).
  */
-static int check_policy(struct broker *b, const struct peer *peer, const char *algorithm,
-			const struct queue *upto, const struct queue *skip, struct accel_error *e)
+static int check_policy(struct broker *b, const struct tally *t, const struct peer *peer,
+			const char *algorithm, const struct queue *skip, struct accel_error *e)
 {
 	struct caller caller = { peer->uid, peer->groups, peer->n_groups };
-	struct pool_count pc = { b, upto, skip };
-	struct usage u = { 0 };
-	struct queue *q;
+	struct usage u;
 
 	if (!b->policy)
 		return 0;
-	list_for_each(q, &b->queues, link) {
-		if (q == upto)
-			break;
-		if (q != skip && q->uid == peer->uid) {
-			u.queues++;
-			u.queues_of_algorithm += strcmp(q->algorithm, algorithm) == 0;
-		}
-	}
-	return policy_check_acquire(b->policy, &caller, algorithm, &u, pool_usage, &pc, e);
+	tally_usage(t, &caller, algorithm, &u);
+	if (skip)
+		usage_without(&u, &caller, algorithm, skip);
+	return policy_check_acquire(b->policy, &caller, algorithm, &u, e);
 }
 
 int broker_reload(struct broker *b, struct accel_error *e)
@@ -401,16 +441,18 @@ int broker_reload(struct broker *b, struct accel_error *e)
 int broker_set_policy(struct broker *b, struct policy *policy, bool revoke)
 {
 	struct queue *q, *tmp;
+	struct tally kept;
 	int n = 0;
 
 	b->policy = policy;
 	if (!revoke)
 		return 0;
 	/*
-	 * Replay every queue in acquire order under the new policy; one that
-	 * would be refused now goes, so the newest go first and only as many
-	 * as it takes.
+	 * Replay every queue in acquire order under the new policy, counting
+	 * the ones kept so far; one that would be refused now goes, so the
+	 * newest go first and only as many as it takes.
 	 */
+	tally_init(&kept);
 	list_for_each_safe(q, tmp, &b->queues, link) {
 		struct peer p = { .uid = q->uid, .gid = q->gid, .n_groups = 0 };
 		struct caller caller;
@@ -418,22 +460,21 @@ int broker_set_policy(struct broker *b, struct policy *policy, bool revoke)
 			p.groups[p.n_groups++] = q->groups[i];
 		caller = (struct caller){ p.uid, p.groups, p.n_groups };
 		if (policy_check_device(policy, &caller, q->device->name, NULL) < 0 ||
-		    check_policy(b, &p, q->algorithm, q, NULL, NULL) < 0) {
+		    check_policy(b, &kept, &p, q->algorithm, NULL, NULL) < 0) {
 			broker_revoke(b, q, REVOKE_POLICY);
 			n++;
+		} else if (count_queue(&kept, q) < 0) {
+			log_warning("Out of memory re-checking the queues under the new policy: the rest are kept");
+			break;
 		}
 	}
+	tally_finish(&kept);
 	return n;
 }
 
 static struct queue *find_queue(struct broker *b, uint64_t id)
 {
-	struct queue *q;
-
-	list_for_each(q, &b->queues, link)
-		if (q->id == id)
-			return q;
-	return NULL;
+	return queue_index_find(&b->index, id);
 }
 
 /*
@@ -458,7 +499,7 @@ static int find_own_queue(struct broker *b, const struct peer *peer, void *holde
 int broker_release(struct broker *b, const struct peer *peer, void *holder,
 		   uint64_t queue_id, struct accel_error *e)
 {
-	struct queue *q;
+	struct queue *q = NULL;
 	int r = find_own_queue(b, peer, holder, queue_id, &q, e);
 
 	if (r < 0)
@@ -470,7 +511,7 @@ int broker_release(struct broker *b, const struct peer *peer, void *holder,
 int broker_attach(struct broker *b, const struct peer *peer, void *holder, uint64_t queue_id,
 		  struct queue **out, struct accel_error *e)
 {
-	struct queue *q;
+	struct queue *q = NULL;
 	int r = find_own_queue(b, peer, holder, queue_id, &q, e);
 
 	if (r < 0)
@@ -485,6 +526,8 @@ int broker_adopt(struct broker *b, struct queue *q, const char *device, int fd, 
 {
 	struct peer owner = { .uid = q->uid, .gid = q->gid, .pid = q->pid };
 	struct device *dev = broker_find_device(b, device);
+	_cleanup_free_ gid_t *groups = NULL;
+	unsigned n_groups = 0;
 	int r;
 
 	if (!dev || !device_has_algorithm(dev, q->algorithm) || find_queue(b, q->id)) {
@@ -492,18 +535,25 @@ int broker_adopt(struct broker *b, struct queue *q, const char *device, int fd, 
 				    device);
 		goto fail;
 	}
+	/* Its groups now (group pools count by them): the user database's, as for a user not connected. */
+	owner.n_groups = user_groups(q->uid, owner.groups, ELEMENTSOF(owner.groups));
+	if (queue_index_reserve(&b->index) < 0 || peer_groups_copy(&owner, &groups, &n_groups) < 0 ||
+	    tally_add(&b->tally, q->uid, q->algorithm, groups, n_groups) < 0) {
+		r = accel_error_set(e, ERR_NO_SUCH_QUEUE, "out of memory");
+		goto fail;
+	}
 	list_init(&q->link);
 	q->fd = -1;
 	q->device = dev;
 	r = dev->ops->queue_adopt(dev, q, fd, e);
-	if (r < 0)
+	if (r < 0) {
+		tally_remove(&b->tally, q->uid, q->algorithm, groups, n_groups);
 		goto fail;
+	}
 	fd = -1;
 	/* Followed as before, through its pidfd; an owner that exited meanwhile is reclaimed now. */
 	owner.process = pidfd >= 0 ? owner_get(b, q->pid, TAKE_FD(pidfd)) : NULL;
-	/* Its groups now (group pools count by them): the user database's, as for a user not connected. */
-	owner.n_groups = user_groups(q->uid, owner.groups, ELEMENTSOF(owner.groups));
-	queue_set_owner(q, &owner);
+	queue_set_owner(q, &owner, TAKE_PTR(groups), n_groups);
 	owner_unref(owner.process);
 	if (!q->process)
 		q->terms.lifetime = LIFETIME_CONNECTION;
@@ -513,6 +563,7 @@ int broker_adopt(struct broker *b, struct queue *q, const char *device, int fd, 
 	if (q->id >= b->next_queue_id)
 		b->next_queue_id = q->id + 1;
 	list_insert_tail(&b->queues, &q->link);
+	queue_index_add(&b->index, q);
 	log_info("Took back queue %llu on %s for %s of uid %u pid %d (%s)", (unsigned long long)q->id,
 		 dev->name, q->algorithm, (unsigned)q->uid, (int)q->pid,
 		 policy_lifetime_to_string(q->terms.lifetime));
@@ -596,7 +647,7 @@ int broker_transfer(struct broker *b, const struct peer *peer, void *holder, uin
 		    char token[QUEUE_TOKEN_LEN + 1], struct accel_error *e)
 {
 	uint8_t random[QUEUE_TOKEN_LEN / 2];
-	struct queue *q;
+	struct queue *q = NULL;
 	int r = find_own_queue(b, peer, holder, queue_id, &q, e);
 
 	if (r < 0)
@@ -639,6 +690,8 @@ int broker_claim(struct broker *b, const struct peer *peer, void *holder, const 
 {
 	struct caller caller = { peer->uid, peer->groups, peer->n_groups };
 	struct queue *q, *found = NULL;
+	_cleanup_free_ gid_t *groups = NULL;
+	unsigned n_groups = 0;
 	int r;
 
 	if (strlen(token) != QUEUE_TOKEN_LEN)
@@ -663,18 +716,25 @@ int broker_claim(struct broker *b, const struct peer *peer, void *holder, const 
 		if (r < 0)
 			return r;
 	}
-	r = check_policy(b, peer, q->algorithm, NULL, q, e);
+	r = check_policy(b, &b->tally, peer, q->algorithm, q, e);
 	if (r < 0)
 		return r;
+	/* Counted for the receiver before the renewal, which cannot be undone. */
+	if (peer_groups_copy(peer, &groups, &n_groups) < 0 ||
+	    tally_add(&b->tally, peer->uid, q->algorithm, groups, n_groups) < 0)
+		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "out of memory");
 	r = renew_for_another_user(q, peer, e);
-	if (r < 0)
+	if (r < 0) {
+		tally_remove(&b->tally, peer->uid, q->algorithm, groups, n_groups);
 		return r;
+	}
+	uncount_queue(&b->tally, q);
 	q->token[0] = '\0';
 	log_debug("Queue %llu claimed by uid %u pid %d from uid %u pid %d", (unsigned long long)q->id,
 		  (unsigned)peer->uid, (int)peer->pid, (unsigned)q->uid, (int)q->pid);
 	if (b->fdstore)
 		fdstore_remove(q);	/* its name says who owns it */
-	queue_set_owner(q, peer);
+	queue_set_owner(q, peer, TAKE_PTR(groups), n_groups);
 	peer_terms(b, peer, &q->terms);
 	q->holder = holder;
 	if (b->fdstore)
@@ -745,11 +805,11 @@ int broker_revoke_matching(struct broker *b, const struct peer *peer,
 		return accel_error_set(e, ERR_INVALID_PARAMETER,
 				       "name exactly one of queue_id, user and device");
 	if (req->queue_id) {
-		list_for_each(q, &b->queues, link)
-			if (q->id == req->queue_id && broker_may_see(peer, q)) {
-				broker_revoke(b, q, REVOKE_ADMIN);
-				return 1;
-			}
+		q = find_queue(b, req->queue_id);
+		if (q && broker_may_see(peer, q)) {
+			broker_revoke(b, q, REVOKE_ADMIN);
+			return 1;
+		}
 		return accel_error_set(e, ERR_NO_SUCH_QUEUE, "no queue %llu",
 				       (unsigned long long)req->queue_id);
 	}
@@ -790,21 +850,10 @@ struct quota_fill {
 	int error;
 };
 
-static unsigned count_uid_algorithm(struct broker *b, uid_t uid, const char *algorithm)
-{
-	struct queue *q;
-	unsigned n = 0;
-
-	list_for_each(q, &b->queues, link)
-		n += q->uid == uid && (!algorithm || strcmp(q->algorithm, algorithm) == 0);
-	return n;
-}
-
 static void quota_add(const struct limit_info *l, void *data)
 {
 	struct quota_fill *f = data;
 	struct quota_line *lines = realloc(f->q->lines, (f->q->n_lines + 1) * sizeof(*lines)), *line;
-	struct pool_count pc = { f->b, NULL, NULL };
 
 	if (!lines) {
 		f->error = -ENOMEM;
@@ -817,9 +866,9 @@ static void quota_add(const struct limit_info *l, void *data)
 	line->limit = l->limit;
 	line->gid = l->group ? (long)l->gid : -1;
 	if (strcmp(l->key, "pool_max_queues") == 0)
-		line->used = pool_usage(l->gid, &pc);
+		line->used = tally_pool(&f->b->tally, l->gid);
 	else
-		line->used = count_uid_algorithm(f->b, f->q->uid, l->algorithm);
+		line->used = tally_user(&f->b->tally, f->q->uid, l->algorithm);
 }
 
 int broker_get_quota(struct broker *b, const struct peer *peer, const char *user,

@@ -16,6 +16,8 @@
 #include "list.h"
 #include "policy.h"
 #include "queue.h"
+#include "queue_index.h"
+#include "tally.h"
 
 struct device;
 struct owner;
@@ -64,7 +66,9 @@ struct broker_limits {
 struct broker {
 	sd_event *event;	/* for following owners; NULL in unit tests */
 	struct list devices;
-	struct list queues;
+	struct list queues;	/* in the order they were acquired (reload replays it) */
+	struct tally tally;	/* @queues counted per uid and group pool: derived, see tally.h */
+	struct queue_index index;	/* @queues by id */
 	struct list owners;
 	struct list watchers;
 	uint64_t next_queue_id;
@@ -209,8 +213,10 @@ bool broker_may_see(const struct peer *peer, const struct queue *q);
 unsigned broker_user_queues(struct broker *b, uid_t uid);
 unsigned broker_active_queues(struct broker *b);
 unsigned broker_device_count(struct broker *b);
-/* Each uid holding queues @peer may see, once, in order of first appearance, with its count. */
+/* Each uid holding queues @peer may see, once, with its count (in the order they came to hold them). */
 void broker_for_each_user(struct broker *b, const struct peer *peer,
 			  void (*fn)(uid_t uid, unsigned queues, void *data), void *data);
+/* Whether the counts (b->tally) and the index match a walk over the queues; for tests. */
+bool broker_counts_match(struct broker *b);
 
 #endif

@@ -223,12 +223,18 @@ static const struct rule *find_rule(const struct policy *p, enum rule_kind kind,
 	return NULL;
 }
 
-static bool in_groups(const struct caller *c, gid_t gid)
+/* Where @gid is among @c's groups, or -1. */
+static int group_index(const struct caller *c, gid_t gid)
 {
 	for (unsigned i = 0; i < c->n_groups; i++)
 		if (c->groups[i] == gid)
-			return true;
-	return false;
+			return (int)i;
+	return -1;
+}
+
+static bool in_groups(const struct caller *c, gid_t gid)
+{
+	return group_index(c, gid) >= 0;
 }
 
 /*
@@ -314,8 +320,7 @@ static int check_own(const struct policy *p, const struct rule *user, const stru
 }
 
 int policy_check_acquire(const struct policy *p, const struct caller *c, const char *algorithm,
-			 const struct usage *u, unsigned (*pool_usage)(gid_t gid, void *data), void *data,
-			 struct accel_error *e)
+			 const struct usage *u, struct accel_error *e)
 {
 	const struct rule *user = find_rule(p, RULE_USER, c->uid), *defaults = find_rule(p, RULE_DEFAULTS, 0);
 	int r = check_own(p, user, defaults, algorithm, u, e);
@@ -324,8 +329,8 @@ int policy_check_acquire(const struct policy *p, const struct caller *c, const c
 		return r;
 	for (unsigned i = 0; i < p->n_rules; i++) {
 		const struct rule *g = &p->rules[i];
-		int alg;
-		if (g->kind != RULE_GROUP || !in_groups(c, (gid_t)g->id))
+		int alg, k = g->kind == RULE_GROUP ? group_index(c, (gid_t)g->id) : -1;
+		if (k < 0)
 			continue;
 		if (g->allow == 0)
 			return accel_error_set(e, ERR_PERMISSION_DENIED, "not allowed to use accelerators (%s)",
@@ -337,8 +342,7 @@ int policy_check_acquire(const struct policy *p, const struct caller *c, const c
 		if (alg != POLICY_UNSET && u->queues_of_algorithm >= (unsigned)alg)
 			return accel_error_set(e, ERR_QUOTA_EXCEEDED, "holding %u %s queues, the limit (%s)",
 					       u->queues_of_algorithm, algorithm, g->where);
-		if (g->pool_max_queues != POLICY_UNSET && pool_usage &&
-		    pool_usage((gid_t)g->id, data) >= (unsigned)g->pool_max_queues)
+		if (g->pool_max_queues != POLICY_UNSET && u->pool[k] >= (unsigned)g->pool_max_queues)
 			return accel_error_set(e, ERR_QUOTA_EXCEEDED, "the group's pool of %d queues is in use (%s)",
 					       g->pool_max_queues, g->where);
 	}

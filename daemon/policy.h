@@ -101,6 +101,7 @@ struct policy {
 struct usage {
 	unsigned queues;		/* the caller's own */
 	unsigned queues_of_algorithm;	/* the caller's own of the asked algorithm */
+	unsigned pool[POLICY_MAX_GROUPS];	/* the queues in the pool of caller.groups[i] */
 };
 
 /* Who asks: the kernel's uid and groups. */
@@ -126,10 +127,6 @@ int policy_parse(struct policy *p, const char *section, const char *key, const c
 int policy_check_device(const struct policy *p, const struct caller *caller,
 			const char *device, struct accel_error *e);
 
-/*
- * Whether @caller may take one more queue of @algorithm, holding @usage;
- * @pool_usage(gid, data) counts a group's queues.  Sets @e if not.
- */
 /* One limit that applies to a caller, for `accelctl quota`. */
 struct limit_info {
 	const char *key;	/* "max_queues", "max_queues." (+ algorithm), "pool_max_queues" */
@@ -150,9 +147,11 @@ void policy_terms(const struct policy *p, const struct caller *caller, struct te
 bool policy_describe(const struct policy *p, const struct caller *caller,
 		     void (*fn)(const struct limit_info *l, void *data), void *data);
 
+/*
+ * Whether @caller may take one more queue of @algorithm, holding @usage
+ * (its own queues, and its groups' pools).  Sets @e if not.
+ */
 int policy_check_acquire(const struct policy *p, const struct caller *caller,
-			 const char *algorithm, const struct usage *usage,
-			 unsigned (*pool_usage)(gid_t gid, void *data), void *data,
-			 struct accel_error *e);
+			 const char *algorithm, const struct usage *usage, struct accel_error *e);
 
 #endif

@@ -30,6 +30,7 @@ struct queue_region {
 
 struct queue {
 	struct list link;	/* broker.queues */
+	struct queue *index_next;	/* broker.index (queue_index.h) */
 	uint64_t id;		/* never reused while the broker runs */
 	struct device *device;
 	char algorithm[QUEUE_ALGORITHM_MAX];
@@ -39,7 +40,7 @@ struct queue {
 	void *holder;		/* the connection (or later, bus name) it was acquired on;
 				 * NULL: detached (lifetime = process, connection closed) */
 	struct owner *process;	/* the process it belongs to; NULL if not followed */
-	gid_t *groups;		/* its owner's groups when acquired: group pools count by them */
+	gid_t *groups;		/* its owner's groups when acquired, each once: group pools count by them */
 	unsigned n_groups;
 	enum queue_state state;
 	struct terms terms;	/* lifetime, fork, transfer: as the policy said when acquired */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -248,6 +249,122 @@ static void claims_follow_the_owners_transfer_rule_and_the_receivers_quota(void 
 	assert_non_null(strstr(e.message, "expired"));
 }
 
+static void add_user_count(uid_t uid, unsigned queues, void *data)
+{
+	unsigned *seen = data;
+
+	seen[0]++;
+	seen[1] += queues;
+	(void)uid;
+}
+
+static void counts_match(struct fixture *f, unsigned queues, unsigned users)
+{
+	struct peer root = { .uid = 0, .admin = true };
+	unsigned seen[2] = { 0, 0 };
+
+	assert_true(broker_counts_match(&f->b));
+	broker_for_each_user(&f->b, &root, add_user_count, seen);
+	assert_int_equal(seen[0], users);
+	assert_int_equal(seen[1], queues);
+	assert_int_equal(broker_active_queues(&f->b), queues);
+}
+
+static void parse(struct policy *p, const char *section, const char *key, const char *value)
+{
+	char err[256];
+
+	assert_int_equal(policy_parse(p, section, key, value, "test", err, sizeof(err)), 1);
+}
+
+/* A crc32c queue another broker on the same engine left in the fd store, and its device. */
+static int queue_of_a_previous_broker(struct fixture *f, char *device, size_t size)
+{
+	struct broker previous;
+	struct peer root = { .uid = 0 };
+	struct accel_error e = { 0 };
+	struct queue *q;
+	int holder, fd;
+
+	broker_init(&previous, &f->b.limits, NULL);
+	assert_int_equal(backend_sim_add_devices(&previous, f->engine, 2, 3), 0);
+	assert_int_equal(broker_acquire(&previous, &root, &holder, &(struct acquire_request){ "crc32c", NULL, -1 },
+					&q, &e), 0);
+	fd = dup(q->fd);
+	assert_true(fd >= 0);
+	snprintf(device, size, "%s", q->device->name);
+	previous.fdstore = true;	/* its queues live on */
+	broker_finish(&previous);
+	return fd;
+}
+
+/*
+ * The broker's running counts (per uid, algorithm and group pool) stay
+ * what a walk over its queues counts, through every way a queue comes,
+ * goes or changes owner.
+ */
+static void running_counts_match_a_recount_through_every_change(void **state)
+{
+	struct fixture *f = *state;
+	struct accel_error e = { 0 };
+	struct peer a = { .uid = 1000, .gid = 1000, .groups = { 1000, 0, 100, 100 }, .n_groups = 4 },
+		    b = { .uid = 1001, .gid = 1001, .groups = { 100 }, .n_groups = 1 },
+		    c = { .uid = 1002, .gid = 1002, .groups = { 0 }, .n_groups = 1 };
+	struct revoke_request by_user = { .user = "1002" };
+	struct policy shrunk;
+	char token[QUEUE_TOKEN_LEN + 1], device[32];
+	struct queue *q[4], *got, *adopted;
+	int ha, hb, hc, fd;
+
+	parse(&f->policy, "defaults", "transfer", "any");
+	parse(&f->policy, "group:users", "pool_max_queues", "3");
+	f->b.limits.transfer_timeout_usec = 60u * 1000000u;
+	assert_int_equal(broker_acquire(&f->b, &a, &ha, &(struct acquire_request){ "copy", NULL, -1 }, &q[0], &e), 0);
+	assert_int_equal(broker_acquire(&f->b, &a, &ha, &(struct acquire_request){ "gzip", NULL, -1 }, &q[1], &e), 0);
+	assert_int_equal(broker_acquire(&f->b, &b, &hb, &(struct acquire_request){ "gzip", NULL, -1 }, &q[2], &e), 0);
+	counts_match(f, 3, 2);
+	/* The pool of "users" counts a's two (once each, whatever its groups list) and b's. */
+	assert_int_equal(broker_acquire(&f->b, &c, &hc, &(struct acquire_request){ "crc32c", NULL, -1 }, &q[3], &e), 0);
+	assert_int_equal(broker_acquire(&f->b, &b, &hb, &(struct acquire_request){ "copy", NULL, -1 }, &got, &e),
+			 -EDQUOT);
+	counts_match(f, 4, 3);
+
+	assert_int_equal(broker_release(&f->b, &a, &ha, q[0]->id, &e), 0);
+	counts_match(f, 3, 3);
+
+	/* b's gzip goes to c: out of b's counts and the "users" pool, into c's. */
+	assert_int_equal(broker_transfer(&f->b, &b, &hb, q[2]->id, token, &e), 0);
+	assert_int_equal(broker_claim(&f->b, &c, &hc, token, &got, &e), 0);
+	counts_match(f, 3, 2);
+	assert_int_equal(broker_user_queues(&f->b, 1001), 0);
+	assert_int_equal(broker_user_queues(&f->b, 1002), 2);
+
+	assert_int_equal(broker_revoke_matching(&f->b, &c, &by_user, &e), 2);
+	counts_match(f, 1, 1);
+
+	/* A queue taken back from a previous broker counts for its owner (root: pool of group 0). */
+	fd = queue_of_a_previous_broker(f, device, sizeof(device));
+	adopted = calloc(1, sizeof(*adopted));
+	*adopted = (struct queue){ .id = 99, .uid = 0, .gid = 0, .pid = 1, .algorithm = "crc32c" };
+	assert_int_equal(broker_adopt(&f->b, adopted, device, fd, -1, &e), 0);
+	counts_match(f, 2, 2);
+
+	/* A reload that shrinks the limits revokes the newest over them, and recounts. */
+	assert_int_equal(broker_acquire(&f->b, &a, &ha, &(struct acquire_request){ "copy", NULL, -1 }, &q[0], &e), 0);
+	assert_int_equal(broker_acquire(&f->b, &a, &ha, &(struct acquire_request){ "copy", NULL, -1 }, &q[2], &e), 0);
+	counts_match(f, 4, 2);
+	policy_init(&shrunk, 5);
+	parse(&shrunk, "defaults", "max_queues", "2");
+	parse(&shrunk, "defaults", "max_queues.copy", "1");
+	assert_int_equal(broker_set_policy(&f->b, &shrunk, true), 1);
+	counts_match(f, 3, 2);
+	assert_int_equal(broker_user_queues(&f->b, 1000), 2);
+	assert_int_equal(broker_release(&f->b, &a, &ha, q[0]->id, &e), 0);	/* the older copy stayed */
+	counts_match(f, 2, 2);
+	broker_set_policy(&f->b, &f->policy, false);
+	policy_finish(&shrunk);
+}
+
 static void visibility_is_own_queues_or_root(void **state)
 {
 	struct queue q = { .uid = 1000 };
@@ -270,6 +387,7 @@ int main(void)
 		cmocka_unit_test(visibility_is_own_queues_or_root),
 		cmocka_unit_test_setup_teardown(removed_device_takes_its_queues_with_it, setup, teardown),
 		cmocka_unit_test_setup_teardown(claims_follow_the_owners_transfer_rule_and_the_receivers_quota, setup, teardown),
+		cmocka_unit_test_setup_teardown(running_counts_match_a_recount_through_every_change, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("broker", tests, NULL, NULL);

@@ -74,17 +74,9 @@ static int acquire(struct policy *p, uid_t uid, const gid_t *groups, unsigned n,
 		   unsigned held, unsigned held_alg, struct accel_error *e)
 {
 	struct caller c = { uid, groups, n };
-	struct usage u = { held, held_alg };
+	struct usage u = { held, held_alg, { 0 } };
 
-	return policy_check_acquire(p, &c, alg, &u, NULL, NULL, e) < 0 ? -1 : 0;
-}
-
-static unsigned pool_value;
-static unsigned fixed_pool(gid_t gid, void *data)
-{
-	(void)gid;
-	(void)data;
-	return pool_value;
+	return policy_check_acquire(p, &c, alg, &u, e) < 0 ? -1 : 0;
 }
 
 static void defaults_then_user_then_builtin(void **state)
@@ -147,13 +139,13 @@ static void group_pool_counts_the_members_together(void **state)
 	struct policy p;
 	struct accel_error e = { 0 };
 	struct caller c = { 2, g_users, 1 };
-	struct usage u = { 0, 0 };
+	struct usage u = { 0, 0, { 0 } };
 
 	assert_int_equal(load(&p, "[group:users]\npool_max_queues = 4\n"), 0);
-	pool_value = 3;
-	assert_int_equal(policy_check_acquire(&p, &c, "copy", &u, fixed_pool, NULL, &e), 0);
-	pool_value = 4;
-	assert_true(policy_check_acquire(&p, &c, "copy", &u, fixed_pool, NULL, &e) < 0);
+	u.pool[0] = 3;
+	assert_int_equal(policy_check_acquire(&p, &c, "copy", &u, &e), 0);
+	u.pool[0] = 4;
+	assert_true(policy_check_acquire(&p, &c, "copy", &u, &e) < 0);
 	assert_non_null(strstr(e.message, "pool of 4"));
 	policy_finish(&p);
 }
