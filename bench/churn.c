@@ -600,10 +600,12 @@ static bool print_json(const struct options *o, const struct churn *ch, const st
 
 /* ---- options ---- */
 
-static void usage(void)
+static void usage(FILE *out, int status)
 {
-	fprintf(stderr,
+	fprintf(out,
 		"Usage: accel-churn [options] BUILD_DIR\n"
+		"Start BUILD_DIR/accel-broker on a private socket and churn it with client\n"
+		"processes SIGKILLed at random points; print the figures as JSON.\n"
 		"  --clients N        concurrent client processes (1000)\n"
 		"  --queues N         queues each holds (10)\n"
 		"  --cycles N         clients to SIGKILL (100000)\n"
@@ -615,18 +617,21 @@ static void usage(void)
 		"  --seed N\n"
 		"  --quick            50 clients, 10 queues, 2000 cycles\n"
 		"  --smoke            8 clients, 4 queues, 300 cycles, 2 uids; implies --check\n"
-		"  --check            exit 1 unless nothing leaked and nothing failed\n");
-	exit(2);
+		"  --check            exit 1 unless nothing leaked and nothing failed\n"
+		"  --help             this text\n");
+	exit(status);
 }
 
 static void parse_options(int argc, char **argv, struct options *o)
 {
-	enum { CLIENTS = 256, QUEUES, CYCLES, UIDS, INTERVAL, TIMEOUT, MAXSEC, SAMPLES, SEED, QUICK, SMOKE, CHECK };
+	enum { CLIENTS = 256, QUEUES, CYCLES, UIDS, INTERVAL, TIMEOUT, MAXSEC, SAMPLES, SEED, QUICK, SMOKE, CHECK,
+	       HELP };
 	static const struct option longopts[] = {
 		{ "clients", 1, NULL, CLIENTS }, { "queues", 1, NULL, QUEUES }, { "cycles", 1, NULL, CYCLES },
 		{ "uids", 1, NULL, UIDS }, { "interval-ms", 1, NULL, INTERVAL }, { "timeout-ms", 1, NULL, TIMEOUT },
 		{ "max-seconds", 1, NULL, MAXSEC }, { "samples", 1, NULL, SAMPLES }, { "seed", 1, NULL, SEED },
-		{ "quick", 0, NULL, QUICK }, { "smoke", 0, NULL, SMOKE }, { "check", 0, NULL, CHECK }, {}
+		{ "quick", 0, NULL, QUICK }, { "smoke", 0, NULL, SMOKE }, { "check", 0, NULL, CHECK },
+		{ "help", 0, NULL, HELP }, {}
 	};
 	unsigned *target[] = { [CLIENTS - CLIENTS] = &o->clients, &o->queues, &o->cycles, &o->uids,
 			       &o->interval_ms, &o->timeout_ms, &o->max_seconds, &o->samples, &o->seed };
@@ -635,8 +640,18 @@ static void parse_options(int argc, char **argv, struct options *o)
 	*o = (struct options){ .clients = 1000, .queues = 10, .cycles = 100000, .uids = 8, .interval_ms = 250,
 			       .timeout_ms = 10000, .max_seconds = 1800, .samples = 300, .seed = 1 };
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (c >= CLIENTS && c <= SEED)
-			*target[c - CLIENTS] = (unsigned)strtoul(optarg, NULL, 10);
+		if (c >= CLIENTS && c <= SEED) {
+			char *end;
+			unsigned long v;
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || v > UINT_MAX || optarg[0] == '-') {
+				fprintf(stderr, "accel-churn: --%s: not a number: %s\n",
+					longopts[c - CLIENTS].name, optarg);
+				exit(2);
+			}
+			*target[c - CLIENTS] = (unsigned)v;
+		}
 		else if (c == QUICK)
 			o->clients = 50, o->queues = 10, o->cycles = 2000;
 		else if (c == SMOKE)
@@ -644,12 +659,14 @@ static void parse_options(int argc, char **argv, struct options *o)
 			o->interval_ms = 20, o->check = true;
 		else if (c == CHECK)
 			o->check = true;
+		else if (c == HELP)
+			usage(stdout, 0);
 		else
-			usage();
+			usage(stderr, 2);
 	}
 	if (optind != argc - 1 || o->clients == 0 || o->queues == 0 || o->queues > CHURN_MAX_HELD / 2 ||
 	    o->interval_ms == 0 || o->samples == 0)
-		usage();
+		usage(stderr, 2);
 	o->build = argv[optind];
 	/* Room for every target, claims over it, and the probe's: a quarter more. */
 	o->devices = 4;
