@@ -78,12 +78,6 @@ static void no_limit(const struct limit_info *l, void *data)
 	(void)data;
 }
 
-static unsigned pool_usage(gid_t gid, void *data)
-{
-	(void)data;
-	return gid % 3;
-}
-
 /* Ask the policy what the core asks at acquire, GetQuota and claim. */
 static void query(const struct policy *p)
 {
@@ -108,7 +102,9 @@ static void query(const struct policy *p)
 		for (size_t a = 0; a < sizeof(algorithms) / sizeof(algorithms[0]); a++) {
 			struct accel_error e = { 0 };
 			struct usage use = { .queues = (unsigned)a, .queues_of_algorithm = (unsigned)a / 2 };
-			policy_check_acquire(p, &c, algorithms[a], &use, pool_usage, NULL, &e);
+			for (unsigned g = 0; g < c.n_groups; g++)
+				use.pool[g] = c.groups[g] % 3;
+			policy_check_acquire(p, &c, algorithms[a], &use, &e);
 		}
 	}
 }
