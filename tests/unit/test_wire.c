@@ -101,20 +101,17 @@ static void oversized_message_is_refused(void **state)
 	free(big);
 }
 
-/* A client reads replies longer than a call may be (a listing of thousands of queues). */
-static void client_reads_a_reply_past_the_call_limit(void **state)
+/* Write a message of @size bytes (NUL included) of @fill while @p->b reads it: its length. */
+static size_t write_and_read_big(struct pair *p, size_t size, char fill)
 {
-	struct pair *p = *state;
-	const size_t size = 3u << 20;
 	char *big = malloc(size);
 	const char *msg;
-	size_t len, sent = 0;
+	size_t len = 0, sent = 0;
 	int got = 0;
 
 	assert_non_null(big);
-	memset(big, 'z', size - 1);
+	memset(big, fill, size - 1);
 	big[size - 1] = '\0';
-	wire_set_max_message(&p->b, WIRE_MAX_REPLY);
 	while (!got) {
 		if (sent < size) {
 			ssize_t n = write(p->a.fd, big + sent, size - sent);
@@ -125,33 +122,23 @@ static void client_reads_a_reply_past_the_call_limit(void **state)
 		assert_true(r > 0 || r == -EAGAIN);
 		got = wire_next(&p->b, &msg, &len);
 	}
-	assert_int_equal(len, size - 1);
-	assert_int_equal(msg[len - 1], 'z');
+	assert_int_equal(msg[len - 1], fill);
 	free(big);
+	return len;
+}
+
+/* A client reads replies longer than a call may be (a listing of thousands of queues). */
+static void client_reads_a_reply_past_the_call_limit(void **state)
+{
+	struct pair *p = *state;
+
+	wire_set_max_message(&p->b, WIRE_MAX_REPLY);
+	assert_int_equal(write_and_read_big(p, 3u << 20, 'z'), (3u << 20) - 1);
 }
 
 static void message_of_exactly_the_limit_is_accepted(void **state)
 {
-	struct pair *p = *state;
-	char *big = malloc(WIRE_MAX_MESSAGE);
-	const char *msg;
-	size_t len, sent = 0;
-	int got = 0;
-
-	memset(big, 'y', WIRE_MAX_MESSAGE - 1);
-	big[WIRE_MAX_MESSAGE - 1] = '\0';
-	while (!got) {
-		if (sent < WIRE_MAX_MESSAGE) {
-			ssize_t n = write(p->a.fd, big + sent, WIRE_MAX_MESSAGE - sent);
-			if (n > 0)
-				sent += (size_t)n;
-		}
-		int r = wire_read(&p->b);
-		assert_true(r > 0 || r == -EAGAIN);
-		got = wire_next(&p->b, &msg, &len);
-	}
-	assert_int_equal(len, WIRE_MAX_MESSAGE - 1);
-	free(big);
+	assert_int_equal(write_and_read_big(*state, WIRE_MAX_MESSAGE, 'y'), WIRE_MAX_MESSAGE - 1);
 }
 
 static void fd_arrives_no_later_than_its_message(void **state)
