@@ -3,9 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
-#include <linux/sockios.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -218,14 +216,9 @@ size_t wire_out_pending(const struct wire *w)
 	return w->out_len - w->out_sent;
 }
 
-unsigned wire_fds_in_flight(struct wire *w)
+unsigned wire_out_fds(const struct wire *w)
 {
-	int unread;
-
-	/* SIOCOUTQ counts what the peer has not read yet; 0: everything was received. */
-	if (w->sent_fds > 0 && ioctl(w->fd, SIOCOUTQ, &unread) == 0 && unread == 0)
-		w->sent_fds = 0;
-	return w->out_fds + w->sent_fds;
+	return w->out_fds;
 }
 
 /* Send up to the next fd mark; attach the mark's fds when we are at it. */
@@ -269,7 +262,6 @@ static ssize_t flush_once(struct wire *w)
 	if (mark && n > 0) {
 		/* The kernel holds its own references now. */
 		w->out_fds -= mark->n_fds;
-		w->sent_fds += mark->n_fds;
 		mark_close(mark);
 		memmove(w->marks, w->marks + 1, (w->n_marks - 1) * sizeof(*mark));
 		w->n_marks--;

@@ -40,7 +40,6 @@ struct wire {
 	struct wire_fd_mark *marks;	/* fds to attach, by output offset */
 	unsigned n_marks;
 	unsigned out_fds;	/* fds held in marks: duplicates not yet sent */
-	unsigned sent_fds;	/* fds sent that the peer may not have read yet */
 };
 
 /* Take ownership of the connected socket @fd; read messages of up to WIRE_MAX_MESSAGE. */
@@ -85,13 +84,8 @@ int wire_flush(struct wire *w);
 
 size_t wire_out_pending(const struct wire *w);
 
-/*
- * The fds this side has handed out and the peer has not taken yet: those
- * still waiting in the output buffer (each a duplicate this process holds)
- * and those sent on a socket the peer has not read to the end (the kernel
- * charges them to the sender's user until they are received).
- */
-unsigned wire_fds_in_flight(struct wire *w);
+/* The fds waiting in the output buffer: each a duplicate this process holds until it is sent. */
+unsigned wire_out_fds(const struct wire *w);
 
 /* Blocking helpers for clients. */
 int wire_send_all(struct wire *w, const char *msg, size_t len);

@@ -16,7 +16,7 @@
 static bool connection_can_take_more(struct connection *c)
 {
 	return wire_out_pending(&c->wire) < CONNECTION_OUT_HIGH_WATER &&
-	       wire_fds_in_flight(&c->wire) < CONNECTION_MAX_FDS_IN_FLIGHT;
+	       wire_out_fds(&c->wire) < CONNECTION_MAX_FDS_IN_FLIGHT;
 }
 
 static void connection_update_events(struct connection *c)
@@ -35,13 +35,9 @@ static void connection_update_events(struct connection *c)
 	 */
 	if (wire_out_pending(&c->wire) > 0 || (live && more && wire_has_message(&c->wire)))
 		events |= EPOLLOUT;
-	/*
-	 * Held back only by fds the client has not read: its socket stays
-	 * writable, so wait for the edge each of its reads makes rather than
-	 * spin on a level.
-	 */
-	else if (live && !more)
-		events |= EPOLLOUT | EPOLLET;
+	if (events == c->io_events)
+		return;
+	c->io_events = events;
 	sd_event_source_set_io_events(c->io, events);
 }
 
@@ -261,6 +257,8 @@ int connection_create(struct server *server, int fd, const struct peer *peer,
 	c->server = server;
 	c->peer = *peer;
 	c->state = CONNECTION_ACTIVE;
+	/* Best effort: a smaller buffer only bounds what waits in the client's socket. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &(int){ CONNECTION_SNDBUF }, sizeof(int));
 	r = wire_init(&c->wire, fd);
 	if (r < 0) {
 		c->wire.fd = -1;
@@ -268,6 +266,7 @@ int connection_create(struct server *server, int fd, const struct peer *peer,
 		return r;
 	}
 	r = sd_event_add_io(server->event, &c->io, fd, EPOLLIN, connection_io, c);
+	c->io_events = EPOLLIN;
 	if (r < 0) {
 		wire_finish(&c->wire);
 		free(c);

@@ -9,6 +9,7 @@
 #define ACCEL_DAEMON_CONNECTION_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <systemd/sd-event.h>
 
 #include "broker.h"
@@ -22,13 +23,16 @@ struct varlink_call;
 /* Stop reading a client whose replies pile up beyond this. */
 #define CONNECTION_OUT_HIGH_WATER (256u * 1024u)
 /*
- * Stop reading a client that has this many queue fds not yet received:
- * each one waiting in our buffer is a descriptor of ours, each one in its
- * socket is charged to our user by the kernel.  A uid can thus make the
- * broker hold at most max_connections_per_user * (1 + this) fds besides
- * its queues and one pidfd per process.
+ * Stop reading a client that has this many queue fds waiting in our output
+ * buffer (each a descriptor of ours until its socket takes it).  A uid can
+ * thus make the broker hold at most max_connections_per_user * (1 + this)
+ * fds besides its queues and one pidfd per process.  Fds already sent wait
+ * in the client's socket (bounded by our send buffer, CONNECTION_SNDBUF),
+ * charged by the kernel to the broker's user.
  */
 #define CONNECTION_MAX_FDS_IN_FLIGHT 8u
+/* Our send buffer per connection (the kernel doubles it): ~50 fd replies at most in the socket. */
+#define CONNECTION_SNDBUF (32 * 1024)
 /* A monitor whose unread events reach this loses the next ones (see protocol.md). */
 #define CONNECTION_EVENT_BACKLOG (4u * CONNECTION_OUT_HIGH_WATER)
 
@@ -44,6 +48,7 @@ struct connection {
 	struct wire wire;
 	struct peer peer;
 	sd_event_source *io;
+	uint32_t io_events;	/* what io waits for now */
 	enum connection_state state;
 	bool monitoring;		/* a Monitor call streams revocations to it */
 	unsigned events_dropped;	/* not queued while the backlog was full */
