@@ -623,13 +623,14 @@ static void mapping_bookkeeping_checks(void)
 	}
 }
 
-/* As root: ext2 on a ramdisk at EXT2_DIR, modules from @modules. */
+/* As root: ext2 on a ramdisk at EXT2_DIR, modules from @modules unless built in (the lockdep kernel). */
 static bool ext2_mount(const char *modules)
 {
 	char cmd[1024];
 
 	snprintf(cmd, sizeof(cmd),
-		 "set -e; cd %s; insmod brd.ko rd_nr=1 rd_size=4096; for m in crc32c_generic crc16 mbcache jbd2 ext4; do "
+		 "set -e; cd %s; [ -b /dev/ram0 ] || insmod brd.ko rd_nr=1 rd_size=4096; "
+		 "grep -qw ext2 /proc/filesystems || for m in crc32c_generic crc16 mbcache jbd2 ext4; do "
 		 "insmod $m.ko; done; mke2fs /dev/ram0 >/dev/null; mkdir -p " EXT2_DIR "; "
 		 "mount -t ext2 /dev/ram0 " EXT2_DIR, modules);
 	return system(cmd) == 0;
