@@ -257,8 +257,6 @@ int connection_create(struct server *server, int fd, const struct peer *peer,
 	c->server = server;
 	c->peer = *peer;
 	c->state = CONNECTION_ACTIVE;
-	/* Best effort: a smaller buffer only bounds what waits in the client's socket. */
-	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &(int){ CONNECTION_SNDBUF }, sizeof(int));
 	r = wire_init(&c->wire, fd);
 	if (r < 0) {
 		c->wire.fd = -1;

@@ -27,12 +27,10 @@ struct varlink_call;
  * buffer (each a descriptor of ours until its socket takes it).  A uid can
  * thus make the broker hold at most max_connections_per_user * (1 + this)
  * fds besides its queues and one pidfd per process.  Fds already sent wait
- * in the client's socket (bounded by our send buffer, CONNECTION_SNDBUF),
+ * in the client's socket (bounded by the socket's send buffer) and are
  * charged by the kernel to the broker's user.
  */
 #define CONNECTION_MAX_FDS_IN_FLIGHT 8u
-/* Our send buffer per connection (the kernel doubles it): ~50 fd replies at most in the socket. */
-#define CONNECTION_SNDBUF (32 * 1024)
 /* A monitor whose unread events reach this loses the next ones (see protocol.md). */
 #define CONNECTION_EVENT_BACKLOG (4u * CONNECTION_OUT_HIGH_WATER)
 
