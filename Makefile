@@ -189,7 +189,7 @@ $(CHURN): $(CHURN_OBJ) $(B)/obj/daemon/crc32c.o $(LIBACCEL) $(B)/libcommon.a
 # What make install writes, besides the configuration file (kept on uninstall).
 INSTALLED := $(SBINDIR)/accel-broker $(BINDIR)/accelctl \
 	$(LIBDIR)/libaccel.so.$(VERSION) $(LIBDIR)/libaccel.so.1 $(LIBDIR)/libaccel.so \
-	$(INCLUDEDIR)/accel/accel.h $(INCLUDEDIR)/accel/sim.h $(PKGCONFIGDIR)/accel.pc \
+	$(INCLUDEDIR)/accel/accel.h $(INCLUDEDIR)/accel/sim.h $(INCLUDEDIR)/accel/uacce.h $(PKGCONFIGDIR)/accel.pc \
 	$(SYSTEMDUNITDIR)/accel-broker.service $(SYSTEMDUNITDIR)/accel-broker.socket \
 	$(SYSUSERSDIR)/accel-broker.conf $(TMPFILESDIR)/accel-broker.conf \
 	$(UDEVRULESDIR)/70-accel-broker.rules \
@@ -205,7 +205,7 @@ install: all
 	install -m 0755 $(LIBACCEL) $(DESTDIR)$(LIBDIR)/libaccel.so.$(VERSION)
 	ln -sf libaccel.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libaccel.so.1
 	ln -sf libaccel.so.1 $(DESTDIR)$(LIBDIR)/libaccel.so
-	install -m 0644 include/accel/accel.h include/accel/sim.h $(DESTDIR)$(INCLUDEDIR)/accel/
+	install -m 0644 include/accel/accel.h include/accel/sim.h include/accel/uacce.h $(DESTDIR)$(INCLUDEDIR)/accel/
 	install -m 0644 $(B)/accel.pc $(DESTDIR)$(PKGCONFIGDIR)/accel.pc
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' systemd/accel-broker.service.in \
 		> $(DESTDIR)$(SYSTEMDUNITDIR)/accel-broker.service

@@ -25,6 +25,16 @@
 #include <linux/types.h>
 
 #define ACCEL_SIM_API		"accel_sim_v1"
+/*
+ * The same device with SVA (kmod/accel_sim sva_devices=N): the same regs,
+ * rings and completions, but descriptors are struct accel_sim_sva_desc and
+ * carry the client's own virtual addresses, in the address space bound to
+ * the queue (UACCE_CMD_BIND_MM, include/accel/uacce.h).  There is no data
+ * area (regs.data_size is 0): libaccel's accel_queue_buffer() returns NULL
+ * with *size 0, and accel_submit()/accel_run() take the caller's pointers.
+ * An address not mapped in the bound address space completes with -EFAULT.
+ */
+#define ACCEL_SIM_SVA_API	"accel_sim_sva_v1"
 #define ACCEL_SIM_MAGIC		0x4d495341u	/* "ASIM" little endian */
 #define ACCEL_SIM_VERSION	1u
 
@@ -136,6 +146,18 @@ struct accel_sim_desc {
 	__u32 reserved[2];
 };
 
+/* A submission on an accel_sim_sva_v1 queue: the same 48 bytes, same ring. */
+struct accel_sim_sva_desc {
+	__u64 user_data;	/* echoed in the completion */
+	__u64 arg;		/* as in accel_sim_desc */
+	__u32 op;		/* enum accel_sim_op */
+	__u32 flags;		/* ACCEL_SIM_F_* */
+	__u64 src;		/* virtual addresses in the bound address space */
+	__u64 dst;
+	__u32 src_len;
+	__u32 dst_len;		/* capacity of the destination */
+};
+
 /* A completion. */
 struct accel_sim_cqe {
 	__u64 user_data;
@@ -160,6 +182,8 @@ struct accel_sim_cqe {
 
 ACCEL_SIM_ASSERT(sizeof(struct accel_sim_regs) == 192, "regs layout");
 ACCEL_SIM_ASSERT(sizeof(struct accel_sim_desc) == 48, "desc layout");
+ACCEL_SIM_ASSERT(sizeof(struct accel_sim_sva_desc) == sizeof(struct accel_sim_desc),
+		 "SVA desc layout: same ring");
 ACCEL_SIM_ASSERT(sizeof(struct accel_sim_cqe) == 32, "cqe layout");
 ACCEL_SIM_ASSERT(ACCEL_SIM_CQ_OFFSET + ACCEL_SIM_RING_ENTRIES *
 		 sizeof(struct accel_sim_cqe) <= ACCEL_SIM_DATA_OFFSET,
