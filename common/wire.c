@@ -9,6 +9,9 @@
 
 #include "wire.h"
 
+/* An emptied output buffer larger than this is freed. */
+#define WIRE_OUT_KEEP	(64u * 1024u)
+
 struct wire_fd_mark {
 	size_t offset;
 	int fds[WIRE_MAX_FDS];
@@ -170,37 +173,77 @@ unsigned wire_drop_fds(struct wire *w)
 	return n;
 }
 
+/*
+ * Room for @extra more output bytes.  The part already sent goes first when
+ * it is at least half of the buffer: a peer that always leaves a little
+ * unread must not make the buffer grow by everything it ever read.  Then
+ * the buffer doubles, so that queueing is linear in what is queued.
+ */
+static int out_reserve(struct wire *w, size_t extra)
+{
+	size_t need, cap;
+	char *out;
+
+	if (w->out_sent > 0 && w->out_len + extra > w->out_cap && w->out_sent >= w->out_len / 2) {
+		memmove(w->out, w->out + w->out_sent, w->out_len - w->out_sent);
+		for (unsigned i = 0; i < w->n_marks; i++)
+			w->marks[i].offset -= w->out_sent;
+		w->out_len -= w->out_sent;
+		w->out_sent = 0;
+	}
+	need = w->out_len + extra;
+	if (need <= w->out_cap)
+		return 0;
+	for (cap = w->out_cap ? w->out_cap : 4096; cap < need; cap *= 2)
+		;
+	out = realloc(w->out, cap);
+	if (!out)
+		return -ENOMEM;
+	w->out = out;
+	w->out_cap = cap;
+	return 0;
+}
+
+static int marks_reserve(struct wire *w)
+{
+	struct wire_fd_mark *marks;
+	unsigned cap;
+
+	if (w->n_marks < w->marks_cap)
+		return 0;
+	cap = w->marks_cap ? w->marks_cap * 2 : 4;
+	marks = reallocarray(w->marks, cap, sizeof(*marks));
+	if (!marks)
+		return -ENOMEM;
+	w->marks = marks;
+	w->marks_cap = cap;
+	return 0;
+}
+
 int wire_queue(struct wire *w, const char *msg, size_t len, const int *fds,
 	       unsigned n_fds)
 {
-	struct wire_fd_mark mark = { .offset = w->out_len };
-	char *out;
+	struct wire_fd_mark mark = { 0 };
+	int r;
 
 	if (n_fds > WIRE_MAX_FDS)
 		return -EINVAL;
+	r = out_reserve(w, len + 1);
+	if (r == 0 && n_fds > 0)
+		r = marks_reserve(w);
+	if (r < 0)
+		return r;
 	for (unsigned i = 0; i < n_fds; i++) {
 		int fd = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
 		if (fd < 0) {
-			int r = -errno;
+			r = -errno;
 			mark_close(&mark);
 			return r;
 		}
 		mark.fds[mark.n_fds++] = fd;
 	}
-	if (n_fds > 0) {
-		struct wire_fd_mark *marks = realloc(w->marks, (w->n_marks + 1) * sizeof(*marks));
-		if (!marks) {
-			mark_close(&mark);
-			return -ENOMEM;
-		}
-		w->marks = marks;
-	}
-	out = realloc(w->out, w->out_len + len + 1);
-	if (!out) {
-		mark_close(&mark);
-		return -ENOMEM;
-	}
-	w->out = out;
+	/* After out_reserve(), which may have moved the unsent bytes. */
+	mark.offset = w->out_len;
 	memcpy(w->out + w->out_len, msg, len);
 	w->out[w->out_len + len] = '\0';
 	w->out_len += len + 1;
@@ -279,6 +322,12 @@ int wire_flush(struct wire *w)
 	}
 	/* Every mark lay below out_len, so all went out with their bytes. */
 	w->out_len = w->out_sent = 0;
+	if (w->out_cap > WIRE_OUT_KEEP) {
+		/* A burst (a long listing) does not stay allocated on an idle connection. */
+		free(w->out);
+		w->out = NULL;
+		w->out_cap = 0;
+	}
 	return 0;
 }
 

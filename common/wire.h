@@ -37,8 +37,10 @@ struct wire {
 	char *out;
 	size_t out_len;
 	size_t out_sent;
+	size_t out_cap;		/* allocated */
 	struct wire_fd_mark *marks;	/* fds to attach, by output offset */
 	unsigned n_marks;
+	unsigned marks_cap;
 	unsigned out_fds;	/* fds held in marks: duplicates not yet sent */
 };
 

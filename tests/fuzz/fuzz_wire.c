@@ -56,7 +56,7 @@ static int open_fds(void)
 
 static void broker_queue(struct wire *w, struct model *m, struct fuzz_input *in)
 {
-	size_t len = fuzz_u8(in) * 16u + fuzz_u8(in) % 16u;
+	size_t len = fuzz_u8(in) * 4u + fuzz_u8(in) % 4u;	/* up to 1 KiB: the send buffer is 4 KiB */
 	unsigned n_fds = fuzz_u8(in) % (WIRE_MAX_FDS + 2);	/* one too many, sometimes */
 	int fds[WIRE_MAX_FDS + 1];
 	char *msg;

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -235,6 +236,86 @@ static void partial_writes_resume_and_keep_the_fd_position(void **state)
 	free(payload);
 }
 
+/*
+ * A peer that reads as much as is queued but never lets the output run dry:
+ * the bytes it has read must not stay in the sender's buffer.  (Before, the
+ * buffer was only reset when empty, so it grew by everything ever sent:
+ * 10 MB here, without bound for a monitor that keeps up just barely.)
+ */
+static void a_peer_that_never_drains_does_not_grow_the_buffer(void **state)
+{
+	enum { MSG = 1000, ROUNDS = 10000, BACKLOG = 256 };
+	struct pair *p = *state;
+	size_t max_len = 0, got = 0, received_fds = 0, sent_fds = 0;
+	int pipefd[2];
+	char msg[MSG], stream[MSG + 1];
+	size_t in_stream = 0;
+
+	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+	memset(msg, 'm', sizeof(msg));
+	for (unsigned i = 0; i < BACKLOG + ROUNDS; i++) {
+		int with_fd = i % 10 == 0;
+
+		snprintf(msg, sizeof(msg), "%08u", i);
+		msg[8] = 'm';
+		assert_int_equal(wire_queue(&p->a, msg, MSG, with_fd ? &pipefd[1] : NULL, with_fd), 0);
+		sent_fds += with_fd;
+		if (i < BACKLOG)
+			continue;
+		assert_true(wire_flush(&p->a) == -EAGAIN);
+		if (p->a.out_len > max_len)
+			max_len = p->a.out_len;
+		/* Read one message's worth: what was just queued. */
+		for (size_t want = MSG + 1; want > 0;) {
+			union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int) * WIRE_MAX_FDS)]; } control;
+			struct iovec iov = { stream + in_stream, want };
+			struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+					     .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+			ssize_t n = recvmsg(p->b.fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+			assert_true(n > 0);
+			for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+				for (size_t k = 0; k < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); k++) {
+					close(((int *)CMSG_DATA(c))[k]);
+					received_fds++;
+				}
+			want -= (size_t)n;
+			in_stream += (size_t)n;
+			if (in_stream == MSG + 1) {
+				char seq[9];
+				snprintf(seq, sizeof(seq), "%08zu", got++);
+				assert_memory_equal(stream, seq, 8);
+				assert_int_equal(stream[MSG], '\0');
+				in_stream = 0;
+			}
+		}
+	}
+	/* The backlog is still there; the buffer held a few times it, not the 10 MB sent. */
+	assert_true(wire_out_pending(&p->a) > 0);
+	assert_true(max_len <= 4 * BACKLOG * (MSG + 1));
+	/* Drain the rest, a read at a time: every fd came through. */
+	for (int flushed = -EAGAIN, read = 1; flushed != 0 || read != -EAGAIN;) {
+		const char *m;
+		size_t len;
+		int fd;
+
+		flushed = wire_flush(&p->a);
+		assert_true(flushed == 0 || flushed == -EAGAIN);
+		read = wire_read(&p->b);
+		assert_true(read > 0 || read == -EAGAIN);
+		while (wire_next(&p->b, &m, &len) > 0)
+			;
+		while ((fd = wire_take_fd(&p->b)) >= 0) {
+			close(fd);
+			received_fds++;
+		}
+	}
+	assert_int_equal(p->b.fds_dropped, 0);
+	assert_int_equal(received_fds, sent_fds);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
 static void peer_close_reads_as_end_of_file(void **state)
 {
 	struct pair *p = *state;
@@ -255,6 +336,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(fd_arrives_no_later_than_its_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(fds_beyond_the_queue_are_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(partial_writes_resume_and_keep_the_fd_position, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_peer_that_never_drains_does_not_grow_the_buffer, setup, teardown),
 		cmocka_unit_test_setup_teardown(peer_close_reads_as_end_of_file, setup, teardown),
 	};
 
