@@ -305,6 +305,7 @@ static ssize_t flush_once(struct wire *w)
 	if (mark && n > 0) {
 		/* The kernel holds its own references now. */
 		w->out_fds -= mark->n_fds;
+		w->fds_sent += mark->n_fds;
 		mark_close(mark);
 		memmove(w->marks, w->marks + 1, (w->n_marks - 1) * sizeof(*mark));
 		w->n_marks--;

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define WIRE_MAX_MESSAGE	(64u * 1024u)	/* including the NUL: what the broker reads */
 #define WIRE_MAX_REPLY		(16u << 20)	/* what a client reads (a listing of ~90 000 queues) */
@@ -42,6 +43,7 @@ struct wire {
 	unsigned n_marks;
 	unsigned marks_cap;
 	unsigned out_fds;	/* fds held in marks: duplicates not yet sent */
+	uint64_t fds_sent;	/* fds handed to the socket, ever */
 };
 
 /* Take ownership of the connected socket @fd; read messages of up to WIRE_MAX_MESSAGE. */

@@ -2,7 +2,9 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <linux/sockios.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "connection.h"
@@ -12,11 +14,72 @@
 #include "varlink.h"
 #include "varlink_api.h"
 
+/*
+ * The fds sent that the client may not have read yet.  The socket counts
+ * its unread memory, not bytes (SIOCOUTQ), so only "none" is exact: until
+ * the client is seen to have read everything, every fd sent since counts.
+ */
+static unsigned connection_fds_unread(struct connection *c)
+{
+	int outq;
+
+	if (c->wire.fds_sent == c->fds_taken)
+		return 0;
+	if (ioctl(c->wire.fd, SIOCOUTQ, &outq) == 0 && outq == 0)
+		c->fds_taken = c->wire.fds_sent;
+	return (unsigned)(c->wire.fds_sent - c->fds_taken);
+}
+
 /* Whether the replies the client has not taken allow another call. */
 static bool connection_can_take_more(struct connection *c)
 {
 	return wire_out_pending(&c->wire) < CONNECTION_OUT_HIGH_WATER &&
-	       wire_out_fds(&c->wire) < CONNECTION_MAX_FDS_IN_FLIGHT;
+	       wire_out_fds(&c->wire) < CONNECTION_MAX_FDS_IN_FLIGHT &&
+	       wire_out_fds(&c->wire) + connection_fds_unread(c) < CONNECTION_MAX_FDS_IN_FLIGHT;
+}
+
+static int connection_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+
+static int connection_recheck(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct connection *c = userdata;
+
+	(void)s;
+	(void)usec;
+	return connection_io(NULL, c->wire.fd, 0, c);
+}
+
+/*
+ * Stopped with nothing left to send, for fds the client has not read: no
+ * socket event will come when it does, so look again later.
+ */
+static void connection_wait_for_reader(struct connection *c, bool waiting)
+{
+	struct server *s = c->server;
+
+	if (!waiting) {
+		if (c->recheck_usec) {
+			c->recheck = sd_event_source_disable_unref(c->recheck);
+			c->recheck_usec = 0;
+			s->n_awaiting_reader--;
+		}
+		return;
+	}
+	if (!c->recheck_usec)
+		s->n_awaiting_reader++;
+	if (!c->recheck_usec || c->fds_taken != c->recheck_taken)
+		c->recheck_usec = CONNECTION_RECHECK_MIN_USEC;	/* it reads: look again soon */
+	else if (c->recheck_usec < CONNECTION_RECHECK_MAX_USEC)
+		c->recheck_usec *= 2;
+	c->recheck_taken = c->fds_taken;
+	c->recheck = sd_event_source_disable_unref(c->recheck);
+	/*
+	 * Accuracy 1 µs: sd-event's default lets a timer run 250 ms late, a
+	 * stall for a pipelining client at every few fds.  On failure, the
+	 * client's next call or its close gets it going.
+	 */
+	(void)sd_event_add_time_relative(s->event, &c->recheck, CLOCK_MONOTONIC, c->recheck_usec, 1,
+					 connection_recheck, c);
 }
 
 static void connection_update_events(struct connection *c)
@@ -27,6 +90,7 @@ static void connection_update_events(struct connection *c)
 
 	if (c->state == CONNECTION_ACTIVE && more)
 		events |= EPOLLIN;
+	connection_wait_for_reader(c, live && !more && wire_out_pending(&c->wire) == 0);
 	/*
 	 * EPOLLOUT also when whole messages wait in the buffer: a client that
 	 * sent all its calls waits for replies, and its socket will not become
@@ -288,6 +352,8 @@ void connection_destroy(struct connection *c)
 	}
 	broker_release_holder(s->broker, c);
 	owner_unref(c->peer.process);
+	connection_wait_for_reader(c, false);
+	sd_event_source_disable_unref(c->recheck);
 	sd_event_source_disable_unref(c->io);
 	wire_finish(&c->wire);
 	list_remove(&c->link);

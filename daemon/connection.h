@@ -23,14 +23,23 @@ struct varlink_call;
 /* Stop reading a client whose replies pile up beyond this. */
 #define CONNECTION_OUT_HIGH_WATER (256u * 1024u)
 /*
- * Stop reading a client that has this many queue fds waiting in our output
- * buffer (each a descriptor of ours until its socket takes it).  A uid can
- * thus make the broker hold at most max_connections_per_user * (1 + this)
- * fds besides its queues and one pidfd per process.  Fds already sent wait
- * in the client's socket (bounded by the socket's send buffer) and are
- * charged by the kernel to the broker's user.
+ * Stop reading a client that has this many queue fds in flight: waiting in
+ * our output buffer (each a descriptor of ours until its socket takes it)
+ * or sent and not yet read (the kernel charges those to the broker's user,
+ * and refuses further fd passing, for every client, with ETOOMANYREFS once
+ * they exceed the broker's RLIMIT_NOFILE).  A uid can thus make the broker
+ * hold at most max_connections_per_user * (1 + this) fds besides its queues
+ * and one pidfd per process, and all clients together at most
+ * max_connections * this fds in flight.
  */
 #define CONNECTION_MAX_FDS_IN_FLIGHT 8u
+/*
+ * A socket tells no one when its reader has taken everything: a connection
+ * stopped for fds sent but unread looks again after this, doubling up to
+ * the maximum while the client does not read.
+ */
+#define CONNECTION_RECHECK_MIN_USEC 1000u
+#define CONNECTION_RECHECK_MAX_USEC (64u * 1000u)
 /* A monitor whose unread events reach this loses the next ones (see protocol.md). */
 #define CONNECTION_EVENT_BACKLOG (4u * CONNECTION_OUT_HIGH_WATER)
 
@@ -49,6 +58,10 @@ struct connection {
 	uint32_t io_events;	/* what io waits for now */
 	enum connection_state state;
 	bool monitoring;		/* a Monitor call streams revocations to it */
+	uint64_t fds_taken;	/* wire.fds_sent when the client was last seen to have read all */
+	sd_event_source *recheck;	/* while stopped for fds unread: look again */
+	uint64_t recheck_usec;	/* 0: not waiting */
+	uint64_t recheck_taken;	/* fds_taken when the wait began or last advanced */
 	unsigned events_dropped;	/* not queued while the backlog was full */
 	struct broker_watcher watcher;
 };

@@ -19,6 +19,7 @@ struct server {
 	struct list connections;
 	unsigned n_connections;
 	unsigned n_monitors;	/* connections streaming Monitor events */
+	unsigned n_awaiting_reader;	/* connections stopped for fds sent but unread */
 	/*
 	 * Out of fds (EMFILE/ENFILE): the listener is off until a connection
 	 * closes or the retry timer fires, instead of spinning on a readable

@@ -290,6 +290,7 @@ static int handle_get_status(struct connection *c, const struct varlink_call *ca
 	json_object_object_add(reply, "queues_active", json_object_new_int64(broker_active_queues(b)));
 	json_object_object_add(reply, "clients", json_object_new_int64(b->n_connections));
 	json_object_object_add(reply, "monitors", json_object_new_int64(c->server->n_monitors));
+	json_object_object_add(reply, "awaiting_reader", json_object_new_int64(c->server->n_awaiting_reader));
 	json_object_object_add(reply, "loop_iterations", json_object_new_int64((int64_t)loop_iterations(b)));
 	json_object_object_add(reply, "accepting", json_object_new_boolean(!c->server->accept_paused));
 	json_object_object_add(reply, "accept_pauses", json_object_new_int64((int64_t)c->server->accept_pauses));
