@@ -12,6 +12,15 @@
  * every offset against the data area.  It runs copy, crc32c, and gzip and
  * gunzip streams (gzip.c).
  *
+ * SVA devices (sva_devices=N, api "accel_sim_sva_v1") have no data area:
+ * descriptors carry virtual addresses in the address space bound to the
+ * queue.  The device's "IOMMU" is a PASID table (sdev->pasids) that uacce
+ * fills through our struct uacce_sva_binder; get_queue latches the PASID's
+ * mm as hardware latches a PASID.  The engine works in that mm as idxd does
+ * (mmget, kthread_use_mm, copy_from_user/copy_to_user) through its own
+ * windows of SIM_SVA_WINDOW bytes: an unmapped address completes with
+ * -EFAULT, an mm that has exited with -ESRCH.
+ *
  * The devices are platform devices bound to the "accel_sim" platform
  * driver: unbinding one (sysfs) removes its uacce device like a hot unplug,
  * binding it again brings it back.
@@ -28,12 +37,19 @@
  *    the queue, which holds mmap_lock and waits for q->mutex).  uacce calls
  *    sim_ioctl() with q->mutex held: an ioctl that reads an argument drops
  *    it around the copy and checks the queue's state again after.
- *  - The engine touches only the queues' vmalloc memory, never a user
- *    address.  It holds sdev->lock for one bounded turn on one queue
- *    (SIM_BUDGET descriptors, about SIM_TURN_BYTES of work: a longer
+ *  - On a non-SVA queue the engine touches only the queues' vmalloc memory,
+ *    never a user address.  It holds sdev->lock for one bounded turn on one
+ *    queue (SIM_BUDGET descriptors, about SIM_TURN_BYTES of work: a longer
  *    descriptor resumes on the next turn) and reschedules between turns,
  *    so start, stop and put wait for at most one turn and nothing soft
  *    locks up.  Sysfs readers take no lock at all (sdev->in_use).
+ *  - On an SVA queue the turn is the same, but the engine drops sdev->lock
+ *    around each user copy (one window in, one out: the engine's own
+ *    buffers, never the queue's).  Stop and put do not wait for a copy in
+ *    flight: they bump sq->gen, and the engine, back under the lock, finds
+ *    the generation changed and leaves the queue alone (what it copied out
+ *    meanwhile went to the owner's own memory).  The engine's mm reference
+ *    (mmget) keeps the address space alive for the copy.
  */
 #include <linux/crc32.h>
 #include <linux/kthread.h>
@@ -41,6 +57,7 @@
 #include <linux/mutex.h>
 #include <linux/platform_device.h>
 #include <linux/sched.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
@@ -61,12 +78,19 @@ MODULE_PARM_DESC(queues, "queues per device (default 16)");
 
 static unsigned int sva_devices;
 module_param(sva_devices, uint, 0444);
-MODULE_PARM_DESC(sva_devices, "more devices, registered with UACCE_DEV_SVA (emulated; default 0)");
+MODULE_PARM_DESC(sva_devices, "more devices, with UACCE_DEV_SVA: api accel_sim_sva_v1, emulated SVA (default 0)");
 
 #define SIM_MAX_DEVICES	64
 #define SIM_MAX_QUEUES	1024
 #define SIM_BUDGET	16	/* descriptors per queue per turn: fairness */
 #define SIM_TURN_BYTES	(64u << 10)	/* work per turn under sdev->lock: latency */
+#define SIM_SVA_WINDOW	(32u << 10)	/* SVA: bytes per user copy, in and out */
+
+/* What the opener set up, carried across UACCE_CMD_BIND_MM's put and get. */
+struct sim_setup {
+	u32 op;
+	struct sim_gzip *gz;
+};
 
 struct sim_queue {
 	struct sim_device *sdev;
@@ -74,10 +98,15 @@ struct sim_queue {
 	bool used;
 	bool started;			/* the engine serves it */
 	u32 op;				/* enum accel_sim_op, set before START_Q */
+	u32 gen;			/* bumped by stop and put: an engine copy in flight is stale */
+	struct mm_struct *mm;		/* SVA: the bound address space (mmgrab) */
 	u32 sq_head;			/* the engine's own indices */
 	u32 cq_tail;
 	bool busy;			/* a turn ended inside @cur: resume it */
-	struct accel_sim_desc cur;	/* the engine's copy of the descriptor it runs */
+	union {				/* the engine's copy of the descriptor it runs */
+		struct accel_sim_desc cur;
+		struct accel_sim_sva_desc cur_sva;	/* on an SVA device */
+	};
 	struct accel_sim_cqe cur_c;	/* and its completion so far */
 	u32 crc;			/* crc32c: the register so far */
 	struct sim_gzip *gz;		/* gzip and gunzip queues: the stream */
@@ -94,6 +123,10 @@ struct sim_device {
 	wait_queue_head_t doorbell;
 	atomic_t rung;
 	u8 *bounce;			/* the engine's copy of gzip/gunzip input */
+	bool sva;
+	u8 *sva_in, *sva_out;		/* SVA: the engine's windows on user memory */
+	struct xarray pasids;		/* SVA: PASID -> mm (mmgrab), our "IOMMU" */
+	struct accel_sim_regs revoked;	/* what a revoked queue's regs read as */
 };
 
 /* What the module registers; the driver's probe reads it. */
@@ -103,20 +136,25 @@ struct sim_platform_data {
 
 static struct platform_device *sim_pdevs[SIM_MAX_DEVICES];
 
-/* What a revoked queue's regs page reads as (uacce keeps a copy). */
-static const struct accel_sim_regs sim_revoked_regs = {
-	.magic = ACCEL_SIM_MAGIC,
-	.version = ACCEL_SIM_VERSION,
-	.wake = ACCEL_SIM_WAKE_DOORBELL,
-	.sq_entries = ACCEL_SIM_RING_ENTRIES,
-	.cq_entries = ACCEL_SIM_RING_ENTRIES,
-	.sq_offset = ACCEL_SIM_SQ_OFFSET,
-	.cq_offset = ACCEL_SIM_CQ_OFFSET,
-	.data_offset = ACCEL_SIM_DATA_OFFSET,
-	.data_size = ACCEL_SIM_DATA_SIZE,
-	.dus_size = ACCEL_SIM_DUS_SIZE,
-	.state = ACCEL_SIM_STATE_REVOKED,
-};
+/* A queue's geometry, as the device writes it (SVA: no data area). */
+static void sim_regs_init(struct accel_sim_regs *regs, bool sva)
+{
+	regs->magic = ACCEL_SIM_MAGIC;
+	regs->version = ACCEL_SIM_VERSION;
+	regs->wake = ACCEL_SIM_WAKE_DOORBELL;
+	regs->sq_entries = ACCEL_SIM_RING_ENTRIES;
+	regs->cq_entries = ACCEL_SIM_RING_ENTRIES;
+	regs->sq_offset = ACCEL_SIM_SQ_OFFSET;
+	regs->cq_offset = ACCEL_SIM_CQ_OFFSET;
+	regs->data_offset = ACCEL_SIM_DATA_OFFSET;
+	regs->data_size = sva ? 0 : ACCEL_SIM_DATA_SIZE;
+	regs->dus_size = sva ? ACCEL_SIM_DATA_OFFSET : ACCEL_SIM_DUS_SIZE;
+}
+
+static size_t sim_dus_size(const struct sim_device *sdev)
+{
+	return sdev->sva ? ACCEL_SIM_DATA_OFFSET : ACCEL_SIM_DUS_SIZE;
+}
 
 static int sim_get_available_instances(struct uacce_device *uacce)
 {
@@ -126,12 +164,15 @@ static int sim_get_available_instances(struct uacce_device *uacce)
 	return queues - atomic_read(&sdev->in_use);
 }
 
+/* With sdev->lock held (or the engine stopped). */
 static void sim_queue_free(struct sim_queue *sq)
 {
 	vfree(sq->regs);
 	vfree(sq->dus);
 	sim_gzip_free(sq->gz);
-	*sq = (struct sim_queue){ .sdev = sq->sdev };
+	if (sq->mm)
+		mmdrop(sq->mm);
+	*sq = (struct sim_queue){ .sdev = sq->sdev, .gen = sq->gen + 1 };
 }
 
 static bool in_data_area(u32 offset, u32 len)
@@ -272,6 +313,245 @@ static bool sim_run_queue(struct sim_queue *sq)
 	return worked;
 }
 
+
+/* SVA: check a descriptor before its first step, as sim_begin does. */
+static int sim_begin_sva(struct sim_queue *sq, const struct accel_sim_sva_desc *d)
+{
+	struct accel_sim_desc g = { .arg = d->arg, .op = d->op, .flags = d->flags };
+
+	if (d->op != sq->op)
+		return -EOPNOTSUPP;
+	if (d->flags & ~(ACCEL_SIM_F_CONTINUE | ACCEL_SIM_F_FINISH))
+		return -EINVAL;
+	switch (d->op) {
+	case ACCEL_SIM_OP_COPY:
+		return d->dst_len < d->src_len ? -ENOSPC : 0;
+	case ACCEL_SIM_OP_CRC32C:
+		if (d->arg > U32_MAX)
+			return -EINVAL;
+		sq->crc = ~(u32)d->arg;
+		return 0;
+	case ACCEL_SIM_OP_GZIP:
+	case ACCEL_SIM_OP_GUNZIP:
+		return sim_gzip_begin(sq->gz, &g);
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
+/* A copy between the engine's window and the bound address space: 0 or -EFAULT. */
+static int sim_user_in(void *to, u64 from, u32 n)
+{
+	return n && copy_from_user(to, u64_to_user_ptr(from), n) ? -EFAULT : 0;
+}
+
+static int sim_user_out(u64 to, const void *from, u32 n)
+{
+	return n && copy_to_user(u64_to_user_ptr(to), from, n) ? -EFAULT : 0;
+}
+
+/*
+ * Whether a gzip/gunzip window that finished (sim_gzip_step returned 0)
+ * also finished the descriptor: the stream ended, the destination is full,
+ * the step stopped short of both windows, or the source is all read and
+ * the output window was not the limit.
+ */
+static bool sim_window_done(const struct accel_sim_sva_desc *d, const struct accel_sim_cqe *c,
+			    const struct accel_sim_cqe *w, u32 in, u32 room)
+{
+	if ((w->flags & ACCEL_SIM_CF_STREAM_END) || c->produced == d->dst_len)
+		return true;
+	if (w->consumed < in && w->produced < room)
+		return true;
+	return c->consumed == d->src_len && w->produced < room;
+}
+
+/*
+ * Drop sdev->lock for a user copy and take it back: false if the queue was
+ * stopped or put meanwhile (the engine must leave it alone).
+ */
+static bool sim_relock(struct sim_queue *sq, u32 gen)
+{
+	mutex_lock(&sq->sdev->lock);
+	return sq->gen == gen && sq->started;
+}
+
+/*
+ * One window of an SVA descriptor, entered and left with sdev->lock held;
+ * the user copies run with it dropped, in the engine's own buffers.
+ * Returns 1 when the descriptor is done (status in sq->cur_c), 0 when it
+ * goes on (next window or next turn), -EAGAIN when the queue is no longer
+ * the engine's (stopped or put meanwhile).
+ */
+static int sim_window_sva(struct sim_queue *sq, struct mm_struct *mm, u32 *budget)
+{
+	struct sim_device *sdev = sq->sdev;
+	const struct accel_sim_sva_desc d = sq->cur_sva;
+	struct accel_sim_cqe *c = &sq->cur_c;
+	struct accel_sim_cqe w = {};
+	u32 gen = sq->gen, in, room, at;
+	bool up;
+	int err, ret;
+
+	in = min3(d.src_len - c->consumed, SIM_SVA_WINDOW, *budget);
+	switch (d.op) {
+	case ACCEL_SIM_OP_COPY:
+		/* Downwards when the destination overlaps the source above it: memmove. */
+		up = d.dst > d.src && d.dst < d.src + d.src_len;
+		at = up ? d.src_len - c->consumed - in : c->consumed;
+		mutex_unlock(&sdev->lock);
+		err = sim_user_in(sdev->sva_in, d.src + at, in);
+		if (!err)
+			err = sim_user_out(d.dst + at, sdev->sva_in, in);
+		if (!sim_relock(sq, gen))
+			return -EAGAIN;
+		c->consumed += in;
+		*budget -= in;
+		if (err || c->consumed == d.src_len) {
+			c->produced = err ? 0 : d.src_len;
+			c->status = err;
+			return 1;
+		}
+		return 0;
+	case ACCEL_SIM_OP_CRC32C:
+		mutex_unlock(&sdev->lock);
+		err = sim_user_in(sdev->sva_in, d.src + c->consumed, in);
+		if (!sim_relock(sq, gen))
+			return -EAGAIN;
+		c->status = err;
+		if (err)
+			return 1;
+		sq->crc = __crc32c_le(sq->crc, sdev->sva_in, in);
+		c->consumed += in;
+		*budget -= in;
+		if (c->consumed < d.src_len)
+			return 0;
+		c->value = ~sq->crc;
+		return 1;
+	default:	/* gzip, gunzip */
+		in = min(d.src_len - c->consumed, SIM_SVA_WINDOW);
+		room = min(d.dst_len - c->produced, SIM_SVA_WINDOW);
+		mutex_unlock(&sdev->lock);
+		err = sim_user_in(sdev->sva_in, d.src + c->consumed, in);
+		if (!sim_relock(sq, gen))
+			return -EAGAIN;
+		if (err) {
+			sq->gz->open = false;
+			c->status = err;
+			return 1;
+		}
+		{
+			/* The window as a descriptor of its own; FINISH only on the last input. */
+			struct accel_sim_desc wd = {
+				.op = d.op, .arg = d.arg, .src_len = in, .dst_len = room,
+				.flags = d.flags & ~ACCEL_SIM_F_FINISH,
+			};
+
+			if (c->consumed + in == d.src_len)
+				wd.flags |= d.flags & ACCEL_SIM_F_FINISH;
+			ret = sim_gzip_step(sq->gz, &wd, sdev->sva_in, sdev->sva_out, sdev->bounce, &w,
+					    *budget);
+		}
+		*budget -= min(*budget, w.consumed + w.produced + 1);
+		mutex_unlock(&sdev->lock);
+		err = sim_user_out(d.dst + c->produced, sdev->sva_out, w.produced);
+		if (!sim_relock(sq, gen))
+			return -EAGAIN;
+		c->consumed += w.consumed;
+		c->produced += w.produced;
+		c->flags |= w.flags;
+		if (ret < 0 || err) {
+			sq->gz->open = false;
+			c->status = ret < 0 ? ret : err;
+			return 1;
+		}
+		if (ret == SIM_GZIP_MORE) {
+			*budget = 0;
+			return 0;
+		}
+		return sim_window_done(&d, c, &w, in, room);
+	}
+}
+
+/*
+ * Run the current SVA descriptor for one turn's budget, with sdev->lock
+ * held on entry and exit: 1 done, 0 the turn ended inside it, -EAGAIN the
+ * queue is gone from the engine.  An address space that has exited aborts
+ * the descriptor (-ESRCH).
+ */
+static int sim_step_sva(struct sim_queue *sq, u32 *budget)
+{
+	struct mm_struct *mm = sq->mm;
+	int ret = 0;
+
+	if (!mm || !mmget_not_zero(mm)) {
+		sq->cur_c.status = -ESRCH;
+		return 1;
+	}
+	kthread_use_mm(mm);
+	while (!ret && *budget)
+		ret = sim_window_sva(sq, mm, budget);
+	kthread_unuse_mm(mm);
+	mmput_async(mm);
+	return ret;
+}
+
+/*
+ * One turn on an SVA queue, entered and left with sdev->lock held: as
+ * sim_run_queue, but each descriptor's data moves by user copies in the
+ * bound address space with the lock dropped (sim_window_sva).
+ */
+static bool sim_run_queue_sva(struct sim_queue *sq)
+{
+	struct accel_sim_regs *regs = sq->regs;
+	struct accel_sim_sva_desc *sq_ring = (void *)(sq->dus + ACCEL_SIM_SQ_OFFSET);
+	struct accel_sim_cqe *cq_ring = (void *)(sq->dus + ACCEL_SIM_CQ_OFFSET);
+	u32 tail = smp_load_acquire(&regs->sq_tail);
+	u32 cq_head = smp_load_acquire(&regs->cq_head);
+	u32 budget = SIM_TURN_BYTES;
+	unsigned int n = 0;
+	bool worked = false;
+	int ret;
+
+	if (tail - sq->sq_head > ACCEL_SIM_RING_ENTRIES ||
+	    sq->cq_tail - cq_head > ACCEL_SIM_RING_ENTRIES) {
+		WRITE_ONCE(regs->state, ACCEL_SIM_STATE_BROKEN);
+		sq->started = false;
+		wake_up_interruptible_all(&sq->uq->wait);
+		return false;
+	}
+	while (n < SIM_BUDGET && budget) {
+		if (!sq->busy) {
+			if (sq->sq_head == tail || sq->cq_tail - cq_head >= ACCEL_SIM_RING_ENTRIES)
+				break;
+			memcpy(&sq->cur_sva, &sq_ring[sq->sq_head & (ACCEL_SIM_RING_ENTRIES - 1)],
+			       sizeof(sq->cur_sva));
+			sq->cur_c = (struct accel_sim_cqe){ .user_data = sq->cur_sva.user_data };
+			sq->cur_c.status = sim_begin_sva(sq, &sq->cur_sva);
+			sq->busy = true;
+		}
+		worked = true;
+		if (!sq->cur_c.status) {
+			ret = sim_step_sva(sq, &budget);
+			if (ret < 0)
+				return true;	/* stopped or put meanwhile: not ours */
+			if (!ret)
+				break;
+		}
+		memcpy(&cq_ring[sq->cq_tail & (ACCEL_SIM_RING_ENTRIES - 1)], &sq->cur_c, sizeof(sq->cur_c));
+		sq->busy = false;
+		sq->sq_head++;
+		sq->cq_tail++;
+		n++;
+	}
+	if (n) {
+		WRITE_ONCE(regs->sq_head, sq->sq_head);
+		smp_store_release(&regs->cq_tail, sq->cq_tail);
+		wake_up_interruptible(&sq->uq->wait);
+	}
+	return worked;
+}
+
 /* Whether any started queue has descriptors we have not taken. */
 static bool sim_pending(struct sim_device *sdev)
 {
@@ -305,7 +585,8 @@ static int sim_engine(void *data)
 		for (unsigned int i = 0; i < queues && !kthread_should_stop(); i++) {
 			mutex_lock(&sdev->lock);
 			if (sdev->queues[i].started)
-				worked |= sim_run_queue(&sdev->queues[i]);
+				worked |= sdev->sva ? sim_run_queue_sva(&sdev->queues[i]) :
+						      sim_run_queue(&sdev->queues[i]);
 			mutex_unlock(&sdev->lock);
 			cond_resched();
 		}
@@ -338,60 +619,103 @@ static void sim_ring(struct sim_device *sdev)
 	wake_up_interruptible(&sdev->doorbell);
 }
 
+/* SVA: the mm a PASID stands for, with a reference of the caller's; NULL if none. */
+static struct mm_struct *sim_pasid_mm(struct sim_device *sdev, unsigned long pasid)
+{
+	struct mm_struct *mm;
+
+	xa_lock(&sdev->pasids);
+	mm = xa_load(&sdev->pasids, pasid);
+	if (mm)
+		mmgrab(mm);
+	xa_unlock(&sdev->pasids);
+	return mm;
+}
+
+/* Get a queue; @arg is the PASID on an SVA device.  Consumes a carried set-up in q->priv. */
 static int sim_get_queue(struct uacce_device *uacce, unsigned long arg, struct uacce_queue *q)
 {
 	struct sim_device *sdev = uacce->priv;
+	struct sim_setup *setup = q->priv;
+	struct mm_struct *mm = NULL;
 	struct sim_queue *sq = NULL;
-	struct accel_sim_regs *regs;
+	int ret = -EBUSY;
 
+	q->priv = NULL;
+	if (sdev->sva) {
+		mm = sim_pasid_mm(sdev, arg);
+		if (!mm) {
+			ret = -EINVAL;
+			goto err;
+		}
+	}
 	mutex_lock(&sdev->lock);
 	for (unsigned int i = 0; i < queues && !sq; i++)
 		if (!sdev->queues[i].used)
 			sq = &sdev->queues[i];
 	if (!sq) {
 		mutex_unlock(&sdev->lock);
-		return -EBUSY;
+		goto err;
 	}
 	sq->used = true;
 	atomic_inc(&sdev->in_use);
 	mutex_unlock(&sdev->lock);
 
 	sq->regs = vmalloc_user(PAGE_SIZE);
-	sq->dus = vmalloc_user(ACCEL_SIM_DUS_SIZE);
+	sq->dus = vmalloc_user(sim_dus_size(sdev));
 	if (!sq->regs || !sq->dus) {
 		mutex_lock(&sdev->lock);
 		sim_queue_free(sq);
 		atomic_dec(&sdev->in_use);
 		mutex_unlock(&sdev->lock);
-		return -ENOMEM;
+		ret = -ENOMEM;
+		goto err;
 	}
-	regs = sq->regs;
-	regs->magic = ACCEL_SIM_MAGIC;
-	regs->version = ACCEL_SIM_VERSION;
-	regs->wake = ACCEL_SIM_WAKE_DOORBELL;
-	regs->sq_entries = ACCEL_SIM_RING_ENTRIES;
-	regs->cq_entries = ACCEL_SIM_RING_ENTRIES;
-	regs->sq_offset = ACCEL_SIM_SQ_OFFSET;
-	regs->cq_offset = ACCEL_SIM_CQ_OFFSET;
-	regs->data_offset = ACCEL_SIM_DATA_OFFSET;
-	regs->data_size = ACCEL_SIM_DATA_SIZE;
-	regs->dus_size = ACCEL_SIM_DUS_SIZE;
+	sim_regs_init(sq->regs, sdev->sva);
 	sq->sdev = sdev;
 	sq->uq = q;
+	sq->mm = mm;
+	if (setup) {
+		sq->op = setup->op;
+		sq->gz = setup->gz;
+		WRITE_ONCE(sq->regs->algorithm, sq->op);
+		kfree(setup);
+	}
 	q->priv = sq;
 	return 0;
+err:
+	if (mm)
+		mmdrop(mm);
+	if (setup) {
+		sim_gzip_free(setup->gz);
+		kfree(setup);
+	}
+	return ret;
 }
 
+/*
+ * The hardware queue back.  With the queue still UACCE_Q_INIT uacce is
+ * rebinding it (UACCE_CMD_BIND_MM) and get_queue follows: the opener's
+ * set-up (algorithm, stream workspace) is carried across in q->priv.
+ */
 static void sim_put_queue(struct uacce_queue *q)
 {
 	struct sim_queue *sq = q->priv;
+	struct sim_setup *setup = NULL;
 
+	if (q->state == UACCE_Q_INIT && sq->op)
+		setup = kmalloc(sizeof(*setup), GFP_KERNEL);
 	/* uacce zapped every mapping of the queue before calling us. */
 	mutex_lock(&sq->sdev->lock);
+	if (setup) {
+		setup->op = sq->op;
+		setup->gz = sq->gz;
+		sq->gz = NULL;
+	}
 	sim_queue_free(sq);
 	atomic_dec(&sq->sdev->in_use);
 	mutex_unlock(&sq->sdev->lock);
-	q->priv = NULL;
+	q->priv = setup;
 }
 
 static int sim_start_queue(struct uacce_queue *q)
@@ -415,6 +739,7 @@ static void sim_stop_queue(struct uacce_queue *q)
 	/* Under the lock: the engine is not in the middle of this queue. */
 	mutex_lock(&sq->sdev->lock);
 	sq->started = false;
+	sq->gen++;
 	WRITE_ONCE(sq->regs->state, ACCEL_SIM_STATE_REVOKED);
 	mutex_unlock(&sq->sdev->lock);
 }
@@ -495,11 +820,43 @@ static struct page *sim_region_page(struct uacce_queue *q, enum uacce_qfrt type,
 	case UACCE_QFRT_MMIO:
 		return pgoff ? NULL : vmalloc_to_page(sq->regs);
 	case UACCE_QFRT_DUS:
+		if (pgoff >= sim_dus_size(sq->sdev) >> PAGE_SHIFT)
+			return NULL;
 		return vmalloc_to_page(sq->dus + (pgoff << PAGE_SHIFT));
 	default:
 		return NULL;
 	}
 }
+
+/*
+ * Our "IOMMU" (uacce's SVA seam): a PASID names an mm the engine may work
+ * in.  Each bind is its own PASID holding the mm (mmgrab) until unbound.
+ */
+static int sim_sva_bind(struct uacce_device *uacce, struct mm_struct *mm, u32 *pasid)
+{
+	struct sim_device *sdev = uacce->priv;
+	int ret;
+
+	mmgrab(mm);
+	ret = xa_alloc(&sdev->pasids, pasid, mm, XA_LIMIT(1, (1u << 20) - 1), GFP_KERNEL);
+	if (ret < 0)
+		mmdrop(mm);
+	return ret;
+}
+
+static void sim_sva_unbind(struct uacce_device *uacce, u32 pasid)
+{
+	struct sim_device *sdev = uacce->priv;
+	struct mm_struct *mm = xa_erase(&sdev->pasids, pasid);
+
+	if (!WARN_ON_ONCE(!mm))
+		mmdrop(mm);
+}
+
+static const struct uacce_sva_binder sim_sva_binder = {
+	.bind = sim_sva_bind,
+	.unbind = sim_sva_unbind,
+};
 
 static const struct uacce_ops sim_uacce_ops = {
 	.get_available_instances = sim_get_available_instances,
@@ -523,6 +880,10 @@ static void sim_device_destroy(struct sim_device *sdev)
 			sim_queue_free(&sdev->queues[i]);
 	kfree(sdev->queues);
 	vfree(sdev->bounce);
+	vfree(sdev->sva_in);
+	vfree(sdev->sva_out);
+	WARN_ON_ONCE(!xa_empty(&sdev->pasids));	/* uacce_remove() unbound every queue */
+	xa_destroy(&sdev->pasids);
 	kfree(sdev);
 }
 
@@ -531,7 +892,7 @@ static int sim_probe(struct platform_device *pdev)
 	const struct sim_platform_data *pdata = dev_get_platdata(&pdev->dev);
 	struct uacce_interface interface = {
 		.name = "accel_sim",
-		.flags = pdata && pdata->sva ? UACCE_DEV_SVA : 0,
+		.flags = pdata && pdata->sva ? UACCE_DEV_SVA : 0,	/* emulated: sim_sva_binder */
 		.ops = &sim_uacce_ops,
 	};
 	struct sim_device *sdev;
@@ -542,9 +903,15 @@ static int sim_probe(struct platform_device *pdev)
 		return -ENOMEM;
 	mutex_init(&sdev->lock);
 	init_waitqueue_head(&sdev->doorbell);
+	xa_init_flags(&sdev->pasids, XA_FLAGS_ALLOC1);
+	sdev->sva = pdata && pdata->sva;
 	sdev->queues = kcalloc(queues, sizeof(*sdev->queues), GFP_KERNEL);
 	sdev->bounce = vmalloc(SIM_GZIP_BOUNCE);
-	if (!sdev->queues || !sdev->bounce) {
+	if (sdev->sva) {
+		sdev->sva_in = vmalloc(SIM_SVA_WINDOW);
+		sdev->sva_out = vmalloc(SIM_SVA_WINDOW);
+	}
+	if (!sdev->queues || !sdev->bounce || (sdev->sva && (!sdev->sva_in || !sdev->sva_out))) {
 		ret = -ENOMEM;
 		goto err;
 	}
@@ -557,12 +924,16 @@ static int sim_probe(struct platform_device *pdev)
 		goto err;
 	}
 	sdev->uacce->priv = sdev;
-	sdev->uacce->api_ver = ACCEL_SIM_API;
+	sdev->uacce->api_ver = sdev->sva ? ACCEL_SIM_SVA_API : ACCEL_SIM_API;
 	sdev->uacce->algs = ACCEL_SIM_ALGORITHMS;
 	sdev->uacce->qf_pg_num[UACCE_QFRT_MMIO] = 1;
-	sdev->uacce->qf_pg_num[UACCE_QFRT_DUS] = ACCEL_SIM_DUS_SIZE >> PAGE_SHIFT;
-	sdev->uacce->zombie_mmio = &sim_revoked_regs;
-	sdev->uacce->zombie_mmio_len = sizeof(sim_revoked_regs);
+	sdev->uacce->qf_pg_num[UACCE_QFRT_DUS] = sim_dus_size(sdev) >> PAGE_SHIFT;
+	sim_regs_init(&sdev->revoked, sdev->sva);
+	sdev->revoked.state = ACCEL_SIM_STATE_REVOKED;
+	sdev->uacce->zombie_mmio = &sdev->revoked;
+	sdev->uacce->zombie_mmio_len = sizeof(sdev->revoked);
+	if (sdev->sva)
+		sdev->uacce->sva = &sim_sva_binder;
 	sdev->engine = kthread_run(sim_engine, sdev, "accel_sim/%d", pdev->id);
 	if (IS_ERR(sdev->engine)) {
 		ret = PTR_ERR(sdev->engine);

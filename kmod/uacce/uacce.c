@@ -5,6 +5,17 @@
  * with UACCE_CMD_START_Q and stopped for good with UACCE_CMD_PUT_Q, whose
  * regions are mapped by offset (region type * PAGE_SIZE).
  *
+ * Address spaces (include/accel/uacce.h):
+ *  - A queue has an owner, q->mm: the opener's address space, then whoever
+ *    calls UACCE_CMD_BIND_MM (only while the queue is not started and
+ *    nothing is mapped).  On a UACCE_DEV_SVA device the owner is also the
+ *    address space the device works in (bound through the IOMMU, or the
+ *    driver's uacce_sva_binder), and only the owner may START_Q, mmap or
+ *    reach the driver's ioctls: an fd handed to another process (or
+ *    inherited by a forked child) cannot drive DMA in the opener's memory.
+ *  - UACCE_CMD_REVOKE, from any holder, puts the queue for good (as PUT_Q:
+ *    stop, zap, the hardware queue back) and unbinds its address space.
+ *
  * Lifetime rules:
  *  - open() takes its reference to the uacce device under the xarray's lock,
  *    where every device found still holds its registration reference
@@ -54,11 +65,15 @@
 #include <linux/compat.h>
 #include <linux/fadvise.h>
 #include <linux/highmem.h>
+#include <linux/iommu.h>
 #include <linux/module.h>
 #include <linux/poll.h>
 #include <linux/slab.h>
 #include <linux/version.h>
+#include <linux/sched/mm.h>
 #include <linux/xarray.h>
+
+#include <accel/uacce.h>
 
 #include "uacce.h"
 
@@ -117,26 +132,192 @@ static void uacce_put_queue(struct uacce_queue *q)
 	wake_up_interruptible_all(&q->wait);
 }
 
+/* A binding of an address space for an SVA device: what unbinding needs. */
+struct uacce_bond {
+	struct iommu_sva *handle;	/* through the IOMMU; NULL through uacce->sva */
+	u32 pasid;
+};
+
+static int uacce_sva_bind(struct uacce_device *uacce, struct mm_struct *mm, struct uacce_bond *b)
+{
+	if (!mm)
+		return -EINVAL;	/* a kernel thread has no address space to give */
+	b->handle = NULL;
+	if (uacce->sva)
+		return uacce->sva->bind(uacce, mm, &b->pasid);
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+	b->handle = iommu_sva_bind_device(uacce->parent, mm);
+#else
+	b->handle = iommu_sva_bind_device(uacce->parent, mm, NULL);
+#endif
+	if (IS_ERR(b->handle))
+		return PTR_ERR(b->handle);
+	b->pasid = iommu_sva_get_pasid(b->handle);
+	if (b->pasid == IOMMU_PASID_INVALID) {
+		iommu_sva_unbind_device(b->handle);
+		return -ENODEV;
+	}
+	return 0;
+}
+
+static void uacce_sva_unbind(struct uacce_device *uacce, struct uacce_bond *b)
+{
+	if (b->handle)
+		iommu_sva_unbind_device(b->handle);
+	else
+		uacce->sva->unbind(uacce, b->pasid);
+}
+
+/* Give up the queue's binding, if any, with q->mutex held. */
+static void uacce_unbind_queue(struct uacce_queue *q)
+{
+	struct uacce_bond b = { .handle = q->handle, .pasid = q->pasid };
+
+	if (!q->bound)
+		return;
+	q->bound = false;
+	q->handle = NULL;
+	uacce_sva_unbind(q->uacce, &b);
+}
+
+/*
+ * UACCE_CMD_REVOKE, and what release and removal do: put the queue for good
+ * and unbind it, with q->mutex held.  The driver's binder is still there:
+ * uacce_remove() does this to every queue before it returns.
+ */
+static void uacce_revoke_queue(struct uacce_queue *q)
+{
+	uacce_put_queue(q);
+	uacce_unbind_queue(q);
+}
+
+static bool uacce_mapped(struct uacce_queue *q)
+{
+	return q->qfrs[UACCE_QFRT_MMIO] || q->qfrs[UACCE_QFRT_DUS];
+}
+
+/*
+ * On an SVA device only the owner drives the queue: its address space is
+ * the one the device works in.  With q->mutex or q->map_lock held.
+ */
+static bool uacce_foreign(struct uacce_queue *q, struct mm_struct *mm)
+{
+	return (q->uacce->flags & UACCE_DEV_SVA) && q->mm != mm;
+}
+
+static void uacce_set_owner(struct uacce_queue *q, struct mm_struct *mm)
+{
+	struct mm_struct *old;
+
+	if (mm)
+		mmgrab(mm);
+	down_write(&q->map_lock);
+	old = q->mm;
+	q->mm = mm;
+	up_write(&q->map_lock);
+	if (old)
+		mmdrop(old);
+}
+
+/*
+ * UACCE_CMD_BIND_MM with q->mutex held, the queue live: make the caller's
+ * address space the queue's.  Built from the ops every driver has, so an
+ * unmodified one works: the caller's address space is bound first (nothing
+ * changes if that fails), then the hardware queue is put and got again
+ * with the new PASID, then the old binding goes.  If the driver cannot get
+ * a queue back, the queue is left put, a zombie, like after PUT_Q.
+ */
+static int uacce_bind_mm(struct uacce_queue *q)
+{
+	struct uacce_device *uacce = q->uacce;
+	struct mm_struct *mm = current->mm, *old;
+	struct uacce_bond b, was = { .handle = q->handle, .pasid = q->pasid };
+	bool was_bound = q->bound;
+	int ret;
+
+	if (q->state != UACCE_Q_INIT)
+		return -EBUSY;
+	down_read(&q->map_lock);
+	ret = uacce_mapped(q) ? -EBUSY : 0;
+	up_read(&q->map_lock);
+	if (ret || q->mm == mm)
+		return ret;
+	if (!(uacce->flags & UACCE_DEV_SVA)) {
+		uacce_set_owner(q, mm);
+		return 0;
+	}
+	ret = uacce_sva_bind(uacce, mm, &b);
+	if (ret)
+		return ret;
+	/* No mmap gets in from here on: it finds no owner (q->mm NULL). */
+	down_write(&q->map_lock);
+	if (uacce_mapped(q)) {
+		up_write(&q->map_lock);
+		uacce_sva_unbind(uacce, &b);
+		return -EBUSY;
+	}
+	old = q->mm;
+	q->mm = NULL;
+	up_write(&q->map_lock);
+
+	if (uacce->ops->put_queue)
+		uacce->ops->put_queue(q);
+	ret = uacce->ops->get_queue(uacce, b.pasid, q);
+	if (was_bound)
+		uacce_sva_unbind(uacce, &was);
+	q->bound = false;
+	if (old)
+		mmdrop(old);
+	if (ret < 0) {
+		/* The driver has no queue for us: nothing mapped, nothing to zap. */
+		uacce_sva_unbind(uacce, &b);
+		down_write(&q->map_lock);
+		q->state = UACCE_Q_ZOMBIE;
+		up_write(&q->map_lock);
+		wake_up_interruptible_all(&q->wait);
+		return ret;
+	}
+	q->pasid = b.pasid;
+	q->handle = b.handle;
+	q->bound = true;
+	uacce_set_owner(q, mm);
+	return 0;
+}
+
 static long uacce_fops_unl_ioctl(struct file *filep, unsigned int cmd, unsigned long arg)
 {
 	struct uacce_queue *q = filep->private_data;
 	long ret;
 
 	mutex_lock(&q->mutex);
+	if (cmd == UACCE_CMD_REVOKE) {
+		/* From any holder, also of a put or removed queue: unbind what is left. */
+		uacce_revoke_queue(q);
+		ret = q->revoked ? -ENXIO : 0;
+		q->revoked = true;
+		goto out;
+	}
 	if (q->state == UACCE_Q_ZOMBIE) {
 		ret = -ENXIO;
 		goto out;
 	}
 	switch (cmd) {
-	case UACCE_CMD_START_Q:
-		ret = uacce_start_queue(q);
+	case UACCE_CMD_BIND_MM:
+		ret = uacce_bind_mm(q);
 		break;
 	case UACCE_CMD_PUT_Q:
+		/* Stricter than mainline's: stop, zap, the queue back, final. */
 		uacce_put_queue(q);
 		ret = 0;
 		break;
+	case UACCE_CMD_START_Q:
+		ret = uacce_foreign(q, current->mm) ? -EPERM : uacce_start_queue(q);
+		break;
 	default:
-		ret = q->uacce->ops->ioctl ? q->uacce->ops->ioctl(q, cmd, arg) : -EINVAL;
+		if (uacce_foreign(q, current->mm))
+			ret = -EPERM;
+		else
+			ret = q->uacce->ops->ioctl ? q->uacce->ops->ioctl(q, cmd, arg) : -EINVAL;
 		break;
 	}
 out:
@@ -190,10 +371,24 @@ static int uacce_fops_open(struct inode *inode, struct file *filep)
 		ret = -ENODEV;	/* removed meanwhile */
 		goto err_unlock;
 	}
-	ret = uacce->ops->get_queue(uacce, 0, q);
+	/* As mainline: an SVA queue starts bound to its opener's address space. */
+	if (uacce->flags & UACCE_DEV_SVA) {
+		struct uacce_bond b;
+
+		ret = uacce_sva_bind(uacce, current->mm, &b);
+		if (ret < 0)
+			goto err_unlock;
+		q->pasid = b.pasid;
+		q->handle = b.handle;
+		q->bound = true;
+	}
+	ret = uacce->ops->get_queue(uacce, q->pasid, q);
 	if (ret < 0)
-		goto err_unlock;
+		goto err_unbind;
 	q->state = UACCE_Q_INIT;
+	q->mm = current->mm;
+	if (q->mm)
+		mmgrab(q->mm);
 	list_add(&q->list, &uacce->queues);
 	mutex_unlock(&uacce->mutex);
 
@@ -202,6 +397,8 @@ static int uacce_fops_open(struct inode *inode, struct file *filep)
 	filep->f_mapping = q->mapping;
 	return 0;
 
+err_unbind:
+	uacce_unbind_queue(q);
 err_unlock:
 	mutex_unlock(&uacce->mutex);
 err_free:
@@ -219,10 +416,12 @@ static int uacce_fops_release(struct inode *inode, struct file *filep)
 
 	mutex_lock(&uacce->mutex);
 	mutex_lock(&q->mutex);
-	uacce_put_queue(q);
+	uacce_revoke_queue(q);
 	mutex_unlock(&q->mutex);
 	list_del(&q->list);
 	mutex_unlock(&uacce->mutex);
+	if (q->mm)
+		mmdrop(q->mm);
 
 	/* Every mapping held the file: none is left now. */
 	filep->f_mapping = inode->i_mapping;
@@ -354,6 +553,8 @@ static int uacce_fops_mmap(struct file *filep, struct vm_area_struct *vma)
 	/* Live under map_lock: removal has not reached us, ops is still set. */
 	if (q->state == UACCE_Q_ZOMBIE)
 		ret = -ENXIO;
+	else if (uacce_foreign(q, vma->vm_mm))
+		ret = -EPERM;
 	else if (!q->uacce->ops->region_page || vma_pages(vma) != q->uacce->qf_pg_num[type])
 		ret = -EINVAL;
 	else if (q->qfrs[type])
@@ -403,6 +604,8 @@ static __poll_t uacce_fops_poll(struct file *file, poll_table *wait)
 	mutex_lock(&q->mutex);
 	if (q->state == UACCE_Q_ZOMBIE)
 		ret = EPOLLERR | EPOLLHUP;
+	else if (uacce_foreign(q, current->mm))
+		ret = EPOLLERR;	/* not the owner: nothing of this queue is its to wait for */
 	else if (q->uacce->ops->is_q_updated && q->uacce->ops->is_q_updated(q))
 		ret = EPOLLIN | EPOLLRDNORM;
 	mutex_unlock(&q->mutex);
@@ -490,6 +693,12 @@ static ssize_t isolate_strategy_store(struct device *dev, struct device_attribut
 	return ret < 0 ? ret : count;
 }
 
+/* What this uacce adds to mainline's UAPI (include/accel/uacce.h). */
+static ssize_t features_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%s %s\n", UACCE_FEATURE_BIND_MM, UACCE_FEATURE_REVOKE);
+}
+
 static DEVICE_ATTR_RO(api);
 static DEVICE_ATTR_RO(flags);
 static DEVICE_ATTR_RO(available_instances);
@@ -498,6 +707,7 @@ static DEVICE_ATTR_RO(region_mmio_size);
 static DEVICE_ATTR_RO(region_dus_size);
 static DEVICE_ATTR_RO(isolate);
 static DEVICE_ATTR_RW(isolate_strategy);
+static DEVICE_ATTR_RO(features);
 
 static struct attribute *uacce_dev_attrs[] = {
 	&dev_attr_api.attr,
@@ -508,6 +718,7 @@ static struct attribute *uacce_dev_attrs[] = {
 	&dev_attr_region_dus_size.attr,
 	&dev_attr_isolate.attr,
 	&dev_attr_isolate_strategy.attr,
+	&dev_attr_features.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(uacce_dev);
@@ -626,7 +837,7 @@ void uacce_remove(struct uacce_device *uacce)
 	mutex_lock(&uacce->mutex);
 	list_for_each_entry(q, &uacce->queues, list) {
 		mutex_lock(&q->mutex);
-		uacce_put_queue(q);
+		uacce_revoke_queue(q);	/* unbound while the driver's binder is there */
 		mutex_unlock(&q->mutex);
 	}
 	xa_erase(&uacce_xa, uacce->dev_id);

@@ -42,6 +42,12 @@ enum uacce_dev_state {
 struct uacce_ops {
 	int (*get_available_instances)(struct uacce_device *uacce);
 	int (*get_queue)(struct uacce_device *uacce, unsigned long arg, struct uacce_queue *q);
+	/*
+	 * Called with q->state UACCE_Q_ZOMBIE when the queue is put for good,
+	 * and with q->state still UACCE_Q_INIT when UACCE_CMD_BIND_MM rebinds
+	 * it: then get_queue for the same @q, with the new PASID, follows at
+	 * once (a driver may carry its set-up across in q->priv).
+	 */
 	void (*put_queue)(struct uacce_queue *q);
 	int (*start_queue)(struct uacce_queue *q);
 	void (*stop_queue)(struct uacce_queue *q);
@@ -72,6 +78,10 @@ enum uacce_q_state {
 	UACCE_Q_STARTED,
 };
 
+/*
+ * The layout is mainline's up to @mapping (later mainline's: Debian's 6.1 ends
+ * at @handle); what follows is ours, in a structure only uacce allocates.
+ */
 struct uacce_queue {
 	struct uacce_device *uacce;
 	void *priv;
@@ -79,13 +89,42 @@ struct uacce_queue {
 	struct list_head list;		/* uacce->queues, under uacce->mutex */
 	struct uacce_qfile_region *qfrs[UACCE_MAX_REGION];	/* under map_lock */
 	struct mutex mutex;		/* state and driver calls; after uacce->mutex */
-	struct rw_semaphore map_lock;	/* qfrs, and state becoming ZOMBIE; innermost */
 	enum uacce_q_state state;
-	u32 pasid;
-	struct iommu_sva *handle;
+	u32 pasid;			/* SVA: the bound address space's, given to get_queue */
+	struct iommu_sva *handle;	/* SVA through the IOMMU: the bond */
 	struct address_space *mapping;	/* this queue's mappings only */
+	/* Ours from here on. */
+	struct rw_semaphore map_lock;	/* qfrs, mm, and state becoming ZOMBIE; innermost */
+	/*
+	 * The owner: the address space bound to the queue (SVA) or recorded
+	 * for it (opener, then UACCE_CMD_BIND_MM), held with mmgrab() so the
+	 * pointer stays unique.  Written under q->mutex and map_lock; NULL
+	 * while a rebind is under way.
+	 */
+	struct mm_struct *mm;
+	bool bound;			/* SVA: @pasid (and @handle) to unbind */
+	bool revoked;			/* UACCE_CMD_REVOKE done: for good */
 };
 
+/*
+ * Ours: how a UACCE_DEV_SVA device binds an address space when no SVA-capable
+ * IOMMU stands between it and memory (an emulated device: accel_sim).  Set
+ * uacce_device.sva before uacce_register(); left NULL, uacce binds through
+ * iommu_sva_bind_device() on the parent, as mainline does.  bind() returns 0
+ * and the PASID by which the device reaches @mm (uacce passes it to
+ * get_queue), unbind() undoes one bind.  uacce calls them with uacce->mutex
+ * or q->mutex held, never after uacce_remove() has returned.  Not a
+ * uacce_ops member: a driver's ops table keeps mainline's layout.
+ */
+struct uacce_sva_binder {
+	int (*bind)(struct uacce_device *uacce, struct mm_struct *mm, u32 *pasid);
+	void (*unbind)(struct uacce_device *uacce, u32 pasid);
+};
+
+/*
+ * The layout is mainline's up to @inode; what follows is ours, in a
+ * structure only uacce allocates (uacce_alloc()).
+ */
 struct uacce_device {
 	const char *algs;
 	const char *api_ver;
@@ -100,8 +139,9 @@ struct uacce_device {
 	struct mutex mutex;		/* queues, removal */
 	void *priv;
 	struct list_head queues;
+	struct inode *inode;		/* mainline's; unused here (each queue has its mapping) */
 	/*
-	 * Ours, not mainline's: what a revoked queue's MMIO region reads as
+	 * Ours from here on: what a revoked queue's MMIO region reads as
 	 * (set before uacce_register(); NULL: zeroes, like the other regions).
 	 * uacce keeps a copy, so that user drivers read "revoked" from the page
 	 * they poll, even after the driver's module is gone.
@@ -109,6 +149,8 @@ struct uacce_device {
 	const void *zombie_mmio;
 	size_t zombie_mmio_len;
 	struct page *zombie_page;
+	/* Ours: see struct uacce_sva_binder; NULL: the IOMMU's. */
+	const struct uacce_sva_binder *sva;
 };
 
 struct uacce_device *uacce_alloc(struct device *parent, struct uacce_interface *interface);
