@@ -179,7 +179,7 @@ static bool devices_say(const char *socket, const char *dev, bool sva, bool revo
 
 	if (accel_connect(socket, &c) < 0)
 		return false;
-	snprintf(name, sizeof(name), "\"name\": \"%s\"", dev);
+	snprintf(name, sizeof(name), "\"%s\"", dev);
 	if (accel_call_json(c, "org.accelbroker.Broker.ListDevices", NULL, &reply) == 0 &&
 	    (o = strstr(reply, name))) {
 		end = strchr(o, '}');
@@ -190,6 +190,8 @@ static bool devices_say(const char *socket, const char *dev, bool sva, bool revo
 		     (!refused || strstr(o, "bind_mm"));
 		if (!ok)
 			printf("# %s: %s\n", dev, o);
+	} else {
+		printf("# ListDevices: %s\n", reply ? reply : "failed");
 	}
 	free(reply);
 	accel_disconnect(c);
