@@ -99,9 +99,9 @@ kmod:
 	@test -n "$(KDIR)" || { echo "make kmod: no kernel headers (apt-get install linux-headers-amd64)" >&2; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod modules
 
-$(B)/tests/vm_test: $(B)/obj/tests/vm/vm_test.o $(LIBACCEL) $(B)/libcommon.a
+$(B)/tests/vm_test: $(B)/obj/tests/vm/vm_test.o $(B)/obj/tests/vm/vm_sva.o $(LIBACCEL) $(B)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(B)/libcommon.a -L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(JSONC) $(ZLIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(B)/obj/tests/vm/vm_sva.o $(B)/libcommon.a -L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(JSONC) $(ZLIB)
 
 $(B)/tests/systemd_client: $(B)/obj/tests/systemd/systemd_client.o $(LIBACCEL)
 	@mkdir -p $(dir $@)

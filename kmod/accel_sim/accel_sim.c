@@ -383,7 +383,7 @@ static bool sim_relock(struct sim_queue *sq, u32 gen)
  * goes on (next window or next turn), -EAGAIN when the queue is no longer
  * the engine's (stopped or put meanwhile).
  */
-static int sim_window_sva(struct sim_queue *sq, struct mm_struct *mm, u32 *budget)
+static int sim_window_sva(struct sim_queue *sq, u32 *budget)
 {
 	struct sim_device *sdev = sq->sdev;
 	const struct accel_sim_sva_desc d = sq->cur_sva;
@@ -490,7 +490,7 @@ static int sim_step_sva(struct sim_queue *sq, u32 *budget)
 	}
 	kthread_use_mm(mm);
 	while (!ret && *budget)
-		ret = sim_window_sva(sq, mm, budget);
+		ret = sim_window_sva(sq, budget);
 	kthread_unuse_mm(mm);
 	mmput_async(mm);
 	return ret;
@@ -506,6 +506,7 @@ static bool sim_run_queue_sva(struct sim_queue *sq)
 	struct accel_sim_regs *regs = sq->regs;
 	struct accel_sim_sva_desc *sq_ring = (void *)(sq->dus + ACCEL_SIM_SQ_OFFSET);
 	struct accel_sim_cqe *cq_ring = (void *)(sq->dus + ACCEL_SIM_CQ_OFFSET);
+	/* Acquire: the client's descriptors before its sq_tail, its reads before cq_head. */
 	u32 tail = smp_load_acquire(&regs->sq_tail);
 	u32 cq_head = smp_load_acquire(&regs->cq_head);
 	u32 budget = SIM_TURN_BYTES;
@@ -546,6 +547,7 @@ static bool sim_run_queue_sva(struct sim_queue *sq)
 	}
 	if (n) {
 		WRITE_ONCE(regs->sq_head, sq->sq_head);
+		/* Release: the completions before the index the client polls. */
 		smp_store_release(&regs->cq_tail, sq->cq_tail);
 		wake_up_interruptible(&sq->uq->wait);
 	}

@@ -5,8 +5,11 @@
  * include this instead of <linux/uacce.h>, whose stubs would fail.  Where it
  * differs: a queue's own address_space, so that PUT_Q can zap exactly its
  * mappings; region pages handed out at fault time (region_page) instead of
- * a driver mmap hook, so that revocation reaches every mapping; and the
- * isolation hooks of later mainline.
+ * a driver mmap hook, so that revocation reaches every mapping; the
+ * isolation hooks of later mainline; and, only at the ends of structures
+ * uacce allocates, a queue's owner (UACCE_CMD_BIND_MM, the owner check,
+ * UACCE_CMD_REVOKE: include/accel/uacce.h) and the SVA binder seam.
+ * docs/kernel.md lists the differences from Debian 6.1's header.
  */
 #ifndef ACCEL_KMOD_UACCE_H
 #define ACCEL_KMOD_UACCE_H

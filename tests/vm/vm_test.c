@@ -34,9 +34,9 @@
 #include <accel/sim.h>
 #include <misc/uacce/uacce.h>
 
+#include "vm_test.h"
 #include "wire.h"
 
-#define NOBODY 65534
 
 static const char *sock_path;
 /* Connections that hold queues: open until the process exits. */
@@ -44,7 +44,7 @@ static struct wire held[16];
 static unsigned n_held;
 static int passed, failed;
 
-static void check(bool ok, const char *fmt, ...)
+void check(bool ok, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -60,7 +60,7 @@ static void check(bool ok, const char *fmt, ...)
 		failed++;
 }
 
-static bool attr_is(const char *dev, const char *name, const char *want)
+bool attr_is(const char *dev, const char *name, const char *want)
 {
 	char path[256], buf[256] = "";
 	FILE *f;
@@ -78,7 +78,7 @@ static bool attr_is(const char *dev, const char *name, const char *want)
 	return strcmp(buf, want) == 0;
 }
 
-static int drop_to_nobody(void)
+int drop_to_nobody(void)
 {
 	return setgroups(0, NULL) == 0 && setresgid(NOBODY, NOBODY, NOBODY) == 0 &&
 	       setresuid(NOBODY, NOBODY, NOBODY) == 0 ? 0 : -1;
@@ -127,7 +127,7 @@ static int raw_acquire(const char *device, long long *id, char *err, size_t err_
 }
 
 /* Wait for @pid; its exit status, or 128 + the signal that killed it. */
-static int wait_child(pid_t pid)
+int wait_child(pid_t pid)
 {
 	int status;
 
@@ -215,9 +215,10 @@ static void sysfs_and_discovery(void)
 	check(attr_is("accel_sim-2", "flags", "1"), "accel_sim-2 is an SVA device");
 	if (accel_connect(sock_path, &c) == 0 && accel_list_devices(c, &d, &n) == 0) {
 		for (size_t i = 0; i < n; i++) {
-			bool sva = strcmp(d[i].name, "accel_sim-2") == 0;
+			bool sva_dev = strcmp(d[i].name, "accel_sim-2") == 0;
+
 			all_uacce &= strcmp(d[i].backend, "uacce") == 0 &&
-				     strcmp(d[i].api, sva ? ACCEL_SIM_SVA_API : ACCEL_SIM_API) == 0;
+				     strcmp(d[i].api, sva_dev ? ACCEL_SIM_SVA_API : ACCEL_SIM_API) == 0;
 			found_sva |= strcmp(d[i].name, "accel_sim-2") == 0 && d[i].sva;
 		}
 		accel_devices_free(d, n);
@@ -1078,7 +1079,7 @@ static int busy_client(const char *device, int n, int ready)
 	return 0;
 }
 
-static bool wait_for_devices(int want)
+bool wait_for_devices(int want)
 {
 	for (int i = 0; i < 500; i++) {
 		if (count_devices() == want)
@@ -1088,7 +1089,7 @@ static bool wait_for_devices(int want)
 	return false;
 }
 
-static bool write_file(const char *path, const char *text)
+bool write_file(const char *path, const char *text)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	bool ok = fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text);
@@ -1535,7 +1536,7 @@ static void engine_turns_bounded(void)
 }
 
 /* Bitwise CRC-32C (Castagnoli, reflected), the reference for the engine's. */
-static uint32_t crc32c_ref(const unsigned char *p, size_t len)
+uint32_t crc32c_ref(const unsigned char *p, size_t len)
 {
 	uint32_t crc = ~0u;
 
@@ -1939,6 +1940,7 @@ static void main_suite(const char *modules)
 	kernel_gzip();
 	long_descriptors_resume();
 	engine_turns_bounded();
+	sva_suite(modules);
 	sva_through_the_broker();
 	revoke_busy_queues();
 	old_kernel_fallback();
