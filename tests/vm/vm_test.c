@@ -335,9 +335,11 @@ static int revoke_under(int (*client)(int), long long *id_out)
 	pid = fork();
 	if (pid == 0)
 		_exit(client(sv[1]));
+	close(sv[1]);	/* a client that fails early hangs up: no read waits forever */
 	if (read(sv[0], &id, sizeof(id)) != sizeof(id)) {
 		status = wait_child(pid);
 		printf("# the client stopped before revocation: %d\n", status);
+		close(sv[0]);
 		return -1;
 	}
 	snprintf(cmd, sizeof(cmd), "/bin/accelctl --socket %s revoke %lld >/dev/null", sock_path, id);
@@ -346,7 +348,6 @@ static int revoke_under(int (*client)(int), long long *id_out)
 	(void)!write(sv[0], "r", 1);
 	status = wait_child(pid);
 	close(sv[0]);
-	close(sv[1]);
 	*id_out = id;
 	return status;
 }
