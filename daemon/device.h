@@ -16,6 +16,8 @@
 struct device;
 struct queue;
 
+#define DEVICE_REFUSED_MAX 160
+
 struct backend_ops {
 	const char *name;	/* "sim", "uacce": the wire's Device.backend */
 	/*
@@ -54,7 +56,7 @@ struct device {
 	bool sva;
 	bool revocable;		/* queue_stop takes a queue back for good (uacce: REVOKE) */
 	bool bind_client;	/* queues go out unstarted: the client binds, maps, starts (SVA) */
-	char refused[160];	/* "": served; else why its queues are refused (SVANotSupported) */
+	char refused[DEVICE_REFUSED_MAX];	/* "": served; else why its queues are refused (SVANotSupported) */
 	int numa_node;		/* -1: unknown */
 	unsigned queues_total;
 	unsigned queues_open;	/* handed out by the broker and not yet closed */

@@ -12,10 +12,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "device.h"
+
 #define UACCE_FEAT_BIND_MM	(1u << 0)
 #define UACCE_FEAT_REVOKE	(1u << 1)
-
-#define UACCE_REFUSED_MAX	160
 
 /*
  * Parse the attribute (trailing newline already stripped): words of
@@ -28,7 +28,7 @@ int uacce_features_parse(const char *s, unsigned *out);
 struct uacce_serving {
 	bool revocable;		/* REVOKE takes a queue back; else PUT_Q, which the holder can undo */
 	bool bind_client;	/* SVA: handed out unstarted, the client binds, maps and starts */
-	char refused[UACCE_REFUSED_MAX];	/* "": served; else why not (SVANotSupported) */
+	char refused[DEVICE_REFUSED_MAX];	/* "": served; else why not (SVANotSupported) */
 };
 
 /* Decide for a device of @sva with the kernel's @features. */
