@@ -437,6 +437,52 @@ static void claimed_sva_queue_is_a_fresh_one(void **state)
 	broker_finish(&b);
 }
 
+/*
+ * After a restart the fd store hands back an SVA queue as any other: the
+ * device's node (here a link to /dev/null, a character device) is checked,
+ * the queue counted; something else is refused.
+ */
+static void sva_queue_is_adopted_after_a_restart(void **state)
+{
+	struct tree *t = *state;
+	struct accel_error e = { 0 };
+	struct broker b;
+	struct queue *q;
+	char dir[300], node[300], file[320];
+	int fd;
+
+	add_device(t, "sva-0", "1\n", "4\n");
+	snprintf(dir, sizeof(dir), "%s/sva-0", t->root);
+	put(dir, "algorithms", "sm4\n");
+	snprintf(node, sizeof(node), "%s/sva-0", t->dev);
+	assert_int_equal(unlink(node), 0);
+	assert_int_equal(symlink("/dev/null", node), 0);
+	broker_init(&b, &limits, NULL);
+	assert_int_equal(backend_uacce_add_devices(&b, t->root, t->dev), 1);
+
+	q = calloc(1, sizeof(*q));
+	*q = (struct queue){ .id = 7, .uid = 1000, .gid = 1000, .pid = 1,
+			     .terms = { LIFETIME_CONNECTION, FORK_DENY, TRANSFER_SAME_USER } };
+	strcpy(q->algorithm, "sm4");
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	assert_int_equal(broker_adopt(&b, q, "sva-0", fd, -1, &e), 0);
+	assert_int_equal(broker_active_queues(&b), 1);
+	assert_true(q->device->bind_client);
+	assert_int_equal(q->n_regions, 2);
+	assert_true(broker_counts_match(&b));
+
+	q = calloc(1, sizeof(*q));
+	*q = (struct queue){ .id = 8, .uid = 1000, .gid = 1000, .pid = 1 };
+	strcpy(q->algorithm, "sm4");
+	snprintf(file, sizeof(file), "%s/api", dir);
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	assert_true(broker_adopt(&b, q, "sva-0", fd, -1, &e) < 0);
+	assert_string_equal(e.name, ERR_NO_SUCH_QUEUE);
+	free(q);
+	assert_int_equal(broker_active_queues(&b), 1);
+	broker_finish(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -452,6 +498,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(sva_device_is_served_unstarted_where_the_kernel_can_bind_and_revoke,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(claimed_sva_queue_is_a_fresh_one, setup, teardown),
+		cmocka_unit_test_setup_teardown(sva_queue_is_adopted_after_a_restart, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("uacce", tests, NULL, NULL);

@@ -360,7 +360,7 @@ static void queue_through_the_broker_and_revoke(void)
 	status = revoke_under(client_flow, &id);
 	check(status == 0,
 	      "nobody: node closed; queue %lld through the broker, mapped, fork child without mapping; "
-	      "after accelctl revoke (PUT_Q): ioctl ENXIO, poll POLLHUP, regs read REVOKED, the old data is "
+	      "after accelctl revoke (REVOKE): ioctl ENXIO, poll POLLHUP, regs read REVOKED, the old data is "
 	      "gone and writes land in scratch (status %d)", id, status);
 	status = revoke_under(libaccel_revoked, &id);
 	check(status == 0, "through libaccel a revoked kernel queue reads REVOKED and fails with ENOLINK (status %d)",
