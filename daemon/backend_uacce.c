@@ -6,8 +6,9 @@
  * here; an SVA device's goes out unstarted, bound to the broker's address
  * space until the client rebinds it to its own (UACCE_CMD_BIND_MM), maps
  * and starts it.  Taking a queue back is UACCE_CMD_REVOKE where the kernel
- * has it (final for every holder), else PUT_Q (which a holder can undo on
- * mainline since 6.x: such devices are shown revocable false).
+ * has it (final for every holder), else PUT_Q (which only stops the queue
+ * on current mainline and stable kernels, and its holder can start it
+ * again: such devices are shown revocable false).
  */
 #include <assert.h>
 #include <dirent.h>
@@ -38,6 +39,8 @@
 _Static_assert(UACCE_CMD_START_Q == _IO('W', 0), "UACCE_CMD_START_Q");
 _Static_assert(UACCE_CMD_PUT_Q == _IO('W', 1), "UACCE_CMD_PUT_Q");
 _Static_assert(UACCE_QFRT_MMIO == 0 && UACCE_QFRT_DUS == 1, "uacce region types");
+_Static_assert(UACCE_CMD_BIND_MM == _IO('W', 0x10) && UACCE_CMD_REVOKE == _IO('W', 0x11),
+	       "our uacce additions (include/accel/uacce.h)");
 #define UACCE_DEV_SVA_FLAG 0x1u	/* BIT(0) in the UAPI, which has no BIT() for us */
 
 struct uacce_device {
