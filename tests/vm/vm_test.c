@@ -32,6 +32,7 @@
 
 #include <accel/accel.h>
 #include <accel/sim.h>
+#include <accel/uacce.h>
 #include <misc/uacce/uacce.h>
 
 #include "vm_test.h"
@@ -1705,9 +1706,9 @@ static void sva_through_the_broker(void)
 	      "address completes with EFAULT (exit %d)", status);
 }
 
-/* What busy_revoked() works on; the socket is sock_path. */
+/* What busy_revoked() works on (the socket is sock_path), and whether the broker revokes with REVOKE or PUT_Q. */
 static const char *busy_device;
-static bool busy_instance_back;
+static bool busy_by_revoke;
 
 static int available_instances(const char *dev)
 {
@@ -1777,10 +1778,21 @@ static int busy_revoked(int report)
 	fd = queue_fd_of(busy_device);
 	if (fd < 0 || ioctl(fd, UACCE_CMD_START_Q) == 0)
 		return 14;
-	if (busy_instance_back && available_instances(busy_device) != held_avail + 1) {
+	if (busy_by_revoke && available_instances(busy_device) != held_avail + 1) {
 		printf("# %s: available_instances %d, %d while held\n", busy_device,
 		       available_instances(busy_device), held_avail);
 		return 15;
+	}
+	/*
+	 * Which command the broker used: a queue it revoked reads ENXIO to a
+	 * second REVOKE; one it only put (PUT_Q) is revoked for the first time
+	 * now.  (Our PUT_Q is final and gives the instance back, mainline's
+	 * is not: only this tells them apart here.)
+	 */
+	errno = 0;
+	if ((ioctl(fd, UACCE_CMD_REVOKE) == 0) != !busy_by_revoke || (busy_by_revoke && errno != ENXIO)) {
+		printf("# %s: REVOKE after the broker's: %s\n", busy_device, strerror(errno));
+		return 17;
 	}
 	if (read(report, &byte, 1) != 1)
 		return 16;
@@ -1794,11 +1806,12 @@ static void revoke_busy_queues(void)
 	long long id = 0;
 	int status;
 
-	busy_instance_back = true;
+	busy_by_revoke = true;
 	busy_device = "accel_sim-2";
 	status = revoke_under(busy_revoked, &id);
 	check(status == 0, "accelctl revoke of a busy SVA queue (%lld): libaccel ENOLINK, START_Q on the fd fails, "
-	      "available_instances back before the client closes anything (status %d)", id, status);
+	      "available_instances back before the client closes anything, the broker used REVOKE (status %d)",
+	      id, status);
 	busy_device = "accel_sim-1";
 	status = revoke_under(busy_revoked, &id);
 	check(status == 0, "accelctl revoke of a busy non-SVA queue (%lld): the same with REVOKE (status %d)",
@@ -1899,10 +1912,10 @@ static void old_kernel_fallback(void)
 	status = wait_child(pid);
 	check(status == 0, "old kernel: acquiring on the SVA device gets SVANotSupported naming UACCE_CMD_BIND_MM "
 	      "(exit %d)", status);
-	busy_instance_back = false;	/* PUT_Q: counted back when the last fd closes, not before */
+	busy_by_revoke = false;	/* PUT_Q: on mainline the instance comes back only at close */
 	busy_device = "accel_sim-1";
 	status = revoke_under(busy_revoked, &id);
-	check(status == 0, "old kernel: accelctl revoke (PUT_Q) of a busy non-SVA queue: libaccel ENOLINK, "
+	check(status == 0, "old kernel: accelctl revoke of a busy non-SVA queue uses PUT_Q: libaccel ENOLINK, "
 	      "START_Q on the fd fails (status %d)", status);
 	sock_path = main_sock;
 	kill(broker, SIGTERM);
