@@ -35,7 +35,8 @@
 #define PLAIN_DEV	"accel_sim-1"
 #define PLAIN_NODE	"/dev/accel_sim-1"
 #define BUF_LEN		(200u << 10)	/* > glibc's mmap threshold: its own mapping */
-#define CANARY		0xa5
+#define CANARY_SRC	0xa5	/* different bytes: a copy between them shows */
+#define CANARY_DST	0x5a
 
 static bool say(int sock, char c)
 {
@@ -249,8 +250,8 @@ static int sva_client(int sock)
 	return ret;
 }
 
-/* Canaries at [@addr, @addr + @len) in the opener: 0 or why not. */
-static int canary_map(uint64_t addr, size_t len)
+/* Canaries @c at [@addr, @addr + @len) in the opener: 0 or why not. */
+static int canary_map(uint64_t addr, size_t len, unsigned char c)
 {
 	uintptr_t start = addr & ~4095ull, end = (addr + len + 4095) & ~4095ull;
 	void *p = mmap((void *)start, end - start, PROT_READ | PROT_WRITE,
@@ -258,17 +259,17 @@ static int canary_map(uint64_t addr, size_t len)
 
 	if (p == MAP_FAILED || p != (void *)start)
 		return -1;
-	memset(p, CANARY, end - start);
+	memset(p, c, end - start);
 	return 0;
 }
 
-static bool canary_intact(uint64_t addr, size_t len)
+static bool canary_intact(uint64_t addr, size_t len, unsigned char c)
 {
 	const unsigned char *p = (const void *)(uintptr_t)(addr & ~4095ull);
 	size_t n = ((addr + len + 4095) & ~4095ull) - (addr & ~4095ull);
 
 	for (size_t i = 0; i < n; i++)
-		if (p[i] != CANARY)
+		if (p[i] != c)
 			return false;
 	return true;
 }
@@ -295,13 +296,14 @@ static int sva_opener(int *client_status)
 		return 3;
 	if (recv_msg(sp[0], where, sizeof(where), NULL, NULL) != sizeof(where))
 		return (*client_status = wait_child(pid)), 4;
-	if (canary_map(where[0], BUF_LEN) < 0 || canary_map(where[1], BUF_LEN) < 0)
+	if (canary_map(where[0], BUF_LEN, CANARY_SRC) < 0 || canary_map(where[1], BUF_LEN, CANARY_DST) < 0)
 		return 5;
 	ok = say(sp[0], 'c') && hear(sp[0], 'd');
 	*client_status = wait_child(pid);
-	if (!ok)
-		return 6;
-	return canary_intact(where[0], BUF_LEN) && canary_intact(where[1], BUF_LEN) ? 0 : 7;
+	/* Whatever the client saw, nothing may have reached us. */
+	if (!canary_intact(where[0], BUF_LEN, CANARY_SRC) || !canary_intact(where[1], BUF_LEN, CANARY_DST))
+		return 7;
+	return ok ? 0 : 6;
 }
 
 static void sva_work(void)
