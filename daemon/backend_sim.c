@@ -201,6 +201,7 @@ int backend_sim_add_devices(struct broker *b, struct sim_engine *engine,
 		}
 		((struct sim_device *)dev->backend)->engine = engine;
 		dev->queues_total = n_queues;
+		dev->revocable = true;	/* a revoked memfd queue stays dead (sim_engine.c) */
 		broker_add_device(b, dev);
 	}
 	return 0;

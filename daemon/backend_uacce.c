@@ -1,8 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * The "uacce" backend: kernel accelerator devices.  Every open() of the
- * node is a new hardware queue; the broker starts it, keeps its own fd and
- * hands a duplicate to the client.  PUT_Q stops it for everyone holding it.
+ * node is a new hardware queue; the broker sets it up, keeps its own fd and
+ * hands a duplicate to the client.  A queue of a non-SVA device is started
+ * here; an SVA device's goes out unstarted, bound to the broker's address
+ * space until the client rebinds it to its own (UACCE_CMD_BIND_MM), maps
+ * and starts it.  Taking a queue back is UACCE_CMD_REVOKE where the kernel
+ * has it (final for every holder), else PUT_Q (which only stops the queue
+ * on current mainline and stable kernels, and its holder can start it
+ * again: such devices are shown revocable false).
  */
 #include <assert.h>
 #include <dirent.h>
@@ -16,6 +22,7 @@
 #include <unistd.h>
 
 #include <accel/sim.h>
+#include <accel/uacce.h>
 #include <misc/uacce/uacce.h>
 
 #include "backend.h"
@@ -25,12 +32,15 @@
 #include "queue.h"
 #include "sim_ops.h"
 #include "sysfs.h"
+#include "uacce_features.h"
 #include "util.h"
 
 /* The kernel's numbers; pinned so a different header cannot change them. */
 _Static_assert(UACCE_CMD_START_Q == _IO('W', 0), "UACCE_CMD_START_Q");
 _Static_assert(UACCE_CMD_PUT_Q == _IO('W', 1), "UACCE_CMD_PUT_Q");
 _Static_assert(UACCE_QFRT_MMIO == 0 && UACCE_QFRT_DUS == 1, "uacce region types");
+_Static_assert(UACCE_CMD_BIND_MM == _IO('W', 0x10) && UACCE_CMD_REVOKE == _IO('W', 0x11),
+	       "our uacce additions (include/accel/uacce.h)");
 #define UACCE_DEV_SVA_FLAG 0x1u	/* BIT(0) in the UAPI, which has no BIT() for us */
 
 struct uacce_device {
@@ -47,7 +57,7 @@ struct uacce_device {
  */
 static int api_prepare_queue(struct device *dev, struct queue *q, int fd, struct accel_error *e)
 {
-	if (strcmp(dev->api, ACCEL_SIM_API) == 0) {
+	if (strcmp(dev->api, ACCEL_SIM_API) == 0 || strcmp(dev->api, ACCEL_SIM_SVA_API) == 0) {
 		uint32_t op = sim_op_from_name(q->algorithm);
 		if (ioctl(fd, ACCEL_SIM_CMD_SET_ALGORITHM, &op) < 0)
 			return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "could not set up a %s queue on %s: %s",
@@ -67,10 +77,11 @@ static int uacce_queue_open(struct device *dev, struct queue *q, struct accel_er
 	if (fd < 0)
 		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "could not open %s: %s",
 				       ud->node, strerror(errno));
+	/* As the opener: the driver's set-up is ours to do, the client's mm is not bound yet. */
 	r = api_prepare_queue(dev, q, fd, e);
 	if (r < 0)
 		return r;
-	if (ioctl(fd, UACCE_CMD_START_Q) < 0)
+	if (!dev->bind_client && ioctl(fd, UACCE_CMD_START_Q) < 0)
 		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "could not start a queue on %s: %s",
 				       dev->name, strerror(errno));
 	q->regions[0] = (struct queue_region){ "mmio", UACCE_QFRT_MMIO * (uint64_t)page, ud->mmio_size };
@@ -107,12 +118,43 @@ static void uacce_queue_forget(struct device *dev, struct queue *q)
 static void uacce_queue_stop(struct device *dev, struct queue *q)
 {
 	/*
-	 * The hardware queue goes now, not when the last fd holder closes.
-	 * ENXIO: the kernel put it already (the device was removed).
+	 * The hardware queue goes now, not when the last fd holder closes:
+	 * REVOKE works from our own copy of the fd, whoever else holds one,
+	 * and nobody can start the queue again.  ENXIO: the kernel put it
+	 * already (the device was removed, or it was revoked).
 	 */
-	if (q->fd >= 0 && ioctl(q->fd, UACCE_CMD_PUT_Q) < 0 && errno != ENXIO)
+	unsigned long cmd = dev->revocable ? UACCE_CMD_REVOKE : UACCE_CMD_PUT_Q;
+
+	if (q->fd >= 0 && ioctl(q->fd, cmd) < 0 && errno != ENXIO)
 		log_warning_errno(-errno, "Could not stop queue %llu on %s",
 				  (unsigned long long)q->id, dev->name);
+}
+
+/*
+ * A claimed queue changing hands (another uid, or an SVA queue bound to the
+ * giver's address space): a fresh queue for the receiver, and the old one
+ * taken back from the giver for good.  Only REVOKE makes that last part
+ * true; with PUT_Q the giver could start its copy again.
+ */
+static int uacce_queue_renew(struct device *dev, struct queue *q, struct accel_error *e)
+{
+	int old = q->fd, r;
+
+	if (!dev->revocable)
+		return accel_error_set(e, ERR_PERMISSION_DENIED,
+				       "queues of %s cannot change hands: the kernel has no UACCE_CMD_REVOKE, "
+				       "the giver would keep access", dev->name);
+	q->fd = -1;
+	r = uacce_queue_open(dev, q, e);
+	if (r < 0) {
+		q->fd = old;
+		return r;
+	}
+	if (ioctl(old, UACCE_CMD_REVOKE) < 0 && errno != ENXIO)
+		log_warning_errno(-errno, "Could not revoke the giver's copy of queue %llu on %s",
+				  (unsigned long long)q->id, dev->name);
+	close(old);
+	return 0;
 }
 
 static unsigned uacce_queues_free(struct device *dev)
@@ -144,6 +186,7 @@ static const struct backend_ops uacce_ops = {
 	.queue_open = uacce_queue_open,
 	.queue_stop = uacce_queue_stop,
 	.queue_adopt = uacce_queue_adopt,
+	.queue_renew = uacce_queue_renew,
 	.queue_forget = uacce_queue_forget,
 	.queues_free = uacce_queues_free,
 	.device_free = uacce_device_free,
@@ -151,6 +194,7 @@ static const struct backend_ops uacce_ops = {
 
 static struct device *uacce_device_create(int rootfd, const char *name, const char *dev_root)
 {
+	struct uacce_serving serving;
 	struct uacce_info info;
 	struct uacce_device *ud;
 	struct device *dev;
@@ -188,6 +232,13 @@ static struct device *uacce_device_create(int rootfd, const char *name, const ch
 	ud->mmio_size = info.region_mmio_size;
 	ud->dus_size = info.region_dus_size;
 	dev->sva = info.flags & UACCE_DEV_SVA_FLAG;
+	uacce_serving_decide(dev->sva, info.features, &serving);
+	dev->revocable = serving.revocable;
+	dev->bind_client = serving.bind_client;
+	snprintf(dev->refused, sizeof(dev->refused), "%s", serving.refused);
+	if (!dev->revocable)
+		log_warning("Device %s: the kernel has no UACCE_CMD_REVOKE; queues are stopped with PUT_Q, "
+			    "which their holders can undo (revocable: false)", name);
 	dev->numa_node = info.numa_node;
 	dev->queues_total = info.available_instances > 0 ? (unsigned)info.available_instances : 0;
 	return dev;

@@ -207,7 +207,8 @@ static int pick_device(struct broker *b, const struct peer *peer, const struct a
 {
 	struct device *d, *best = NULL;
 	unsigned best_free = 0;
-	bool algorithm_seen = false, sva_seen = false, denied_seen = false;
+	bool algorithm_seen = false, denied_seen = false;
+	const struct device *refused = NULL;
 	struct caller caller = { peer->uid, peer->groups, peer->n_groups };
 	struct accel_error denied = { 0 };
 
@@ -227,8 +228,8 @@ static int pick_device(struct broker *b, const struct peer *peer, const struct a
 		algorithm_seen = true;
 		if (req->numa_node >= 0 && d->numa_node != req->numa_node)
 			continue;
-		if (d->sva) {
-			sva_seen = true;
+		if (d->refused[0]) {	/* the SVA rule: uacce_features.c decided */
+			refused = d;
 			continue;
 		}
 		if (b->policy && policy_check_device(b->policy, &caller, d->name, &denied) < 0) {
@@ -249,9 +250,8 @@ static int pick_device(struct broker *b, const struct peer *peer, const struct a
 		return accel_error_set(e, ERR_NO_SUCH_ALGORITHM, "no device offers \"%s\"", req->algorithm);
 	if (denied_seen && !best)
 		return accel_error_set(e, denied.name, "%s", denied.message);
-	if (sva_seen)
-		return accel_error_set(e, ERR_SVA_NOT_SUPPORTED,
-				       "the matching devices are SVA devices, which the broker cannot hand out yet");
+	if (refused)
+		return accel_error_set(e, ERR_SVA_NOT_SUPPORTED, "%s: %s", refused->name, refused->refused);
 	if (req->numa_node >= 0)
 		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE,
 				       "no free queue for \"%s\" on NUMA node %d", req->algorithm, req->numa_node);
@@ -508,6 +508,12 @@ int broker_release(struct broker *b, const struct peer *peer, void *holder,
 	return 0;
 }
 
+int broker_get_queue(struct broker *b, const struct peer *peer, void *holder, uint64_t queue_id,
+		     struct queue **out, struct accel_error *e)
+{
+	return find_own_queue(b, peer, holder, queue_id, out, e);
+}
+
 int broker_attach(struct broker *b, const struct peer *peer, void *holder, uint64_t queue_id,
 		  struct queue **out, struct accel_error *e)
 {
@@ -672,11 +678,13 @@ int broker_transfer(struct broker *b, const struct peer *peer, void *holder, uin
  * one uid that gives it nothing it could not take anyway, across uids it
  * would read (and write) the receiver's data.  So a queue changing uid gets
  * new memory from its backend, the old going dead; a backend that cannot
- * do that cannot hand its queues to another user.
+ * do that cannot hand its queues to another user.  A queue the client binds
+ * (SVA) is bound to the giver's address space, which the receiver cannot
+ * undo: it gets a fresh one whoever it is.
  */
-static int renew_for_another_user(struct queue *q, const struct peer *peer, struct accel_error *e)
+static int renew_for_receiver(struct queue *q, const struct peer *peer, struct accel_error *e)
 {
-	if (peer->uid == q->uid)
+	if (peer->uid == q->uid && !q->device->bind_client)
 		return 0;
 	if (!q->device->ops->queue_renew)
 		return accel_error_set(e, ERR_PERMISSION_DENIED,
@@ -723,7 +731,7 @@ int broker_claim(struct broker *b, const struct peer *peer, void *holder, const 
 	if (peer_groups_copy(peer, &groups, &n_groups) < 0 ||
 	    tally_add(&b->tally, peer->uid, q->algorithm, groups, n_groups) < 0)
 		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "out of memory");
-	r = renew_for_another_user(q, peer, e);
+	r = renew_for_receiver(q, peer, e);
 	if (r < 0) {
 		tally_remove(&b->tally, peer->uid, q->algorithm, groups, n_groups);
 		return r;

@@ -133,6 +133,9 @@ int broker_release(struct broker *b, const struct peer *peer, void *holder,
  */
 int broker_attach(struct broker *b, const struct peer *peer, void *holder, uint64_t queue_id,
 		  struct queue **out, struct accel_error *e);
+/* @peer's queue @queue_id, as for ReleaseQueue (its holder or owner process), untouched. */
+int broker_get_queue(struct broker *b, const struct peer *peer, void *holder, uint64_t queue_id,
+		     struct queue **out, struct accel_error *e);
 /*
  * The holder went away (connection closed): release all it held, except
  * queues of lifetime = process whose owner lives: those wait, detached.

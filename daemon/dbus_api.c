@@ -496,6 +496,51 @@ static int method_list_devices(sd_bus_message *m, void *userdata, sd_bus_error *
 	return r;
 }
 
+/* (name, sva, revocable, bind, refused): what ListDevices' fixed signature has no room for. */
+static int method_list_device_features(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct dbus_api *api = userdata;
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	struct device *d;
+	int r;
+
+	(void)error;
+	r = sd_bus_message_new_method_return(m, &reply);
+	if (r >= 0)
+		r = sd_bus_message_open_container(reply, 'a', "(sbbss)");
+	list_for_each(d, &api->broker->devices, link)
+		if (r >= 0)
+			r = sd_bus_message_append(reply, "(sbbss)", d->name, (int)d->sva, (int)d->revocable,
+						  device_bind_to_string(d), d->refused);
+	if (r >= 0)
+		r = sd_bus_message_close_container(reply);
+	if (r >= 0)
+		r = sd_bus_send(NULL, reply, NULL);
+	return r;
+}
+
+/* The terms of the caller's queue: what AcquireQueue's fixed signature has no room for. */
+static int method_get_queue_terms(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct dbus_api *api = userdata;
+	struct accel_error e = { 0 };
+	struct bus_client *c;
+	struct queue *q;
+	uint64_t id;
+	int r;
+
+	r = sd_bus_message_read(m, "t", &id);
+	if (r >= 0)
+		r = client_get(api, m, &c, error);
+	if (r < 0)
+		return r;
+	if (broker_get_queue(api->broker, &c->peer, c, id, &q, &e) < 0)
+		return bus_error(error, &e);
+	return sd_bus_reply_method_return(m, "sss", device_bind_to_string(q->device),
+					  policy_lifetime_to_string(q->terms.lifetime),
+					  policy_fork_to_string(q->terms.fork));
+}
+
 static int method_list_queues(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct dbus_api *api = userdata;
@@ -655,6 +700,11 @@ static const sd_bus_vtable broker_vtable[] = {
 				 method_claim_queue, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_NAMES("ListDevices", "", , "a(sssasbiuu)", SD_BUS_PARAM(devices),
 				 method_list_devices, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("ListDeviceFeatures", "", , "a(sbbss)", SD_BUS_PARAM(devices),
+				 method_list_device_features, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("GetQueueTerms", "t", SD_BUS_PARAM(queue_id),
+				 "sss", SD_BUS_PARAM(bind) SD_BUS_PARAM(lifetime) SD_BUS_PARAM(fork),
+				 method_get_queue_terms, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_NAMES("ListQueues", "", , "a(tssuussbt)", SD_BUS_PARAM(queues),
 				 method_list_queues, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_NAMES("GetStatus", "", ,

@@ -83,3 +83,8 @@ unsigned device_queues_free(struct device *dev)
 {
 	return dev->ops->queues_free(dev);
 }
+
+const char *device_bind_to_string(const struct device *dev)
+{
+	return dev->bind_client ? "client" : "none";
+}

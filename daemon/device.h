@@ -16,6 +16,8 @@
 struct device;
 struct queue;
 
+#define DEVICE_REFUSED_MAX 160
+
 struct backend_ops {
 	const char *name;	/* "sim", "uacce": the wire's Device.backend */
 	/*
@@ -52,6 +54,9 @@ struct device {
 	char *api;
 	char **algorithms;	/* NULL-terminated */
 	bool sva;
+	bool revocable;		/* queue_stop takes a queue back for good (uacce: REVOKE) */
+	bool bind_client;	/* queues go out unstarted: the client binds, maps, starts (SVA) */
+	char refused[DEVICE_REFUSED_MAX];	/* "": served; else why its queues are refused (SVANotSupported) */
 	int numa_node;		/* -1: unknown */
 	unsigned queues_total;
 	unsigned queues_open;	/* handed out by the broker and not yet closed */
@@ -62,6 +67,9 @@ struct device {
 struct device *device_create(const struct backend_ops *ops, const char *name,
 			     const char *api, const char *algorithms);
 void device_destroy(struct device *dev);
+
+/* Who binds its queues to an address space, as the wire says it: "client" or "none". */
+const char *device_bind_to_string(const struct device *dev);
 
 bool device_has_algorithm(const struct device *dev, const char *algorithm);
 unsigned device_queues_free(struct device *dev);

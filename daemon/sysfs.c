@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "sysfs.h"
+#include "uacce_features.h"
 #include "util.h"
 
 int sysfs_read_attr(int dirfd, const char *name, char *buf, size_t size)
@@ -104,6 +105,22 @@ static int read_string(int dirfd, const char *attr, char *buf, size_t size,
 	return r;
 }
 
+/* Optional: mainline has no such attribute, and then none of our commands. */
+static int read_features(int dirfd, unsigned *out, char *why, size_t why_size)
+{
+	char buf[256];
+	int r = sysfs_read_attr(dirfd, "features", buf, sizeof(buf));
+
+	*out = 0;
+	if (r == -ENOENT)
+		return 0;
+	if (r == 0)
+		r = uacce_features_parse(buf, out);
+	if (r < 0)
+		snprintf(why, why_size, "features: %s", r == -EINVAL ? "malformed" : strerror(-r));
+	return r;
+}
+
 int uacce_info_read(int rootfd, const char *name, struct uacce_info *info,
 		    char *why, size_t why_size)
 {
@@ -141,5 +158,5 @@ int uacce_info_read(int rootfd, const char *name, struct uacce_info *info,
 		return r;
 	if (info->numa_node < -1)
 		info->numa_node = -1;
-	return 0;
+	return read_features(dirfd, &info->features, why, why_size);
 }

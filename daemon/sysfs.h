@@ -23,6 +23,7 @@ struct uacce_info {
 	uint64_t region_dus_size;
 	int numa_node;				/* -1 when the parent does not say */
 	bool isolated;
+	unsigned features;			/* UACCE_FEAT_*; 0 without the attribute (mainline) */
 };
 
 /*

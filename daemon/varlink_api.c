@@ -40,6 +40,9 @@ static struct json_object *device_to_json(struct device *d)
 	json_object_object_add(o, "numa_node", json_object_new_int(d->numa_node));
 	json_object_object_add(o, "queues_total", json_object_new_int64(d->queues_total));
 	json_object_object_add(o, "queues_free", json_object_new_int64(device_queues_free(d)));
+	json_object_object_add(o, "revocable", json_object_new_boolean(d->revocable));
+	if (d->refused[0])
+		json_object_object_add(o, "refused", json_object_new_string(d->refused));
 	return o;
 }
 
@@ -89,6 +92,7 @@ static int reply_queue(struct connection *c, const struct varlink_call *call, st
 	json_object_object_add(reply, "lifetime",
 			       json_object_new_string(policy_lifetime_to_string(q->terms.lifetime)));
 	json_object_object_add(reply, "fork", json_object_new_string(policy_fork_to_string(q->terms.fork)));
+	json_object_object_add(reply, "bind", json_object_new_string(device_bind_to_string(q->device)));
 	return connection_reply(c, call, reply, &q->fd, 1);
 }
 

@@ -38,16 +38,26 @@ static void print_json(struct json_object *o)
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
+/* A boolean field as yes/no; "-" when an older broker does not send it. */
+static const char *yes_no(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_boolean))
+		return "-";
+	return json_object_get_boolean(v) ? "yes" : "no";
+}
+
 static void print_devices(struct json_object *reply)
 {
 	struct json_object *devices = array(reply, "devices");
 	size_t n = devices ? json_object_array_length(devices) : 0;
 
-	printf("%-16s %-7s %-14s %6s %5s %4s  %s\n", "DEVICE", "BACKEND", "API", "QUEUES", "FREE",
-	       "NUMA", "ALGORITHMS");
+	printf("%-16s %-7s %-16s %6s %5s %4s %-4s %-6s  %s\n", "DEVICE", "BACKEND", "API", "QUEUES", "FREE",
+	       "NUMA", "SVA", "REVOKE", "ALGORITHMS");
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *d = json_object_array_get_idx(devices, i);
-		struct json_object *algs = array(d, "algorithms");
+		struct json_object *algs = array(d, "algorithms"), *refused;
 		char numa[16], list[256] = "";
 		long long node = num(d, "numa_node");
 
@@ -57,9 +67,12 @@ static void print_devices(struct json_object *reply)
 				 json_object_get_string(json_object_array_get_idx(algs, k)));
 		}
 		snprintf(numa, sizeof(numa), node < 0 ? "-" : "%lld", node);
-		printf("%-16s %-7s %-14s %6lld %5lld %4s  %s%s\n", str(d, "name"), str(d, "backend"),
-		       str(d, "api"), num(d, "queues_total"), num(d, "queues_free"), numa, list,
-		       json_object_get_boolean(json_object_object_get(d, "sva")) ? "  (SVA: refused)" : "");
+		printf("%-16s %-7s %-16s %6lld %5lld %4s %-4s %-6s  %s\n", str(d, "name"), str(d, "backend"),
+		       str(d, "api"), num(d, "queues_total"), num(d, "queues_free"), numa,
+		       yes_no(d, "sva"), yes_no(d, "revocable"), list);
+		/* The broker's reason, e.g. an SVA device on a kernel without bind_mm. */
+		if (json_object_object_get_ex(d, "refused", &refused))
+			printf("  %s refused: %s\n", str(d, "name"), json_object_get_string(refused));
 	}
 }
 

@@ -16,6 +16,9 @@
 
 #include "accelctl.h"
 
+/* An SVA queue has no data area: the device reads and writes ours. */
+#define SVA_BUFFER_SIZE (2u << 20)
+
 struct stream {
 	struct accel_queue *q;
 	int in_fd, out_fd;
@@ -158,6 +161,7 @@ static int stream_command(struct ctl *ctl, int argc, char **argv, bool compress)
 	struct accel_acquire_options where = { .device = NULL, .numa_node = -1 };
 	const char *output = NULL, *input, *what = compress ? "compress" : "decompress";
 	char *default_out = NULL;
+	unsigned char *own_buffer = NULL;
 	struct accel_client *client;
 	bool force = false;
 	size_t size;
@@ -217,6 +221,14 @@ static int stream_command(struct ctl *ctl, int argc, char **argv, bool compress)
 		goto out;
 	}
 	s.in = accel_queue_buffer(s.q, &size);
+	if (!s.in) {
+		size = SVA_BUFFER_SIZE;
+		s.in = own_buffer = malloc(size);
+		if (!s.in) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
 	s.half = size / 2;
 	s.out = s.in + s.half;
 	r = compress ? run_compress(&s) : run_decompress(&s);
@@ -238,6 +250,7 @@ out:
 	if (s.out_fd > STDOUT_FILENO && close(s.out_fd) < 0 && r == 0)
 		r = -errno;
 	free(default_out);
+	free(own_buffer);
 	return r;
 }
 

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * The user driver of accel_sim_v1 (include/accel/sim.h): fill descriptors,
+ * The user drivers of accel_sim_v1 and accel_sim_sva_v1 (include/accel/sim.h),
+ * one code: they differ only in the descriptor (DUS offsets into the data
+ * area, or the caller's own addresses on an SVA queue) and in having a data
+ * area at all.  Fill descriptors,
  * move the ring indices, and make a system call only when the device says
  * it sleeps (NEED_WAKEUP) or when we sleep ourselves.  The broker's engine
  * is woken and waited for with futexes on the shared page; the kernel's
@@ -42,6 +45,7 @@ struct sim_state {
 	uint32_t sq_tail;	/* ours; published to regs->sq_tail */
 	uint32_t cq_head;	/* ours; published to regs->cq_head */
 	const bool *lost;	/* the queue's: no broker knows it any more */
+	bool sva;		/* accel_sim_sva_v1: addresses in our address space, no data area */
 };
 
 static const char *const op_names[] = ACCEL_SIM_OP_NAMES;
@@ -51,7 +55,15 @@ static bool fits(uint64_t offset, uint64_t len, uint64_t size)
 	return offset <= size && len <= size - offset;
 }
 
-static int sim_init(struct accel_queue *q)
+/* The data area, which only an accel_sim_v1 queue has, lies inside the DUS. */
+static bool data_area_ok(const struct accel_sim_regs *regs, size_t dus_size, bool sva)
+{
+	if (sva)
+		return regs->data_size == 0;
+	return fits(regs->data_offset, regs->data_size, dus_size) && regs->data_size >= 2;
+}
+
+static int sim_init_common(struct accel_queue *q, bool sva)
 {
 	struct accel_sim_regs *regs = q->mmio;
 	struct sim_state *s;
@@ -69,7 +81,7 @@ static int sim_init(struct accel_queue *q)
 	    regs->cq_entries == 0 || (regs->cq_entries & (regs->cq_entries - 1)) ||
 	    !fits(regs->sq_offset, (uint64_t)regs->sq_entries * sizeof(struct accel_sim_desc), q->dus_size) ||
 	    !fits(regs->cq_offset, (uint64_t)regs->cq_entries * sizeof(struct accel_sim_cqe), q->dus_size) ||
-	    !fits(regs->data_offset, regs->data_size, q->dus_size) || regs->data_size < 2)
+	    !data_area_ok(regs, q->dus_size, sva))
 		return -EPROTO;
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -90,10 +102,21 @@ static int sim_init(struct accel_queue *q)
 	s->fd = q->fd;
 	s->lost = &q->lost;
 	s->op = op;
+	s->sva = sva;
 	s->sq_tail = __atomic_load_n(&regs->sq_tail, __ATOMIC_ACQUIRE);
 	s->cq_head = __atomic_load_n(&regs->cq_head, __ATOMIC_ACQUIRE);
 	q->driver_state = s;
 	return 0;
+}
+
+static int sim_init(struct accel_queue *q)
+{
+	return sim_init_common(q, false);
+}
+
+static int sim_sva_init(struct accel_queue *q)
+{
+	return sim_init_common(q, true);
 }
 
 static void sim_finish(struct accel_queue *q)
@@ -166,27 +189,15 @@ static int64_t data_offset_of(const struct sim_state *s, const void *p, size_t l
 	return (int64_t)(c - s->dus);
 }
 
-static int sim_submit(struct accel_queue *q, const struct accel_op *op)
+/* An accel_sim_v1 descriptor: source and destination inside the data area. */
+static int fill_desc(struct sim_state *s, const struct accel_op *op, void *slot)
 {
-	struct sim_state *s = q->driver_state;
-	struct accel_sim_desc *d;
-	int64_t src, dst;
-	uint32_t limit = s->sq_entries < s->cq_entries ? s->sq_entries : s->cq_entries;
-	int r = queue_state_error(s);
+	int64_t src = data_offset_of(s, op->src, op->src_len);
+	int64_t dst = data_offset_of(s, op->dst, op->dst_len);
 
-	if (r < 0)
-		return r;
-	if (!op || (op->flags & ~(ACCEL_OP_CONTINUE | ACCEL_OP_FINISH)))
-		return -EINVAL;
-	src = data_offset_of(s, op->src, op->src_len);
-	dst = data_offset_of(s, op->dst, op->dst_len);
 	if (src < 0 || dst < 0)
 		return -EFAULT;
-	/* Never more in flight than the CQ holds: the device would stall. */
-	if (s->sq_tail - s->cq_head >= limit)
-		return -EAGAIN;
-	d = &s->sq[s->sq_tail & (s->sq_entries - 1)];
-	*d = (struct accel_sim_desc){
+	*(struct accel_sim_desc *)slot = (struct accel_sim_desc){
 		.user_data = op->user_data,
 		.arg = op->arg,
 		.op = s->op,
@@ -196,6 +207,47 @@ static int sim_submit(struct accel_queue *q, const struct accel_op *op)
 		.dst_offset = (uint32_t)dst,
 		.dst_len = (uint32_t)op->dst_len,
 	};
+	return 0;
+}
+
+/*
+ * An accel_sim_sva_v1 descriptor: the caller's pointers as they are, the
+ * device reads and writes them in our address space (zero copies).  An
+ * address we do not map completes with -EFAULT; the kernel checks it.
+ */
+static int fill_sva_desc(struct sim_state *s, const struct accel_op *op, void *slot)
+{
+	if (op->src_len > UINT32_MAX || op->dst_len > UINT32_MAX)
+		return -E2BIG;
+	*(struct accel_sim_sva_desc *)slot = (struct accel_sim_sva_desc){
+		.user_data = op->user_data,
+		.arg = op->arg,
+		.op = s->op,
+		.flags = op->flags,
+		.src = (uint64_t)(uintptr_t)op->src,
+		.dst = (uint64_t)(uintptr_t)op->dst,
+		.src_len = (uint32_t)op->src_len,
+		.dst_len = (uint32_t)op->dst_len,
+	};
+	return 0;
+}
+
+static int sim_submit(struct accel_queue *q, const struct accel_op *op)
+{
+	struct sim_state *s = q->driver_state;
+	uint32_t limit = s->sq_entries < s->cq_entries ? s->sq_entries : s->cq_entries;
+	int r = queue_state_error(s);
+
+	if (r < 0)
+		return r;
+	if (!op || (op->flags & ~(ACCEL_OP_CONTINUE | ACCEL_OP_FINISH)))
+		return -EINVAL;
+	/* Never more in flight than the CQ holds: the device would stall. */
+	if (s->sq_tail - s->cq_head >= limit)
+		return -EAGAIN;
+	r = (s->sva ? fill_sva_desc : fill_desc)(s, op, &s->sq[s->sq_tail & (s->sq_entries - 1)]);
+	if (r < 0)
+		return r;
 	s->sq_tail++;
 	__atomic_store_n(&s->regs->sq_tail, s->sq_tail, __ATOMIC_RELEASE);
 	kick_if_sleeping(s);
@@ -308,13 +360,14 @@ static int sim_wait(struct accel_queue *q, struct accel_completion *out, unsigne
 	}
 }
 
+/* An SVA queue has no data area: NULL, size 0 (accel_run() then copies nothing). */
 static void *sim_buffer(struct accel_queue *q, size_t *size)
 {
 	struct sim_state *s = q->driver_state;
 
 	if (size)
 		*size = s->data_size;
-	return s->dus + s->data_offset;
+	return s->sva ? NULL : s->dus + s->data_offset;
 }
 
 /* The queue was lost: a thread asleep on the software engine's cq_tail looks again. */
@@ -328,7 +381,22 @@ static void sim_interrupt(struct accel_queue *q)
 
 const struct accel_driver accel_driver_sim = {
 	.api = ACCEL_SIM_API,
+	.bind_client = false,
 	.init = sim_init,
+	.finish = sim_finish,
+	.submit = sim_submit,
+	.poll = sim_poll,
+	.wait = sim_wait,
+	.buffer = sim_buffer,
+	.in_flight = sim_in_flight,
+	.state = sim_state,
+	.interrupt = sim_interrupt,
+};
+
+const struct accel_driver accel_driver_sim_sva = {
+	.api = ACCEL_SIM_SVA_API,
+	.bind_client = true,
+	.init = sim_sva_init,
 	.finish = sim_finish,
 	.submit = sim_submit,
 	.poll = sim_poll,

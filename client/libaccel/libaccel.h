@@ -16,6 +16,12 @@ struct accel_queue;
 /* A user driver: the data path of one device api, e.g. "accel_sim_v1". */
 struct accel_driver {
 	const char *api;
+	/*
+	 * Queues of this api work in the client's address space (SVA): the
+	 * client binds the queue to it (UACCE_CMD_BIND_MM) before mapping, and
+	 * starts it; submit takes the caller's pointers, there is no buffer.
+	 */
+	bool bind_client;
 	/* Check the mapped regions and set up queue->driver_state. */
 	int (*init)(struct accel_queue *q);
 	void (*finish)(struct accel_queue *q);
@@ -31,6 +37,7 @@ struct accel_driver {
 };
 
 extern const struct accel_driver accel_driver_sim;
+extern const struct accel_driver accel_driver_sim_sva;
 
 struct accel_client {
 	/*

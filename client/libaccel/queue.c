@@ -5,8 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include <accel/uacce.h>
+#include <misc/uacce/uacce.h>
 
 #include "errors.h"
 #include "libaccel.h"
@@ -22,6 +26,13 @@ unsigned accel_fork_generation;
 
 static const struct accel_driver *const drivers[] = {
 	&accel_driver_sim,
+	&accel_driver_sim_sva,
+};
+
+/* How a queue comes: fresh from the broker, or again (AttachQueue) to the process that had it. */
+enum queue_origin {
+	QUEUE_FRESH,
+	QUEUE_AGAIN,
 };
 
 static void on_fork_child(void)
@@ -165,25 +176,58 @@ static struct json_object *acquire_params(const char *algorithm,
 	return params;
 }
 
-/* Find the driver of q->api, map the regions and let the driver check them. */
-static int queue_map(struct accel_queue *q, const struct accel_region *regions, size_t n)
+/*
+ * A queue the broker opened is bound to the broker's address space (SVA):
+ * bind it to ours before anything is mapped, the kernel refuses the mapping
+ * otherwise.  A queue we had before (@origin QUEUE_AGAIN: attached again in
+ * the same process) may be bound, mapped and started already: EBUSY then
+ * means it is ours, and the kernel still refuses any other address space.
+ */
+static int queue_bind(struct accel_queue *q, enum queue_origin origin)
+{
+	if (ioctl(q->fd, UACCE_CMD_BIND_MM) == 0 || (origin == QUEUE_AGAIN && errno == EBUSY))
+		return 0;
+	return errno == ENXIO ? -ENOLINK : -errno;	/* ENXIO: revoked meanwhile */
+}
+
+/* Start a queue we bound; one started already (QUEUE_AGAIN) reads EINVAL. */
+static int queue_start(struct accel_queue *q, enum queue_origin origin)
+{
+	if (ioctl(q->fd, UACCE_CMD_START_Q) == 0 || (origin == QUEUE_AGAIN && errno == EINVAL))
+		return 0;
+	return errno == ENXIO ? -ENOLINK : -errno;
+}
+
+/*
+ * Find the driver of q->api, map the regions and let the driver check them;
+ * a queue the client binds (@bind, or its api's driver says so) is bound
+ * first and started after mapping.
+ */
+static int queue_map(struct accel_queue *q, const struct accel_region *regions, size_t n,
+		     bool bind, enum queue_origin origin)
 {
 	int r;
 
 	q->driver = find_driver(q->api);
 	if (!q->driver)
 		return -EPROTONOSUPPORT;
+	bind = bind || q->driver->bind_client;
+	if (bind && (r = queue_bind(q, origin)) < 0)
+		return r;
 	r = map_regions(q, regions, n);
 	if (r < 0)
+		return r;
+	if (bind && (r = queue_start(q, origin)) < 0)
 		return r;
 	return q->driver->init(q);
 }
 
 /* Turn the reply into a mapped queue; on failure the caller releases it. */
-static int queue_setup(struct accel_queue *q, struct json_object *reply)
+static int queue_setup(struct accel_queue *q, struct json_object *reply, enum queue_origin origin)
 {
 	struct accel_region regions[ACCEL_MAX_REGIONS];
-	struct json_object *id, *fork;
+	struct json_object *id, *fork, *bind;
+	bool bind_client;
 	size_t n;
 	int r;
 
@@ -196,10 +240,14 @@ static int queue_setup(struct accel_queue *q, struct json_object *reply)
 	q->fork_allowed = json_object_object_get_ex(reply, "fork", &fork) &&
 			  json_object_is_type(fork, json_type_string) &&
 			  strcmp(json_object_get_string(fork), "allow") == 0;
+	/* Absent (an older broker): "none". */
+	bind_client = json_object_object_get_ex(reply, "bind", &bind) &&
+		      json_object_is_type(bind, json_type_string) &&
+		      strcmp(json_object_get_string(bind), "client") == 0;
 	r = regions_from_json(reply, regions, ELEMENTSOF(regions), &n);
 	if (r < 0)
 		return r;
-	return queue_map(q, regions, n);
+	return queue_map(q, regions, n, bind_client, origin);
 }
 
 /*
@@ -209,7 +257,7 @@ static int queue_setup(struct accel_queue *q, struct json_object *reply)
  * otherwise.
  */
 static int receive_queue(struct accel_client *c, const char *method, struct json_object *params,
-			 bool give_back, struct accel_queue **out)
+			 bool give_back, enum queue_origin origin, struct accel_queue **out)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	_cleanup_(json_object_putp) struct json_object *reply = NULL;
@@ -228,7 +276,7 @@ static int receive_queue(struct accel_client *c, const char *method, struct json
 	}
 	q->fd = fd;
 	q->fork_generation = accel_fork_generation;
-	r = q->fd < 0 ? -EPROTO : queue_setup(q, reply);
+	r = q->fd < 0 ? -EPROTO : queue_setup(q, reply, origin);
 	if (r < 0) {
 		if (q->id && give_back)
 			release_on_broker(c, q->id);
@@ -252,14 +300,15 @@ EXPORT int accel_acquire(struct accel_client *c, const char *algorithm,
 	if (!c || !algorithm || !out)
 		return -EINVAL;
 	return receive_queue(c, ACCEL_INTERFACE ".AcquireQueue", acquire_params(algorithm, options),
-			     true, out);
+			     true, QUEUE_FRESH, out);
 }
 
 EXPORT int accel_attach(struct accel_client *c, uint64_t queue_id, struct accel_queue **out)
 {
 	if (!c || !out || queue_id == 0 || queue_id > INT64_MAX)
 		return -EINVAL;
-	return receive_queue(c, ACCEL_INTERFACE ".AttachQueue", id_params(queue_id), false, out);
+	return receive_queue(c, ACCEL_INTERFACE ".AttachQueue", id_params(queue_id), false, QUEUE_AGAIN,
+			     out);
 }
 
 EXPORT int accel_claim(struct accel_client *c, const char *token, struct accel_queue **out)
@@ -271,7 +320,8 @@ EXPORT int accel_claim(struct accel_client *c, const char *token, struct accel_q
 	params = json_object_new_object();
 	if (params)
 		json_object_object_add(params, "token", json_object_new_string(token));
-	return receive_queue(c, ACCEL_INTERFACE ".ClaimQueue", params, false, out);
+	/* A claimed SVA queue is a fresh one (the broker renews it): ours to bind. */
+	return receive_queue(c, ACCEL_INTERFACE ".ClaimQueue", params, false, QUEUE_FRESH, out);
 }
 
 EXPORT int accel_transfer(struct accel_queue *q, char token[ACCEL_TOKEN_SIZE])
@@ -323,7 +373,7 @@ EXPORT int accel_queue_import(int fd, const struct accel_import *im, struct acce
 	snprintf(q->device, sizeof(q->device), "%s", im->device ? im->device : "");
 	snprintf(q->api, sizeof(q->api), "%s", im->api);
 	snprintf(q->algorithm, sizeof(q->algorithm), "%s", im->algorithm ? im->algorithm : "");
-	r = queue_map(q, im->regions, im->n_regions);
+	r = queue_map(q, im->regions, im->n_regions, false, QUEUE_FRESH);
 	if (r < 0) {
 		queue_free(q);
 		return r;
@@ -407,6 +457,23 @@ EXPORT int accel_wait(struct accel_queue *q, struct accel_completion *out, unsig
 	return r < 0 ? r : q->driver->wait(q, out, max, timeout_ms);
 }
 
+/* accel_run() on a queue with no data area: the caller's buffers are the operation's. */
+static int run_direct(struct accel_queue *q, const void *src, size_t src_len, void *dst,
+		      size_t dst_len, uint64_t arg, uint32_t flags, struct accel_completion *out)
+{
+	int r = q->driver->submit(q, &(struct accel_op){
+		.src = src, .src_len = src_len, .dst = dst, .dst_len = dst_len,
+		.arg = arg, .flags = flags,
+	});
+
+	if (r < 0)
+		return r;
+	r = q->driver->wait(q, out, 1, -1);
+	if (r < 0)
+		return r;
+	return out->status < 0 ? out->status : 0;
+}
+
 EXPORT int accel_run(struct accel_queue *q, const void *src, size_t src_len, void *dst,
 		     size_t dst_len, uint64_t arg, uint32_t flags, struct accel_completion *out)
 {
@@ -423,6 +490,8 @@ EXPORT int accel_run(struct accel_queue *q, const void *src, size_t src_len, voi
 	if (q->driver->in_flight(q) > 0)
 		return -EBUSY;
 	buf = q->driver->buffer(q, &size);
+	if (!buf)	/* the device works in our memory (SVA): no copies */
+		return run_direct(q, src, src_len, dst, dst_len, arg, flags, out);
 	half = size / 2;
 	if (src_len > half)
 		return -E2BIG;

@@ -149,7 +149,9 @@ const char *accel_queue_algorithm(const struct accel_queue *queue);
 /*
  * The queue's data area: the memory the device reads sources from and
  * writes results to.  Sources and destinations of accel_submit() must lie
- * inside it.
+ * inside it.  A queue of an SVA device (api accel_sim_sva_v1) has none:
+ * NULL with *size 0; its device works in the caller's own memory, and
+ * accel_submit() and accel_run() take any of the caller's pointers.
  */
 void *accel_queue_buffer(struct accel_queue *queue, size_t *size);
 
@@ -161,9 +163,9 @@ void *accel_queue_buffer(struct accel_queue *queue, size_t *size);
 #define ACCEL_COMPLETION_STREAM_END	(1u << 0)
 
 struct accel_op {
-	const void *src;	/* inside accel_queue_buffer() */
+	const void *src;	/* inside accel_queue_buffer(); anywhere on an SVA queue */
 	size_t src_len;
-	void *dst;		/* inside accel_queue_buffer() */
+	void *dst;		/* inside accel_queue_buffer(); anywhere on an SVA queue */
 	size_t dst_len;
 	uint64_t arg;		/* crc32c: seed; gzip: level (0 = default) */
 	uint32_t flags;		/* ACCEL_OP_* */
@@ -205,6 +207,8 @@ int accel_wait(struct accel_queue *queue, struct accel_completion *out,
  * it, copy the result to @dst.  @src_len and @dst_len are bounded by the
  * data area (see accel_queue_buffer(); each gets half of it).  Nothing else
  * may be in flight on the queue (-EBUSY), and the data area is overwritten.
+ * On an SVA queue (no data area) the device reads @src and writes @dst
+ * where they are: no copies, no bound but 4 GiB.
  * Returns 0, or the operation's negative status.
  */
 int accel_run(struct accel_queue *queue, const void *src, size_t src_len,

@@ -2,8 +2,8 @@
 /*
  * sysfs attribute parsing: a fake /sys/class/uacce/<dev>/ whose files come
  * from the input, read by the uacce backend as at start-up and rescan
- * (sysfs.c, then the device built from what it read), and the number
- * parsers on the raw bytes.
+ * (sysfs.c, then the device built from what it read), and the number and
+ * features parsers on the raw bytes.
  *
  * Input: the attribute files in the order of `attrs` below, separated by
  * 0x01 bytes; a missing piece is a missing file.  A piece of one byte
@@ -22,10 +22,11 @@
 #include "fuzz.h"
 #include "log.h"
 #include "sysfs.h"
+#include "uacce_features.h"
 
 static const char *const attrs[] = {
 	"api", "algorithms", "flags", "available_instances", "region_mmio_size",
-	"region_dus_size", "isolate", "device/numa_node",
+	"region_dus_size", "isolate", "device/numa_node", "features",
 };
 #define N_ATTRS (sizeof(attrs) / sizeof(attrs[0]))
 
@@ -91,6 +92,21 @@ static void put_attr(const char *name, const uint8_t *data, size_t len)
 	close(fd);
 }
 
+/* Accepted features are words of [a-z0-9_] between single spaces, known bits only. */
+static void parse_features(const char *s)
+{
+	unsigned f;
+
+	if (uacce_features_parse(s, &f) < 0)
+		return;
+	if (f & ~(UACCE_FEAT_BIND_MM | UACCE_FEAT_REVOKE))
+		abort();
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+		      (*p == ' ' && p != s && p[1] != '\0' && p[1] != ' ')))
+			abort();
+}
+
 /* The parsers alone, on a string made of the raw bytes. */
 static void parse_numbers(const uint8_t *data, size_t len)
 {
@@ -105,6 +121,7 @@ static void parse_numbers(const uint8_t *data, size_t len)
 	if (sysfs_parse_u64(s, &u) == 0 && (s[0] == '-' || s[0] == '+'))
 		abort();	/* a sign is never a number here */
 	sysfs_parse_int(s, &i);
+	parse_features(s);
 	free(s);
 }
 
@@ -132,6 +149,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (char **a = d->algorithms; *a; a++)
 			if (**a == '\0')
 				abort();	/* no empty algorithm names */
+		/* The SVA rule: served only bound by the client, and then revocable for good. */
+		if ((d->bind_client && (!d->sva || !d->revocable || d->refused[0])) ||
+		    (d->sva && !d->bind_client && !d->refused[0]) || (!d->sva && d->refused[0]))
+			abort();
 		device_queues_free(d);
 	}
 	broker_finish(&b);

@@ -70,7 +70,7 @@ def config():
 
 def sysfs():
     names = ["api", "algorithms", "flags", "available_instances", "region_mmio_size",
-             "region_dus_size", "isolate", "device/numa_node"]
+             "region_dus_size", "isolate", "device/numa_node", "features"]
 
     def dev(vals):
         return b"\x01".join(v if isinstance(v, bytes) else v.encode() for v in vals)
@@ -82,6 +82,12 @@ def sysfs():
                      "", "-1\n"])
     s["isolated"] = dev(["accel_sim_v1", "copy", "0", "1", "4096", "4096", "1", "1"])
     s["bad"] = dev(["", "copy", "0x100000000", "-5", "18446744073709551616", "12 ", "x", "99999999999"])
+    s["sva"] = dev(["accel_sim_sva_v1\n", "copy\ngzip\n", "1\n", "8\n", "4096\n", "65536\n", "0\n",
+                    "0\n", "bind_mm revoke\n"])
+    s["sva-old"] = dev(["hisi_qm_v2\n", "zlib\n", "1\n", "8\n", "4096\n", "65536\n", "0\n", "0\n",
+                        "bind_mm\n"])
+    s["features-bad"] = dev(["hisi_qm_v2\n", "zlib\n", "0\n", "8\n", "4096\n", "65536\n", "0\n", "0\n",
+                             "revoke  bind_mm\n"])
     return s
 
 

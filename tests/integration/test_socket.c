@@ -727,7 +727,7 @@ static void put_attr(const char *dir, const char *name, const char *value)
 /* A fake sysfs tree: one SVA device, one whose node is not a uacce device. */
 static void uacce_devices_are_listed_and_refused_by_name(void **state)
 {
-	char tree[] = "/tmp/accel-fake-uacce-XXXXXX", dir[128], dev[128], cmd[160];
+	char tree[] = "/tmp/accel-fake-uacce-XXXXXX", dir[128], dev[128], cmd[160], *json = NULL;
 	struct accel_client *c;
 	struct accel_device *devs;
 	struct accel_queue *q;
@@ -759,8 +759,15 @@ static void uacce_devices_are_listed_and_refused_by_name(void **state)
 		assert_int_equal(devs[i].sva, strcmp(devs[i].name, "hisi_sec2-0") == 0);
 	}
 	accel_devices_free(devs, n);
+	/* A kernel without "features": nothing is revocable, the SVA device says why it is refused. */
+	assert_int_equal(accel_call_json(c, "org.accelbroker.Broker.ListDevices", NULL, &json), 0);
+	assert_null(strstr(json, "\"revocable\":true"));
+	assert_non_null(strstr(json, "\"revocable\":false"));
+	assert_non_null(strstr(json, "\"refused\":\"SVA device, and the kernel's uacce lacks UACCE_CMD_BIND_MM"));
+	free(json);
 	assert_int_equal(accel_acquire(c, "sm4", NULL, &q), -EXDEV);
 	assert_string_equal(accel_error_name(c), "org.accelbroker.Broker.SVANotSupported");
+	assert_non_null(strstr(accel_error_message(c), "hisi_sec2-0: "));
 	assert_int_equal(accel_acquire(c, "gzip", NULL, &q), -EBUSY);
 	assert_string_equal(accel_error_name(c), "org.accelbroker.Broker.NoDeviceAvailable");
 	assert_non_null(strstr(accel_error_message(c), "could not start a queue on hisi_zip-0"));

@@ -2,7 +2,8 @@
 /*
  * The uacce backend on fake sysfs trees: attribute parsing (good, missing,
  * malformed, oversized), discovery, and what acquiring from such devices
- * gives through the core (SVA refused, a node that is not a uacce device).
+ * gives through the core (SVA refused without the kernel's bind_mm and
+ * revoke, served unstarted with them; a node that is not a uacce device).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +24,7 @@
 #include "device.h"
 #include "log.h"
 #include "sysfs.h"
+#include "uacce_features.h"
 
 struct tree {
 	char root[64];		/* sysfs root */
@@ -55,6 +57,7 @@ static void add_device(struct tree *t, const char *name, const char *flags, cons
 	put(dir, "region_mmio_size", "16384\n");
 	put(dir, "region_dus_size", "4096000\n");
 	put(dir, "isolate", "0\n");
+	put(dir, "features", "bind_mm revoke\n");
 	snprintf(sub, sizeof(sub), "%s/device", dir);
 	assert_int_equal(mkdir(sub, 0755), 0);
 	put(sub, "numa_node", "1\n");
@@ -111,6 +114,7 @@ static void complete_device_is_read(void **state)
 	assert_int_equal(info.region_dus_size, 4096000);
 	assert_int_equal(info.numa_node, 1);
 	assert_false(info.isolated);
+	assert_int_equal(info.features, UACCE_FEAT_BIND_MM | UACCE_FEAT_REVOKE);
 	close(fd);
 }
 
@@ -126,9 +130,12 @@ static void optional_attributes_may_be_missing(void **state)
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/old-0/device/numa_node", t->root);
 	unlink(path);
+	snprintf(path, sizeof(path), "%s/old-0/features", t->root);
+	unlink(path);
 	fd = rootfd(t);
 	assert_int_equal(uacce_info_read(fd, "old-0", &info, why, sizeof(why)), 0);
 	assert_int_equal(info.numa_node, -1);
+	assert_int_equal(info.features, 0);	/* mainline: no attribute, no features */
 	assert_int_equal(info.flags, 1);
 	close(fd);
 }
@@ -147,6 +154,9 @@ static void malformed_attributes_are_refused_with_a_reason(void **state)
 		{ "algorithms", "\n", "algorithms: No data available" },
 		{ "isolate", "maybe\n", "isolate: not a number" },
 		{ "device/numa_node", "one\n", "device/numa_node: not a number" },
+		{ "features", "bind_mm  revoke\n", "features: malformed" },
+		{ "features", "Bind_MM\n", "features: malformed" },
+		{ "features", "bind_mm,revoke\n", "features: malformed" },
 	};
 	struct tree *t = *state;
 
@@ -190,6 +200,68 @@ static void missing_and_oversized_attributes_are_refused(void **state)
 	assert_string_equal(why, "region_mmio_size: No such file or directory");
 	assert_int_equal(uacce_info_read(fd, "big-0", &info, why, sizeof(why)), -EFBIG);
 	close(fd);
+}
+
+static void features_attribute_is_parsed_strictly(void **state)
+{
+	static const struct {
+		const char *s;
+		int r;
+		unsigned features;
+	} cases[] = {
+		{ "", 0, 0 },
+		{ "bind_mm", 0, UACCE_FEAT_BIND_MM },
+		{ "revoke", 0, UACCE_FEAT_REVOKE },
+		{ "bind_mm revoke", 0, UACCE_FEAT_BIND_MM | UACCE_FEAT_REVOKE },
+		{ "revoke bind_mm", 0, UACCE_FEAT_BIND_MM | UACCE_FEAT_REVOKE },
+		{ "revoke future_thing2 bind_mm", 0, UACCE_FEAT_BIND_MM | UACCE_FEAT_REVOKE },
+		{ "bind_mmx", 0, 0 },		/* another word, not ours */
+		{ " bind_mm", -EINVAL, 0 },
+		{ "bind_mm ", -EINVAL, 0 },
+		{ "bind_mm  revoke", -EINVAL, 0 },
+		{ "bind_mm\trevoke", -EINVAL, 0 },
+		{ "bind_mm\nrevoke", -EINVAL, 0 },
+		{ "BIND_MM", -EINVAL, 0 },
+		{ "bind-mm", -EINVAL, 0 },
+		{ " ", -EINVAL, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned f = 0xff;
+		int r = uacce_features_parse(cases[i].s, &f);
+		if (r != cases[i].r || f != cases[i].features)
+			fail_msg("\"%s\": %d %#x, want %d %#x", cases[i].s, r, f, cases[i].r, cases[i].features);
+	}
+}
+
+static void serving_follows_the_kernel_features(void **state)
+{
+	struct uacce_serving s;
+
+	(void)state;
+	uacce_serving_decide(false, 0, &s);	/* mainline, non-SVA: served, PUT_Q only */
+	assert_false(s.revocable);
+	assert_false(s.bind_client);
+	assert_string_equal(s.refused, "");
+	uacce_serving_decide(false, UACCE_FEAT_REVOKE, &s);
+	assert_true(s.revocable);
+	assert_false(s.bind_client);
+	uacce_serving_decide(true, UACCE_FEAT_BIND_MM | UACCE_FEAT_REVOKE, &s);
+	assert_true(s.revocable);
+	assert_true(s.bind_client);
+	assert_string_equal(s.refused, "");
+	uacce_serving_decide(true, 0, &s);
+	assert_false(s.bind_client);
+	assert_non_null(strstr(s.refused, "UACCE_CMD_BIND_MM (bind_mm) and UACCE_CMD_REVOKE (revoke)"));
+	uacce_serving_decide(true, UACCE_FEAT_BIND_MM, &s);
+	assert_false(s.bind_client);
+	assert_null(strstr(s.refused, "bind_mm"));
+	assert_non_null(strstr(s.refused, "UACCE_CMD_REVOKE (revoke)"));
+	uacce_serving_decide(true, UACCE_FEAT_REVOKE, &s);
+	assert_false(s.bind_client);
+	assert_non_null(strstr(s.refused, "UACCE_CMD_BIND_MM (bind_mm)"));
+	assert_null(strstr(s.refused, "revoke)"));
 }
 
 static const struct broker_limits limits = {
@@ -255,6 +327,8 @@ static void acquire_names_what_went_wrong(void **state)
 	add_device(t, "sva-0", "1\n", "4\n");
 	snprintf(dir, sizeof(dir), "%s/sva-0", t->root);
 	put(dir, "algorithms", "sm4\n");
+	strcat(dir, "/features");
+	unlink(dir);	/* a mainline kernel */
 	add_device(t, "zip-0", "0\n", "4\n");
 	broker_init(&b, &limits, NULL);
 	assert_int_equal(backend_uacce_add_devices(&b, t->root, t->dev), 2);
@@ -262,6 +336,7 @@ static void acquire_names_what_went_wrong(void **state)
 	assert_int_equal(broker_acquire(&b, &peer, &owner, &(struct acquire_request){ "sm4", NULL, -1 },
 					&q, &e), -EXDEV);
 	assert_string_equal(e.name, ERR_SVA_NOT_SUPPORTED);
+	assert_non_null(strstr(e.message, "UACCE_CMD_BIND_MM (bind_mm) and UACCE_CMD_REVOKE (revoke)"));
 	assert_int_equal(broker_acquire(&b, &peer, &owner, &(struct acquire_request){ "zstd", NULL, -1 },
 					&q, &e), -EOPNOTSUPP);
 	assert_string_equal(e.name, ERR_NO_SUCH_ALGORITHM);
@@ -280,6 +355,134 @@ static void acquire_names_what_went_wrong(void **state)
 	broker_finish(&b);
 }
 
+/*
+ * With bind_mm and revoke an SVA device is served, and its queue is handed
+ * over unstarted: the node here is a regular file, on which START_Q would
+ * fail (as it does for the non-SVA device next to it).  Without revoke it is
+ * refused, naming what the kernel lacks.
+ */
+static void sva_device_is_served_unstarted_where_the_kernel_can_bind_and_revoke(void **state)
+{
+	struct tree *t = *state;
+	struct peer peer = { .uid = 1000, .gid = 1000, .pid = 1 };
+	struct accel_error e = { 0 };
+	struct broker b;
+	struct queue *q;
+	char dir[300];
+	int owner;
+
+	add_device(t, "sva-0", "1\n", "4\n");
+	snprintf(dir, sizeof(dir), "%s/sva-0", t->root);
+	put(dir, "algorithms", "sm4\n");
+	add_device(t, "sva-1", "1\n", "4\n");
+	snprintf(dir, sizeof(dir), "%s/sva-1", t->root);
+	put(dir, "algorithms", "sm3\n");
+	put(dir, "features", "bind_mm\n");
+	add_device(t, "plain-0", "0\n", "4\n");
+	broker_init(&b, &limits, NULL);
+	assert_int_equal(backend_uacce_add_devices(&b, t->root, t->dev), 3);
+	assert_true(broker_find_device(&b, "sva-0")->bind_client);
+	assert_true(broker_find_device(&b, "sva-0")->revocable);
+	assert_false(broker_find_device(&b, "plain-0")->bind_client);
+
+	assert_int_equal(broker_acquire(&b, &peer, &owner, &(struct acquire_request){ "sm4", NULL, -1 },
+					&q, &e), 0);
+	assert_true(q->fd >= 0);
+	assert_string_equal(device_bind_to_string(q->device), "client");
+	assert_int_equal(broker_active_queues(&b), 1);	/* counted like any other */
+	assert_int_equal(broker_acquire(&b, &peer, &owner, &(struct acquire_request){ "gzip", "plain-0", -1 },
+					&q, &e), -EBUSY);
+	assert_non_null(strstr(e.message, "could not start a queue on plain-0"));
+	assert_int_equal(broker_acquire(&b, &peer, &owner, &(struct acquire_request){ "sm3", NULL, -1 },
+					&q, &e), -EXDEV);
+	assert_string_equal(e.name, ERR_SVA_NOT_SUPPORTED);
+	assert_non_null(strstr(e.message, "sva-1: "));
+	assert_non_null(strstr(e.message, "UACCE_CMD_REVOKE"));
+	broker_finish(&b);
+}
+
+/*
+ * A claimed SVA queue is bound to the giver's address space: the receiver
+ * gets a fresh queue (a new open), even within one uid.
+ */
+static void claimed_sva_queue_is_a_fresh_one(void **state)
+{
+	struct tree *t = *state;
+	struct peer giver = { .uid = 1000, .gid = 1000, .pid = 1 };
+	struct peer receiver = { .uid = 1000, .gid = 1000, .pid = 2 };
+	char token[QUEUE_TOKEN_LEN + 1];
+	struct accel_error e = { 0 };
+	struct broker b;
+	struct queue *q, *claimed;
+	int holder_a, holder_b, old_fd;
+	char dir[300];
+
+	struct broker_limits with_transfers = limits;
+
+	with_transfers.transfer_timeout_usec = 60000000;
+	add_device(t, "sva-0", "1\n", "4\n");
+	snprintf(dir, sizeof(dir), "%s/sva-0", t->root);
+	put(dir, "algorithms", "sm4\n");
+	broker_init(&b, &with_transfers, NULL);
+	assert_int_equal(backend_uacce_add_devices(&b, t->root, t->dev), 1);
+	assert_int_equal(broker_acquire(&b, &giver, &holder_a, &(struct acquire_request){ "sm4", NULL, -1 },
+					&q, &e), 0);
+	old_fd = q->fd;
+	assert_int_equal(broker_transfer(&b, &giver, &holder_a, q->id, token, &e), 0);
+	assert_int_equal(broker_claim(&b, &receiver, &holder_b, token, &claimed, &e), 0);
+	assert_ptr_equal(claimed, q);
+	assert_true(claimed->fd >= 0);
+	assert_int_not_equal(claimed->fd, old_fd);	/* opened while the old one was still open */
+	assert_true(broker_counts_match(&b));
+	broker_finish(&b);
+}
+
+/*
+ * After a restart the fd store hands back an SVA queue as any other: the
+ * device's node (here a link to /dev/null, a character device) is checked,
+ * the queue counted; something else is refused.
+ */
+static void sva_queue_is_adopted_after_a_restart(void **state)
+{
+	struct tree *t = *state;
+	struct accel_error e = { 0 };
+	struct broker b;
+	struct queue *q;
+	char dir[300], node[300], file[320];
+	int fd;
+
+	add_device(t, "sva-0", "1\n", "4\n");
+	snprintf(dir, sizeof(dir), "%s/sva-0", t->root);
+	put(dir, "algorithms", "sm4\n");
+	snprintf(node, sizeof(node), "%s/sva-0", t->dev);
+	assert_int_equal(unlink(node), 0);
+	assert_int_equal(symlink("/dev/null", node), 0);
+	broker_init(&b, &limits, NULL);
+	assert_int_equal(backend_uacce_add_devices(&b, t->root, t->dev), 1);
+
+	q = calloc(1, sizeof(*q));
+	*q = (struct queue){ .id = 7, .uid = 1000, .gid = 1000, .pid = 1,
+			     .terms = { LIFETIME_CONNECTION, FORK_DENY, TRANSFER_SAME_USER } };
+	strcpy(q->algorithm, "sm4");
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	assert_int_equal(broker_adopt(&b, q, "sva-0", fd, -1, &e), 0);
+	assert_int_equal(broker_active_queues(&b), 1);
+	assert_true(q->device->bind_client);
+	assert_int_equal(q->n_regions, 2);
+	assert_true(broker_counts_match(&b));
+
+	q = calloc(1, sizeof(*q));
+	*q = (struct queue){ .id = 8, .uid = 1000, .gid = 1000, .pid = 1 };
+	strcpy(q->algorithm, "sm4");
+	snprintf(file, sizeof(file), "%s/api", dir);
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	assert_true(broker_adopt(&b, q, "sva-0", fd, -1, &e) < 0);
+	assert_string_equal(e.name, ERR_NO_SUCH_QUEUE);
+	free(q);
+	assert_int_equal(broker_active_queues(&b), 1);
+	broker_finish(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -290,6 +493,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(discovery_keeps_good_devices_and_skips_the_rest, setup, teardown),
 		cmocka_unit_test_setup_teardown(missing_sysfs_root_means_no_devices, setup, teardown),
 		cmocka_unit_test_setup_teardown(acquire_names_what_went_wrong, setup, teardown),
+		cmocka_unit_test(features_attribute_is_parsed_strictly),
+		cmocka_unit_test(serving_follows_the_kernel_features),
+		cmocka_unit_test_setup_teardown(sva_device_is_served_unstarted_where_the_kernel_can_bind_and_revoke,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(claimed_sva_queue_is_a_fresh_one, setup, teardown),
+		cmocka_unit_test_setup_teardown(sva_queue_is_adopted_after_a_restart, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("uacce", tests, NULL, NULL);

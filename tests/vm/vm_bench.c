@@ -6,7 +6,9 @@
  * software engine.  For SVA queues (accel_sim-2, issue 14): direct open +
  * map + start against a queue opened by another process (standing in for
  * the broker) and bound by the holder (UACCE_CMD_BIND_MM) before it maps and
- * starts, and a 64-byte copy round trip on a raw ring, SVA and not.
+ * starts, and a 64-byte copy round trip on a raw ring, SVA and not; and
+ * through the broker and libaccel, acquire+bind+map+start of an SVA queue
+ * and a 64-byte copy between heap buffers on it.
  * Prints one JSON object.  TCG emulates every
  * instruction: compare the figures of one run with each other, not with
  * the host's.
@@ -75,12 +77,18 @@ static void direct_open(void *ctx)
 	close(fd);
 }
 
-/* accel_acquire + accel_release on accel_sim-0. */
+struct acquire_ctx {
+	struct accel_client *c;
+	const char *device;
+};
+
+/* accel_acquire + accel_release on ctx->device (SVA: libaccel binds, maps and starts). */
 static void broker_acquire(void *ctx)
 {
-	const struct accel_acquire_options o = { "accel_sim-0", -1 };
+	struct acquire_ctx *a = ctx;
+	const struct accel_acquire_options o = { a->device, -1 };
 	struct accel_queue *q;
-	int r = accel_acquire(ctx, "copy", &o, &q);
+	int r = accel_acquire(a->c, "copy", &o, &q);
 
 	if (r < 0)
 		die("acquire", r);
@@ -98,13 +106,19 @@ static void broker_ping(void *ctx)
 	free(reply);
 }
 
-/* 64 bytes copied, submit to completion. */
+static unsigned char heap[8192];	/* an SVA queue's source and destination */
+
+/* 64 bytes copied, submit to completion: in the data area, or on the heap (SVA). */
 static void copy64(void *ctx)
 {
 	struct accel_queue *q = ctx;
 	unsigned char *buf = accel_queue_buffer(q, NULL);
 	struct accel_completion done;
-	int r = accel_submit(q, &(struct accel_op){ .src = buf, .src_len = 64, .dst = buf + 4096, .dst_len = 64 });
+	int r;
+
+	if (!buf)
+		buf = heap;
+	r = accel_submit(q, &(struct accel_op){ .src = buf, .src_len = 64, .dst = buf + 4096, .dst_len = 64 });
 
 	if (r < 0 || (r = accel_wait(q, &done, 1, 5000)) != 1)
 		die("copy", r);
@@ -224,12 +238,13 @@ static struct accel_client *connect_to(const char *sock)
 	return c;
 }
 
-static double copy64_rtt(const char *sock, size_t n)
+static double copy64_rtt(const char *sock, const char *device, size_t n)
 {
+	const struct accel_acquire_options o = { device, -1 };
 	struct accel_client *c = connect_to(sock);
 	struct accel_queue *q;
 	double p;
-	int r = accel_acquire(c, "copy", NULL, &q);
+	int r = accel_acquire(c, "copy", &o, &q);
 
 	if (r < 0)
 		die("copy queue", r);
@@ -242,7 +257,8 @@ static double copy64_rtt(const char *sock, size_t n)
 int main(int argc, char **argv)
 {
 	double direct, brokered, ping, kernel_rtt, sim_rtt, sva_direct_us, sva_bound_us, raw_rtt, sva_rtt, bind_us;
-	struct accel_client *c;
+	double sva_brokered_us, sva_libaccel_rtt;
+	struct acquire_ctx a = { NULL, "accel_sim-0" };
 	int sp[2];
 	pid_t opener;
 
@@ -251,12 +267,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	direct = median_us(300, direct_open, NULL);
-	c = connect_to(argv[1]);
-	brokered = median_us(300, broker_acquire, c);
-	ping = median_us(300, broker_ping, c);
-	accel_disconnect(c);
-	kernel_rtt = copy64_rtt(argv[1], 2000);
-	sim_rtt = copy64_rtt(argv[2], 2000);
+	a.c = connect_to(argv[1]);
+	brokered = median_us(300, broker_acquire, &a);
+	a.device = "accel_sim-2";
+	sva_brokered_us = median_us(300, broker_acquire, &a);
+	ping = median_us(300, broker_ping, a.c);
+	accel_disconnect(a.c);
+	kernel_rtt = copy64_rtt(argv[1], "accel_sim-0", 2000);
+	sva_libaccel_rtt = copy64_rtt(argv[1], "accel_sim-2", 2000);
+	sim_rtt = copy64_rtt(argv[2], NULL, 2000);
 
 	sva_direct_us = median_us(SVA_RUNS, sva_direct, NULL);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
@@ -280,9 +299,11 @@ int main(int argc, char **argv)
 	       "\"copy64_round_trip\": {\"kernel_engine_p50_us\": %.1f, \"broker_engine_p50_us\": %.1f}, "
 	       "\"sva\": {\"direct_open_map_start_p50_us\": %.1f, "
 	       "\"opener_open_then_bind_map_start_p50_us\": %.1f, \"bind_mm_ioctl_p50_us\": %.1f, "
-	       "\"raw_ring_copy64_p50_us\": %.1f, \"raw_ring_copy64_non_sva_p50_us\": %.1f}, "
+	       "\"raw_ring_copy64_p50_us\": %.1f, \"raw_ring_copy64_non_sva_p50_us\": %.1f, "
+	       "\"through_broker_acquire_bind_map_start_p50_us\": %.1f, \"through_broker_ratio\": %.2f, "
+	       "\"libaccel_heap_copy64_p50_us\": %.1f}, "
 	       "\"note\": \"qemu TCG: compare within this run only\"}\n",
 	       direct, brokered, brokered / direct, ping, kernel_rtt, sim_rtt, sva_direct_us, sva_bound_us,
-	       bind_us, sva_rtt, raw_rtt);
+	       bind_us, sva_rtt, raw_rtt, sva_brokered_us, sva_brokered_us / sva_direct_us, sva_libaccel_rtt);
 	return 0;
 }
