@@ -75,8 +75,8 @@ static void connection_wait_for_reader(struct connection *c, bool waiting)
 	c->recheck = sd_event_source_disable_unref(c->recheck);
 	/*
 	 * Accuracy 1 µs: sd-event's default lets a timer run 250 ms late, a
-	 * stall for a pipelining client at every few fds.  On failure, the
-	 * client's next call or its close gets it going.
+	 * stall for a pipelining client at every few fds.  On failure (no
+	 * memory), only the client's hang-up gets it going: EPOLLIN is off.
 	 */
 	(void)sd_event_add_time_relative(s->event, &c->recheck, CLOCK_MONOTONIC, c->recheck_usec, 1,
 					 connection_recheck, c);
@@ -284,6 +284,15 @@ static int connection_io(sd_event_source *s, int fd, uint32_t revents, void *use
 
 	(void)s;
 	(void)fd;
+	/*
+	 * Hung up after its calls were read, with fds it has not read: it
+	 * reads nothing more either (a peer that closed has none unread), so
+	 * no reply can reach it, and the hang-up, reported on every loop turn
+	 * whatever the mask, would spin the connection waiting for its reader.
+	 */
+	if (c->state == CONNECTION_DRAINING && (revents & (EPOLLHUP | EPOLLERR)) &&
+	    !connection_can_take_more(c))
+		c->state = CONNECTION_CLOSING;
 	if (c->state == CONNECTION_ACTIVE && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		connection_read(c);
 	connection_dispatch(c);

@@ -259,6 +259,19 @@ static int replies_waiting(int fd)
 	return count;
 }
 
+/* Acquire a queue on @fd and write into @buf an AttachQueue call for it. */
+static void attach_call(int fd, char *buf, size_t size)
+{
+	struct json_object *o = call_json(fd, ACQUIRE_COPY), *p, *id;
+
+	assert_true(json_object_object_get_ex(o, "parameters", &p));
+	assert_true(json_object_object_get_ex(p, "queue_id", &id));
+	snprintf(buf, size,
+		 "{\"method\":\"org.accelbroker.Broker.AttachQueue\",\"parameters\":{\"queue_id\":%lld}}",
+		 (long long)json_object_get_int64(id));
+	json_object_put(o);
+}
+
 /*
  * Thousands of AttachQueue calls pipelined on one's own queue, never read:
  * the broker holds at most a few duplicates for that connection, and every
@@ -273,16 +286,9 @@ static void pipelined_fd_replies_are_bounded(void **state)
 	static struct reader rd;
 	static char msg[4096];
 	char attach[256];
-	struct json_object *o, *p, *id;
 
 	assert_true(fd >= 0 && other >= 0);
-	o = call_json(fd, ACQUIRE_COPY);
-	assert_true(json_object_object_get_ex(o, "parameters", &p));
-	assert_true(json_object_object_get_ex(p, "queue_id", &id));
-	snprintf(attach, sizeof(attach),
-		 "{\"method\":\"org.accelbroker.Broker.AttachQueue\",\"parameters\":{\"queue_id\":%lld}}",
-		 (long long)json_object_get_int64(id));
-	json_object_put(o);
+	attach_call(fd, attach, sizeof(attach));
 	base = broker_fd_count(&broker);
 
 	rd.fd = fd;
@@ -314,6 +320,41 @@ static void pipelined_fd_replies_are_bounded(void **state)
 	}
 	assert_int_equal(answered, sent);
 	assert_int_equal(rd.fds, (unsigned)sent);
+	assert_int_equal(status_field(other, "awaiting_reader"), 0);
+	close(fd);
+	close(other);
+	assert_broker_serves();
+}
+
+/*
+ * A client stopped for the fds it has not read shuts its socket both ways
+ * and keeps it open: nothing sent can reach it any more.  The broker closes
+ * the connection rather than wait for a reader that cannot come (the
+ * hang-up, reported on every loop turn, made it spin).
+ */
+static void hung_up_reader_is_closed_without_spinning(void **state)
+{
+	int fd = raw_connect(broker.sock), other = raw_connect(broker.sock);
+	int64_t iterations, clients;
+	char attach[256];
+
+	assert_true(fd >= 0 && other >= 0);
+	attach_call(fd, attach, sizeof(attach));
+	assert_true(pipeline(fd, attach, 100, MSG_DONTWAIT) > 8);
+	for (int i = 0; i < 10000 && status_field(other, "awaiting_reader") == 0; i++)
+		;
+	assert_int_equal(status_field(other, "awaiting_reader"), 1);
+	clients = status_field(other, "clients");
+	iterations = status_field(other, "loop_iterations");
+	assert_int_equal(shutdown(fd, SHUT_RDWR), 0);
+	for (int i = 0; i < 50; i++)
+		json_object_put(call_json(other, GET_STATUS));
+	iterations = status_field(other, "loop_iterations") - iterations;
+	fprintf(stderr, "loop turns over 50 calls after the hang-up: %lld\n", (long long)iterations);
+	assert_true(iterations < 50 * 10);
+	for (int i = 0; i < 10000 && status_field(other, "clients") == clients; i++)
+		;
+	assert_int_equal(status_field(other, "clients"), clients - 1);
 	assert_int_equal(status_field(other, "awaiting_reader"), 0);
 	close(fd);
 	close(other);
@@ -430,6 +471,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(slow_monitor_gets_whole_messages_and_an_overflow, setup, teardown),
 		cmocka_unit_test_setup_teardown(pipelined_fd_replies_are_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(hung_up_reader_is_closed_without_spinning, setup, teardown),
 		cmocka_unit_test_setup_teardown(out_of_fds_pauses_the_listener, setup, teardown),
 		cmocka_unit_test_setup_teardown(half_close_answers_every_complete_call, setup, teardown),
 		cmocka_unit_test_setup_teardown(long_listing_reaches_the_client, setup, teardown),
