@@ -39,7 +39,7 @@ struct varlink_call;
  * the maximum while the client does not read.
  */
 #define CONNECTION_RECHECK_MIN_USEC 1000u
-#define CONNECTION_RECHECK_MAX_USEC (64u * 1000u)
+#define CONNECTION_RECHECK_MAX_USEC (1000u * 1000u)
 /* A monitor whose unread events reach this loses the next ones (see protocol.md). */
 #define CONNECTION_EVENT_BACKLOG (4u * CONNECTION_OUT_HIGH_WATER)
 
