@@ -45,6 +45,14 @@ static int bus_error(sd_bus_error *error, const struct accel_error *e)
 	return -EIO;	/* the error set above is what the caller sees */
 }
 
+/* A core error in answer to @c's call @m, logged as the socket's are. */
+static int client_error(const struct bus_client *c, sd_bus_message *m, const struct accel_error *e,
+			sd_bus_error *error)
+{
+	broker_log_failure(&c->peer, sd_bus_message_get_member(m), e);
+	return bus_error(error, e);
+}
+
 static int invalid(sd_bus_error *error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int invalid(sd_bus_error *error, const char *fmt, ...)
 {
@@ -377,7 +385,7 @@ static int method_acquire_queue(sd_bus_message *m, void *userdata, sd_bus_error 
 	if (r < 0)
 		return r;
 	if (broker_acquire(api->broker, &c->peer, c, &req, &q, &e) < 0)
-		return bus_error(error, &e);
+		return client_error(c, m, &e, error);
 	r = reply_queue(m, q);
 	if (r < 0)	/* the caller never learns of it: give it back now */
 		broker_release(api->broker, &c->peer, c, q->id, NULL);
@@ -398,7 +406,7 @@ static int method_release_queue(sd_bus_message *m, void *userdata, sd_bus_error 
 	if (r < 0)
 		return r;
 	if (broker_release(api->broker, &c->peer, c, id, &e) < 0)
-		return bus_error(error, &e);
+		return client_error(c, m, &e, error);
 	return sd_bus_reply_method_return(m, "");
 }
 
@@ -417,7 +425,7 @@ static int method_attach_queue(sd_bus_message *m, void *userdata, sd_bus_error *
 	if (r < 0)
 		return r;
 	if (broker_attach(api->broker, &c->peer, c, id, &q, &e) < 0)
-		return bus_error(error, &e);
+		return client_error(c, m, &e, error);
 	return reply_queue(m, q);
 }
 
@@ -436,7 +444,7 @@ static int method_transfer_queue(sd_bus_message *m, void *userdata, sd_bus_error
 	if (r < 0)
 		return r;
 	if (broker_transfer(api->broker, &c->peer, c, id, token, &e) < 0)
-		return bus_error(error, &e);
+		return client_error(c, m, &e, error);
 	return sd_bus_reply_method_return(m, "st", token, api->broker->limits.transfer_timeout_usec);
 }
 
@@ -455,7 +463,7 @@ static int method_claim_queue(sd_bus_message *m, void *userdata, sd_bus_error *e
 	if (r < 0)
 		return r;
 	if (broker_claim(api->broker, &c->peer, c, token, &q, &e) < 0)
-		return bus_error(error, &e);
+		return client_error(c, m, &e, error);
 	return reply_queue(m, q);
 }
 
@@ -585,7 +593,7 @@ static int method_revoke(sd_bus_message *m, void *userdata, sd_bus_error *error)
 		return r;
 	r = broker_revoke_matching(api->broker, &c->peer, &req, &e);
 	if (r < 0)
-		return bus_error(error, &e);
+		return client_error(c, m, &e, error);
 	return sd_bus_reply_method_return(m, "u", (uint32_t)r);
 }
 
@@ -601,11 +609,11 @@ static int method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error)
 		return r;
 	if (!c->peer.admin) {
 		accel_error_set(&e, ERR_PERMISSION_DENIED, "only an administrator may reload");
-		return bus_error(error, &e);
+		return client_error(c, m, &e, error);
 	}
-	r = broker_reload(api->broker, &e);
+	r = broker_reload(api->broker, &c->peer, &e);
 	if (r < 0)
-		return bus_error(error, &e);
+		return client_error(c, m, &e, error);
 	return sd_bus_reply_method_return(m, "u", (uint32_t)r);
 }
 
@@ -681,6 +689,14 @@ static void on_device_changed(struct broker_watcher *w, const struct device *d, 
 		log_warning("Could not announce a device change on the bus");
 }
 
+/* Where sd-bus looks for the system bus, for the logs. */
+static const char *system_bus_address(void)
+{
+	const char *a = getenv("DBUS_SYSTEM_BUS_ADDRESS");
+
+	return a && *a ? a : "unix:path=/run/dbus/system_bus_socket";
+}
+
 int dbus_api_init(struct dbus_api *api, sd_event *event, struct broker *b)
 {
 	int r;
@@ -689,7 +705,8 @@ int dbus_api_init(struct dbus_api *api, sd_event *event, struct broker *b)
 	list_init(&api->clients);
 	r = sd_bus_open_system_with_description(&api->bus, "accel-broker");
 	if (r < 0) {
-		log_info("Not on the system bus (%s): serving the socket only", strerror(-r));
+		log_info("Not on the system bus %s (%s): serving the socket only", system_bus_address(),
+			 strerror(-r));
 		api->bus = NULL;
 		return 0;
 	}
@@ -702,8 +719,8 @@ int dbus_api_init(struct dbus_api *api, sd_event *event, struct broker *b)
 	}
 	r = sd_bus_request_name(api->bus, DBUS_NAME, 0);
 	if (r < 0) {
-		log_warning("Could not own %s on the system bus (%s): serving the socket only",
-			    DBUS_NAME, strerror(-r));
+		log_warning("Could not own %s on the system bus %s (%s): serving the socket only",
+			    DBUS_NAME, system_bus_address(), strerror(-r));
 		goto fail;
 	}
 	api->devices = (struct broker_watcher){ .device_changed = on_device_changed };
