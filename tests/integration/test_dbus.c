@@ -469,6 +469,20 @@ static int nobody_is_refused(int arg)
 	return 0;
 }
 
+/* Whether the broker's log has a line holding all three strings. */
+static bool log_has(const char *a, const char *b, const char *c)
+{
+	char line[1024];
+	bool found = false;
+	FILE *f = fopen(broker.log, "r");
+
+	assert_non_null(f);
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, a) && strstr(line, b) && strstr(line, c);
+	fclose(f);
+	return found;
+}
+
 static void the_name_and_admin_methods_are_guarded(void **state)
 {
 	pid_t pid;
@@ -479,6 +493,9 @@ static void the_name_and_admin_methods_are_guarded(void **state)
 	if (pid == 0)
 		_exit(nobody_is_refused(0));
 	assert_int_equal(wait_status(pid), 0);
+	/* Refusals on the bus are in the log, with who was refused. */
+	assert_true(log_has("Reload from pid", "uid 65534 refused", "only an administrator"));
+	assert_true(log_has("Revoke from pid", "uid 65534 refused", "another user"));
 }
 
 static void malformed_calls_get_errors_and_the_broker_stays(void **state)
