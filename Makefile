@@ -137,7 +137,11 @@ $(B)/gen/varlink_description.c: daemon/org.accelbroker.Broker.varlink scripts/em
 	@mkdir -p $(dir $@)
 	scripts/embed-text varlink_api_description $< > $@
 
-$(B)/obj/gen/varlink_description.o: $(B)/gen/varlink_description.c
+$(B)/gen/varlink_service_description.c: daemon/org.varlink.service.varlink scripts/embed-text
+	@mkdir -p $(dir $@)
+	scripts/embed-text varlink_service_description $< > $@
+
+$(B)/obj/gen/%.o: $(B)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -145,7 +149,8 @@ $(B)/obj/gen/varlink_description.o: $(B)/gen/varlink_description.c
 $(B)/libcommon.a: $(call obj,$(COMMON_SRC))
 	$(AR) rcs $@ $^
 
-$(B)/libdaemon.a: $(call obj,$(DAEMON_SRC)) $(B)/obj/gen/varlink_description.o
+$(B)/libdaemon.a: $(call obj,$(DAEMON_SRC)) $(B)/obj/gen/varlink_description.o \
+		$(B)/obj/gen/varlink_service_description.o
 	$(AR) rcs $@ $^
 
 $(BROKER): $(call obj,daemon/main.c) $(B)/libdaemon.a $(B)/libcommon.a

@@ -22,6 +22,7 @@ static const struct {
 	{ ERR_VARLINK_METHOD_NOT_FOUND, ENOSYS },
 	{ ERR_VARLINK_INTERFACE_NOT_FOUND, ENOSYS },
 	{ ERR_VARLINK_INVALID_PARAMETER, EINVAL },
+	{ ERR_VARLINK_EXPECTED_MORE, EINVAL },
 };
 
 const char *accel_error_name_at(size_t i)
@@ -53,6 +54,8 @@ int accel_error_set(struct accel_error *e, const char *name, const char *fmt, ..
 
 	if (e) {
 		e->name = name;
+		e->field = NULL;
+		e->value[0] = '\0';
 		va_start(ap, fmt);
 		vsnprintf(e->message, sizeof(e->message), fmt, ap);
 		va_end(ap);
@@ -60,8 +63,19 @@ int accel_error_set(struct accel_error *e, const char *name, const char *fmt, ..
 	return accel_error_errno(name);
 }
 
+int accel_error_field(struct accel_error *e, const char *key, const char *value)
+{
+	if (e) {
+		e->field = key;
+		snprintf(e->value, sizeof(e->value), "%s", value);
+	}
+	return accel_error_errno(e ? e->name : NULL);
+}
+
 void accel_error_clear(struct accel_error *e)
 {
 	e->name = NULL;
 	e->message[0] = '\0';
+	e->field = NULL;
+	e->value[0] = '\0';
 }

@@ -23,18 +23,28 @@
 #define ERR_VARLINK_METHOD_NOT_FOUND	"org.varlink.service.MethodNotFound"
 #define ERR_VARLINK_INTERFACE_NOT_FOUND	"org.varlink.service.InterfaceNotFound"
 #define ERR_VARLINK_INVALID_PARAMETER	"org.varlink.service.InvalidParameter"
+#define ERR_VARLINK_EXPECTED_MORE	"org.varlink.service.ExpectedMore"
 
 #define ACCEL_ERROR_MESSAGE_MAX 256
 
-/* An error meant for the peer: a name from the table and a human message. */
+/*
+ * An error meant for the peer: a name from the table and a human message,
+ * and for varlink's standard errors the field the specification gives them
+ * (InvalidParameter: "parameter", MethodNotFound: "method",
+ * InterfaceNotFound: "interface").
+ */
 struct accel_error {
 	const char *name;	/* NULL: no error */
 	char message[ACCEL_ERROR_MESSAGE_MAX];
+	const char *field;	/* NULL: only the message */
+	char value[ACCEL_ERROR_MESSAGE_MAX];
 };
 
-/* Set @e and return the negative errno that goes with @name. */
+/* Set @e (with no field) and return the negative errno that goes with @name. */
 int accel_error_set(struct accel_error *e, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Set @e's field @key (a static string) to @value; returns the errno of @e's name. */
+int accel_error_field(struct accel_error *e, const char *key, const char *value);
 
 void accel_error_clear(struct accel_error *e);
 

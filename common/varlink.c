@@ -185,6 +185,19 @@ static void store(struct json_object *v, const struct varlink_param *p)
 	}
 }
 
+/*
+ * org.varlink.service.InvalidParameter, with the field it carries: the
+ * parameter's name.  @problem: "unknown", "has the wrong type", "is missing".
+ */
+static int invalid_parameter(struct accel_error *e, const char *name, const char *problem)
+{
+	if (strcmp(problem, "unknown") == 0)
+		accel_error_set(e, ERR_VARLINK_INVALID_PARAMETER, "unknown parameter \"%.64s\"", name);
+	else
+		accel_error_set(e, ERR_VARLINK_INVALID_PARAMETER, "parameter \"%.64s\" %s", name, problem);
+	return accel_error_field(e, "parameter", name);
+}
+
 int varlink_params_dispatch(struct json_object *parameters,
 			    const struct varlink_param *table,
 			    struct accel_error *e)
@@ -194,21 +207,18 @@ int varlink_params_dispatch(struct json_object *parameters,
 	json_object_object_foreach(parameters, key, val) {
 		const struct varlink_param *p = find_param(table, key);
 		if (!p)
-			return accel_error_set(e, ERR_VARLINK_INVALID_PARAMETER,
-					       "unknown parameter \"%.64s\"", key);
+			return invalid_parameter(e, key, "unknown");
 		if (json_object_is_type(val, json_type_null))
 			continue;	/* reads as missing: checked below */
 		if (!type_matches(val, p->type))
-			return accel_error_set(e, ERR_VARLINK_INVALID_PARAMETER,
-					       "parameter \"%s\" has the wrong type", p->name);
+			return invalid_parameter(e, p->name, "has the wrong type");
 	}
 	for (const struct varlink_param *p = table; p->name; p++) {
 		struct json_object *v;
 		if (!json_object_object_get_ex(parameters, p->name, &v) ||
 		    json_object_is_type(v, json_type_null)) {
 			if (!p->optional)
-				return accel_error_set(e, ERR_VARLINK_INVALID_PARAMETER,
-						       "parameter \"%s\" is missing", p->name);
+				return invalid_parameter(e, p->name, "is missing");
 			continue;
 		}
 		store(v, p);

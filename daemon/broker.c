@@ -426,10 +426,12 @@ static int check_policy(struct broker *b, const struct tally *t, const struct pe
 	return policy_check_acquire(b->policy, &caller, algorithm, &u, e);
 }
 
-int broker_reload(struct broker *b, struct accel_error *e)
+int broker_reload(struct broker *b, const struct peer *peer, struct accel_error *e)
 {
 	int r;
 
+	if (peer)
+		log_notice("Reload asked by uid %u pid %d", (unsigned)peer->uid, (int)peer->pid);
 	if (!b->settings)
 		return accel_error_set(e, ERR_INVALID_PARAMETER, "this broker has no configuration to reload");
 	r = settings_reload(b->settings, b, e);
@@ -756,12 +758,18 @@ bool broker_may_see(const struct peer *peer, const struct queue *q)
 	return peer->admin || peer->uid == q->uid;
 }
 
-void broker_revoke(struct broker *b, struct queue *q, const char *reason)
+/* @asker: who asked for it (Revoke), or NULL when the broker decided. */
+static void revoke_queue(struct broker *b, struct queue *q, const char *reason, const struct peer *asker)
 {
 	struct broker_watcher *w, *tmp;
 
-	log_info("Revoking queue %llu on %s of uid %u pid %d: %s", (unsigned long long)q->id,
-		 q->device->name, (unsigned)q->uid, (int)q->pid, reason);
+	if (asker)
+		log_notice("Revoking queue %llu on %s of uid %u pid %d: %s, asked by uid %u pid %d",
+			   (unsigned long long)q->id, q->device->name, (unsigned)q->uid, (int)q->pid, reason,
+			   (unsigned)asker->uid, (int)asker->pid);
+	else
+		log_info("Revoking queue %llu on %s of uid %u pid %d: %s", (unsigned long long)q->id,
+			 q->device->name, (unsigned)q->uid, (int)q->pid, reason);
 	/* Stop it first: a watcher that hears of it must find it dead. */
 	q->device->ops->queue_stop(q->device, q);
 	q->state = QUEUE_REVOKED;
@@ -769,6 +777,11 @@ void broker_revoke(struct broker *b, struct queue *q, const char *reason)
 		if (w->queue_revoked && broker_may_see(w->peer, q))
 			w->queue_revoked(w, q, reason);
 	queue_close(b, q, QUEUE_REVOKED);
+}
+
+void broker_revoke(struct broker *b, struct queue *q, const char *reason)
+{
+	revoke_queue(b, q, reason, NULL);
 }
 
 void broker_owner_exited(struct broker *b, struct owner *o)
@@ -815,7 +828,7 @@ int broker_revoke_matching(struct broker *b, const struct peer *peer,
 	if (req->queue_id) {
 		q = find_queue(b, req->queue_id);
 		if (q && broker_may_see(peer, q)) {
-			broker_revoke(b, q, REVOKE_ADMIN);
+			revoke_queue(b, q, REVOKE_ADMIN, peer);
 			return 1;
 		}
 		return accel_error_set(e, ERR_NO_SUCH_QUEUE, "no queue %llu",
@@ -836,7 +849,7 @@ int broker_revoke_matching(struct broker *b, const struct peer *peer,
 	list_for_each_safe(q, tmp, &b->queues, link) {
 		if (!broker_may_see(peer, q) || (req->user && q->uid != uid) || (dev && q->device != dev))
 			continue;
-		broker_revoke(b, q, REVOKE_ADMIN);
+		revoke_queue(b, q, REVOKE_ADMIN, peer);
 		n++;
 	}
 	return n;
@@ -908,4 +921,18 @@ int broker_get_quota(struct broker *b, const struct peer *peer, const char *user
 		return accel_error_set(e, ERR_INVALID_PARAMETER, "out of memory");
 	}
 	return 0;
+}
+
+void broker_log_failure(const struct peer *peer, const char *what, const struct accel_error *e)
+{
+	/*
+	 * A refusal is the policy at work, which an administrator wants to see
+	 * at the default level; other failures (a wrong id, a bad parameter)
+	 * are the client's business.
+	 */
+	bool refusal = e->name && (strcmp(e->name, ERR_PERMISSION_DENIED) == 0 ||
+				   strcmp(e->name, ERR_QUOTA_EXCEEDED) == 0);
+
+	log_client(peer->uid, refusal ? LOG_NOTICE : LOG_DEBUG, "%s from pid %d uid %u %s: %s", what,
+		   (int)peer->pid, (unsigned)peer->uid, refusal ? "refused" : "failed", e->message);
 }

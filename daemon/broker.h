@@ -207,8 +207,18 @@ struct quota {
 int broker_get_quota(struct broker *b, const struct peer *peer, const char *user,
 		     struct quota *out, struct accel_error *e);
 
-/* Re-read the settings and put them in force; returns queues revoked, or an error in @e. */
-int broker_reload(struct broker *b, struct accel_error *e);
+/*
+ * Re-read the settings and put them in force; returns queues revoked, or an
+ * error in @e.  @peer: who asked (logged), or NULL (SIGHUP).
+ */
+int broker_reload(struct broker *b, const struct peer *peer, struct accel_error *e);
+
+/*
+ * Log that @what (a method) of @peer failed with @e: refusals by the policy
+ * (PermissionDenied, QuotaExceeded) at notice, the rest at debug; rate-limited
+ * per uid.  Both listeners call it where they answer with an error.
+ */
+void broker_log_failure(const struct peer *peer, const char *what, const struct accel_error *e);
 
 /* Whether @peer may see @q in listings. */
 bool broker_may_see(const struct peer *peer, const struct queue *q);

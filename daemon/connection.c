@@ -203,6 +203,8 @@ int connection_reply_error(struct connection *c, const struct varlink_call *call
 		return -ENOMEM;
 	}
 	json_object_object_add(params, "message", json_object_new_string(e->message));
+	if (e->field)
+		json_object_object_add(params, e->field, json_object_new_string(e->value));
 	json_object_object_add(msg, "error", json_object_new_string(e->name));
 	json_object_object_add(msg, "parameters", params);
 	return queue_message(c, msg, NULL, 0);

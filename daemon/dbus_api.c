@@ -30,7 +30,8 @@ struct bus_client {
 	char *name;		/* unique name, e.g. ":1.42"; never reused by the bus */
 	sd_bus_track *track;	/* tells us when the name leaves */
 	struct peer peer;
-	struct broker_watcher watcher;	/* QueueRevoked to this name */
+	struct broker_watcher watcher;	/* QueueRevoked to this name; Revoked if subscribed */
+	bool subscribed;	/* Subscribe(): the bus's Monitor */
 };
 
 /* A core error as a D-Bus error: org.accelbroker.Broker.X -> org.accelbroker.Broker1.Error.X. */
@@ -43,6 +44,14 @@ static int bus_error(sd_bus_error *error, const struct accel_error *e)
 	snprintf(full, sizeof(full), DBUS_ERROR_PREFIX "%s", dot ? dot + 1 : name);
 	sd_bus_error_set(error, full, e->message);
 	return -EIO;	/* the error set above is what the caller sees */
+}
+
+/* A core error in answer to @c's call @m, logged as the socket's are. */
+static int client_error(const struct bus_client *c, sd_bus_message *m, const struct accel_error *e,
+			sd_bus_error *error)
+{
+	broker_log_failure(&c->peer, sd_bus_message_get_member(m), e);
+	return bus_error(error, e);
 }
 
 static int invalid(sd_bus_error *error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -79,11 +88,31 @@ static int on_name_gone(sd_bus_track *track, void *userdata)
 	return 0;
 }
 
+/*
+ * Revoked(t queue_id, s device, s algorithm, u uid, s reason) to a subscribed
+ * name, as the socket's Monitor streams it: unicast, so that a name hears
+ * of no queue it may not see (the broker watcher checked that).
+ */
+static void send_revoked(struct bus_client *c, const struct queue *q, const char *reason)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+
+	if (sd_bus_message_new_signal(c->api->bus, &m, DBUS_PATH, DBUS_INTERFACE, "Revoked") < 0 ||
+	    sd_bus_message_set_destination(m, c->name) < 0 ||
+	    sd_bus_message_append(m, "tssus", (uint64_t)q->id, q->device->name, q->algorithm,
+				  (uint32_t)q->uid, reason) < 0 ||
+	    sd_bus_send(c->api->bus, m, NULL) < 0)
+		log_warning("Could not tell %s that queue %llu was revoked", c->name,
+			    (unsigned long long)q->id);
+}
+
 static void client_queue_revoked(struct broker_watcher *w, const struct queue *q, const char *reason)
 {
 	struct bus_client *c = (struct bus_client *)((char *)w - offsetof(struct bus_client, watcher));
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
 
+	if (c->subscribed)
+		send_revoked(c, q, reason);
 	/* To the owner only: the name holding it, or the process owning it. */
 	if (q->holder != c && !(q->process && q->process == c->peer.process))
 		return;
@@ -205,10 +234,13 @@ static int client_credentials(struct bus_client *c, sd_bus_message *m, sd_bus_er
 	return 0;
 }
 
+/* Whether forgetting @c would lose something: its queues, or its subscription. */
 static bool client_holds_queues(const struct bus_client *c)
 {
 	const struct queue *q;
 
+	if (c->subscribed)
+		return true;
 	list_for_each(q, &c->api->broker->queues, link)
 		if (q->holder == c)
 			return true;
@@ -329,10 +361,13 @@ static int read_dict(sd_bus_message *m, const struct dict_field *fields, const c
 		if (r < 0)
 			return r;
 		for (f = fields; f->key; f++)
-			if (strcmp(f->key, key) == 0 && contents[0] == f->type && contents[1] == '\0')
+			if (strcmp(f->key, key) == 0)
 				break;
 		if (!f->key)
-			return invalid(error, "unknown %s \"%.64s\", or not of its type", what, key);
+			return invalid(error, "unknown %s \"%.64s\"", what, key);
+		/* Named the way busctl and gdbus spell types, so the fix is plain. */
+		if (contents[0] != f->type || contents[1] != '\0')
+			return invalid(error, "%s %s wants %c, got %.16s", what, f->key, f->type, contents);
 		r = sd_bus_message_read(m, "v", (char[]){ f->type, '\0' }, f->out);
 		if (r >= 0)
 			r = sd_bus_message_exit_container(m);
@@ -360,28 +395,51 @@ static int read_acquire_options(sd_bus_message *m, struct acquire_request *req, 
 	return 0;
 }
 
-static int method_acquire_queue(sd_bus_message *m, void *userdata, sd_bus_error *error)
+/* Acquire what @req asks for, for the sender of @m, and reply with the queue. */
+static int acquire(struct dbus_api *api, sd_bus_message *m, const struct acquire_request *req,
+		   sd_bus_error *error)
 {
-	struct dbus_api *api = userdata;
-	struct acquire_request req = { .numa_node = -1 };
 	struct accel_error e = { 0 };
 	struct bus_client *c;
 	struct queue *q;
 	int r;
 
-	r = sd_bus_message_read(m, "s", &req.algorithm);
-	if (r >= 0)
-		r = read_acquire_options(m, &req, error);
-	if (r >= 0)
-		r = client_get(api, m, &c, error);
+	r = client_get(api, m, &c, error);
 	if (r < 0)
 		return r;
-	if (broker_acquire(api->broker, &c->peer, c, &req, &q, &e) < 0)
-		return bus_error(error, &e);
+	if (broker_acquire(api->broker, &c->peer, c, req, &q, &e) < 0)
+		return client_error(c, m, &e, error);
 	r = reply_queue(m, q);
 	if (r < 0)	/* the caller never learns of it: give it back now */
 		broker_release(api->broker, &c->peer, c, q->id, NULL);
 	return r;
+}
+
+static int method_acquire_queue(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct acquire_request req = { .numa_node = -1 };
+	int r;
+
+	r = sd_bus_message_read(m, "s", &req.algorithm);
+	if (r >= 0)
+		r = read_acquire_options(m, &req, error);
+	if (r < 0)
+		return r;
+	return acquire(userdata, m, &req, error);
+}
+
+/* AcquireQueue with plain arguments, for callers that cannot build an a{sv} (dbus-send). */
+static int method_acquire_queue_simple(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct acquire_request req = { .numa_node = -1 };
+	const char *device;
+	int r;
+
+	r = sd_bus_message_read(m, "ss", &req.algorithm, &device);
+	if (r < 0)
+		return r;
+	req.device = *device ? device : NULL;	/* "": any device */
+	return acquire(userdata, m, &req, error);
 }
 
 static int method_release_queue(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -398,7 +456,7 @@ static int method_release_queue(sd_bus_message *m, void *userdata, sd_bus_error 
 	if (r < 0)
 		return r;
 	if (broker_release(api->broker, &c->peer, c, id, &e) < 0)
-		return bus_error(error, &e);
+		return client_error(c, m, &e, error);
 	return sd_bus_reply_method_return(m, "");
 }
 
@@ -417,7 +475,7 @@ static int method_attach_queue(sd_bus_message *m, void *userdata, sd_bus_error *
 	if (r < 0)
 		return r;
 	if (broker_attach(api->broker, &c->peer, c, id, &q, &e) < 0)
-		return bus_error(error, &e);
+		return client_error(c, m, &e, error);
 	return reply_queue(m, q);
 }
 
@@ -436,7 +494,7 @@ static int method_transfer_queue(sd_bus_message *m, void *userdata, sd_bus_error
 	if (r < 0)
 		return r;
 	if (broker_transfer(api->broker, &c->peer, c, id, token, &e) < 0)
-		return bus_error(error, &e);
+		return client_error(c, m, &e, error);
 	return sd_bus_reply_method_return(m, "st", token, api->broker->limits.transfer_timeout_usec);
 }
 
@@ -455,7 +513,7 @@ static int method_claim_queue(sd_bus_message *m, void *userdata, sd_bus_error *e
 	if (r < 0)
 		return r;
 	if (broker_claim(api->broker, &c->peer, c, token, &q, &e) < 0)
-		return bus_error(error, &e);
+		return client_error(c, m, &e, error);
 	return reply_queue(m, q);
 }
 
@@ -630,8 +688,101 @@ static int method_revoke(sd_bus_message *m, void *userdata, sd_bus_error *error)
 		return r;
 	r = broker_revoke_matching(api->broker, &c->peer, &req, &e);
 	if (r < 0)
-		return bus_error(error, &e);
+		return client_error(c, m, &e, error);
 	return sd_bus_reply_method_return(m, "u", (uint32_t)r);
+}
+
+/* Revoke with one plain argument, for callers that cannot build an a{sv} (dbus-send). */
+static int method_revoke_queue(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct dbus_api *api = userdata;
+	struct revoke_request req = { 0 };
+	struct accel_error e = { 0 };
+	struct bus_client *c;
+	int r;
+
+	r = sd_bus_message_read(m, "t", &req.queue_id);
+	if (r >= 0)
+		r = client_get(api, m, &c, error);
+	if (r < 0)
+		return r;
+	if (req.queue_id == 0) {	/* 0 means "any" to the core: no queue has it */
+		accel_error_set(&e, ERR_NO_SUCH_QUEUE, "no queue 0");
+		return client_error(c, m, &e, error);
+	}
+	r = broker_revoke_matching(api->broker, &c->peer, &req, &e);
+	if (r < 0)
+		return client_error(c, m, &e, error);
+	return sd_bus_reply_method_return(m, "u", (uint32_t)r);
+}
+
+/* Reply (u uid, b allowed, a(siusx) limits, s lifetime, s fork, s transfer); gid -1: not a group's. */
+static int reply_quota(sd_bus_message *m, const struct quota *q)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	int r;
+
+	r = sd_bus_message_new_method_return(m, &reply);
+	if (r >= 0)
+		r = sd_bus_message_append(reply, "ub", (uint32_t)q->uid, (int)q->allowed);
+	if (r >= 0)
+		r = sd_bus_message_open_container(reply, 'a', "(siusx)");
+	for (unsigned i = 0; r >= 0 && i < q->n_lines; i++)
+		r = sd_bus_message_append(reply, "(siusx)", q->lines[i].key, (int32_t)q->lines[i].limit,
+					  (uint32_t)q->lines[i].used, q->lines[i].where, (int64_t)q->lines[i].gid);
+	if (r >= 0)
+		r = sd_bus_message_close_container(reply);
+	if (r >= 0)
+		r = sd_bus_message_append(reply, "sss", policy_lifetime_to_string(q->terms.lifetime),
+					  policy_fork_to_string(q->terms.fork),
+					  policy_transfer_to_string(q->terms.transfer));
+	if (r >= 0)
+		r = sd_bus_send(NULL, reply, NULL);
+	return r;
+}
+
+static int method_get_quota(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct dbus_api *api = userdata;
+	struct accel_error e = { 0 };
+	struct bus_client *c;
+	struct quota q;
+	const char *user;
+	int r;
+
+	r = sd_bus_message_read(m, "s", &user);
+	if (r >= 0)
+		r = client_get(api, m, &c, error);
+	if (r < 0)
+		return r;
+	if (broker_get_quota(api->broker, &c->peer, *user ? user : NULL, &q, &e) < 0)	/* "": the caller */
+		return client_error(c, m, &e, error);
+	r = reply_quota(m, &q);
+	free(q.lines);
+	return r;
+}
+
+/* Subscribe(): from now on this name gets Revoked for every queue it may see. */
+static int method_subscribe(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus_client *c;
+	int r = client_get(userdata, m, &c, error);
+
+	if (r < 0)
+		return r;
+	c->subscribed = true;
+	return sd_bus_reply_method_return(m, "");
+}
+
+static int method_unsubscribe(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus_client *c;
+	int r = client_get(userdata, m, &c, error);
+
+	if (r < 0)
+		return r;
+	c->subscribed = false;
+	return sd_bus_reply_method_return(m, "");
 }
 
 static int method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -646,11 +797,11 @@ static int method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error)
 		return r;
 	if (!c->peer.admin) {
 		accel_error_set(&e, ERR_PERMISSION_DENIED, "only an administrator may reload");
-		return bus_error(error, &e);
+		return client_error(c, m, &e, error);
 	}
-	r = broker_reload(api->broker, &e);
+	r = broker_reload(api->broker, &c->peer, &e);
 	if (r < 0)
-		return bus_error(error, &e);
+		return client_error(c, m, &e, error);
 	return sd_bus_reply_method_return(m, "u", (uint32_t)r);
 }
 
@@ -679,7 +830,7 @@ static int property_get(sd_bus *bus, const char *path, const char *interface, co
 static const sd_bus_vtable broker_vtable[] = {
 	SD_BUS_VTABLE_START(0),
 	SD_BUS_PROPERTY("Version", "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-	SD_BUS_PROPERTY("ActiveQueues", "u", property_get, 0, 0),
+	SD_BUS_PROPERTY("ActiveQueues", "u", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 	SD_BUS_PROPERTY("Devices", "as", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 	SD_BUS_METHOD_WITH_NAMES("AcquireQueue", "sa{sv}", SD_BUS_PARAM(algorithm) SD_BUS_PARAM(options),
 				 "tssha(stt)", SD_BUS_PARAM(queue_id) SD_BUS_PARAM(device) SD_BUS_PARAM(api)
@@ -687,8 +838,9 @@ static const sd_bus_vtable broker_vtable[] = {
 				 method_acquire_queue, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_NAMES("ReleaseQueue", "t", SD_BUS_PARAM(queue_id), "", ,
 				 method_release_queue, SD_BUS_VTABLE_UNPRIVILEGED),
+	/* Out: not "queue_id" again, which code generators would give two variables of one name. */
 	SD_BUS_METHOD_WITH_NAMES("AttachQueue", "t", SD_BUS_PARAM(queue_id),
-				 "tssha(stt)", SD_BUS_PARAM(queue_id) SD_BUS_PARAM(device) SD_BUS_PARAM(api)
+				 "tssha(stt)", SD_BUS_PARAM(attached_queue_id) SD_BUS_PARAM(device) SD_BUS_PARAM(api)
 				 SD_BUS_PARAM(fd) SD_BUS_PARAM(regions),
 				 method_attach_queue, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_NAMES("TransferQueue", "t", SD_BUS_PARAM(queue_id),
@@ -715,7 +867,21 @@ static const sd_bus_vtable broker_vtable[] = {
 				 method_revoke, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_NAMES("Reload", "", , "u", SD_BUS_PARAM(revoked),
 				 method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("AcquireQueueSimple", "ss", SD_BUS_PARAM(algorithm) SD_BUS_PARAM(device),
+				 "tssha(stt)", SD_BUS_PARAM(queue_id) SD_BUS_PARAM(device) SD_BUS_PARAM(api)
+				 SD_BUS_PARAM(fd) SD_BUS_PARAM(regions),
+				 method_acquire_queue_simple, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("RevokeQueue", "t", SD_BUS_PARAM(queue_id), "u", SD_BUS_PARAM(revoked),
+				 method_revoke_queue, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_NAMES("GetQuota", "s", SD_BUS_PARAM(user),
+				 "uba(siusx)sss", SD_BUS_PARAM(uid) SD_BUS_PARAM(allowed) SD_BUS_PARAM(limits)
+				 SD_BUS_PARAM(lifetime) SD_BUS_PARAM(fork) SD_BUS_PARAM(transfer),
+				 method_get_quota, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD("Subscribe", "", "", method_subscribe, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD("Unsubscribe", "", "", method_unsubscribe, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_SIGNAL_WITH_NAMES("QueueRevoked", "ts", SD_BUS_PARAM(queue_id) SD_BUS_PARAM(reason), 0),
+	SD_BUS_SIGNAL_WITH_NAMES("Revoked", "tssus", SD_BUS_PARAM(queue_id) SD_BUS_PARAM(device)
+				 SD_BUS_PARAM(algorithm) SD_BUS_PARAM(uid) SD_BUS_PARAM(reason), 0),
 	SD_BUS_SIGNAL("DevicesChanged", "", 0),
 	SD_BUS_VTABLE_END
 };
@@ -731,6 +897,33 @@ static void on_device_changed(struct broker_watcher *w, const struct device *d, 
 		log_warning("Could not announce a device change on the bus");
 }
 
+/* Where sd-bus looks for the system bus, for the logs. */
+static const char *system_bus_address(void)
+{
+	const char *a = getenv("DBUS_SYSTEM_BUS_ADDRESS");
+
+	return a && *a ? a : "unix:path=/run/dbus/system_bus_socket";
+}
+
+/*
+ * ActiveQueues changes wherever the core counts a queue in or out; rather
+ * than a hook at each place, look once after every turn of the loop and
+ * announce a change (several in one turn make one signal).
+ */
+static int check_active_queues(sd_event_source *s, void *userdata)
+{
+	struct dbus_api *api = userdata;
+	unsigned now = broker_active_queues(api->broker);
+
+	(void)s;
+	if (now == api->active_announced)
+		return 0;
+	api->active_announced = now;
+	if (sd_bus_emit_properties_changed(api->bus, DBUS_PATH, DBUS_INTERFACE, "ActiveQueues", NULL) < 0)
+		log_warning("Could not announce ActiveQueues on the bus");
+	return 0;
+}
+
 int dbus_api_init(struct dbus_api *api, sd_event *event, struct broker *b)
 {
 	int r;
@@ -739,7 +932,8 @@ int dbus_api_init(struct dbus_api *api, sd_event *event, struct broker *b)
 	list_init(&api->clients);
 	r = sd_bus_open_system_with_description(&api->bus, "accel-broker");
 	if (r < 0) {
-		log_info("Not on the system bus (%s): serving the socket only", strerror(-r));
+		log_info("Not on the system bus %s (%s): serving the socket only", system_bus_address(),
+			 strerror(-r));
 		api->bus = NULL;
 		return 0;
 	}
@@ -752,12 +946,18 @@ int dbus_api_init(struct dbus_api *api, sd_event *event, struct broker *b)
 	}
 	r = sd_bus_request_name(api->bus, DBUS_NAME, 0);
 	if (r < 0) {
-		log_warning("Could not own %s on the system bus (%s): serving the socket only",
-			    DBUS_NAME, strerror(-r));
+		log_warning("Could not own %s on the system bus %s (%s): serving the socket only",
+			    DBUS_NAME, system_bus_address(), strerror(-r));
 		goto fail;
 	}
 	api->devices = (struct broker_watcher){ .device_changed = on_device_changed };
 	broker_watch(b, &api->devices);
+	api->active_announced = broker_active_queues(b);
+	r = sd_event_add_post(event, &api->active_check, check_active_queues, api);
+	if (r < 0)
+		log_warning_errno(r, "Could not follow ActiveQueues: no PropertiesChanged for it");
+	else
+		sd_event_source_set_enabled(api->active_check, SD_EVENT_ON);
 	log_info("On the system bus as %s", DBUS_NAME);
 	return 0;
 fail:
@@ -775,6 +975,7 @@ void dbus_api_finish(struct dbus_api *api)
 	list_for_each_safe(c, tmp, &api->clients, link)
 		client_free(c);
 	broker_unwatch(&api->devices);
+	api->active_check = sd_event_source_disable_unref(api->active_check);
 	api->vtable = sd_bus_slot_unref(api->vtable);
 	api->bus = sd_bus_flush_close_unref(api->bus);
 }

@@ -26,6 +26,8 @@ struct dbus_api {
 	sd_bus_slot *vtable;
 	struct list clients;	/* struct bus_client */
 	struct broker_watcher devices;	/* DevicesChanged */
+	sd_event_source *active_check;	/* after each loop turn: ActiveQueues changed? */
+	unsigned active_announced;	/* the ActiveQueues last announced */
 };
 
 /*

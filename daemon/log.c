@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -49,7 +50,15 @@ static void log_va(int level, const char *fmt, va_list ap)
 	if (level > max_level)
 		return;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
-	fprintf(stderr, "<%d>%s\n", level, buf);
+	/*
+	 * The prefix is for journald, which reads it off a service's stderr;
+	 * a person at a terminal gets the bare line.  Asked each time: stderr
+	 * may be redirected after start.
+	 */
+	if (isatty(STDERR_FILENO))
+		fprintf(stderr, "%s\n", buf);
+	else
+		fprintf(stderr, "<%d>%s\n", level, buf);
 }
 
 void log_full(int level, const char *fmt, ...)

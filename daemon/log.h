@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Logging to stderr with syslog level prefixes ("<3>..."), which journald
- * turns into priorities when it reads a service's stderr.
+ * turns into priorities when it reads a service's stderr; without them
+ * when stderr is a terminal.
  */
 #ifndef ACCEL_DAEMON_LOG_H
 #define ACCEL_DAEMON_LOG_H

@@ -158,7 +158,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 	(void)si;
 	log_info("Received SIGHUP, reloading the configuration");
 	sd_notify(0, "RELOADING=1");
-	broker_reload(b, &e);	/* logs what went wrong; the old settings stay */
+	broker_reload(b, NULL, &e);	/* logs what went wrong; the old settings stay */
 	notify_ready(b);
 	return 0;
 }

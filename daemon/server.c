@@ -179,6 +179,7 @@ static int create_socket(const char *path)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	_cleanup_free_ char *dir = strdup(path);
 	_cleanup_close_ int fd = -1;
+	struct stat st;
 	char *slash;
 
 	if (!dir)
@@ -198,8 +199,12 @@ static int create_socket(const char *path)
 	/* A socket file left by a broker that died: nobody answers on it. */
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
 		return log_error_errno(-EADDRINUSE, "Another broker listens on %s", path);
-	if (errno == ECONNREFUSED)
+	if (errno == ECONNREFUSED) {
+		/* Only ever a socket: connect() refuses a regular file the same way. */
+		if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+			return log_error_errno(-EEXIST, "%s exists and is not a socket: not removing it", path);
 		unlink(path);
+	}
 	close(fd);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -255,8 +260,15 @@ void server_finish(struct server *s)
 		return;	/* never set up */
 	s->accept_paused = false;	/* no resuming from the destroys below */
 	s->accept_retry = sd_event_source_disable_unref(s->accept_retry);
-	list_for_each_safe(c, tmp, &s->connections, link)
+	list_for_each_safe(c, tmp, &s->connections, link) {
+		/*
+		 * Last words first: the "shutdown" revocations broker_shutdown()
+		 * queued for monitors.  Best effort and without waiting: what the
+		 * peer's socket does not take now is lost with the connection.
+		 */
+		(void)wire_flush(&c->wire);
 		connection_destroy(c);
+	}
 	sd_event_source_disable_unref(s->listen_source);
 	s->listen_source = NULL;
 	if (s->listen_fd >= 0)

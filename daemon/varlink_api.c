@@ -338,7 +338,7 @@ static int handle_monitor(struct connection *c, const struct varlink_call *call,
 	if (r < 0)
 		return r;
 	if (!call->more)
-		return accel_error_set(e, ERR_INVALID_PARAMETER, "Monitor streams: call it with \"more\": true");
+		return accel_error_set(e, ERR_VARLINK_EXPECTED_MORE, "Monitor streams: call it with \"more\": true");
 	c->monitoring = true;
 	c->server->n_monitors++;
 	c->watcher.peer = &c->peer;
@@ -430,7 +430,7 @@ static int handle_reload(struct connection *c, const struct varlink_call *call,
 		return r;
 	if (!c->peer.admin)
 		return accel_error_set(e, ERR_PERMISSION_DENIED, "only an administrator may reload");
-	r = broker_reload(broker_of(c), e);
+	r = broker_reload(broker_of(c), &c->peer, e);
 	if (r < 0)
 		return r;
 	reply = json_object_new_object();
@@ -462,7 +462,7 @@ static int handle_get_info(struct connection *c, const struct varlink_call *call
 static int handle_get_interface_description(struct connection *c, const struct varlink_call *call,
 					    struct accel_error *e)
 {
-	const char *interface;
+	const char *interface, *description;
 	const struct varlink_param params[] = {
 		{ "interface", VARLINK_STRING, false, &interface },
 		{ 0 },
@@ -473,11 +473,16 @@ static int handle_get_interface_description(struct connection *c, const struct v
 	r = varlink_params_dispatch(call->parameters, params, e);
 	if (r < 0)
 		return r;
-	if (strcmp(interface, ACCEL_INTERFACE) != 0)
-		return accel_error_set(e, ERR_VARLINK_INTERFACE_NOT_FOUND, "no interface \"%.64s\"",
-				       interface);
+	if (strcmp(interface, ACCEL_INTERFACE) == 0)
+		description = varlink_api_description;
+	else if (strcmp(interface, VARLINK_SERVICE) == 0)
+		description = varlink_service_description;
+	else {
+		accel_error_set(e, ERR_VARLINK_INTERFACE_NOT_FOUND, "no interface \"%.64s\"", interface);
+		return accel_error_field(e, "interface", interface);
+	}
 	reply = json_object_new_object();
-	json_object_object_add(reply, "description", json_object_new_string(varlink_api_description));
+	json_object_object_add(reply, "description", json_object_new_string(description));
 	return connection_reply(c, call, reply, NULL, 0);
 }
 
@@ -537,7 +542,7 @@ void varlink_api_dispatch(struct connection *c, const char *msg, size_t len)
 		}
 	if (!handler) {
 		accel_error_set(&e, ERR_VARLINK_METHOD_NOT_FOUND, "no method \"%.128s\"", call.method);
-		r = -ENOSYS;
+		r = accel_error_field(&e, "method", call.method);
 	} else if (call.oneway && !oneway_ok) {
 		/* Not run, and (oneway) not answered: the log is all that says so. */
 		accel_error_set(&e, ERR_INVALID_PARAMETER, "%s cannot be oneway: not run", call.method);
@@ -547,9 +552,11 @@ void varlink_api_dispatch(struct connection *c, const char *msg, size_t len)
 	}
 	if (r < 0 && e.name) {
 		/* A oneway call's failure reaches its client by no other way. */
-		log_client(c->peer.uid, call.oneway ? LOG_NOTICE : LOG_DEBUG, "%s from pid %d uid %u: %s",
-			   call.method, (int)c->peer.pid,
-			   (unsigned)c->peer.uid, e.message);
+		if (call.oneway)
+			log_client(c->peer.uid, LOG_NOTICE, "%s from pid %d uid %u: %s", call.method,
+				   (int)c->peer.pid, (unsigned)c->peer.uid, e.message);
+		else
+			broker_log_failure(&c->peer, call.method, &e);
 		connection_reply_error(c, &call, &e);
 	} else if (r < 0) {
 		accel_error_set(&e, ERR_INVALID_PARAMETER, "%s failed: %s", call.method, strerror(-r));

@@ -496,6 +496,20 @@ static int nobody_is_refused(int arg)
 	return 0;
 }
 
+/* Whether the broker's log has a line holding all three strings. */
+static bool log_has(const char *a, const char *b, const char *c)
+{
+	char line[1024];
+	bool found = false;
+	FILE *f = fopen(broker.log, "r");
+
+	assert_non_null(f);
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, a) && strstr(line, b) && strstr(line, c);
+	fclose(f);
+	return found;
+}
+
 static void the_name_and_admin_methods_are_guarded(void **state)
 {
 	pid_t pid;
@@ -506,6 +520,9 @@ static void the_name_and_admin_methods_are_guarded(void **state)
 	if (pid == 0)
 		_exit(nobody_is_refused(0));
 	assert_int_equal(wait_status(pid), 0);
+	/* Refusals on the bus are in the log, with who was refused. */
+	assert_true(log_has("Reload from pid", "uid 65534 refused", "only an administrator"));
+	assert_true(log_has("Revoke from pid", "uid 65534 refused", "another user"));
 }
 
 static void malformed_calls_get_errors_and_the_broker_stays(void **state)
@@ -583,6 +600,248 @@ static void idle_names_are_forgotten_beyond_a_bound(void **state)
 		sd_bus_flush_close_unref(many[i]);
 }
 
+
+/* As nobody: GetQuota on the bus tells what the socket's does; another user's is not ours. */
+static int nobody_asks_quota(void)
+{
+	_cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	const char *key, *rule, *lifetime, *fork_terms, *transfer;
+	uint32_t uid, used;
+	int32_t limit;
+	int64_t gid;
+	int allowed, found = 0, r;
+	sd_bus *bus;
+
+	if (become(NOBODY) < 0 || sd_bus_open_system(&bus) < 0)
+		return 1;
+	if (sd_bus_call_method(bus, NAME, PATH, IFACE, "GetQuota", NULL, &reply, "s", "") < 0 ||
+	    sd_bus_message_read(reply, "ub", &uid, &allowed) < 0 || uid != NOBODY || !allowed ||
+	    sd_bus_message_enter_container(reply, 'a', "(siusx)") < 0)
+		return 2;
+	while ((r = sd_bus_message_read(reply, "(siusx)", &key, &limit, &used, &rule, &gid)) > 0)
+		found += strcmp(key, "max_queues") == 0 && limit == 2 && used == 0 &&
+			 strstr(rule, "accel-broker.conf:2") && gid == -1;
+	if (r < 0 || found != 1 || sd_bus_message_exit_container(reply) < 0 ||
+	    sd_bus_message_read(reply, "sss", &lifetime, &fork_terms, &transfer) < 0 ||
+	    strcmp(lifetime, "connection") != 0)
+		return 3;
+	r = sd_bus_call_method(bus, NAME, PATH, IFACE, "GetQuota", &error, NULL, "s", "root");
+	if (r >= 0 || !sd_bus_error_has_name(&error, "org.accelbroker.Broker1.Error.PermissionDenied"))
+		return 4;
+	sd_bus_flush_close_unref(bus);
+	return 0;
+}
+
+static void get_quota_on_the_bus(void **state)
+{
+	pid_t pid;
+
+	if (geteuid() != 0)
+		skip();
+	pid = fork_child();
+	if (pid == 0)
+		_exit(nobody_asks_quota());
+	assert_int_equal(wait_status(pid), 0);
+}
+
+/* Revoked(t, s, s, u, s), appended to the string @userdata as "id device algorithm uid reason;". */
+static int on_revoked_event(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	char *heard = userdata;
+	const char *device, *algorithm, *reason;
+	uint64_t id;
+	uint32_t uid;
+	size_t len = strlen(heard);
+
+	(void)error;
+	if (sd_bus_message_read(m, "tssus", &id, &device, &algorithm, &uid, &reason) >= 0)
+		snprintf(heard + len, 256 - len, "%llu %s %s %u %s;", (unsigned long long)id, device, algorithm,
+			 uid, reason);
+	return 0;
+}
+
+/* Process the bus until @heard holds @want (5 s at most). */
+static bool pump_until(sd_bus *bus, const char *heard, const char *want)
+{
+	for (int i = 0; i < 500 && !strstr(heard, want); i++) {
+		while (sd_bus_process(bus, NULL) > 0)
+			;
+		if (!strstr(heard, want))
+			sd_bus_wait(bus, 10000);
+	}
+	return strstr(heard, want) != NULL;
+}
+
+/*
+ * As uid 1: subscribe, hold a queue of its own, and report what it heard
+ * once its own queue's revocation came: the broker sends a name its events
+ * in order, so anything about the earlier revocation would have come first.
+ */
+static int subscriber(int report)
+{
+	char heard[256] = "", want[64];
+	struct accel_client *c;
+	struct accel_queue *q;
+	sd_bus *bus;
+	uint64_t id;
+
+	if (become(1) < 0 || sd_bus_open_system(&bus) < 0 ||
+	    sd_bus_match_signal(bus, NULL, NULL, PATH, IFACE, "Revoked", on_revoked_event, heard) < 0 ||
+	    sd_bus_call_method(bus, NAME, PATH, IFACE, "Subscribe", NULL, NULL, "") < 0)
+		return 1;
+	if (accel_connect(broker.sock, &c) < 0 || accel_acquire(c, "copy", NULL, &q) < 0)
+		return 2;
+	id = accel_queue_id(q);
+	(void)!write(report, &id, sizeof(id));
+	snprintf(want, sizeof(want), "%llu ", (unsigned long long)id);
+	if (!pump_until(bus, heard, want))
+		return 3;
+	(void)!write(report, heard, sizeof(heard));
+	return 0;
+}
+
+static void subscribers_hear_the_revocations_they_may_see(void **state)
+{
+	char heard[256] = "", theirs[256], want[128], cmd[512];
+	struct accel_client *c;
+	struct accel_queue *q;
+	uint64_t mine, other;
+	int report[2];
+	sd_bus *bus;
+	pid_t pid;
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(pipe(report), 0);
+	assert_int_equal(sd_bus_open_system(&bus), 0);
+	assert_true(sd_bus_match_signal(bus, NULL, NULL, PATH, IFACE, "Revoked", on_revoked_event, heard) >= 0);
+	assert_true(sd_bus_call_method(bus, NAME, PATH, IFACE, "Subscribe", NULL, NULL, "") >= 0);
+	pid = fork_child();
+	if (pid == 0)
+		_exit(subscriber(report[1]));
+	assert_int_equal(read(report[0], &other, sizeof(other)), (ssize_t)sizeof(other));
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	assert_int_equal(accel_acquire(c, "copy", NULL, &q), 0);
+	mine = accel_queue_id(q);
+
+	/* dbus-send can revoke: a plain t, no a{sv}. */
+	snprintf(cmd, sizeof(cmd), "dbus-send --system --print-reply --dest=%s %s %s.RevokeQueue uint64:%llu"
+		 " | grep -q 'uint32 1'", NAME, PATH, IFACE, (unsigned long long)mine);
+	assert_int_equal(system(cmd), 0);
+	assert_true(sd_bus_call_method(bus, NAME, PATH, IFACE, "RevokeQueue", NULL, NULL, "t", other) >= 0);
+
+	/* The administrator hears both, in order, with owner and reason. */
+	snprintf(want, sizeof(want), "%llu ", (unsigned long long)other);
+	assert_true(pump_until(bus, heard, want));
+	snprintf(want, sizeof(want), "%llu %s copy 0 admin;%llu ", (unsigned long long)mine,
+		 accel_queue_device(q), (unsigned long long)other);
+	if (strncmp(heard, want, strlen(want)) != 0)
+		fail_msg("heard \"%s\", want \"%s...\"", heard, want);
+	assert_non_null(strstr(heard, " copy 1 admin;"));
+	/* uid 1 hears its own queue's only. */
+	assert_int_equal(read(report[0], theirs, sizeof(theirs)), (ssize_t)sizeof(theirs));
+	snprintf(want, sizeof(want), "%llu ", (unsigned long long)mine);
+	if (strstr(theirs, want) || !strstr(theirs, " copy 1 admin;"))
+		fail_msg("uid 1 heard \"%s\"", theirs);
+	assert_int_equal(wait_status(pid), 0);
+	/* After Unsubscribe, nothing more. */
+	assert_true(sd_bus_call_method(bus, NAME, PATH, IFACE, "Unsubscribe", NULL, NULL, "") >= 0);
+	accel_release(q);
+	accel_disconnect(c);
+	sd_bus_flush_close_unref(bus);
+	close(report[0]);
+	close(report[1]);
+}
+
+/* PropertiesChanged of our interface: the ActiveQueues it carries, as "N;" appended to @userdata. */
+static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	char *seen = userdata;
+	const char *iface, *prop;
+	size_t len = strlen(seen);
+	uint32_t n;
+	int r;
+
+	(void)error;
+	if (sd_bus_message_read(m, "s", &iface) < 0 || strcmp(iface, IFACE) != 0 ||
+	    sd_bus_message_enter_container(m, 'a', "{sv}") < 0)
+		return 0;
+	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+		if (sd_bus_message_read(m, "s", &prop) < 0)
+			return 0;
+		if (strcmp(prop, "ActiveQueues") == 0 && sd_bus_message_read(m, "v", "u", &n) >= 0)
+			snprintf(seen + len, 256 - len, "%u;", n);
+		else if (sd_bus_message_skip(m, "v") < 0)
+			return 0;
+		if (sd_bus_message_exit_container(m) < 0)
+			return 0;
+		len = strlen(seen);
+	}
+	return 0;
+}
+
+static void active_queues_announces_its_changes(void **state)
+{
+	char seen[256] = "";
+	struct accel_client *c;
+	struct accel_queue *q;
+	sd_bus *bus;
+
+	assert_int_equal(sd_bus_open_system(&bus), 0);
+	assert_true(sd_bus_match_signal(bus, NULL, NAME, PATH, "org.freedesktop.DBus.Properties",
+					"PropertiesChanged", on_properties_changed, seen) >= 0);
+	/* A round trip: the match is in place before anything changes. */
+	assert_true(sd_bus_call_method(bus, NAME, PATH, IFACE, "GetStatus", NULL, NULL, "") >= 0);
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	assert_int_equal(accel_acquire(c, "copy", NULL, &q), 0);
+	assert_true(pump_until(bus, seen, "1;"));
+	assert_int_equal(accel_release(q), 0);
+	assert_true(pump_until(bus, seen, "1;0;"));
+	assert_string_equal(seen, "1;0;");
+	accel_disconnect(c);
+	sd_bus_flush_close_unref(bus);
+}
+
+static void plain_calls_and_clear_errors_for_generic_tools(void **state)
+{
+	_cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	const char *xml, *attach, *end;
+	char cmd[512];
+	sd_bus *bus;
+	int n = 0;
+
+	/* dbus-send cannot build an a{sv}: AcquireQueueSimple takes plain strings. */
+	snprintf(cmd, sizeof(cmd), "dbus-send --system --print-reply --dest=%s %s %s.AcquireQueueSimple"
+		 " string:copy string:accel_sim-1 | grep -q 'string \"accel_sim-1\"'", NAME, PATH, IFACE);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(sd_bus_open_system(&bus), 0);
+	/* Option errors say which type the option wants. */
+	assert_true(sd_bus_call_method(bus, NAME, PATH, IFACE, "AcquireQueue", &error, NULL, "sa{sv}", "copy", 1,
+				       "numa_node", "s", "0") < 0);
+	if (!strstr(error.message, "option numa_node wants i, got s"))
+		fail_msg("%s", error.message);
+	sd_bus_error_free(&error);
+	assert_true(sd_bus_call_method(bus, NAME, PATH, IFACE, "Revoke", &error, NULL, "a{sv}", 1,
+				       "queue_id", "i", 5) < 0);
+	if (!strstr(error.message, "selector queue_id wants t, got i"))
+		fail_msg("%s", error.message);
+	sd_bus_error_free(&error);
+	/* AttachQueue's in and out arguments have distinct names. */
+	assert_true(sd_bus_call_method(bus, NAME, PATH, "org.freedesktop.DBus.Introspectable", "Introspect",
+				       NULL, &reply, "") >= 0);
+	assert_true(sd_bus_message_read(reply, "s", &xml) >= 0);
+	attach = strstr(xml, "<method name=\"AttachQueue\">");
+	assert_non_null(attach);
+	end = strstr(attach, "</method>");
+	assert_non_null(end);
+	for (const char *p = attach; (p = strstr(p, "name=\"queue_id\"")) && p < end; p++)
+		n++;
+	assert_int_equal(n, 1);
+	sd_bus_flush_close_unref(bus);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -593,6 +852,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(the_name_and_admin_methods_are_guarded, setup, teardown),
 		cmocka_unit_test_setup_teardown(malformed_calls_get_errors_and_the_broker_stays, setup, teardown),
 		cmocka_unit_test_setup_teardown(idle_names_are_forgotten_beyond_a_bound, setup, teardown),
+		cmocka_unit_test_setup_teardown(get_quota_on_the_bus, setup, teardown),
+		cmocka_unit_test_setup_teardown(subscribers_hear_the_revocations_they_may_see, setup, teardown),
+		cmocka_unit_test_setup_teardown(active_queues_announces_its_changes, setup, teardown),
+		cmocka_unit_test_setup_teardown(plain_calls_and_clear_errors_for_generic_tools, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -88,11 +89,49 @@ static void the_table_is_bounded(void **state)
 	assert_int_equal(lines, (own + 1) * LOG_RATELIMIT_BURST);
 }
 
+static void one_notice(void)
+{
+	log_notice("a line for a person");
+}
+
+/* journald reads the "<N>" priority off a pipe; a person at a terminal gets the bare line. */
+static void prefix_only_when_not_a_terminal(void **state)
+{
+	char buf[256];
+	int master, slave, saved;
+	ssize_t n;
+
+	capture(one_notice);
+	assert_string_equal(logged, "<5>a line for a person\n");
+
+	master = posix_openpt(O_RDWR | O_NOCTTY);
+	assert_true(master >= 0);
+	assert_int_equal(grantpt(master), 0);
+	assert_int_equal(unlockpt(master), 0);
+	slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+	assert_true(slave >= 0);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	dup2(slave, STDERR_FILENO);
+	one_notice();
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(slave);
+	n = read(master, buf, sizeof(buf) - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	close(master);
+	/* The terminal turns "\n" into "\r\n". */
+	assert_string_equal(buf, "a line for a person\r\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(one_uid_cannot_silence_another),
 		cmocka_unit_test(the_table_is_bounded),
+		cmocka_unit_test(prefix_only_when_not_a_terminal),
 	};
 
 	return cmocka_run_group_tests_name("log", tests, NULL, NULL);
