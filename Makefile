@@ -69,7 +69,7 @@ UDEVRULESDIR ?= $(or $(call pcvar,udev,udevdir),$(PREFIX)/lib/udev)/rules.d
 DBUSDIR ?= $(or $(call pcvar,dbus-1,datadir),$(DATADIR))/dbus-1
 
 .PHONY: all deps demo check test unit integration bench clean help kmod vm-check vm-bench \
-	install uninstall systemd-check fuzz fuzz-build lockdep-kernel
+	install uninstall systemd-check fuzz fuzz-build lockdep-kernel suite private-clone-check
 all: $(BROKER) $(LIBACCEL) $(CTL) $(B)/accel.pc
 
 help:
@@ -86,6 +86,8 @@ help:
 	@echo "make uninstall remove what make install put there (not the configuration file)"
 	@echo "make systemd-check  boot a Debian root with systemd-nspawn, install, test the service there"
 	@echo "make fuzz      build the libFuzzer harnesses (clang) into build-fuzz/, run each FUZZ_SECONDS"
+	@echo "make suite     build with B/SAN and run the unit and integration tests and churn-smoke only"
+	@echo "make private-clone-check  the suite from a clone of HEAD under a 0700 directory (CI)"
 	@echo "make clean     remove build directories"
 
 deps:
@@ -250,6 +252,14 @@ test: all $(UNIT_TESTS) $(INTEG_TESTS) $(CHURN)
 	$(MAKE) B=$(FUZZ_B) FUZZ=1 fuzz-build
 	B=$(B) SAN=$(SAN) FUZZ_B=$(FUZZ_B) tests/run-tests $(UNIT_TESTS) $(INTEG_TESTS) \
 		tests/fuzz/fuzz-check tests/churn-smoke tests/vm/vm-check tests/systemd/systemd-check
+
+# The tests that need neither clang, qemu nor a container: unit, integration, churn-smoke.
+suite: all $(UNIT_TESTS) $(INTEG_TESTS) $(CHURN)
+	B=$(B) SAN=$(SAN) tests/run-tests $(UNIT_TESTS) $(INTEG_TESTS) tests/churn-smoke
+
+# The suite from a clone of HEAD under a 0700 directory, clean environment (.ci/run).
+private-clone-check:
+	tests/private-clone-check
 
 # libFuzzer harnesses: one file per harness, tests/fuzz/fuzz_NAME.c, with its
 # seed corpus in tests/fuzz/corpus/NAME/ (and optionally tests/fuzz/NAME.dict).

@@ -275,6 +275,7 @@ static void quota_shows_limits_use_and_rules(void **state)
 	char cmd[512], out[4096];
 	struct accel_client *c;
 	struct accel_queue *q;
+	const char *ctl;
 	FILE *p;
 	size_t n;
 
@@ -301,8 +302,9 @@ static void quota_shows_limits_use_and_rules(void **state)
 	assert_int_equal(WEXITSTATUS(pclose(p)), 0);
 	assert_non_null(strstr(out, "\"uid\":65534"));
 	/* Not an administrator: not someone else's. */
-	snprintf(cmd, sizeof(cmd), "setpriv --reuid=65534 --regid=65534 --clear-groups %s/accelctl --socket %s "
-		 "quota --user root 2>&1 | grep -q PermissionDenied", build_dir(), broker.sock);
+	assert_non_null(ctl = broker_public_accelctl(&broker));
+	snprintf(cmd, sizeof(cmd), "setpriv --reuid=65534 --regid=65534 --clear-groups %s --socket %s "
+		 "quota --user root 2>&1 | grep -q PermissionDenied", ctl, broker.sock);
 	assert_int_equal(system(cmd), 0);
 	accel_release(q);
 	accel_disconnect(c);
@@ -314,8 +316,10 @@ static void reload_is_for_administrators(void **state)
 		skip();
 	assert_int_equal(start("[defaults]\nmax_queues = 3\n"), 0);
 	char cmd[512];
-	snprintf(cmd, sizeof(cmd), "setpriv --reuid=65534 --regid=65534 --clear-groups %s/accelctl --socket %s reload "
-		 "2>&1 | grep -q PermissionDenied", build_dir(), broker.sock);
+	const char *ctl = broker_public_accelctl(&broker);
+	assert_non_null(ctl);
+	snprintf(cmd, sizeof(cmd), "setpriv --reuid=65534 --regid=65534 --clear-groups %s --socket %s reload "
+		 "2>&1 | grep -q PermissionDenied", ctl, broker.sock);
 	assert_int_equal(system(cmd), 0);
 }
 
