@@ -9,21 +9,24 @@
 
 #include "accelctl.h"
 
+#define REVOKE_USAGE \
+	"Usage: accelctl revoke [--json] QUEUE_ID | --user NAME | --device NAME\n" \
+	"Take queues back now; their owners see them revoked.\n" \
+	"Administrators reach every queue, others only their own.\n"
+
 int cmd_revoke(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "user", required_argument, NULL, 'u' },
 		{ "device", required_argument, NULL, 'd' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		CTL_COMMON_OPTIONS,
 	};
 	struct json_object *params = json_object_new_object(), *reply = NULL;
 	struct accel_client *c;
 	char *text = NULL, *end;
 	int opt, r, selectors = 0;
 
-	optind = 1;
+	optind = 0;
 	while ((opt = getopt_long(argc, argv, "u:d:h", options, NULL)) >= 0) {
 		switch (opt) {
 		case 'u':
@@ -34,16 +37,12 @@ int cmd_revoke(struct ctl *ctl, int argc, char **argv)
 			json_object_object_add(params, "device", json_object_new_string(optarg));
 			selectors++;
 			break;
-		case 'j': ctl->json = true; break;
-		case 'h':
-			printf("Usage: accelctl revoke QUEUE_ID | --user NAME | --device NAME\n"
-			       "Take queues back now; their owners see them revoked.\n"
-			       "Administrators reach every queue, others only their own.\n");
-			json_object_put(params);
-			return 0;
 		default:
-			json_object_put(params);
-			return -EINVAL;
+			r = ctl_common_option(ctl, opt, REVOKE_USAGE);
+			if (r <= 0) {
+				json_object_put(params);
+				return r;
+			}
 		}
 	}
 	if (optind < argc) {
@@ -113,7 +112,9 @@ int cmd_monitor(struct ctl *ctl, int argc, char **argv)
 
 	if (r <= 0)
 		return r;
-	r = accel_events_open(ctl->socket_path, &events);
+	r = accel_events_open(ctl_socket_path(ctl), &events);
+	if (r == -ENOENT || r == -ECONNREFUSED || r == -EACCES || r == -EPERM || r == -ENOTDIR)
+		return ctl_connect_error(ctl, r);
 	if (r < 0) {
 		fprintf(stderr, "accelctl: could not subscribe to events: %s\n", strerror(-r));
 		return r;
@@ -163,41 +164,42 @@ int cmd_reload(struct ctl *ctl, int argc, char **argv)
 	return 0;
 }
 
+#define QUOTA_USAGE \
+	"Usage: accelctl quota [--user NAME] [--json]\n" \
+	"The limits that apply to you (an administrator: to NAME), their use,\n" \
+	"and the rule that sets each; then the devices= and allow= restrictions.\n"
+
 int cmd_quota(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "user", required_argument, NULL, 'u' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		CTL_COMMON_OPTIONS,
 	};
 	struct json_object *params = json_object_new_object(), *reply, *limits;
 	struct accel_client *c;
 	char *text = NULL;
 	int opt, r;
 
-	optind = 1;
+	optind = 0;
 	while ((opt = getopt_long(argc, argv, "u:h", options, NULL)) >= 0) {
-		switch (opt) {
-		case 'u': json_object_object_add(params, "user", json_object_new_string(optarg)); break;
-		case 'j': ctl->json = true; break;
-		case 'h':
-			printf("Usage: accelctl quota [--user NAME] [--json]\n"
-			       "The limits that apply to you (an administrator: to NAME), their use,\n"
-			       "and the rule that sets each.\n");
+		if (opt == 'u') {
+			json_object_object_add(params, "user", json_object_new_string(optarg));
+			continue;
+		}
+		r = ctl_common_option(ctl, opt, QUOTA_USAGE);
+		if (r <= 0) {
 			json_object_put(params);
-			return 0;
-		default:
-			json_object_put(params);
-			return -EINVAL;
+			return r;
 		}
 	}
+	if (optind < argc)
+		fprintf(stderr, "accelctl: unexpected argument \"%s\"\n", argv[optind]);
 	r = optind < argc ? -EINVAL : ctl_client(ctl, &c);
 	if (r == 0)
 		r = accel_call_json(c, "org.accelbroker.Broker.GetQuota", json_object_to_json_string(params), &text);
 	json_object_put(params);
 	if (r < 0)
-		return ctl->client ? ctl_error(ctl, r, "quota") : r;
+		return ctl->client && r != -EINVAL ? ctl_error(ctl, r, "quota") : r;
 	reply = json_tokener_parse(text);
 	free(text);
 	if (ctl->json) {

@@ -335,11 +335,17 @@ EXPORT int accel_queue_import(int fd, const struct accel_import *im, struct acce
 EXPORT int accel_release(struct accel_queue *q)
 {
 	struct accel_client *c;
+	bool revoked;
 	int r = 0;
 
 	if (!q)
 		return -EINVAL;
 	c = q->client;
+	/*
+	 * A queue the broker revoked is gone from the broker already: nothing
+	 * to give back, and no reason to wait for a broker that stopped.
+	 */
+	revoked = q->driver && q->driver_state && q->driver->state(q) == ACCEL_QUEUE_REVOKED;
 	/* Unmap first: once the broker has it back, the memory is not ours. */
 	if (q->driver && q->driver_state)
 		q->driver->finish(q);
@@ -348,7 +354,7 @@ EXPORT int accel_release(struct accel_queue *q)
 		pthread_mutex_lock(&c->lock);
 		client_unlink_queue(c, q);
 		pthread_mutex_unlock(&c->lock);
-		if (accel_queue_usable(q) == 0)
+		if (!revoked && accel_queue_usable(q) == 0)
 			r = release_on_broker(c, q->id);
 	}
 	queue_free(q);
@@ -407,6 +413,18 @@ EXPORT int accel_wait(struct accel_queue *q, struct accel_completion *out, unsig
 	return r < 0 ? r : q->driver->wait(q, out, max, timeout_ms);
 }
 
+/*
+ * gzip and gunzip are streams.  Without ACCEL_OP_CONTINUE, accel_run() is
+ * the whole stream: gzip gets ACCEL_OP_FINISH, and a result that does not
+ * end the stream is an error (the destination was too small, or gunzip's
+ * input ended inside a member), never a silent truncation.
+ */
+static bool one_shot_stream(const struct accel_queue *q, uint32_t flags)
+{
+	return !(flags & ACCEL_OP_CONTINUE) &&
+	       (strcmp(q->algorithm, "gzip") == 0 || strcmp(q->algorithm, "gunzip") == 0);
+}
+
 EXPORT int accel_run(struct accel_queue *q, const void *src, size_t src_len, void *dst,
 		     size_t dst_len, uint64_t arg, uint32_t flags, struct accel_completion *out)
 {
@@ -430,6 +448,8 @@ EXPORT int accel_run(struct accel_queue *q, const void *src, size_t src_len, voi
 		dst_len = half;
 	if (src_len > 0)
 		memcpy(buf, src, src_len);
+	if (one_shot_stream(q, flags) && strcmp(q->algorithm, "gzip") == 0)
+		flags |= ACCEL_OP_FINISH;
 	r = q->driver->submit(q, &(struct accel_op){
 		.src = buf, .src_len = src_len, .dst = buf + half, .dst_len = dst_len,
 		.arg = arg, .flags = flags,
@@ -443,5 +463,7 @@ EXPORT int accel_run(struct accel_queue *q, const void *src, size_t src_len, voi
 		return out->status;
 	if (out->produced > 0)
 		memcpy(dst, buf + half, out->produced <= dst_len ? out->produced : dst_len);
+	if (one_shot_stream(q, flags) && !(out->flags & ACCEL_COMPLETION_STREAM_END))
+		return out->produced >= dst_len ? -ENOSPC : -EPIPE;
 	return 0;
 }
