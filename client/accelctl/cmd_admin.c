@@ -164,6 +164,35 @@ int cmd_reload(struct ctl *ctl, int argc, char **argv)
 	return 0;
 }
 
+/* "KEY" or "KEY (gid N)" of a limit or restriction. */
+static void rule_key(struct json_object *l, char *key, size_t size)
+{
+	struct json_object *gid;
+	const char *k = json_object_get_string(json_object_object_get(l, "key"));
+
+	if (json_object_object_get_ex(l, "gid", &gid))
+		snprintf(key, size, "%s (gid %d)", k, json_object_get_int(gid));
+	else
+		snprintf(key, size, "%s", k);
+}
+
+/* devices= and allow=: they refuse acquires whatever the limits say. */
+static void print_restrictions(struct json_object *list)
+{
+	size_t n = list ? json_object_array_length(list) : 0;
+
+	if (n == 0)
+		return;
+	printf("%-22s %-20s %s\n", "RESTRICTION", "VALUE", "RULE");
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *r = json_object_array_get_idx(list, i);
+		char key[64];
+		rule_key(r, key, sizeof(key));
+		printf("%-22s %-20s %s\n", key, json_object_get_string(json_object_object_get(r, "value")),
+		       json_object_get_string(json_object_object_get(r, "rule")));
+	}
+}
+
 #define QUOTA_USAGE \
 	"Usage: accelctl quota [--user NAME] [--json]\n" \
 	"The limits that apply to you (an administrator: to NAME), their use,\n" \
@@ -212,17 +241,14 @@ int cmd_quota(struct ctl *ctl, int argc, char **argv)
 	printf("%-22s %6s %6s  %s\n", "LIMIT", "MAX", "USED", "RULE");
 	limits = json_object_object_get(reply, "limits");
 	for (size_t i = 0; limits && i < json_object_array_length(limits); i++) {
-		struct json_object *l = json_object_array_get_idx(limits, i), *gid;
+		struct json_object *l = json_object_array_get_idx(limits, i);
 		char key[64];
-		if (json_object_object_get_ex(l, "gid", &gid))
-			snprintf(key, sizeof(key), "%s (gid %d)", json_object_get_string(json_object_object_get(l, "key")),
-				 json_object_get_int(gid));
-		else
-			snprintf(key, sizeof(key), "%s", json_object_get_string(json_object_object_get(l, "key")));
+		rule_key(l, key, sizeof(key));
 		printf("%-22s %6d %6d  %s\n", key, json_object_get_int(json_object_object_get(l, "limit")),
 		       json_object_get_int(json_object_object_get(l, "used")),
 		       json_object_get_string(json_object_object_get(l, "rule")));
 	}
+	print_restrictions(json_object_object_get(reply, "restrictions"));
 	printf("Queues are handed out with lifetime %s, fork %s, transfer %s\n",
 	       json_object_get_string(json_object_object_get(reply, "lifetime")),
 	       json_object_get_string(json_object_object_get(reply, "fork")),

@@ -310,6 +310,44 @@ static void quota_shows_limits_use_and_rules(void **state)
 	accel_disconnect(c);
 }
 
+/* Each limit names the line of its own key, [defaults]' when it comes from there; devices= and allow= show. */
+static void quota_names_each_keys_line_and_the_restrictions(void **state)
+{
+	char cmd[512], out[4096], want[256];
+	FILE *p;
+	size_t n;
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(start("[defaults]\n"			/* 1 */
+			       "max_queues = 3\n"		/* 2 */
+			       "max_queues.gzip = 1\n"		/* 3 */
+			       "lifetime = connection\n"	/* 4 */
+			       "[user:root]\n"			/* 5 */
+			       "devices = accel_sim-0\n"	/* 6 */
+			       "max_queues.copy = 2\n"		/* 7 */
+			       "fork = deny\n"), 0);		/* 8 */
+	snprintf(cmd, sizeof(cmd), "%s/accelctl --socket %s quota 2>&1", build_dir(), broker.sock);
+	p = popen(cmd, "r");
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	assert_int_equal(WEXITSTATUS(pclose(p)), 0);
+	snprintf(want, sizeof(want), "max_queues                  3      0  %s:2\n", conf);
+	assert_non_null(strstr(out, want));
+	snprintf(want, sizeof(want), "max_queues.gzip             1      0  %s:3\n", conf);
+	assert_non_null(strstr(out, want));
+	snprintf(want, sizeof(want), "max_queues.copy             2      0  %s:7\n", conf);
+	assert_non_null(strstr(out, want));
+	snprintf(want, sizeof(want), "devices                accel_sim-0          %s:6\n", conf);
+	assert_non_null(strstr(out, want));
+	/* And the refusal it explains. */
+	struct accel_client *c;
+	struct accel_queue *q;
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	assert_int_equal(accel_acquire(c, "copy", &(struct accel_acquire_options){ "accel_sim-1", -1 }, &q), -EACCES);
+	accel_disconnect(c);
+}
+
 static void reload_is_for_administrators(void **state)
 {
 	if (geteuid() != 0)
@@ -456,6 +494,7 @@ int main(void)
 		cmocka_unit_test_teardown(group_pool_is_shared_by_its_members, teardown),
 		cmocka_unit_test_teardown(user_rules_devices_algorithms_and_allow, teardown),
 		cmocka_unit_test_teardown(reload_is_for_administrators, teardown),
+		cmocka_unit_test_teardown(quota_names_each_keys_line_and_the_restrictions, teardown),
 		cmocka_unit_test_teardown(quota_shows_limits_use_and_rules, teardown),
 		cmocka_unit_test_teardown(racing_clients_never_exceed_a_limit, teardown),
 	};
