@@ -86,7 +86,9 @@ int accel_acquire(struct accel_client *client, const char *algorithm,
  * concurrently with other calls on its client or with the queue's data path.
  * A queue whose client disconnected is only unmapped and freed here: a
  * queue of lifetime "process" then stays the process's until it exits, or
- * until a new client attaches and releases it.
+ * until a new client attaches and releases it.  A queue the broker revoked
+ * is gone from the broker: it is only unmapped, never waiting for a broker
+ * that stopped.
  */
 int accel_release(struct accel_queue *queue);
 
@@ -205,6 +207,10 @@ int accel_wait(struct accel_queue *queue, struct accel_completion *out,
  * it, copy the result to @dst.  @src_len and @dst_len are bounded by the
  * data area (see accel_queue_buffer(); each gets half of it).  Nothing else
  * may be in flight on the queue (-EBUSY), and the data area is overwritten.
+ * On gzip and gunzip queues without ACCEL_OP_CONTINUE it is the whole
+ * stream: gzip makes one complete member (ACCEL_OP_FINISH implied), and a
+ * result that does not end the stream fails, -ENOSPC when @dst_len was too
+ * small, -EPIPE when gunzip's input ended inside a member.
  * Returns 0, or the operation's negative status.
  */
 int accel_run(struct accel_queue *queue, const void *src, size_t src_len,
