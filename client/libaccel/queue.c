@@ -393,9 +393,18 @@ EXPORT void *accel_queue_buffer(struct accel_queue *q, size_t *size)
 
 EXPORT int accel_submit(struct accel_queue *q, const struct accel_op *op)
 {
+	struct accel_op own;
 	int r = accel_queue_usable(q);
 
-	return r < 0 ? r : q->driver->submit(q, op);
+	if (r < 0)
+		return r;
+	if (op && (op->flags & ACCEL_OP_MORE)) {
+		/* accel_run()'s flag: a step of a stream is what every submit is. */
+		own = *op;
+		own.flags &= ~ACCEL_OP_MORE;
+		op = &own;
+	}
+	return q->driver->submit(q, op);
 }
 
 EXPORT int accel_poll(struct accel_queue *q, struct accel_completion *out, unsigned max)
@@ -414,14 +423,15 @@ EXPORT int accel_wait(struct accel_queue *q, struct accel_completion *out, unsig
 }
 
 /*
- * gzip and gunzip are streams.  Without ACCEL_OP_CONTINUE, accel_run() is
- * the whole stream: gzip gets ACCEL_OP_FINISH, and a result that does not
+ * gzip and gunzip are streams.  Unless the caller says it runs a stream
+ * step by step (ACCEL_OP_MORE on its first step, ACCEL_OP_CONTINUE after),
+ * accel_run() is the whole stream: gzip gets ACCEL_OP_FINISH, and a result that does not
  * end the stream is an error (the destination was too small, or gunzip's
  * input ended inside a member), never a silent truncation.
  */
 static bool one_shot_stream(const struct accel_queue *q, uint32_t flags)
 {
-	return !(flags & ACCEL_OP_CONTINUE) &&
+	return !(flags & (ACCEL_OP_CONTINUE | ACCEL_OP_MORE)) &&
 	       (strcmp(q->algorithm, "gzip") == 0 || strcmp(q->algorithm, "gunzip") == 0);
 }
 
@@ -452,7 +462,7 @@ EXPORT int accel_run(struct accel_queue *q, const void *src, size_t src_len, voi
 		flags |= ACCEL_OP_FINISH;
 	r = q->driver->submit(q, &(struct accel_op){
 		.src = buf, .src_len = src_len, .dst = buf + half, .dst_len = dst_len,
-		.arg = arg, .flags = flags,
+		.arg = arg, .flags = flags & ~ACCEL_OP_MORE,	/* libaccel's, not the device's */
 	});
 	if (r < 0)
 		return r;

@@ -158,6 +158,8 @@ void *accel_queue_buffer(struct accel_queue *queue, size_t *size);
 /* accel_op.flags */
 #define ACCEL_OP_CONTINUE	(1u << 0)	/* continue the queue's stream */
 #define ACCEL_OP_FINISH		(1u << 1)	/* gzip: last input of the stream */
+/* accel_run() only: one step of a longer stream, not the whole of it (see there) */
+#define ACCEL_OP_MORE		(1u << 31)
 
 /* accel_completion.flags */
 #define ACCEL_COMPLETION_STREAM_END	(1u << 0)
@@ -207,10 +209,11 @@ int accel_wait(struct accel_queue *queue, struct accel_completion *out,
  * it, copy the result to @dst.  @src_len and @dst_len are bounded by the
  * data area (see accel_queue_buffer(); each gets half of it).  Nothing else
  * may be in flight on the queue (-EBUSY), and the data area is overwritten.
- * On gzip and gunzip queues without ACCEL_OP_CONTINUE it is the whole
- * stream: gzip makes one complete member (ACCEL_OP_FINISH implied), and a
- * result that does not end the stream fails, -ENOSPC when @dst_len was too
- * small, -EPIPE when gunzip's input ended inside a member.
+ * On gzip and gunzip queues it is the whole stream unless @flags say it
+ * is a step (ACCEL_OP_MORE on the first, ACCEL_OP_CONTINUE on later ones):
+ * gzip makes one complete member (ACCEL_OP_FINISH implied), and a result
+ * that does not end the stream fails, -ENOSPC when @dst_len was too small,
+ * -EPIPE when gunzip's input ended inside a member.
  * Returns 0, or the operation's negative status.
  */
 int accel_run(struct accel_queue *queue, const void *src, size_t src_len,

@@ -108,11 +108,41 @@ static void accel_run_on_gunzip_reads_a_whole_member_or_fails(void **state)
 	accel_release(q);
 }
 
+/* A stream run step by step through accel_run(): ACCEL_OP_MORE, then ACCEL_OP_CONTINUE. */
+static void accel_run_steps_through_a_stream_when_told(void **state)
+{
+	unsigned char text[3000], gz[8192];
+	struct accel_completion c;
+	struct accel_queue *q;
+	size_t pos = 0, made = 0;
+	uint32_t flags = ACCEL_OP_MORE;
+
+	for (size_t i = 0; i < sizeof(text); i++)
+		text[i] = (unsigned char)('a' + i % 13);
+	assert_int_equal(accel_acquire(client, "gzip", NULL, &q), 0);
+	for (int step = 0; step < 10000; step++) {
+		size_t n = sizeof(text) - pos < 7 ? sizeof(text) - pos : 7;
+		if (pos + n == sizeof(text))
+			flags |= ACCEL_OP_FINISH;
+		assert_true(made + 64 <= sizeof(gz));
+		assert_int_equal(accel_run(q, text + pos, n, gz + made, 64, 0, flags, &c), 0);
+		pos += c.consumed;
+		made += c.produced;
+		flags |= ACCEL_OP_CONTINUE;
+		if (c.flags & ACCEL_COMPLETION_STREAM_END)
+			break;
+	}
+	assert_int_equal(pos, sizeof(text));
+	assert_member_of(gz, made, text, sizeof(text));
+	accel_release(q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(accel_run_on_gzip_makes_a_whole_member_or_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(accel_run_on_gunzip_reads_a_whole_member_or_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(accel_run_steps_through_a_stream_when_told, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("libaccel", tests, NULL, NULL);
