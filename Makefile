@@ -58,6 +58,7 @@ LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 DATADIR ?= $(PREFIX)/share
 MANDIR ?= $(DATADIR)/man
+DOCDIR ?= $(DATADIR)/doc/accel-broker
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 pcvar = $(shell pkg-config --define-variable=prefix=$(PREFIX) --define-variable=rootprefix=$(PREFIX) \
@@ -69,8 +70,8 @@ UDEVRULESDIR ?= $(or $(call pcvar,udev,udevdir),$(PREFIX)/lib/udev)/rules.d
 DBUSDIR ?= $(or $(call pcvar,dbus-1,datadir),$(DATADIR))/dbus-1
 
 .PHONY: all deps demo check test unit integration bench clean help kmod vm-check vm-bench \
-	install uninstall systemd-check fuzz fuzz-build lockdep-kernel
-all: $(BROKER) $(LIBACCEL) $(CTL) $(B)/accel.pc
+	install uninstall systemd-check fuzz fuzz-build lockdep-kernel suite private-clone-check
+all: $(BROKER) $(LIBACCEL) $(CTL) $(B)/accel.pc $(B)/accel-uninstalled.pc
 
 help:
 	@echo "make           build the broker, libaccel and accelctl into $(B)/"
@@ -86,6 +87,8 @@ help:
 	@echo "make uninstall remove what make install put there (not the configuration file)"
 	@echo "make systemd-check  boot a Debian root with systemd-nspawn, install, test the service there"
 	@echo "make fuzz      build the libFuzzer harnesses (clang) into build-fuzz/, run each FUZZ_SECONDS"
+	@echo "make suite     build with B/SAN and run the unit and integration tests and churn-smoke only"
+	@echo "make private-clone-check  the suite from a clone of HEAD under a 0700 directory (CI)"
 	@echo "make clean     remove build directories"
 
 deps:
@@ -167,6 +170,15 @@ $(B)/accel.pc: client/libaccel/accel.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 		-e 's|@VERSION@|$(VERSION)|' $< > $@
 
+# Programs built against the tree: PKG_CONFIG_PATH=$(B) pkg-config accel (pkg-config
+# prefers accel-uninstalled.pc there); the rpath finds libaccel.so.1 without installing.
+$(B)/accel-uninstalled.pc: Makefile
+	@mkdir -p $(B)
+	printf '%s\n' 'libdir=$(abspath $(B))' 'includedir=$(CURDIR)/include' '' 'Name: accel' \
+		'Description: Client library of accel-broker (uninstalled, in $(abspath $(B)))' \
+		'Version: $(VERSION)' 'Libs: -L$${libdir} -laccel -Wl,-rpath,$${libdir}' \
+		'Cflags: -I$${includedir}' > $@
+
 $(CTL): $(call obj,$(CTL_SRC)) $(LIBACCEL)
 	$(CC) $(LDFLAGS) -o $@ $(call obj,$(CTL_SRC)) -L$(B) -laccel -Wl,-rpath,'$$ORIGIN' $(JSONC) $(ZLIB)
 
@@ -178,7 +190,7 @@ $(INTEG_TESTS): $(B)/tests/%: $(B)/obj/tests/integration/%.o $(B)/obj/tests/inte
 		$(LIBACCEL) $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -pthread -o $@ $< $(B)/obj/tests/integration/harness.o $(B)/libcommon.a \
-		-L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(CMOCKA) $(JSONC) $(LIBSYSTEMD)
+		-L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(CMOCKA) $(JSONC) $(LIBSYSTEMD) $(ZLIB)
 
 $(BENCH): $(B)/obj/bench/bench.o $(LIBACCEL) $(B)/libcommon.a
 	@mkdir -p $(dir $@)
@@ -201,7 +213,8 @@ INSTALLED := $(SBINDIR)/accel-broker $(BINDIR)/accelctl \
 	$(DBUSDIR)/system.d/org.accelbroker.Broker1.conf \
 	$(DBUSDIR)/system-services/org.accelbroker.Broker1.service \
 	$(MANDIR)/man1/accelctl.1 $(MANDIR)/man3/libaccel.3 \
-	$(MANDIR)/man5/accel-broker.conf.5 $(MANDIR)/man8/accel-broker.8
+	$(MANDIR)/man5/accel-broker.conf.5 $(MANDIR)/man8/accel-broker.8 \
+	$(DOCDIR)/protocol.md $(DOCDIR)/dbus.md $(DOCDIR)/design.md $(DOCDIR)/kernel.md
 
 install: all
 	install -d $(addprefix $(DESTDIR),$(sort $(dir $(INSTALLED))) $(SYSCONFDIR))
@@ -224,6 +237,7 @@ install: all
 	install -m 0644 docs/man/libaccel.3 $(DESTDIR)$(MANDIR)/man3/
 	install -m 0644 docs/man/accel-broker.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 docs/man/accel-broker.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 docs/protocol.md docs/dbus.md docs/design.md docs/kernel.md $(DESTDIR)$(DOCDIR)/
 	test -e $(DESTDIR)$(SYSCONFDIR)/accel-broker.conf || \
 		install -m 0644 etc/accel-broker.conf $(DESTDIR)$(SYSCONFDIR)/accel-broker.conf
 	@# On the running system: the user, the run-time directory, udev and systemd told.
@@ -235,7 +249,7 @@ install: all
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
-	-rmdir $(DESTDIR)$(INCLUDEDIR)/accel
+	-rmdir $(DESTDIR)$(INCLUDEDIR)/accel $(DESTDIR)$(DOCDIR)
 	@echo "make uninstall: kept $(DESTDIR)$(SYSCONFDIR)/accel-broker.conf and the accel-broker user"
 	$(if $(DESTDIR),,-systemctl daemon-reload)
 
@@ -254,7 +268,15 @@ check: deps
 test: all $(UNIT_TESTS) $(INTEG_TESTS) $(CHURN)
 	$(MAKE) B=$(FUZZ_B) FUZZ=1 fuzz-build
 	B=$(B) SAN=$(SAN) FUZZ_B=$(FUZZ_B) tests/run-tests $(UNIT_TESTS) $(INTEG_TESTS) \
-		tests/fuzz/fuzz-check tests/churn-smoke tests/vm/vm-check tests/systemd/systemd-check
+		tests/docs-check tests/readme-examples tests/fuzz/fuzz-check tests/churn-smoke tests/vm/vm-check tests/systemd/systemd-check
+
+# The tests that need neither clang, qemu nor a container: unit, integration, churn-smoke.
+suite: all $(UNIT_TESTS) $(INTEG_TESTS) $(CHURN)
+	B=$(B) SAN=$(SAN) tests/run-tests $(UNIT_TESTS) $(INTEG_TESTS) tests/docs-check tests/readme-examples tests/churn-smoke
+
+# The suite from a clone of HEAD under a 0700 directory, clean environment (.ci/run).
+private-clone-check:
+	tests/private-clone-check
 
 # libFuzzer harnesses: one file per harness, tests/fuzz/fuzz_NAME.c, with its
 # seed corpus in tests/fuzz/corpus/NAME/ (and optionally tests/fuzz/NAME.dict).

@@ -871,10 +871,33 @@ struct quota_fill {
 	int error;
 };
 
+static void quota_add_restriction(const struct limit_info *l, struct quota_fill *f)
+{
+	struct quota_restriction *all, *r;
+
+	all = realloc(f->q->restrictions, (f->q->n_restrictions + 1) * sizeof(*all));
+	if (!all) {
+		f->error = -ENOMEM;
+		return;
+	}
+	f->q->restrictions = all;
+	r = &all[f->q->n_restrictions++];
+	snprintf(r->key, sizeof(r->key), "%s", l->key);
+	snprintf(r->value, sizeof(r->value), "%s", l->value);
+	snprintf(r->where, sizeof(r->where), "%s", l->where);
+	r->gid = l->group ? (long)l->gid : -1;
+}
+
 static void quota_add(const struct limit_info *l, void *data)
 {
 	struct quota_fill *f = data;
-	struct quota_line *lines = realloc(f->q->lines, (f->q->n_lines + 1) * sizeof(*lines)), *line;
+	struct quota_line *lines, *line;
+
+	if (l->value) {
+		quota_add_restriction(l, f);
+		return;
+	}
+	lines = realloc(f->q->lines, (f->q->n_lines + 1) * sizeof(*lines));
 
 	if (!lines) {
 		f->error = -ENOMEM;
@@ -917,6 +940,7 @@ int broker_get_quota(struct broker *b, const struct peer *peer, const char *user
 	policy_terms(b->policy, &caller, &out->terms);
 	if (f.error < 0) {
 		free(out->lines);
+		free(out->restrictions);
 		*out = (struct quota){ 0 };
 		return accel_error_set(e, ERR_INVALID_PARAMETER, "out of memory");
 	}

@@ -192,11 +192,21 @@ struct quota_line {
 	long gid;		/* the group of a group rule, else -1 */
 };
 
+/* A devices= or allow= key that applies: it refuses acquires outright. */
+struct quota_restriction {
+	char key[16];		/* "devices", "allow" */
+	char value[POLICY_MAX_DEVICES * 34];	/* the patterns, or "yes"/"no" */
+	char where[160];	/* "file:line" */
+	long gid;		/* the group of a group rule, else -1 */
+};
+
 struct quota {
 	uid_t uid;
 	bool allowed;
 	struct quota_line *lines;	/* free() */
 	unsigned n_lines;
+	struct quota_restriction *restrictions;	/* free() */
+	unsigned n_restrictions;
 	struct terms terms;	/* what its next queue would be handed out on */
 };
 

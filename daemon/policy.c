@@ -122,11 +122,13 @@ static int parse_per_algorithm(struct rule *r, const char *algorithm, const char
 	for (unsigned i = 0; i < r->n_per_algorithm; i++)
 		if (strcmp(r->per_algorithm[i].algorithm, algorithm) == 0) {
 			r->per_algorithm[i].max = n;
+			snprintf(r->per_algorithm[i].where, sizeof(r->per_algorithm[i].where), "%s", where);
 			return 0;
 		}
 	if (r->n_per_algorithm == POLICY_MAX_ALGORITHMS)
 		return FAIL("%s: more than %d max_queues.ALG keys", where, POLICY_MAX_ALGORITHMS);
 	strcpy(r->per_algorithm[r->n_per_algorithm].algorithm, algorithm);
+	snprintf(r->per_algorithm[r->n_per_algorithm].where, sizeof(r->per_algorithm[0].where), "%s", where);
 	r->per_algorithm[r->n_per_algorithm++].max = n;
 	return 0;
 }
@@ -188,13 +190,17 @@ int policy_parse(struct policy *p, const char *section, const char *key, const c
 	if (strcmp(key, "max_queues") == 0) {
 		if (config_parse_int(value, 0, 65536, &r->max_queues) < 0)
 			return FAIL("%s: max_queues: \"%s\" is not a number from 0 to 65536", where, value);
+		snprintf(r->where_max_queues, sizeof(r->where_max_queues), "%s", where);
 	} else if (strncmp(key, "max_queues.", 11) == 0) {
 		return parse_per_algorithm(r, key + 11, value, where, err, err_size) < 0 ? -EINVAL : 1;
 	} else if (strcmp(key, "pool_max_queues") == 0 && kind == RULE_GROUP) {
 		if (config_parse_int(value, 0, 1 << 20, &r->pool_max_queues) < 0)
 			return FAIL("%s: pool_max_queues: \"%s\" is not a number", where, value);
+		snprintf(r->where_pool, sizeof(r->where_pool), "%s", where);
 	} else if (strcmp(key, "devices") == 0) {
 		v = parse_devices(r, value, where, err, err_size);
+		if (v == 0)
+			snprintf(r->where_devices, sizeof(r->where_devices), "%s", where);
 		return v < 0 ? v : 1;
 	} else if (strcmp(key, "lifetime") == 0) {
 		return parse_choice(lifetime_names, key, value, &r->lifetime, where, err, err_size);
@@ -209,6 +215,7 @@ int policy_parse(struct policy *p, const char *section, const char *key, const c
 			r->allow = 0;
 		else
 			return FAIL("%s: allow: \"%s\" is not yes or no", where, value);
+		snprintf(r->where_allow, sizeof(r->where_allow), "%s", where);
 	} else {
 		return FAIL("%s: unknown key \"%s\" in [%s]", where, key, section);
 	}
@@ -374,6 +381,31 @@ void policy_terms(const struct policy *p, const struct caller *c, struct terms *
 	out->transfer = term(p, c, offsetof(struct rule, transfer), TRANSFER_SAME_USER);
 }
 
+/* A rule's devices= and allow=, as restrictions (devices: @r's list, if it is the one in force). */
+static void describe_restrictions(const struct rule *r, bool devices, bool allow,
+				  void (*fn)(const struct limit_info *l, void *data), void *data)
+{
+	char list[POLICY_MAX_DEVICES * 34] = "";
+	struct limit_info l = { .limit = -1, .group = r->kind == RULE_GROUP, .gid = (gid_t)r->id };
+
+	if (devices && r->n_devices > 0) {
+		for (unsigned i = 0; i < r->n_devices; i++) {
+			size_t used = strlen(list);
+			snprintf(list + used, sizeof(list) - used, "%s%s", i ? " " : "", r->devices[i]);
+		}
+		l.key = "devices";
+		l.value = list;
+		l.where = r->where_devices;
+		fn(&l, data);
+	}
+	if (allow && r->allow != POLICY_UNSET) {
+		l.key = "allow";
+		l.value = r->allow ? "yes" : "no";
+		l.where = r->where_allow;
+		fn(&l, data);
+	}
+}
+
 bool policy_describe(const struct policy *p, const struct caller *c,
 		     void (*fn)(const struct limit_info *l, void *data), void *data)
 {
@@ -384,7 +416,7 @@ bool policy_describe(const struct policy *p, const struct caller *c,
 	struct limit_info l = {
 		.key = "max_queues",
 		.limit = own ? own->max_queues : p->default_max_queues,
-		.where = own ? own->where : "built-in (max_queues_per_user)",
+		.where = own ? own->where_max_queues : "built-in (max_queues_per_user)",
 	};
 
 	fn(&l, data);
@@ -395,7 +427,7 @@ bool policy_describe(const struct policy *p, const struct caller *c,
 			if (pass == 1 && per_algorithm(user, r->per_algorithm[i].algorithm) != POLICY_UNSET)
 				continue;
 			l = (struct limit_info){ .key = "max_queues.", .algorithm = r->per_algorithm[i].algorithm,
-						 .limit = r->per_algorithm[i].max, .where = r->where };
+						 .limit = r->per_algorithm[i].max, .where = r->per_algorithm[i].where };
 			fn(&l, data);
 		}
 	}
@@ -406,21 +438,30 @@ bool policy_describe(const struct policy *p, const struct caller *c,
 		if (g->allow == 0)
 			allow = 0;
 		if (g->max_queues != POLICY_UNSET) {
-			l = (struct limit_info){ .key = "max_queues", .limit = g->max_queues, .where = g->where,
-						 .group = true, .gid = (gid_t)g->id };
+			l = (struct limit_info){ .key = "max_queues", .limit = g->max_queues,
+						 .where = g->where_max_queues, .group = true, .gid = (gid_t)g->id };
 			fn(&l, data);
 		}
 		for (unsigned k = 0; k < g->n_per_algorithm; k++) {
 			l = (struct limit_info){ .key = "max_queues.", .algorithm = g->per_algorithm[k].algorithm,
-						 .limit = g->per_algorithm[k].max, .where = g->where,
+						 .limit = g->per_algorithm[k].max, .where = g->per_algorithm[k].where,
 						 .group = true, .gid = (gid_t)g->id };
 			fn(&l, data);
 		}
 		if (g->pool_max_queues != POLICY_UNSET) {
 			l = (struct limit_info){ .key = "pool_max_queues", .limit = g->pool_max_queues,
-						 .where = g->where, .group = true, .gid = (gid_t)g->id };
+						 .where = g->where_pool, .group = true, .gid = (gid_t)g->id };
 			fn(&l, data);
 		}
 	}
+	/* Then what refuses acquires outright, as policy_check_device() and check_own() apply it. */
+	if (user)
+		describe_restrictions(user, true, true, fn, data);
+	if (defaults)
+		describe_restrictions(defaults, !(user && user->n_devices > 0),
+				      !(user && user->allow != POLICY_UNSET), fn, data);
+	for (unsigned i = 0; i < p->n_rules; i++)
+		if (p->rules[i].kind == RULE_GROUP && in_groups(c, (gid_t)p->rules[i].id))
+			describe_restrictions(&p->rules[i], true, true, fn, data);
 	return allow != 0;
 }

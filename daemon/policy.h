@@ -72,16 +72,22 @@ const char *policy_lifetime_to_string(enum policy_lifetime v);
 const char *policy_fork_to_string(enum policy_fork v);
 const char *policy_transfer_to_string(enum policy_transfer v);
 
+#define POLICY_WHERE_SIZE 160
+
 struct rule {
 	enum rule_kind kind;
 	unsigned id;		/* uid or gid */
-	char where[160];	/* "file:line" of the latest key of the section, for messages */
+	char where[POLICY_WHERE_SIZE];	/* "file:line" of the latest key of the section, for messages */
+	/* "file:line" of the line that set each key, for accelctl quota */
+	char where_allow[POLICY_WHERE_SIZE], where_max_queues[POLICY_WHERE_SIZE];
+	char where_pool[POLICY_WHERE_SIZE], where_devices[POLICY_WHERE_SIZE];
 	int allow;		/* POLICY_UNSET, 0, 1 */
 	int max_queues;
 	int pool_max_queues;
 	struct {
 		char algorithm[32];
 		int max;
+		char where[POLICY_WHERE_SIZE];
 	} per_algorithm[POLICY_MAX_ALGORITHMS];
 	unsigned n_per_algorithm;
 	char *devices[POLICY_MAX_DEVICES];
@@ -127,10 +133,12 @@ int policy_parse(struct policy *p, const char *section, const char *key, const c
 int policy_check_device(const struct policy *p, const struct caller *caller,
 			const char *device, struct accel_error *e);
 
-/* One limit that applies to a caller, for `accelctl quota`. */
+/* One limit (or restriction) that applies to a caller, for `accelctl quota`. */
 struct limit_info {
-	const char *key;	/* "max_queues", "max_queues." (+ algorithm), "pool_max_queues" */
+	const char *key;	/* "max_queues", "max_queues." (+ algorithm), "pool_max_queues";
+				 * restrictions: "devices", "allow" */
 	const char *algorithm;	/* for max_queues.ALG, else NULL */
+	const char *value;	/* a restriction's value ("accel_sim-* dev2", "no"); NULL: a limit */
 	int limit;
 	const char *where;	/* "file:line", or "built-in" */
 	bool group;		/* a group rule: gid says which */

@@ -379,6 +379,22 @@ static int handle_revoke(struct connection *c, const struct varlink_call *call,
 	return connection_reply(c, call, reply, NULL, 0);
 }
 
+static struct json_object *restrictions_to_json(const struct quota *q)
+{
+	struct json_object *list = json_object_new_array();
+
+	for (unsigned i = 0; i < q->n_restrictions; i++) {
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "key", json_object_new_string(q->restrictions[i].key));
+		json_object_object_add(o, "value", json_object_new_string(q->restrictions[i].value));
+		json_object_object_add(o, "rule", json_object_new_string(q->restrictions[i].where));
+		if (q->restrictions[i].gid >= 0)
+			json_object_object_add(o, "gid", json_object_new_int64(q->restrictions[i].gid));
+		json_object_array_add(list, o);
+	}
+	return list;
+}
+
 static int handle_get_quota(struct connection *c, const struct varlink_call *call,
 			    struct accel_error *e)
 {
@@ -413,6 +429,8 @@ static int handle_get_quota(struct connection *c, const struct varlink_call *cal
 	json_object_object_add(reply, "uid", json_object_new_int64(q.uid));
 	json_object_object_add(reply, "allowed", json_object_new_boolean(q.allowed));
 	json_object_object_add(reply, "limits", limits);
+	json_object_object_add(reply, "restrictions", restrictions_to_json(&q));
+	free(q.restrictions);
 	json_object_object_add(reply, "lifetime", json_object_new_string(policy_lifetime_to_string(q.terms.lifetime)));
 	json_object_object_add(reply, "fork", json_object_new_string(policy_fork_to_string(q.terms.fork)));
 	json_object_object_add(reply, "transfer", json_object_new_string(policy_transfer_to_string(q.terms.transfer)));

@@ -27,12 +27,12 @@ static const struct {
 
 static void help(void)
 {
-	printf("Usage: accelctl [--socket PATH] [--json] COMMAND [OPTIONS]\n\n"
+	printf("Usage: accelctl [--socket PATH] [--json] COMMAND [OPTIONS] [ARGUMENTS]\n\n"
 	       "Inspect accel-broker and run work through its accelerators.\n\n"
 	       "Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		printf("  %-11s %s\n", commands[i].name, commands[i].help);
-	printf("\nOptions:\n"
+	printf("\nOptions (before or after the command):\n"
 	       "  --socket PATH  the broker's socket (default $%s or %s)\n"
 	       "  --json         print JSON instead of tables\n"
 	       "  -h, --help     show this help; COMMAND --help for a command's\n"
@@ -50,16 +50,39 @@ int ctl_error(struct ctl *ctl, int r, const char *what)
 	return r;
 }
 
+const char *ctl_socket_path(const struct ctl *ctl)
+{
+	const char *env = getenv(ACCEL_SOCKET_ENV);
+
+	if (ctl->socket_path)
+		return ctl->socket_path;
+	return env && *env ? env : ACCEL_DEFAULT_SOCKET;
+}
+
+int ctl_connect_error(struct ctl *ctl, int r)
+{
+	const char *path = ctl_socket_path(ctl);
+
+	fprintf(stderr, "accelctl: could not connect to the broker at %s: %s\n", path, strerror(-r));
+	if (r == -EACCES || r == -EPERM)
+		fprintf(stderr, "accelctl: you may not open %s (or a directory above it); "
+			"ask its administrator, or name another socket with --socket PATH or $%s\n",
+			path, ACCEL_SOCKET_ENV);
+	else
+		fprintf(stderr, "accelctl: is the broker running? Start it with "
+			"\"systemctl start accel-broker.socket\" (as root), or name the socket it "
+			"listens on with --socket PATH or $%s\n", ACCEL_SOCKET_ENV);
+	return r;
+}
+
 int ctl_client(struct ctl *ctl, struct accel_client **out)
 {
 	int r;
 
 	if (!ctl->client) {
-		r = accel_connect(ctl->socket_path, &ctl->client);
-		if (r < 0) {
-			fprintf(stderr, "accelctl: could not connect to the broker: %s\n", strerror(-r));
-			return r;
-		}
+		r = accel_connect(ctl_socket_path(ctl), &ctl->client);
+		if (r < 0)
+			return ctl_connect_error(ctl, r);
 	}
 	*out = ctl->client;
 	return 0;
@@ -86,22 +109,34 @@ int ctl_call(struct ctl *ctl, const char *method, struct json_object **reply)
 	return 0;
 }
 
+int ctl_common_option(struct ctl *ctl, int c, const char *usage)
+{
+	switch (c) {
+	case CTL_OPT_JSON:
+		ctl->json = true;
+		return 1;
+	case CTL_OPT_SOCKET:
+		ctl->socket_path = optarg;
+		return 1;
+	case 'h':
+		printf("%s", usage);
+		printf("Every command also takes --socket PATH and --help; options may follow arguments.\n");
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
 int ctl_parse_simple(struct ctl *ctl, int argc, char **argv, const char *usage)
 {
-	static const struct option options[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	int c;
+	static const struct option options[] = { CTL_COMMON_OPTIONS };
+	int c, r;
 
-	optind = 1;
+	optind = 0;
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
-		switch (c) {
-		case 'j': ctl->json = true; break;
-		case 'h': printf("%s", usage); return 0;
-		default: return -EINVAL;
-		}
+		r = ctl_common_option(ctl, c, usage);
+		if (r <= 0)
+			return r;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "accelctl: unexpected argument \"%s\"\n", argv[optind]);

@@ -9,21 +9,24 @@
 
 #include "accelctl.h"
 
+#define REVOKE_USAGE \
+	"Usage: accelctl revoke [--json] QUEUE_ID | --user NAME | --device NAME\n" \
+	"Take queues back now; their owners see them revoked.\n" \
+	"Administrators reach every queue, others only their own.\n"
+
 int cmd_revoke(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "user", required_argument, NULL, 'u' },
 		{ "device", required_argument, NULL, 'd' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		CTL_COMMON_OPTIONS,
 	};
 	struct json_object *params = json_object_new_object(), *reply = NULL;
 	struct accel_client *c;
 	char *text = NULL, *end;
 	int opt, r, selectors = 0;
 
-	optind = 1;
+	optind = 0;
 	while ((opt = getopt_long(argc, argv, "u:d:h", options, NULL)) >= 0) {
 		switch (opt) {
 		case 'u':
@@ -34,16 +37,12 @@ int cmd_revoke(struct ctl *ctl, int argc, char **argv)
 			json_object_object_add(params, "device", json_object_new_string(optarg));
 			selectors++;
 			break;
-		case 'j': ctl->json = true; break;
-		case 'h':
-			printf("Usage: accelctl revoke QUEUE_ID | --user NAME | --device NAME\n"
-			       "Take queues back now; their owners see them revoked.\n"
-			       "Administrators reach every queue, others only their own.\n");
-			json_object_put(params);
-			return 0;
 		default:
-			json_object_put(params);
-			return -EINVAL;
+			r = ctl_common_option(ctl, opt, REVOKE_USAGE);
+			if (r <= 0) {
+				json_object_put(params);
+				return r;
+			}
 		}
 	}
 	if (optind < argc) {
@@ -113,7 +112,9 @@ int cmd_monitor(struct ctl *ctl, int argc, char **argv)
 
 	if (r <= 0)
 		return r;
-	r = accel_events_open(ctl->socket_path, &events);
+	r = accel_events_open(ctl_socket_path(ctl), &events);
+	if (r == -ENOENT || r == -ECONNREFUSED || r == -EACCES || r == -EPERM || r == -ENOTDIR)
+		return ctl_connect_error(ctl, r);
 	if (r < 0) {
 		fprintf(stderr, "accelctl: could not subscribe to events: %s\n", strerror(-r));
 		return r;
@@ -163,41 +164,71 @@ int cmd_reload(struct ctl *ctl, int argc, char **argv)
 	return 0;
 }
 
+/* "KEY" or "KEY (gid N)" of a limit or restriction. */
+static void rule_key(struct json_object *l, char *key, size_t size)
+{
+	struct json_object *gid;
+	const char *k = json_object_get_string(json_object_object_get(l, "key"));
+
+	if (json_object_object_get_ex(l, "gid", &gid))
+		snprintf(key, size, "%s (gid %d)", k, json_object_get_int(gid));
+	else
+		snprintf(key, size, "%s", k);
+}
+
+/* devices= and allow=: they refuse acquires whatever the limits say. */
+static void print_restrictions(struct json_object *list)
+{
+	size_t n = list ? json_object_array_length(list) : 0;
+
+	if (n == 0)
+		return;
+	printf("%-22s %-20s %s\n", "RESTRICTION", "VALUE", "RULE");
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *r = json_object_array_get_idx(list, i);
+		char key[64];
+		rule_key(r, key, sizeof(key));
+		printf("%-22s %-20s %s\n", key, json_object_get_string(json_object_object_get(r, "value")),
+		       json_object_get_string(json_object_object_get(r, "rule")));
+	}
+}
+
+#define QUOTA_USAGE \
+	"Usage: accelctl quota [--user NAME] [--json]\n" \
+	"The limits that apply to you (an administrator: to NAME), their use,\n" \
+	"and the rule that sets each; then the devices= and allow= restrictions.\n"
+
 int cmd_quota(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "user", required_argument, NULL, 'u' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		CTL_COMMON_OPTIONS,
 	};
 	struct json_object *params = json_object_new_object(), *reply, *limits;
 	struct accel_client *c;
 	char *text = NULL;
 	int opt, r;
 
-	optind = 1;
+	optind = 0;
 	while ((opt = getopt_long(argc, argv, "u:h", options, NULL)) >= 0) {
-		switch (opt) {
-		case 'u': json_object_object_add(params, "user", json_object_new_string(optarg)); break;
-		case 'j': ctl->json = true; break;
-		case 'h':
-			printf("Usage: accelctl quota [--user NAME] [--json]\n"
-			       "The limits that apply to you (an administrator: to NAME), their use,\n"
-			       "and the rule that sets each.\n");
+		if (opt == 'u') {
+			json_object_object_add(params, "user", json_object_new_string(optarg));
+			continue;
+		}
+		r = ctl_common_option(ctl, opt, QUOTA_USAGE);
+		if (r <= 0) {
 			json_object_put(params);
-			return 0;
-		default:
-			json_object_put(params);
-			return -EINVAL;
+			return r;
 		}
 	}
+	if (optind < argc)
+		fprintf(stderr, "accelctl: unexpected argument \"%s\"\n", argv[optind]);
 	r = optind < argc ? -EINVAL : ctl_client(ctl, &c);
 	if (r == 0)
 		r = accel_call_json(c, "org.accelbroker.Broker.GetQuota", json_object_to_json_string(params), &text);
 	json_object_put(params);
 	if (r < 0)
-		return ctl->client ? ctl_error(ctl, r, "quota") : r;
+		return ctl->client && r != -EINVAL ? ctl_error(ctl, r, "quota") : r;
 	reply = json_tokener_parse(text);
 	free(text);
 	if (ctl->json) {
@@ -210,17 +241,14 @@ int cmd_quota(struct ctl *ctl, int argc, char **argv)
 	printf("%-22s %6s %6s  %s\n", "LIMIT", "MAX", "USED", "RULE");
 	limits = json_object_object_get(reply, "limits");
 	for (size_t i = 0; limits && i < json_object_array_length(limits); i++) {
-		struct json_object *l = json_object_array_get_idx(limits, i), *gid;
+		struct json_object *l = json_object_array_get_idx(limits, i);
 		char key[64];
-		if (json_object_object_get_ex(l, "gid", &gid))
-			snprintf(key, sizeof(key), "%s (gid %d)", json_object_get_string(json_object_object_get(l, "key")),
-				 json_object_get_int(gid));
-		else
-			snprintf(key, sizeof(key), "%s", json_object_get_string(json_object_object_get(l, "key")));
+		rule_key(l, key, sizeof(key));
 		printf("%-22s %6d %6d  %s\n", key, json_object_get_int(json_object_object_get(l, "limit")),
 		       json_object_get_int(json_object_object_get(l, "used")),
 		       json_object_get_string(json_object_object_get(l, "rule")));
 	}
+	print_restrictions(json_object_object_get(reply, "restrictions"));
 	printf("Queues are handed out with lifetime %s, fork %s, transfer %s\n",
 	       json_object_get_string(json_object_object_get(reply, "lifetime")),
 	       json_object_get_string(json_object_object_get(reply, "fork")),

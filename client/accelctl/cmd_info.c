@@ -79,7 +79,9 @@ static void print_devices(struct json_object *reply)
 int cmd_devices(struct ctl *ctl, int argc, char **argv)
 {
 	struct json_object *reply;
-	int r = ctl_parse_simple(ctl, argc, argv, "Usage: accelctl devices [--json]\n");
+	int r = ctl_parse_simple(ctl, argc, argv,
+				 "Usage: accelctl devices [--json]\n"
+				 "The devices: backend, api, queues, free queues, NUMA node, algorithms.\n");
 
 	if (r <= 0)
 		return r;
@@ -97,22 +99,30 @@ int cmd_devices(struct ctl *ctl, int argc, char **argv)
 int cmd_status(struct ctl *ctl, int argc, char **argv)
 {
 	struct json_object *status, *devices, *users;
-	int r = ctl_parse_simple(ctl, argc, argv, "Usage: accelctl status [--json]\n");
+	int r = ctl_parse_simple(ctl, argc, argv,
+				 "Usage: accelctl status [--json]\n"
+				 "The broker's version and uptime, its devices, queues, clients and users.\n"
+				 "--json: the broker's GetStatus reply with \"devices\" the list that\n"
+				 "accelctl devices --json prints (the count is \"device_count\").\n");
 
 	if (r <= 0)
 		return r;
 	r = ctl_call(ctl, "org.accelbroker.Broker.GetStatus", &status);
 	if (r < 0)
 		return r;
-	if (ctl->json) {
-		print_json(status);
-		json_object_put(status);
-		return 0;
-	}
 	r = ctl_call(ctl, "org.accelbroker.Broker.ListDevices", &devices);
 	if (r < 0) {
 		json_object_put(status);
 		return r;
+	}
+	if (ctl->json) {
+		/* What the table shows: the devices themselves, not only their number. */
+		json_object_object_add(status, "device_count", json_object_new_int64(num(status, "devices")));
+		json_object_object_add(status, "devices", json_object_get(array(devices, "devices")));
+		print_json(status);
+		json_object_put(devices);
+		json_object_put(status);
+		return 0;
 	}
 	printf("accel-broker %s, up %.1f s\n", str(status, "version"),
 	       (double)num(status, "uptime_usec") / 1e6);
@@ -165,21 +175,23 @@ static int parse_user(const char *s, long long *uid)
 	return 0;
 }
 
+#define QUEUES_USAGE \
+	"Usage: accelctl queues [--user NAME] [--device NAME] [--json]\n" \
+	"Your queues (an administrator: everyone's), optionally filtered.\n"
+
 int cmd_queues(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "user", required_argument, NULL, 'u' },
 		{ "device", required_argument, NULL, 'd' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		CTL_COMMON_OPTIONS,
 	};
 	struct json_object *reply, *queues;
 	const char *device = NULL;
 	long long uid = -1;
 	int opt, r;
 
-	optind = 1;
+	optind = 0;
 	while ((opt = getopt_long(argc, argv, "u:d:h", options, NULL)) >= 0) {
 		switch (opt) {
 		case 'u':
@@ -188,12 +200,10 @@ int cmd_queues(struct ctl *ctl, int argc, char **argv)
 				return r;
 			break;
 		case 'd': device = optarg; break;
-		case 'j': ctl->json = true; break;
-		case 'h':
-			printf("Usage: accelctl queues [--user NAME] [--device NAME] [--json]\n"
-			       "Your queues (an administrator: everyone's), optionally filtered.\n");
-			return 0;
-		default: return -EINVAL;
+		default:
+			r = ctl_common_option(ctl, opt, QUEUES_USAGE);
+			if (r <= 0)
+				return r;
 		}
 	}
 	if (optind < argc) {

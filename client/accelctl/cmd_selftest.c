@@ -198,6 +198,8 @@ static int kat_gunzip(struct accel_queue *q, char *detail)
 	return 0;
 }
 
+#define ELEMENTSOF_KATS (sizeof(kats) / sizeof(kats[0]))
+
 static const struct kat kats[] = {
 	{ "copy", "64 bytes", kat_copy_small },
 	{ "copy", "half the data area, pseudo-random", kat_copy_large },
@@ -206,27 +208,53 @@ static const struct kat kats[] = {
 	{ "gunzip", "a gzip(1) member; a corrupt CRC is refused", kat_gunzip },
 };
 
+static void report(struct json_object *checks, const struct kat *k, int r, struct accel_queue *q,
+		   const char *detail)
+{
+	struct json_object *o;
+
+	if (!checks) {
+		printf("%s  %-7s %s\n", r < 0 ? "FAIL" : "PASS", k->algorithm, detail);
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "algorithm", json_object_new_string(k->algorithm));
+	json_object_object_add(o, "check", json_object_new_string(k->name));
+	json_object_object_add(o, "passed", json_object_new_boolean(r == 0));
+	json_object_object_add(o, "detail", json_object_new_string(detail));
+	if (q) {
+		json_object_object_add(o, "queue_id", json_object_new_int64((int64_t)accel_queue_id(q)));
+		json_object_object_add(o, "device", json_object_new_string(accel_queue_device(q)));
+	}
+	json_object_array_add(checks, o);
+}
+
 int cmd_selftest(struct ctl *ctl, int argc, char **argv)
 {
+	struct json_object *checks = NULL;
 	struct accel_client *client;
 	unsigned failed = 0;
 	int r = ctl_parse_simple(ctl, argc, argv,
-				 "Usage: accelctl selftest\n"
-				 "Acquire a queue per algorithm and check known answers.\n");
+				 "Usage: accelctl selftest [--json]\n"
+				 "Acquire a queue per algorithm and check known answers.\n"
+				 "--json: {\"passed\": N, \"failed\": N, \"checks\": [...]}.\n");
 
 	if (r <= 0)
 		return r;
 	r = ctl_client(ctl, &client);
 	if (r < 0)
 		return r;
+	if (ctl->json)
+		checks = json_object_new_array();
 	for (size_t i = 0; i < sizeof(kats) / sizeof(kats[0]); i++) {
-		struct accel_queue *q;
+		struct accel_queue *q = NULL;
 		char detail[DETAIL_MAX] = "";
 
 		r = accel_acquire(client, kats[i].algorithm, NULL, &q);
 		if (r < 0) {
 			const char *m = accel_error_message(client);
 			snprintf(detail, sizeof(detail), "acquire: %s", m ? m : strerror(-r));
+			q = NULL;
 		} else {
 			r = kats[i].run(q, detail);
 			if (r < 0 && !detail[0])
@@ -234,11 +262,21 @@ int cmd_selftest(struct ctl *ctl, int argc, char **argv)
 			if (r == 0)
 				snprintf(detail, sizeof(detail), "%s (queue %llu on %s)", kats[i].name,
 					 (unsigned long long)accel_queue_id(q), accel_queue_device(q));
-			accel_release(q);
 		}
-		printf("%s  %-7s %s\n", r < 0 ? "FAIL" : "PASS", kats[i].algorithm, detail);
+		report(checks, &kats[i], r, q, detail);
+		if (q)
+			accel_release(q);
 		failed += r < 0;
 	}
-	printf("%zu passed, %u failed\n", sizeof(kats) / sizeof(kats[0]) - failed, failed);
+	if (checks) {
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "passed", json_object_new_int((int)(ELEMENTSOF_KATS - failed)));
+		json_object_object_add(o, "failed", json_object_new_int((int)failed));
+		json_object_object_add(o, "checks", checks);
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+	} else {
+		printf("%zu passed, %u failed\n", ELEMENTSOF_KATS - failed, failed);
+	}
 	return failed ? -EIO : 0;
 }

@@ -385,11 +385,17 @@ EXPORT int accel_queue_import(int fd, const struct accel_import *im, struct acce
 EXPORT int accel_release(struct accel_queue *q)
 {
 	struct accel_client *c;
+	bool revoked;
 	int r = 0;
 
 	if (!q)
 		return -EINVAL;
 	c = q->client;
+	/*
+	 * A queue the broker revoked is gone from the broker already: nothing
+	 * to give back, and no reason to wait for a broker that stopped.
+	 */
+	revoked = q->driver && q->driver_state && q->driver->state(q) == ACCEL_QUEUE_REVOKED;
 	/* Unmap first: once the broker has it back, the memory is not ours. */
 	if (q->driver && q->driver_state)
 		q->driver->finish(q);
@@ -398,7 +404,7 @@ EXPORT int accel_release(struct accel_queue *q)
 		pthread_mutex_lock(&c->lock);
 		client_unlink_queue(c, q);
 		pthread_mutex_unlock(&c->lock);
-		if (accel_queue_usable(q) == 0)
+		if (!revoked && accel_queue_usable(q) == 0)
 			r = release_on_broker(c, q->id);
 	}
 	queue_free(q);
@@ -437,9 +443,18 @@ EXPORT void *accel_queue_buffer(struct accel_queue *q, size_t *size)
 
 EXPORT int accel_submit(struct accel_queue *q, const struct accel_op *op)
 {
+	struct accel_op own;
 	int r = accel_queue_usable(q);
 
-	return r < 0 ? r : q->driver->submit(q, op);
+	if (r < 0)
+		return r;
+	if (op && (op->flags & ACCEL_OP_MORE)) {
+		/* accel_run()'s flag: a step of a stream is what every submit is. */
+		own = *op;
+		own.flags &= ~ACCEL_OP_MORE;
+		op = &own;
+	}
+	return q->driver->submit(q, op);
 }
 
 EXPORT int accel_poll(struct accel_queue *q, struct accel_completion *out, unsigned max)
@@ -457,29 +472,30 @@ EXPORT int accel_wait(struct accel_queue *q, struct accel_completion *out, unsig
 	return r < 0 ? r : q->driver->wait(q, out, max, timeout_ms);
 }
 
-/* accel_run() on a queue with no data area: the caller's buffers are the operation's. */
-static int run_direct(struct accel_queue *q, const void *src, size_t src_len, void *dst,
-		      size_t dst_len, uint64_t arg, uint32_t flags, struct accel_completion *out)
+/*
+ * gzip and gunzip are streams.  Unless the caller says it runs a stream
+ * step by step (ACCEL_OP_MORE on its first step, ACCEL_OP_CONTINUE after),
+ * accel_run() is the whole stream: gzip gets ACCEL_OP_FINISH, and a result that does not
+ * end the stream is an error (the destination was too small, or gunzip's
+ * input ended inside a member), never a silent truncation.
+ */
+static bool one_shot_stream(const struct accel_queue *q, uint32_t flags)
 {
-	int r = q->driver->submit(q, &(struct accel_op){
-		.src = src, .src_len = src_len, .dst = dst, .dst_len = dst_len,
-		.arg = arg, .flags = flags,
-	});
-
-	if (r < 0)
-		return r;
-	r = q->driver->wait(q, out, 1, -1);
-	if (r < 0)
-		return r;
-	return out->status < 0 ? out->status : 0;
+	return !(flags & (ACCEL_OP_CONTINUE | ACCEL_OP_MORE)) &&
+	       (strcmp(q->algorithm, "gzip") == 0 || strcmp(q->algorithm, "gunzip") == 0);
 }
 
 EXPORT int accel_run(struct accel_queue *q, const void *src, size_t src_len, void *dst,
 		     size_t dst_len, uint64_t arg, uint32_t flags, struct accel_completion *out)
 {
+	bool whole = one_shot_stream(q, flags);
 	struct accel_completion c;
+	struct accel_op op = {
+		.src = src, .src_len = src_len, .dst = dst, .dst_len = dst_len,
+		.arg = arg, .flags = flags & ~ACCEL_OP_MORE,	/* libaccel's, not the device's */
+	};
 	unsigned char *buf;
-	size_t size, half;
+	size_t size, half = 0;
 	int r;
 
 	if (!out)
@@ -489,20 +505,23 @@ EXPORT int accel_run(struct accel_queue *q, const void *src, size_t src_len, voi
 		return r;
 	if (q->driver->in_flight(q) > 0)
 		return -EBUSY;
+	if (whole && strcmp(q->algorithm, "gzip") == 0)
+		op.flags |= ACCEL_OP_FINISH;
+	/* With no data area the device works in our memory (SVA): no copies. */
 	buf = q->driver->buffer(q, &size);
-	if (!buf)	/* the device works in our memory (SVA): no copies */
-		return run_direct(q, src, src_len, dst, dst_len, arg, flags, out);
-	half = size / 2;
-	if (src_len > half)
-		return -E2BIG;
-	if (dst_len > half)
-		dst_len = half;
-	if (src_len > 0)
-		memcpy(buf, src, src_len);
-	r = q->driver->submit(q, &(struct accel_op){
-		.src = buf, .src_len = src_len, .dst = buf + half, .dst_len = dst_len,
-		.arg = arg, .flags = flags,
-	});
+	if (buf) {
+		half = size / 2;
+		if (src_len > half)
+			return -E2BIG;
+		if (dst_len > half)
+			dst_len = half;
+		if (src_len > 0)
+			memcpy(buf, src, src_len);
+		op.src = buf;
+		op.dst = buf + half;
+		op.dst_len = dst_len;
+	}
+	r = q->driver->submit(q, &op);
 	if (r < 0)
 		return r;
 	r = q->driver->wait(q, out, 1, -1);
@@ -510,7 +529,9 @@ EXPORT int accel_run(struct accel_queue *q, const void *src, size_t src_len, voi
 		return r;
 	if (out->status < 0)
 		return out->status;
-	if (out->produced > 0)
+	if (buf && out->produced > 0)
 		memcpy(dst, buf + half, out->produced <= dst_len ? out->produced : dst_len);
+	if (whole && !(out->flags & ACCEL_COMPLETION_STREAM_END))
+		return out->produced >= dst_len ? -ENOSPC : -EPIPE;
 	return 0;
 }

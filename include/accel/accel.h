@@ -86,7 +86,9 @@ int accel_acquire(struct accel_client *client, const char *algorithm,
  * concurrently with other calls on its client or with the queue's data path.
  * A queue whose client disconnected is only unmapped and freed here: a
  * queue of lifetime "process" then stays the process's until it exits, or
- * until a new client attaches and releases it.
+ * until a new client attaches and releases it.  A queue the broker revoked
+ * is gone from the broker: it is only unmapped, never waiting for a broker
+ * that stopped.
  */
 int accel_release(struct accel_queue *queue);
 
@@ -158,6 +160,8 @@ void *accel_queue_buffer(struct accel_queue *queue, size_t *size);
 /* accel_op.flags */
 #define ACCEL_OP_CONTINUE	(1u << 0)	/* continue the queue's stream */
 #define ACCEL_OP_FINISH		(1u << 1)	/* gzip: last input of the stream */
+/* accel_run() only: one step of a longer stream, not the whole of it (see there) */
+#define ACCEL_OP_MORE		(1u << 31)
 
 /* accel_completion.flags */
 #define ACCEL_COMPLETION_STREAM_END	(1u << 0)
@@ -209,6 +213,11 @@ int accel_wait(struct accel_queue *queue, struct accel_completion *out,
  * may be in flight on the queue (-EBUSY), and the data area is overwritten.
  * On an SVA queue (no data area) the device reads @src and writes @dst
  * where they are: no copies, no bound but 4 GiB.
+ * On gzip and gunzip queues it is the whole stream unless @flags say it
+ * is a step (ACCEL_OP_MORE on the first, ACCEL_OP_CONTINUE on later ones):
+ * gzip makes one complete member (ACCEL_OP_FINISH implied), and a result
+ * that does not end the stream fails, -ENOSPC when @dst_len was too small,
+ * -EPIPE when gunzip's input ended inside a member.
  * Returns 0, or the operation's negative status.
  */
 int accel_run(struct accel_queue *queue, const void *src, size_t src_len,

@@ -179,6 +179,19 @@ int broker_stop(struct broker_proc *b)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+const char *broker_public_accelctl(struct broker_proc *b)
+{
+	static char path[sizeof(b->dir) + 16];
+	char cmd[2 * PATH_MAX + 200];
+
+	snprintf(cmd, sizeof(cmd), "cp %s/accelctl %s/libaccel.so.1 %s/ && chmod 0755 %s/accelctl %s/libaccel.so.1",
+		 build_dir(), build_dir(), b->dir, b->dir, b->dir);
+	if (system(cmd) != 0)
+		return NULL;
+	snprintf(path, sizeof(path), "%s/accelctl", b->dir);
+	return path;
+}
+
 int broker_fd_count(struct broker_proc *b)
 {
 	char path[64];

@@ -38,6 +38,14 @@ int raw_call(int fd, const char *msg, char *buf, size_t size);
 /* The directory of the test binary's build (where accel-broker lives). */
 const char *build_dir(void);
 
+/*
+ * accelctl for other uids: the checkout may sit where they cannot reach it
+ * (a clone in root's 0700 home), so accelctl and the libaccel.so.1 its
+ * $ORIGIN rpath finds are copied into @b's directory (0755, in /tmp).
+ * Returns the copy's path, or NULL.
+ */
+const char *broker_public_accelctl(struct broker_proc *b);
+
 /* fork(), the child dying with the test: a failed assertion leaves no process behind. */
 pid_t fork_child(void);
 /* Wait for @pid: its exit status, or -1 if it did not exit normally. */

@@ -275,6 +275,7 @@ static void quota_shows_limits_use_and_rules(void **state)
 	char cmd[512], out[4096];
 	struct accel_client *c;
 	struct accel_queue *q;
+	const char *ctl;
 	FILE *p;
 	size_t n;
 
@@ -301,10 +302,49 @@ static void quota_shows_limits_use_and_rules(void **state)
 	assert_int_equal(WEXITSTATUS(pclose(p)), 0);
 	assert_non_null(strstr(out, "\"uid\":65534"));
 	/* Not an administrator: not someone else's. */
-	snprintf(cmd, sizeof(cmd), "setpriv --reuid=65534 --regid=65534 --clear-groups %s/accelctl --socket %s "
-		 "quota --user root 2>&1 | grep -q PermissionDenied", build_dir(), broker.sock);
+	assert_non_null(ctl = broker_public_accelctl(&broker));
+	snprintf(cmd, sizeof(cmd), "setpriv --reuid=65534 --regid=65534 --clear-groups %s --socket %s "
+		 "quota --user root 2>&1 | grep -q PermissionDenied", ctl, broker.sock);
 	assert_int_equal(system(cmd), 0);
 	accel_release(q);
+	accel_disconnect(c);
+}
+
+/* Each limit names the line of its own key, [defaults]' when it comes from there; devices= and allow= show. */
+static void quota_names_each_keys_line_and_the_restrictions(void **state)
+{
+	char cmd[512], out[4096], want[256];
+	FILE *p;
+	size_t n;
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(start("[defaults]\n"			/* 1 */
+			       "max_queues = 3\n"		/* 2 */
+			       "max_queues.gzip = 1\n"		/* 3 */
+			       "lifetime = connection\n"	/* 4 */
+			       "[user:root]\n"			/* 5 */
+			       "devices = accel_sim-0\n"	/* 6 */
+			       "max_queues.copy = 2\n"		/* 7 */
+			       "fork = deny\n"), 0);		/* 8 */
+	snprintf(cmd, sizeof(cmd), "%s/accelctl --socket %s quota 2>&1", build_dir(), broker.sock);
+	p = popen(cmd, "r");
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	assert_int_equal(WEXITSTATUS(pclose(p)), 0);
+	snprintf(want, sizeof(want), "max_queues                  3      0  %s:2\n", conf);
+	assert_non_null(strstr(out, want));
+	snprintf(want, sizeof(want), "max_queues.gzip             1      0  %s:3\n", conf);
+	assert_non_null(strstr(out, want));
+	snprintf(want, sizeof(want), "max_queues.copy             2      0  %s:7\n", conf);
+	assert_non_null(strstr(out, want));
+	snprintf(want, sizeof(want), "devices                accel_sim-0          %s:6\n", conf);
+	assert_non_null(strstr(out, want));
+	/* And the refusal it explains. */
+	struct accel_client *c;
+	struct accel_queue *q;
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	assert_int_equal(accel_acquire(c, "copy", &(struct accel_acquire_options){ "accel_sim-1", -1 }, &q), -EACCES);
 	accel_disconnect(c);
 }
 
@@ -314,8 +354,10 @@ static void reload_is_for_administrators(void **state)
 		skip();
 	assert_int_equal(start("[defaults]\nmax_queues = 3\n"), 0);
 	char cmd[512];
-	snprintf(cmd, sizeof(cmd), "setpriv --reuid=65534 --regid=65534 --clear-groups %s/accelctl --socket %s reload "
-		 "2>&1 | grep -q PermissionDenied", build_dir(), broker.sock);
+	const char *ctl = broker_public_accelctl(&broker);
+	assert_non_null(ctl);
+	snprintf(cmd, sizeof(cmd), "setpriv --reuid=65534 --regid=65534 --clear-groups %s --socket %s reload "
+		 "2>&1 | grep -q PermissionDenied", ctl, broker.sock);
 	assert_int_equal(system(cmd), 0);
 }
 
@@ -452,6 +494,7 @@ int main(void)
 		cmocka_unit_test_teardown(group_pool_is_shared_by_its_members, teardown),
 		cmocka_unit_test_teardown(user_rules_devices_algorithms_and_allow, teardown),
 		cmocka_unit_test_teardown(reload_is_for_administrators, teardown),
+		cmocka_unit_test_teardown(quota_names_each_keys_line_and_the_restrictions, teardown),
 		cmocka_unit_test_teardown(quota_shows_limits_use_and_rules, teardown),
 		cmocka_unit_test_teardown(racing_clients_never_exceed_a_limit, teardown),
 	};

@@ -880,7 +880,7 @@ static long stream_steps(struct accel_queue *q, bool compress, const unsigned ch
 {
 	struct accel_completion c;
 	size_t pos = 0, made = 0;
-	uint32_t flags = 0;
+	uint32_t flags = ACCEL_OP_MORE;	/* a step, not the whole stream */
 
 	for (unsigned long round = 0; round < 1000000; round++) {
 		size_t n = in_len - pos < in_step ? in_len - pos : in_step;
