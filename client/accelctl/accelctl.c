@@ -90,7 +90,7 @@ int ctl_client(struct ctl *ctl, struct accel_client **out)
 
 int ctl_call(struct ctl *ctl, const char *method, struct json_object **reply)
 {
-	struct accel_client *c;
+	struct accel_client *c = NULL;	/* set when ctl_client() succeeds; gcc cannot tell */
 	char *text = NULL;
 	int r;
 
