@@ -13,10 +13,24 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/*
+ * For LLVMFuzzerInitialize: the code under test keeps logging (its
+ * formatting runs on hostile strings) but out of sight.  libFuzzer and the
+ * sanitizers keep the real stderr, which they took before we get here.
+ */
+static inline void fuzz_hide_stderr(void)
+{
+	stderr = fopen("/dev/null", "w");
+	if (!stderr)
+		abort();
+}
 
 struct fuzz_input {
 	const uint8_t *data;

@@ -42,11 +42,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
-	/* Logging stays on, out of sight (see fuzz_varlink.c). */
-	stderr = fopen("/dev/null", "w");
+	fuzz_hide_stderr();
 	log_set_level(LOG_DEBUG);
 	snprintf(dir, sizeof(dir), "/dev/shm/fuzz-config-XXXXXX");
-	if (!stderr || !mkdtemp(dir))
+	if (!mkdtemp(dir))
 		abort();
 	snprintf(path, sizeof(path), "%s/accel-broker.conf", dir);
 	snprintf(sub, sizeof(sub), "%s.d", path);

@@ -64,13 +64,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
-	/* Logging stays on, out of sight (see fuzz_varlink.c). */
-	stderr = fopen("/dev/null", "w");
+	fuzz_hide_stderr();
 	log_set_level(LOG_DEBUG);
 	mmio = page > ACCEL_SIM_MMIO_SIZE ? page : ACCEL_SIM_MMIO_SIZE;
 	map_size = mmio + ACCEL_SIM_DUS_SIZE;
 	memfd = memfd_create("fuzz-sim", MFD_CLOEXEC);
-	if (!stderr || memfd < 0 || ftruncate(memfd, (off_t)map_size) < 0 ||
+	if (memfd < 0 || ftruncate(memfd, (off_t)map_size) < 0 ||
 	    sim_engine_create(1, &engine) < 0)
 		abort();
 	map = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);

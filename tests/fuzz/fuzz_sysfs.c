@@ -53,11 +53,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
-	/* Logging stays on, out of sight (see fuzz_varlink.c). */
-	stderr = fopen("/dev/null", "w");
+	fuzz_hide_stderr();
 	log_set_level(LOG_DEBUG);
 	snprintf(root, sizeof(root), "/dev/shm/fuzz-sysfs-XXXXXX");
-	if (!stderr || !mkdtemp(root))
+	if (!mkdtemp(root))
 		abort();
 	snprintf(dev, sizeof(dev), "%s/uacce-0", root);
 	if (mkdir(dev, 0700) < 0 || (devfd = open(dev, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||

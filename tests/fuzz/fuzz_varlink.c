@@ -60,14 +60,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	trace = getenv("FUZZ_TRACE") != NULL;
-	/*
-	 * Keep the broker's logging on (its formatting runs on hostile
-	 * strings) but out of sight: libFuzzer and the sanitizers keep the
-	 * real stderr, which they took before we get here.
-	 */
-	stderr = fopen("/dev/null", "w");
+	fuzz_hide_stderr();
 	log_set_level(LOG_DEBUG);
-	if (!stderr || sd_event_new(&event) < 0)
+	if (sd_event_new(&event) < 0)
 		abort();
 	broker_init(&broker, &limits, event);
 	policy_init(&policy, 4);
