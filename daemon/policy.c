@@ -62,7 +62,7 @@ static int resolve(const char *section, enum rule_kind *kind, unsigned *id)
 }
 
 /* The rule of a section; sections of the same name (in drop-ins) merge. */
-static struct rule *rule_for(struct policy *p, enum rule_kind kind, unsigned id, const char *where)
+static struct rule *rule_for(struct policy *p, enum rule_kind kind, unsigned id)
 {
 	struct rule *rules;
 
@@ -78,7 +78,6 @@ static struct rule *rule_for(struct policy *p, enum rule_kind kind, unsigned id,
 		.pool_max_queues = POLICY_UNSET, .lifetime = POLICY_UNSET, .fork = POLICY_UNSET,
 		.transfer = POLICY_UNSET,
 	};
-	snprintf(rules[p->n_rules].where, sizeof(rules[p->n_rules].where), "%s", where);
 	return &rules[p->n_rules++];
 }
 
@@ -182,11 +181,9 @@ int policy_parse(struct policy *p, const char *section, const char *key, const c
 	if (v < 0)
 		return FAIL("%s: [%s]: no such %s", where, section,
 				 kind == RULE_USER ? "user" : "group");
-	r = rule_for(p, kind, id, where);
+	r = rule_for(p, kind, id);
 	if (!r)
 		return -ENOMEM;
-	/* Messages name the latest line that set this section: a drop-in's, say. */
-	snprintf(r->where, sizeof(r->where), "%s", where);
 	if (strcmp(key, "max_queues") == 0) {
 		if (config_parse_int(value, 0, 65536, &r->max_queues) < 0)
 			return FAIL("%s: max_queues: \"%s\" is not a number from 0 to 65536", where, value);
@@ -290,36 +287,46 @@ int policy_check_device(const struct policy *p, const struct caller *c, const ch
 			continue;
 		if (!device_matches(rules[i], device))
 			return accel_error_set(e, ERR_PERMISSION_DENIED, "device %s is not allowed (%s)",
-					       device, rules[i]->where);
+					       device, rules[i]->where_devices);
 	}
 	return 0;
 }
 
-static int per_algorithm(const struct rule *r, const char *algorithm)
+/* @r's max_queues.ALG for @algorithm, and in *@where the line that set it. */
+static int per_algorithm(const struct rule *r, const char *algorithm, const char **where)
 {
 	for (unsigned i = 0; r && i < r->n_per_algorithm; i++)
-		if (strcmp(r->per_algorithm[i].algorithm, algorithm) == 0)
+		if (strcmp(r->per_algorithm[i].algorithm, algorithm) == 0) {
+			if (where)
+				*where = r->per_algorithm[i].where;
 			return r->per_algorithm[i].max;
+		}
 	return POLICY_UNSET;
 }
 
+/* The rule whose own key sets @field: the user's, else [defaults], else none. */
+#define OWN_RULE(user, defaults, field) \
+	((user) && (user)->field != POLICY_UNSET ? (user) : \
+	 (defaults) && (defaults)->field != POLICY_UNSET ? (defaults) : NULL)
+
+/* A refusal names the file:line of the key that refuses, as accelctl quota shows it. */
 static int check_own(const struct policy *p, const struct rule *user, const struct rule *defaults,
 		     const char *algorithm, const struct usage *u, struct accel_error *e)
 {
-	int allow = OWN(user, defaults, allow);
-	int max = OWN(user, defaults, max_queues);
-	int alg = per_algorithm(user, algorithm);
-	const char *where = user ? user->where : defaults ? defaults->where : "the broker's default";
+	const struct rule *allow = OWN_RULE(user, defaults, allow);
+	const struct rule *max = OWN_RULE(user, defaults, max_queues);
+	const char *where;
+	int alg;
 
-	if (allow == 0)
-		return accel_error_set(e, ERR_PERMISSION_DENIED, "not allowed to use accelerators (%s)", where);
-	if (max == POLICY_UNSET)
-		max = p->default_max_queues;
-	if (u->queues >= (unsigned)max)
+	if (allow && allow->allow == 0)
+		return accel_error_set(e, ERR_PERMISSION_DENIED, "not allowed to use accelerators (%s)",
+				       allow->where_allow);
+	if (u->queues >= (unsigned)(max ? max->max_queues : p->default_max_queues))
 		return accel_error_set(e, ERR_QUOTA_EXCEEDED, "holding %u queues, the limit (%s)", u->queues,
-				       where);
+				       max ? max->where_max_queues : "built-in (max_queues_per_user)");
+	alg = per_algorithm(user, algorithm, &where);
 	if (alg == POLICY_UNSET)
-		alg = per_algorithm(defaults, algorithm);
+		alg = per_algorithm(defaults, algorithm, &where);
 	if (alg != POLICY_UNSET && u->queues_of_algorithm >= (unsigned)alg)
 		return accel_error_set(e, ERR_QUOTA_EXCEEDED, "holding %u %s queues, the limit (%s)",
 				       u->queues_of_algorithm, algorithm, where);
@@ -337,21 +344,23 @@ int policy_check_acquire(const struct policy *p, const struct caller *c, const c
 	for (unsigned i = 0; i < p->n_rules; i++) {
 		const struct rule *g = &p->rules[i];
 		int alg, k = g->kind == RULE_GROUP ? group_index(c, (gid_t)g->id) : -1;
+		const char *where;
+
 		if (k < 0)
 			continue;
 		if (g->allow == 0)
 			return accel_error_set(e, ERR_PERMISSION_DENIED, "not allowed to use accelerators (%s)",
-					       g->where);
+					       g->where_allow);
 		if (g->max_queues != POLICY_UNSET && u->queues >= (unsigned)g->max_queues)
 			return accel_error_set(e, ERR_QUOTA_EXCEEDED, "holding %u queues, the limit (%s)",
-					       u->queues, g->where);
-		alg = per_algorithm(g, algorithm);
+					       u->queues, g->where_max_queues);
+		alg = per_algorithm(g, algorithm, &where);
 		if (alg != POLICY_UNSET && u->queues_of_algorithm >= (unsigned)alg)
 			return accel_error_set(e, ERR_QUOTA_EXCEEDED, "holding %u %s queues, the limit (%s)",
-					       u->queues_of_algorithm, algorithm, g->where);
+					       u->queues_of_algorithm, algorithm, where);
 		if (g->pool_max_queues != POLICY_UNSET && u->pool[k] >= (unsigned)g->pool_max_queues)
 			return accel_error_set(e, ERR_QUOTA_EXCEEDED, "the group's pool of %d queues is in use (%s)",
-					       g->pool_max_queues, g->where);
+					       g->pool_max_queues, g->where_pool);
 	}
 	return 0;
 }
@@ -424,7 +433,7 @@ bool policy_describe(const struct policy *p, const struct caller *c,
 	for (int pass = 0; pass < 2; pass++) {
 		const struct rule *r = pass == 0 ? user : defaults;
 		for (unsigned i = 0; r && i < r->n_per_algorithm; i++) {
-			if (pass == 1 && per_algorithm(user, r->per_algorithm[i].algorithm) != POLICY_UNSET)
+			if (pass == 1 && per_algorithm(user, r->per_algorithm[i].algorithm, NULL) != POLICY_UNSET)
 				continue;
 			l = (struct limit_info){ .key = "max_queues.", .algorithm = r->per_algorithm[i].algorithm,
 						 .limit = r->per_algorithm[i].max, .where = r->per_algorithm[i].where };

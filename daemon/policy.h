@@ -77,8 +77,7 @@ const char *policy_transfer_to_string(enum policy_transfer v);
 struct rule {
 	enum rule_kind kind;
 	unsigned id;		/* uid or gid */
-	char where[POLICY_WHERE_SIZE];	/* "file:line" of the latest key of the section, for messages */
-	/* "file:line" of the line that set each key, for accelctl quota */
+	/* "file:line" of the line that set each key: accelctl quota and refusals name it */
 	char where_allow[POLICY_WHERE_SIZE], where_max_queues[POLICY_WHERE_SIZE];
 	char where_pool[POLICY_WHERE_SIZE], where_devices[POLICY_WHERE_SIZE];
 	int allow;		/* POLICY_UNSET, 0, 1 */

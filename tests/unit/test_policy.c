@@ -134,6 +134,38 @@ static void allow_no_refuses_by_user_or_group(void **state)
 	policy_finish(&p);
 }
 
+/*
+ * A refusal names the line of the key that refuses, not the last line of its
+ * section nor the user's section when the limit comes from [defaults].
+ */
+static void refusal_names_the_refusing_keys_line(void **state)
+{
+	struct policy p;
+	struct accel_error e = { 0 };
+
+	assert_int_equal(load(&p, "[defaults]\n"		/* 1 */
+				  "max_queues = 2\n"		/* 2 */
+				  "lifetime = connection\n"	/* 3 */
+				  "[user:bin]\n"			/* 4 */
+				  "max_queues.gzip = 1\n"	/* 5 */
+				  "fork = deny\n"			/* 6 */
+				  "devices = accel_sim-0\n"	/* 7 */
+				  "transfer = no\n"		/* 8 */
+				  "[group:daemon]\n"		/* 9 */
+				  "allow = no\n"			/* 10 */
+				  "lifetime = process\n"),	/* 11 */
+			 0);
+	assert_int_equal(acquire(&p, 2, NULL, 0, "copy", 2, 0, &e), -1);
+	assert_non_null(strstr(e.message, "accel-broker.conf:2)"));
+	assert_int_equal(acquire(&p, 2, NULL, 0, "gzip", 1, 1, &e), -1);
+	assert_non_null(strstr(e.message, "accel-broker.conf:5)"));
+	assert_int_equal(acquire(&p, 2, g_daemon, 1, "copy", 0, 0, &e), -1);
+	assert_non_null(strstr(e.message, "accel-broker.conf:10)"));
+	assert_int_equal(policy_check_device(&p, &(struct caller){ 2, NULL, 0 }, "accel_sim-1", &e), -EACCES);
+	assert_non_null(strstr(e.message, "accel-broker.conf:7)"));
+	policy_finish(&p);
+}
+
 static void group_pool_counts_the_members_together(void **state)
 {
 	struct policy p;
@@ -265,6 +297,7 @@ int main(void)
 		cmocka_unit_test(defaults_then_user_then_builtin),
 		cmocka_unit_test(every_applicable_rule_holds),
 		cmocka_unit_test(allow_no_refuses_by_user_or_group),
+		cmocka_unit_test(refusal_names_the_refusing_keys_line),
 		cmocka_unit_test(group_pool_counts_the_members_together),
 		cmocka_unit_test(devices_patterns_restrict),
 		cmocka_unit_test(dropins_are_read_in_order_and_later_wins),
