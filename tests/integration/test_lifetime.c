@@ -331,6 +331,25 @@ static void monitor_connection_takes_no_other_calls(void **state)
 	close(fd);
 }
 
+/* Until the broker counts @n monitors (a bounded number of calls, no sleeping). */
+static void wait_for_monitors(int n)
+{
+	char reply[16384], want[32];
+	int fd = raw_connect(broker.sock);
+
+	assert_true(fd >= 0);
+	snprintf(want, sizeof(want), "\"monitors\":%d,", n);
+	for (int i = 0; i < 100000; i++) {
+		assert_true(raw_call(fd, "{\"method\":\"org.accelbroker.Broker.GetStatus\"}", reply,
+				     sizeof(reply)) > 0);
+		if (strstr(reply, want)) {
+			close(fd);
+			return;
+		}
+	}
+	fail_msg("the broker never counted %d monitors", n);
+}
+
 static void accelctl_monitor_and_revoke(void **state)
 {
 	struct accel_client *c;
@@ -344,7 +363,7 @@ static void accelctl_monitor_and_revoke(void **state)
 	snprintf(cmd, sizeof(cmd), "exec %s/accelctl --socket %s monitor --json 2>/dev/null", build_dir(), broker.sock);
 	mon = popen(cmd, "r");
 	assert_non_null(mon);
-	usleep(200000);	/* let it subscribe */
+	wait_for_monitors(1);	/* it subscribed */
 	snprintf(cmd, sizeof(cmd), "%s/accelctl --socket %s revoke %llu >/dev/null", build_dir(), broker.sock,
 		 (unsigned long long)accel_queue_id(q));
 	assert_int_equal(system(cmd), 0);
