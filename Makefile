@@ -32,7 +32,11 @@ ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden -D_GNU_SOUR
 	-DACCEL_VERSION='"$(VERSION)"' -Iinclude -Icommon -I$(B)/gen $(PKG_CFLAGS) -pthread
 
 COMMON_SRC := $(wildcard common/*.c)
-DAEMON_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+# The daemon, a folder per part (docs/design.md draws them); its files
+# include each other's headers by name.
+DAEMON_DIRS := $(sort $(dir $(wildcard daemon/*/*.c daemon/*/*.h)))
+DAEMON_INC := $(patsubst %/,-I%,$(DAEMON_DIRS))
+DAEMON_SRC := $(filter-out daemon/service/main.c,$(wildcard daemon/*/*.c))
 LIB_SRC := $(wildcard client/libaccel/*.c)
 CTL_SRC := $(wildcard client/accelctl/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -133,14 +137,16 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-# Tests reach into the parts they test.
-$(B)/obj/tests/%.o: ALL_CFLAGS += -Idaemon -Iclient/libaccel
+$(B)/obj/daemon/%.o: ALL_CFLAGS += $(DAEMON_INC)
 
-$(B)/gen/varlink_description.c: daemon/org.accelbroker.Broker.varlink scripts/embed-text
+# Tests reach into the parts they test.
+$(B)/obj/tests/%.o: ALL_CFLAGS += $(DAEMON_INC) -Iclient/libaccel
+
+$(B)/gen/varlink_description.c: daemon/api/org.accelbroker.Broker.varlink scripts/embed-text
 	@mkdir -p $(dir $@)
 	scripts/embed-text varlink_api_description $< > $@
 
-$(B)/gen/varlink_service_description.c: daemon/org.varlink.service.varlink scripts/embed-text
+$(B)/gen/varlink_service_description.c: daemon/api/org.varlink.service.varlink scripts/embed-text
 	@mkdir -p $(dir $@)
 	scripts/embed-text varlink_service_description $< > $@
 
@@ -156,7 +162,7 @@ $(B)/libdaemon.a: $(call obj,$(DAEMON_SRC)) $(B)/obj/gen/varlink_description.o \
 		$(B)/obj/gen/varlink_service_description.o
 	$(AR) rcs $@ $^
 
-$(BROKER): $(call obj,daemon/main.c) $(B)/libdaemon.a $(B)/libcommon.a
+$(BROKER): $(call obj,daemon/service/main.c) $(B)/libdaemon.a $(B)/libcommon.a
 	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LIBSYSTEMD) $(JSONC) $(INIH) $(ZLIB)
 
 $(LIBACCEL): $(call obj,$(LIB_SRC)) $(B)/libcommon.a client/libaccel/libaccel.map
@@ -197,10 +203,10 @@ $(BENCH): $(B)/obj/bench/bench.o $(LIBACCEL) $(B)/libcommon.a
 	$(CC) $(LDFLAGS) -pthread -o $@ $< $(B)/libcommon.a -L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(JSONC) $(ZLIB) $(LIBSYSTEMD)
 
 # The churn and load bench: its clients check crc32c results with the engine's own code.
-$(CHURN_OBJ): ALL_CFLAGS += -Idaemon
-$(CHURN): $(CHURN_OBJ) $(B)/obj/daemon/crc32c.o $(LIBACCEL) $(B)/libcommon.a
+$(CHURN_OBJ): ALL_CFLAGS += $(DAEMON_INC)
+$(CHURN): $(CHURN_OBJ) $(B)/obj/daemon/sim/crc32c.o $(LIBACCEL) $(B)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -pthread -o $@ $(CHURN_OBJ) $(B)/obj/daemon/crc32c.o $(B)/libcommon.a \
+	$(CC) $(LDFLAGS) -pthread -o $@ $(CHURN_OBJ) $(B)/obj/daemon/sim/crc32c.o $(B)/libcommon.a \
 		-L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(LIBEVENT) $(JSONC) $(ZLIB)
 
 # What make install writes, besides the configuration file (kept on uninstall).
@@ -286,7 +292,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZERS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 
-$(B)/obj/tests/fuzz/%.o: ALL_CFLAGS += -Idaemon -Itests/fuzz
+$(B)/obj/tests/fuzz/%.o: ALL_CFLAGS += -Itests/fuzz
 
 $(B)/fuzz/fuzz_%: $(B)/obj/tests/fuzz/fuzz_%.o $(B)/libdaemon.a $(B)/libcommon.a
 	@mkdir -p $(dir $@)

@@ -2,7 +2,7 @@
 /*
  * accel_sim_v1: the queue ABI of the accel_sim software accelerator.
  *
- * One definition, shared by the broker's engine (daemon/sim_*), libaccel's
+ * One definition, shared by the broker's engine (daemon/sim/), libaccel's
  * user driver (client/libaccel/driver_sim.c) and the kernel driver
  * (kmod/accel_sim).  It is laid out like any uacce queue:
  *

@@ -13,7 +13,7 @@
  * key string, type byte (see append_value), value.  Strings are a length
  * byte and that many bytes.
  */
-#include "../../daemon/dbus_api.c"
+#include "../../daemon/api/dbus_api.c"
 
 #include <sys/socket.h>
 

@@ -17,7 +17,7 @@
 #include "errors.h"
 #include "varlink_api.h"
 
-#define IDL_PATH "daemon/org.accelbroker.Broker.varlink"
+#define IDL_PATH "daemon/api/org.accelbroker.Broker.varlink"
 
 static char *slurp(const char *path)
 {

@@ -16,7 +16,7 @@ void varlink_api_dispatch(struct connection *c, const char *msg, size_t len);
 
 /* The interface description in varlink IDL (generated from the .varlink file). */
 extern const char varlink_api_description[];
-/* org.varlink.service's description (generated from daemon/org.varlink.service.varlink). */
+/* org.varlink.service's description (generated from daemon/api/org.varlink.service.varlink). */
 extern const char varlink_service_description[];
 
 #endif

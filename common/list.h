@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* A circular doubly linked list with the links embedded in the element. */
-#ifndef ACCEL_DAEMON_LIST_H
-#define ACCEL_DAEMON_LIST_H
+#ifndef ACCEL_COMMON_LIST_H
+#define ACCEL_COMMON_LIST_H
 
 #include <stddef.h>
 
