@@ -6,6 +6,7 @@
  *
  * Input: the main file, then drop-ins, separated by NUL bytes (a NUL has no
  * business in a configuration file, so no file loses anything by it).
+ * User and group names resolve in fuzz_nss.h's table.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include "broker.h"
 #include "config.h"
 #include "fuzz.h"
+#include "fuzz_nss.h"
 #include "log.h"
 #include "policy.h"
 #include "settings.h"

@@ -11,6 +11,7 @@
  * (bit 7), as a reading client would; the rest is the message.  "$TOKEN"
  * in a message stands for the last TransferQueue token the broker handed
  * out (128 random bits no fuzzer would guess), so claims can succeed.
+ * User and group names resolve in fuzz_nss.h's table.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include "broker.h"
 #include "connection.h"
 #include "fuzz.h"
+#include "fuzz_nss.h"
 #include "log.h"
 #include "policy.h"
 #include "server.h"
