@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include "clients.h"
 #include "connection.h"
 #include "log.h"
 #include "owner.h"
@@ -347,7 +348,6 @@ int connection_create(struct server *server, int fd, const struct peer *peer,
 	}
 	list_insert_tail(&server->connections, &c->link);
 	server->n_connections++;
-	server->broker->n_connections++;
 	if (out)
 		*out = c;
 	return 0;
@@ -369,7 +369,7 @@ void connection_destroy(struct connection *c)
 	wire_finish(&c->wire);
 	list_remove(&c->link);
 	s->n_connections--;
-	s->broker->n_connections--;
+	broker_client_remove(s->broker);
 	free(c);
 	server_resume_accepting(s);	/* fds were freed */
 }

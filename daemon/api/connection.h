@@ -66,7 +66,10 @@ struct connection {
 	struct broker_watcher watcher;
 };
 
-/* Take over the accepted socket @fd of @peer. */
+/*
+ * Take over the accepted socket @fd of @peer, a client the broker counted
+ * already (broker_client_add()); connection_destroy() gives the count back.
+ */
 int connection_create(struct server *server, int fd, const struct peer *peer,
 		      struct connection **out);
 /* Release the connection's queues and close it now. */

@@ -9,10 +9,13 @@
 #include <sys/pidfd.h>
 #include <unistd.h>
 
+#include "clients.h"
 #include "dbus_api.h"
 #include "device.h"
+#include "listing.h"
 #include "log.h"
 #include "owner.h"
+#include "peer.h"
 #include "util.h"
 
 #define MAX_OPTIONS 16	/* entries in an a{sv} of options or selectors */
@@ -66,19 +69,46 @@ static int invalid(sd_bus_error *error, const char *fmt, ...)
 	return bus_error(error, &e);
 }
 
+static struct bus_client *client_new(struct dbus_api *api, const char *sender)
+{
+	struct bus_client *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->api = api;
+	c->name = strdup(sender);
+	if (!c->name) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* A record not yet in the list: nothing but its name, track and process to let go. */
+static void client_discard(struct bus_client *c)
+{
+	sd_bus_track_unref(c->track);
+	owner_unref(c->peer.process);
+	free(c->name);
+	free(c);
+}
+
+static void client_discardp(struct bus_client **c)
+{
+	if (*c)
+		client_discard(*c);
+}
+
 static void client_free(struct bus_client *c)
 {
 	struct broker *b = c->api->broker;
 
 	broker_unwatch(&c->watcher);
 	broker_release_holder(b, c);
-	b->n_connections--;
-	sd_bus_track_unref(c->track);
-	owner_unref(c->peer.process);
+	broker_client_remove(b);
 	list_remove(&c->link);
 	log_debug("Bus client %s gone", c->name);
-	free(c->name);
-	free(c);
+	client_discard(c);
 }
 
 static int on_name_gone(sd_bus_track *track, void *userdata)
@@ -124,76 +154,95 @@ static void client_queue_revoked(struct broker_watcher *w, const struct queue *q
 			    (unsigned long long)q->id);
 }
 
+/* One entry of GetConnectionCredentials' a{sv}, the key read; *@gids points into @reply. */
+static int read_driver_entry(sd_bus_message *reply, const char *key, const char *contents, uid_t uid,
+			     const uint32_t **gids, size_t *n_gids, bool *uid_seen, int *pidfd)
+{
+	int r;
+
+	if (strcmp(key, "UnixGroupIDs") == 0 && strcmp(contents, "au") == 0) {
+		size_t size;
+
+		r = sd_bus_message_enter_container(reply, 'v', "au");
+		if (r < 0)
+			return r;
+		r = sd_bus_message_read_array(reply, 'u', (const void **)gids, &size);
+		if (r < 0)
+			return r;
+		*n_gids = size / sizeof(uint32_t);
+		return sd_bus_message_exit_container(reply);
+	}
+	if (strcmp(key, "UnixUserID") == 0 && strcmp(contents, "u") == 0) {
+		uint32_t driver_uid;
+
+		r = sd_bus_message_read(reply, "v", "u", &driver_uid);
+		if (r < 0)
+			return r;
+		/* The same kernel fact twice: anything else is not to be trusted. */
+		if (driver_uid != uid)
+			return -EPERM;
+		*uid_seen = true;
+		return 0;
+	}
+	if (strcmp(key, "ProcessFD") == 0 && strcmp(contents, "h") == 0) {
+		int fd;
+
+		r = sd_bus_message_read(reply, "v", "h", &fd);
+		if (r < 0)
+			return r;
+		if (*pidfd < 0)
+			*pidfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		return 0;
+	}
+	return sd_bus_message_skip(reply, "v");
+}
+
 /*
  * Groups and, where the bus offers one, a pidfd: GetConnectionCredentials,
  * which the bus fills from the kernel (SO_PEERCRED, SO_PEERGROUPS) when the
- * client connected.  sd-bus 252 does not read UnixGroupIDs itself.
+ * client connected.  sd-bus 252 does not read UnixGroupIDs itself.  With
+ * the groups comes the admin decision (peer.c).
  */
-static int read_driver_credentials(struct bus_client *c, int *pidfd, sd_bus_error *error)
+static int read_driver_credentials(struct bus_client *c, int *pidfd)
 {
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	const uint32_t *gids = NULL;
+	size_t n_gids = 0;
 	bool uid_seen = false;
 	int r;
 
 	r = sd_bus_call_method(c->api->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-			       "org.freedesktop.DBus", "GetConnectionCredentials", error, &reply, "s",
+			       "org.freedesktop.DBus", "GetConnectionCredentials", NULL, &reply, "s",
 			       c->name);
 	if (r < 0)
 		return r;
 	r = sd_bus_message_enter_container(reply, 'a', "{sv}");
-	while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+	if (r < 0)
+		return r;
+	while ((r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
 		const char *key, *contents;
 		char type;
-		r = sd_bus_message_read(reply, "s", &key);
-		if (r >= 0)
-			r = sd_bus_message_peek_type(reply, &type, &contents);
-		if (r < 0)
-			break;
-		if (strcmp(key, "UnixGroupIDs") == 0 && strcmp(contents, "au") == 0) {
-			const uint32_t *gids;
-			size_t size;
-			r = sd_bus_message_enter_container(reply, 'v', "au");
-			if (r >= 0)
-				r = sd_bus_message_read_array(reply, 'u', (const void **)&gids, &size);
-			for (size_t i = 0; r >= 0 && i < size / sizeof(uint32_t); i++) {
-				if (c->peer.n_groups == POLICY_MAX_GROUPS) {
-					log_client(c->peer.uid, LOG_WARNING, "%s is in more than %d groups; only the first count",
-						   c->name, POLICY_MAX_GROUPS);
-					break;
-				}
-				c->peer.groups[c->peer.n_groups++] = gids[i];
-			}
-			if (r >= 0)
-				r = sd_bus_message_exit_container(reply);
-		} else if (strcmp(key, "UnixUserID") == 0 && strcmp(contents, "u") == 0) {
-			uint32_t uid;
-			r = sd_bus_message_read(reply, "v", "u", &uid);
-			/* The same kernel fact twice: anything else is not to be trusted. */
-			if (r >= 0 && uid != c->peer.uid)
-				r = -EPERM;
-			uid_seen = true;
-		} else if (strcmp(key, "ProcessFD") == 0 && strcmp(contents, "h") == 0) {
-			int fd;
-			r = sd_bus_message_read(reply, "v", "h", &fd);
-			if (r >= 0 && *pidfd < 0)
-				*pidfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-		} else {
-			r = sd_bus_message_skip(reply, "v");
-		}
-		if (r >= 0)
-			r = sd_bus_message_exit_container(reply);
-	}
-	if (r < 0 || !uid_seen)
-		return r < 0 ? r : -EPERM;
-	return 0;
-}
 
-static bool peer_in_group(const struct peer *p, gid_t gid)
-{
-	for (unsigned i = 0; i < p->n_groups; i++)
-		if (p->groups[i] == gid)
-			return true;
-	return false;
+		r = sd_bus_message_read(reply, "s", &key);
+		if (r < 0)
+			return r;
+		r = sd_bus_message_peek_type(reply, &type, &contents);
+		if (r < 0)
+			return r;
+		r = read_driver_entry(reply, key, contents, c->peer.uid, &gids, &n_gids, &uid_seen, pidfd);
+		if (r < 0)
+			return r;
+		r = sd_bus_message_exit_container(reply);
+		if (r < 0)
+			return r;
+	}
+	if (r < 0)
+		return r;
+	if (!uid_seen)
+		return -EPERM;
+	_Static_assert(sizeof(gid_t) == sizeof(uint32_t), "D-Bus carries gids as u");
+	peer_set_groups(&c->peer, gids, n_gids, c->api->broker->limits.admin_gid, c->name);
+	return 0;
 }
 
 /*
@@ -206,7 +255,6 @@ static int client_credentials(struct bus_client *c, sd_bus_message *m, sd_bus_er
 {
 	_cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
 	const uint64_t need = SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID;
-	const struct broker_limits *limits = &c->api->broker->limits;
 	uid_t uid;
 	pid_t pid;
 	int pidfd = -1, r;
@@ -217,14 +265,13 @@ static int client_credentials(struct bus_client *c, sd_bus_message *m, sd_bus_er
 		return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
 					"the bus could not vouch for the caller's credentials");
 	c->peer = (struct peer){ .uid = uid, .gid = (gid_t)-1, .pid = pid };
-	r = read_driver_credentials(c, &pidfd, NULL);
+	r = read_driver_credentials(c, &pidfd);
 	if (r < 0) {
 		if (pidfd >= 0)
 			close(pidfd);
 		return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
 					"the bus could not vouch for the caller's groups");
 	}
-	c->peer.admin = uid == 0 || (limits->admin_gid >= 0 && peer_in_group(&c->peer, (gid_t)limits->admin_gid));
 	/*
 	 * Without a ProcessFD from the bus, pidfd_open() the pid: the name is
 	 * tracked already, so a process that is gone shows up as a name that
@@ -237,18 +284,11 @@ static int client_credentials(struct bus_client *c, sd_bus_message *m, sd_bus_er
 /* Whether forgetting @c would lose something: its queues, or its subscription. */
 static bool client_holds_queues(const struct bus_client *c)
 {
-	const struct queue *q;
-
-	if (c->subscribed)
-		return true;
-	list_for_each(q, &c->api->broker->queues, link)
-		if (q->holder == c)
-			return true;
-	return false;
+	return c->subscribed || broker_holds_queues(c->api->broker, c);
 }
 
-/* Forget the least recently seen names that hold nothing, beyond MAX_IDLE_CLIENTS. */
-static void trim_idle_clients(struct dbus_api *api)
+/* Forget the least recently seen names that hold nothing, beyond @keep. */
+static void trim_idle_clients(struct dbus_api *api, unsigned keep)
 {
 	struct bus_client *c, *tmp;
 	unsigned idle = 0;
@@ -256,7 +296,7 @@ static void trim_idle_clients(struct dbus_api *api)
 	list_for_each(c, &api->clients, link)
 		idle += !client_holds_queues(c);
 	list_for_each_safe(c, tmp, &api->clients, link) {
-		if (idle <= MAX_IDLE_CLIENTS)
+		if (idle <= keep)
 			break;
 		if (!client_holds_queues(c)) {
 			client_free(c);
@@ -265,11 +305,30 @@ static void trim_idle_clients(struct dbus_api *api)
 	}
 }
 
+/*
+ * Count a new name against the broker's connections.  A name that holds
+ * nothing is only remembered to spare it the credential lookups: when the
+ * broker is full, those records go before anyone is refused.
+ */
+static int client_count(struct dbus_api *api, sd_bus_error *error)
+{
+	struct accel_error e = { 0 };
+
+	trim_idle_clients(api, MAX_IDLE_CLIENTS);
+	if (broker_client_add(api->broker, NULL) == 0)
+		return 0;
+	trim_idle_clients(api, 0);
+	if (broker_client_add(api->broker, &e) == 0)
+		return 0;
+	return bus_error(error, &e);
+}
+
 /* The record of the sender of @m, made on its first call; most recently seen last. */
 static int client_get(struct dbus_api *api, sd_bus_message *m, struct bus_client **out,
 		      sd_bus_error *error)
 {
 	const char *sender = sd_bus_message_get_sender(m);
+	_cleanup_(client_discardp) struct bus_client *new = NULL;
 	struct bus_client *c;
 	int r;
 
@@ -282,29 +341,26 @@ static int client_get(struct dbus_api *api, sd_bus_message *m, struct bus_client
 			*out = c;
 			return 0;
 		}
-	trim_idle_clients(api);
-	c = calloc(1, sizeof(*c));
-	if (!c || !(c->name = strdup(sender))) {
-		free(c);
+	new = client_new(api, sender);
+	if (!new)
 		return -ENOMEM;
-	}
-	c->api = api;
 	/* Track the name before asking about it: leaving after this is seen. */
-	r = sd_bus_track_new(api->bus, &c->track, on_name_gone, c);
-	if (r >= 0)
-		r = sd_bus_track_add_name(c->track, sender);
-	if (r >= 0)
-		r = client_credentials(c, m, error);
-	if (r < 0) {
-		sd_bus_track_unref(c->track);
-		free(c->name);
-		free(c);
+	r = sd_bus_track_new(api->bus, &new->track, on_name_gone, new);
+	if (r < 0)
 		return r;
-	}
+	r = sd_bus_track_add_name(new->track, sender);
+	if (r < 0)
+		return r;
+	r = client_credentials(new, m, error);
+	if (r < 0)
+		return r;
+	r = client_count(api, error);
+	if (r < 0)
+		return r;
+	c = TAKE_PTR(new);
 	c->watcher = (struct broker_watcher){ .peer = &c->peer, .queue_revoked = client_queue_revoked };
 	broker_watch(api->broker, &c->watcher);
 	list_insert_tail(&api->clients, &c->link);
-	api->broker->n_connections++;
 	log_debug("Bus client %s: uid %u pid %d", c->name, (unsigned)c->peer.uid, (int)c->peer.pid);
 	*out = c;
 	return 0;
@@ -654,7 +710,7 @@ static int method_get_status(sd_bus_message *m, void *userdata, sd_bus_error *er
 	r = sd_bus_message_new_method_return(m, &reply);
 	if (r >= 0)
 		r = sd_bus_message_append(reply, "stuuu", ACCEL_VERSION, now_usec(CLOCK_MONOTONIC) - b->started_usec,
-					  broker_device_count(b), broker_active_queues(b), b->n_connections);
+					  broker_device_count(b), broker_active_queues(b), broker_clients(b));
 	if (r >= 0)
 		r = sd_bus_message_open_container(reply, 'a', "(uu)");
 	users = (struct users_reply){ reply, r };

@@ -13,9 +13,11 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "clients.h"
 #include "connection.h"
 #include "log.h"
 #include "owner.h"
+#include "peer.h"
 #include "server.h"
 #include "util.h"
 
@@ -39,58 +41,6 @@ static void refuse(int fd, const char *why)
 	if (len > 0 && (size_t)len < sizeof(msg))
 		(void)!send(fd, msg, (size_t)len + 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
-}
-
-/*
- * The peer's groups, primary first, as the kernel recorded them at connect
- * time (SO_PEERGROUPS).  A peer in more groups than we keep is cut short
- * with a warning: group rules may then miss it, never wrongly apply.
- */
-static void peer_groups(int fd, struct peer *peer)
-{
-	gid_t groups[POLICY_MAX_GROUPS * 4];
-	socklen_t len = sizeof(groups);
-
-	peer->groups[0] = peer->gid;
-	peer->n_groups = 1;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
-		log_client(peer->uid, LOG_WARNING, "Could not read the groups of pid %d: %s", (int)peer->pid,
-			   strerror(errno));
-		return;
-	}
-	for (size_t i = 0; i < len / sizeof(gid_t); i++) {
-		if (groups[i] == peer->gid)
-			continue;
-		if (peer->n_groups == POLICY_MAX_GROUPS) {
-			log_client(peer->uid, LOG_WARNING, "pid %d is in more than %d groups; only the first count",
-				   (int)peer->pid, POLICY_MAX_GROUPS);
-			return;
-		}
-		peer->groups[peer->n_groups++] = groups[i];
-	}
-}
-
-static bool peer_in_group(const struct peer *peer, gid_t gid)
-{
-	for (unsigned i = 0; i < peer->n_groups; i++)
-		if (peer->groups[i] == gid)
-			return true;
-	return false;
-}
-
-static int peer_credentials(struct server *s, int fd, struct peer *peer)
-{
-	const struct broker_limits *limits = &s->broker->limits;
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		return -errno;
-	*peer = (struct peer){ .uid = cred.uid, .gid = cred.gid, .pid = cred.pid };
-	peer_groups(fd, peer);
-	peer->admin = cred.uid == 0 ||
-		      (limits->admin_gid >= 0 && peer_in_group(peer, (gid_t)limits->admin_gid));
-	return 0;
 }
 
 /* How long a listener paused for lack of fds waits when no connection closes meanwhile. */
@@ -132,6 +82,7 @@ static int server_accept(sd_event_source *src, int fd, uint32_t revents, void *u
 {
 	struct server *s = userdata;
 	struct broker *b = s->broker;
+	struct accel_error e;
 	struct peer peer;
 	int cfd, r;
 
@@ -145,21 +96,23 @@ static int server_accept(sd_event_source *src, int fd, uint32_t revents, void *u
 			log_client(LOG_UID_NONE, LOG_WARNING, "Could not accept a connection: %s", strerror(errno));
 		return 0;
 	}
-	r = peer_credentials(s, cfd, &peer);
+	r = peer_from_socket(cfd, b->limits.admin_gid, &peer);
 	if (r < 0) {
 		log_client(LOG_UID_NONE, LOG_WARNING, "Could not read peer credentials: %s", strerror(-r));
 		close(cfd);
 		return 0;
 	}
-	if (s->n_connections >= b->limits.max_connections) {
+	/* Bus names count as well: the limit is the broker's, whatever the listener. */
+	if (broker_client_add(b, &e) < 0) {
 		log_client(peer.uid, LOG_WARNING, "Refusing pid %d uid %u: %u connections in all",
-			   (int)peer.pid, (unsigned)peer.uid, s->n_connections);
-		refuse(cfd, "the broker has too many connections");
+			   (int)peer.pid, (unsigned)peer.uid, broker_clients(b));
+		refuse(cfd, e.message);
 		return 0;
 	}
 	if (server_user_connections(s, peer.uid) >= b->limits.max_connections_per_user) {
 		log_client(peer.uid, LOG_WARNING, "Refusing pid %d uid %u: connection limit per user",
 			   (int)peer.pid, (unsigned)peer.uid);
+		broker_client_remove(b);
 		refuse(cfd, "too many connections for this user");
 		return 0;
 	}
@@ -169,6 +122,7 @@ static int server_accept(sd_event_source *src, int fd, uint32_t revents, void *u
 	if (r < 0) {
 		log_client(peer.uid, LOG_ERR, "Could not set up a connection: %s", strerror(-r));
 		owner_unref(peer.process);
+		broker_client_remove(b);
 		close(cfd);
 	}
 	return 0;

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "broker.h"
+#include "clients.h"
 #include "connection.h"
 #include "device.h"
 #include "log.h"
@@ -292,7 +293,7 @@ static int handle_get_status(struct connection *c, const struct varlink_call *ca
 			       json_object_new_int64((int64_t)(now_usec(CLOCK_MONOTONIC) - b->started_usec)));
 	json_object_object_add(reply, "devices", json_object_new_int64(broker_device_count(b)));
 	json_object_object_add(reply, "queues_active", json_object_new_int64(broker_active_queues(b)));
-	json_object_object_add(reply, "clients", json_object_new_int64(b->n_connections));
+	json_object_object_add(reply, "clients", json_object_new_int64(broker_clients(b)));
 	json_object_object_add(reply, "monitors", json_object_new_int64(c->server->n_monitors));
 	json_object_object_add(reply, "awaiting_reader", json_object_new_int64(c->server->n_awaiting_reader));
 	json_object_object_add(reply, "loop_iterations", json_object_new_int64((int64_t)loop_iterations(b)));

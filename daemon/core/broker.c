@@ -13,6 +13,7 @@
 #include "broker.h"
 #include "device.h"
 #include "fdstore.h"
+#include "groups.h"
 #include "hotplug.h"
 #include "log.h"
 #include "owner.h"
@@ -387,10 +388,7 @@ int broker_acquire(struct broker *b, const struct peer *peer, void *holder,
 
 static bool queue_in_group(const struct queue *q, gid_t gid)
 {
-	for (unsigned i = 0; i < q->n_groups; i++)
-		if (q->groups[i] == gid)
-			return true;
-	return false;
+	return groups_contain(q->groups, q->n_groups, gid);
 }
 
 /* Take @q, counted in @u for @caller, out of it again. */

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "groups.h"
 #include "policy.h"
 
 /* Put the message in the caller's buffer and fail. */
@@ -230,15 +231,12 @@ static const struct rule *find_rule(const struct policy *p, enum rule_kind kind,
 /* Where @gid is among @c's groups, or -1. */
 static int group_index(const struct caller *c, gid_t gid)
 {
-	for (unsigned i = 0; i < c->n_groups; i++)
-		if (c->groups[i] == gid)
-			return (int)i;
-	return -1;
+	return groups_find(c->groups, c->n_groups, gid);
 }
 
 static bool in_groups(const struct caller *c, gid_t gid)
 {
-	return group_index(c, gid) >= 0;
+	return groups_contain(c->groups, c->n_groups, gid);
 }
 
 /*

@@ -21,6 +21,7 @@
 
 #include "backend.h"
 #include "broker.h"
+#include "clients.h"
 #include "connection.h"
 #include "fuzz.h"
 #include "fuzz_nss.h"
@@ -169,7 +170,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (unsigned i = 0; i < N_CONNECTIONS; i++) {
 		int sv[2];
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0 ||
-		    connection_create(&server, sv[0], &peers[i], &conns[i]) < 0)
+		    broker_client_add(&broker, NULL) < 0 || connection_create(&server, sv[0], &peers[i], &conns[i]) < 0)
 			abort();
 		remote[i] = sv[1];
 	}

@@ -63,7 +63,8 @@ static int start_bus(void)
 	return bus_pid > 0 ? 0 : -1;
 }
 
-static int setup(void **state)
+/* A bus and a broker configured with @text. */
+static int start_with(const char *text)
 {
 	FILE *f;
 
@@ -71,10 +72,22 @@ static int setup(void **state)
 		return -1;
 	snprintf(conf, sizeof(conf), "%s/accel-broker.conf", dir);
 	f = fopen(conf, "w");
-	fputs("[user:nobody]\nmax_queues = 2\n", f);
+	if (!f)
+		return -1;
+	fputs(text, f);
 	fclose(f);
 	chmod(conf, 0644);
 	return broker_start(&broker, (const char *const[]){ "--config", conf, "--sim", "2", NULL }) < 0 ? -1 : 0;
+}
+
+static int setup(void **state)
+{
+	return start_with("[user:nobody]\nmax_queues = 2\n");
+}
+
+static int setup_three_connections(void **state)
+{
+	return start_with("[broker]\nmax_connections = 3\n");
 }
 
 static int teardown(void **state)
@@ -842,6 +855,46 @@ static void plain_calls_and_clear_errors_for_generic_tools(void **state)
 	sd_bus_flush_close_unref(bus);
 }
 
+/* Bus names take places of [broker] max_connections as socket connections do. */
+static void bus_names_count_against_max_connections(void **state)
+{
+	_cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	const char *version;
+	uint64_t uptime;
+	uint32_t devices, queues, clients;
+	char buf[512];
+	int fds[3], extra, before;
+	sd_bus *bus;
+
+	for (int i = 0; i < 3; i++) {
+		fds[i] = raw_connect(broker.sock);
+		assert_true(fds[i] >= 0);
+		/* A round trip: accepted and counted before the next knocks. */
+		assert_true(raw_call(fds[i], "{\"method\":\"org.accelbroker.Broker.GetStatus\"}", buf,
+				     sizeof(buf)) > 0);
+	}
+	assert_int_equal(sd_bus_open_system(&bus), 0);
+	assert_true(sd_bus_call_method(bus, NAME, PATH, IFACE, "GetStatus", &error, NULL, "") < 0);
+	assert_string_equal(error.name, IFACE ".Error.QuotaExceeded");
+	/* A socket connection goes: the name gets its place... */
+	before = broker_fd_count(&broker);
+	close(fds[2]);
+	assert_int_equal(broker_wait_fd_count(&broker, before - 1), before - 1);
+	assert_true(sd_bus_call_method(bus, NAME, PATH, IFACE, "GetStatus", NULL, &reply, "") >= 0);
+	assert_true(sd_bus_message_read(reply, "stuuu", &version, &uptime, &devices, &queues, &clients) >= 0);
+	assert_int_equal(clients, 3);
+	/* ...and holds it against the next socket client. */
+	extra = raw_connect(broker.sock);
+	assert_true(extra >= 0);
+	assert_true(raw_recv(extra, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "org.accelbroker.Broker.QuotaExceeded"));
+	close(extra);
+	close(fds[0]);
+	close(fds[1]);
+	sd_bus_flush_close_unref(bus);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -856,6 +909,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(subscribers_hear_the_revocations_they_may_see, setup, teardown),
 		cmocka_unit_test_setup_teardown(active_queues_announces_its_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(plain_calls_and_clear_errors_for_generic_tools, setup, teardown),
+		cmocka_unit_test_setup_teardown(bus_names_count_against_max_connections, setup_three_connections,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "groups.h"
+#include "log.h"
+#include "peer.h"
+
+static void peer_add_group(struct peer *peer, gid_t gid, bool *cut, const char *who)
+{
+	if (groups_contain(peer->groups, peer->n_groups, gid))
+		return;
+	if (peer->n_groups == POLICY_MAX_GROUPS) {
+		if (!*cut)
+			log_client(peer->uid, LOG_WARNING, "%s is in more than %d groups; only the first count",
+				   who, POLICY_MAX_GROUPS);
+		*cut = true;
+		return;
+	}
+	peer->groups[peer->n_groups++] = gid;
+}
+
+void peer_set_groups(struct peer *peer, const gid_t *gids, size_t n, int admin_gid, const char *who)
+{
+	bool cut = false;
+
+	peer->n_groups = 0;
+	if (peer->gid != (gid_t)-1)
+		peer_add_group(peer, peer->gid, &cut, who);
+	for (size_t i = 0; i < n; i++)
+		peer_add_group(peer, gids[i], &cut, who);
+	peer->admin = peer->uid == 0 ||
+		      (admin_gid >= 0 && groups_contain(peer->groups, peer->n_groups, (gid_t)admin_gid));
+}
+
+int peer_from_socket(int fd, int admin_gid, struct peer *peer)
+{
+	gid_t groups[POLICY_MAX_GROUPS * 4];
+	socklen_t len = sizeof(groups);
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	char who[32];
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0)
+		return -errno;
+	*peer = (struct peer){ .uid = cred.uid, .gid = cred.gid, .pid = cred.pid };
+	snprintf(who, sizeof(who), "pid %d", (int)cred.pid);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+		/* The primary group still counts; supplementary ones are missed. */
+		log_client(peer->uid, LOG_WARNING, "Could not read the groups of %s: %s", who, strerror(errno));
+		len = 0;
+	}
+	peer_set_groups(peer, groups, len / sizeof(gid_t), admin_gid, who);
+	return 0;
+}
