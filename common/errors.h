@@ -20,6 +20,7 @@
 #define ERR_INVALID_PARAMETER	ACCEL_INTERFACE ".InvalidParameter"
 #define ERR_SVA_NOT_SUPPORTED	ACCEL_INTERFACE ".SVANotSupported"
 #define ERR_INVALID_TOKEN	ACCEL_INTERFACE ".InvalidToken"
+#define ERR_OUT_OF_RESOURCES	ACCEL_INTERFACE ".OutOfResources"
 #define ERR_VARLINK_METHOD_NOT_FOUND	"org.varlink.service.MethodNotFound"
 #define ERR_VARLINK_INTERFACE_NOT_FOUND	"org.varlink.service.InterfaceNotFound"
 #define ERR_VARLINK_INVALID_PARAMETER	"org.varlink.service.InvalidParameter"

@@ -13,6 +13,7 @@
 #include "dbus_api.h"
 #include "device.h"
 #include "listing.h"
+#include "listener.h"
 #include "log.h"
 #include "owner.h"
 #include "peer.h"
@@ -387,6 +388,12 @@ static int reply_queue(sd_bus_message *m, const struct queue *q)
 	return r;
 }
 
+/* listener_acquire()'s sender: @data is the call. */
+static int send_queue(const struct queue *q, void *data)
+{
+	return reply_queue(data, q);
+}
+
 /* One key of an a{sv} argument: its name, its variant's type and where it goes. */
 struct dict_field {
 	const char *key;
@@ -441,13 +448,13 @@ static int read_acquire_options(sd_bus_message *m, struct acquire_request *req, 
 		{ "numa_node", 'i', &node },
 		{ 0 },
 	};
+	struct accel_error e = { 0 };
 	int r = read_dict(m, fields, "option", error);
 
 	if (r < 0)
 		return r;
-	if (node < -1 || node > 4095)
-		return invalid(error, "numa_node %d is out of range", node);
-	req->numa_node = node;
+	if (listener_numa_node(node, &req->numa_node, &e) < 0)
+		return bus_error(error, &e);
 	return 0;
 }
 
@@ -457,18 +464,15 @@ static int acquire(struct dbus_api *api, sd_bus_message *m, const struct acquire
 {
 	struct accel_error e = { 0 };
 	struct bus_client *c;
-	struct queue *q;
 	int r;
 
 	r = client_get(api, m, &c, error);
 	if (r < 0)
 		return r;
-	if (broker_acquire(api->broker, &c->peer, c, req, &q, &e) < 0)
+	r = listener_acquire(api->broker, &c->peer, c, req, send_queue, m, &e);
+	if (r < 0)
 		return client_error(c, m, &e, error);
-	r = reply_queue(m, q);
-	if (r < 0)	/* the caller never learns of it: give it back now */
-		broker_release(api->broker, &c->peer, c, q->id, NULL);
-	return r;
+	return 0;
 }
 
 static int method_acquire_queue(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -851,11 +855,7 @@ static int method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error)
 	r = client_get(api, m, &c, error);
 	if (r < 0)
 		return r;
-	if (!c->peer.admin) {
-		accel_error_set(&e, ERR_PERMISSION_DENIED, "only an administrator may reload");
-		return client_error(c, m, &e, error);
-	}
-	r = broker_reload(api->broker, &c->peer, &e);
+	r = listener_reload(api->broker, &c->peer, &e);
 	if (r < 0)
 		return client_error(c, m, &e, error);
 	return sd_bus_reply_method_return(m, "u", (uint32_t)r);

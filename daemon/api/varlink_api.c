@@ -9,6 +9,7 @@
 #include "clients.h"
 #include "connection.h"
 #include "device.h"
+#include "listener.h"
 #include "log.h"
 #include "server.h"
 #include "util.h"
@@ -80,7 +81,7 @@ static struct json_object *regions_to_json(const struct queue *q)
 }
 
 /* The reply that hands @q out: what to map, and on what terms; the fd rides along. */
-static int reply_queue(struct connection *c, const struct varlink_call *call, struct queue *q)
+static int reply_queue(struct connection *c, const struct varlink_call *call, const struct queue *q)
 {
 	struct json_object *reply = json_object_new_object();
 
@@ -97,6 +98,18 @@ static int reply_queue(struct connection *c, const struct varlink_call *call, st
 	return connection_reply(c, call, reply, &q->fd, 1);
 }
 
+struct reply_to {
+	struct connection *c;
+	const struct varlink_call *call;
+};
+
+static int send_queue(const struct queue *q, void *data)
+{
+	struct reply_to *to = data;
+
+	return reply_queue(to->c, to->call, q);
+}
+
 static int handle_acquire_queue(struct connection *c, const struct varlink_call *call,
 				struct accel_error *e)
 {
@@ -108,28 +121,16 @@ static int handle_acquire_queue(struct connection *c, const struct varlink_call 
 		{ "numa_node", VARLINK_INT, true, &numa_node },
 		{ 0 },
 	};
-	struct queue *q;
 	int r;
 
 	r = varlink_params_dispatch(call->parameters, params, e);
 	if (r < 0)
 		return r;
-	if (numa_node < -1 || numa_node > 4095)
-		return accel_error_set(e, ERR_INVALID_PARAMETER, "numa_node %lld is out of range",
-				       (long long)numa_node);
-	req.numa_node = (int)numa_node;
-
-	r = broker_acquire(broker_of(c), &c->peer, c, &req, &q, e);
+	r = listener_numa_node(numa_node, &req.numa_node, e);
 	if (r < 0)
 		return r;
-	r = reply_queue(c, call, q);
-	if (r < 0) {
-		/* The client never learns of it: give it back now. */
-		broker_release(broker_of(c), &c->peer, c, q->id, NULL);
-		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "could not send the queue: %s",
-				       strerror(-r));
-	}
-	return 0;
+	return listener_acquire(broker_of(c), &c->peer, c, &req, send_queue,
+				&(struct reply_to){ c, call }, e);
 }
 
 /* A queue id parameter: ids start at 1. */
@@ -447,9 +448,7 @@ static int handle_reload(struct connection *c, const struct varlink_call *call,
 	r = varlink_params_dispatch(call->parameters, no_params, e);
 	if (r < 0)
 		return r;
-	if (!c->peer.admin)
-		return accel_error_set(e, ERR_PERMISSION_DENIED, "only an administrator may reload");
-	r = broker_reload(broker_of(c), &c->peer, e);
+	r = listener_reload(broker_of(c), &c->peer, e);
 	if (r < 0)
 		return r;
 	reply = json_object_new_object();
@@ -578,7 +577,7 @@ void varlink_api_dispatch(struct connection *c, const char *msg, size_t len)
 			broker_log_failure(&c->peer, call.method, &e);
 		connection_reply_error(c, &call, &e);
 	} else if (r < 0) {
-		accel_error_set(&e, ERR_INVALID_PARAMETER, "%s failed: %s", call.method, strerror(-r));
+		listener_out_of_resources(&e, r, call.method);
 		connection_reply_error(c, &call, &e);
 	}
 	varlink_call_finish(&call);

@@ -199,7 +199,8 @@ static void read_acquire(sd_bus_message *m)
 		return;
 	/* What the core is handed: a string it may read, a node in range. */
 	check_dict();
-	if ((req.device && strlen(req.device) > 255) || req.numa_node < -1 || req.numa_node > 4095)
+	if ((req.device && strlen(req.device) > 255) || req.numa_node < -1 ||
+	    req.numa_node > LISTENER_MAX_NUMA_NODE)
 		abort();
 }
 

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MIT
+#include <assert.h>
+#include <string.h>
+
+#include "listener.h"
+
+int listener_numa_node(int64_t node, int *out, struct accel_error *e)
+{
+	if (node < -1 || node > LISTENER_MAX_NUMA_NODE)
+		return accel_error_set(e, ERR_INVALID_PARAMETER, "numa_node %lld is out of range",
+				       (long long)node);
+	*out = (int)node;
+	return 0;
+}
+
+int listener_reload(struct broker *b, const struct peer *peer, struct accel_error *e)
+{
+	assert(peer);
+	if (!peer->admin)
+		return accel_error_set(e, ERR_PERMISSION_DENIED, "only an administrator may reload");
+	return broker_reload(b, peer, e);
+}
+
+int listener_acquire(struct broker *b, const struct peer *peer, void *holder,
+		     const struct acquire_request *req,
+		     int (*send)(const struct queue *q, void *data), void *data, struct accel_error *e)
+{
+	struct queue *q;
+	int r;
+
+	r = broker_acquire(b, peer, holder, req, &q, e);
+	if (r < 0)
+		return r;
+	r = send(q, data);
+	if (r < 0) {
+		broker_release(b, peer, holder, q->id, NULL);
+		return listener_out_of_resources(e, r, "could not send the queue");
+	}
+	return 0;
+}
+
+int listener_out_of_resources(struct accel_error *e, int r, const char *what)
+{
+	assert(r < 0);
+	return accel_error_set(e, ERR_OUT_OF_RESOURCES, "%s: %s", what, strerror(-r));
+}

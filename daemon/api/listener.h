@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What both listeners (the socket's varlink, D-Bus) do around a core call,
+ * written once: the checks of a request the core does not see in its wire
+ * form, who may reload, and giving back a queue whose reply failed.
+ */
+#ifndef ACCEL_DAEMON_LISTENER_H
+#define ACCEL_DAEMON_LISTENER_H
+
+#include <stdint.h>
+
+#include "broker.h"
+
+/* Above any node Linux numbers (NODES_SHIFT is at most 10). */
+#define LISTENER_MAX_NUMA_NODE 4095
+
+/* @node as asked (-1: any) into @out, or InvalidParameter when out of range. */
+int listener_numa_node(int64_t node, int *out, struct accel_error *e);
+
+/* Reload for @peer: administrators only.  Returns the queues revoked. */
+int listener_reload(struct broker *b, const struct peer *peer, struct accel_error *e);
+
+/*
+ * broker_acquire(), then @send the queue to the caller.  If it cannot be
+ * sent the caller never learns of it: it is given back at once, and the
+ * failure is OutOfResources.
+ */
+int listener_acquire(struct broker *b, const struct peer *peer, void *holder,
+		     const struct acquire_request *req,
+		     int (*send)(const struct queue *q, void *data), void *data, struct accel_error *e);
+
+/*
+ * A failure @r the core did not name (a reply that could not be built or
+ * queued: memory, descriptors): OutOfResources, naming @what.  Never
+ * reported as something the caller did.
+ */
+int listener_out_of_resources(struct accel_error *e, int r, const char *what);
+
+#endif
