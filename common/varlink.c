@@ -226,6 +226,93 @@ int varlink_params_dispatch(struct json_object *parameters,
 	return 0;
 }
 
+static unsigned writer_fail_countdown;
+
+void varlink_writer_fail_at(unsigned n)
+{
+	writer_fail_countdown = n;
+}
+
+/* Whether the writer's next allocation is to fail (varlink_writer_fail_at()). */
+static bool writer_fails(void)
+{
+	return writer_fail_countdown > 0 && --writer_fail_countdown == 0;
+}
+
+static struct json_object *value_new(const struct varlink_value *v)
+{
+	if (writer_fails()) {
+		if (v->type == VARLINK_VALUE_JSON)
+			json_object_put(v->json);
+		return NULL;
+	}
+	switch (v->type) {
+	case VARLINK_VALUE_STRING:
+		return json_object_new_string(v->s);
+	case VARLINK_VALUE_INT:
+		return json_object_new_int64(v->i);
+	case VARLINK_VALUE_BOOL:
+		return json_object_new_boolean(v->b);
+	case VARLINK_VALUE_JSON:
+		return v->json;
+	}
+	return NULL;
+}
+
+/* Add @v (consumed) as @name: 0, or -ENOMEM when @v is NULL or does not fit. */
+static int object_add(struct json_object *o, const char *name, struct json_object *v)
+{
+	if (!v)
+		return -ENOMEM;
+	if (json_object_object_add(o, name, v) < 0) {
+		json_object_put(v);	/* json-c keeps no reference on failure */
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+struct json_object *varlink_object_new(const struct varlink_value *fields)
+{
+	struct json_object *o = writer_fails() ? NULL : json_object_new_object();
+	int r = o ? 0 : -ENOMEM;
+
+	/* On, after a failure, only to consume the JSON values that are left. */
+	for (const struct varlink_value *f = fields; f->name; f++) {
+		if (r < 0 || f->omit) {
+			if (f->type == VARLINK_VALUE_JSON)
+				json_object_put(f->json);
+			continue;
+		}
+		r = object_add(o, f->name, value_new(f));
+	}
+	if (r < 0) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+struct json_object *varlink_string_new(const char *s)
+{
+	return writer_fails() ? NULL : json_object_new_string(s);
+}
+
+struct json_object *varlink_array_new(void)
+{
+	return writer_fails() ? NULL : json_object_new_array();
+}
+
+int varlink_array_append(struct json_object *array, struct json_object *v)
+{
+	if (!v)
+		return -ENOMEM;
+	if (writer_fails() || json_object_array_add(array, v) < 0) {
+		json_object_put(v);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 const char *varlink_format(struct json_object *o, size_t *len)
 {
 	return json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, len);

@@ -60,6 +60,50 @@ int varlink_params_dispatch(struct json_object *parameters,
 			    const struct varlink_param *table,
 			    struct accel_error *e);
 
+/*
+ * Writing a reply: the mirror of varlink_params_dispatch().  A table of
+ * fields, each a name, a type and a value, becomes one object; every
+ * allocation is checked, and the first one that fails makes the whole
+ * object NULL, never a reply with a field missing.
+ */
+enum varlink_value_type {
+	VARLINK_VALUE_STRING,	/* .s */
+	VARLINK_VALUE_INT,	/* .i */
+	VARLINK_VALUE_BOOL,	/* .b */
+	VARLINK_VALUE_JSON,	/* .json, consumed; NULL: its own allocation failed */
+};
+
+struct varlink_value {
+	const char *name;
+	enum varlink_value_type type;
+	union {
+		const char *s;
+		int64_t i;
+		bool b;
+		struct json_object *json;
+	};
+	bool omit;		/* an optional field left out */
+};
+
+/*
+ * A new object of @fields (terminated by a NULL name), or NULL when an
+ * allocation failed.  Every VARLINK_VALUE_JSON value is consumed, written
+ * or not.
+ */
+struct json_object *varlink_object_new(const struct varlink_value *fields);
+/* A new string, or NULL: an element of an array of strings. */
+struct json_object *varlink_string_new(const char *s);
+/* A new empty array, or NULL. */
+struct json_object *varlink_array_new(void);
+/* Append @v (consumed; NULL: its allocation failed) to @array: 0 or -ENOMEM. */
+int varlink_array_append(struct json_object *array, struct json_object *v);
+/*
+ * For tests: the @n-th allocation of the writer from now fails as out of
+ * memory would (0: none).  json-c takes no allocator, and a failure that
+ * cannot be provoked cannot be tested.
+ */
+void varlink_writer_fail_at(unsigned n);
+
 static inline void json_object_putp(struct json_object **o)
 {
 	json_object_put(*o);

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "owner.h"
 #include "server.h"
+#include "util.h"
 #include "varlink.h"
 #include "varlink_api.h"
 
@@ -106,48 +107,42 @@ static void connection_update_events(struct connection *c)
 	sd_event_source_set_io_events(c->io, events);
 }
 
+/* Queue @msg (consumed; NULL: it could not be built). */
 static int queue_message(struct connection *c, struct json_object *msg,
 			 const int *fds, unsigned n_fds)
 {
+	_cleanup_(json_object_putp) struct json_object *m = msg;
+	const char *s;
 	size_t len;
-	const char *s = varlink_format(msg, &len);
-	int r = s ? wire_queue(&c->wire, s, len, fds, n_fds) : -ENOMEM;
 
-	json_object_put(msg);
-	return r;
+	if (!m)
+		return -ENOMEM;
+	s = varlink_format(m, &len);
+	if (!s)
+		return -ENOMEM;
+	return wire_queue(&c->wire, s, len, fds, n_fds);
 }
 
 int connection_reply(struct connection *c, const struct varlink_call *call,
 		     struct json_object *params, const int *fds, unsigned n_fds)
 {
-	struct json_object *msg;
-
 	if (call && call->oneway) {
 		json_object_put(params);
 		return 0;
 	}
-	msg = json_object_new_object();
-	if (!msg || !params) {
-		json_object_put(msg);
-		json_object_put(params);
-		return -ENOMEM;
-	}
-	json_object_object_add(msg, "parameters", params);
-	return queue_message(c, msg, fds, n_fds);
+	return queue_message(c, varlink_object_new((const struct varlink_value[]){
+		{ "parameters", VARLINK_VALUE_JSON, .json = params },
+		{ NULL, VARLINK_VALUE_INT, .i = 0 },
+	}), fds, n_fds);
 }
 
 static int queue_event(struct connection *c, struct json_object *params)
 {
-	struct json_object *msg = json_object_new_object();
-
-	if (!msg || !params) {
-		json_object_put(msg);
-		json_object_put(params);
-		return -ENOMEM;
-	}
-	json_object_object_add(msg, "parameters", params);
-	json_object_object_add(msg, "continues", json_object_new_boolean(1));
-	return queue_message(c, msg, NULL, 0);
+	return queue_message(c, varlink_object_new((const struct varlink_value[]){
+		{ "parameters", VARLINK_VALUE_JSON, .json = params },
+		{ "continues", VARLINK_VALUE_BOOL, .b = true },
+		{ NULL, VARLINK_VALUE_INT, .i = 0 },
+	}), NULL, 0);
 }
 
 /*
@@ -161,11 +156,11 @@ static void connection_report_overflow(struct connection *c)
 
 	if (c->events_dropped == 0 || wire_out_pending(&c->wire) >= CONNECTION_OUT_HIGH_WATER)
 		return;
-	ev = json_object_new_object();
-	if (ev) {
-		json_object_object_add(ev, "event", json_object_new_string("overflow"));
-		json_object_object_add(ev, "dropped", json_object_new_int64(c->events_dropped));
-	}
+	ev = varlink_object_new((const struct varlink_value[]){
+		{ "event", VARLINK_VALUE_STRING, .s = "overflow" },
+		{ "dropped", VARLINK_VALUE_INT, .i = c->events_dropped },
+		{ NULL, VARLINK_VALUE_INT, .i = 0 },
+	});
 	if (queue_event(c, ev) == 0)
 		c->events_dropped = 0;
 }
@@ -191,24 +186,21 @@ int connection_notify(struct connection *c, struct json_object *params)
 int connection_reply_error(struct connection *c, const struct varlink_call *call,
 			   const struct accel_error *e)
 {
-	struct json_object *msg, *params;
+	struct json_object *params;
 
 	assert(e && e->name);
 	if (call && call->oneway)
 		return 0;
-	msg = json_object_new_object();
-	params = json_object_new_object();
-	if (!msg || !params) {
-		json_object_put(msg);
-		json_object_put(params);
-		return -ENOMEM;
-	}
-	json_object_object_add(params, "message", json_object_new_string(e->message));
-	if (e->field)
-		json_object_object_add(params, e->field, json_object_new_string(e->value));
-	json_object_object_add(msg, "error", json_object_new_string(e->name));
-	json_object_object_add(msg, "parameters", params);
-	return queue_message(c, msg, NULL, 0);
+	params = varlink_object_new((const struct varlink_value[]){
+		{ "message", VARLINK_VALUE_STRING, .s = e->message },
+		{ e->field ? e->field : "", VARLINK_VALUE_STRING, .s = e->value, .omit = !e->field },
+		{ NULL, VARLINK_VALUE_INT, .i = 0 },
+	});
+	return queue_message(c, varlink_object_new((const struct varlink_value[]){
+		{ "error", VARLINK_VALUE_STRING, .s = e->name },
+		{ "parameters", VARLINK_VALUE_JSON, .json = params },
+		{ NULL, VARLINK_VALUE_INT, .i = 0 },
+	}), NULL, 0);
 }
 
 void connection_abort(struct connection *c, const struct accel_error *e)

@@ -3,18 +3,20 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
+#include <stdlib.h>
 
 #include "broker.h"
 #include "clients.h"
 #include "connection.h"
 #include "device.h"
 #include "listener.h"
+#include "listing.h"
 #include "log.h"
 #include "server.h"
 #include "util.h"
 #include "varlink.h"
 #include "varlink_api.h"
+#include "varlink_json.h"
 
 #define VARLINK_SERVICE "org.varlink.service"
 
@@ -28,74 +30,47 @@ static struct broker *broker_of(struct connection *c)
 
 static const struct varlink_param no_params[] = { { 0 } };
 
-static struct json_object *device_to_json(struct device *d)
+/* The reply @params (NULL: it could not be built) to @call. */
+static int reply(struct connection *c, const struct varlink_call *call, struct json_object *params)
 {
-	struct json_object *o = json_object_new_object(), *algs = json_object_new_array();
+	return connection_reply(c, call, params, NULL, 0);
+}
 
-	for (char **a = d->algorithms; *a; a++)
-		json_object_array_add(algs, json_object_new_string(*a));
-	json_object_object_add(o, "name", json_object_new_string(d->name));
-	json_object_object_add(o, "backend", json_object_new_string(d->ops->name));
-	json_object_object_add(o, "api", json_object_new_string(d->api));
-	json_object_object_add(o, "algorithms", algs);
-	json_object_object_add(o, "sva", json_object_new_boolean(d->sva));
-	json_object_object_add(o, "numa_node", json_object_new_int(d->numa_node));
-	json_object_object_add(o, "queues_total", json_object_new_int64(d->queues_total));
-	json_object_object_add(o, "queues_free", json_object_new_int64(device_queues_free(d)));
-	json_object_object_add(o, "revocable", json_object_new_boolean(d->revocable));
-	if (d->refused[0])
-		json_object_object_add(o, "refused", json_object_new_string(d->refused));
-	return o;
+/* { @name: @array } (both consumed), or NULL. */
+static struct json_object *wrap(const char *name, struct json_object *array)
+{
+	return varlink_object_new((const struct varlink_value[]){
+		{ name, VARLINK_VALUE_JSON, .json = array }, { NULL, VARLINK_VALUE_INT, .i = 0 },
+	});
+}
+
+static int append_device(struct device *d, void *data)
+{
+	return varlink_array_append(data, json_device(d));
 }
 
 static int handle_list_devices(struct connection *c, const struct varlink_call *call,
 			       struct accel_error *e)
 {
-	struct json_object *reply, *devices;
-	struct device *d;
+	_cleanup_(json_object_putp) struct json_object *devices = NULL;
 	int r;
 
 	r = varlink_params_dispatch(call->parameters, no_params, e);
 	if (r < 0)
 		return r;
-	reply = json_object_new_object();
-	devices = json_object_new_array();
-	list_for_each(d, &broker_of(c)->devices, link)
-		json_object_array_add(devices, device_to_json(d));
-	json_object_object_add(reply, "devices", devices);
-	return connection_reply(c, call, reply, NULL, 0);
-}
-
-static struct json_object *regions_to_json(const struct queue *q)
-{
-	struct json_object *a = json_object_new_array();
-
-	for (unsigned i = 0; i < q->n_regions; i++) {
-		struct json_object *o = json_object_new_object();
-		json_object_object_add(o, "type", json_object_new_string(q->regions[i].type));
-		json_object_object_add(o, "offset", json_object_new_int64((int64_t)q->regions[i].offset));
-		json_object_object_add(o, "size", json_object_new_int64((int64_t)q->regions[i].size));
-		json_object_array_add(a, o);
-	}
-	return a;
+	devices = varlink_array_new();
+	if (!devices)
+		return -ENOMEM;
+	r = broker_for_each_device(broker_of(c), append_device, devices);
+	if (r < 0)
+		return r;
+	return reply(c, call, wrap("devices", TAKE_PTR(devices)));
 }
 
 /* The reply that hands @q out: what to map, and on what terms; the fd rides along. */
 static int reply_queue(struct connection *c, const struct varlink_call *call, const struct queue *q)
 {
-	struct json_object *reply = json_object_new_object();
-
-	json_object_object_add(reply, "queue_id", json_object_new_int64((int64_t)q->id));
-	json_object_object_add(reply, "device", json_object_new_string(q->device->name));
-	json_object_object_add(reply, "api", json_object_new_string(q->device->api));
-	json_object_object_add(reply, "algorithm", json_object_new_string(q->algorithm));
-	json_object_object_add(reply, "fd", json_object_new_int(0));
-	json_object_object_add(reply, "regions", regions_to_json(q));
-	json_object_object_add(reply, "lifetime",
-			       json_object_new_string(policy_lifetime_to_string(q->terms.lifetime)));
-	json_object_object_add(reply, "fork", json_object_new_string(policy_fork_to_string(q->terms.fork)));
-	json_object_object_add(reply, "bind", json_object_new_string(device_bind_to_string(q->device)));
-	return connection_reply(c, call, reply, &q->fd, 1);
+	return connection_reply(c, call, json_queue(q, QUEUE_VIEW_HANDED_OUT, NULL), &q->fd, 1);
 }
 
 struct reply_to {
@@ -139,21 +114,37 @@ static int queue_id_param(int64_t id, struct accel_error *e)
 	return id <= 0 ? accel_error_set(e, ERR_NO_SUCH_QUEUE, "no queue %lld", (long long)id) : 0;
 }
 
-static int handle_attach_queue(struct connection *c, const struct varlink_call *call,
-			       struct accel_error *e)
+/* The parameters of a call that names one queue: { queue_id }. */
+static int read_queue_id(const struct varlink_call *call, uint64_t *out, struct accel_error *e)
 {
 	int64_t id;
 	const struct varlink_param params[] = {
 		{ "queue_id", VARLINK_INT, false, &id },
 		{ 0 },
 	};
-	struct queue *q;
 	int r;
 
 	r = varlink_params_dispatch(call->parameters, params, e);
-	if (r < 0 || (r = queue_id_param(id, e)) < 0)
+	if (r < 0)
 		return r;
-	r = broker_attach(broker_of(c), &c->peer, c, (uint64_t)id, &q, e);
+	r = queue_id_param(id, e);
+	if (r < 0)
+		return r;
+	*out = (uint64_t)id;
+	return 0;
+}
+
+static int handle_attach_queue(struct connection *c, const struct varlink_call *call,
+			       struct accel_error *e)
+{
+	struct queue *q;
+	uint64_t id;
+	int r;
+
+	r = read_queue_id(call, &id, e);
+	if (r < 0)
+		return r;
+	r = broker_attach(broker_of(c), &c->peer, c, id, &q, e);
 	if (r < 0)
 		return r;
 	return reply_queue(c, call, q);
@@ -163,25 +154,16 @@ static int handle_transfer_queue(struct connection *c, const struct varlink_call
 				 struct accel_error *e)
 {
 	char token[QUEUE_TOKEN_LEN + 1];
-	struct json_object *reply;
-	int64_t id;
-	const struct varlink_param params[] = {
-		{ "queue_id", VARLINK_INT, false, &id },
-		{ 0 },
-	};
+	uint64_t id;
 	int r;
 
-	r = varlink_params_dispatch(call->parameters, params, e);
-	if (r < 0 || (r = queue_id_param(id, e)) < 0)
-		return r;
-	r = broker_transfer(broker_of(c), &c->peer, c, (uint64_t)id, token, e);
+	r = read_queue_id(call, &id, e);
 	if (r < 0)
 		return r;
-	reply = json_object_new_object();
-	json_object_object_add(reply, "token", json_object_new_string(token));
-	json_object_object_add(reply, "expires_in_usec",
-			       json_object_new_int64((int64_t)broker_of(c)->limits.transfer_timeout_usec));
-	return connection_reply(c, call, reply, NULL, 0);
+	r = broker_transfer(broker_of(c), &c->peer, c, id, token, e);
+	if (r < 0)
+		return r;
+	return reply(c, call, json_transfer(token, broker_of(c)->limits.transfer_timeout_usec));
 }
 
 static int handle_claim_queue(struct connection *c, const struct varlink_call *call,
@@ -207,133 +189,71 @@ static int handle_claim_queue(struct connection *c, const struct varlink_call *c
 static int handle_release_queue(struct connection *c, const struct varlink_call *call,
 				struct accel_error *e)
 {
-	int64_t id;
-	const struct varlink_param params[] = {
-		{ "queue_id", VARLINK_INT, false, &id },
-		{ 0 },
-	};
+	uint64_t id;
 	int r;
 
-	r = varlink_params_dispatch(call->parameters, params, e);
-	if (r < 0 || (r = queue_id_param(id, e)) < 0)
-		return r;
-	r = broker_release(broker_of(c), &c->peer, c, (uint64_t)id, e);
+	r = read_queue_id(call, &id, e);
 	if (r < 0)
 		return r;
-	return connection_reply(c, call, json_object_new_object(), NULL, 0);
+	r = broker_release(broker_of(c), &c->peer, c, id, e);
+	if (r < 0)
+		return r;
+	return reply(c, call, varlink_object_new((const struct varlink_value[]){ { 0 } }));
 }
 
-static struct json_object *queue_to_json(const struct queue *q)
+static int append_queue(const struct queue *q, void *data)
 {
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "queue_id", json_object_new_int64((int64_t)q->id));
-	json_object_object_add(o, "device", json_object_new_string(q->device->name));
-	json_object_object_add(o, "algorithm", json_object_new_string(q->algorithm));
-	json_object_object_add(o, "uid", json_object_new_int64(q->uid));
-	json_object_object_add(o, "pid", json_object_new_int64(q->pid));
-	json_object_object_add(o, "state", json_object_new_string(queue_state_to_string(q->state)));
-	json_object_object_add(o, "lifetime",
-			       json_object_new_string(policy_lifetime_to_string(q->terms.lifetime)));
-	json_object_object_add(o, "attached", json_object_new_boolean(q->holder != NULL));
-	json_object_object_add(o, "acquired_usec", json_object_new_int64((int64_t)q->acquired_usec));
-	return o;
+	return varlink_array_append(data, json_queue(q, QUEUE_VIEW_LISTED, NULL));
 }
 
 static int handle_list_queues(struct connection *c, const struct varlink_call *call,
 			      struct accel_error *e)
 {
-	struct json_object *reply, *queues;
-	struct queue *q;
+	_cleanup_(json_object_putp) struct json_object *queues = NULL;
 	int r;
 
 	r = varlink_params_dispatch(call->parameters, no_params, e);
 	if (r < 0)
 		return r;
-	reply = json_object_new_object();
-	queues = json_object_new_array();
-	list_for_each(q, &broker_of(c)->queues, link)
-		if (broker_may_see(&c->peer, q))
-			json_object_array_add(queues, queue_to_json(q));
-	json_object_object_add(reply, "queues", queues);
-	return connection_reply(c, call, reply, NULL, 0);
-}
-
-static void add_user(uid_t uid, unsigned queues, void *data)
-{
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "uid", json_object_new_int64(uid));
-	json_object_object_add(o, "queues", json_object_new_int64(queues));
-	json_object_array_add(data, o);
-}
-
-/* How often the event loop went round: a loop that spins shows here. */
-static uint64_t loop_iterations(struct broker *b)
-{
-	uint64_t n = 0;
-
-	if (b->event)
-		(void)sd_event_get_iteration(b->event, &n);
-	return n;
+	queues = varlink_array_new();
+	if (!queues)
+		return -ENOMEM;
+	r = broker_for_each_queue(broker_of(c), &c->peer, append_queue, queues);
+	if (r < 0)
+		return r;
+	return reply(c, call, wrap("queues", TAKE_PTR(queues)));
 }
 
 static int handle_get_status(struct connection *c, const struct varlink_call *call,
 			     struct accel_error *e)
 {
-	struct broker *b = broker_of(c);
-	struct json_object *reply, *users;
 	int r;
 
 	r = varlink_params_dispatch(call->parameters, no_params, e);
 	if (r < 0)
 		return r;
-	reply = json_object_new_object();
-	json_object_object_add(reply, "version", json_object_new_string(ACCEL_VERSION));
-	json_object_object_add(reply, "uptime_usec",
-			       json_object_new_int64((int64_t)(now_usec(CLOCK_MONOTONIC) - b->started_usec)));
-	json_object_object_add(reply, "devices", json_object_new_int64(broker_device_count(b)));
-	json_object_object_add(reply, "queues_active", json_object_new_int64(broker_active_queues(b)));
-	json_object_object_add(reply, "clients", json_object_new_int64(broker_clients(b)));
-	json_object_object_add(reply, "monitors", json_object_new_int64(c->server->n_monitors));
-	json_object_object_add(reply, "awaiting_reader", json_object_new_int64(c->server->n_awaiting_reader));
-	json_object_object_add(reply, "loop_iterations", json_object_new_int64((int64_t)loop_iterations(b)));
-	json_object_object_add(reply, "accepting", json_object_new_boolean(!c->server->accept_paused));
-	json_object_object_add(reply, "accept_pauses", json_object_new_int64((int64_t)c->server->accept_pauses));
-	users = json_object_new_array();
-	broker_for_each_user(b, &c->peer, add_user, users);
-	json_object_object_add(reply, "users", users);
-	return connection_reply(c, call, reply, NULL, 0);
+	return reply(c, call, json_status(broker_of(c), c->server, &c->peer));
+}
+
+static struct connection *watcher_connection(struct broker_watcher *w)
+{
+	return (struct connection *)((char *)w - offsetof(struct connection, watcher));
 }
 
 static void monitor_queue_revoked(struct broker_watcher *w, const struct queue *q, const char *reason)
 {
-	struct connection *c = (struct connection *)((char *)w - offsetof(struct connection, watcher));
-	struct json_object *ev = json_object_new_object();
-
-	json_object_object_add(ev, "event", json_object_new_string("revoked"));
-	json_object_object_add(ev, "queue_id", json_object_new_int64((int64_t)q->id));
-	json_object_object_add(ev, "device", json_object_new_string(q->device->name));
-	json_object_object_add(ev, "algorithm", json_object_new_string(q->algorithm));
-	json_object_object_add(ev, "uid", json_object_new_int64(q->uid));
-	json_object_object_add(ev, "reason", json_object_new_string(reason));
-	connection_notify(c, ev);
+	/* An event that cannot be built is lost and counted as one (connection_notify()). */
+	connection_notify(watcher_connection(w), json_queue(q, QUEUE_VIEW_REVOKED, reason));
 }
 
 static void monitor_device_changed(struct broker_watcher *w, const struct device *d, const char *event)
 {
-	struct connection *c = (struct connection *)((char *)w - offsetof(struct connection, watcher));
-	struct json_object *ev = json_object_new_object();
-
-	json_object_object_add(ev, "event", json_object_new_string(event));
-	json_object_object_add(ev, "device", json_object_new_string(d->name));
-	connection_notify(c, ev);
+	connection_notify(watcher_connection(w), json_device_event(d, event));
 }
 
 static int handle_monitor(struct connection *c, const struct varlink_call *call,
 			  struct accel_error *e)
 {
-	struct json_object *ev;
 	int r;
 
 	r = varlink_params_dispatch(call->parameters, no_params, e);
@@ -348,9 +268,7 @@ static int handle_monitor(struct connection *c, const struct varlink_call *call,
 	c->watcher.device_changed = monitor_device_changed;
 	broker_watch(broker_of(c), &c->watcher);
 	/* The first event says the stream is live: nothing after it is missed. */
-	ev = json_object_new_object();
-	json_object_object_add(ev, "event", json_object_new_string("subscribed"));
-	return connection_notify(c, ev);
+	return connection_notify(c, json_event("subscribed"));
 }
 
 static int handle_revoke(struct connection *c, const struct varlink_call *call,
@@ -364,7 +282,6 @@ static int handle_revoke(struct connection *c, const struct varlink_call *call,
 		{ "device", VARLINK_STRING, true, &req.device },
 		{ 0 },
 	};
-	struct json_object *reply;
 	int r;
 
 	r = varlink_params_dispatch(call->parameters, params, e);
@@ -376,25 +293,7 @@ static int handle_revoke(struct connection *c, const struct varlink_call *call,
 	r = broker_revoke_matching(broker_of(c), &c->peer, &req, e);
 	if (r < 0)
 		return r;
-	reply = json_object_new_object();
-	json_object_object_add(reply, "revoked", json_object_new_int(r));
-	return connection_reply(c, call, reply, NULL, 0);
-}
-
-static struct json_object *restrictions_to_json(const struct quota *q)
-{
-	struct json_object *list = json_object_new_array();
-
-	for (unsigned i = 0; i < q->n_restrictions; i++) {
-		struct json_object *o = json_object_new_object();
-		json_object_object_add(o, "key", json_object_new_string(q->restrictions[i].key));
-		json_object_object_add(o, "value", json_object_new_string(q->restrictions[i].value));
-		json_object_object_add(o, "rule", json_object_new_string(q->restrictions[i].where));
-		if (q->restrictions[i].gid >= 0)
-			json_object_object_add(o, "gid", json_object_new_int64(q->restrictions[i].gid));
-		json_object_array_add(list, o);
-	}
-	return list;
+	return reply(c, call, json_count("revoked", r));
 }
 
 static int handle_get_quota(struct connection *c, const struct varlink_call *call,
@@ -405,7 +304,7 @@ static int handle_get_quota(struct connection *c, const struct varlink_call *cal
 		{ "user", VARLINK_STRING, true, &user },
 		{ 0 },
 	};
-	struct json_object *reply, *limits;
+	struct json_object *o;
 	struct quota q;
 	int r;
 
@@ -415,34 +314,15 @@ static int handle_get_quota(struct connection *c, const struct varlink_call *cal
 	r = broker_get_quota(broker_of(c), &c->peer, user, &q, e);
 	if (r < 0)
 		return r;
-	reply = json_object_new_object();
-	limits = json_object_new_array();
-	for (unsigned i = 0; i < q.n_lines; i++) {
-		struct json_object *o = json_object_new_object();
-		json_object_object_add(o, "key", json_object_new_string(q.lines[i].key));
-		json_object_object_add(o, "limit", json_object_new_int(q.lines[i].limit));
-		json_object_object_add(o, "used", json_object_new_int64(q.lines[i].used));
-		json_object_object_add(o, "rule", json_object_new_string(q.lines[i].where));
-		if (q.lines[i].gid >= 0)
-			json_object_object_add(o, "gid", json_object_new_int64(q.lines[i].gid));
-		json_object_array_add(limits, o);
-	}
+	o = json_quota(&q);
 	free(q.lines);
-	json_object_object_add(reply, "uid", json_object_new_int64(q.uid));
-	json_object_object_add(reply, "allowed", json_object_new_boolean(q.allowed));
-	json_object_object_add(reply, "limits", limits);
-	json_object_object_add(reply, "restrictions", restrictions_to_json(&q));
 	free(q.restrictions);
-	json_object_object_add(reply, "lifetime", json_object_new_string(policy_lifetime_to_string(q.terms.lifetime)));
-	json_object_object_add(reply, "fork", json_object_new_string(policy_fork_to_string(q.terms.fork)));
-	json_object_object_add(reply, "transfer", json_object_new_string(policy_transfer_to_string(q.terms.transfer)));
-	return connection_reply(c, call, reply, NULL, 0);
+	return reply(c, call, o);
 }
 
 static int handle_reload(struct connection *c, const struct varlink_call *call,
 			 struct accel_error *e)
 {
-	struct json_object *reply;
 	int r;
 
 	r = varlink_params_dispatch(call->parameters, no_params, e);
@@ -451,30 +331,18 @@ static int handle_reload(struct connection *c, const struct varlink_call *call,
 	r = listener_reload(broker_of(c), &c->peer, e);
 	if (r < 0)
 		return r;
-	reply = json_object_new_object();
-	json_object_object_add(reply, "revoked", json_object_new_int(r));
-	return connection_reply(c, call, reply, NULL, 0);
+	return reply(c, call, json_count("revoked", r));
 }
 
 static int handle_get_info(struct connection *c, const struct varlink_call *call,
 			   struct accel_error *e)
 {
-	struct json_object *reply, *interfaces;
 	int r;
 
 	r = varlink_params_dispatch(call->parameters, no_params, e);
 	if (r < 0)
 		return r;
-	reply = json_object_new_object();
-	interfaces = json_object_new_array();
-	json_object_array_add(interfaces, json_object_new_string(VARLINK_SERVICE));
-	json_object_array_add(interfaces, json_object_new_string(ACCEL_INTERFACE));
-	json_object_object_add(reply, "vendor", json_object_new_string("accel-broker"));
-	json_object_object_add(reply, "product", json_object_new_string("accel-broker"));
-	json_object_object_add(reply, "version", json_object_new_string(ACCEL_VERSION));
-	json_object_object_add(reply, "url", json_object_new_string("https://github.com/accel-broker/accel-broker"));
-	json_object_object_add(reply, "interfaces", interfaces);
-	return connection_reply(c, call, reply, NULL, 0);
+	return reply(c, call, json_service_info());
 }
 
 static int handle_get_interface_description(struct connection *c, const struct varlink_call *call,
@@ -485,7 +353,6 @@ static int handle_get_interface_description(struct connection *c, const struct v
 		{ "interface", VARLINK_STRING, false, &interface },
 		{ 0 },
 	};
-	struct json_object *reply;
 	int r;
 
 	r = varlink_params_dispatch(call->parameters, params, e);
@@ -499,9 +366,7 @@ static int handle_get_interface_description(struct connection *c, const struct v
 		accel_error_set(e, ERR_VARLINK_INTERFACE_NOT_FOUND, "no interface \"%.64s\"", interface);
 		return accel_error_field(e, "interface", interface);
 	}
-	reply = json_object_new_object();
-	json_object_object_add(reply, "description", json_object_new_string(description));
-	return connection_reply(c, call, reply, NULL, 0);
+	return reply(c, call, json_description(description));
 }
 
 /*

@@ -2,7 +2,7 @@
 #include "device.h"
 #include "listing.h"
 
-int broker_for_each_device(struct broker *b, int (*fn)(const struct device *d, void *data), void *data)
+int broker_for_each_device(struct broker *b, int (*fn)(struct device *d, void *data), void *data)
 {
 	struct device *d;
 	int r;

@@ -11,7 +11,7 @@
 
 #include "broker.h"
 
-int broker_for_each_device(struct broker *b, int (*fn)(const struct device *d, void *data), void *data);
+int broker_for_each_device(struct broker *b, int (*fn)(struct device *d, void *data), void *data);
 /* The queues @peer may see (broker_may_see()), in the order they were acquired. */
 int broker_for_each_queue(struct broker *b, const struct peer *peer,
 			  int (*fn)(const struct queue *q, void *data), void *data);

@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The socket's varlink replies when the broker runs out of memory: each
+ * allocation of a reply is made to fail in turn (varlink_writer_fail_at()),
+ * and every call must then answer OutOfResources and leave nothing behind
+ * (an acquired queue is given back), never another error, never a reply
+ * with a field missing.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "backend.h"
+#include "broker.h"
+#include "clients.h"
+#include "connection.h"
+#include "server.h"
+#include "sim_engine.h"
+#include "varlink.h"
+#include "varlink_api.h"
+
+struct fixture {
+	sd_event *event;
+	struct broker broker;
+	struct policy policy;
+	struct sim_engine *engine;
+	struct server server;
+	struct connection *c;
+	int remote;
+};
+
+static int setup(void **state)
+{
+	const struct broker_limits limits = {
+		.max_connections_per_user = 64,
+		.max_connections = 64,
+		.admin_gid = -1,
+		.transfer_timeout_usec = 30 * 1000000ull,
+	};
+	const struct peer peer = { .uid = 1000, .gid = 1000, .pid = 1, .groups = { 1000 }, .n_groups = 1 };
+	struct fixture *f = calloc(1, sizeof(*f));
+	int sv[2];
+
+	assert_non_null(f);
+	assert_int_equal(sd_event_new(&f->event), 0);
+	broker_init(&f->broker, &limits, f->event);
+	policy_init(&f->policy, 4);
+	broker_set_policy(&f->broker, &f->policy, false);
+	assert_int_equal(sim_engine_create(1, &f->engine), 0);
+	assert_int_equal(backend_sim_add_devices(&f->broker, f->engine, 2, 4), 0);
+	f->server = (struct server){ .event = f->event, .broker = &f->broker, .listen_fd = -1 };
+	list_init(&f->server.connections);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(broker_client_add(&f->broker, NULL), 0);
+	assert_int_equal(connection_create(&f->server, sv[0], &peer, &f->c), 0);
+	f->remote = sv[1];
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	varlink_writer_fail_at(0);
+	connection_destroy(f->c);
+	close(f->remote);
+	broker_shutdown(&f->broker);
+	broker_finish(&f->broker);
+	policy_finish(&f->policy);
+	sim_engine_destroy(f->engine);
+	sd_event_unref(f->event);
+	free(f);
+	return 0;
+}
+
+/* Send @call and read its reply (its fds closed): the error name, or "" for a success. */
+static void call(struct fixture *f, const char *call, char *error, size_t size)
+{
+	char buf[65536], cbuf[CMSG_SPACE(sizeof(int) * 4)];
+	struct iovec iov = { buf, sizeof(buf) - 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct varlink_reply reply;
+	ssize_t n;
+
+	varlink_api_dispatch(f->c, call, strlen(call));
+	assert_int_equal(wire_flush(&f->c->wire), 0);
+	n = recvmsg(f->remote, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	assert_true(n > 0);
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+			close(((int *)CMSG_DATA(cm))[i]);
+	assert_int_equal(buf[n - 1], '\0');	/* one whole message */
+	assert_int_equal(varlink_reply_parse(buf, (size_t)n - 1, &reply), 0);
+	snprintf(error, size, "%s", reply.error ? reply.error : "");
+	varlink_reply_finish(&reply);
+}
+
+/*
+ * Make the 1st, 2nd, ... allocation of @method's reply fail until one
+ * call gets through: each failed call must say OutOfResources and leave
+ * the queues as they were.  Returns how many allocations failed.
+ */
+static unsigned fail_each_allocation(struct fixture *f, const char *method)
+{
+	unsigned queues = broker_active_queues(&f->broker);
+	char error[128];
+	unsigned n;
+
+	for (n = 1; n < 200; n++) {
+		varlink_writer_fail_at(n);
+		call(f, method, error, sizeof(error));
+		if (!error[0])
+			break;
+		assert_string_equal(error, ERR_OUT_OF_RESOURCES);
+		assert_int_equal(broker_active_queues(&f->broker), queues);
+	}
+	varlink_writer_fail_at(0);
+	assert_true(n < 200);
+	return n - 1;
+}
+
+static void out_of_memory_is_out_of_resources_and_gives_the_queue_back(void **state)
+{
+	struct fixture *f = *state;
+
+	/* The reply has 11 fields, two of them nested: many ways to fail. */
+	assert_true(fail_each_allocation(f, "{\"method\":\"org.accelbroker.Broker.AcquireQueue\","
+					    "\"parameters\":{\"algorithm\":\"copy\"}}") > 10);
+	assert_int_equal(broker_active_queues(&f->broker), 1);	/* the call that got through */
+	assert_true(fail_each_allocation(f, "{\"method\":\"org.accelbroker.Broker.ListQueues\"}") > 5);
+	assert_true(fail_each_allocation(f, "{\"method\":\"org.accelbroker.Broker.ListDevices\"}") > 10);
+	assert_true(fail_each_allocation(f, "{\"method\":\"org.accelbroker.Broker.GetStatus\"}") > 10);
+	assert_true(fail_each_allocation(f, "{\"method\":\"org.accelbroker.Broker.GetQuota\"}") > 5);
+	assert_true(fail_each_allocation(f, "{\"method\":\"org.varlink.service.GetInfo\"}") > 5);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(out_of_memory_is_out_of_resources_and_gives_the_queue_back,
+						setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
