@@ -14,7 +14,6 @@
 #include "server.h"
 #include "util.h"
 #include "varlink.h"
-#include "varlink_api.h"
 
 /*
  * The fds sent that the client may not have read yet.  The socket counts
@@ -266,7 +265,7 @@ static void connection_dispatch(struct connection *c)
 
 	while ((c->state == CONNECTION_ACTIVE || c->state == CONNECTION_DRAINING) &&
 	       connection_can_take_more(c) && wire_next(&c->wire, &msg, &len) > 0)
-		varlink_api_dispatch(c, msg, len);
+		c->server->dispatch(c, msg, len);
 	/* What is left of the input of a peer that stopped sending is a half-written message. */
 	if (c->state == CONNECTION_DRAINING && !wire_has_message(&c->wire))
 		c->state = CONNECTION_CLOSING;

@@ -4,16 +4,27 @@
 #define ACCEL_DAEMON_SERVER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
 #include "list.h"
 
 struct broker;
+struct connection;
+
+/*
+ * What a connection hands each complete message to: the protocol above
+ * the transport (varlink_api_dispatch()), which answers through
+ * connection_reply().  Given, not called by name, so that the transport
+ * and the protocol do not call each other.
+ */
+typedef void (*server_dispatch_fn)(struct connection *c, const char *msg, size_t len);
 
 struct server {
 	sd_event *event;
 	struct broker *broker;
+	server_dispatch_fn dispatch;
 	int listen_fd;
 	sd_event_source *listen_source;
 	struct list connections;
@@ -34,10 +45,11 @@ struct server {
 /*
  * Listen on @passed_fd, the socket systemd passed (fdstore_take_passed()),
  * or if it is negative create @path (mode 0666: the broker, not the file
- * mode, decides who may do what).
+ * mode, decides who may do what).  Each connection's messages go to
+ * @dispatch.
  */
 int server_init(struct server *s, sd_event *event, struct broker *broker,
-		const char *path, int passed_fd);
+		const char *path, int passed_fd, server_dispatch_fn dispatch);
 void server_finish(struct server *s);
 
 unsigned server_user_connections(struct server *s, uid_t uid);

@@ -22,6 +22,7 @@
 #include "server.h"
 #include "settings.h"
 #include "sim_engine.h"
+#include "varlink_api.h"
 
 struct options {
 	const char *socket_path;
@@ -243,7 +244,7 @@ static int run(const struct options *o)
 	r = dbus_api_init(&dbus, event, &broker);
 	if (r < 0)
 		goto out;
-	r = server_init(&server, event, &broker, o->socket_path, listen_fd);
+	r = server_init(&server, event, &broker, o->socket_path, listen_fd, varlink_api_dispatch);
 	if (r < 0)
 		goto out;
 	notify_ready(&broker);

@@ -72,7 +72,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	broker_set_policy(&broker, &policy, false);
 	if (sim_engine_create(1, &engine) < 0 || backend_sim_add_devices(&broker, engine, 2, 4) < 0)
 		abort();
-	server = (struct server){ .event = event, .broker = &broker, .listen_fd = -1 };
+	server = (struct server){ .event = event, .broker = &broker, .dispatch = varlink_api_dispatch,
+			      .listen_fd = -1 };
 	list_init(&server.connections);
 	return 0;
 }

@@ -57,7 +57,8 @@ static int setup(void **state)
 	broker_set_policy(&f->broker, &f->policy, false);
 	assert_int_equal(sim_engine_create(1, &f->engine), 0);
 	assert_int_equal(backend_sim_add_devices(&f->broker, f->engine, 2, 4), 0);
-	f->server = (struct server){ .event = f->event, .broker = &f->broker, .listen_fd = -1 };
+	f->server = (struct server){ .event = f->event, .broker = &f->broker,
+				     .dispatch = varlink_api_dispatch, .listen_fd = -1 };
 	list_init(&f->server.connections);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
 	assert_int_equal(broker_client_add(&f->broker, NULL), 0);
