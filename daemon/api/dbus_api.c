@@ -47,7 +47,7 @@ static int bus_error(sd_bus_error *error, const struct accel_error *e)
 
 	snprintf(full, sizeof(full), DBUS_ERROR_PREFIX "%s", dot ? dot + 1 : name);
 	sd_bus_error_set(error, full, e->message);
-	return -EIO;	/* the error set above is what the caller sees */
+	return accel_error_errno(name);
 }
 
 /* A core error in answer to @c's call @m, logged as the socket's are. */
@@ -374,18 +374,24 @@ static int reply_queue(sd_bus_message *m, const struct queue *q)
 	int r;
 
 	r = sd_bus_message_new_method_return(m, &reply);
-	if (r >= 0)
-		r = sd_bus_message_append(reply, "tssh", (uint64_t)q->id, q->device->name, q->device->api, q->fd);
-	if (r >= 0)
-		r = sd_bus_message_open_container(reply, 'a', "(stt)");
-	for (unsigned i = 0; r >= 0 && i < q->n_regions; i++)
+	if (r < 0)
+		return r;
+	r = sd_bus_message_append(reply, "tssh", (uint64_t)q->id, q->device->name, q->device->api, q->fd);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_open_container(reply, 'a', "(stt)");
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < q->n_regions; i++) {
 		r = sd_bus_message_append(reply, "(stt)", q->regions[i].type, q->regions[i].offset,
 					  q->regions[i].size);
-	if (r >= 0)
-		r = sd_bus_message_close_container(reply);
-	if (r >= 0)
-		r = sd_bus_send(NULL, reply, NULL);
-	return r;
+		if (r < 0)
+			return r;
+	}
+	r = sd_bus_message_close_container(reply);
+	if (r < 0)
+		return r;
+	return sd_bus_send(NULL, reply, NULL);
 }
 
 /* listener_acquire()'s sender: @data is the call. */
@@ -394,46 +400,83 @@ static int send_queue(const struct queue *q, void *data)
 	return reply_queue(data, q);
 }
 
-/* One key of an a{sv} argument: its name, its variant's type and where it goes. */
+/*
+ * One key of an a{sv} argument: its name, its variant's type and where in
+ * the request it goes.  The tables below are the one list of the keys a
+ * method takes (tests/fuzz/fuzz_dbus.c checks against them too).
+ */
 struct dict_field {
 	const char *key;
 	char type;		/* 's' (const char *), 'i' (int32_t) or 't' (uint64_t) */
-	void *out;
+	size_t offset;		/* in the request */
 };
 
+_Static_assert(sizeof(((struct acquire_request *)0)->numa_node) == sizeof(int32_t), "read as i");
+
+/* AcquireQueue's options. */
+static const struct dict_field acquire_options[] = {
+	{ "device", 's', offsetof(struct acquire_request, device) },
+	{ "numa_node", 'i', offsetof(struct acquire_request, numa_node) },
+	{ 0 },
+};
+
+/* Revoke's selector. */
+static const struct dict_field revoke_selector[] = {
+	{ "queue_id", 't', offsetof(struct revoke_request, queue_id) },
+	{ "user", 's', offsetof(struct revoke_request, user) },
+	{ "device", 's', offsetof(struct revoke_request, device) },
+	{ 0 },
+};
+
+/* One entry of an a{sv}, its key read: the value into @request by @fields. */
+static int read_dict_entry(sd_bus_message *m, const struct dict_field *fields, void *request,
+			   const char *what, sd_bus_error *error)
+{
+	const struct dict_field *f;
+	const char *key, *contents;
+	char type;
+	int r;
+
+	r = sd_bus_message_read(m, "s", &key);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_peek_type(m, &type, &contents);
+	if (r < 0)
+		return r;
+	for (f = fields; f->key; f++)
+		if (strcmp(f->key, key) == 0)
+			break;
+	if (!f->key)
+		return invalid(error, "unknown %s \"%.64s\"", what, key);
+	/* Named the way busctl and gdbus spell types, so the fix is plain. */
+	if (contents[0] != f->type || contents[1] != '\0')
+		return invalid(error, "%s %s wants %c, got %.16s", what, f->key, f->type, contents);
+	return sd_bus_message_read(m, "v", (char[]){ f->type, '\0' }, (char *)request + f->offset);
+}
+
 /*
- * Read an a{sv} of at most MAX_OPTIONS entries into @fields; an unknown key
- * or a value of another type is InvalidParameter, naming @what.
+ * Read an a{sv} of at most MAX_OPTIONS entries into @request by @fields;
+ * an unknown key or a value of another type is InvalidParameter, naming
+ * @what.
  */
-static int read_dict(sd_bus_message *m, const struct dict_field *fields, const char *what,
-		     sd_bus_error *error)
+static int read_dict(sd_bus_message *m, const struct dict_field *fields, void *request,
+		     const char *what, sd_bus_error *error)
 {
 	unsigned n = 0;
-	int r = sd_bus_message_enter_container(m, 'a', "{sv}");
+	int r;
 
-	while (r >= 0 && (r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-		const struct dict_field *f;
-		const char *key, *contents;
-		char type;
-
+	r = sd_bus_message_enter_container(m, 'a', "{sv}");
+	if (r < 0)
+		return r;
+	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
 		if (++n > MAX_OPTIONS)
 			return invalid(error, "more than %d %ss", MAX_OPTIONS, what);
-		r = sd_bus_message_read(m, "s", &key);
-		if (r >= 0)
-			r = sd_bus_message_peek_type(m, &type, &contents);
+		r = read_dict_entry(m, fields, request, what, error);
 		if (r < 0)
 			return r;
-		for (f = fields; f->key; f++)
-			if (strcmp(f->key, key) == 0)
-				break;
-		if (!f->key)
-			return invalid(error, "unknown %s \"%.64s\"", what, key);
-		/* Named the way busctl and gdbus spell types, so the fix is plain. */
-		if (contents[0] != f->type || contents[1] != '\0')
-			return invalid(error, "%s %s wants %c, got %.16s", what, f->key, f->type, contents);
-		r = sd_bus_message_read(m, "v", (char[]){ f->type, '\0' }, f->out);
-		if (r >= 0)
-			r = sd_bus_message_exit_container(m);
+		r = sd_bus_message_exit_container(m);
+		if (r < 0)
+			return r;
 	}
 	if (r < 0)
 		return r;
@@ -442,20 +485,21 @@ static int read_dict(sd_bus_message *m, const struct dict_field *fields, const c
 
 static int read_acquire_options(sd_bus_message *m, struct acquire_request *req, sd_bus_error *error)
 {
-	int32_t node = -1;
-	const struct dict_field fields[] = {
-		{ "device", 's', &req->device },
-		{ "numa_node", 'i', &node },
-		{ 0 },
-	};
 	struct accel_error e = { 0 };
-	int r = read_dict(m, fields, "option", error);
+	int r;
 
+	r = read_dict(m, acquire_options, req, "option", error);
 	if (r < 0)
 		return r;
-	if (listener_numa_node(node, &req->numa_node, &e) < 0)
+	r = listener_numa_node(req->numa_node, &req->numa_node, &e);
+	if (r < 0)
 		return bus_error(error, &e);
 	return 0;
+}
+
+static int read_revoke_selector(sd_bus_message *m, struct revoke_request *req, sd_bus_error *error)
+{
+	return read_dict(m, revoke_selector, req, "selector", error);
 }
 
 /* Acquire what @req asks for, for the sender of @m, and reply with the queue. */
@@ -481,8 +525,9 @@ static int method_acquire_queue(sd_bus_message *m, void *userdata, sd_bus_error 
 	int r;
 
 	r = sd_bus_message_read(m, "s", &req.algorithm);
-	if (r >= 0)
-		r = read_acquire_options(m, &req, error);
+	if (r < 0)
+		return r;
+	r = read_acquire_options(m, &req, error);
 	if (r < 0)
 		return r;
 	return acquire(userdata, m, &req, error);
@@ -502,60 +547,207 @@ static int method_acquire_queue_simple(sd_bus_message *m, void *userdata, sd_bus
 	return acquire(userdata, m, &req, error);
 }
 
-static int method_release_queue(sd_bus_message *m, void *userdata, sd_bus_error *error)
+/* What a method on one of the caller's queues does, the id read and the caller known. */
+typedef int (*queue_method_fn)(struct dbus_api *api, struct bus_client *c, sd_bus_message *m,
+			       uint64_t id, struct accel_error *e);
+
+/*
+ * The methods that take a queue id: read it, know the caller, run @fn.  A
+ * failure the core named in @e goes back as its D-Bus error, logged.
+ */
+static int on_queue_id(sd_bus_message *m, struct dbus_api *api, queue_method_fn fn, sd_bus_error *error)
 {
-	struct dbus_api *api = userdata;
 	struct accel_error e = { 0 };
 	struct bus_client *c;
 	uint64_t id;
 	int r;
 
 	r = sd_bus_message_read(m, "t", &id);
-	if (r >= 0)
-		r = client_get(api, m, &c, error);
 	if (r < 0)
 		return r;
-	if (broker_release(api->broker, &c->peer, c, id, &e) < 0)
+	r = client_get(api, m, &c, error);
+	if (r < 0)
+		return r;
+	r = fn(api, c, m, id, &e);
+	if (r < 0 && e.name)
 		return client_error(c, m, &e, error);
+	return r;
+}
+
+static int release_queue(struct dbus_api *api, struct bus_client *c, sd_bus_message *m, uint64_t id,
+			 struct accel_error *e)
+{
+	int r;
+
+	r = broker_release(api->broker, &c->peer, c, id, e);
+	if (r < 0)
+		return r;
 	return sd_bus_reply_method_return(m, "");
+}
+
+static int method_release_queue(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	return on_queue_id(m, userdata, release_queue, error);
+}
+
+static int attach_queue(struct dbus_api *api, struct bus_client *c, sd_bus_message *m, uint64_t id,
+			struct accel_error *e)
+{
+	struct queue *q;
+	int r;
+
+	r = broker_attach(api->broker, &c->peer, c, id, &q, e);
+	if (r < 0)
+		return r;
+	return reply_queue(m, q);
 }
 
 static int method_attach_queue(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-	struct dbus_api *api = userdata;
-	struct accel_error e = { 0 };
-	struct bus_client *c;
-	struct queue *q;
-	uint64_t id;
+	return on_queue_id(m, userdata, attach_queue, error);
+}
+
+static int transfer_queue(struct dbus_api *api, struct bus_client *c, sd_bus_message *m, uint64_t id,
+			  struct accel_error *e)
+{
+	char token[QUEUE_TOKEN_LEN + 1];
 	int r;
 
-	r = sd_bus_message_read(m, "t", &id);
-	if (r >= 0)
-		r = client_get(api, m, &c, error);
+	r = broker_transfer(api->broker, &c->peer, c, id, token, e);
 	if (r < 0)
 		return r;
-	if (broker_attach(api->broker, &c->peer, c, id, &q, &e) < 0)
-		return client_error(c, m, &e, error);
-	return reply_queue(m, q);
+	return sd_bus_reply_method_return(m, "st", token, api->broker->limits.transfer_timeout_usec);
 }
 
 static int method_transfer_queue(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-	struct dbus_api *api = userdata;
-	struct accel_error e = { 0 };
-	char token[QUEUE_TOKEN_LEN + 1];
-	struct bus_client *c;
-	uint64_t id;
+	return on_queue_id(m, userdata, transfer_queue, error);
+}
+
+/* The terms of the caller's queue: what AcquireQueue's fixed signature has no room for. */
+static int get_queue_terms(struct dbus_api *api, struct bus_client *c, sd_bus_message *m, uint64_t id,
+			   struct accel_error *e)
+{
+	struct queue *q;
 	int r;
 
-	r = sd_bus_message_read(m, "t", &id);
-	if (r >= 0)
-		r = client_get(api, m, &c, error);
+	r = broker_get_queue(api->broker, &c->peer, c, id, &q, e);
 	if (r < 0)
 		return r;
-	if (broker_transfer(api->broker, &c->peer, c, id, token, &e) < 0)
-		return client_error(c, m, &e, error);
-	return sd_bus_reply_method_return(m, "st", token, api->broker->limits.transfer_timeout_usec);
+	return sd_bus_reply_method_return(m, "sss", device_bind_to_string(q->device),
+					  policy_lifetime_to_string(q->terms.lifetime),
+					  policy_fork_to_string(q->terms.fork));
+}
+
+static int method_get_queue_terms(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	return on_queue_id(m, userdata, get_queue_terms, error);
+}
+
+/* One entry of an a{sv} reply, by its type. */
+struct dict_value {
+	const char *key;
+	char type;		/* 's', 'u', 't' or 'b' */
+	union {
+		const char *s;
+		uint32_t u;
+		uint64_t t;
+		int b;
+	};
+};
+
+static int append_dict_value(sd_bus_message *reply, const struct dict_value *v)
+{
+	switch (v->type) {
+	case 's':
+		return sd_bus_message_append(reply, "{sv}", v->key, "s", v->s);
+	case 'u':
+		return sd_bus_message_append(reply, "{sv}", v->key, "u", v->u);
+	case 't':
+		return sd_bus_message_append(reply, "{sv}", v->key, "t", v->t);
+	case 'b':
+		return sd_bus_message_append(reply, "{sv}", v->key, "b", v->b);
+	}
+	return -EINVAL;
+}
+
+/* Append @values (terminated by a NULL key) as an a{sv}. */
+static int append_dict(sd_bus_message *reply, const struct dict_value *values)
+{
+	int r;
+
+	r = sd_bus_message_open_container(reply, 'a', "{sv}");
+	if (r < 0)
+		return r;
+	for (const struct dict_value *v = values; v->key; v++) {
+		r = append_dict_value(reply, v);
+		if (r < 0)
+			return r;
+	}
+	return sd_bus_message_close_container(reply);
+}
+
+/*
+ * The caller's queue as an a{sv}, keyed as the socket names the fields
+ * (docs/dbus.md): the record ListQueues lists and the terms GetQueueTerms
+ * says, in one dictionary that can grow without a new signature.
+ */
+static int get_queue(struct dbus_api *api, struct bus_client *c, sd_bus_message *m, uint64_t id,
+		     struct accel_error *e)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	struct queue *q;
+	int r;
+
+	r = broker_get_queue(api->broker, &c->peer, c, id, &q, e);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_new_method_return(m, &reply);
+	if (r < 0)
+		return r;
+	r = append_dict(reply, (const struct dict_value[]){
+		{ "queue_id", 't', .t = q->id },
+		{ "device", 's', .s = q->device->name },
+		{ "api", 's', .s = q->device->api },
+		{ "algorithm", 's', .s = q->algorithm },
+		{ "uid", 'u', .u = (uint32_t)q->uid },
+		{ "pid", 'u', .u = (uint32_t)q->pid },
+		{ "state", 's', .s = queue_state_to_string(q->state) },
+		{ "lifetime", 's', .s = policy_lifetime_to_string(q->terms.lifetime) },
+		{ "fork", 's', .s = policy_fork_to_string(q->terms.fork) },
+		{ "transfer", 's', .s = policy_transfer_to_string(q->terms.transfer) },
+		{ "bind", 's', .s = device_bind_to_string(q->device) },
+		{ "attached", 'b', .b = q->holder != NULL },
+		{ "acquired_usec", 't', .t = q->acquired_usec },
+		{ NULL, 0, .t = 0 },
+	});
+	if (r < 0)
+		return r;
+	return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_get_queue(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	return on_queue_id(m, userdata, get_queue, error);
+}
+
+/* Revoke with one plain argument, for callers that cannot build an a{sv} (dbus-send). */
+static int revoke_queue(struct dbus_api *api, struct bus_client *c, sd_bus_message *m, uint64_t id,
+			struct accel_error *e)
+{
+	int r;
+
+	if (id == 0)	/* 0 means "any" to the core: no queue has it */
+		return accel_error_set(e, ERR_NO_SUCH_QUEUE, "no queue 0");
+	r = broker_revoke_matching(api->broker, &c->peer, &(struct revoke_request){ .queue_id = id }, e);
+	if (r < 0)
+		return r;
+	return sd_bus_reply_method_return(m, "u", (uint32_t)r);
+}
+
+static int method_revoke_queue(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	return on_queue_id(m, userdata, revoke_queue, error);
 }
 
 static int method_claim_queue(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -568,95 +760,83 @@ static int method_claim_queue(sd_bus_message *m, void *userdata, sd_bus_error *e
 	int r;
 
 	r = sd_bus_message_read(m, "s", &token);
-	if (r >= 0)
-		r = client_get(api, m, &c, error);
 	if (r < 0)
 		return r;
-	if (broker_claim(api->broker, &c->peer, c, token, &q, &e) < 0)
+	r = client_get(api, m, &c, error);
+	if (r < 0)
+		return r;
+	r = broker_claim(api->broker, &c->peer, c, token, &q, &e);
+	if (r < 0)
 		return client_error(c, m, &e, error);
 	return reply_queue(m, q);
 }
 
-static int append_device(sd_bus_message *reply, struct device *d)
+static int append_device(struct device *d, void *data)
 {
-	int r = sd_bus_message_open_container(reply, 'r', "sssasbiuu");
+	sd_bus_message *reply = data;
+	int r;
 
-	if (r >= 0)
-		r = sd_bus_message_append(reply, "sss", d->name, d->ops->name, d->api);
-	if (r >= 0)
-		r = sd_bus_message_append_strv(reply, d->algorithms);
-	if (r >= 0)
-		r = sd_bus_message_append(reply, "biuu", (int)d->sva, (int32_t)d->numa_node,
-					  (uint32_t)d->queues_total, (uint32_t)device_queues_free(d));
-	if (r >= 0)
-		r = sd_bus_message_close_container(reply);
-	return r;
+	r = sd_bus_message_open_container(reply, 'r', "sssasbiuu");
+	if (r < 0)
+		return r;
+	r = sd_bus_message_append(reply, "sss", d->name, d->ops->name, d->api);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_append_strv(reply, d->algorithms);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_append(reply, "biuu", (int)d->sva, (int32_t)d->numa_node,
+				  (uint32_t)d->queues_total, (uint32_t)device_queues_free(d));
+	if (r < 0)
+		return r;
+	return sd_bus_message_close_container(reply);
+}
+
+static int append_device_features(struct device *d, void *data)
+{
+	return sd_bus_message_append(data, "(sbbss)", d->name, (int)d->sva, (int)d->revocable,
+				     device_bind_to_string(d), d->refused);
+}
+
+/* Reply with an array of @contents, an element per device by @fn. */
+static int reply_devices(struct dbus_api *api, sd_bus_message *m, const char *contents,
+			 int (*fn)(struct device *d, void *data))
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	int r;
+
+	r = sd_bus_message_new_method_return(m, &reply);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_open_container(reply, 'a', contents);
+	if (r < 0)
+		return r;
+	r = broker_for_each_device(api->broker, fn, reply);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_close_container(reply);
+	if (r < 0)
+		return r;
+	return sd_bus_send(NULL, reply, NULL);
 }
 
 static int method_list_devices(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-	struct dbus_api *api = userdata;
-	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-	struct device *d;
-	int r;
-
-	(void)error;
-	r = sd_bus_message_new_method_return(m, &reply);
-	if (r >= 0)
-		r = sd_bus_message_open_container(reply, 'a', "(sssasbiuu)");
-	list_for_each(d, &api->broker->devices, link)
-		if (r >= 0)
-			r = append_device(reply, d);
-	if (r >= 0)
-		r = sd_bus_message_close_container(reply);
-	if (r >= 0)
-		r = sd_bus_send(NULL, reply, NULL);
-	return r;
+	return reply_devices(userdata, m, "(sssasbiuu)", append_device);
 }
 
 /* (name, sva, revocable, bind, refused): what ListDevices' fixed signature has no room for. */
 static int method_list_device_features(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-	struct dbus_api *api = userdata;
-	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-	struct device *d;
-	int r;
-
-	(void)error;
-	r = sd_bus_message_new_method_return(m, &reply);
-	if (r >= 0)
-		r = sd_bus_message_open_container(reply, 'a', "(sbbss)");
-	list_for_each(d, &api->broker->devices, link)
-		if (r >= 0)
-			r = sd_bus_message_append(reply, "(sbbss)", d->name, (int)d->sva, (int)d->revocable,
-						  device_bind_to_string(d), d->refused);
-	if (r >= 0)
-		r = sd_bus_message_close_container(reply);
-	if (r >= 0)
-		r = sd_bus_send(NULL, reply, NULL);
-	return r;
+	return reply_devices(userdata, m, "(sbbss)", append_device_features);
 }
 
-/* The terms of the caller's queue: what AcquireQueue's fixed signature has no room for. */
-static int method_get_queue_terms(sd_bus_message *m, void *userdata, sd_bus_error *error)
+static int append_queue(const struct queue *q, void *data)
 {
-	struct dbus_api *api = userdata;
-	struct accel_error e = { 0 };
-	struct bus_client *c;
-	struct queue *q;
-	uint64_t id;
-	int r;
-
-	r = sd_bus_message_read(m, "t", &id);
-	if (r >= 0)
-		r = client_get(api, m, &c, error);
-	if (r < 0)
-		return r;
-	if (broker_get_queue(api->broker, &c->peer, c, id, &q, &e) < 0)
-		return bus_error(error, &e);
-	return sd_bus_reply_method_return(m, "sss", device_bind_to_string(q->device),
-					  policy_lifetime_to_string(q->terms.lifetime),
-					  policy_fork_to_string(q->terms.fork));
+	return sd_bus_message_append(data, "(tssuussbt)", (uint64_t)q->id, q->device->name, q->algorithm,
+				     (uint32_t)q->uid, (uint32_t)q->pid, queue_state_to_string(q->state),
+				     policy_lifetime_to_string(q->terms.lifetime), (int)(q->holder != NULL),
+				     q->acquired_usec);
 }
 
 static int method_list_queues(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -664,26 +844,24 @@ static int method_list_queues(sd_bus_message *m, void *userdata, sd_bus_error *e
 	struct dbus_api *api = userdata;
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 	struct bus_client *c;
-	struct queue *q;
 	int r;
 
 	r = client_get(api, m, &c, error);
-	if (r >= 0)
-		r = sd_bus_message_new_method_return(m, &reply);
-	if (r >= 0)
-		r = sd_bus_message_open_container(reply, 'a', "(tssuussbt)");
-	list_for_each(q, &api->broker->queues, link)
-		if (r >= 0 && broker_may_see(&c->peer, q))
-			r = sd_bus_message_append(reply, "(tssuussbt)", (uint64_t)q->id, q->device->name,
-						  q->algorithm, (uint32_t)q->uid, (uint32_t)q->pid,
-						  queue_state_to_string(q->state),
-						  policy_lifetime_to_string(q->terms.lifetime), (int)(q->holder != NULL),
-						  q->acquired_usec);
-	if (r >= 0)
-		r = sd_bus_message_close_container(reply);
-	if (r >= 0)
-		r = sd_bus_send(NULL, reply, NULL);
-	return r;
+	if (r < 0)
+		return r;
+	r = sd_bus_message_new_method_return(m, &reply);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_open_container(reply, 'a', "(tssuussbt)");
+	if (r < 0)
+		return r;
+	r = broker_for_each_queue(api->broker, &c->peer, append_queue, reply);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_close_container(reply);
+	if (r < 0)
+		return r;
+	return sd_bus_send(NULL, reply, NULL);
 }
 
 struct users_reply {
@@ -712,64 +890,39 @@ static int method_get_status(sd_bus_message *m, void *userdata, sd_bus_error *er
 	if (r < 0)
 		return r;
 	r = sd_bus_message_new_method_return(m, &reply);
-	if (r >= 0)
-		r = sd_bus_message_append(reply, "stuuu", ACCEL_VERSION, now_usec(CLOCK_MONOTONIC) - b->started_usec,
-					  broker_device_count(b), broker_active_queues(b), broker_clients(b));
-	if (r >= 0)
-		r = sd_bus_message_open_container(reply, 'a', "(uu)");
-	users = (struct users_reply){ reply, r };
+	if (r < 0)
+		return r;
+	r = sd_bus_message_append(reply, "stuuu", ACCEL_VERSION, now_usec(CLOCK_MONOTONIC) - b->started_usec,
+				  broker_device_count(b), broker_active_queues(b), broker_clients(b));
+	if (r < 0)
+		return r;
+	r = sd_bus_message_open_container(reply, 'a', "(uu)");
+	if (r < 0)
+		return r;
+	users = (struct users_reply){ reply, 0 };
 	broker_for_each_user(b, &c->peer, append_user, &users);
-	r = users.r;
-	if (r >= 0)
-		r = sd_bus_message_close_container(reply);
-	if (r >= 0)
-		r = sd_bus_send(NULL, reply, NULL);
-	return r;
+	if (users.r < 0)
+		return users.r;
+	r = sd_bus_message_close_container(reply);
+	if (r < 0)
+		return r;
+	return sd_bus_send(NULL, reply, NULL);
 }
 
 static int method_revoke(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct dbus_api *api = userdata;
 	struct revoke_request req = { 0 };
-	const struct dict_field fields[] = {
-		{ "queue_id", 't', &req.queue_id },
-		{ "user", 's', &req.user },
-		{ "device", 's', &req.device },
-		{ 0 },
-	};
 	struct accel_error e = { 0 };
 	struct bus_client *c;
 	int r;
 
-	r = read_dict(m, fields, "selector", error);
-	if (r >= 0)
-		r = client_get(api, m, &c, error);
+	r = read_revoke_selector(m, &req, error);
 	if (r < 0)
 		return r;
-	r = broker_revoke_matching(api->broker, &c->peer, &req, &e);
-	if (r < 0)
-		return client_error(c, m, &e, error);
-	return sd_bus_reply_method_return(m, "u", (uint32_t)r);
-}
-
-/* Revoke with one plain argument, for callers that cannot build an a{sv} (dbus-send). */
-static int method_revoke_queue(sd_bus_message *m, void *userdata, sd_bus_error *error)
-{
-	struct dbus_api *api = userdata;
-	struct revoke_request req = { 0 };
-	struct accel_error e = { 0 };
-	struct bus_client *c;
-	int r;
-
-	r = sd_bus_message_read(m, "t", &req.queue_id);
-	if (r >= 0)
-		r = client_get(api, m, &c, error);
+	r = client_get(api, m, &c, error);
 	if (r < 0)
 		return r;
-	if (req.queue_id == 0) {	/* 0 means "any" to the core: no queue has it */
-		accel_error_set(&e, ERR_NO_SUCH_QUEUE, "no queue 0");
-		return client_error(c, m, &e, error);
-	}
 	r = broker_revoke_matching(api->broker, &c->peer, &req, &e);
 	if (r < 0)
 		return client_error(c, m, &e, error);
@@ -783,22 +936,29 @@ static int reply_quota(sd_bus_message *m, const struct quota *q)
 	int r;
 
 	r = sd_bus_message_new_method_return(m, &reply);
-	if (r >= 0)
-		r = sd_bus_message_append(reply, "ub", (uint32_t)q->uid, (int)q->allowed);
-	if (r >= 0)
-		r = sd_bus_message_open_container(reply, 'a', "(siusx)");
-	for (unsigned i = 0; r >= 0 && i < q->n_lines; i++)
+	if (r < 0)
+		return r;
+	r = sd_bus_message_append(reply, "ub", (uint32_t)q->uid, (int)q->allowed);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_open_container(reply, 'a', "(siusx)");
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < q->n_lines; i++) {
 		r = sd_bus_message_append(reply, "(siusx)", q->lines[i].key, (int32_t)q->lines[i].limit,
 					  (uint32_t)q->lines[i].used, q->lines[i].where, (int64_t)q->lines[i].gid);
-	if (r >= 0)
-		r = sd_bus_message_close_container(reply);
-	if (r >= 0)
-		r = sd_bus_message_append(reply, "sss", policy_lifetime_to_string(q->terms.lifetime),
-					  policy_fork_to_string(q->terms.fork),
-					  policy_transfer_to_string(q->terms.transfer));
-	if (r >= 0)
-		r = sd_bus_send(NULL, reply, NULL);
-	return r;
+		if (r < 0)
+			return r;
+	}
+	r = sd_bus_message_close_container(reply);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_append(reply, "sss", policy_lifetime_to_string(q->terms.lifetime),
+				  policy_fork_to_string(q->terms.fork),
+				  policy_transfer_to_string(q->terms.transfer));
+	if (r < 0)
+		return r;
+	return sd_bus_send(NULL, reply, NULL);
 }
 
 static int method_get_quota(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -811,38 +971,41 @@ static int method_get_quota(sd_bus_message *m, void *userdata, sd_bus_error *err
 	int r;
 
 	r = sd_bus_message_read(m, "s", &user);
-	if (r >= 0)
-		r = client_get(api, m, &c, error);
 	if (r < 0)
 		return r;
-	if (broker_get_quota(api->broker, &c->peer, *user ? user : NULL, &q, &e) < 0)	/* "": the caller */
+	r = client_get(api, m, &c, error);
+	if (r < 0)
+		return r;
+	r = broker_get_quota(api->broker, &c->peer, *user ? user : NULL, &q, &e);	/* "": the caller */
+	if (r < 0)
 		return client_error(c, m, &e, error);
 	r = reply_quota(m, &q);
 	free(q.lines);
+	free(q.restrictions);
 	return r;
 }
 
-/* Subscribe(): from now on this name gets Revoked for every queue it may see. */
-static int method_subscribe(sd_bus_message *m, void *userdata, sd_bus_error *error)
+/* Subscribe() and Unsubscribe(): whether this name gets Revoked for every queue it may see. */
+static int set_subscribed(sd_bus_message *m, struct dbus_api *api, bool subscribed, sd_bus_error *error)
 {
 	struct bus_client *c;
-	int r = client_get(userdata, m, &c, error);
+	int r;
 
+	r = client_get(api, m, &c, error);
 	if (r < 0)
 		return r;
-	c->subscribed = true;
+	c->subscribed = subscribed;
 	return sd_bus_reply_method_return(m, "");
+}
+
+static int method_subscribe(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	return set_subscribed(m, userdata, true, error);
 }
 
 static int method_unsubscribe(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-	struct bus_client *c;
-	int r = client_get(userdata, m, &c, error);
-
-	if (r < 0)
-		return r;
-	c->subscribed = false;
-	return sd_bus_reply_method_return(m, "");
+	return set_subscribed(m, userdata, false, error);
 }
 
 static int method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -861,83 +1024,84 @@ static int method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error)
 	return sd_bus_reply_method_return(m, "u", (uint32_t)r);
 }
 
+static int append_device_name(struct device *d, void *data)
+{
+	return sd_bus_message_append(data, "s", d->name);
+}
+
 static int property_get(sd_bus *bus, const char *path, const char *interface, const char *property,
 			sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
 	struct dbus_api *api = userdata;
-	struct device *d;
 	int r;
 
-	(void)bus;
-	(void)path;
-	(void)interface;
-	(void)error;
 	if (strcmp(property, "Version") == 0)
 		return sd_bus_message_append(reply, "s", ACCEL_VERSION);
 	if (strcmp(property, "ActiveQueues") == 0)
 		return sd_bus_message_append(reply, "u", broker_active_queues(api->broker));
 	r = sd_bus_message_open_container(reply, 'a', "s");
-	list_for_each(d, &api->broker->devices, link)
-		if (r >= 0)
-			r = sd_bus_message_append(reply, "s", d->name);
-	return r < 0 ? r : sd_bus_message_close_container(reply);
+	if (r < 0)
+		return r;
+	r = broker_for_each_device(api->broker, append_device_name, reply);
+	if (r < 0)
+		return r;
+	return sd_bus_message_close_container(reply);
 }
+
+/* AcquireQueue's, AttachQueue's and ClaimQueue's reply: the queue and what to map. */
+#define QUEUE_RESULT(id) SD_BUS_RESULT("t", id, "s", device, "s", api, "h", fd, "a(stt)", regions)
 
 static const sd_bus_vtable broker_vtable[] = {
 	SD_BUS_VTABLE_START(0),
 	SD_BUS_PROPERTY("Version", "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_CONST),
 	SD_BUS_PROPERTY("ActiveQueues", "u", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 	SD_BUS_PROPERTY("Devices", "as", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-	SD_BUS_METHOD_WITH_NAMES("AcquireQueue", "sa{sv}", SD_BUS_PARAM(algorithm) SD_BUS_PARAM(options),
-				 "tssha(stt)", SD_BUS_PARAM(queue_id) SD_BUS_PARAM(device) SD_BUS_PARAM(api)
-				 SD_BUS_PARAM(fd) SD_BUS_PARAM(regions),
-				 method_acquire_queue, SD_BUS_VTABLE_UNPRIVILEGED),
-	SD_BUS_METHOD_WITH_NAMES("ReleaseQueue", "t", SD_BUS_PARAM(queue_id), "", ,
-				 method_release_queue, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("AcquireQueue", SD_BUS_ARGS("s", algorithm, "a{sv}", options),
+				QUEUE_RESULT(queue_id), method_acquire_queue, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("ReleaseQueue", SD_BUS_ARGS("t", queue_id), SD_BUS_NO_RESULT,
+				method_release_queue, SD_BUS_VTABLE_UNPRIVILEGED),
 	/* Out: not "queue_id" again, which code generators would give two variables of one name. */
-	SD_BUS_METHOD_WITH_NAMES("AttachQueue", "t", SD_BUS_PARAM(queue_id),
-				 "tssha(stt)", SD_BUS_PARAM(attached_queue_id) SD_BUS_PARAM(device) SD_BUS_PARAM(api)
-				 SD_BUS_PARAM(fd) SD_BUS_PARAM(regions),
-				 method_attach_queue, SD_BUS_VTABLE_UNPRIVILEGED),
-	SD_BUS_METHOD_WITH_NAMES("TransferQueue", "t", SD_BUS_PARAM(queue_id),
-				 "st", SD_BUS_PARAM(token) SD_BUS_PARAM(expires_in_usec),
-				 method_transfer_queue, SD_BUS_VTABLE_UNPRIVILEGED),
-	SD_BUS_METHOD_WITH_NAMES("ClaimQueue", "s", SD_BUS_PARAM(token),
-				 "tssha(stt)", SD_BUS_PARAM(queue_id) SD_BUS_PARAM(device) SD_BUS_PARAM(api)
-				 SD_BUS_PARAM(fd) SD_BUS_PARAM(regions),
-				 method_claim_queue, SD_BUS_VTABLE_UNPRIVILEGED),
-	SD_BUS_METHOD_WITH_NAMES("ListDevices", "", , "a(sssasbiuu)", SD_BUS_PARAM(devices),
-				 method_list_devices, SD_BUS_VTABLE_UNPRIVILEGED),
-	SD_BUS_METHOD_WITH_NAMES("ListDeviceFeatures", "", , "a(sbbss)", SD_BUS_PARAM(devices),
-				 method_list_device_features, SD_BUS_VTABLE_UNPRIVILEGED),
-	SD_BUS_METHOD_WITH_NAMES("GetQueueTerms", "t", SD_BUS_PARAM(queue_id),
-				 "sss", SD_BUS_PARAM(bind) SD_BUS_PARAM(lifetime) SD_BUS_PARAM(fork),
-				 method_get_queue_terms, SD_BUS_VTABLE_UNPRIVILEGED),
-	SD_BUS_METHOD_WITH_NAMES("ListQueues", "", , "a(tssuussbt)", SD_BUS_PARAM(queues),
-				 method_list_queues, SD_BUS_VTABLE_UNPRIVILEGED),
-	SD_BUS_METHOD_WITH_NAMES("GetStatus", "", ,
-				 "stuuua(uu)", SD_BUS_PARAM(version) SD_BUS_PARAM(uptime_usec) SD_BUS_PARAM(devices)
-				 SD_BUS_PARAM(queues_active) SD_BUS_PARAM(clients) SD_BUS_PARAM(users),
-				 method_get_status, SD_BUS_VTABLE_UNPRIVILEGED),
-	SD_BUS_METHOD_WITH_NAMES("Revoke", "a{sv}", SD_BUS_PARAM(selector), "u", SD_BUS_PARAM(revoked),
-				 method_revoke, SD_BUS_VTABLE_UNPRIVILEGED),
-	SD_BUS_METHOD_WITH_NAMES("Reload", "", , "u", SD_BUS_PARAM(revoked),
-				 method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
-	SD_BUS_METHOD_WITH_NAMES("AcquireQueueSimple", "ss", SD_BUS_PARAM(algorithm) SD_BUS_PARAM(device),
-				 "tssha(stt)", SD_BUS_PARAM(queue_id) SD_BUS_PARAM(device) SD_BUS_PARAM(api)
-				 SD_BUS_PARAM(fd) SD_BUS_PARAM(regions),
-				 method_acquire_queue_simple, SD_BUS_VTABLE_UNPRIVILEGED),
-	SD_BUS_METHOD_WITH_NAMES("RevokeQueue", "t", SD_BUS_PARAM(queue_id), "u", SD_BUS_PARAM(revoked),
-				 method_revoke_queue, SD_BUS_VTABLE_UNPRIVILEGED),
-	SD_BUS_METHOD_WITH_NAMES("GetQuota", "s", SD_BUS_PARAM(user),
-				 "uba(siusx)sss", SD_BUS_PARAM(uid) SD_BUS_PARAM(allowed) SD_BUS_PARAM(limits)
-				 SD_BUS_PARAM(lifetime) SD_BUS_PARAM(fork) SD_BUS_PARAM(transfer),
-				 method_get_quota, SD_BUS_VTABLE_UNPRIVILEGED),
-	SD_BUS_METHOD("Subscribe", "", "", method_subscribe, SD_BUS_VTABLE_UNPRIVILEGED),
-	SD_BUS_METHOD("Unsubscribe", "", "", method_unsubscribe, SD_BUS_VTABLE_UNPRIVILEGED),
-	SD_BUS_SIGNAL_WITH_NAMES("QueueRevoked", "ts", SD_BUS_PARAM(queue_id) SD_BUS_PARAM(reason), 0),
-	SD_BUS_SIGNAL_WITH_NAMES("Revoked", "tssus", SD_BUS_PARAM(queue_id) SD_BUS_PARAM(device)
-				 SD_BUS_PARAM(algorithm) SD_BUS_PARAM(uid) SD_BUS_PARAM(reason), 0),
+	SD_BUS_METHOD_WITH_ARGS("AttachQueue", SD_BUS_ARGS("t", queue_id), QUEUE_RESULT(attached_queue_id),
+				method_attach_queue, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("TransferQueue", SD_BUS_ARGS("t", queue_id),
+				SD_BUS_RESULT("s", token, "t", expires_in_usec),
+				method_transfer_queue, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("ClaimQueue", SD_BUS_ARGS("s", token), QUEUE_RESULT(queue_id),
+				method_claim_queue, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("ListDevices", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sssasbiuu)", devices),
+				method_list_devices, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("ListDeviceFeatures", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sbbss)", devices),
+				method_list_device_features, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("GetQueueTerms", SD_BUS_ARGS("t", queue_id),
+				SD_BUS_RESULT("s", bind, "s", lifetime, "s", fork),
+				method_get_queue_terms, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("ListQueues", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(tssuussbt)", queues),
+				method_list_queues, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("GetStatus", SD_BUS_NO_ARGS,
+				SD_BUS_RESULT("s", version, "t", uptime_usec, "u", devices, "u", queues_active,
+					      "u", clients, "a(uu)", users),
+				method_get_status, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("Revoke", SD_BUS_ARGS("a{sv}", selector), SD_BUS_RESULT("u", revoked),
+				method_revoke, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_RESULT("u", revoked),
+				method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("AcquireQueueSimple", SD_BUS_ARGS("s", algorithm, "s", device),
+				QUEUE_RESULT(queue_id), method_acquire_queue_simple, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("RevokeQueue", SD_BUS_ARGS("t", queue_id), SD_BUS_RESULT("u", revoked),
+				method_revoke_queue, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("GetQuota", SD_BUS_ARGS("s", user),
+				SD_BUS_RESULT("u", uid, "b", allowed, "a(siusx)", limits, "s", lifetime,
+					      "s", fork, "s", transfer),
+				method_get_quota, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("Subscribe", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+				method_subscribe, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("Unsubscribe", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+				method_unsubscribe, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("GetQueue", SD_BUS_ARGS("t", queue_id), SD_BUS_RESULT("a{sv}", queue),
+				method_get_queue, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_SIGNAL_WITH_ARGS("QueueRevoked", SD_BUS_ARGS("t", queue_id, "s", reason), 0),
+	SD_BUS_SIGNAL_WITH_ARGS("Revoked", SD_BUS_ARGS("t", queue_id, "s", device, "s", algorithm, "u", uid,
+						       "s", reason), 0),
 	SD_BUS_SIGNAL("DevicesChanged", "", 0),
 	SD_BUS_VTABLE_END
 };

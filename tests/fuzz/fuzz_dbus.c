@@ -28,15 +28,10 @@ static struct {
 	bool all_known;		/* every key known to the reader, with its type */
 } dict;
 
+/* Whether the reader's own table (dbus_api.c) has @key with @type. */
 static bool known_key(const char *key, char type)
 {
-	static const struct { const char *key; char type; } acquire[] = {
-		{ "device", 's' }, { "numa_node", 'i' }, { NULL, 0 },
-	}, revoke[] = {
-		{ "queue_id", 't' }, { "user", 's' }, { "device", 's' }, { NULL, 0 },
-	};
-
-	for (const typeof(acquire[0]) *k = dict.acquire ? acquire : revoke; k->key; k++)
+	for (const struct dict_field *k = dict.acquire ? acquire_options : revoke_selector; k->key; k++)
 		if (strcmp(k->key, key) == 0 && k->type == type)
 			return true;
 	return false;
@@ -208,14 +203,8 @@ static void read_selector(sd_bus_message *m)
 {
 	_cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
 	struct revoke_request req = { 0 };
-	const struct dict_field fields[] = {
-		{ "queue_id", 't', &req.queue_id },
-		{ "user", 's', &req.user },
-		{ "device", 's', &req.device },
-		{ 0 },
-	};
 
-	if (read_dict(m, fields, "selector", &error) < 0)
+	if (read_revoke_selector(m, &req, &error) < 0)
 		return;
 	check_dict();
 	if ((req.user && strlen(req.user) > 255) || (req.device && strlen(req.device) > 255))

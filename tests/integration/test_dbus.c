@@ -185,6 +185,40 @@ static int terms_and_features(sd_bus *bus, uint64_t id)
 	return r < 0 || n == 0 ? -5 : 0;
 }
 
+/* GetQueue: the queue as an a{sv}, its terms among its fields, as the socket names them. */
+static int get_queue(sd_bus *bus, uint64_t id)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	const char *key, *s, *lifetime = NULL, *fork = NULL, *state = NULL;
+	uint64_t queue_id = 0;
+	int attached = 0, r;
+
+	if (sd_bus_call_method(bus, NAME, PATH, IFACE, "GetQueue", NULL, &reply, "t", id) < 0 ||
+	    sd_bus_message_enter_container(reply, 'a', "{sv}") < 0)
+		return -1;
+	while ((r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+		if (sd_bus_message_read(reply, "s", &key) < 0)
+			return -2;
+		if (strcmp(key, "queue_id") == 0)
+			r = sd_bus_message_read(reply, "v", "t", &queue_id);
+		else if (strcmp(key, "attached") == 0)
+			r = sd_bus_message_read(reply, "v", "b", &attached);
+		else if (strcmp(key, "lifetime") == 0 || strcmp(key, "fork") == 0 || strcmp(key, "state") == 0) {
+			r = sd_bus_message_read(reply, "v", "s", &s);
+			*(key[0] == 'l' ? &lifetime : key[0] == 'f' ? &fork : &state) = s;
+		} else
+			r = sd_bus_message_skip(reply, "v");
+		if (r < 0 || sd_bus_message_exit_container(reply) < 0)
+			return -3;
+	}
+	if (r < 0 || queue_id != id || !attached || !lifetime || strcmp(lifetime, "connection") != 0 ||
+	    !fork || strcmp(fork, "deny") != 0 || !state || strcmp(state, "active") != 0)
+		return -4;
+	if (sd_bus_call_method(bus, NAME, PATH, IFACE, "GetQueue", NULL, NULL, "t", id + 1000) >= 0)
+		return -5;	/* not ours: NoSuchQueue */
+	return 0;
+}
+
 /* As nobody over the bus: acquire two queues, run real work, hit the quota, release. */
 static int nobody_uses_the_bus(int arg)
 {
@@ -201,6 +235,8 @@ static int nobody_uses_the_bus(int arg)
 		return 3;
 	if (terms_and_features(bus, id[0]) < 0)
 		return 9;
+	if (get_queue(bus, id[0]) < 0)
+		return 10;
 	/* Nobody's limit is 2, across the socket and the bus: @arg held on the socket. */
 	if (arg == 0 && bus_acquire(bus, "copy", &id[1], &q[1], NULL, 0) < 0)
 		return 4;
