@@ -119,40 +119,51 @@ static int on_name_gone(sd_bus_track *track, void *userdata)
 	return 0;
 }
 
-/*
- * Revoked(t queue_id, s device, s algorithm, u uid, s reason) to a subscribed
- * name, as the socket's Monitor streams it: unicast, so that a name hears
- * of no queue it may not see (the broker watcher checked that).
- */
-static void send_revoked(struct bus_client *c, const struct queue *q, const char *reason)
+/* The signal @member of @types, unicast to @c's name: nobody else receives it, whatever their match rules. */
+static int send_unicast(struct bus_client *c, const char *member, const char *types, ...)
 {
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+	va_list ap;
+	int r;
 
-	if (sd_bus_message_new_signal(c->api->bus, &m, DBUS_PATH, DBUS_INTERFACE, "Revoked") < 0 ||
-	    sd_bus_message_set_destination(m, c->name) < 0 ||
-	    sd_bus_message_append(m, "tssus", (uint64_t)q->id, q->device->name, q->algorithm,
-				  (uint32_t)q->uid, reason) < 0 ||
-	    sd_bus_send(c->api->bus, m, NULL) < 0)
-		log_warning("Could not tell %s that queue %llu was revoked", c->name,
-			    (unsigned long long)q->id);
+	r = sd_bus_message_new_signal(c->api->bus, &m, DBUS_PATH, DBUS_INTERFACE, member);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_set_destination(m, c->name);
+	if (r < 0)
+		return r;
+	va_start(ap, types);
+	r = sd_bus_message_appendv(m, types, ap);
+	va_end(ap);
+	if (r < 0)
+		return r;
+	return sd_bus_send(c->api->bus, m, NULL);
 }
 
+/*
+ * Revoked(t queue_id, s device, s algorithm, u uid, s reason) to a
+ * subscribed name, as the socket's Monitor streams it (the broker watcher
+ * checked that the name may see @q); QueueRevoked(t queue_id, s reason)
+ * to the owner only: the name holding it, or the process owning it.
+ */
 static void client_queue_revoked(struct broker_watcher *w, const struct queue *q, const char *reason)
 {
 	struct bus_client *c = (struct bus_client *)((char *)w - offsetof(struct bus_client, watcher));
-	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+	int r;
 
-	if (c->subscribed)
-		send_revoked(c, q, reason);
-	/* To the owner only: the name holding it, or the process owning it. */
+	if (c->subscribed) {
+		r = send_unicast(c, "Revoked", "tssus", (uint64_t)q->id, q->device->name, q->algorithm,
+				 (uint32_t)q->uid, reason);
+		if (r < 0)
+			log_warning_errno(r, "Could not tell %s that queue %llu was revoked", c->name,
+					  (unsigned long long)q->id);
+	}
 	if (q->holder != c && !(q->process && q->process == c->peer.process))
 		return;
-	if (sd_bus_message_new_signal(c->api->bus, &m, DBUS_PATH, DBUS_INTERFACE, "QueueRevoked") < 0 ||
-	    sd_bus_message_set_destination(m, c->name) < 0 ||
-	    sd_bus_message_append(m, "ts", (uint64_t)q->id, reason) < 0 ||
-	    sd_bus_send(c->api->bus, m, NULL) < 0)
-		log_warning("Could not tell %s that queue %llu was revoked", c->name,
-			    (unsigned long long)q->id);
+	r = send_unicast(c, "QueueRevoked", "ts", (uint64_t)q->id, reason);
+	if (r < 0)
+		log_warning_errno(r, "Could not tell %s that queue %llu was revoked", c->name,
+				  (unsigned long long)q->id);
 }
 
 /* One entry of GetConnectionCredentials' a{sv}, the key read; *@gids points into @reply. */
@@ -256,9 +267,10 @@ static int client_credentials(struct bus_client *c, sd_bus_message *m, sd_bus_er
 {
 	_cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
 	const uint64_t need = SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID;
+	_cleanup_close_ int pidfd = -1;
 	uid_t uid;
 	pid_t pid;
-	int pidfd = -1, r;
+	int r;
 
 	r = sd_bus_query_sender_creds(m, need, &creds);
 	if (r < 0 || (sd_bus_creds_get_augmented_mask(creds) & need) ||
@@ -267,18 +279,15 @@ static int client_credentials(struct bus_client *c, sd_bus_message *m, sd_bus_er
 					"the bus could not vouch for the caller's credentials");
 	c->peer = (struct peer){ .uid = uid, .gid = (gid_t)-1, .pid = pid };
 	r = read_driver_credentials(c, &pidfd);
-	if (r < 0) {
-		if (pidfd >= 0)
-			close(pidfd);
+	if (r < 0)
 		return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
 					"the bus could not vouch for the caller's groups");
-	}
 	/*
 	 * Without a ProcessFD from the bus, pidfd_open() the pid: the name is
 	 * tracked already, so a process that is gone shows up as a name that
 	 * left, and its queues go with it.
 	 */
-	c->peer.process = owner_get(c->api->broker, pid, pidfd);
+	c->peer.process = owner_get(c->api->broker, pid, TAKE_FD(pidfd));
 	return 0;
 }
 
@@ -1144,6 +1153,26 @@ static int check_active_queues(sd_event_source *s, void *userdata)
 	return 0;
 }
 
+/* The object on the bus, on the loop, under our name. */
+static int dbus_api_serve(struct dbus_api *api, sd_event *event)
+{
+	int r;
+
+	r = sd_bus_add_object_vtable(api->bus, &api->vtable, DBUS_PATH, DBUS_INTERFACE, broker_vtable, api);
+	if (r < 0)
+		return log_error_errno(r, "Could not set up the D-Bus object");
+	r = sd_bus_attach_event(api->bus, event, SD_EVENT_PRIORITY_NORMAL);
+	if (r < 0)
+		return log_error_errno(r, "Could not set up the D-Bus object");
+	r = sd_bus_request_name(api->bus, DBUS_NAME, 0);
+	if (r < 0) {
+		log_warning("Could not own %s on the system bus %s (%s): serving the socket only",
+			    DBUS_NAME, system_bus_address(), strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
 int dbus_api_init(struct dbus_api *api, sd_event *event, struct broker *b)
 {
 	int r;
@@ -1157,18 +1186,12 @@ int dbus_api_init(struct dbus_api *api, sd_event *event, struct broker *b)
 		api->bus = NULL;
 		return 0;
 	}
-	r = sd_bus_add_object_vtable(api->bus, &api->vtable, DBUS_PATH, DBUS_INTERFACE, broker_vtable, api);
-	if (r >= 0)
-		r = sd_bus_attach_event(api->bus, event, SD_EVENT_PRIORITY_NORMAL);
+	r = dbus_api_serve(api, event);
 	if (r < 0) {
-		log_error_errno(r, "Could not set up the D-Bus object");
-		goto fail;
-	}
-	r = sd_bus_request_name(api->bus, DBUS_NAME, 0);
-	if (r < 0) {
-		log_warning("Could not own %s on the system bus %s (%s): serving the socket only",
-			    DBUS_NAME, system_bus_address(), strerror(-r));
-		goto fail;
+		/* Logged where it failed; the socket is served either way. */
+		api->vtable = sd_bus_slot_unref(api->vtable);
+		api->bus = sd_bus_flush_close_unref(api->bus);
+		return 0;
 	}
 	api->devices = (struct broker_watcher){ .device_changed = on_device_changed };
 	broker_watch(b, &api->devices);
@@ -1179,10 +1202,6 @@ int dbus_api_init(struct dbus_api *api, sd_event *event, struct broker *b)
 	else
 		sd_event_source_set_enabled(api->active_check, SD_EVENT_ON);
 	log_info("On the system bus as %s", DBUS_NAME);
-	return 0;
-fail:
-	api->vtable = sd_bus_slot_unref(api->vtable);
-	api->bus = sd_bus_flush_close_unref(api->bus);
 	return 0;
 }
 
