@@ -85,6 +85,9 @@ struct varlink_value {
 	bool omit;		/* an optional field left out */
 };
 
+/* The end of a table of values. */
+#define VARLINK_VALUE_END { NULL, VARLINK_VALUE_INT, .i = 0 }
+
 /*
  * A new object of @fields (terminated by a NULL name), or NULL when an
  * allocation failed.  Every VARLINK_VALUE_JSON value is consumed, written

@@ -131,7 +131,7 @@ int connection_reply(struct connection *c, const struct varlink_call *call,
 	}
 	return queue_message(c, varlink_object_new((const struct varlink_value[]){
 		{ "parameters", VARLINK_VALUE_JSON, .json = params },
-		{ NULL, VARLINK_VALUE_INT, .i = 0 },
+		VARLINK_VALUE_END,
 	}), fds, n_fds);
 }
 
@@ -140,7 +140,7 @@ static int queue_event(struct connection *c, struct json_object *params)
 	return queue_message(c, varlink_object_new((const struct varlink_value[]){
 		{ "parameters", VARLINK_VALUE_JSON, .json = params },
 		{ "continues", VARLINK_VALUE_BOOL, .b = true },
-		{ NULL, VARLINK_VALUE_INT, .i = 0 },
+		VARLINK_VALUE_END,
 	}), NULL, 0);
 }
 
@@ -158,7 +158,7 @@ static void connection_report_overflow(struct connection *c)
 	ev = varlink_object_new((const struct varlink_value[]){
 		{ "event", VARLINK_VALUE_STRING, .s = "overflow" },
 		{ "dropped", VARLINK_VALUE_INT, .i = c->events_dropped },
-		{ NULL, VARLINK_VALUE_INT, .i = 0 },
+		VARLINK_VALUE_END,
 	});
 	if (queue_event(c, ev) == 0)
 		c->events_dropped = 0;
@@ -193,12 +193,12 @@ int connection_reply_error(struct connection *c, const struct varlink_call *call
 	params = varlink_object_new((const struct varlink_value[]){
 		{ "message", VARLINK_VALUE_STRING, .s = e->message },
 		{ e->field ? e->field : "", VARLINK_VALUE_STRING, .s = e->value, .omit = !e->field },
-		{ NULL, VARLINK_VALUE_INT, .i = 0 },
+		VARLINK_VALUE_END,
 	});
 	return queue_message(c, varlink_object_new((const struct varlink_value[]){
 		{ "error", VARLINK_VALUE_STRING, .s = e->name },
 		{ "parameters", VARLINK_VALUE_JSON, .json = params },
-		{ NULL, VARLINK_VALUE_INT, .i = 0 },
+		VARLINK_VALUE_END,
 	}), NULL, 0);
 }
 

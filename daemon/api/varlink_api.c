@@ -40,13 +40,13 @@ static int reply(struct connection *c, const struct varlink_call *call, struct j
 static struct json_object *wrap(const char *name, struct json_object *array)
 {
 	return varlink_object_new((const struct varlink_value[]){
-		{ name, VARLINK_VALUE_JSON, .json = array }, { NULL, VARLINK_VALUE_INT, .i = 0 },
+		{ name, VARLINK_VALUE_JSON, .json = array }, VARLINK_VALUE_END,
 	});
 }
 
 static int append_device(struct device *d, void *data)
 {
-	return varlink_array_append(data, json_device(d));
+	return varlink_array_append(data, varlink_json_device(d));
 }
 
 static int handle_list_devices(struct connection *c, const struct varlink_call *call,
@@ -70,7 +70,7 @@ static int handle_list_devices(struct connection *c, const struct varlink_call *
 /* The reply that hands @q out: what to map, and on what terms; the fd rides along. */
 static int reply_queue(struct connection *c, const struct varlink_call *call, const struct queue *q)
 {
-	return connection_reply(c, call, json_queue(q, QUEUE_VIEW_HANDED_OUT, NULL), &q->fd, 1);
+	return connection_reply(c, call, varlink_json_queue(q, QUEUE_VIEW_HANDED_OUT, NULL), &q->fd, 1);
 }
 
 struct reply_to {
@@ -163,7 +163,7 @@ static int handle_transfer_queue(struct connection *c, const struct varlink_call
 	r = broker_transfer(broker_of(c), &c->peer, c, id, token, e);
 	if (r < 0)
 		return r;
-	return reply(c, call, json_transfer(token, broker_of(c)->limits.transfer_timeout_usec));
+	return reply(c, call, varlink_json_transfer(token, broker_of(c)->limits.transfer_timeout_usec));
 }
 
 static int handle_claim_queue(struct connection *c, const struct varlink_call *call,
@@ -198,12 +198,12 @@ static int handle_release_queue(struct connection *c, const struct varlink_call 
 	r = broker_release(broker_of(c), &c->peer, c, id, e);
 	if (r < 0)
 		return r;
-	return reply(c, call, varlink_object_new((const struct varlink_value[]){ { 0 } }));
+	return reply(c, call, varlink_object_new((const struct varlink_value[]){ VARLINK_VALUE_END }));
 }
 
 static int append_queue(const struct queue *q, void *data)
 {
-	return varlink_array_append(data, json_queue(q, QUEUE_VIEW_LISTED, NULL));
+	return varlink_array_append(data, varlink_json_queue(q, QUEUE_VIEW_LISTED, NULL));
 }
 
 static int handle_list_queues(struct connection *c, const struct varlink_call *call,
@@ -232,7 +232,7 @@ static int handle_get_status(struct connection *c, const struct varlink_call *ca
 	r = varlink_params_dispatch(call->parameters, no_params, e);
 	if (r < 0)
 		return r;
-	return reply(c, call, json_status(broker_of(c), c->server, &c->peer));
+	return reply(c, call, varlink_json_status(broker_of(c), c->server, &c->peer));
 }
 
 static struct connection *watcher_connection(struct broker_watcher *w)
@@ -243,12 +243,12 @@ static struct connection *watcher_connection(struct broker_watcher *w)
 static void monitor_queue_revoked(struct broker_watcher *w, const struct queue *q, const char *reason)
 {
 	/* An event that cannot be built is lost and counted as one (connection_notify()). */
-	connection_notify(watcher_connection(w), json_queue(q, QUEUE_VIEW_REVOKED, reason));
+	connection_notify(watcher_connection(w), varlink_json_queue(q, QUEUE_VIEW_REVOKED, reason));
 }
 
 static void monitor_device_changed(struct broker_watcher *w, const struct device *d, const char *event)
 {
-	connection_notify(watcher_connection(w), json_device_event(d, event));
+	connection_notify(watcher_connection(w), varlink_json_device_event(d, event));
 }
 
 static int handle_monitor(struct connection *c, const struct varlink_call *call,
@@ -268,7 +268,7 @@ static int handle_monitor(struct connection *c, const struct varlink_call *call,
 	c->watcher.device_changed = monitor_device_changed;
 	broker_watch(broker_of(c), &c->watcher);
 	/* The first event says the stream is live: nothing after it is missed. */
-	return connection_notify(c, json_event("subscribed"));
+	return connection_notify(c, varlink_json_event("subscribed"));
 }
 
 static int handle_revoke(struct connection *c, const struct varlink_call *call,
@@ -293,7 +293,7 @@ static int handle_revoke(struct connection *c, const struct varlink_call *call,
 	r = broker_revoke_matching(broker_of(c), &c->peer, &req, e);
 	if (r < 0)
 		return r;
-	return reply(c, call, json_count("revoked", r));
+	return reply(c, call, varlink_json_count("revoked", r));
 }
 
 static int handle_get_quota(struct connection *c, const struct varlink_call *call,
@@ -314,7 +314,7 @@ static int handle_get_quota(struct connection *c, const struct varlink_call *cal
 	r = broker_get_quota(broker_of(c), &c->peer, user, &q, e);
 	if (r < 0)
 		return r;
-	o = json_quota(&q);
+	o = varlink_json_quota(&q);
 	free(q.lines);
 	free(q.restrictions);
 	return reply(c, call, o);
@@ -331,7 +331,7 @@ static int handle_reload(struct connection *c, const struct varlink_call *call,
 	r = listener_reload(broker_of(c), &c->peer, e);
 	if (r < 0)
 		return r;
-	return reply(c, call, json_count("revoked", r));
+	return reply(c, call, varlink_json_count("revoked", r));
 }
 
 static int handle_get_info(struct connection *c, const struct varlink_call *call,
@@ -342,7 +342,7 @@ static int handle_get_info(struct connection *c, const struct varlink_call *call
 	r = varlink_params_dispatch(call->parameters, no_params, e);
 	if (r < 0)
 		return r;
-	return reply(c, call, json_service_info());
+	return reply(c, call, varlink_json_service_info());
 }
 
 static int handle_get_interface_description(struct connection *c, const struct varlink_call *call,
@@ -366,7 +366,7 @@ static int handle_get_interface_description(struct connection *c, const struct v
 		accel_error_set(e, ERR_VARLINK_INTERFACE_NOT_FOUND, "no interface \"%.64s\"", interface);
 		return accel_error_field(e, "interface", interface);
 	}
-	return reply(c, call, json_description(description));
+	return reply(c, call, varlink_json_description(description));
 }
 
 /*

@@ -16,7 +16,7 @@
 #define INT(n, v)	{ n, VARLINK_VALUE_INT, .i = (int64_t)(v) }
 #define BOOL(n, v)	{ n, VARLINK_VALUE_BOOL, .b = (v) }
 #define JSON(n, v)	{ n, VARLINK_VALUE_JSON, .json = (v) }
-#define END		{ NULL, VARLINK_VALUE_INT, .i = 0 }
+#define END		VARLINK_VALUE_END
 
 static struct json_object *json_strings(char *const *strv)
 {
@@ -56,7 +56,7 @@ static struct json_object *json_regions(const struct queue *q)
  * Every field a queue has on the wire, in the order every message writes
  * them, each with the views that carry it.
  */
-struct json_object *json_queue(const struct queue *q, enum queue_view view, const char *reason)
+struct json_object *varlink_json_queue(const struct queue *q, enum queue_view view, const char *reason)
 {
 	const struct {
 		unsigned views;
@@ -89,7 +89,7 @@ struct json_object *json_queue(const struct queue *q, enum queue_view view, cons
 	return varlink_object_new(fields);
 }
 
-struct json_object *json_device(struct device *d)
+struct json_object *varlink_json_device(struct device *d)
 {
 	return varlink_object_new((const struct varlink_value[]){
 		STRING("name", d->name),
@@ -106,14 +106,14 @@ struct json_object *json_device(struct device *d)
 	});
 }
 
-struct json_object *json_device_event(const struct device *d, const char *event)
+struct json_object *varlink_json_device_event(const struct device *d, const char *event)
 {
 	return varlink_object_new((const struct varlink_value[]){
 		STRING("event", event), STRING("device", d->name), END,
 	});
 }
 
-struct json_object *json_event(const char *event)
+struct json_object *varlink_json_event(const char *event)
 {
 	return varlink_object_new((const struct varlink_value[]){ STRING("event", event), END });
 }
@@ -146,7 +146,7 @@ static uint64_t loop_iterations(struct broker *b)
 	return n;
 }
 
-struct json_object *json_status(struct broker *b, const struct server *s, const struct peer *peer)
+struct json_object *varlink_json_status(struct broker *b, const struct server *s, const struct peer *peer)
 {
 	struct users users = { varlink_array_new() };
 
@@ -212,7 +212,7 @@ static struct json_object *json_restrictions(const struct quota *q)
 	return a;
 }
 
-struct json_object *json_quota(const struct quota *q)
+struct json_object *varlink_json_quota(const struct quota *q)
 {
 	return varlink_object_new((const struct varlink_value[]){
 		INT("uid", q->uid),
@@ -226,19 +226,19 @@ struct json_object *json_quota(const struct quota *q)
 	});
 }
 
-struct json_object *json_transfer(const char *token, uint64_t expires_in_usec)
+struct json_object *varlink_json_transfer(const char *token, uint64_t expires_in_usec)
 {
 	return varlink_object_new((const struct varlink_value[]){
 		STRING("token", token), INT("expires_in_usec", expires_in_usec), END,
 	});
 }
 
-struct json_object *json_count(const char *name, int64_t value)
+struct json_object *varlink_json_count(const char *name, int64_t value)
 {
 	return varlink_object_new((const struct varlink_value[]){ INT(name, value), END });
 }
 
-struct json_object *json_service_info(void)
+struct json_object *varlink_json_service_info(void)
 {
 	static char *const interfaces[] = { VARLINK_SERVICE, ACCEL_INTERFACE, NULL };
 
@@ -252,7 +252,7 @@ struct json_object *json_service_info(void)
 	});
 }
 
-struct json_object *json_description(const char *description)
+struct json_object *varlink_json_description(const char *description)
 {
 	return varlink_object_new((const struct varlink_value[]){ STRING("description", description), END });
 }

@@ -21,20 +21,20 @@ enum queue_view {
 	QUEUE_VIEW_REVOKED,	/* Monitor's "revoked" event; @reason says why */
 };
 
-struct json_object *json_queue(const struct queue *q, enum queue_view view, const char *reason);
-struct json_object *json_device(struct device *d);
+struct json_object *varlink_json_queue(const struct queue *q, enum queue_view view, const char *reason);
+struct json_object *varlink_json_device(struct device *d);
 /* Monitor's "device-added" / "device-removed" event. */
-struct json_object *json_device_event(const struct device *d, const char *event);
+struct json_object *varlink_json_device_event(const struct device *d, const char *event);
 /* A Monitor event with no more than its name ("subscribed"). */
-struct json_object *json_event(const char *event);
-struct json_object *json_status(struct broker *b, const struct server *s, const struct peer *peer);
-struct json_object *json_quota(const struct quota *q);
-struct json_object *json_transfer(const char *token, uint64_t expires_in_usec);
+struct json_object *varlink_json_event(const char *event);
+struct json_object *varlink_json_status(struct broker *b, const struct server *s, const struct peer *peer);
+struct json_object *varlink_json_quota(const struct quota *q);
+struct json_object *varlink_json_transfer(const char *token, uint64_t expires_in_usec);
 /* { @name: @value }: Revoke's and Reload's "revoked". */
-struct json_object *json_count(const char *name, int64_t value);
+struct json_object *varlink_json_count(const char *name, int64_t value);
 /* GetInfo's reply. */
-struct json_object *json_service_info(void);
+struct json_object *varlink_json_service_info(void);
 /* GetInterfaceDescription's reply. */
-struct json_object *json_description(const char *description);
+struct json_object *varlink_json_description(const char *description);
 
 #endif
