@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -375,9 +376,14 @@ struct child {
 /* A child that waits until it is killed. */
 static void child_start(struct child *c)
 {
+	pid_t parent = getpid();
+
 	c->pid = fork();
 	assert_true(c->pid >= 0);
 	if (c->pid == 0) {
+		/* A failed assertion leaves it behind: it must not outlive the test. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(1);
 		for (;;)
 			pause();
 	}
