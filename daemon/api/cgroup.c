@@ -520,9 +520,11 @@ int cgroup_read(int pidfd, pid_t pid, char *buf, size_t size, size_t *ret_len)
 	char path[64];
 	int r;
 
-	assert(pidfd >= 0);
 	assert(buf && size > 1);
 	assert(ret_len);
+	/* An owner may have no pidfd (owner.h): then nothing can be read race-free. */
+	if (pidfd < 0 || pid <= 0)
+		return -EBADF;
 	r = pidfd_pid(pidfd);
 	if (r < 0)
 		return r;

@@ -91,7 +91,8 @@ static inline void cgroup_identity_freep(struct cgroup_identity **id)
  * Read /proc/@pid/cgroup into @buf (NUL-terminated) and confirm that
  * @pidfd is @pid's and its process still lives after the read, so the
  * text is that process's and not a successor's under a reused pid.
- * -ESRCH if it exited (or @pidfd is another pid's), -EFBIG past @size,
+ * -ESRCH if it exited (or @pidfd is another pid's), -EBADF without a
+ * pidfd (or one that is none), -EFBIG past @size,
  * else the open's or read's errno (-ENOENT where /proc hides the process).
  */
 int cgroup_read(int pidfd, pid_t pid, char *buf, size_t size, size_t *ret_len);

@@ -481,6 +481,7 @@ static void pidfd_of_another_pid_is_refused(void **state)
 	assert_int_equal(cgroup_read(a.pidfd, a.pid, buf, sizeof(buf), &len), 0);
 	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
 	assert_int_equal(cgroup_read(pipefd[0], a.pid, buf, sizeof(buf), &len), -EBADF);
+	assert_int_equal(cgroup_read(-1, a.pid, buf, sizeof(buf), &len), -EBADF);
 	close(pipefd[0]);
 	close(pipefd[1]);
 	child_reap(&a);
