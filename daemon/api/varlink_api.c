@@ -102,7 +102,7 @@ static int handle_acquire_queue(struct connection *c, const struct varlink_call 
 	struct acquire_request req = { .numa_node = -1 };
 	int64_t numa_node = -1;
 	const struct varlink_param params[] = {
-		{ "algorithm", VARLINK_STRING, false, &req.algorithm },
+		{ "algorithm", VARLINK_STRING, true, &req.algorithm },	/* absent: a raw queue */
 		{ "device", VARLINK_STRING, true, &req.device },
 		{ "numa_node", VARLINK_INT, true, &numa_node },
 		{ 0 },
@@ -113,6 +113,12 @@ static int handle_acquire_queue(struct connection *c, const struct varlink_call 
 	r = varlink_params_dispatch(call->parameters, params, e);
 	if (r < 0)
 		return r;
+	/* No algorithm asks for a raw queue, which is of one device. */
+	if (!req.algorithm && !req.device) {
+		accel_error_set(e, ERR_VARLINK_INVALID_PARAMETER,
+				"parameter \"algorithm\" is missing (or \"device\", for a raw queue)");
+		return accel_error_field(e, "parameter", "algorithm");
+	}
 	if (numa_node < -1 || numa_node > 4095)
 		return accel_error_set(e, ERR_INVALID_PARAMETER, "numa_node %lld is out of range",
 				       (long long)numa_node);

@@ -247,6 +247,9 @@ static void malformed_requests_get_named_errors(void **state)
 		       "org.varlink.service.InvalidParameter");
 	hostile_expect("{\"method\":\"org.accelbroker.Broker.AcquireQueue\",\"parameters\":{}}",
 		       "org.varlink.service.InvalidParameter");
+	/* A raw queue (no algorithm) is of a kernel device; the broker's software ones have none. */
+	hostile_expect("{\"method\":\"org.accelbroker.Broker.AcquireQueue\",\"parameters\":"
+		       "{\"device\":\"accel_sim-0\"}}", "org.accelbroker.Broker.NoSuchAlgorithm");
 	hostile_expect("{\"method\":\"org.accelbroker.Broker.AcquireQueue\",\"parameters\":"
 		       "{\"algorithm\":\"copy\",\"uid\":0}}", "org.varlink.service.InvalidParameter");
 	hostile_expect("{\"method\":\"org.accelbroker.Broker.AcquireQueue\",\"parameters\":"
