@@ -386,7 +386,7 @@ int broker_acquire(struct broker *b, const struct peer *peer, void *holder,
 	if (b->fdstore)
 		fdstore_put(q);
 	log_debug("Queue %llu on %s for %s acquired by uid %u pid %d",
-		  (unsigned long long)q->id, dev->name, q->algorithm,
+		  (unsigned long long)q->id, dev->name, q->algorithm[0] ? q->algorithm : "no algorithm (raw)",
 		  (unsigned)peer->uid, (int)peer->pid);
 	*out = TAKE_PTR(q);
 	return 0;
