@@ -715,43 +715,6 @@ static void queue_fd_is_cloexec_and_sealed(void **state)
 	assert_broker_serves();
 }
 
-static void put_attr(const char *dir, const char *name, const char *value)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(value, f);
-	fclose(f);
-}
-
-/*
- * A fake sysfs tree in @tree (made here) and its nodes in @tree/dev: one
- * SVA device, one whose node is not a uacce device (regular files).
- */
-static void fake_uacce_tree(char *tree, char *dev, size_t dev_size)
-{
-	char dir[128];
-
-	assert_non_null(mkdtemp(tree));
-	snprintf(dev, dev_size, "%s/dev", tree);
-	assert_int_equal(mkdir(dev, 0755), 0);
-	for (int i = 0; i < 2; i++) {
-		snprintf(dir, sizeof(dir), "%s/%s", tree, i ? "hisi_sec2-0" : "hisi_zip-0");
-		assert_int_equal(mkdir(dir, 0755), 0);
-		put_attr(dir, "api", "hisi_qm_v2\n");
-		put_attr(dir, "algorithms", i ? "sm4\n" : "gzip\nzlib\n");
-		put_attr(dir, "flags", i ? "1\n" : "0\n");
-		put_attr(dir, "available_instances", "4\n");
-		put_attr(dir, "region_mmio_size", "16384\n");
-		put_attr(dir, "region_dus_size", "65536\n");
-		/* The nodes are regular files, not uacce devices: START_Q fails. */
-		put_attr(dev, i ? "hisi_sec2-0" : "hisi_zip-0", "");
-	}
-}
-
 /* A fake sysfs tree: one SVA device, one whose node is not a uacce device. */
 static void uacce_devices_are_listed_and_refused_by_name(void **state)
 {
@@ -761,7 +724,7 @@ static void uacce_devices_are_listed_and_refused_by_name(void **state)
 	struct accel_queue *q;
 	size_t n;
 
-	fake_uacce_tree(tree, dev, sizeof(dev));
+	assert_int_equal(fake_uacce_tree(tree, dev, sizeof(dev)), 0);
 	assert_int_equal(broker_stop(&broker), 0);
 	assert_int_equal(start_with((const char *const[]){ "--sim", "0", "--sysfs-root", tree,
 							 "--dev-root", dev, NULL }), 0);
@@ -802,7 +765,7 @@ static void raw_queue_of_a_uacce_device_goes_out_unstarted(void **state)
 	uint64_t id = 0;
 	int fd;
 
-	fake_uacce_tree(tree, dev, sizeof(dev));
+	assert_int_equal(fake_uacce_tree(tree, dev, sizeof(dev)), 0);
 	assert_int_equal(broker_stop(&broker), 0);
 	assert_int_equal(start_with((const char *const[]){ "--sim", "0", "--sysfs-root", tree,
 							 "--dev-root", dev, NULL }), 0);
