@@ -39,6 +39,8 @@ DAEMON_INC := $(patsubst %/,-I%,$(DAEMON_DIRS))
 DAEMON_SRC := $(filter-out daemon/service/main.c,$(wildcard daemon/*/*.c))
 LIB_SRC := $(wildcard client/libaccel/*.c)
 CTL_SRC := $(wildcard client/accelctl/*.c)
+PRELOAD_SRC := $(wildcard client/preload/*.c)
+RUN_SRC := $(wildcard client/accel-run/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 INTEG_SRC := $(wildcard tests/integration/test_*.c)
 
@@ -47,6 +49,8 @@ obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 BROKER := $(B)/accel-broker
 LIBACCEL := $(B)/libaccel.so.1
 CTL := $(B)/accelctl
+PRELOAD := $(B)/libaccel-preload.so
+ACCEL_RUN := $(B)/accel-run
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 INTEG_TESTS := $(patsubst tests/integration/%.c,$(B)/tests/%,$(INTEG_SRC))
 BENCH := $(B)/bench/accel-bench
@@ -75,7 +79,7 @@ DBUSDIR ?= $(or $(call pcvar,dbus-1,datadir),$(DATADIR))/dbus-1
 
 .PHONY: all deps demo check test unit integration bench clean help kmod vm-check vm-bench \
 	install uninstall systemd-check fuzz fuzz-build lockdep-kernel suite private-clone-check
-all: $(BROKER) $(LIBACCEL) $(CTL) $(B)/accel.pc $(B)/accel-uninstalled.pc
+all: $(BROKER) $(LIBACCEL) $(CTL) $(PRELOAD) $(ACCEL_RUN) $(B)/accel.pc $(B)/accel-uninstalled.pc
 
 help:
 	@echo "make           build the broker, libaccel and accelctl into $(B)/"
@@ -140,7 +144,7 @@ $(B)/obj/%.o: %.c
 $(B)/obj/daemon/%.o: ALL_CFLAGS += $(DAEMON_INC)
 
 # Tests reach into the parts they test.
-$(B)/obj/tests/%.o: ALL_CFLAGS += $(DAEMON_INC) -Iclient/libaccel
+$(B)/obj/tests/%.o: ALL_CFLAGS += $(DAEMON_INC) -Iclient/libaccel -Iclient/preload
 
 $(B)/gen/varlink_description.c: daemon/api/org.accelbroker.Broker.varlink scripts/embed-text
 	@mkdir -p $(dir $@)
@@ -187,6 +191,24 @@ $(B)/accel-uninstalled.pc: Makefile
 
 $(CTL): $(call obj,$(CTL_SRC)) $(LIBACCEL)
 	$(CC) $(LDFLAGS) -o $@ $(call obj,$(CTL_SRC)) -L$(B) -laccel -Wl,-rpath,'$$ORIGIN' $(JSONC) $(ZLIB)
+
+# Unchanged uacce programs: the preload library (only the calls it
+# intercepts exported) and accel-run, which shares its view of the quota.
+$(PRELOAD): $(call obj,$(PRELOAD_SRC)) $(LIBACCEL) $(B)/libcommon.a client/preload/preload.map
+	$(CC) $(LDFLAGS) -shared -pthread -Wl,--version-script=client/preload/preload.map -Wl,--no-undefined \
+		-o $@ $(call obj,$(PRELOAD_SRC)) -L$(B) -laccel -Wl,-rpath,'$$ORIGIN' $(JSONC) -ldl
+
+$(B)/obj/client/accel-run/%.o: ALL_CFLAGS += -Iclient/preload -DACCEL_LIBDIR='"$(LIBDIR)"'
+$(ACCEL_RUN): $(call obj,$(RUN_SRC)) $(B)/obj/client/preload/allowance.o $(LIBACCEL) $(B)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $(call obj,$(RUN_SRC)) $(B)/obj/client/preload/allowance.o -L$(B) -laccel \
+		-Wl,-rpath,'$$ORIGIN' $(JSONC)
+
+$(B)/tests/test_fdtable: $(B)/obj/client/preload/fdtable.o
+# test_preload runs preload_probe, a program that links nothing of ours, under accel-run.
+$(B)/tests/preload_probe: $(B)/obj/tests/integration/preload_probe.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $<
+$(B)/tests/test_preload: $(B)/tests/preload_probe $(PRELOAD) $(ACCEL_RUN)
 
 $(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(B)/libdaemon.a $(B)/libcommon.a
 	@mkdir -p $(dir $@)
