@@ -232,7 +232,7 @@ $(CHURN): $(CHURN_OBJ) $(B)/obj/daemon/sim/crc32c.o $(LIBACCEL) $(B)/libcommon.a
 		-L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(LIBEVENT) $(JSONC) $(ZLIB)
 
 # What make install writes, besides the configuration file (kept on uninstall).
-INSTALLED := $(SBINDIR)/accel-broker $(BINDIR)/accelctl \
+INSTALLED := $(SBINDIR)/accel-broker $(BINDIR)/accelctl $(BINDIR)/accel-run $(LIBDIR)/libaccel-preload.so \
 	$(LIBDIR)/libaccel.so.$(VERSION) $(LIBDIR)/libaccel.so.1 $(LIBDIR)/libaccel.so \
 	$(INCLUDEDIR)/accel/accel.h $(INCLUDEDIR)/accel/sim.h $(INCLUDEDIR)/accel/uacce.h $(PKGCONFIGDIR)/accel.pc \
 	$(SYSTEMDUNITDIR)/accel-broker.service $(SYSTEMDUNITDIR)/accel-broker.socket \
@@ -240,7 +240,7 @@ INSTALLED := $(SBINDIR)/accel-broker $(BINDIR)/accelctl \
 	$(UDEVRULESDIR)/70-accel-broker.rules \
 	$(DBUSDIR)/system.d/org.accelbroker.Broker1.conf \
 	$(DBUSDIR)/system-services/org.accelbroker.Broker1.service \
-	$(MANDIR)/man1/accelctl.1 $(MANDIR)/man3/libaccel.3 \
+	$(MANDIR)/man1/accelctl.1 $(MANDIR)/man1/accel-run.1 $(MANDIR)/man3/libaccel.3 \
 	$(MANDIR)/man5/accel-broker.conf.5 $(MANDIR)/man8/accel-broker.8 \
 	$(DOCDIR)/protocol.md $(DOCDIR)/dbus.md $(DOCDIR)/design.md $(DOCDIR)/kernel.md
 
@@ -248,6 +248,8 @@ install: all
 	install -d $(addprefix $(DESTDIR),$(sort $(dir $(INSTALLED))) $(SYSCONFDIR))
 	install -m 0755 $(BROKER) $(DESTDIR)$(SBINDIR)/accel-broker
 	install -m 0755 $(CTL) $(DESTDIR)$(BINDIR)/accelctl
+	install -m 0755 $(ACCEL_RUN) $(DESTDIR)$(BINDIR)/accel-run
+	install -m 0755 $(PRELOAD) $(DESTDIR)$(LIBDIR)/libaccel-preload.so
 	install -m 0755 $(LIBACCEL) $(DESTDIR)$(LIBDIR)/libaccel.so.$(VERSION)
 	ln -sf libaccel.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libaccel.so.1
 	ln -sf libaccel.so.1 $(DESTDIR)$(LIBDIR)/libaccel.so
@@ -261,7 +263,7 @@ install: all
 	install -m 0644 etc/udev/70-accel-broker.rules $(DESTDIR)$(UDEVRULESDIR)/
 	install -m 0644 etc/dbus-1/org.accelbroker.Broker1.conf $(DESTDIR)$(DBUSDIR)/system.d/
 	install -m 0644 systemd/org.accelbroker.Broker1.service $(DESTDIR)$(DBUSDIR)/system-services/
-	install -m 0644 docs/man/accelctl.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 docs/man/accelctl.1 docs/man/accel-run.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 docs/man/libaccel.3 $(DESTDIR)$(MANDIR)/man3/
 	install -m 0644 docs/man/accel-broker.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 docs/man/accel-broker.8 $(DESTDIR)$(MANDIR)/man8/
