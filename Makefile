@@ -110,9 +110,15 @@ kmod:
 	@test -n "$(KDIR)" || { echo "make kmod: no kernel headers (apt-get install linux-headers-amd64)" >&2; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod modules
 
-$(B)/tests/vm_test: $(B)/obj/tests/vm/vm_test.o $(B)/obj/tests/vm/vm_sva.o $(LIBACCEL) $(B)/libcommon.a
+VM_TEST_OBJ := $(call obj,tests/vm/vm_sva.c tests/vm/vm_preload.c)
+$(B)/tests/vm_test: $(B)/obj/tests/vm/vm_test.o $(VM_TEST_OBJ) $(LIBACCEL) $(B)/libcommon.a $(B)/tests/uadk_like
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(B)/obj/tests/vm/vm_sva.o $(B)/libcommon.a -L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(JSONC) $(ZLIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(VM_TEST_OBJ) $(B)/libcommon.a -L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(JSONC) $(ZLIB)
+
+# A program making UADK's calls, linking nothing of ours (vm_preload.c runs it).
+$(B)/tests/uadk_like: $(B)/obj/tests/vm/uadk_like.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $<
 
 $(B)/tests/systemd_client: $(B)/obj/tests/systemd/systemd_client.o $(LIBACCEL)
 	@mkdir -p $(dir $@)
