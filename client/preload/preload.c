@@ -144,7 +144,7 @@ static void leave(void)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-	n_tracked = fdtable_count(&table);
+	__atomic_store_n(&n_tracked, fdtable_count(&table), __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&lock);
 	if (session_connected())
 		pthread_once(&once, watch_forks);
@@ -188,13 +188,17 @@ static bool open_node(const char *device, int flags, int *out)
 
 	enter();
 	fd = session_acquire(device, &id);
-	if (fd >= 0 && fdtable_add(&table, fd, id) < 0) {
-		REAL(close)(fd);
-		session_release(id);
-		fd = -ENOMEM;
+	if (fd >= 0) {
+		int r = fdtable_add(&table, fd, id);
+		if (r >= 0)
+			r = apply_flags(fd, flags);
+		if (r < 0) {
+			(void)fdtable_close(&table, fd);
+			REAL(close)(fd);
+			session_release(id);
+			fd = r;
+		}
 	}
-	if (fd >= 0)
-		fd = apply_flags(fd, flags);	/* on failure the fd stays tracked: close() gives it back */
 	leave();
 	if (fd == -ENOTCONN || fd == -ENODEV)
 		return false;
