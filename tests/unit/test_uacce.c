@@ -533,7 +533,7 @@ static void raw_queue_counts_against_every_algorithm_limit(void **state)
 	struct tree *t = *state;
 	struct peer peer = { .uid = 1000, .gid = 1000, .pid = 1 };
 	struct accel_error e = { 0 };
-	struct policy policy;
+	struct policy policy, shrunk;
 	struct quota quota;
 	struct broker b;
 	struct queue *q, *raw;
@@ -563,8 +563,15 @@ static void raw_queue_counts_against_every_algorithm_limit(void **state)
 	assert_int_equal(broker_acquire(&b, &peer, &owner, &(struct acquire_request){ NULL, "zip-0", -1 },
 					&raw, &e), 0);
 	assert_true(broker_counts_match(&b));
+	/* A reload that leaves no room for zlib takes the raw queue back: it could run zlib. */
+	policy_init(&shrunk, 8);
+	parse(&shrunk, "defaults", "max_queues.zlib", "0");
+	assert_int_equal(broker_set_policy(&b, &shrunk, true), 1);
+	assert_int_equal(broker_active_queues(&b), 0);
+	assert_true(broker_counts_match(&b));
 	broker_finish(&b);
 	policy_finish(&policy);
+	policy_finish(&shrunk);
 }
 
 int main(void)
