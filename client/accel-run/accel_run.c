@@ -32,9 +32,13 @@ static void help(void)
 	       "  --version      show the version\n", PRELOAD_NAME, ACCEL_SOCKET_ENV, ACCEL_DEFAULT_SOCKET);
 }
 
-/* The preload next to this program (a build tree), else the installed one. */
+/*
+ * The preload next to this program (a build tree), in ../lib from it (an
+ * install under any prefix), else where the build said it would go.
+ */
 static int find_preload(char *out, size_t size)
 {
+	static const char *const beside[] = { "", "/../lib" };
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	char *slash;
@@ -42,12 +46,12 @@ static int find_preload(char *out, size_t size)
 	if (n > 0) {
 		self[n] = '\0';
 		slash = strrchr(self, '/');
-		if (slash) {
+		if (slash)
 			*slash = '\0';
-			if (snprintf(out, size, "%.*s/%s", (int)(size - sizeof(PRELOAD_NAME) - 1), self,
-				     PRELOAD_NAME) < (int)size && access(out, R_OK) == 0)
+		for (size_t i = 0; slash && i < sizeof(beside) / sizeof(beside[0]); i++)
+			if (snprintf(out, size, "%.*s%s/%s", (int)(size - 32), self, beside[i], PRELOAD_NAME) <
+				    (int)size && access(out, R_OK) == 0)
 				return 0;
-		}
 	}
 	snprintf(out, size, "%s/%s", ACCEL_LIBDIR, PRELOAD_NAME);
 	return access(out, R_OK) == 0 ? 0 : -ENOENT;
@@ -59,8 +63,8 @@ static int run(char **argv)
 	const char *old = getenv("LD_PRELOAD");
 
 	if (find_preload(preload, sizeof(preload)) < 0) {
-		fprintf(stderr, "accel-run: %s not found (next to accel-run, or in %s)\n", PRELOAD_NAME,
-			ACCEL_LIBDIR);
+		fprintf(stderr, "accel-run: %s not found (next to accel-run, in ../lib from it, or in %s)\n",
+			PRELOAD_NAME, ACCEL_LIBDIR);
 		return 127;
 	}
 	/* Ahead of what is there: ours must see the program's opens first. */
