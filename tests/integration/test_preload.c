@@ -235,6 +235,52 @@ static void a_hundred_queues_never_closed_are_reclaimed(void **state)
 	assert_int_equal(wait_queues_active(f, 0), 0);
 }
 
+/* accel-run --check: with --socket, its output and exit status; @out holds stdout and stderr. */
+static int accel_run_check(const char *socket, char *out, size_t size)
+{
+	char run[256];
+	int pipefd[2];
+	size_t got = 0;
+	ssize_t n;
+	pid_t pid;
+
+	snprintf(run, sizeof(run), "%s/accel-run", build_dir());
+	assert_int_equal(pipe(pipefd), 0);
+	pid = fork_child();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(pipefd[1], STDOUT_FILENO);
+		dup2(pipefd[1], STDERR_FILENO);
+		execl(run, run, "--socket", socket, "--check", (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	while (got < size - 1 && (n = read(pipefd[0], out + got, size - 1 - got)) > 0)
+		got += (size_t)n;
+	out[got] = '\0';
+	close(pipefd[0]);
+	return wait_status(pid);
+}
+
+/* --check: each kernel device, its free queues and this user's share, or why not; no broker: status 1. */
+static void check_says_what_the_user_may_have(void **state)
+{
+	struct fixture *f = *state;
+	char out[2048], nowhere[192];
+	const char *zip;
+	unsigned free_ = 0, yours = 0;
+
+	assert_int_equal(accel_run_check(f->broker.sock, out, sizeof(out)), 0);
+	zip = strstr(out, "\nhisi_zip-0 ");
+	if (!zip || sscanf(zip, "%*s %u %u", &free_, &yours) != 2 || free_ != 4 || yours != 3 ||
+	    !strstr(out, "hisi_sec2-0") ||
+	    !strstr(out, "UACCE_CMD_BIND_MM") || !strstr(out, "your quota leaves 3 more queues"))
+		fail_msg("accel-run --check said: %s", out);
+	snprintf(nowhere, sizeof(nowhere), "%s/no-broker.sock", f->tree);
+	assert_int_equal(accel_run_check(nowhere, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "does not answer"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -245,6 +291,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_forked_child_has_its_own_connection_and_queues, setup, teardown),
 		cmocka_unit_test_setup_teardown(exec_keeps_the_preload, setup, teardown),
 		cmocka_unit_test_setup_teardown(without_a_broker_the_kernel_answers, setup, teardown),
+		cmocka_unit_test_setup_teardown(check_says_what_the_user_may_have, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_hundred_queues_never_closed_are_reclaimed, setup_roomy, teardown),
 	};
 
