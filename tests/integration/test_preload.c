@@ -235,6 +235,26 @@ static void a_hundred_queues_never_closed_are_reclaimed(void **state)
 	assert_int_equal(wait_queues_active(f, 0), 0);
 }
 
+/* While a program holds raw queues, accelctl queues lists them as such. */
+static void accelctl_lists_raw_queues(void **state)
+{
+	struct fixture *f = *state;
+	struct probe_run p;
+	char out[256], cmd[512], listing[4096] = "";
+	FILE *in;
+
+	probe_start(f, f->broker.sock, "many", "2", &p);
+	probe_read(&p, "holding 2\n", out, sizeof(out));
+	snprintf(cmd, sizeof(cmd), "%s/accelctl --socket %s queues", build_dir(), f->broker.sock);
+	in = popen(cmd, "r");
+	assert_non_null(in);
+	assert_true(fread(listing, 1, sizeof(listing) - 1, in) > 0);
+	assert_int_equal(pclose(in), 0);
+	assert_int_equal(probe_finish(&p, out, sizeof(out)), 0);
+	if (!strstr(listing, "hisi_zip-0       (raw)"))
+		fail_msg("accelctl queues said: %s", listing);
+}
+
 /* accel-run --check: with --socket, its output and exit status; @out holds stdout and stderr. */
 static int accel_run_check(const char *socket, char *out, size_t size)
 {
@@ -292,6 +312,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(exec_keeps_the_preload, setup, teardown),
 		cmocka_unit_test_setup_teardown(without_a_broker_the_kernel_answers, setup, teardown),
 		cmocka_unit_test_setup_teardown(check_says_what_the_user_may_have, setup, teardown),
+		cmocka_unit_test_setup_teardown(accelctl_lists_raw_queues, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_hundred_queues_never_closed_are_reclaimed, setup_roomy, teardown),
 	};
 
