@@ -39,6 +39,8 @@ DAEMON_INC := $(patsubst %/,-I%,$(DAEMON_DIRS))
 DAEMON_SRC := $(filter-out daemon/service/main.c,$(wildcard daemon/*/*.c))
 LIB_SRC := $(wildcard client/libaccel/*.c)
 CTL_SRC := $(wildcard client/accelctl/*.c)
+PRELOAD_SRC := $(wildcard client/preload/*.c)
+RUN_SRC := $(wildcard client/accel-run/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 INTEG_SRC := $(wildcard tests/integration/test_*.c)
 
@@ -47,6 +49,8 @@ obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 BROKER := $(B)/accel-broker
 LIBACCEL := $(B)/libaccel.so.1
 CTL := $(B)/accelctl
+PRELOAD := $(B)/libaccel-preload.so
+ACCEL_RUN := $(B)/accel-run
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 INTEG_TESTS := $(patsubst tests/integration/%.c,$(B)/tests/%,$(INTEG_SRC))
 BENCH := $(B)/bench/accel-bench
@@ -75,7 +79,7 @@ DBUSDIR ?= $(or $(call pcvar,dbus-1,datadir),$(DATADIR))/dbus-1
 
 .PHONY: all deps demo check test unit integration bench clean help kmod vm-check vm-bench \
 	install uninstall systemd-check fuzz fuzz-build lockdep-kernel suite private-clone-check
-all: $(BROKER) $(LIBACCEL) $(CTL) $(B)/accel.pc $(B)/accel-uninstalled.pc
+all: $(BROKER) $(LIBACCEL) $(CTL) $(PRELOAD) $(ACCEL_RUN) $(B)/accel.pc $(B)/accel-uninstalled.pc
 
 help:
 	@echo "make           build the broker, libaccel and accelctl into $(B)/"
@@ -106,9 +110,15 @@ kmod:
 	@test -n "$(KDIR)" || { echo "make kmod: no kernel headers (apt-get install linux-headers-amd64)" >&2; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod modules
 
-$(B)/tests/vm_test: $(B)/obj/tests/vm/vm_test.o $(B)/obj/tests/vm/vm_sva.o $(LIBACCEL) $(B)/libcommon.a
+VM_TEST_OBJ := $(call obj,tests/vm/vm_sva.c tests/vm/vm_preload.c)
+$(B)/tests/vm_test: $(B)/obj/tests/vm/vm_test.o $(VM_TEST_OBJ) $(LIBACCEL) $(B)/libcommon.a $(B)/tests/uadk_like
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(B)/obj/tests/vm/vm_sva.o $(B)/libcommon.a -L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(JSONC) $(ZLIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(VM_TEST_OBJ) $(B)/libcommon.a -L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(JSONC) $(ZLIB)
+
+# A program making UADK's calls, linking nothing of ours (vm_preload.c runs it).
+$(B)/tests/uadk_like: $(B)/obj/tests/vm/uadk_like.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $<
 
 $(B)/tests/systemd_client: $(B)/obj/tests/systemd/systemd_client.o $(LIBACCEL)
 	@mkdir -p $(dir $@)
@@ -145,7 +155,7 @@ $(B)/obj/%.o: %.c
 $(B)/obj/daemon/%.o: ALL_CFLAGS += $(DAEMON_INC)
 
 # Tests reach into the parts they test.
-$(B)/obj/tests/%.o: ALL_CFLAGS += $(DAEMON_INC) -Iclient/libaccel
+$(B)/obj/tests/%.o: ALL_CFLAGS += $(DAEMON_INC) -Iclient/libaccel -Iclient/preload
 
 $(B)/gen/varlink_description.c: daemon/api/org.accelbroker.Broker.varlink scripts/embed-text
 	@mkdir -p $(dir $@)
@@ -193,6 +203,24 @@ $(B)/accel-uninstalled.pc: Makefile
 $(CTL): $(call obj,$(CTL_SRC)) $(LIBACCEL)
 	$(CC) $(LDFLAGS) -o $@ $(call obj,$(CTL_SRC)) -L$(B) -laccel -Wl,-rpath,'$$ORIGIN' $(JSONC) $(ZLIB)
 
+# Unchanged uacce programs: the preload library (only the calls it
+# intercepts exported) and accel-run, which shares its view of the quota.
+$(PRELOAD): $(call obj,$(PRELOAD_SRC)) $(LIBACCEL) $(B)/libcommon.a client/preload/preload.map
+	$(CC) $(LDFLAGS) -shared -pthread -Wl,--version-script=client/preload/preload.map -Wl,--no-undefined \
+		-o $@ $(call obj,$(PRELOAD_SRC)) -L$(B) -laccel -Wl,-rpath,'$$ORIGIN' $(JSONC) -ldl
+
+$(B)/obj/client/accel-run/%.o: ALL_CFLAGS += -Iclient/preload -DACCEL_LIBDIR='"$(LIBDIR)"'
+$(ACCEL_RUN): $(call obj,$(RUN_SRC)) $(B)/obj/client/preload/allowance.o $(LIBACCEL) $(B)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $(call obj,$(RUN_SRC)) $(B)/obj/client/preload/allowance.o -L$(B) -laccel \
+		-Wl,-rpath,'$$ORIGIN' $(JSONC)
+
+$(B)/tests/test_fdtable: $(B)/obj/client/preload/fdtable.o
+# test_preload runs preload_probe, a program that links nothing of ours, under accel-run.
+$(B)/tests/preload_probe: $(B)/obj/tests/integration/preload_probe.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $<
+$(B)/tests/test_preload: $(B)/tests/preload_probe $(PRELOAD) $(ACCEL_RUN)
+
 $(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(B)/libdaemon.a $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(CMOCKA) $(LIBSYSTEMD) $(JSONC) $(INIH) $(ZLIB)
@@ -215,7 +243,7 @@ $(CHURN): $(CHURN_OBJ) $(B)/obj/daemon/sim/crc32c.o $(LIBACCEL) $(B)/libcommon.a
 		-L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(LIBEVENT) $(JSONC) $(ZLIB)
 
 # What make install writes, besides the configuration file (kept on uninstall).
-INSTALLED := $(SBINDIR)/accel-broker $(BINDIR)/accelctl \
+INSTALLED := $(SBINDIR)/accel-broker $(BINDIR)/accelctl $(BINDIR)/accel-run $(LIBDIR)/libaccel-preload.so \
 	$(LIBDIR)/libaccel.so.$(VERSION) $(LIBDIR)/libaccel.so.1 $(LIBDIR)/libaccel.so \
 	$(INCLUDEDIR)/accel/accel.h $(INCLUDEDIR)/accel/sim.h $(INCLUDEDIR)/accel/uacce.h $(PKGCONFIGDIR)/accel.pc \
 	$(SYSTEMDUNITDIR)/accel-broker.service $(SYSTEMDUNITDIR)/accel-broker.socket \
@@ -223,7 +251,7 @@ INSTALLED := $(SBINDIR)/accel-broker $(BINDIR)/accelctl \
 	$(UDEVRULESDIR)/70-accel-broker.rules \
 	$(DBUSDIR)/system.d/org.accelbroker.Broker1.conf \
 	$(DBUSDIR)/system-services/org.accelbroker.Broker1.service \
-	$(MANDIR)/man1/accelctl.1 $(MANDIR)/man3/libaccel.3 \
+	$(MANDIR)/man1/accelctl.1 $(MANDIR)/man1/accel-run.1 $(MANDIR)/man3/libaccel.3 \
 	$(MANDIR)/man5/accel-broker.conf.5 $(MANDIR)/man8/accel-broker.8 \
 	$(DOCDIR)/protocol.md $(DOCDIR)/dbus.md $(DOCDIR)/design.md $(DOCDIR)/kernel.md
 
@@ -231,6 +259,8 @@ install: all
 	install -d $(addprefix $(DESTDIR),$(sort $(dir $(INSTALLED))) $(SYSCONFDIR))
 	install -m 0755 $(BROKER) $(DESTDIR)$(SBINDIR)/accel-broker
 	install -m 0755 $(CTL) $(DESTDIR)$(BINDIR)/accelctl
+	install -m 0755 $(ACCEL_RUN) $(DESTDIR)$(BINDIR)/accel-run
+	install -m 0755 $(PRELOAD) $(DESTDIR)$(LIBDIR)/libaccel-preload.so
 	install -m 0755 $(LIBACCEL) $(DESTDIR)$(LIBDIR)/libaccel.so.$(VERSION)
 	ln -sf libaccel.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libaccel.so.1
 	ln -sf libaccel.so.1 $(DESTDIR)$(LIBDIR)/libaccel.so
@@ -244,7 +274,7 @@ install: all
 	install -m 0644 etc/udev/70-accel-broker.rules $(DESTDIR)$(UDEVRULESDIR)/
 	install -m 0644 etc/dbus-1/org.accelbroker.Broker1.conf $(DESTDIR)$(DBUSDIR)/system.d/
 	install -m 0644 systemd/org.accelbroker.Broker1.service $(DESTDIR)$(DBUSDIR)/system-services/
-	install -m 0644 docs/man/accelctl.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 docs/man/accelctl.1 docs/man/accel-run.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 docs/man/libaccel.3 $(DESTDIR)$(MANDIR)/man3/
 	install -m 0644 docs/man/accel-broker.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 docs/man/accel-broker.8 $(DESTDIR)$(MANDIR)/man8/

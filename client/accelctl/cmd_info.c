@@ -232,7 +232,7 @@ int cmd_queues(struct ctl *ctl, int argc, char **argv)
 			 json_object_object_get_ex(q, "attached", &attached) &&
 					 !json_object_get_boolean(attached) ? " (detached)" : "");
 		printf("%-8lld %-16s %-10s %-7lld %-8lld %-9s %-19s %s\n", num(q, "queue_id"),
-		       str(q, "device"), str(q, "algorithm"), num(q, "uid"), num(q, "pid"),
+		       str(q, "device"), *str(q, "algorithm") ? str(q, "algorithm") : "(raw)", num(q, "uid"), num(q, "pid"),
 		       str(q, "state"), lifetime, when);
 	}
 	json_object_put(reply);

@@ -108,6 +108,9 @@ int accel_call_fd(struct accel_client *c, const char *method, struct json_object
 /* One call on the connection there is, never reconnecting, with c->lock held. */
 int accel_call_locked(struct accel_client *c, const char *method, struct json_object *params,
 		      struct json_object **reply, int *fd_out);
+/* ReleaseQueue @id on @c. */
+int accel_release_on_broker(struct accel_client *c, uint64_t id);
+
 /* Whether @r says the connection to the broker is gone. */
 bool accel_connection_lost(int r);
 

@@ -156,7 +156,7 @@ static struct json_object *id_params(uint64_t id)
 	return params;
 }
 
-static int release_on_broker(struct accel_client *c, uint64_t id)
+int accel_release_on_broker(struct accel_client *c, uint64_t id)
 {
 	return accel_call(c, ACCEL_INTERFACE ".ReleaseQueue", id_params(id), NULL);
 }
@@ -279,7 +279,7 @@ static int receive_queue(struct accel_client *c, const char *method, struct json
 	r = q->fd < 0 ? -EPROTO : queue_setup(q, reply, origin);
 	if (r < 0) {
 		if (q->id && give_back)
-			release_on_broker(c, q->id);
+			accel_release_on_broker(c, q->id);
 		queue_free(q);
 		return r;
 	}
@@ -405,7 +405,7 @@ EXPORT int accel_release(struct accel_queue *q)
 		client_unlink_queue(c, q);
 		pthread_mutex_unlock(&c->lock);
 		if (!revoked && accel_queue_usable(q) == 0)
-			r = release_on_broker(c, q->id);
+			r = accel_release_on_broker(c, q->id);
 	}
 	queue_free(q);
 	return r;

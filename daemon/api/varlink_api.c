@@ -91,7 +91,7 @@ static int handle_acquire_queue(struct connection *c, const struct varlink_call 
 	struct acquire_request req = { .numa_node = -1 };
 	int64_t numa_node = -1;
 	const struct varlink_param params[] = {
-		{ "algorithm", VARLINK_STRING, false, &req.algorithm },
+		{ "algorithm", VARLINK_STRING, true, &req.algorithm },	/* absent: a raw queue */
 		{ "device", VARLINK_STRING, true, &req.device },
 		{ "numa_node", VARLINK_INT, true, &numa_node },
 		{ 0 },
@@ -101,6 +101,12 @@ static int handle_acquire_queue(struct connection *c, const struct varlink_call 
 	r = varlink_params_dispatch(call->parameters, params, e);
 	if (r < 0)
 		return r;
+	/* No algorithm asks for a raw queue, which is of one device. */
+	if (!req.algorithm && !req.device) {
+		accel_error_set(e, ERR_VARLINK_INVALID_PARAMETER,
+				"parameter \"algorithm\" is missing (or \"device\", for a raw queue)");
+		return accel_error_field(e, "parameter", "algorithm");
+	}
 	r = listener_numa_node(numa_node, &req.numa_node, e);
 	if (r < 0)
 		return r;

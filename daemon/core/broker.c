@@ -21,7 +21,8 @@
 #include "util.h"
 
 static int check_policy(struct broker *b, const struct tally *t, const struct peer *peer,
-			const char *algorithm, const struct queue *skip, struct accel_error *e);
+			const struct device *dev, const char *algorithm, const struct queue *skip,
+			struct accel_error *e);
 
 void broker_init(struct broker *b, const struct broker_limits *limits, sd_event *event)
 {
@@ -217,14 +218,14 @@ static int pick_device(struct broker *b, const struct peer *peer, const struct a
 		d = broker_find_device(b, req->device);
 		if (!d)
 			return accel_error_set(e, ERR_NO_SUCH_DEVICE, "no device \"%s\"", req->device);
-		if (!device_has_algorithm(d, req->algorithm))
+		if (req->algorithm && !device_has_algorithm(d, req->algorithm))
 			return accel_error_set(e, ERR_NO_SUCH_ALGORITHM,
 					       "device %s does not offer \"%s\"", d->name, req->algorithm);
 	}
 	list_for_each(d, &b->devices, link) {
 		if (req->device && strcmp(d->name, req->device) != 0)
 			continue;
-		if (!device_has_algorithm(d, req->algorithm))
+		if (req->algorithm && !device_has_algorithm(d, req->algorithm))
 			continue;
 		algorithm_seen = true;
 		if (req->numa_node >= 0 && d->numa_node != req->numa_node)
@@ -253,6 +254,9 @@ static int pick_device(struct broker *b, const struct peer *peer, const struct a
 		return accel_error_set(e, denied.name, "%s", denied.message);
 	if (refused)
 		return accel_error_set(e, ERR_SVA_NOT_SUPPORTED, "%s: %s", refused->name, refused->refused);
+	if (!req->algorithm)
+		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "every queue of %s is in use%s", req->device,
+				       req->numa_node >= 0 ? ", or it is on another NUMA node" : "");
 	if (req->numa_node >= 0)
 		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE,
 				       "no free queue for \"%s\" on NUMA node %d", req->algorithm, req->numa_node);
@@ -341,14 +345,17 @@ int broker_acquire(struct broker *b, const struct peer *peer, void *holder,
 	unsigned n_groups = 0;
 	int r;
 
-	assert(b && peer && req && req->algorithm && out);
+	assert(b && peer && req && out);
 
-	if (strlen(req->algorithm) >= QUEUE_ALGORITHM_MAX)
+	if (req->algorithm && strlen(req->algorithm) >= QUEUE_ALGORITHM_MAX)
 		return accel_error_set(e, ERR_NO_SUCH_ALGORITHM, "algorithm name too long");
+	/* A raw queue (no algorithm: the client's driver sets it up) is of one named device. */
+	if (!req->algorithm && !req->device)
+		return accel_error_set(e, ERR_INVALID_PARAMETER, "a queue for no algorithm needs a device");
 	r = pick_device(b, peer, req, &dev, e);
 	if (r < 0)
 		return r;
-	r = check_policy(b, &b->tally, peer, req->algorithm, NULL, e);
+	r = check_policy(b, &b->tally, peer, dev, req->algorithm ? req->algorithm : "", NULL, e);
 	if (r < 0)
 		return r;
 
@@ -358,7 +365,7 @@ int broker_acquire(struct broker *b, const struct peer *peer, void *holder,
 	list_init(&q->link);
 	q->fd = -1;
 	q->device = dev;
-	strcpy(q->algorithm, req->algorithm);
+	strcpy(q->algorithm, req->algorithm ? req->algorithm : "");
 	q->holder = holder;
 	q->acquired_usec = now_usec(CLOCK_REALTIME);
 	peer_terms(b, peer, &q->terms);
@@ -380,7 +387,7 @@ int broker_acquire(struct broker *b, const struct peer *peer, void *holder,
 	if (b->fdstore)
 		fdstore_put(q);
 	log_debug("Queue %llu on %s for %s acquired by uid %u pid %d",
-		  (unsigned long long)q->id, dev->name, q->algorithm,
+		  (unsigned long long)q->id, dev->name, q->algorithm[0] ? q->algorithm : "no algorithm (raw)",
 		  (unsigned)peer->uid, (int)peer->pid);
 	*out = TAKE_PTR(q);
 	return 0;
@@ -397,31 +404,50 @@ static void usage_without(struct usage *u, const struct caller *caller, const ch
 {
 	if (q->uid == caller->uid) {
 		u->queues--;
-		u->queues_of_algorithm -= strcmp(q->algorithm, algorithm) == 0;
+		/* A raw queue counts as one of every algorithm (tally_user_limit()). */
+		u->queues_of_algorithm -= strcmp(q->algorithm, algorithm) == 0 || !q->algorithm[0];
 	}
 	for (unsigned i = 0; i < caller->n_groups; i++)
 		u->pool[i] -= queue_in_group(q, caller->groups[i]);
 }
 
+static int check_policy_algorithm(struct broker *b, const struct tally *t, const struct caller *caller,
+				  const char *algorithm, const struct queue *skip, struct accel_error *e)
+{
+	struct usage u;
+
+	tally_usage(t, caller, algorithm, &u);
+	if (skip)
+		usage_without(&u, caller, algorithm, skip);
+	return policy_check_acquire(b->policy, caller, algorithm, &u, e);
+}
+
 /*
- * Whether @peer may hold one more queue of @algorithm, holding what @t
- * counts except @skip: the check of an acquire (@t: the broker's counts),
- * of a reload re-checking every queue in the order they were acquired (@t:
- * the queues kept so far), and of a claim (which must not count the
- * claimed queue @skip against its receiver).
+ * Whether @peer may hold one more queue of @algorithm on @dev, holding
+ * what @t counts except @skip: the check of an acquire (@t: the broker's
+ * counts), of a reload re-checking every queue in the order they were
+ * acquired (@t: the queues kept so far), and of a claim (which must not
+ * count the claimed queue @skip against its receiver).  A raw queue
+ * (@algorithm "") can run any algorithm of its device, so every
+ * max_queues.ALG of those must have room (accel-broker.conf(5)).
  */
 static int check_policy(struct broker *b, const struct tally *t, const struct peer *peer,
-			const char *algorithm, const struct queue *skip, struct accel_error *e)
+			const struct device *dev, const char *algorithm, const struct queue *skip,
+			struct accel_error *e)
 {
 	struct caller caller = { peer->uid, peer->groups, peer->n_groups };
-	struct usage u;
+	int r;
 
 	if (!b->policy)
 		return 0;
-	tally_usage(t, &caller, algorithm, &u);
-	if (skip)
-		usage_without(&u, &caller, algorithm, skip);
-	return policy_check_acquire(b->policy, &caller, algorithm, &u, e);
+	if (algorithm[0] || !dev->algorithms[0])
+		return check_policy_algorithm(b, t, &caller, algorithm, skip, e);
+	for (char **a = dev->algorithms; *a; a++) {
+		r = check_policy_algorithm(b, t, &caller, *a, skip, e);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 int broker_reload(struct broker *b, const struct peer *peer, struct accel_error *e)
@@ -460,7 +486,7 @@ int broker_set_policy(struct broker *b, struct policy *policy, bool revoke)
 			p.groups[p.n_groups++] = q->groups[i];
 		caller = (struct caller){ p.uid, p.groups, p.n_groups };
 		if (policy_check_device(policy, &caller, q->device->name, NULL) < 0 ||
-		    check_policy(b, &kept, &p, q->algorithm, NULL, NULL) < 0) {
+		    check_policy(b, &kept, &p, q->device, q->algorithm, NULL, NULL) < 0) {
 			broker_revoke(b, q, REVOKE_POLICY);
 			n++;
 		} else if (count_queue(&kept, q) < 0) {
@@ -536,7 +562,7 @@ int broker_adopt(struct broker *b, struct queue *q, const char *device, int fd, 
 	unsigned n_groups = 0;
 	int r;
 
-	if (!dev || !device_has_algorithm(dev, q->algorithm) || find_queue(b, q->id)) {
+	if (!dev || (q->algorithm[0] && !device_has_algorithm(dev, q->algorithm)) || find_queue(b, q->id)) {
 		r = accel_error_set(e, ERR_NO_SUCH_QUEUE, "%s is gone, or the queue is not one of its",
 				    device);
 		goto fail;
@@ -724,7 +750,7 @@ int broker_claim(struct broker *b, const struct peer *peer, void *holder, const 
 		if (r < 0)
 			return r;
 	}
-	r = check_policy(b, &b->tally, peer, q->algorithm, q, e);
+	r = check_policy(b, &b->tally, peer, q->device, q->algorithm, q, e);
 	if (r < 0)
 		return r;
 	/* Counted for the receiver before the renewal, which cannot be undone. */
@@ -910,7 +936,8 @@ static void quota_add(const struct limit_info *l, void *data)
 	if (strcmp(l->key, "pool_max_queues") == 0)
 		line->used = tally_pool(&f->b->tally, l->gid);
 	else
-		line->used = tally_user(&f->b->tally, f->q->uid, l->algorithm);
+		line->used = l->algorithm ? tally_user_limit(&f->b->tally, f->q->uid, l->algorithm) :
+					    tally_user(&f->b->tally, f->q->uid, NULL);
 }
 
 int broker_get_quota(struct broker *b, const struct peer *peer, const char *user,

@@ -83,6 +83,11 @@ struct broker {
 };
 
 struct acquire_request {
+	/*
+	 * NULL: a raw queue of @device (which must be set), as open(2) of its
+	 * node gives it: no algorithm set up, not started; the client's own
+	 * driver does that (accel-run's programs).  q->algorithm is "" then.
+	 */
 	const char *algorithm;
 	const char *device;	/* NULL: any */
 	int numa_node;		/* -1: any */

@@ -197,6 +197,13 @@ unsigned tally_user(const struct tally *t, uid_t uid, const char *algorithm)
 	return a ? a->queues : 0;
 }
 
+unsigned tally_user_limit(const struct tally *t, uid_t uid, const char *algorithm)
+{
+	unsigned n = tally_user(t, uid, algorithm);
+
+	return algorithm[0] ? n + tally_user(t, uid, "") : n;
+}
+
 unsigned tally_pool(const struct tally *t, gid_t gid)
 {
 	const struct tally_entry *e = find(t, true, gid);
@@ -210,7 +217,7 @@ void tally_usage(const struct tally *t, const struct caller *caller, const char 
 	assert(caller->n_groups <= POLICY_MAX_GROUPS);
 	*out = (struct usage){
 		.queues = tally_user(t, caller->uid, NULL),
-		.queues_of_algorithm = tally_user(t, caller->uid, algorithm),
+		.queues_of_algorithm = tally_user_limit(t, caller->uid, algorithm),
 	};
 	for (unsigned i = 0; i < caller->n_groups; i++)
 		out->pool[i] = tally_pool(t, caller->groups[i]);

@@ -55,6 +55,11 @@ void tally_remove(struct tally *t, uid_t uid, const char *algorithm, const gid_t
 
 /* @uid's queues, of @algorithm only unless NULL. */
 unsigned tally_user(const struct tally *t, uid_t uid, const char *algorithm);
+/*
+ * What counts against @uid's max_queues.@algorithm: its queues of it and
+ * its raw ones (algorithm ""), which can run any algorithm of their device.
+ */
+unsigned tally_user_limit(const struct tally *t, uid_t uid, const char *algorithm);
 /* The queues in @gid's pool. */
 unsigned tally_pool(const struct tally *t, gid_t gid);
 /* What @caller holds, for policy_check_acquire(): its own queues and those of its groups' pools. */

@@ -80,6 +80,11 @@ static int sim_queue_open(struct device *dev, struct queue *q, struct accel_erro
 	struct sim_queue *sq;
 	int fd;
 
+	/* The engine runs one algorithm per queue, set here; no client driver could set it. */
+	if (!q->algorithm[0])
+		return accel_error_set(e, ERR_NO_SUCH_ALGORITHM,
+				       "%s is a software device of the broker: its queues need an algorithm",
+				       dev->name);
 	if (dev->queues_open >= dev->queues_total)
 		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "%s has no free queue", dev->name);
 	fd = sim_queue_start(dev, q, &sq, e);

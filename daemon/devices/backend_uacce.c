@@ -66,24 +66,39 @@ static int api_prepare_queue(struct device *dev, struct queue *q, int fd, struct
 	return 0;
 }
 
-static int uacce_queue_open(struct device *dev, struct queue *q, struct accel_error *e)
+/*
+ * Set @fd up for q->algorithm and start it, as the opener: the driver's
+ * set-up is ours to do; an SVA queue is left unstarted, the client's mm is
+ * not bound yet.
+ */
+static int queue_setup(struct device *dev, struct queue *q, int fd, struct accel_error *e)
 {
-	struct uacce_device *ud = dev->backend;
-	long page = sysconf(_SC_PAGESIZE);
-	_cleanup_close_ int fd = open(ud->node, O_RDWR | O_CLOEXEC | O_NOCTTY);
+	int r = api_prepare_queue(dev, q, fd, e);
 
-	int r;
-
-	if (fd < 0)
-		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "could not open %s: %s",
-				       ud->node, strerror(errno));
-	/* As the opener: the driver's set-up is ours to do, the client's mm is not bound yet. */
-	r = api_prepare_queue(dev, q, fd, e);
 	if (r < 0)
 		return r;
 	if (!dev->bind_client && ioctl(fd, UACCE_CMD_START_Q) < 0)
 		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "could not start a queue on %s: %s",
 				       dev->name, strerror(errno));
+	return 0;
+}
+
+static int uacce_queue_open(struct device *dev, struct queue *q, struct accel_error *e)
+{
+	struct uacce_device *ud = dev->backend;
+	long page = sysconf(_SC_PAGESIZE);
+	_cleanup_close_ int fd = open(ud->node, O_RDWR | O_CLOEXEC | O_NOCTTY);
+	int r;
+
+	if (fd < 0)
+		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "could not open %s: %s",
+				       ud->node, strerror(errno));
+	/* A raw queue goes out as open() made it: the client's driver sets it up and starts it. */
+	if (q->algorithm[0]) {
+		r = queue_setup(dev, q, fd, e);
+		if (r < 0)
+			return r;
+	}
 	q->regions[0] = (struct queue_region){ "mmio", UACCE_QFRT_MMIO * (uint64_t)page, ud->mmio_size };
 	q->regions[1] = (struct queue_region){ "dus", UACCE_QFRT_DUS * (uint64_t)page, ud->dus_size };
 	q->n_regions = 2;

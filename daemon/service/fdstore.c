@@ -22,6 +22,8 @@
 #define NAME_PREFIX	"q1."
 #define NAME_MAX_LEN	FDSTORE_NAME_MAX
 _Static_assert(QUEUE_ALGORITHM_MAX == 32, "fdstore_parse_name() reads the algorithm with %31[^.]");
+/* A raw queue's algorithm (""): no algorithm name is "*", and a name part may not be empty. */
+#define NAME_RAW	"*"
 
 bool fdstore_available(void)
 {
@@ -42,15 +44,16 @@ static bool name_part_valid(const char *s, bool dots)
 
 int fdstore_queue_name(const struct queue *q, char name[NAME_MAX_LEN + 1])
 {
+	const char *algorithm = q->algorithm[0] ? q->algorithm : NAME_RAW;
 	int n;
 
-	if (!name_part_valid(q->algorithm, false) || !name_part_valid(q->device->name, true))
+	if (!name_part_valid(algorithm, false) || !name_part_valid(q->device->name, true))
 		return -EINVAL;
 	n = snprintf(name, NAME_MAX_LEN + 1, NAME_PREFIX "%llu.%u.%u.%d.%llu.%s.%s.%s.%s.%s",
 		     (unsigned long long)q->id, (unsigned)q->uid, (unsigned)q->gid, (int)q->pid,
 		     (unsigned long long)q->acquired_usec, policy_lifetime_to_string(q->terms.lifetime),
 		     policy_fork_to_string(q->terms.fork), policy_transfer_to_string(q->terms.transfer),
-		     q->algorithm, q->device->name);
+		     algorithm, q->device->name);
 	return n > 0 && n <= NAME_MAX_LEN ? 0 : -ENAMETOOLONG;
 }
 
@@ -128,6 +131,8 @@ int fdstore_parse_name(const char *name, struct queue *q, const char **device)
 	q->pid = pid;
 	q->acquired_usec = acquired;
 	q->terms = (struct terms){ lifetime, fork_, transfer };
+	if (strcmp(q->algorithm, NAME_RAW) == 0)
+		q->algorithm[0] = '\0';
 	return 0;
 }
 

@@ -115,6 +115,20 @@ int accel_transfer(struct accel_queue *queue, char token[ACCEL_TOKEN_SIZE]);
  */
 int accel_claim(struct accel_client *client, const char *token, struct accel_queue **out);
 
+/*
+ * A raw queue of @device: the queue as open(2) of the device's node gives
+ * it, with no algorithm set up and not started, for a program that drives
+ * the device with its own user driver (libaccel-preload.so does this for
+ * unchanged uacce programs).  Kernel (uacce) devices only.  An SVA
+ * device's queue is bound to the caller's address space before it is
+ * returned.  Returns the queue fd (close-on-exec, the caller's; nothing is
+ * mapped) and sets *@queue_id, or a negative errno.  Not concurrently with
+ * other calls on @client.
+ */
+int accel_acquire_raw(struct accel_client *client, const char *device, uint64_t *queue_id);
+/* Give raw queue @queue_id back to the broker; the caller closes its fd. */
+int accel_release_raw(struct accel_client *client, uint64_t queue_id);
+
 /* A region of a queue fd, as the broker describes it: type "mmio" or "dus". */
 struct accel_region {
 	const char *type;

@@ -239,3 +239,49 @@ int wait_status(pid_t pid)
 		return -1;
 	return WEXITSTATUS(status);
 }
+
+static int put_attr(const char *dir, const char *name, const char *value, mode_t mode)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fputs(value, f);
+	fclose(f);
+	return chmod(path, mode) < 0 ? -errno : 0;
+}
+
+int fake_uacce_tree(char *tree, char *dev, size_t dev_size)
+{
+	static const char *const attrs[][2] = {
+		{ "api", "hisi_qm_v2\n" },
+		{ "available_instances", "4\n" },
+		{ "region_mmio_size", "16384\n" },
+		{ "region_dus_size", "65536\n" },
+	};
+	char dir[256];
+	int r = 0;
+
+	if (!mkdtemp(tree) || chmod(tree, 0755) < 0)
+		return -errno;
+	snprintf(dev, dev_size, "%s/dev", tree);
+	if (mkdir(dev, 0755) < 0)
+		return -errno;
+	for (int i = 0; i < 2 && r == 0; i++) {
+		snprintf(dir, sizeof(dir), "%s/%s", tree, i ? "hisi_sec2-0" : "hisi_zip-0");
+		if (mkdir(dir, 0755) < 0)
+			return -errno;
+		for (size_t k = 0; k < sizeof(attrs) / sizeof(attrs[0]) && r == 0; k++)
+			r = put_attr(dir, attrs[k][0], attrs[k][1], 0644);
+		if (r == 0)
+			r = put_attr(dir, "algorithms", i ? "sm4\n" : "gzip\nzlib\n", 0644);
+		if (r == 0)
+			r = put_attr(dir, "flags", i ? "1\n" : "0\n", 0644);
+		if (r == 0)
+			r = put_attr(dev, i ? "hisi_sec2-0" : "hisi_zip-0", "", 0600);
+	}
+	return r;
+}

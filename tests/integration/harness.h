@@ -46,6 +46,14 @@ const char *build_dir(void);
  */
 const char *broker_public_accelctl(struct broker_proc *b);
 
+/*
+ * A fake sysfs tree in @tree (a mkdtemp() template, made here) and its
+ * nodes in @dev = @tree/dev: hisi_zip-0 (gzip, zlib) and hisi_sec2-0 (an
+ * SVA device, sm4), 4 instances each; the nodes are regular files of mode
+ * 0600, not uacce devices (START_Q fails on them).  Everything else 0755.
+ */
+int fake_uacce_tree(char *tree, char *dev, size_t dev_size);
+
 /* fork(), the child dying with the test: a failed assertion leaves no process behind. */
 pid_t fork_child(void);
 /* Wait for @pid: its exit status, or -1 if it did not exit normally. */

@@ -247,6 +247,9 @@ static void malformed_requests_get_named_errors(void **state)
 		       "org.varlink.service.InvalidParameter");
 	hostile_expect("{\"method\":\"org.accelbroker.Broker.AcquireQueue\",\"parameters\":{}}",
 		       "org.varlink.service.InvalidParameter");
+	/* A raw queue (no algorithm) is of a kernel device; the broker's software ones have none. */
+	hostile_expect("{\"method\":\"org.accelbroker.Broker.AcquireQueue\",\"parameters\":"
+		       "{\"device\":\"accel_sim-0\"}}", "org.accelbroker.Broker.NoSuchAlgorithm");
 	hostile_expect("{\"method\":\"org.accelbroker.Broker.AcquireQueue\",\"parameters\":"
 		       "{\"algorithm\":\"copy\",\"uid\":0}}", "org.varlink.service.InvalidParameter");
 	hostile_expect("{\"method\":\"org.accelbroker.Broker.AcquireQueue\",\"parameters\":"
@@ -712,42 +715,16 @@ static void queue_fd_is_cloexec_and_sealed(void **state)
 	assert_broker_serves();
 }
 
-static void put_attr(const char *dir, const char *name, const char *value)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(value, f);
-	fclose(f);
-}
-
 /* A fake sysfs tree: one SVA device, one whose node is not a uacce device. */
 static void uacce_devices_are_listed_and_refused_by_name(void **state)
 {
-	char tree[] = "/tmp/accel-fake-uacce-XXXXXX", dir[128], dev[128], cmd[160], *json = NULL;
+	char tree[] = "/tmp/accel-fake-uacce-XXXXXX", dev[128], cmd[160], *json = NULL;
 	struct accel_client *c;
 	struct accel_device *devs;
 	struct accel_queue *q;
 	size_t n;
 
-	assert_non_null(mkdtemp(tree));
-	snprintf(dev, sizeof(dev), "%s/dev", tree);
-	assert_int_equal(mkdir(dev, 0755), 0);
-	for (int i = 0; i < 2; i++) {
-		snprintf(dir, sizeof(dir), "%s/%s", tree, i ? "hisi_sec2-0" : "hisi_zip-0");
-		assert_int_equal(mkdir(dir, 0755), 0);
-		put_attr(dir, "api", "hisi_qm_v2\n");
-		put_attr(dir, "algorithms", i ? "sm4\n" : "gzip\nzlib\n");
-		put_attr(dir, "flags", i ? "1\n" : "0\n");
-		put_attr(dir, "available_instances", "4\n");
-		put_attr(dir, "region_mmio_size", "16384\n");
-		put_attr(dir, "region_dus_size", "65536\n");
-		/* The nodes are regular files, not uacce devices: START_Q fails. */
-		put_attr(dev, i ? "hisi_sec2-0" : "hisi_zip-0", "");
-	}
+	assert_int_equal(fake_uacce_tree(tree, dev, sizeof(dev)), 0);
 	assert_int_equal(broker_stop(&broker), 0);
 	assert_int_equal(start_with((const char *const[]){ "--sim", "0", "--sysfs-root", tree,
 							 "--dev-root", dev, NULL }), 0);
@@ -771,6 +748,43 @@ static void uacce_devices_are_listed_and_refused_by_name(void **state)
 	assert_int_equal(accel_acquire(c, "gzip", NULL, &q), -EBUSY);
 	assert_string_equal(accel_error_name(c), "org.accelbroker.Broker.NoDeviceAvailable");
 	assert_non_null(strstr(accel_error_message(c), "could not start a queue on hisi_zip-0"));
+	accel_disconnect(c);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tree);
+	assert_int_equal(system(cmd), 0);
+}
+
+/*
+ * A raw queue (libaccel-preload.so's) goes out as open() made it: no
+ * START_Q, which would fail on these regular-file nodes.  The broker lists
+ * it with no algorithm; it goes back on release.
+ */
+static void raw_queue_of_a_uacce_device_goes_out_unstarted(void **state)
+{
+	char tree[] = "/tmp/accel-fake-uacce-XXXXXX", dev[128], cmd[160], *json = NULL;
+	struct accel_client *c;
+	uint64_t id = 0;
+	int fd;
+
+	assert_int_equal(fake_uacce_tree(tree, dev, sizeof(dev)), 0);
+	assert_int_equal(broker_stop(&broker), 0);
+	assert_int_equal(start_with((const char *const[]){ "--sim", "0", "--sysfs-root", tree,
+							 "--dev-root", dev, NULL }), 0);
+	c = connect_client();
+	fd = accel_acquire_raw(c, "hisi_zip-0", &id);
+	assert_true(fd >= 0);
+	assert_true(id > 0);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	assert_int_equal(accel_call_json(c, "org.accelbroker.Broker.ListQueues", NULL, &json), 0);
+	assert_non_null(strstr(json, "\"device\":\"hisi_zip-0\",\"algorithm\":\"\""));
+	free(json);
+	assert_int_equal(accel_release_raw(c, id), 0);
+	close(fd);
+	assert_int_equal(accel_call_json(c, "org.accelbroker.Broker.ListQueues", NULL, &json), 0);
+	assert_null(strstr(json, "hisi_zip-0"));
+	free(json);
+	/* A raw queue names its device. */
+	assert_int_equal(accel_acquire_raw(c, "hisi_zip-9", &id), -ENODEV);
+	assert_string_equal(accel_error_name(c), "org.accelbroker.Broker.NoSuchDevice");
 	accel_disconnect(c);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tree);
 	assert_int_equal(system(cmd), 0);
@@ -801,6 +815,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(client_caused_logs_are_rate_limited, setup, teardown),
 		cmocka_unit_test_setup_teardown(queue_fd_is_cloexec_and_sealed, setup, teardown),
 		cmocka_unit_test_setup_teardown(uacce_devices_are_listed_and_refused_by_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(raw_queue_of_a_uacce_device_goes_out_unstarted, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("socket", tests, NULL, NULL);

@@ -111,6 +111,21 @@ static void devices_run_out_of_queues(void **state)
 	assert_string_equal(e.name, ERR_NO_DEVICE_AVAILABLE);
 }
 
+/* The engine runs one algorithm per queue: a software device has no raw queues, and says why. */
+static void software_devices_refuse_raw_queues(void **state)
+{
+	struct fixture *f = *state;
+	struct accel_error e = { 0 };
+	struct queue *q;
+	int owner;
+
+	assert_int_equal(acquire(f, 1000, &owner, NULL, "accel_sim-0", &q, &e), -EOPNOTSUPP);
+	assert_string_equal(e.name, ERR_NO_SUCH_ALGORITHM);
+	assert_non_null(strstr(e.message, "need an algorithm"));
+	assert_int_equal(broker_active_queues(&f->b), 0);
+	assert_true(broker_counts_match(&f->b));
+}
+
 static void only_the_owning_connection_releases(void **state)
 {
 	struct fixture *f = *state;
@@ -381,6 +396,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(queues_spread_over_the_freest_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(per_user_quota_holds_and_frees, setup, teardown),
 		cmocka_unit_test_setup_teardown(devices_run_out_of_queues, setup, teardown),
+		cmocka_unit_test_setup_teardown(software_devices_refuse_raw_queues, setup, teardown),
 		cmocka_unit_test_setup_teardown(only_the_owning_connection_releases, setup, teardown),
 		cmocka_unit_test_setup_teardown(owner_going_away_releases_all_it_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(queue_ids_are_never_reused, setup, teardown),

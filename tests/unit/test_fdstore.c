@@ -48,6 +48,22 @@ static void a_queue_comes_back_whole(void **state)
 	assert_string_equal(device, "accel_sim-0");
 }
 
+/* A raw queue (no algorithm) is named "*" in the store and comes back with none. */
+static void a_raw_queue_comes_back_raw(void **state)
+{
+	char name[FDSTORE_NAME_MAX + 1];
+	struct queue q = sample(), back = { 0 };
+	const char *device = NULL;
+
+	(void)state;
+	q.algorithm[0] = '\0';
+	assert_int_equal(fdstore_queue_name(&q, name), 0);
+	assert_string_equal(name, "q1.42.1000.100.4321.1795000000123456.process.allow.any.*.accel_sim-0");
+	assert_int_equal(fdstore_parse_name(name, &back, &device), 0);
+	assert_string_equal(back.algorithm, "");
+	assert_string_equal(device, "accel_sim-0");
+}
+
 static void every_term_value_comes_back(void **state)
 {
 	char name[FDSTORE_NAME_MAX + 1];
@@ -130,6 +146,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_queue_comes_back_whole),
+		cmocka_unit_test(a_raw_queue_comes_back_raw),
 		cmocka_unit_test(every_term_value_comes_back),
 		cmocka_unit_test(a_device_may_have_dots_an_algorithm_may_not),
 		cmocka_unit_test(names_systemd_would_refuse_are_not_made),

@@ -483,6 +483,97 @@ static void sva_queue_is_adopted_after_a_restart(void **state)
 	broker_finish(&b);
 }
 
+/*
+ * A raw queue (no algorithm: accel-run's programs set it up with their own
+ * driver) goes out as open() made it: nothing set up, not started.  The
+ * node here is a regular file, on which START_Q would fail.  It needs a
+ * device, and counts like any queue.
+ */
+static void raw_queue_is_handed_out_as_opened(void **state)
+{
+	struct tree *t = *state;
+	struct peer peer = { .uid = 1000, .gid = 1000, .pid = 1 };
+	struct accel_error e = { 0 };
+	struct broker b;
+	struct queue *q;
+	int owner;
+
+	add_device(t, "plain-0", "0\n", "4\n");
+	broker_init(&b, &limits, NULL);
+	assert_int_equal(backend_uacce_add_devices(&b, t->root, t->dev), 1);
+	assert_int_equal(broker_acquire(&b, &peer, &owner, &(struct acquire_request){ NULL, "plain-0", -1 },
+					&q, &e), 0);
+	assert_true(q->fd >= 0);
+	assert_string_equal(q->algorithm, "");
+	assert_int_equal(q->n_regions, 2);
+	assert_int_equal(broker_user_queues(&b, 1000), 1);
+	assert_int_equal(broker_acquire(&b, &peer, &owner, &(struct acquire_request){ NULL, NULL, -1 },
+					&q, &e), -EINVAL);
+	assert_string_equal(e.name, ERR_INVALID_PARAMETER);
+	assert_int_equal(broker_acquire(&b, &peer, &owner, &(struct acquire_request){ NULL, "plain-9", -1 },
+					&q, &e), -ENODEV);
+	assert_true(broker_counts_match(&b));
+	broker_finish(&b);
+}
+
+static void parse(struct policy *p, const char *section, const char *key, const char *value)
+{
+	char err[256];
+
+	assert_int_equal(policy_parse(p, section, key, value, "test", err, sizeof(err)), 1);
+}
+
+/*
+ * A raw queue can run any algorithm of its device, so it counts against
+ * each max_queues.ALG: it is refused when one of its device's algorithms
+ * is at its limit, and it takes room from every algorithm limit.
+ */
+static void raw_queue_counts_against_every_algorithm_limit(void **state)
+{
+	struct tree *t = *state;
+	struct peer peer = { .uid = 1000, .gid = 1000, .pid = 1 };
+	struct accel_error e = { 0 };
+	struct policy policy, shrunk;
+	struct quota quota;
+	struct broker b;
+	struct queue *q, *raw;
+	int owner;
+
+	add_device(t, "zip-0", "0\n", "4\n");	/* zlib gzip */
+	policy_init(&policy, 8);
+	parse(&policy, "defaults", "max_queues.gzip", "1");
+	broker_init(&b, &limits, NULL);
+	broker_set_policy(&b, &policy, false);
+	assert_int_equal(backend_uacce_add_devices(&b, t->root, t->dev), 1);
+	assert_int_equal(broker_acquire(&b, &peer, &owner, &(struct acquire_request){ NULL, "zip-0", -1 },
+					&raw, &e), 0);
+	/* gzip's one queue is the raw one. */
+	assert_int_equal(broker_acquire(&b, &peer, &owner, &(struct acquire_request){ "gzip", NULL, -1 },
+					&q, &e), -EDQUOT);
+	assert_int_equal(broker_acquire(&b, &peer, &owner, &(struct acquire_request){ NULL, "zip-0", -1 },
+					&q, &e), -EDQUOT);
+	assert_non_null(strstr(e.message, "gzip"));
+	assert_int_equal(broker_get_quota(&b, &peer, NULL, &quota, &e), 0);
+	for (unsigned i = 0; i < quota.n_lines; i++)
+		if (strcmp(quota.lines[i].key, "max_queues.gzip") == 0)
+			assert_int_equal(quota.lines[i].used, 1);
+	free(quota.lines);
+	free(quota.restrictions);
+	assert_int_equal(broker_release(&b, &peer, &owner, raw->id, &e), 0);
+	assert_int_equal(broker_acquire(&b, &peer, &owner, &(struct acquire_request){ NULL, "zip-0", -1 },
+					&raw, &e), 0);
+	assert_true(broker_counts_match(&b));
+	/* A reload that leaves no room for zlib takes the raw queue back: it could run zlib. */
+	policy_init(&shrunk, 8);
+	parse(&shrunk, "defaults", "max_queues.zlib", "0");
+	assert_int_equal(broker_set_policy(&b, &shrunk, true), 1);
+	assert_int_equal(broker_active_queues(&b), 0);
+	assert_true(broker_counts_match(&b));
+	broker_finish(&b);
+	policy_finish(&policy);
+	policy_finish(&shrunk);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -499,6 +590,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(claimed_sva_queue_is_a_fresh_one, setup, teardown),
 		cmocka_unit_test_setup_teardown(sva_queue_is_adopted_after_a_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(raw_queue_is_handed_out_as_opened, setup, teardown),
+		cmocka_unit_test_setup_teardown(raw_queue_counts_against_every_algorithm_limit, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("uacce", tests, NULL, NULL);

@@ -1946,6 +1946,7 @@ static const struct vm_test vm_tests[] = {
 static void main_suite(const char *modules)
 {
 	sysfs_and_discovery();
+	preload_suite(sock_path);
 	queue_through_the_broker_and_revoke();
 	revocation_race_with_mmap();
 	mapping_bookkeeping_checks();

@@ -27,4 +27,7 @@ uint32_t crc32c_ref(const unsigned char *p, size_t len);
 /* vm_sva.c: SVA queues and UACCE_CMD_BIND_MM / UACCE_CMD_REVOKE (issue 14). */
 void sva_suite(const char *modules);
 
+/* vm_preload.c: unchanged uacce programs through accel-run (issue 16). */
+void preload_suite(const char *socket);
+
 #endif

@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A program that knows nothing of the broker, run by test_preload under
+ * libaccel-preload.so against a fake uacce tree ($ACCEL_UACCE_SYSFS,
+ * $ACCEL_UACCE_DEV; the nodes are regular files, so no queue work): it
+ * reaches the device the way UADK does (realpath, open O_RDWR|O_CLOEXEC,
+ * available_instances read through realpath) and checks what it sees.
+ * Each scenario prints "ok" and exits 0, or names what failed and exits 1.
+ * It must link nothing of ours: what it sees is what any program would.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHECK(cond) do { \
+	if (!(cond)) { \
+		fprintf(stderr, "preload_probe: %s:%d: %s (errno %d)\n", __FILE__, __LINE__, #cond, errno); \
+		exit(1); \
+	} \
+} while (0)
+
+static const char *sysfs, *dev;
+
+/* Open the node as UADK does: realpath first (it gives up if that fails), then O_RDWR|O_CLOEXEC. */
+static int open_node(const char *name)
+{
+	char path[PATH_MAX], real[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dev, name);
+	if (!realpath(path, real))
+		return -1;
+	return open(real, O_RDWR | O_CLOEXEC);
+}
+
+/* available_instances, read as UADK reads every attribute: realpath, open, read, close. */
+static int available(const char *name)
+{
+	char path[PATH_MAX], real[PATH_MAX], buf[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s/available_instances", sysfs, name);
+	CHECK(realpath(path, real));
+	fd = open(real, O_RDONLY);
+	CHECK(fd >= 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	CHECK(n > 0);
+	buf[n] = '\0';
+	close(fd);
+	return atoi(buf);
+}
+
+/* Wait (bounded, 10 s) until the broker counts what it should: it reclaims after an exit on its own time. */
+static void wait_available(const char *name, int want)
+{
+	for (int i = 0; i < 10000; i++) {
+		if (available(name) == want)
+			return;
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
+	CHECK(available(name) == want);
+}
+
+/* The class listing shows the devices this user may use, and only those. */
+static void scenario_list(void)
+{
+	DIR *d = opendir(sysfs);
+	struct dirent *e;
+	int zip = 0, sec = 0;
+
+	CHECK(d);
+	while ((e = readdir(d))) {
+		zip += strcmp(e->d_name, "hisi_zip-0") == 0;
+		sec += strcmp(e->d_name, "hisi_sec2-0") == 0;
+	}
+	closedir(d);
+	CHECK(zip == 1 && sec == 0);	/* hisi_sec2-0: an SVA device the broker refuses */
+}
+
+/*
+ * The quota (max_queues = 3 here) shows in available_instances and ends
+ * in EBUSY, which is remembered for a moment: a retry loop costs no call.
+ */
+static void scenario_quota(void)
+{
+	int fds[3], fd;
+
+	CHECK(available("hisi_zip-0") == 3);
+	for (int i = 0; i < 3; i++) {
+		fds[i] = open_node("hisi_zip-0");
+		CHECK(fds[i] >= 0);
+		CHECK(fcntl(fds[i], F_GETFD) & FD_CLOEXEC);
+		CHECK(available("hisi_zip-0") == 2 - i);
+	}
+	errno = 0;
+	CHECK(open_node("hisi_zip-0") < 0 && errno == EBUSY);
+	close(fds[0]);
+	CHECK(available("hisi_zip-0") == 1);
+	/* Within the backoff the refusal stands, though a queue is free again. */
+	errno = 0;
+	fd = open_node("hisi_zip-0");
+	CHECK(fd < 0 && errno == EBUSY);
+	/* It ends (100 ms): bounded, ~10 s at most. */
+	for (int i = 0; i < 1000 && fd < 0; i++) {
+		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+		fd = open_node("hisi_zip-0");
+	}
+	CHECK(fd >= 0);
+}
+
+/* dup, dup2, dup3, F_DUPFD_CLOEXEC: the queue lives until its last descriptor closes. */
+static void scenario_dup(void)
+{
+	int fd = open_node("hisi_zip-0"), a, b, c, d, other;
+
+	CHECK(fd >= 0);
+	CHECK(available("hisi_zip-0") == 2);
+	a = dup(fd);
+	b = fcntl(fd, F_DUPFD_CLOEXEC, 100);
+	c = dup2(fd, 200);
+	d = dup3(fd, 201, O_CLOEXEC);
+	CHECK(a >= 0 && b >= 100 && c == 200 && d == 201);
+	close(fd);
+	close(a);
+	close(b);
+	close(d);
+	CHECK(available("hisi_zip-0") == 2);
+	/* A second queue dup2()ed over the last copy of the first: the first goes back. */
+	other = open_node("hisi_zip-0");
+	CHECK(other >= 0);
+	CHECK(available("hisi_zip-0") == 1);
+	CHECK(dup2(other, c) == c);
+	CHECK(available("hisi_zip-0") == 2);
+	close(other);
+	CHECK(available("hisi_zip-0") == 2);
+	/* close_range() takes the last one. */
+	CHECK(close_range((unsigned)c, (unsigned)c, 0) == 0);
+	CHECK(available("hisi_zip-0") == 3);
+}
+
+/*
+ * A forked child gets a connection of its own and its own queues; its copy
+ * of the parent's fd is the parent's queue, which its close does not give
+ * back.  What it holds at exit is reclaimed.
+ */
+static void scenario_fork(void)
+{
+	int fd = open_node("hisi_zip-0"), status;
+	pid_t pid;
+
+	CHECK(fd >= 0);
+	CHECK(available("hisi_zip-0") == 2);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int own = open_node("hisi_zip-0");
+		CHECK(own >= 0);
+		CHECK(available("hisi_zip-0") == 1);
+		close(fd);	/* the parent's */
+		CHECK(available("hisi_zip-0") == 1);
+		_exit(0);	/* without closing its own */
+	}
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	wait_available("hisi_zip-0", 2);
+	close(fd);
+	CHECK(available("hisi_zip-0") == 3);
+}
+
+/* exec keeps the preload (LD_PRELOAD): the new image sees the broker's view too. */
+static void scenario_exec(const char *self)
+{
+	execl(self, self, "quota", (char *)NULL);
+	CHECK(!"exec");
+}
+
+/* No broker: the kernel's attribute and node (the fake tree's own files, the test's user's). */
+static void scenario_kernel(void)
+{
+	int fd;
+
+	CHECK(available("hisi_zip-0") == 4);
+	fd = open_node("hisi_zip-0");
+	CHECK(fd >= 0);
+	close(fd);
+}
+
+/* Many queues, never closed: the test checks that the broker has them back after the exit. */
+static void scenario_many(int n)
+{
+	char c;
+
+	for (int i = 0; i < n; i++)
+		CHECK(open_node("hisi_zip-0") >= 0);
+	printf("holding %d\n", n);
+	fflush(stdout);
+	/* The test counts the broker's queues now; it closes our stdin when done. */
+	while (read(STDIN_FILENO, &c, 1) > 0)
+		;
+}
+
+int main(int argc, char **argv)
+{
+	sysfs = getenv("ACCEL_UACCE_SYSFS");
+	dev = getenv("ACCEL_UACCE_DEV");
+	if (argc < 2 || !sysfs || !dev) {
+		fprintf(stderr, "usage: ACCEL_UACCE_SYSFS=DIR ACCEL_UACCE_DEV=DIR preload_probe SCENARIO\n");
+		return 2;
+	}
+	if (strcmp(argv[1], "list") == 0)
+		scenario_list();
+	else if (strcmp(argv[1], "quota") == 0)
+		scenario_quota();
+	else if (strcmp(argv[1], "dup") == 0)
+		scenario_dup();
+	else if (strcmp(argv[1], "fork") == 0)
+		scenario_fork();
+	else if (strcmp(argv[1], "exec") == 0)
+		scenario_exec(argv[0]);
+	else if (strcmp(argv[1], "kernel") == 0)
+		scenario_kernel();
+	else if (strcmp(argv[1], "many") == 0 && argc == 3)
+		scenario_many(atoi(argv[2]));
+	else
+		return 2;
+	printf("ok\n");
+	return 0;
+}
