@@ -106,11 +106,15 @@ static void send_revoked(struct bus_client *c, const struct queue *q, const char
 			    (unsigned long long)q->id);
 }
 
-static void client_queue_revoked(struct broker_watcher *w, const struct queue *q, const char *reason)
+static void client_queue_changed(struct broker_watcher *w, const struct queue *q, enum queue_state from,
+				 const char *reason)
 {
 	struct bus_client *c = (struct bus_client *)((char *)w - offsetof(struct bus_client, watcher));
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
 
+	(void)from;
+	if (q->state != QUEUE_REVOKED)	/* the signals tell revocations only */
+		return;
 	if (c->subscribed)
 		send_revoked(c, q, reason);
 	/* To the owner only: the name holding it, or the process owning it. */
@@ -301,7 +305,7 @@ static int client_get(struct dbus_api *api, sd_bus_message *m, struct bus_client
 		free(c);
 		return r;
 	}
-	c->watcher = (struct broker_watcher){ .peer = &c->peer, .queue_revoked = client_queue_revoked };
+	c->watcher = (struct broker_watcher){ .peer = &c->peer, .queue_changed = client_queue_changed };
 	broker_watch(api->broker, &c->watcher);
 	list_insert_tail(&api->clients, &c->link);
 	api->broker->n_connections++;

@@ -304,10 +304,16 @@ static int handle_get_status(struct connection *c, const struct varlink_call *ca
 	return connection_reply(c, call, reply, NULL, 0);
 }
 
-static void monitor_queue_revoked(struct broker_watcher *w, const struct queue *q, const char *reason)
+static void monitor_queue_changed(struct broker_watcher *w, const struct queue *q, enum queue_state from,
+				  const char *reason)
 {
 	struct connection *c = (struct connection *)((char *)w - offsetof(struct connection, watcher));
-	struct json_object *ev = json_object_new_object();
+	struct json_object *ev;
+
+	(void)from;
+	if (q->state != QUEUE_REVOKED)	/* the stream tells revocations only */
+		return;
+	ev = json_object_new_object();
 
 	json_object_object_add(ev, "event", json_object_new_string("revoked"));
 	json_object_object_add(ev, "queue_id", json_object_new_int64((int64_t)q->id));
@@ -342,7 +348,7 @@ static int handle_monitor(struct connection *c, const struct varlink_call *call,
 	c->monitoring = true;
 	c->server->n_monitors++;
 	c->watcher.peer = &c->peer;
-	c->watcher.queue_revoked = monitor_queue_revoked;
+	c->watcher.queue_changed = monitor_queue_changed;
 	c->watcher.device_changed = monitor_device_changed;
 	broker_watch(broker_of(c), &c->watcher);
 	/* The first event says the stream is live: nothing after it is missed. */

@@ -12,11 +12,8 @@
 
 #include "broker.h"
 #include "device.h"
-#include "fdstore.h"
-#include "hotplug.h"
 #include "log.h"
 #include "owner.h"
-#include "settings.h"
 #include "util.h"
 
 static int check_policy(struct broker *b, const struct tally *t, const struct peer *peer,
@@ -69,8 +66,7 @@ static void queue_close(struct broker *b, struct queue *q, enum queue_state fina
 	if (q->state == QUEUE_ACTIVE)
 		q->device->ops->queue_stop(q->device, q);
 	q->state = final;
-	if (b->fdstore)
-		fdstore_remove(q);
+	watchers_queue_removed(b, q);
 	log_debug("Queue %llu on %s %s (uid %u)", (unsigned long long)q->id,
 		  q->device->name, queue_state_to_string(final), (unsigned)q->uid);
 	queue_free(b, q);
@@ -82,7 +78,7 @@ void broker_shutdown(struct broker *b)
 	unsigned kept = 0;
 
 	list_for_each_safe(q, tmp, &b->queues, link) {
-		if (!b->fdstore) {
+		if (!b->keep_queues) {
 			broker_revoke(b, q, REVOKE_SHUTDOWN);
 			continue;
 		}
@@ -106,21 +102,12 @@ void broker_finish(struct broker *b)
 	queue_index_finish(&b->index);
 }
 
-static void tell_device_changed(struct broker *b, const struct device *dev, const char *event)
-{
-	struct broker_watcher *w, *tmp;
-
-	list_for_each_safe(w, tmp, &b->watchers, link)
-		if (w->device_changed)
-			w->device_changed(w, dev, event);
-}
-
 void broker_add_device(struct broker *b, struct device *dev)
 {
 	list_insert_tail(&b->devices, &dev->link);
 	log_info("Device %s: backend %s, api %s, %u queues%s", dev->name,
 		 dev->ops->name, dev->api, dev->queues_total, dev->sva ? ", SVA" : "");
-	tell_device_changed(b, dev, DEVICE_ADDED);
+	watchers_device_changed(b, dev, DEVICE_ADDED);
 }
 
 void broker_remove_device(struct broker *b, struct device *dev)
@@ -132,7 +119,7 @@ void broker_remove_device(struct broker *b, struct device *dev)
 		if (q->device == dev)
 			broker_revoke(b, q, REVOKE_DEVICE_REMOVED);
 	list_remove(&dev->link);
-	tell_device_changed(b, dev, DEVICE_REMOVED);
+	watchers_device_changed(b, dev, DEVICE_REMOVED);
 	device_destroy(dev);
 }
 
@@ -376,8 +363,7 @@ int broker_acquire(struct broker *b, const struct peer *peer, void *holder,
 	dev->queues_open++;
 	list_insert_tail(&b->queues, &q->link);
 	queue_index_add(&b->index, q);
-	if (b->fdstore)
-		fdstore_put(q);
+	watchers_queue_added(b, q, QUEUE_ACQUIRED);
 	log_debug("Queue %llu on %s for %s acquired by uid %u pid %d",
 		  (unsigned long long)q->id, dev->name, q->algorithm,
 		  (unsigned)peer->uid, (int)peer->pid);
@@ -428,16 +414,12 @@ static int check_policy(struct broker *b, const struct tally *t, const struct pe
 
 int broker_reload(struct broker *b, const struct peer *peer, struct accel_error *e)
 {
-	int r;
-
 	if (peer)
 		log_notice("Reload asked by uid %u pid %d", (unsigned)peer->uid, (int)peer->pid);
-	if (!b->settings)
+	if (!b->reload)
 		return accel_error_set(e, ERR_INVALID_PARAMETER, "this broker has no configuration to reload");
-	r = settings_reload(b->settings, b, e);
-	if (b->hotplug)
-		hotplug_rescan(b->hotplug);
-	return r;
+	/* The service re-reads and comes back down through broker_set_policy(). */
+	return b->reload(b->reload_data, e);
 }
 
 int broker_set_policy(struct broker *b, struct policy *policy, bool revoke)
@@ -447,6 +429,7 @@ int broker_set_policy(struct broker *b, struct policy *policy, bool revoke)
 	int n = 0;
 
 	b->policy = policy;
+	watchers_policy_replaced(b, policy);
 	if (!revoke)
 		return 0;
 	/*
@@ -572,6 +555,7 @@ int broker_adopt(struct broker *b, struct queue *q, const char *device, int fd, 
 		b->next_queue_id = q->id + 1;
 	list_insert_tail(&b->queues, &q->link);
 	queue_index_add(&b->index, q);
+	watchers_queue_added(b, q, QUEUE_ADOPTED);
 	log_info("Took back queue %llu on %s for %s of uid %u pid %d (%s)", (unsigned long long)q->id,
 		 dev->name, q->algorithm, (unsigned)q->uid, (int)q->pid,
 		 policy_lifetime_to_string(q->terms.lifetime));
@@ -742,13 +726,11 @@ int broker_claim(struct broker *b, const struct peer *peer, void *holder, const 
 	q->token[0] = '\0';
 	log_debug("Queue %llu claimed by uid %u pid %d from uid %u pid %d", (unsigned long long)q->id,
 		  (unsigned)peer->uid, (int)peer->pid, (unsigned)q->uid, (int)q->pid);
-	if (b->fdstore)
-		fdstore_remove(q);	/* its name says who owns it */
+	watchers_queue_removed(b, q);	/* the giver's record ends (the fd store names it by owner) */
 	queue_set_owner(q, peer, TAKE_PTR(groups), n_groups);
 	peer_terms(b, peer, &q->terms);
 	q->holder = holder;
-	if (b->fdstore)
-		fdstore_put(q);
+	watchers_queue_added(b, q, QUEUE_CLAIMED);
 	*out = q;
 	return 0;
 }
@@ -761,7 +743,7 @@ bool broker_may_see(const struct peer *peer, const struct queue *q)
 /* @asker: who asked for it (Revoke), or NULL when the broker decided. */
 static void revoke_queue(struct broker *b, struct queue *q, const char *reason, const struct peer *asker)
 {
-	struct broker_watcher *w, *tmp;
+	enum queue_state from = q->state;
 
 	if (asker)
 		log_notice("Revoking queue %llu on %s of uid %u pid %d: %s, asked by uid %u pid %d",
@@ -773,9 +755,7 @@ static void revoke_queue(struct broker *b, struct queue *q, const char *reason, 
 	/* Stop it first: a watcher that hears of it must find it dead. */
 	q->device->ops->queue_stop(q->device, q);
 	q->state = QUEUE_REVOKED;
-	list_for_each_safe(w, tmp, &b->watchers, link)
-		if (w->queue_revoked && broker_may_see(w->peer, q))
-			w->queue_revoked(w, q, reason);
+	watchers_queue_changed(b, q, from, reason);
 	queue_close(b, q, QUEUE_REVOKED);
 }
 
@@ -853,16 +833,6 @@ int broker_revoke_matching(struct broker *b, const struct peer *peer,
 		n++;
 	}
 	return n;
-}
-
-void broker_watch(struct broker *b, struct broker_watcher *w)
-{
-	list_insert_tail(&b->watchers, &w->link);
-}
-
-void broker_unwatch(struct broker_watcher *w)
-{
-	list_remove(&w->link);
 }
 
 struct quota_fill {

@@ -244,35 +244,65 @@ static struct device *uacce_device_create(int rootfd, const char *name, const ch
 	return dev;
 }
 
-int backend_uacce_add_devices(struct broker *b, const char *sysfs_root, const char *dev_root)
+static void closedirp(DIR **dir)
 {
-	_cleanup_close_ int rootfd = open(sysfs_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct dirent *de;
-	DIR *dir;
-	int n = 0;
+	if (*dir)
+		closedir(*dir);
+}
 
-	if (rootfd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return log_error_errno(-errno, "Could not open %s", sysfs_root);
+/* Whether @name is one of @known and not about to go. */
+static bool still_known(const struct list *known, const struct device_changes *c, const char *name)
+{
+	struct device *d;
+
+	list_for_each(d, known, link) {
+		if (strcmp(d->name, name) != 0)
+			continue;
+		for (unsigned i = 0; i < c->n_gone; i++)
+			if (c->gone[i] == d)
+				return false;
+		return true;
 	}
-	dir = fdopendir(fcntl(rootfd, F_DUPFD_CLOEXEC, 3));
+	return false;
+}
+
+static int changes_push(struct device ***array, unsigned *n, struct device *dev)
+{
+	struct device **grown = realloc(*array, (*n + 1) * sizeof(**array));
+
+	if (!grown)
+		return -ENOMEM;
+	grown[(*n)++] = dev;
+	*array = grown;
+	return 0;
+}
+
+/* The uacce devices under @rootfd that @known lacks, new, into c->added. */
+static int scan_new(int rootfd, const char *sysfs_root, const char *dev_root, const struct list *known,
+		    struct device_changes *c)
+{
+	_cleanup_close_ int dirfd = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+	_cleanup_(closedirp) DIR *dir = NULL;
+	struct dirent *de;
+
+	if (dirfd >= 0)
+		dir = fdopendir(dirfd);
 	if (!dir)
 		return log_error_errno(-errno, "Could not read %s", sysfs_root);
+	(void)TAKE_FD(dirfd);	/* the DIR's now */
 	while ((de = readdir(dir))) {
 		struct device *dev;
-		if (de->d_name[0] == '.')
-			continue;
-		if (broker_find_device(b, de->d_name))
+		if (de->d_name[0] == '.' || still_known(known, c, de->d_name))
 			continue;
 		dev = uacce_device_create(rootfd, de->d_name, dev_root);
 		if (!dev)
 			continue;
-		broker_add_device(b, dev);
-		n++;
+		if (changes_push(&c->added, &c->n_added, dev) < 0) {
+			device_destroy(dev);
+			return log_error_errno(-ENOMEM, "Could not add %s", de->d_name);
+		}
 	}
-	closedir(dir);
-	return n;
+	return 0;
 }
 
 /* Whether the sysfs directory of @dev is still the one it was added from. */
@@ -284,18 +314,52 @@ static bool uacce_device_present(int rootfd, struct device *dev)
 	return fstatat(rootfd, dev->name, &st, 0) == 0 && st.st_ino == ud->sysfs_ino;
 }
 
-int backend_uacce_rescan(struct broker *b, const char *sysfs_root, const char *dev_root)
+int backend_uacce_rescan(const struct list *known, const char *sysfs_root, const char *dev_root,
+			 struct device_changes *out)
 {
 	_cleanup_close_ int rootfd = open(sysfs_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct device *d, *tmp;
-	int n = 0, r;
+	struct device *d;
+	int r;
 
-	list_for_each_safe(d, tmp, &b->devices, link) {
+	*out = (struct device_changes){ 0 };
+	if (rootfd < 0 && errno != ENOENT)
+		return log_error_errno(-errno, "Could not open %s", sysfs_root);
+	list_for_each(d, known, link) {
 		if (d->ops != &uacce_ops || (rootfd >= 0 && uacce_device_present(rootfd, d)))
 			continue;
-		broker_remove_device(b, d);
-		n++;
+		if (changes_push(&out->gone, &out->n_gone, d) < 0)
+			return log_error_errno(-ENOMEM, "Could not rescan %s", sysfs_root);
 	}
-	r = backend_uacce_add_devices(b, sysfs_root, dev_root);
-	return r < 0 ? r : n + r;
+	if (rootfd < 0)	/* no uacce class: no devices */
+		return 0;
+	r = scan_new(rootfd, sysfs_root, dev_root, known, out);
+	if (r < 0)
+		device_changes_finish(out);
+	return r;
+}
+
+int backend_uacce_add_devices(struct broker *b, const char *sysfs_root, const char *dev_root)
+{
+	struct device_changes c;
+	unsigned n;
+	int r;
+
+	r = backend_uacce_rescan(&b->devices, sysfs_root, dev_root, &c);
+	if (r < 0)
+		return r;
+	/* At start nothing can have gone; each new device is the broker's from here. */
+	for (n = 0; n < c.n_added; n++)
+		broker_add_device(b, c.added[n]);
+	c.n_added = 0;
+	device_changes_finish(&c);
+	return (int)n;
+}
+
+void device_changes_finish(struct device_changes *c)
+{
+	for (unsigned i = 0; i < c->n_added; i++)
+		device_destroy(c->added[i]);
+	free(c->added);
+	free(c->gone);
+	*c = (struct device_changes){ 0 };
 }

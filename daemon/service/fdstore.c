@@ -54,7 +54,8 @@ int fdstore_queue_name(const struct queue *q, char name[NAME_MAX_LEN + 1])
 	return n > 0 && n <= NAME_MAX_LEN ? 0 : -ENAMETOOLONG;
 }
 
-void fdstore_put(const struct queue *q)
+/* Keep @q in the store (logged if it cannot be: it will not survive a restart). */
+static void fdstore_put(const struct queue *q)
 {
 	char name[NAME_MAX_LEN + 1], msg[NAME_MAX_LEN + 32];
 	int fds[2] = { q->fd, -1 }, r;
@@ -83,12 +84,32 @@ static void remove_name(const char *name)
 		log_warning_errno(r, "Could not take %s out of the fd store", name);
 }
 
-void fdstore_remove(const struct queue *q)
+static void fdstore_remove(const struct queue *q)
 {
 	char name[NAME_MAX_LEN + 1];
 
 	if (fdstore_queue_name(q, name) == 0)
 		remove_name(name);
+}
+
+static void on_queue_added(struct broker_watcher *w, const struct queue *q, enum queue_origin origin)
+{
+	(void)w;
+	if (origin != QUEUE_ADOPTED)	/* an adopted queue is in the store already */
+		fdstore_put(q);
+}
+
+static void on_queue_removed(struct broker_watcher *w, const struct queue *q)
+{
+	(void)w;
+	fdstore_remove(q);
+}
+
+void fdstore_follow(struct broker *b, struct broker_watcher *w)
+{
+	*w = (struct broker_watcher){ .queue_added = on_queue_added, .queue_removed = on_queue_removed };
+	broker_watch(b, w);
+	b->keep_queues = true;
 }
 
 /* The enum value whose name is @s, for the *_to_string() of policy.h; -1 if none. */

@@ -171,11 +171,13 @@ struct heard {
 	unsigned n;
 };
 
-static void heard_revoked(struct broker_watcher *w, const struct queue *q, const char *reason)
+static void heard_revoked(struct broker_watcher *w, const struct queue *q, enum queue_state from,
+			  const char *reason)
 {
 	struct heard *h = (struct heard *)w;
 
-	if (h->n < 8)
+	(void)from;
+	if (h->n < 8 && q->state == QUEUE_REVOKED)
 		snprintf(h->events[h->n++], sizeof(h->events[0]), "revoked %llu %s",
 			 (unsigned long long)q->id, reason);
 }
@@ -193,7 +195,7 @@ static void removed_device_takes_its_queues_with_it(void **state)
 	struct fixture *f = *state;
 	struct accel_error e = { 0 };
 	struct peer root = { .uid = 0, .admin = true };
-	struct heard h = { .w = { .peer = &root, .queue_revoked = heard_revoked,
+	struct heard h = { .w = { .peer = &root, .queue_changed = heard_revoked,
 				  .device_changed = heard_device } };
 	struct queue *q0, *q1;
 	int owner;
@@ -293,7 +295,7 @@ static int queue_of_a_previous_broker(struct fixture *f, char *device, size_t si
 	fd = dup(q->fd);
 	assert_true(fd >= 0);
 	snprintf(device, size, "%s", q->device->name);
-	previous.fdstore = true;	/* its queues live on */
+	previous.keep_queues = true;	/* its queues live on (in the fd store) */
 	broker_finish(&previous);
 	return fd;
 }
