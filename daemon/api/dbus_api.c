@@ -234,7 +234,7 @@ static int client_credentials(struct bus_client *c, sd_bus_message *m, sd_bus_er
 	 * tracked already, so a process that is gone shows up as a name that
 	 * left, and its queues go with it.
 	 */
-	c->peer.process = owner_get(c->api->broker, pid, pidfd);
+	c->peer.process = owner_get(&c->api->broker->owners, pid, pidfd);
 	return 0;
 }
 

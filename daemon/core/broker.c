@@ -19,6 +19,11 @@
 static int check_policy(struct broker *b, const struct tally *t, const struct peer *peer,
 			const char *algorithm, const struct queue *skip, struct accel_error *e);
 
+static void on_owner_exited(struct owner *o, void *data)
+{
+	broker_owner_exited(data, o);
+}
+
 void broker_init(struct broker *b, const struct broker_limits *limits, sd_event *event)
 {
 	assert(b && limits);
@@ -32,7 +37,7 @@ void broker_init(struct broker *b, const struct broker_limits *limits, sd_event 
 	list_init(&b->queues);
 	tally_init(&b->tally);
 	queue_index_init(&b->index);
-	list_init(&b->owners);
+	owners_init(&b->owners, event, on_owner_exited, b);
 	list_init(&b->watchers);
 }
 
@@ -543,7 +548,7 @@ int broker_adopt(struct broker *b, struct queue *q, const char *device, int fd, 
 	}
 	fd = -1;
 	/* Followed as before, through its pidfd; an owner that exited meanwhile is reclaimed now. */
-	owner.process = pidfd >= 0 ? owner_get(b, q->pid, TAKE_FD(pidfd)) : NULL;
+	owner.process = pidfd >= 0 ? owner_get(&b->owners, q->pid, TAKE_FD(pidfd)) : NULL;
 	queue_set_owner(q, &owner, TAKE_PTR(groups), n_groups);
 	owner_unref(owner.process);
 	if (!q->process)

@@ -15,6 +15,7 @@
 
 #include "errors.h"
 #include "list.h"
+#include "owner.h"
 #include "policy.h"
 #include "queue.h"
 #include "queue_index.h"
@@ -57,7 +58,7 @@ struct broker {
 	struct list queues;	/* in the order they were acquired (reload replays it) */
 	struct tally tally;	/* @queues counted per uid and group pool: derived, see tally.h */
 	struct queue_index index;	/* @queues by id */
-	struct list owners;
+	struct owners owners;	/* the processes owning queues; their exit revokes */
 	struct list watchers;
 	uint64_t next_queue_id;
 	uint64_t started_usec;	/* CLOCK_MONOTONIC */
