@@ -22,6 +22,7 @@
 #include "server.h"
 #include "settings.h"
 #include "sim_engine.h"
+#include "util.h"
 
 struct options {
 	const char *socket_path;
@@ -59,7 +60,7 @@ enum {
 
 static int number_option(const char *name, const char *value, int min, int max, int *out)
 {
-	if (config_parse_int(value, min, max, out) < 0) {
+	if (parse_int_range(value, min, max, out) < 0) {
 		fprintf(stderr, "accel-broker: --%s: \"%s\" is not a number from %d to %d\n",
 			name, value, min, max);
 		return -EINVAL;
