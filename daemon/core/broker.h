@@ -70,6 +70,7 @@ struct broker {
 	void *reload_data;
 	bool keep_queues;	/* at shutdown, let queues live on (a watcher keeps them: the fd store) */
 	sd_event_source *reattach_timer;	/* after adopting: connection queues' deadline */
+	sd_event_source *offer_timer;	/* the soonest TransferQueue token to expire (transfer.c) */
 };
 
 struct acquire_request {

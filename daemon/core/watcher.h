@@ -21,13 +21,6 @@ struct policy;
 #define DEVICE_ADDED		"device-added"
 #define DEVICE_REMOVED		"device-removed"
 
-/* How a queue record came to be. */
-enum queue_origin {
-	QUEUE_ACQUIRED,		/* AcquireQueue */
-	QUEUE_ADOPTED,		/* from a previous broker (the fd store had it) */
-	QUEUE_CLAIMED,		/* ClaimQueue: the giver's record was announced removed */
-};
-
 struct broker_watcher {
 	struct list link;	/* broker.watchers */
 	/* Queue events only of the queues @peer may see (broker_may_see()); NULL: of every queue. */
