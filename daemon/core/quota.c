@@ -58,12 +58,19 @@ static void quota_add(const struct limit_info *l, void *data)
 		line->used = tally_user(&f->b->tally, f->q->uid, l->algorithm);
 }
 
+static void quota_clearp(struct quota *q)
+{
+	free(q->lines);
+	free(q->restrictions);
+}
+
 int broker_get_quota(struct broker *b, const struct peer *peer, const char *user,
 		     struct quota *out, struct accel_error *e)
 {
+	_cleanup_(quota_clearp) struct quota q = { 0 };
 	gid_t groups[POLICY_MAX_GROUPS];
 	struct caller caller = { peer->uid, peer->groups, peer->n_groups };
-	struct quota_fill f = { b, out, 0 };
+	struct quota_fill f = { b, &q, 0 };
 	uid_t uid = peer->uid;
 
 	*out = (struct quota){ 0 };
@@ -76,16 +83,15 @@ int broker_get_quota(struct broker *b, const struct peer *peer, const char *user
 	}
 	if (uid != peer->uid)	/* not connected: its groups as the user database says */
 		caller = (struct caller){ uid, groups, nss_user_groups(uid, groups, ELEMENTSOF(groups)) };
+	q.uid = uid;
 	out->uid = uid;
 	if (!b->policy)
 		return accel_error_set(e, ERR_INVALID_PARAMETER, "no policy in force");
-	out->allowed = policy_describe(b->policy, &caller, quota_add, &f);
-	policy_terms(b->policy, &caller, &out->terms);
-	if (f.error < 0) {
-		free(out->lines);
-		free(out->restrictions);
-		*out = (struct quota){ 0 };
+	q.allowed = policy_describe(b->policy, &caller, quota_add, &f);
+	policy_terms(b->policy, &caller, &q.terms);
+	if (f.error < 0)
 		return accel_error_set(e, ERR_INVALID_PARAMETER, "out of memory");
-	}
+	*out = q;
+	q = (struct quota){ 0 };	/* the caller's now */
 	return 0;
 }

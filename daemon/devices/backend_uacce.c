@@ -192,18 +192,40 @@ static const struct backend_ops uacce_ops = {
 	.device_free = uacce_device_free,
 };
 
+static void device_destroyp(struct device **dev)
+{
+	device_destroy(*dev);
+}
+
+/* What sysfs says of the device: its node, regions, features and where it sits. */
+static void uacce_device_describe(struct device *dev, const struct uacce_info *info)
+{
+	struct uacce_device *ud = dev->backend;
+	struct uacce_serving serving;
+
+	ud->mmio_size = info->region_mmio_size;
+	ud->dus_size = info->region_dus_size;
+	dev->sva = info->flags & UACCE_DEV_SVA_FLAG;
+	uacce_serving_decide(dev->sva, info->features, &serving);
+	dev->revocable = serving.revocable;
+	dev->bind_client = serving.bind_client;
+	snprintf(dev->refused, sizeof(dev->refused), "%s", serving.refused);
+	if (!dev->revocable)
+		log_warning("Device %s: the kernel has no UACCE_CMD_REVOKE; queues are stopped with PUT_Q, "
+			    "which their holders can undo (revocable: false)", dev->name);
+	dev->numa_node = info->numa_node;
+	dev->queues_total = info->available_instances > 0 ? (unsigned)info->available_instances : 0;
+}
+
 static struct device *uacce_device_create(int rootfd, const char *name, const char *dev_root)
 {
-	struct uacce_serving serving;
+	_cleanup_(device_destroyp) struct device *dev = NULL;
 	struct uacce_info info;
 	struct uacce_device *ud;
-	struct device *dev;
 	struct stat st;
 	char why[128];
-	int r;
 
-	r = uacce_info_read(rootfd, name, &info, why, sizeof(why));
-	if (r < 0) {
+	if (uacce_info_read(rootfd, name, &info, why, sizeof(why)) < 0) {
 		log_warning("Ignoring uacce device %s: %s", name, why);
 		return NULL;
 	}
@@ -212,36 +234,22 @@ static struct device *uacce_device_create(int rootfd, const char *name, const ch
 		return NULL;
 	}
 	dev = device_create(&uacce_ops, name, info.api, info.algorithms);
-	ud = calloc(1, sizeof(*ud));
-	if (!dev || !ud) {
-		free(ud);
-		device_destroy(dev);
+	ud = dev ? calloc(1, sizeof(*ud)) : NULL;
+	if (!ud) {
 		log_error_errno(-ENOMEM, "Could not add %s", name);
 		return NULL;
 	}
-	dev->backend = ud;
+	dev->backend = ud;	/* freed with @dev from here */
 	ud->sysfs_rootfd = openat(rootfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ud->sysfs_rootfd < 0 || fstat(ud->sysfs_rootfd, &st) < 0 ||
 	    asprintf(&ud->node, "%s/%s", dev_root, name) < 0) {
-		ud->node = NULL;
-		device_destroy(dev);
+		ud->node = NULL;	/* asprintf() leaves it undefined */
 		log_error_errno(-ENOMEM, "Could not add %s", name);
 		return NULL;
 	}
 	ud->sysfs_ino = st.st_ino;
-	ud->mmio_size = info.region_mmio_size;
-	ud->dus_size = info.region_dus_size;
-	dev->sva = info.flags & UACCE_DEV_SVA_FLAG;
-	uacce_serving_decide(dev->sva, info.features, &serving);
-	dev->revocable = serving.revocable;
-	dev->bind_client = serving.bind_client;
-	snprintf(dev->refused, sizeof(dev->refused), "%s", serving.refused);
-	if (!dev->revocable)
-		log_warning("Device %s: the kernel has no UACCE_CMD_REVOKE; queues are stopped with PUT_Q, "
-			    "which their holders can undo (revocable: false)", name);
-	dev->numa_node = info.numa_node;
-	dev->queues_total = info.available_instances > 0 ? (unsigned)info.available_instances : 0;
-	return dev;
+	uacce_device_describe(dev, &info);
+	return TAKE_PTR(dev);
 }
 
 static void closedirp(DIR **dir)
