@@ -23,6 +23,7 @@
 #include "watcher.h"
 
 struct device;
+struct device_changes;
 struct owner;
 
 /* Who is asking, as the kernel told us (SO_PEERCRED, SO_PEERGROUPS, pidfd). */
@@ -112,6 +113,8 @@ void broker_add_device(struct broker *b, struct device *dev);
 /* @dev went away: revoke its queues, tell the watchers, free it. */
 void broker_remove_device(struct broker *b, struct device *dev);
 struct device *broker_find_device(struct broker *b, const char *name);
+/* Remove c->gone, add c->added (taken); @c is finished.  Returns how many changed. */
+unsigned broker_apply_device_changes(struct broker *b, struct device_changes *c);
 
 /* @holder is what the queue is acquired on (the connection); its owner is peer->process. */
 int broker_acquire(struct broker *b, const struct peer *peer, void *holder,

@@ -45,3 +45,18 @@ unsigned broker_device_count(struct broker *b)
 		n++;
 	return n;
 }
+
+unsigned broker_apply_device_changes(struct broker *b, struct device_changes *c)
+{
+	unsigned n;
+
+	/* Gone first (their queues revoked), so that a device back under its old name is new. */
+	for (unsigned i = 0; i < c->n_gone; i++)
+		broker_remove_device(b, c->gone[i]);
+	for (n = 0; n < c->n_added; n++)
+		broker_add_device(b, c->added[n]);
+	c->n_added = 0;	/* the broker's now */
+	n += c->n_gone;
+	device_changes_finish(c);
+	return n;
+}

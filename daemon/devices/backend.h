@@ -1,49 +1,31 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The backends: each finds its devices.  At start they register them with
- * the broker (as a driver registers with its framework); later changes
- * (the uacce rescan) are returned, for the service to apply.
+ * The backends: each finds its devices and returns them (struct
+ * device_changes, device.h); the service hands them to the core
+ * (broker_apply_device_changes()).  A backend never calls the core: the
+ * core reaches it through backend_ops.
  */
 #ifndef ACCEL_DAEMON_BACKEND_H
 #define ACCEL_DAEMON_BACKEND_H
 
+#include "device.h"
 #include "list.h"
 
-struct broker;
-struct device;
 struct sim_engine;
 
-/* Add @n_devices software devices "accel_sim-<i>" of @n_queues queues each. */
-int backend_sim_add_devices(struct broker *b, struct sim_engine *engine,
-			    unsigned n_devices, unsigned n_queues);
-
-/*
- * Add every uacce device under @sysfs_root (e.g. /sys/class/uacce) whose
- * node is <@dev_root>/<name>.  Returns how many were added; a missing
- * sysfs root means none.  Malformed devices are logged and skipped.
- */
-int backend_uacce_add_devices(struct broker *b, const char *sysfs_root,
-			      const char *dev_root);
-
-/*
- * What a rescan found: @gone are devices of @known (still the broker's,
- * to be removed by the caller), @added new ones (the caller's to add;
- * device_changes_finish() destroys those it left).
- */
-struct device_changes {
-	struct device **gone;
-	unsigned n_gone;
-	struct device **added;
-	unsigned n_added;
-};
+/* Make @n_devices software devices "accel_sim-<i>" of @n_queues queues each, into @out->added. */
+int backend_sim_create_devices(struct sim_engine *engine, unsigned n_devices, unsigned n_queues,
+			       struct device_changes *out);
 
 /*
  * Compare the uacce devices of @known (the broker's list, read only) with
- * @sysfs_root: those that went away, those that came.  Nothing is changed
- * in the broker: the caller applies @out (service/manager.c).
+ * @sysfs_root (e.g. /sys/class/uacce), nodes under @dev_root: @out->gone
+ * those that went away (or came back with a new inode), @out->added the new
+ * ones.  A missing sysfs root means none; malformed devices are logged and
+ * skipped.  Nothing is changed in the broker.  On an error @out still
+ * holds what was found before it: apply it either way.
  */
 int backend_uacce_rescan(const struct list *known, const char *sysfs_root, const char *dev_root,
 			 struct device_changes *out);
-void device_changes_finish(struct device_changes *c);
 
 #endif

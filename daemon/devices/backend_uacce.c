@@ -26,7 +26,6 @@
 #include <misc/uacce/uacce.h>
 
 #include "backend.h"
-#include "broker.h"
 #include "device.h"
 #include "log.h"
 #include "queue.h"
@@ -274,17 +273,6 @@ static bool still_known(const struct list *known, const struct device_changes *c
 	return false;
 }
 
-static int changes_push(struct device ***array, unsigned *n, struct device *dev)
-{
-	struct device **grown = realloc(*array, (*n + 1) * sizeof(**array));
-
-	if (!grown)
-		return -ENOMEM;
-	grown[(*n)++] = dev;
-	*array = grown;
-	return 0;
-}
-
 /* The uacce devices under @rootfd that @known lacks, new, into c->added. */
 static int scan_new(int rootfd, const char *sysfs_root, const char *dev_root, const struct list *known,
 		    struct device_changes *c)
@@ -305,7 +293,7 @@ static int scan_new(int rootfd, const char *sysfs_root, const char *dev_root, co
 		dev = uacce_device_create(rootfd, de->d_name, dev_root);
 		if (!dev)
 			continue;
-		if (changes_push(&c->added, &c->n_added, dev) < 0) {
+		if (device_changes_push(c, dev, false) < 0) {
 			device_destroy(dev);
 			return log_error_errno(-ENOMEM, "Could not add %s", de->d_name);
 		}
@@ -326,48 +314,18 @@ int backend_uacce_rescan(const struct list *known, const char *sysfs_root, const
 			 struct device_changes *out)
 {
 	_cleanup_close_ int rootfd = open(sysfs_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int open_errno = errno;
 	struct device *d;
-	int r;
 
 	*out = (struct device_changes){ 0 };
-	if (rootfd < 0 && errno != ENOENT)
-		return log_error_errno(-errno, "Could not open %s", sysfs_root);
+	/* A sysfs root that cannot be opened has none of the devices any more. */
 	list_for_each(d, known, link) {
 		if (d->ops != &uacce_ops || (rootfd >= 0 && uacce_device_present(rootfd, d)))
 			continue;
-		if (changes_push(&out->gone, &out->n_gone, d) < 0)
+		if (device_changes_push(out, d, true) < 0)
 			return log_error_errno(-ENOMEM, "Could not rescan %s", sysfs_root);
 	}
 	if (rootfd < 0)	/* no uacce class: no devices */
-		return 0;
-	r = scan_new(rootfd, sysfs_root, dev_root, known, out);
-	if (r < 0)
-		device_changes_finish(out);
-	return r;
-}
-
-int backend_uacce_add_devices(struct broker *b, const char *sysfs_root, const char *dev_root)
-{
-	struct device_changes c;
-	unsigned n;
-	int r;
-
-	r = backend_uacce_rescan(&b->devices, sysfs_root, dev_root, &c);
-	if (r < 0)
-		return r;
-	/* At start nothing can have gone; each new device is the broker's from here. */
-	for (n = 0; n < c.n_added; n++)
-		broker_add_device(b, c.added[n]);
-	c.n_added = 0;
-	device_changes_finish(&c);
-	return (int)n;
-}
-
-void device_changes_finish(struct device_changes *c)
-{
-	for (unsigned i = 0; i < c->n_added; i++)
-		device_destroy(c->added[i]);
-	free(c->added);
-	free(c->gone);
-	*c = (struct device_changes){ 0 };
+		return open_errno == ENOENT ? 0 : log_error_errno(-open_errno, "Could not open %s", sysfs_root);
+	return scan_new(rootfd, sysfs_root, dev_root, known, out);
 }

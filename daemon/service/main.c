@@ -214,11 +214,13 @@ static int watch_signals(struct service *svc)
 static int setup_devices(struct broker *b, const struct options *o, const struct config *cfg,
 			 struct sim_engine **engine)
 {
+	struct device_changes found;
 	int n_uacce, n_sim, r;
 
-	n_uacce = backend_uacce_add_devices(b, o->sysfs_root, o->dev_root);
-	if (n_uacce < 0)
-		return n_uacce;
+	r = backend_uacce_rescan(&b->devices, o->sysfs_root, o->dev_root, &found);
+	n_uacce = (int)broker_apply_device_changes(b, &found);
+	if (r < 0)
+		return r;
 	n_sim = cfg->sim_devices != CONFIG_UNSET ? cfg->sim_devices : (n_uacce == 0 ? 2 : 0);
 	if (n_sim == 0)
 		return 0;
@@ -227,7 +229,11 @@ static int setup_devices(struct broker *b, const struct options *o, const struct
 			      engine);
 	if (r < 0)
 		return r;
-	return backend_sim_add_devices(b, *engine, (unsigned)n_sim, (unsigned)cfg->sim_queues);
+	r = backend_sim_create_devices(*engine, (unsigned)n_sim, (unsigned)cfg->sim_queues, &found);
+	if (r < 0)
+		return r;
+	broker_apply_device_changes(b, &found);
+	return 0;
 }
 
 /* The listening socket and, after a restart, the queues handed out before; then the listeners. */

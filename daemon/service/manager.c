@@ -10,23 +10,12 @@
 int manager_rescan(struct manager *m)
 {
 	struct device_changes c;
-	unsigned n;
-	int r;
+	int r = backend_uacce_rescan(&m->broker->devices, m->sysfs_root, m->dev_root, &c);
+	unsigned n = broker_apply_device_changes(m->broker, &c);	/* what was found, even on an error */
 
-	r = backend_uacce_rescan(&m->broker->devices, m->sysfs_root, m->dev_root, &c);
-	if (r < 0)
-		return r;
-	/* Gone first (their queues revoked), so that a device back under its old name is new. */
-	for (unsigned i = 0; i < c.n_gone; i++)
-		broker_remove_device(m->broker, c.gone[i]);
-	for (n = 0; n < c.n_added; n++)
-		broker_add_device(m->broker, c.added[n]);
-	c.n_added = 0;	/* the broker's now */
-	r = (int)(c.n_gone + n);
-	device_changes_finish(&c);
-	if (r > 0)
-		log_info("Devices rescanned: %d changed", r);
-	return r;
+	if (n > 0)
+		log_info("Devices rescanned: %u changed", n);
+	return r < 0 ? r : (int)n;
 }
 
 int manager_reload(struct manager *m, struct accel_error *e)

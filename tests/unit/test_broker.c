@@ -25,6 +25,16 @@ struct fixture {
 	struct sim_engine *engine;
 };
 
+static int add_sim_devices(struct broker *b, struct sim_engine *engine, unsigned n, unsigned queues)
+{
+	struct device_changes found;
+	int r = backend_sim_create_devices(engine, n, queues, &found);
+
+	if (r == 0)
+		broker_apply_device_changes(b, &found);
+	return r;
+}
+
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -35,7 +45,7 @@ static int setup(void **state)
 	policy_init(&f->policy, 5);
 	broker_set_policy(&f->b, &f->policy, false);
 	assert_int_equal(sim_engine_create(1, &f->engine), 0);
-	assert_int_equal(backend_sim_add_devices(&f->b, f->engine, 2, 3), 0);
+	assert_int_equal(add_sim_devices(&f->b, f->engine, 2, 3), 0);
 	*state = f;
 	return 0;
 }
@@ -371,7 +381,7 @@ static int queue_of_a_previous_broker(struct fixture *f, char *device, size_t si
 	int holder, fd;
 
 	broker_init(&previous, &f->b.limits, NULL);
-	assert_int_equal(backend_sim_add_devices(&previous, f->engine, 2, 3), 0);
+	assert_int_equal(add_sim_devices(&previous, f->engine, 2, 3), 0);
 	assert_int_equal(broker_acquire(&previous, &root, &holder, &(struct acquire_request){ "crc32c", NULL, -1 },
 					&q, &e), 0);
 	fd = dup(q->fd);
