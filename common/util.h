@@ -41,6 +41,20 @@ static inline uint64_t now_usec(clockid_t clock)
 	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
 }
 
+/* Parse a whole decimal number in [min, max] (configuration, options); -EINVAL if it is not one. */
+static inline int parse_int_range(const char *s, int min, int max, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *s == '\0' || *end != '\0' || v < min || v > max)
+		return -EINVAL;
+	*out = (int)v;
+	return 0;
+}
+
 /* A spin-wait hint to the CPU. */
 static inline void cpu_relax(void)
 {

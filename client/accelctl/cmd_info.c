@@ -220,7 +220,7 @@ int cmd_queues(struct ctl *ctl, int argc, char **argv)
 		json_object_put(reply);
 		return 0;
 	}
-	printf("%-8s %-16s %-10s %-7s %-8s %-9s %-19s %s\n", "QUEUE", "DEVICE", "ALGORITHM", "UID", "PID",
+	printf("%-8s %-16s %-10s %-7s %-8s %-12s %-19s %s\n", "QUEUE", "DEVICE", "ALGORITHM", "UID", "PID",
 	       "STATE", "LIFETIME", "ACQUIRED");
 	for (size_t i = 0; i < json_object_array_length(queues); i++) {
 		struct json_object *q = json_object_array_get_idx(queues, i);
@@ -231,8 +231,9 @@ int cmd_queues(struct ctl *ctl, int argc, char **argv)
 		snprintf(lifetime, sizeof(lifetime), "%s%s", str(q, "lifetime"),
 			 json_object_object_get_ex(q, "attached", &attached) &&
 					 !json_object_get_boolean(attached) ? " (detached)" : "");
-		printf("%-8lld %-16s %-10s %-7lld %-8lld %-9s %-19s %s\n", num(q, "queue_id"),
-		       str(q, "device"), *str(q, "algorithm") ? str(q, "algorithm") : "(raw)", num(q, "uid"), num(q, "pid"),
+		printf("%-8lld %-16s %-10s %-7lld %-8lld %-12s %-19s %s\n", num(q, "queue_id"),
+		       str(q, "device"), *str(q, "algorithm") ? str(q, "algorithm") : "(raw)", num(q, "uid"),
+		       num(q, "pid"),
 		       str(q, "state"), lifetime, when);
 	}
 	json_object_put(reply);

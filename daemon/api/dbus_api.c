@@ -146,11 +146,15 @@ static int send_unicast(struct bus_client *c, const char *member, const char *ty
  * checked that the name may see @q); QueueRevoked(t queue_id, s reason)
  * to the owner only: the name holding it, or the process owning it.
  */
-static void client_queue_revoked(struct broker_watcher *w, const struct queue *q, const char *reason)
+static void client_queue_changed(struct broker_watcher *w, const struct queue *q, enum queue_state from,
+				 const char *reason)
 {
 	struct bus_client *c = (struct bus_client *)((char *)w - offsetof(struct bus_client, watcher));
 	int r;
 
+	(void)from;
+	if (q->state != QUEUE_REVOKED)	/* the signals tell revocations only */
+		return;
 	if (c->subscribed) {
 		r = send_unicast(c, "Revoked", "tssus", (uint64_t)q->id, q->device->name, q->algorithm,
 				 (uint32_t)q->uid, reason);
@@ -287,7 +291,7 @@ static int client_credentials(struct bus_client *c, sd_bus_message *m, sd_bus_er
 	 * tracked already, so a process that is gone shows up as a name that
 	 * left, and its queues go with it.
 	 */
-	c->peer.process = owner_get(c->api->broker, pid, TAKE_FD(pidfd));
+	c->peer.process = owner_get(&c->api->broker->owners, pid, TAKE_FD(pidfd));
 	return 0;
 }
 
@@ -368,7 +372,7 @@ static int client_get(struct dbus_api *api, sd_bus_message *m, struct bus_client
 	if (r < 0)
 		return r;
 	c = TAKE_PTR(new);
-	c->watcher = (struct broker_watcher){ .peer = &c->peer, .queue_revoked = client_queue_revoked };
+	c->watcher = (struct broker_watcher){ .peer = &c->peer, .queue_changed = client_queue_changed };
 	broker_watch(api->broker, &c->watcher);
 	list_insert_tail(&api->clients, &c->link);
 	log_debug("Bus client %s: uid %u pid %d", c->name, (unsigned)c->peer.uid, (int)c->peer.pid);

@@ -246,8 +246,12 @@ static struct connection *watcher_connection(struct broker_watcher *w)
 	return (struct connection *)((char *)w - offsetof(struct connection, watcher));
 }
 
-static void monitor_queue_revoked(struct broker_watcher *w, const struct queue *q, const char *reason)
+static void monitor_queue_changed(struct broker_watcher *w, const struct queue *q, enum queue_state from,
+				  const char *reason)
 {
+	(void)from;
+	if (q->state != QUEUE_REVOKED)	/* the stream tells revocations only */
+		return;
 	/* An event that cannot be built is lost and counted as one (connection_notify()). */
 	connection_notify(watcher_connection(w), varlink_json_queue(q, QUEUE_VIEW_REVOKED, reason));
 }
@@ -270,7 +274,7 @@ static int handle_monitor(struct connection *c, const struct varlink_call *call,
 	c->monitoring = true;
 	c->server->n_monitors++;
 	c->watcher.peer = &c->peer;
-	c->watcher.queue_revoked = monitor_queue_revoked;
+	c->watcher.queue_changed = monitor_queue_changed;
 	c->watcher.device_changed = monitor_device_changed;
 	broker_watch(broker_of(c), &c->watcher);
 	/* The first event says the stream is live: nothing after it is missed. */

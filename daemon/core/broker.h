@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The core: devices, queues and the limits on them.  Every listener (the
- * Unix socket now, D-Bus later) calls these functions with the peer's
- * kernel-given credentials; no listener holds policy of its own.
+ * Unix socket, D-Bus) calls these functions with the peer's kernel-given
+ * credentials; no listener holds policy of its own.  The core answers and
+ * announces (watcher.h); it never calls the parts above it.
  */
 #ifndef ACCEL_DAEMON_BROKER_H
 #define ACCEL_DAEMON_BROKER_H
@@ -14,12 +15,15 @@
 
 #include "errors.h"
 #include "list.h"
+#include "owner.h"
 #include "policy.h"
 #include "queue.h"
 #include "queue_index.h"
 #include "tally.h"
+#include "watcher.h"
 
 struct device;
+struct device_changes;
 struct owner;
 
 /* Who is asking, as the kernel told us (SO_PEERCRED, SO_PEERGROUPS, pidfd). */
@@ -32,20 +36,6 @@ struct peer {
 	gid_t groups[POLICY_MAX_GROUPS];	/* primary and supplementary, at connect time */
 	unsigned n_groups;
 };
-
-/* Someone told about revocations (a Monitor call). */
-struct broker_watcher {
-	struct list link;	/* broker.watchers */
-	const struct peer *peer;	/* sees its own uid's queues; an admin all */
-	/* NULL: not interested (then @peer may be NULL too) */
-	void (*queue_revoked)(struct broker_watcher *w, const struct queue *q, const char *reason);
-	/* Every watcher hears of every device (NULL: not interested). */
-	void (*device_changed)(struct broker_watcher *w, const struct device *d, const char *event);
-};
-
-/* Device events: the wire's "event". */
-#define DEVICE_ADDED		"device-added"
-#define DEVICE_REMOVED		"device-removed"
 
 /* Why a queue was taken back: the wire's "reason". */
 #define REVOKE_OWNER_EXITED	"owner-exited"
@@ -69,17 +59,19 @@ struct broker {
 	struct list queues;	/* in the order they were acquired (reload replays it) */
 	struct tally tally;	/* @queues counted per uid and group pool: derived, see tally.h */
 	struct queue_index index;	/* @queues by id */
-	struct list owners;
+	struct owners owners;	/* the processes owning queues; their exit revokes */
 	struct list watchers;
 	uint64_t next_queue_id;
 	uint64_t started_usec;	/* CLOCK_MONOTONIC */
 	unsigned n_connections;	/* socket connections and bus clients */
 	struct broker_limits limits;
 	struct policy *policy;	/* owned by the caller; replaced whole on reload */
-	struct settings *settings;	/* what Reload re-reads; NULL: no reloading */
-	struct hotplug *hotplug;	/* what Reload rescans; NULL: no rescanning */
-	bool fdstore;		/* queues are kept in systemd's fd store (fdstore.h) */
+	/* What Reload does, set by the service above (manager.c); NULL: nothing to reload. */
+	int (*reload)(void *data, struct accel_error *e);
+	void *reload_data;
+	bool keep_queues;	/* at shutdown, let queues live on (a watcher keeps them: the fd store) */
 	sd_event_source *reattach_timer;	/* after adopting: connection queues' deadline */
+	sd_event_source *offer_timer;	/* the soonest TransferQueue token to expire (transfer.c) */
 };
 
 struct acquire_request {
@@ -95,16 +87,17 @@ struct acquire_request {
 
 void broker_init(struct broker *b, const struct broker_limits *limits, sd_event *event);
 /*
- * The broker is stopping.  With the fd store, let go of every queue as it
- * is: it lives on in the store for the next broker.  Without, revoke them
- * all (reason "shutdown").  Before the listeners close their connections.
+ * The broker is stopping.  With keep_queues, let go of every queue as it
+ * is, unannounced: it lives on in the fd store for the next broker.
+ * Without, revoke them all (reason "shutdown").  Before the listeners close
+ * their connections.
  */
 void broker_shutdown(struct broker *b);
 /* Revoke what is left and free every device. */
 void broker_finish(struct broker *b);
 
 /*
- * Take back a queue a previous broker handed out (fdstore.c): @q holds its
+ * Take back a queue a previous broker handed out (the fd store): @q holds its
  * id, owner (uid, gid, pid), terms, algorithm and acquired_usec; @fd is
  * the queue and @pidfd its owner (-1: not followed).  Both fds are
  * consumed.  On success the broker owns @q; the queue is detached until
@@ -125,6 +118,8 @@ void broker_add_device(struct broker *b, struct device *dev);
 /* @dev went away: revoke its queues, tell the watchers, free it. */
 void broker_remove_device(struct broker *b, struct device *dev);
 struct device *broker_find_device(struct broker *b, const char *name);
+/* Remove c->gone, add c->added (taken); @c is finished.  Returns how many changed. */
+unsigned broker_apply_device_changes(struct broker *b, struct device_changes *c);
 
 /* @holder is what the queue is acquired on (the connection); its owner is peer->process. */
 int broker_acquire(struct broker *b, const struct peer *peer, void *holder,
@@ -179,9 +174,6 @@ struct revoke_request {
 int broker_revoke_matching(struct broker *b, const struct peer *peer,
 			   const struct revoke_request *req, struct accel_error *e);
 
-void broker_watch(struct broker *b, struct broker_watcher *w);
-void broker_unwatch(struct broker_watcher *w);
-
 /*
  * Put @policy in force (it stays the caller's).  With @revoke, queues now
  * over a limit are revoked, newest first, until everyone is within limits.
@@ -223,8 +215,9 @@ int broker_get_quota(struct broker *b, const struct peer *peer, const char *user
 		     struct quota *out, struct accel_error *e);
 
 /*
- * Re-read the settings and put them in force; returns queues revoked, or an
- * error in @e.  @peer: who asked (logged), or NULL (SIGHUP).
+ * Reload (the Reload method): b->reload re-reads the settings and puts them
+ * in force; returns queues revoked, or an error in @e.  @peer: who asked
+ * (logged).
  */
 int broker_reload(struct broker *b, const struct peer *peer, struct accel_error *e);
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <assert.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,4 +88,26 @@ unsigned device_queues_free(struct device *dev)
 const char *device_bind_to_string(const struct device *dev)
 {
 	return dev->bind_client ? "client" : "none";
+}
+
+int device_changes_push(struct device_changes *c, struct device *dev, bool gone)
+{
+	struct device ***array = gone ? &c->gone : &c->added;
+	unsigned *n = gone ? &c->n_gone : &c->n_added;
+	struct device **grown = realloc(*array, (*n + 1) * sizeof(**array));
+
+	if (!grown)
+		return -ENOMEM;
+	grown[(*n)++] = dev;
+	*array = grown;
+	return 0;
+}
+
+void device_changes_finish(struct device_changes *c)
+{
+	for (unsigned i = 0; i < c->n_added; i++)
+		device_destroy(c->added[i]);
+	free(c->added);
+	free(c->gone);
+	*c = (struct device_changes){ 0 };
 }

@@ -63,6 +63,23 @@ struct device {
 	void *backend;		/* the backend's own state */
 };
 
+/*
+ * Devices a backend found: @gone are the broker's (to remove), @added new
+ * ones (to add: broker_apply_device_changes() takes them).  A backend fills
+ * it; the service hands it to the core.
+ */
+struct device_changes {
+	struct device **gone;
+	unsigned n_gone;
+	struct device **added;
+	unsigned n_added;
+};
+
+/* Add @dev to @c's added (or gone, with @gone); -ENOMEM. */
+int device_changes_push(struct device_changes *c, struct device *dev, bool gone);
+/* Free @c, destroying the added devices nobody took. */
+void device_changes_finish(struct device_changes *c);
+
 /* Allocate with the common fields; @algorithms is split at white space. */
 struct device *device_create(const struct backend_ops *ops, const char *name,
 			     const char *api, const char *algorithms);

@@ -8,9 +8,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "broker.h"
 #include "log.h"
 #include "owner.h"
+#include "util.h"
 
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77	/* Linux 6.5; bookworm's headers predate it */
@@ -49,48 +49,64 @@ static int owner_on_exit(sd_event_source *s, int fd, uint32_t revents, void *use
 	(void)revents;
 	o->exited = true;
 	sd_event_source_set_enabled(o->exit_source, SD_EVENT_OFF);
-	owner_ref(o);
-	broker_owner_exited(o->broker, o);
+	owner_ref(o);	/* the callback may drop the last queue's reference */
+	o->set->exited(o, o->set->data);
 	owner_unref(o);
 	return 0;
 }
 
-struct owner *owner_get(struct broker *b, pid_t pid, int pidfd)
+void owners_init(struct owners *set, sd_event *event, void (*exited)(struct owner *o, void *data),
+		 void *data)
+{
+	*set = (struct owners){ .event = event, .exited = exited, .data = data };
+	list_init(&set->list);
+}
+
+static struct owner *owner_find(struct owners *set, pid_t pid)
 {
 	struct owner *o;
 
-	list_for_each(o, &b->owners, link) {
-		if (o->pid == pid && !o->exited && (o->pidfd < 0 || !pidfd_exited(o->pidfd))) {
-			if (pidfd >= 0)
-				close(pidfd);
-			return owner_ref(o);
-		}
-	}
-	o = calloc(1, sizeof(*o));
-	if (!o) {
-		if (pidfd >= 0)
-			close(pidfd);
-		return NULL;
-	}
-	o->broker = b;
-	o->pid = pid;
-	o->refs = 1;
-	o->pidfd = pidfd >= 0 ? pidfd : pidfd_open(pid, 0);
+	list_for_each(o, &set->list, link)
+		if (o->pid == pid && !o->exited && (o->pidfd < 0 || !pidfd_exited(o->pidfd)))
+			return o;
+	return NULL;
+}
+
+/* Follow @o's exit; failing that, its queues live by connection only. */
+static void owner_follow(struct owner *o)
+{
 	/* No uid to charge: these fail for the broker's reasons (out of fds), not a user's. */
 	if (o->pidfd < 0)
 		log_client(LOG_UID_NONE, LOG_WARNING, "Could not follow pid %d (%m): its queues live by connection only",
-			   (int)pid);
-	else if (b->event &&
-		 sd_event_add_io(b->event, &o->exit_source, o->pidfd, EPOLLIN, owner_on_exit, o) < 0)
+			   (int)o->pid);
+	else if (o->set->event &&
+		 sd_event_add_io(o->set->event, &o->exit_source, o->pidfd, EPOLLIN, owner_on_exit, o) < 0)
 		log_client(LOG_UID_NONE, LOG_WARNING, "Could not watch pid %d: its queues live by connection only",
-			   (int)pid);
-	list_insert_tail(&b->owners, &o->link);
+			   (int)o->pid);
+}
+
+struct owner *owner_get(struct owners *set, pid_t pid, int pidfd_in)
+{
+	_cleanup_close_ int pidfd = pidfd_in;
+	struct owner *o = owner_find(set, pid);
+
+	if (o)
+		return owner_ref(o);
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		return NULL;
+	o->set = set;
+	o->pid = pid;
+	o->refs = 1;
+	o->pidfd = pidfd >= 0 ? TAKE_FD(pidfd) : pidfd_open(pid, 0);
+	owner_follow(o);
+	list_insert_tail(&set->list, &o->link);
 	return o;
 }
 
 int owner_pidfd_copy(const struct owner *o)
 {
-	int pidfd;
+	_cleanup_close_ int pidfd = -1;
 
 	if (!o || o->pidfd < 0)
 		return -EBADF;
@@ -98,11 +114,9 @@ int owner_pidfd_copy(const struct owner *o)
 	if (pidfd < 0)
 		return -errno;
 	/* Alive after the open: the pid was still @o's when we opened it. */
-	if (pidfd_exited(o->pidfd)) {
-		close(pidfd);
+	if (pidfd_exited(o->pidfd))
 		return -ESRCH;
-	}
-	return pidfd;
+	return TAKE_FD(pidfd);
 }
 
 struct owner *owner_ref(struct owner *o)

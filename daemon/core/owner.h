@@ -15,11 +15,19 @@
 
 #include "list.h"
 
-struct broker;
+struct owner;
+
+/* The owners the broker follows, and whom to tell when one exits (the core: a callback, not a call up). */
+struct owners {
+	struct list list;
+	sd_event *event;	/* NULL: exits are not followed (unit tests) */
+	void (*exited)(struct owner *o, void *data);
+	void *data;
+};
 
 struct owner {
-	struct list link;	/* broker.owners */
-	struct broker *broker;
+	struct list link;	/* owners.list */
+	struct owners *set;
 	pid_t pid;
 	int pidfd;		/* -1: none could be had; queues then live by connection only */
 	sd_event_source *exit_source;
@@ -27,11 +35,14 @@ struct owner {
 	bool exited;
 };
 
+void owners_init(struct owners *set, sd_event *event, void (*exited)(struct owner *o, void *data),
+		 void *data);
+
 /*
  * The owner record of process @pid, shared by all its connections: found,
  * or made from @pidfd (consumed; -1 to open one with pidfd_open()).
  */
-struct owner *owner_get(struct broker *b, pid_t pid, int pidfd);
+struct owner *owner_get(struct owners *set, pid_t pid, int pidfd);
 struct owner *owner_ref(struct owner *o);
 void owner_unref(struct owner *o);
 

@@ -9,9 +9,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "config.h"
 #include "groups.h"
 #include "policy.h"
+#include "util.h"
 
 /* Put the message in the caller's buffer and fail. */
 #define FAIL(...) (snprintf(err, err_size, __VA_ARGS__), -EINVAL)
@@ -116,7 +116,7 @@ static int parse_per_algorithm(struct rule *r, const char *algorithm, const char
 
 	if (!*algorithm || strlen(algorithm) >= sizeof(r->per_algorithm[0].algorithm))
 		return FAIL("%s: max_queues.%s: not an algorithm name", where, algorithm);
-	if (config_parse_int(value, 0, 65536, &n) < 0)
+	if (parse_int_range(value, 0, 65536, &n) < 0)
 		return FAIL("%s: max_queues.%s: \"%s\" is not a number from 0 to 65536", where,
 				 algorithm, value);
 	for (unsigned i = 0; i < r->n_per_algorithm; i++)
@@ -186,13 +186,13 @@ int policy_parse(struct policy *p, const char *section, const char *key, const c
 	if (!r)
 		return -ENOMEM;
 	if (strcmp(key, "max_queues") == 0) {
-		if (config_parse_int(value, 0, 65536, &r->max_queues) < 0)
+		if (parse_int_range(value, 0, 65536, &r->max_queues) < 0)
 			return FAIL("%s: max_queues: \"%s\" is not a number from 0 to 65536", where, value);
 		snprintf(r->where_max_queues, sizeof(r->where_max_queues), "%s", where);
 	} else if (strncmp(key, "max_queues.", 11) == 0) {
 		return parse_per_algorithm(r, key + 11, value, where, err, err_size) < 0 ? -EINVAL : 1;
 	} else if (strcmp(key, "pool_max_queues") == 0 && kind == RULE_GROUP) {
-		if (config_parse_int(value, 0, 1 << 20, &r->pool_max_queues) < 0)
+		if (parse_int_range(value, 0, 1 << 20, &r->pool_max_queues) < 0)
 			return FAIL("%s: pool_max_queues: \"%s\" is not a number", where, value);
 		snprintf(r->where_pool, sizeof(r->where_pool), "%s", where);
 	} else if (strcmp(key, "devices") == 0) {

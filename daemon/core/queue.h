@@ -1,25 +1,47 @@
 /* SPDX-License-Identifier: MIT */
-/* The broker's record of one handed-out queue. */
+/*
+ * The broker's record of one handed-out queue, and its life: made at
+ * acquire or adoption, held by a connection or waiting for its owner,
+ * offered to another process, and ended (released or revoked).  Each
+ * change of state is set when it happens and announced (watcher.h).
+ */
 #ifndef ACCEL_DAEMON_QUEUE_H
 #define ACCEL_DAEMON_QUEUE_H
 
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "errors.h"
+
 #include "list.h"
 #include "policy.h"
 
+struct broker;
 struct device;
 struct owner;
+struct peer;
+struct tally;
 
 #define QUEUE_ALGORITHM_MAX 32
 #define QUEUE_MAX_REGIONS 2
 #define QUEUE_TOKEN_LEN 32	/* hex digits of a TransferQueue token (128 random bits) */
 
+/* The wire's "state" (queue_state_to_string()). */
 enum queue_state {
-	QUEUE_ACTIVE,
-	QUEUE_RELEASED,		/* given back by its owner (or its owner went away) */
-	QUEUE_REVOKED,		/* taken back by the broker */
+	QUEUE_ACTIVE,		/* held by a connection (its holder) */
+	QUEUE_RELEASED,		/* given back, or its holder went: the record ends */
+	QUEUE_REVOKED,		/* taken back by the broker, stopped: the record ends */
+	QUEUE_DETACHED,		/* no holder: waits for its owner to attach it (lifetime
+				 * process after its connection closed, or adopted after
+				 * a restart) */
+	QUEUE_TRANSFERRING,	/* offered with TransferQueue: its token may claim it */
+};
+
+/* How a queue record came to be. */
+enum queue_origin {
+	QUEUE_ACQUIRED,		/* AcquireQueue */
+	QUEUE_ADOPTED,		/* from a previous broker (the fd store had it) */
+	QUEUE_CLAIMED,		/* ClaimQueue: the giver's record was announced removed */
 };
 
 struct queue_region {
@@ -54,5 +76,41 @@ struct queue {
 };
 
 const char *queue_state_to_string(enum queue_state state);
+
+/* The life of a record, for core/ only. */
+
+/*
+ * @peer's groups as a queue records them (group pools count by them): each
+ * once, so that a pool counts a queue once.  NULL if it has none.
+ */
+int queue_groups_copy(const struct peer *peer, gid_t **out, unsigned *n_out);
+/* Make @peer the owner of @q: its identity, @groups (from queue_groups_copy(), taken) and process. */
+void queue_set_owner(struct queue *q, const struct peer *peer, gid_t *groups, unsigned n_groups);
+/* A new record (fd -1, no id yet); NULL: out of memory. */
+struct queue *queue_new(void);
+/* A record that never made it into the broker's list. */
+void queue_discardp(struct queue **q);
+/* Count @q in @t, or take it out. */
+int queue_count(struct tally *t, const struct queue *q);
+void queue_uncount(struct tally *t, const struct queue *q);
+
+/* @q (counted, index reserved, opened) joins the broker's queues in @state, and is announced. */
+void queue_enter(struct broker *b, struct queue *q, enum queue_state state, enum queue_origin origin);
+/* Set and announce @q's state; @reason: why a queue is revoked (REVOKE_*), else NULL. */
+void queue_set_state(struct broker *b, struct queue *q, enum queue_state state, const char *reason);
+/* The state the facts give a live queue: an offer outstanding, a holder, or neither. */
+void queue_settle(struct broker *b, struct queue *q);
+/* End @q as @final (QUEUE_RELEASED, QUEUE_REVOKED): stopped unless revoked already, announced, freed. */
+void queue_end(struct broker *b, struct queue *q, enum queue_state final);
+/* Let go of @q unannounced and unstopped: it lives on in the fd store (shutdown). */
+void queue_forget(struct broker *b, struct queue *q);
+
+/*
+ * The queue @id if @peer, on @holder, owns it: it holds it on this
+ * connection, or its process is the queue's owner (another connection of
+ * the same process, e.g. after reconnecting).
+ */
+int queue_find_own(struct broker *b, const struct peer *peer, void *holder, uint64_t id,
+		   struct queue **out, struct accel_error *e);
 
 #endif

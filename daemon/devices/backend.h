@@ -1,28 +1,31 @@
 /* SPDX-License-Identifier: MIT */
-/* The backends: each finds its devices and adds them to the broker. */
+/*
+ * The backends: each finds its devices and returns them (struct
+ * device_changes, device.h); the service hands them to the core
+ * (broker_apply_device_changes()).  A backend never calls the core: the
+ * core reaches it through backend_ops.
+ */
 #ifndef ACCEL_DAEMON_BACKEND_H
 #define ACCEL_DAEMON_BACKEND_H
 
-struct broker;
+#include "device.h"
+#include "list.h"
+
 struct sim_engine;
 
-/* Add @n_devices software devices "accel_sim-<i>" of @n_queues queues each. */
-int backend_sim_add_devices(struct broker *b, struct sim_engine *engine,
-			    unsigned n_devices, unsigned n_queues);
+/* Make @n_devices software devices "accel_sim-<i>" of @n_queues queues each, into @out->added. */
+int backend_sim_create_devices(struct sim_engine *engine, unsigned n_devices, unsigned n_queues,
+			       struct device_changes *out);
 
 /*
- * Add every uacce device under @sysfs_root (e.g. /sys/class/uacce) whose
- * node is <@dev_root>/<name>.  Returns how many were added; a missing
- * sysfs root means none.  Malformed devices are logged and skipped.
+ * Compare the uacce devices of @known (the broker's list, read only) with
+ * @sysfs_root (e.g. /sys/class/uacce), nodes under @dev_root: @out->gone
+ * those that went away (or came back with a new inode), @out->added the new
+ * ones.  A missing sysfs root means none; malformed devices are logged and
+ * skipped.  Nothing is changed in the broker.  On an error @out still
+ * holds what was found before it: apply it either way.
  */
-int backend_uacce_add_devices(struct broker *b, const char *sysfs_root,
-			      const char *dev_root);
-
-/*
- * Bring the uacce devices in line with @sysfs_root: remove those that went
- * away (their queues are revoked), add those that came.  Returns how many
- * changed.
- */
-int backend_uacce_rescan(struct broker *b, const char *sysfs_root, const char *dev_root);
+int backend_uacce_rescan(const struct list *known, const char *sysfs_root, const char *dev_root,
+			 struct device_changes *out);
 
 #endif

@@ -17,7 +17,6 @@
 #include <accel/sim.h>
 
 #include "backend.h"
-#include "broker.h"
 #include "device.h"
 #include "log.h"
 #include "queue.h"
@@ -188,26 +187,26 @@ static const struct backend_ops sim_ops = {
 	.device_free = sim_device_free,
 };
 
-int backend_sim_add_devices(struct broker *b, struct sim_engine *engine,
-			    unsigned n_devices, unsigned n_queues)
+int backend_sim_create_devices(struct sim_engine *engine, unsigned n_devices, unsigned n_queues,
+			       struct device_changes *out)
 {
+	*out = (struct device_changes){ 0 };
 	for (unsigned i = 0; i < n_devices; i++) {
 		char name[32];
 		struct device *dev;
 
 		snprintf(name, sizeof(name), "accel_sim-%u", i);
 		dev = device_create(&sim_ops, name, ACCEL_SIM_API, ACCEL_SIM_ALGORITHMS);
-		if (!dev)
-			return log_error_errno(-ENOMEM, "Could not create %s", name);
-		dev->backend = calloc(1, sizeof(struct sim_device));
-		if (!dev->backend) {
+		if (dev)
+			dev->backend = calloc(1, sizeof(struct sim_device));
+		if (!dev || !dev->backend || device_changes_push(out, dev, false) < 0) {
 			device_destroy(dev);
+			device_changes_finish(out);
 			return log_error_errno(-ENOMEM, "Could not create %s", name);
 		}
 		((struct sim_device *)dev->backend)->engine = engine;
 		dev->queues_total = n_queues;
 		dev->revocable = true;	/* a revoked memfd queue stays dead (sim_engine.c) */
-		broker_add_device(b, dev);
 	}
 	return 0;
 }

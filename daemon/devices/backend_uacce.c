@@ -26,7 +26,6 @@
 #include <misc/uacce/uacce.h>
 
 #include "backend.h"
-#include "broker.h"
 #include "device.h"
 #include "log.h"
 #include "queue.h"
@@ -207,18 +206,40 @@ static const struct backend_ops uacce_ops = {
 	.device_free = uacce_device_free,
 };
 
+static void device_destroyp(struct device **dev)
+{
+	device_destroy(*dev);
+}
+
+/* What sysfs says of the device: its node, regions, features and where it sits. */
+static void uacce_device_describe(struct device *dev, const struct uacce_info *info)
+{
+	struct uacce_device *ud = dev->backend;
+	struct uacce_serving serving;
+
+	ud->mmio_size = info->region_mmio_size;
+	ud->dus_size = info->region_dus_size;
+	dev->sva = info->flags & UACCE_DEV_SVA_FLAG;
+	uacce_serving_decide(dev->sva, info->features, &serving);
+	dev->revocable = serving.revocable;
+	dev->bind_client = serving.bind_client;
+	snprintf(dev->refused, sizeof(dev->refused), "%s", serving.refused);
+	if (!dev->revocable)
+		log_warning("Device %s: the kernel has no UACCE_CMD_REVOKE; queues are stopped with PUT_Q, "
+			    "which their holders can undo (revocable: false)", dev->name);
+	dev->numa_node = info->numa_node;
+	dev->queues_total = info->available_instances > 0 ? (unsigned)info->available_instances : 0;
+}
+
 static struct device *uacce_device_create(int rootfd, const char *name, const char *dev_root)
 {
-	struct uacce_serving serving;
+	_cleanup_(device_destroyp) struct device *dev = NULL;
 	struct uacce_info info;
 	struct uacce_device *ud;
-	struct device *dev;
 	struct stat st;
 	char why[128];
-	int r;
 
-	r = uacce_info_read(rootfd, name, &info, why, sizeof(why));
-	if (r < 0) {
+	if (uacce_info_read(rootfd, name, &info, why, sizeof(why)) < 0) {
 		log_warning("Ignoring uacce device %s: %s", name, why);
 		return NULL;
 	}
@@ -227,67 +248,72 @@ static struct device *uacce_device_create(int rootfd, const char *name, const ch
 		return NULL;
 	}
 	dev = device_create(&uacce_ops, name, info.api, info.algorithms);
-	ud = calloc(1, sizeof(*ud));
-	if (!dev || !ud) {
-		free(ud);
-		device_destroy(dev);
+	ud = dev ? calloc(1, sizeof(*ud)) : NULL;
+	if (!ud) {
 		log_error_errno(-ENOMEM, "Could not add %s", name);
 		return NULL;
 	}
-	dev->backend = ud;
+	dev->backend = ud;	/* freed with @dev from here */
 	ud->sysfs_rootfd = openat(rootfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ud->sysfs_rootfd < 0 || fstat(ud->sysfs_rootfd, &st) < 0 ||
 	    asprintf(&ud->node, "%s/%s", dev_root, name) < 0) {
-		ud->node = NULL;
-		device_destroy(dev);
+		ud->node = NULL;	/* asprintf() leaves it undefined */
 		log_error_errno(-ENOMEM, "Could not add %s", name);
 		return NULL;
 	}
 	ud->sysfs_ino = st.st_ino;
-	ud->mmio_size = info.region_mmio_size;
-	ud->dus_size = info.region_dus_size;
-	dev->sva = info.flags & UACCE_DEV_SVA_FLAG;
-	uacce_serving_decide(dev->sva, info.features, &serving);
-	dev->revocable = serving.revocable;
-	dev->bind_client = serving.bind_client;
-	snprintf(dev->refused, sizeof(dev->refused), "%s", serving.refused);
-	if (!dev->revocable)
-		log_warning("Device %s: the kernel has no UACCE_CMD_REVOKE; queues are stopped with PUT_Q, "
-			    "which their holders can undo (revocable: false)", name);
-	dev->numa_node = info.numa_node;
-	dev->queues_total = info.available_instances > 0 ? (unsigned)info.available_instances : 0;
-	return dev;
+	uacce_device_describe(dev, &info);
+	return TAKE_PTR(dev);
 }
 
-int backend_uacce_add_devices(struct broker *b, const char *sysfs_root, const char *dev_root)
+static void closedirp(DIR **dir)
 {
-	_cleanup_close_ int rootfd = open(sysfs_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct dirent *de;
-	DIR *dir;
-	int n = 0;
+	if (*dir)
+		closedir(*dir);
+}
 
-	if (rootfd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return log_error_errno(-errno, "Could not open %s", sysfs_root);
+/* Whether @name is one of @known and not about to go. */
+static bool still_known(const struct list *known, const struct device_changes *c, const char *name)
+{
+	struct device *d;
+
+	list_for_each(d, known, link) {
+		if (strcmp(d->name, name) != 0)
+			continue;
+		for (unsigned i = 0; i < c->n_gone; i++)
+			if (c->gone[i] == d)
+				return false;
+		return true;
 	}
-	dir = fdopendir(fcntl(rootfd, F_DUPFD_CLOEXEC, 3));
+	return false;
+}
+
+/* The uacce devices under @rootfd that @known lacks, new, into c->added. */
+static int scan_new(int rootfd, const char *sysfs_root, const char *dev_root, const struct list *known,
+		    struct device_changes *c)
+{
+	_cleanup_close_ int dirfd = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+	_cleanup_(closedirp) DIR *dir = NULL;
+	struct dirent *de;
+
+	if (dirfd >= 0)
+		dir = fdopendir(dirfd);
 	if (!dir)
 		return log_error_errno(-errno, "Could not read %s", sysfs_root);
+	(void)TAKE_FD(dirfd);	/* the DIR's now */
 	while ((de = readdir(dir))) {
 		struct device *dev;
-		if (de->d_name[0] == '.')
-			continue;
-		if (broker_find_device(b, de->d_name))
+		if (de->d_name[0] == '.' || still_known(known, c, de->d_name))
 			continue;
 		dev = uacce_device_create(rootfd, de->d_name, dev_root);
 		if (!dev)
 			continue;
-		broker_add_device(b, dev);
-		n++;
+		if (device_changes_push(c, dev, false) < 0) {
+			device_destroy(dev);
+			return log_error_errno(-ENOMEM, "Could not add %s", de->d_name);
+		}
 	}
-	closedir(dir);
-	return n;
+	return 0;
 }
 
 /* Whether the sysfs directory of @dev is still the one it was added from. */
@@ -299,18 +325,22 @@ static bool uacce_device_present(int rootfd, struct device *dev)
 	return fstatat(rootfd, dev->name, &st, 0) == 0 && st.st_ino == ud->sysfs_ino;
 }
 
-int backend_uacce_rescan(struct broker *b, const char *sysfs_root, const char *dev_root)
+int backend_uacce_rescan(const struct list *known, const char *sysfs_root, const char *dev_root,
+			 struct device_changes *out)
 {
 	_cleanup_close_ int rootfd = open(sysfs_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct device *d, *tmp;
-	int n = 0, r;
+	int open_errno = errno;
+	struct device *d;
 
-	list_for_each_safe(d, tmp, &b->devices, link) {
+	*out = (struct device_changes){ 0 };
+	/* A sysfs root that cannot be opened has none of the devices any more. */
+	list_for_each(d, known, link) {
 		if (d->ops != &uacce_ops || (rootfd >= 0 && uacce_device_present(rootfd, d)))
 			continue;
-		broker_remove_device(b, d);
-		n++;
+		if (device_changes_push(out, d, true) < 0)
+			return log_error_errno(-ENOMEM, "Could not rescan %s", sysfs_root);
 	}
-	r = backend_uacce_add_devices(b, sysfs_root, dev_root);
-	return r < 0 ? r : n + r;
+	if (rootfd < 0)	/* no uacce class: no devices */
+		return open_errno == ENOENT ? 0 : log_error_errno(-open_errno, "Could not open %s", sysfs_root);
+	return scan_new(rootfd, sysfs_root, dev_root, known, out);
 }

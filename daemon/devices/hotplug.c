@@ -6,21 +6,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "broker.h"
 #include "hotplug.h"
 #include "log.h"
+#include "util.h"
 
 #define UEVENT_KERNEL_GROUP 1	/* the kernel's own uevents, before udev */
-
-int hotplug_rescan(struct hotplug *h)
-{
-	int n = backend_uacce_rescan(h->broker, h->sysfs_root, h->dev_root);
-
-	if (n > 0)
-		log_info("Devices rescanned: %d changed", n);
-	return n;
-}
 
 /* Whether a uevent datagram ("ACTION@DEVPATH\0KEY=VALUE\0...") concerns uacce. */
 static bool uevent_is_uacce(const char *buf, size_t len)
@@ -59,37 +49,32 @@ static int on_uevent(sd_event_source *s, int fd, uint32_t revents, void *userdat
 		changed |= uevent_is_uacce(buf, (size_t)n);
 	}
 	if (changed)
-		hotplug_rescan(h);
+		h->changed(h->data);
 	return 0;
 }
 
-int hotplug_init(struct hotplug *h, sd_event *event, struct broker *b, const char *sysfs_root,
-		 const char *dev_root)
+int hotplug_init(struct hotplug *h, sd_event *event, void (*changed)(void *data), void *data)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = UEVENT_KERNEL_GROUP };
+	_cleanup_close_ int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+					NETLINK_KOBJECT_UEVENT);
 	int r;
 
-	*h = (struct hotplug){ .broker = b, .sysfs_root = sysfs_root, .dev_root = dev_root, .fd = -1 };
-	b->hotplug = h;
-	h->fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT);
-	if (h->fd < 0 || bind(h->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	*h = (struct hotplug){ .changed = changed, .data = data, .fd = -1 };
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		log_warning("Not listening for device events (%s): devices are rescanned on reload only",
 			    strerror(errno));
-		if (h->fd >= 0)
-			close(h->fd);
-		h->fd = -1;
 		return 0;
 	}
-	r = sd_event_add_io(event, &h->source, h->fd, EPOLLIN, on_uevent, h);
+	r = sd_event_add_io(event, &h->source, fd, EPOLLIN, on_uevent, h);
 	if (r < 0)
 		return log_error_errno(r, "Could not watch device events");
+	h->fd = TAKE_FD(fd);
 	return 0;
 }
 
 void hotplug_finish(struct hotplug *h)
 {
-	if (h->broker)
-		h->broker->hotplug = NULL;
 	sd_event_source_disable_unref(h->source);
 	h->source = NULL;
 	if (h->fd >= 0)

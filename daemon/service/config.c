@@ -13,6 +13,7 @@
 #include "config.h"
 #include "log.h"
 #include "policy.h"
+#include "util.h"
 
 void config_init(struct config *cfg)
 {
@@ -28,19 +29,6 @@ void config_init(struct config *cfg)
 		.transfer_timeout_sec = 30,
 		.reattach_timeout_sec = 30,
 	};
-}
-
-int config_parse_int(const char *s, int min, int max, int *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *s == '\0' || *end != '\0' || v < min || v > max)
-		return -EINVAL;
-	*out = (int)v;
-	return 0;
 }
 
 struct config_parse {
@@ -146,7 +134,7 @@ static void broker_line(struct config_parse *p, const char *key, const char *val
 		if (strcmp(broker_keys[i].key, key) != 0)
 			continue;
 		int *field = (int *)((char *)p->cfg + broker_keys[i].offset);
-		if (config_parse_int(value, broker_keys[i].min, broker_keys[i].max, field) < 0)
+		if (parse_int_range(value, broker_keys[i].min, broker_keys[i].max, field) < 0)
 			fail(p, "%s:%d: %s: \"%s\" is not a number from %d to %d", p->path, line,
 			     key, value, broker_keys[i].min, broker_keys[i].max);
 		return;

@@ -49,7 +49,4 @@ void config_init_unset(struct config *cfg);
 /* The command line wins over the file: copy every field of @cli that is set. */
 void config_override(struct config *cfg, const struct config *cli);
 
-/* Parse a whole decimal number in [min, max]. */
-int config_parse_int(const char *s, int min, int max, int *out);
-
 #endif

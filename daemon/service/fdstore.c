@@ -57,7 +57,8 @@ int fdstore_queue_name(const struct queue *q, char name[NAME_MAX_LEN + 1])
 	return n > 0 && n <= NAME_MAX_LEN ? 0 : -ENAMETOOLONG;
 }
 
-void fdstore_put(const struct queue *q)
+/* Keep @q in the store (logged if it cannot be: it will not survive a restart). */
+static void fdstore_put(const struct queue *q)
 {
 	char name[NAME_MAX_LEN + 1], msg[NAME_MAX_LEN + 32];
 	int fds[2] = { q->fd, -1 }, r;
@@ -86,12 +87,32 @@ static void remove_name(const char *name)
 		log_warning_errno(r, "Could not take %s out of the fd store", name);
 }
 
-void fdstore_remove(const struct queue *q)
+static void fdstore_remove(const struct queue *q)
 {
 	char name[NAME_MAX_LEN + 1];
 
 	if (fdstore_queue_name(q, name) == 0)
 		remove_name(name);
+}
+
+static void on_queue_added(struct broker_watcher *w, const struct queue *q, enum queue_origin origin)
+{
+	(void)w;
+	if (origin != QUEUE_ADOPTED)	/* an adopted queue is in the store already */
+		fdstore_put(q);
+}
+
+static void on_queue_removed(struct broker_watcher *w, const struct queue *q)
+{
+	(void)w;
+	fdstore_remove(q);
+}
+
+void fdstore_follow(struct broker *b, struct broker_watcher *w)
+{
+	*w = (struct broker_watcher){ .queue_added = on_queue_added, .queue_removed = on_queue_removed };
+	broker_watch(b, w);
+	b->keep_queues = true;
 }
 
 /* The enum value whose name is @s, for the *_to_string() of policy.h; -1 if none. */
@@ -159,49 +180,102 @@ static int by_name(const void *a, const void *b)
 	return strcmp(((const struct passed *)a)->name, ((const struct passed *)b)->name);
 }
 
-/* One stored queue: its fds, all under @name.  Adopted, or closed and removed. */
-static void adopt_group(struct broker *b, const char *name, const struct passed *fds, unsigned n)
+/* The queue fd and pidfd among one stored queue's @fds (all taken); -EINVAL if not what fdstore_put() sends. */
+static int sort_group(const struct passed *fds, unsigned n, int *qfd_out, int *pidfd_out)
 {
-	struct accel_error e = { 0 };
-	struct queue *q = calloc(1, sizeof(*q));
-	const char *device = NULL;
-	int qfd = -1, pidfd = -1, r = q ? fdstore_parse_name(name, q, &device) : -ENOMEM;
+	_cleanup_close_ int qfd = -1, pidfd = -1;
+	int r = 0;
 
 	for (unsigned i = 0; i < n; i++) {
 		int *slot = is_pidfd(fds[i].fd) ? &pidfd : &qfd;
-		if (*slot >= 0) {
-			close(*slot);
-			r = -EINVAL;	/* two of a kind: not what fdstore_put() sends */
-		}
+		if (*slot >= 0)
+			r = -EINVAL;	/* two of a kind */
+		closep(slot);
 		*slot = fds[i].fd;
 	}
-	if (r == 0 && qfd < 0)
-		r = -EINVAL;
+	if (r < 0 || qfd < 0)
+		return -EINVAL;
+	*qfd_out = TAKE_FD(qfd);
+	*pidfd_out = TAKE_FD(pidfd);
+	return 0;
+}
+
+/* One stored queue: its fds, all under @name.  Adopted, or closed and removed. */
+static void adopt_group(struct broker *b, const char *name, const struct passed *fds, unsigned n)
+{
+	_cleanup_close_ int qfd = -1, pidfd = -1;
+	_cleanup_free_ struct queue *q = calloc(1, sizeof(*q));
+	struct accel_error e = { 0 };
+	const char *device = NULL;
+	int r = sort_group(fds, n, &qfd, &pidfd);
+
+	if (r == 0)
+		r = q ? fdstore_parse_name(name, q, &device) : -ENOMEM;
 	if (r < 0) {
 		log_warning_errno(r, "Dropping \"%s\" from the fd store: not a queue this broker stored", name);
-	} else {
-		r = broker_adopt(b, q, device, TAKE_FD(qfd), TAKE_FD(pidfd), &e);
-		if (r == 0)
-			q = NULL;
-		else
-			log_warning("Dropping queue %llu from the fd store: %s", (unsigned long long)q->id,
-				    e.message[0] ? e.message : strerror(-r));
-	}
-	if (r < 0)
 		remove_name(name);
-	if (qfd >= 0)
-		close(qfd);
-	if (pidfd >= 0)
-		close(pidfd);
-	free(q);
+		return;
+	}
+	r = broker_adopt(b, q, device, TAKE_FD(qfd), TAKE_FD(pidfd), &e);
+	if (r < 0) {
+		log_warning("Dropping queue %llu from the fd store: %s", (unsigned long long)q->id,
+			    e.message[0] ? e.message : strerror(-r));
+		remove_name(name);
+		return;
+	}
+	TAKE_PTR(q);	/* the broker's */
+}
+
+static void strv_freep(char ***strv)
+{
+	for (char **s = *strv; s && *s; s++)
+		free(*s);
+	free(*strv);
+}
+
+/* The listening socket among @fds (one name's): ours by name, or the only one another activator passed. */
+static void take_listener(const struct passed *fds, unsigned n, bool only, int *listen_fd)
+{
+	for (unsigned k = 0; k < n; k++) {
+		if (*listen_fd < 0 && sd_is_socket_unix(fds[k].fd, SOCK_STREAM, 1, NULL, 0) > 0 &&
+		    (strcmp(fds[k].name, FDSTORE_LISTEN_NAME) == 0 || only)) {
+			*listen_fd = fds[k].fd;
+			continue;
+		}
+		log_warning("Closing fd \"%s\" systemd passed: not ours", fds[k].name);
+		close(fds[k].fd);
+	}
+}
+
+/* Adopt the stored queues among @fds (sorted by name), keep the listening socket; returns it or -ENOENT. */
+static int take_groups(struct broker *b, const struct passed *fds, int n)
+{
+	unsigned adopted_before = broker_active_queues(b), stored = 0;
+	int listen_fd = -ENOENT;
+
+	for (int i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && strcmp(fds[i].name, fds[j].name) == 0; j++)
+			;
+		if (strncmp(fds[i].name, NAME_PREFIX, strlen(NAME_PREFIX)) == 0) {
+			adopt_group(b, fds[i].name, &fds[i], (unsigned)(j - i));
+			stored++;
+		} else {
+			take_listener(&fds[i], (unsigned)(j - i), n == 1, &listen_fd);
+		}
+	}
+	if (stored > 0) {
+		log_info("Took back %u of %u queues from the fd store", broker_active_queues(b) - adopted_before,
+			 stored);
+		broker_adopt_finish(b);
+	}
+	return listen_fd;
 }
 
 int fdstore_take_passed(struct broker *b)
 {
-	char **names = NULL;
-	struct passed *fds;
-	int n = sd_listen_fds_with_names(true, &names), listen_fd = -ENOENT;
-	unsigned adopted_before = broker_active_queues(b), stored = 0;
+	_cleanup_(strv_freep) char **names = NULL;
+	_cleanup_free_ struct passed *fds = NULL;
+	int n = sd_listen_fds_with_names(true, &names);
 
 	if (n <= 0) {
 		if (n < 0)
@@ -210,44 +284,12 @@ int fdstore_take_passed(struct broker *b)
 	}
 	fds = calloc((size_t)n, sizeof(*fds));
 	if (!fds) {
-		for (int i = 0; i < n; i++) {
+		for (int i = 0; i < n; i++)
 			close(SD_LISTEN_FDS_START + i);
-			free(names ? names[i] : NULL);
-		}
-		free(names);
-		return -ENOMEM;
+		return log_error_errno(-ENOMEM, "Could not take the fds systemd passed");
 	}
 	for (int i = 0; i < n; i++)
 		fds[i] = (struct passed){ SD_LISTEN_FDS_START + i, names && names[i] ? names[i] : "unknown" };
 	qsort(fds, (size_t)n, sizeof(*fds), by_name);
-
-	for (int i = 0, j; i < n; i = j) {
-		for (j = i + 1; j < n && strcmp(fds[i].name, fds[j].name) == 0; j++)
-			;
-		if (strncmp(fds[i].name, NAME_PREFIX, strlen(NAME_PREFIX)) == 0) {
-			adopt_group(b, fds[i].name, &fds[i], (unsigned)(j - i));
-			stored++;
-			continue;
-		}
-		/* The listening socket: ours by name, or the only one another activator passed. */
-		for (int k = i; k < j; k++) {
-			if (listen_fd < 0 && sd_is_socket_unix(fds[k].fd, SOCK_STREAM, 1, NULL, 0) > 0 &&
-			    (strcmp(fds[k].name, FDSTORE_LISTEN_NAME) == 0 || n == 1)) {
-				listen_fd = fds[k].fd;
-				continue;
-			}
-			log_warning("Closing fd \"%s\" systemd passed: not ours", fds[k].name);
-			close(fds[k].fd);
-		}
-	}
-	if (stored > 0) {
-		log_info("Took back %u of %u queues from the fd store", broker_active_queues(b) - adopted_before,
-			 stored);
-		broker_adopt_finish(b);
-	}
-	for (int i = 0; names && i < n; i++)
-		free(names[i]);
-	free(names);
-	free(fds);
-	return listen_fd;
+	return take_groups(b, fds, n);
 }

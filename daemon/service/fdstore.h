@@ -17,6 +17,7 @@
 #include <stdbool.h>
 
 struct broker;
+struct broker_watcher;
 struct queue;
 
 /* The name accel-broker.socket gives the listening socket (FileDescriptorName=). */
@@ -37,10 +38,12 @@ int fdstore_parse_name(const char *name, struct queue *q, const char **device);
 /* Whether a service manager may keep fds for us ($NOTIFY_SOCKET is set, not empty). */
 bool fdstore_available(void);
 
-/* Keep @q in the store (logged if it cannot be: it will not survive a restart). */
-void fdstore_put(const struct queue *q);
-/* Take @q out of the store: released, revoked, or about to change owner. */
-void fdstore_remove(const struct queue *q);
+/*
+ * Keep @b's queues in the store from now on: @w hears every queue handed
+ * out (put in the store), gone or changing owner (taken out), and @b
+ * leaves them there at shutdown.  Unwatch @w when done.
+ */
+void fdstore_follow(struct broker *b, struct broker_watcher *w);
 
 /*
  * Take what systemd passed at start: returns the listening socket (or

@@ -17,11 +17,12 @@
 #include "config.h"
 #include "dbus_api.h"
 #include "fdstore.h"
-#include "hotplug.h"
 #include "log.h"
+#include "manager.h"
 #include "server.h"
 #include "settings.h"
 #include "sim_engine.h"
+#include "util.h"
 #include "varlink_api.h"
 
 struct options {
@@ -60,12 +61,46 @@ enum {
 
 static int number_option(const char *name, const char *value, int min, int max, int *out)
 {
-	if (config_parse_int(value, min, max, out) < 0) {
+	if (parse_int_range(value, min, max, out) < 0) {
 		fprintf(stderr, "accel-broker: --%s: \"%s\" is not a number from %d to %d\n",
 			name, value, min, max);
 		return -EINVAL;
 	}
 	return 0;
+}
+
+static int log_level_option(const char *value)
+{
+	int level = log_level_from_string(value);
+
+	if (level < 0) {
+		fprintf(stderr, "accel-broker: --log-level: unknown level \"%s\"\n", value);
+		return level;
+	}
+	log_set_level(level);
+	return 0;
+}
+
+/* Take option @c: 0, 1 to exit successfully now (--help, --version), or a negative errno. */
+static int apply_option(int c, const char *arg, struct options *o)
+{
+	switch (c) {
+	case OPT_SOCKET: o->socket_path = arg; return 0;
+	case OPT_CONFIG: o->config_path = arg; o->config_given = true; return 0;
+	case OPT_SIM: return number_option("sim", arg, 0, 64, &o->cli.sim_devices);
+	case OPT_SIM_QUEUES: return number_option("sim-queues", arg, 1, 4096, &o->cli.sim_queues);
+	case OPT_ENGINE_THREADS: return number_option("engine-threads", arg, 1, 256, &o->cli.engine_threads);
+	case OPT_MAX_QUEUES:
+		return number_option("max-queues-per-user", arg, 0, 65536, &o->cli.max_queues_per_user);
+	case OPT_MAX_CONNECTIONS:
+		return number_option("max-connections-per-user", arg, 1, 65536, &o->cli.max_connections_per_user);
+	case OPT_SYSFS_ROOT: o->sysfs_root = arg; return 0;
+	case OPT_DEV_ROOT: o->dev_root = arg; return 0;
+	case OPT_LOG_LEVEL: return log_level_option(arg);
+	case 'h': help(); return 1;
+	case OPT_VERSION: printf("accel-broker %s\n", ACCEL_VERSION); return 1;
+	default: return -EINVAL;
+	}
 }
 
 /* Returns 1 to run, 0 to exit successfully (--help), or a negative errno. */
@@ -86,7 +121,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ 0 },
 	};
-	int c, r = 0;
+	int c, r;
 
 	*o = (struct options){
 		.socket_path = ACCEL_DEFAULT_SOCKET,
@@ -96,38 +131,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 	};
 	config_init_unset(&o->cli);
 	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) >= 0) {
-		switch (c) {
-		case OPT_SOCKET: o->socket_path = optarg; break;
-		case OPT_CONFIG: o->config_path = optarg; o->config_given = true; break;
-		case OPT_SIM: r = number_option("sim", optarg, 0, 64, &o->cli.sim_devices); break;
-		case OPT_SIM_QUEUES: r = number_option("sim-queues", optarg, 1, 4096, &o->cli.sim_queues); break;
-		case OPT_ENGINE_THREADS:
-			r = number_option("engine-threads", optarg, 1, 256, &o->cli.engine_threads);
-			break;
-		case OPT_MAX_QUEUES:
-			r = number_option("max-queues-per-user", optarg, 0, 65536, &o->cli.max_queues_per_user);
-			break;
-		case OPT_MAX_CONNECTIONS:
-			r = number_option("max-connections-per-user", optarg, 1, 65536,
-					  &o->cli.max_connections_per_user);
-			break;
-		case OPT_SYSFS_ROOT: o->sysfs_root = optarg; break;
-		case OPT_DEV_ROOT: o->dev_root = optarg; break;
-		case OPT_LOG_LEVEL:
-			r = log_level_from_string(optarg);
-			if (r < 0) {
-				fprintf(stderr, "accel-broker: --log-level: unknown level \"%s\"\n", optarg);
-				break;
-			}
-			log_set_level(r);
-			r = 0;
-			break;
-		case 'h': help(); return 0;
-		case OPT_VERSION: printf("accel-broker %s\n", ACCEL_VERSION); return 0;
-		default: return -EINVAL;
-		}
-		if (r < 0)
-			return r;
+		r = apply_option(c, optarg, o);
+		if (r != 0)
+			return r < 0 ? r : 0;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "accel-broker: unexpected argument \"%s\"\n", argv[optind]);
@@ -135,6 +141,20 @@ static int parse_options(int argc, char **argv, struct options *o)
 	}
 	return 1;
 }
+
+/* Everything the running broker is made of, in start-up order. */
+struct service {
+	struct settings settings;
+	sd_event *event;
+	struct broker broker;
+	bool broker_up;
+	struct sim_engine *engine;
+	struct manager manager;
+	struct broker_watcher fdstore;	/* follows the queues when systemd keeps them */
+	bool fdstore_followed;
+	struct dbus_api dbus;
+	struct server server;
+};
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
@@ -152,26 +172,56 @@ static void notify_ready(struct broker *b)
 
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
-	struct broker *b = userdata;
+	struct service *svc = userdata;
 	struct accel_error e = { 0 };
 
 	(void)s;
 	(void)si;
 	log_info("Received SIGHUP, reloading the configuration");
 	sd_notify(0, "RELOADING=1");
-	broker_reload(b, NULL, &e);	/* logs what went wrong; the old settings stay */
-	notify_ready(b);
+	manager_reload(&svc->manager, &e);	/* logs what went wrong; the old settings stay */
+	notify_ready(&svc->broker);
+	return 0;
+}
+
+/* Before any thread exists, so that every thread inherits the mask. */
+static void block_signals(void)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGPIPE);
+	sigaddset(&mask, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+}
+
+static int watch_signals(struct service *svc)
+{
+	int r;
+
+	/* WATCHDOG=1 from the loop itself, at half of WatchdogSec=: a stuck loop is restarted. */
+	r = sd_event_set_watchdog(svc->event, true);
+	if (r < 0)
+		log_warning_errno(r, "Could not set up the watchdog");
+	if ((r = sd_event_add_signal(svc->event, NULL, SIGTERM, on_signal, NULL)) < 0 ||
+	    (r = sd_event_add_signal(svc->event, NULL, SIGINT, on_signal, NULL)) < 0 ||
+	    (r = sd_event_add_signal(svc->event, NULL, SIGHUP, on_sighup, svc)) < 0)
+		return log_error_errno(r, "Could not watch signals");
 	return 0;
 }
 
 static int setup_devices(struct broker *b, const struct options *o, const struct config *cfg,
 			 struct sim_engine **engine)
 {
+	struct device_changes found;
 	int n_uacce, n_sim, r;
 
-	n_uacce = backend_uacce_add_devices(b, o->sysfs_root, o->dev_root);
-	if (n_uacce < 0)
-		return n_uacce;
+	r = backend_uacce_rescan(&b->devices, o->sysfs_root, o->dev_root, &found);
+	n_uacce = (int)broker_apply_device_changes(b, &found);
+	if (r < 0)
+		return r;
 	n_sim = cfg->sim_devices != CONFIG_UNSET ? cfg->sim_devices : (n_uacce == 0 ? 2 : 0);
 	if (n_sim == 0)
 		return 0;
@@ -180,92 +230,100 @@ static int setup_devices(struct broker *b, const struct options *o, const struct
 			      engine);
 	if (r < 0)
 		return r;
-	return backend_sim_add_devices(b, *engine, (unsigned)n_sim, (unsigned)cfg->sim_queues);
+	r = backend_sim_create_devices(*engine, (unsigned)n_sim, (unsigned)cfg->sim_queues, &found);
+	if (r < 0)
+		return r;
+	broker_apply_device_changes(b, &found);
+	return 0;
+}
+
+/* The listening socket and, after a restart, the queues handed out before; then the listeners. */
+static int start_listeners(struct service *svc, const struct options *o)
+{
+	int listen_fd, r;
+
+	if (fdstore_available()) {
+		fdstore_follow(&svc->broker, &svc->fdstore);
+		svc->fdstore_followed = true;
+	}
+	listen_fd = fdstore_take_passed(&svc->broker);
+	if (listen_fd < 0 && listen_fd != -ENOENT)
+		return listen_fd;
+	r = dbus_api_init(&svc->dbus, svc->event, &svc->broker);
+	if (r < 0)
+		return r;
+	return server_init(&svc->server, svc->event, &svc->broker, o->socket_path, listen_fd,
+			   varlink_api_dispatch);
+}
+
+static int service_start(struct service *svc, const struct options *o)
+{
+	struct broker_limits limits;
+	int r;
+
+	settings_limits(&svc->settings.cfg, &limits);
+	broker_init(&svc->broker, &limits, svc->event);
+	svc->broker_up = true;
+	broker_set_policy(&svc->broker, &svc->settings.policy, false);
+	r = watch_signals(svc);
+	if (r < 0)
+		return r;
+	r = setup_devices(&svc->broker, o, &svc->settings.cfg, &svc->engine);
+	if (r < 0)
+		return r;
+	r = manager_init(&svc->manager, svc->event, &svc->broker, &svc->settings, o->sysfs_root, o->dev_root);
+	if (r < 0)
+		return r;
+	return start_listeners(svc, o);
+}
+
+/*
+ * Queues first (kept in the fd store, or revoked while the watchers can
+ * still hear it), then connections, devices, the engine.
+ */
+static void service_stop(struct service *svc)
+{
+	if (svc->broker_up)
+		broker_shutdown(&svc->broker);
+	server_finish(&svc->server);
+	dbus_api_finish(&svc->dbus);
+	manager_finish(&svc->manager);
+	if (svc->fdstore_followed)
+		broker_unwatch(&svc->fdstore);
+	if (svc->broker_up)
+		broker_finish(&svc->broker);
+	sim_engine_destroy(svc->engine);
+	settings_finish(&svc->settings);
+	sd_event_unref(svc->event);
 }
 
 static int run(const struct options *o)
 {
-	struct settings settings = {
-		.path = o->config_path, .must_exist = o->config_given, .cli = o->cli,
+	struct service svc = {
+		.settings = { .path = o->config_path, .must_exist = o->config_given, .cli = o->cli },
+		.server = { .listen_fd = -1 },
 	};
-	const struct config *cfg = &settings.cfg;
-	struct broker_limits limits;
-	struct broker broker;
-	struct server server = { .listen_fd = -1 };
-	struct hotplug hotplug = { .fd = -1 };
-	struct dbus_api dbus = { 0 };
-	struct sim_engine *engine = NULL;
-	sd_event *event = NULL;
-	sigset_t mask;
-	int listen_fd, r;
+	int r;
 
-	r = settings_load(&settings);
+	r = settings_load(&svc.settings);
 	if (r < 0)
 		return r;
-
-	/* Before any thread exists, so that every thread inherits the mask. */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGPIPE);
-	sigaddset(&mask, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &mask, NULL);
-
-	r = sd_event_default(&event);
-	if (r < 0)
+	block_signals();
+	r = sd_event_default(&svc.event);
+	if (r < 0) {
+		settings_finish(&svc.settings);
 		return log_error_errno(r, "Could not create the event loop");
-	settings_limits(cfg, &limits);
-	broker_init(&broker, &limits, event);
-	broker.settings = &settings;
-	broker_set_policy(&broker, &settings.policy, false);
-	/* WATCHDOG=1 from the loop itself, at half of WatchdogSec=: a stuck loop is restarted. */
-	r = sd_event_set_watchdog(event, true);
-	if (r < 0)
-		log_warning_errno(r, "Could not set up the watchdog");
-	if ((r = sd_event_add_signal(event, NULL, SIGTERM, on_signal, NULL)) < 0 ||
-	    (r = sd_event_add_signal(event, NULL, SIGINT, on_signal, NULL)) < 0 ||
-	    (r = sd_event_add_signal(event, NULL, SIGHUP, on_sighup, &broker)) < 0) {
-		log_error_errno(r, "Could not watch signals");
-		goto out;
 	}
-	r = setup_devices(&broker, o, cfg, &engine);
-	if (r < 0)
-		goto out;
-	r = hotplug_init(&hotplug, event, &broker, o->sysfs_root, o->dev_root);
-	if (r < 0)
-		goto out;
-	/* The listening socket and, after a restart, the queues handed out before. */
-	broker.fdstore = fdstore_available();
-	listen_fd = fdstore_take_passed(&broker);
-	if (listen_fd < 0 && listen_fd != -ENOENT) {
-		r = listen_fd;
-		goto out;
+	r = service_start(&svc, o);
+	if (r >= 0) {
+		notify_ready(&svc.broker);
+		log_info("accel-broker %s ready", ACCEL_VERSION);
+		r = sd_event_loop(svc.event);
+		if (r < 0)
+			log_error_errno(r, "Event loop failed");
+		sd_notify(0, "STOPPING=1");
 	}
-	r = dbus_api_init(&dbus, event, &broker);
-	if (r < 0)
-		goto out;
-	r = server_init(&server, event, &broker, o->socket_path, listen_fd, varlink_api_dispatch);
-	if (r < 0)
-		goto out;
-	notify_ready(&broker);
-	log_info("accel-broker %s ready", ACCEL_VERSION);
-	r = sd_event_loop(event);
-	if (r < 0)
-		log_error_errno(r, "Event loop failed");
-	sd_notify(0, "STOPPING=1");
-out:
-	/*
-	 * Queues first (kept in the fd store, or revoked while the watchers
-	 * can still hear it), then connections, devices, the engine.
-	 */
-	broker_shutdown(&broker);
-	server_finish(&server);
-	dbus_api_finish(&dbus);
-	hotplug_finish(&hotplug);
-	broker_finish(&broker);
-	sim_engine_destroy(engine);
-	settings_finish(&settings);
-	sd_event_unref(event);
+	service_stop(&svc);
 	return r;
 }
 

@@ -139,7 +139,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	broker_init(&b, &(struct broker_limits){ .admin_gid = -1 }, NULL);
-	if (backend_uacce_add_devices(&b, root, "/nonexistent") < 0)
+	struct device_changes found;
+	int r = backend_uacce_rescan(&b.devices, root, "/nonexistent", &found);
+
+	broker_apply_device_changes(&b, &found);
+	if (r < 0)
 		abort();
 	list_for_each(d, &b.devices, link) {
 		/* What ListDevices shows of it. */

@@ -50,6 +50,7 @@ static const struct peer peers[N_CONNECTIONS] = {
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	struct device_changes found;
 	struct broker_limits limits = {
 		.max_connections_per_user = 64,
 		.max_connections = 4096,
@@ -70,8 +71,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	broker_init(&broker, &limits, event);
 	policy_init(&policy, 4);
 	broker_set_policy(&broker, &policy, false);
-	if (sim_engine_create(1, &engine) < 0 || backend_sim_add_devices(&broker, engine, 2, 4) < 0)
+	if (sim_engine_create(1, &engine) < 0 || backend_sim_create_devices(engine, 2, 4, &found) < 0)
 		abort();
+	broker_apply_device_changes(&broker, &found);
 	server = (struct server){ .event = event, .broker = &broker, .dispatch = varlink_api_dispatch,
 			      .listen_fd = -1 };
 	list_init(&server.connections);

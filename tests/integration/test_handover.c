@@ -133,6 +133,64 @@ static void process_lifetime_outlives_the_connection_not_the_owner(void **state)
 	accel_disconnect(c2);
 }
 
+/* The states ListQueues shows for @c, in list order, comma-separated, into @out. */
+static void list_states(struct accel_client *c, char *out, size_t size)
+{
+	char *text = list_queues(c), *at = text;
+	size_t n = 0;
+
+	out[0] = '\0';
+	while ((at = strstr(at, "\"state\":\"")) && n + 1 < size) {
+		at += strlen("\"state\":\"");
+		n += (size_t)snprintf(out + n, size - n, "%s%.*s", n ? "," : "", (int)strcspn(at, "\""), at);
+	}
+	free(text);
+}
+
+/* Ask ListQueues until it shows @want: the broker hears a closed connection on its own time. */
+static void wait_states(struct accel_client *c, const char *want)
+{
+	char states[256];
+
+	for (int i = 0; i < 1000; i++) {
+		list_states(c, states, sizeof(states));
+		if (strcmp(states, want) == 0)
+			return;
+	}
+	assert_string_equal(states, want);
+}
+
+/* A queue's state is set when its life changes, and ListQueues shows it. */
+static void list_queues_shows_each_queue_state(void **state)
+{
+	struct accel_client *c, *c2;
+	struct accel_queue *offered, *kept, *again, *claimed;
+	char token[ACCEL_TOKEN_SIZE];
+	uint64_t kept_id;
+
+	assert_int_equal(start_with("[defaults]\nlifetime = process\n", NULL), 0);
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	assert_int_equal(accel_acquire(c, "crc32c", NULL, &offered), 0);
+	assert_int_equal(accel_acquire(c, "crc32c", NULL, &kept), 0);
+	kept_id = accel_queue_id(kept);
+	wait_states(c, "active,active");
+	assert_int_equal(accel_transfer(offered, token), 0);
+	wait_states(c, "transferring,active");
+	/* Its connection closes: the offer stands, the other waits for its owner. */
+	accel_disconnect(c);
+	assert_int_equal(accel_connect(broker.sock, &c2), 0);
+	wait_states(c2, "transferring,detached");
+	assert_int_equal(accel_attach(c2, kept_id, &again), 0);
+	wait_states(c2, "transferring,active");
+	assert_int_equal(accel_claim(c2, token, &claimed), 0);
+	wait_states(c2, "active,active");
+	accel_release(kept);	/* the old handle: unmap only, it has no client (accel_transfer() let go of offered) */
+	assert_int_equal(accel_release(claimed), 0);
+	assert_int_equal(accel_release(again), 0);
+	wait_states(c2, "");
+	accel_disconnect(c2);
+}
+
 static void detached_queue_dies_with_its_owner(void **state)
 {
 	struct accel_client *c;
@@ -550,6 +608,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(process_lifetime_outlives_the_connection_not_the_owner, stop),
+		cmocka_unit_test_teardown(list_queues_shows_each_queue_state, stop),
 		cmocka_unit_test_teardown(detached_queue_dies_with_its_owner, stop),
 		cmocka_unit_test_teardown(connection_lifetime_is_the_default, stop),
 		cmocka_unit_test_teardown(transfer_hands_the_queue_to_another_process, stop),

@@ -17,12 +17,23 @@
 #include "device.h"
 #include "log.h"
 #include "sim_engine.h"
+#include "util.h"
 
 struct fixture {
 	struct broker b;
 	struct policy policy;
 	struct sim_engine *engine;
 };
+
+static int add_sim_devices(struct broker *b, struct sim_engine *engine, unsigned n, unsigned queues)
+{
+	struct device_changes found;
+	int r = backend_sim_create_devices(engine, n, queues, &found);
+
+	if (r == 0)
+		broker_apply_device_changes(b, &found);
+	return r;
+}
 
 static int setup(void **state)
 {
@@ -34,7 +45,7 @@ static int setup(void **state)
 	policy_init(&f->policy, 5);
 	broker_set_policy(&f->b, &f->policy, false);
 	assert_int_equal(sim_engine_create(1, &f->engine), 0);
-	assert_int_equal(backend_sim_add_devices(&f->b, f->engine, 2, 3), 0);
+	assert_int_equal(add_sim_devices(&f->b, f->engine, 2, 3), 0);
 	*state = f;
 	return 0;
 }
@@ -186,11 +197,13 @@ struct heard {
 	unsigned n;
 };
 
-static void heard_revoked(struct broker_watcher *w, const struct queue *q, const char *reason)
+static void heard_revoked(struct broker_watcher *w, const struct queue *q, enum queue_state from,
+			  const char *reason)
 {
 	struct heard *h = (struct heard *)w;
 
-	if (h->n < 8)
+	(void)from;
+	if (h->n < 8 && q->state == QUEUE_REVOKED)
 		snprintf(h->events[h->n++], sizeof(h->events[0]), "revoked %llu %s",
 			 (unsigned long long)q->id, reason);
 }
@@ -208,7 +221,7 @@ static void removed_device_takes_its_queues_with_it(void **state)
 	struct fixture *f = *state;
 	struct accel_error e = { 0 };
 	struct peer root = { .uid = 0, .admin = true };
-	struct heard h = { .w = { .peer = &root, .queue_revoked = heard_revoked,
+	struct heard h = { .w = { .peer = &root, .queue_changed = heard_revoked,
 				  .device_changed = heard_device } };
 	struct queue *q0, *q1;
 	int owner;
@@ -292,6 +305,87 @@ static void parse(struct policy *p, const char *section, const char *key, const 
 	assert_int_equal(policy_parse(p, section, key, value, "test", err, sizeof(err)), 1);
 }
 
+struct record {
+	struct broker_watcher w;
+	char events[16][48];
+	unsigned n;
+};
+
+static void record(struct broker_watcher *w, const char *fmt, unsigned long long id, const char *what)
+{
+	struct record *r = (struct record *)w;
+
+	if (r->n < 16)
+		snprintf(r->events[r->n++], sizeof(r->events[0]), fmt, id, what);
+}
+
+static void recorded_added(struct broker_watcher *w, const struct queue *q, enum queue_origin origin)
+{
+	record(w, "added %llu %s", q->id, origin == QUEUE_ACQUIRED ? "acquired" :
+					  origin == QUEUE_CLAIMED ? "claimed" : "adopted");
+}
+
+static void recorded_changed(struct broker_watcher *w, const struct queue *q, enum queue_state from,
+			     const char *reason)
+{
+	(void)from;
+	(void)reason;
+	record(w, "%llu %s", q->id, queue_state_to_string(q->state));
+}
+
+static void recorded_removed(struct broker_watcher *w, const struct queue *q)
+{
+	record(w, "removed %llu%s", q->id, "");
+}
+
+static void recorded_policy(struct broker_watcher *w, const struct policy *p)
+{
+	(void)p;
+	record(w, "policy%llu%s", 0, "");
+}
+
+/*
+ * What the fd store and the monitors hear: every record's coming, change of
+ * state and going, a claim as the giver's record going and the receiver's
+ * coming, a new policy; a watcher with a peer hears only the queues it may
+ * see, and queues kept for the next broker go unannounced.
+ */
+static void watchers_hear_every_change_of_a_queue_record(void **state)
+{
+	struct fixture *f = *state;
+	struct record all = { .w = { .queue_added = recorded_added, .queue_changed = recorded_changed,
+				     .queue_removed = recorded_removed, .policy_replaced = recorded_policy } };
+	struct peer other = { .uid = 1001 }, owner = { .uid = 1000, .gid = 1000, .pid = 100 };
+	struct record others = { .w = all.w };
+	const char *want[] = { "added 1 acquired", "1 transferring", "removed 1", "added 1 claimed",
+			       "1 released", "removed 1", "policy0", "added 2 acquired" };
+	char token[QUEUE_TOKEN_LEN + 1];
+	struct accel_error e = { 0 };
+	struct queue *q;
+	int h1, h2;
+
+	others.w.peer = &other;
+	f->b.limits.transfer_timeout_usec = 60u * 1000000u;
+	broker_watch(&f->b, &all.w);
+	broker_watch(&f->b, &others.w);
+	assert_int_equal(acquire(f, 1000, &h1, "copy", NULL, &q, &e), 0);
+	assert_int_equal(broker_transfer(&f->b, &owner, &h1, q->id, token, &e), 0);
+	assert_int_equal(q->state, QUEUE_TRANSFERRING);
+	assert_int_equal(broker_claim(&f->b, &owner, &h2, token, &q, &e), 0);
+	assert_int_equal(q->state, QUEUE_ACTIVE);
+	broker_release_holder(&f->b, &h2);
+	broker_set_policy(&f->b, &f->policy, false);
+	assert_int_equal(acquire(f, 1000, &h1, "copy", NULL, &q, &e), 0);
+	f->b.keep_queues = true;	/* kept for the next broker: nothing to tell */
+	broker_shutdown(&f->b);
+	assert_int_equal(all.n, ELEMENTSOF(want));
+	for (unsigned i = 0; i < ELEMENTSOF(want); i++)
+		assert_string_equal(all.events[i], want[i]);
+	assert_int_equal(others.n, 1);	/* the policy only: none of uid 1000's queues */
+	broker_unwatch(&all.w);
+	broker_unwatch(&others.w);
+}
+
 /* A crc32c queue another broker on the same engine left in the fd store, and its device. */
 static int queue_of_a_previous_broker(struct fixture *f, char *device, size_t size)
 {
@@ -302,13 +396,13 @@ static int queue_of_a_previous_broker(struct fixture *f, char *device, size_t si
 	int holder, fd;
 
 	broker_init(&previous, &f->b.limits, NULL);
-	assert_int_equal(backend_sim_add_devices(&previous, f->engine, 2, 3), 0);
+	assert_int_equal(add_sim_devices(&previous, f->engine, 2, 3), 0);
 	assert_int_equal(broker_acquire(&previous, &root, &holder, &(struct acquire_request){ "crc32c", NULL, -1 },
 					&q, &e), 0);
 	fd = dup(q->fd);
 	assert_true(fd >= 0);
 	snprintf(device, size, "%s", q->device->name);
-	previous.fdstore = true;	/* its queues live on */
+	previous.keep_queues = true;	/* its queues live on (in the fd store) */
 	broker_finish(&previous);
 	return fd;
 }
@@ -404,6 +498,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(removed_device_takes_its_queues_with_it, setup, teardown),
 		cmocka_unit_test_setup_teardown(claims_follow_the_owners_transfer_rule_and_the_receivers_quota, setup, teardown),
 		cmocka_unit_test_setup_teardown(running_counts_match_a_recount_through_every_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(watchers_hear_every_change_of_a_queue_record, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("broker", tests, NULL, NULL);

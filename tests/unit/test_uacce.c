@@ -31,6 +31,16 @@ struct tree {
 	char dev[64];		/* dev root */
 };
 
+
+/* What the service does at start: the devices the uacce backend finds, handed to the broker. */
+static int add_uacce_devices(struct broker *b, const char *sysfs_root, const char *dev_root)
+{
+	struct device_changes found;
+	int r = backend_uacce_rescan(&b->devices, sysfs_root, dev_root, &found);
+	unsigned n = broker_apply_device_changes(b, &found);
+
+	return r < 0 ? r : (int)n;
+}
 static void put(const char *dir, const char *name, const char *content)
 {
 	char path[512];
@@ -283,7 +293,7 @@ static void discovery_keeps_good_devices_and_skips_the_rest(void **state)
 	snprintf(dir, sizeof(dir), "%s/isolated-0", t->root);
 	put(dir, "isolate", "1\n");
 	broker_init(&b, &limits, NULL);
-	assert_int_equal(backend_uacce_add_devices(&b, t->root, t->dev), 2);
+	assert_int_equal(add_uacce_devices(&b, t->root, t->dev), 2);
 	d = broker_find_device(&b, "hisi_zip-0");
 	assert_non_null(d);
 	assert_string_equal(d->ops->name, "uacce");
@@ -310,7 +320,7 @@ static void missing_sysfs_root_means_no_devices(void **state)
 	struct broker b;
 
 	broker_init(&b, &limits, NULL);
-	assert_int_equal(backend_uacce_add_devices(&b, "/nonexistent/uacce", "/dev"), 0);
+	assert_int_equal(add_uacce_devices(&b, "/nonexistent/uacce", "/dev"), 0);
 	broker_finish(&b);
 }
 
@@ -331,7 +341,7 @@ static void acquire_names_what_went_wrong(void **state)
 	unlink(dir);	/* a mainline kernel */
 	add_device(t, "zip-0", "0\n", "4\n");
 	broker_init(&b, &limits, NULL);
-	assert_int_equal(backend_uacce_add_devices(&b, t->root, t->dev), 2);
+	assert_int_equal(add_uacce_devices(&b, t->root, t->dev), 2);
 
 	assert_int_equal(broker_acquire(&b, &peer, &owner, &(struct acquire_request){ "sm4", NULL, -1 },
 					&q, &e), -EXDEV);
@@ -380,7 +390,7 @@ static void sva_device_is_served_unstarted_where_the_kernel_can_bind_and_revoke(
 	put(dir, "features", "bind_mm\n");
 	add_device(t, "plain-0", "0\n", "4\n");
 	broker_init(&b, &limits, NULL);
-	assert_int_equal(backend_uacce_add_devices(&b, t->root, t->dev), 3);
+	assert_int_equal(add_uacce_devices(&b, t->root, t->dev), 3);
 	assert_true(broker_find_device(&b, "sva-0")->bind_client);
 	assert_true(broker_find_device(&b, "sva-0")->revocable);
 	assert_false(broker_find_device(&b, "plain-0")->bind_client);
@@ -424,7 +434,7 @@ static void claimed_sva_queue_is_a_fresh_one(void **state)
 	snprintf(dir, sizeof(dir), "%s/sva-0", t->root);
 	put(dir, "algorithms", "sm4\n");
 	broker_init(&b, &with_transfers, NULL);
-	assert_int_equal(backend_uacce_add_devices(&b, t->root, t->dev), 1);
+	assert_int_equal(add_uacce_devices(&b, t->root, t->dev), 1);
 	assert_int_equal(broker_acquire(&b, &giver, &holder_a, &(struct acquire_request){ "sm4", NULL, -1 },
 					&q, &e), 0);
 	old_fd = q->fd;
@@ -458,7 +468,7 @@ static void sva_queue_is_adopted_after_a_restart(void **state)
 	assert_int_equal(unlink(node), 0);
 	assert_int_equal(symlink("/dev/null", node), 0);
 	broker_init(&b, &limits, NULL);
-	assert_int_equal(backend_uacce_add_devices(&b, t->root, t->dev), 1);
+	assert_int_equal(add_uacce_devices(&b, t->root, t->dev), 1);
 
 	q = calloc(1, sizeof(*q));
 	*q = (struct queue){ .id = 7, .uid = 1000, .gid = 1000, .pid = 1,
@@ -500,7 +510,7 @@ static void raw_queue_is_handed_out_as_opened(void **state)
 
 	add_device(t, "plain-0", "0\n", "4\n");
 	broker_init(&b, &limits, NULL);
-	assert_int_equal(backend_uacce_add_devices(&b, t->root, t->dev), 1);
+	assert_int_equal(add_uacce_devices(&b, t->root, t->dev), 1);
 	assert_int_equal(broker_acquire(&b, &peer, &owner, &(struct acquire_request){ NULL, "plain-0", -1 },
 					&q, &e), 0);
 	assert_true(q->fd >= 0);
@@ -544,7 +554,7 @@ static void raw_queue_counts_against_every_algorithm_limit(void **state)
 	parse(&policy, "defaults", "max_queues.gzip", "1");
 	broker_init(&b, &limits, NULL);
 	broker_set_policy(&b, &policy, false);
-	assert_int_equal(backend_uacce_add_devices(&b, t->root, t->dev), 1);
+	assert_int_equal(add_uacce_devices(&b, t->root, t->dev), 1);
 	assert_int_equal(broker_acquire(&b, &peer, &owner, &(struct acquire_request){ NULL, "zip-0", -1 },
 					&raw, &e), 0);
 	/* gzip's one queue is the raw one. */

@@ -48,6 +48,7 @@ static int setup(void **state)
 	};
 	const struct peer peer = { .uid = 1000, .gid = 1000, .pid = 1, .groups = { 1000 }, .n_groups = 1 };
 	struct fixture *f = calloc(1, sizeof(*f));
+	struct device_changes found;
 	int sv[2];
 
 	assert_non_null(f);
@@ -56,7 +57,8 @@ static int setup(void **state)
 	policy_init(&f->policy, 4);
 	broker_set_policy(&f->broker, &f->policy, false);
 	assert_int_equal(sim_engine_create(1, &f->engine), 0);
-	assert_int_equal(backend_sim_add_devices(&f->broker, f->engine, 2, 4), 0);
+	assert_int_equal(backend_sim_create_devices(f->engine, 2, 4, &found), 0);
+	broker_apply_device_changes(&f->broker, &found);
 	f->server = (struct server){ .event = f->event, .broker = &f->broker,
 				     .dispatch = varlink_api_dispatch, .listen_fd = -1 };
 	list_init(&f->server.connections);

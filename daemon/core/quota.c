@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "nss.h"
+#include "util.h"
+
+struct quota_fill {
+	struct broker *b;
+	struct quota *q;
+	int error;
+};
+
+static void quota_add_restriction(const struct limit_info *l, struct quota_fill *f)
+{
+	struct quota_restriction *all, *r;
+
+	all = realloc(f->q->restrictions, (f->q->n_restrictions + 1) * sizeof(*all));
+	if (!all) {
+		f->error = -ENOMEM;
+		return;
+	}
+	f->q->restrictions = all;
+	r = &all[f->q->n_restrictions++];
+	snprintf(r->key, sizeof(r->key), "%s", l->key);
+	snprintf(r->value, sizeof(r->value), "%s", l->value);
+	snprintf(r->where, sizeof(r->where), "%s", l->where);
+	r->gid = l->group ? (long)l->gid : -1;
+}
+
+static void quota_add(const struct limit_info *l, void *data)
+{
+	struct quota_fill *f = data;
+	struct quota_line *lines, *line;
+
+	if (l->value) {
+		quota_add_restriction(l, f);
+		return;
+	}
+	lines = realloc(f->q->lines, (f->q->n_lines + 1) * sizeof(*lines));
+
+	if (!lines) {
+		f->error = -ENOMEM;
+		return;
+	}
+	f->q->lines = lines;
+	line = &lines[f->q->n_lines++];
+	snprintf(line->key, sizeof(line->key), "%s%s", l->key, l->algorithm ? l->algorithm : "");
+	snprintf(line->where, sizeof(line->where), "%s", l->where);
+	line->limit = l->limit;
+	line->gid = l->group ? (long)l->gid : -1;
+	if (strcmp(l->key, "pool_max_queues") == 0)
+		line->used = tally_pool(&f->b->tally, l->gid);
+	else
+		line->used = l->algorithm ? tally_user_limit(&f->b->tally, f->q->uid, l->algorithm) :
+					    tally_user(&f->b->tally, f->q->uid, NULL);
+}
+
+static void quota_clearp(struct quota *q)
+{
+	free(q->lines);
+	free(q->restrictions);
+}
+
+int broker_get_quota(struct broker *b, const struct peer *peer, const char *user,
+		     struct quota *out, struct accel_error *e)
+{
+	_cleanup_(quota_clearp) struct quota q = { 0 };
+	gid_t groups[POLICY_MAX_GROUPS];
+	struct caller caller = { peer->uid, peer->groups, peer->n_groups };
+	struct quota_fill f = { b, &q, 0 };
+	uid_t uid = peer->uid;
+
+	*out = (struct quota){ 0 };
+	if (user) {
+		if (nss_parse_user(user, &uid) < 0)
+			return accel_error_set(e, ERR_INVALID_PARAMETER, "no user \"%.64s\"", user);
+		if (uid != peer->uid && !peer->admin)
+			return accel_error_set(e, ERR_PERMISSION_DENIED,
+					       "only an administrator may see another user's quota");
+	}
+	if (uid != peer->uid)	/* not connected: its groups as the user database says */
+		caller = (struct caller){ uid, groups, nss_user_groups(uid, groups, ELEMENTSOF(groups)) };
+	q.uid = uid;
+	out->uid = uid;
+	if (!b->policy)
+		return accel_error_set(e, ERR_INVALID_PARAMETER, "no policy in force");
+	q.allowed = policy_describe(b->policy, &caller, quota_add, &f);
+	policy_terms(b->policy, &caller, &q.terms);
+	if (f.error < 0)
+		return accel_error_set(e, ERR_INVALID_PARAMETER, "out of memory");
+	*out = q;
+	q = (struct quota){ 0 };	/* the caller's now */
+	return 0;
+}

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: MIT
+#include "broker.h"
+#include "device.h"
+#include "log.h"
+#include "nss.h"
+#include "queue.h"
+
+/* @asker: who asked for it (Revoke), or NULL when the broker decided. */
+static void revoke_queue(struct broker *b, struct queue *q, const char *reason, const struct peer *asker)
+{
+	if (asker)
+		log_notice("Revoking queue %llu on %s of uid %u pid %d: %s, asked by uid %u pid %d",
+			   (unsigned long long)q->id, q->device->name, (unsigned)q->uid, (int)q->pid, reason,
+			   (unsigned)asker->uid, (int)asker->pid);
+	else
+		log_info("Revoking queue %llu on %s of uid %u pid %d: %s", (unsigned long long)q->id,
+			 q->device->name, (unsigned)q->uid, (int)q->pid, reason);
+	/* Stop it first: a watcher that hears of it must find it dead. */
+	q->device->ops->queue_stop(q->device, q);
+	queue_set_state(b, q, QUEUE_REVOKED, reason);
+	queue_end(b, q, QUEUE_REVOKED);
+}
+
+void broker_revoke(struct broker *b, struct queue *q, const char *reason)
+{
+	revoke_queue(b, q, reason, NULL);
+}
+
+void broker_owner_exited(struct broker *b, struct owner *o)
+{
+	struct queue *q, *tmp;
+
+	list_for_each_safe(q, tmp, &b->queues, link)
+		if (q->process == o)
+			broker_revoke(b, q, REVOKE_OWNER_EXITED);
+}
+
+int broker_revoke_matching(struct broker *b, const struct peer *peer,
+			   const struct revoke_request *req, struct accel_error *e)
+{
+	struct queue *q, *tmp;
+	struct device *dev = NULL;
+	uid_t uid = 0;
+	int n = 0;
+
+	if ((req->queue_id != 0) + (req->user != NULL) + (req->device != NULL) != 1)
+		return accel_error_set(e, ERR_INVALID_PARAMETER,
+				       "name exactly one of queue_id, user and device");
+	if (req->queue_id) {
+		q = queue_index_find(&b->index, req->queue_id);
+		if (q && broker_may_see(peer, q)) {
+			revoke_queue(b, q, REVOKE_ADMIN, peer);
+			return 1;
+		}
+		return accel_error_set(e, ERR_NO_SUCH_QUEUE, "no queue %llu",
+				       (unsigned long long)req->queue_id);
+	}
+	if (req->user) {
+		if (nss_parse_user(req->user, &uid) < 0)
+			return accel_error_set(e, ERR_INVALID_PARAMETER, "no user \"%.64s\"", req->user);
+		if (!peer->admin && uid != peer->uid)
+			return accel_error_set(e, ERR_PERMISSION_DENIED,
+					       "only an administrator may revoke another user's queues");
+	}
+	if (req->device) {
+		dev = broker_find_device(b, req->device);
+		if (!dev)
+			return accel_error_set(e, ERR_NO_SUCH_DEVICE, "no device \"%.64s\"", req->device);
+	}
+	list_for_each_safe(q, tmp, &b->queues, link) {
+		if (!broker_may_see(peer, q) || (req->user && q->uid != uid) || (dev && q->device != dev))
+			continue;
+		revoke_queue(b, q, REVOKE_ADMIN, peer);
+		n++;
+	}
+	return n;
+}

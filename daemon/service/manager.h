@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The one place above the core that changes it from outside a client's
+ * call: a reload (SIGHUP, or Reload through the core's hook) re-reads the
+ * settings and rescans the devices; a device event rescans.  The core is
+ * only ever called from here, never calls back.
+ */
+#ifndef ACCEL_DAEMON_MANAGER_H
+#define ACCEL_DAEMON_MANAGER_H
+
+#include <systemd/sd-event.h>
+
+#include "errors.h"
+#include "hotplug.h"
+
+struct broker;
+struct settings;
+
+struct manager {
+	struct broker *broker;
+	struct settings *settings;
+	const char *sysfs_root;	/* the uacce devices (e.g. /sys/class/uacce) */
+	const char *dev_root;	/* and their nodes (e.g. /dev) */
+	struct hotplug hotplug;
+};
+
+/* Follow device events and take @b's Reload; @b and @s outlive the manager. */
+int manager_init(struct manager *m, sd_event *event, struct broker *b, struct settings *s,
+		 const char *sysfs_root, const char *dev_root);
+void manager_finish(struct manager *m);
+
+/* Re-read the settings and put them in force, then rescan; queues revoked, or an error in @e. */
+int manager_reload(struct manager *m, struct accel_error *e);
+/* Add and remove uacce devices to match sysfs now; returns how many changed. */
+int manager_rescan(struct manager *m);
+
+#endif
