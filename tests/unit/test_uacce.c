@@ -584,6 +584,44 @@ static void raw_queue_counts_against_every_algorithm_limit(void **state)
 	policy_finish(&shrunk);
 }
 
+/*
+ * A raw queue claimed by another process of its user: the claim does not
+ * count the claimed queue against its receiver (transfer.c's check of
+ * every max_queues.ALG, enforce.c), though the raw queue is the one queue
+ * gzip's limit allows.
+ */
+static void raw_queue_may_be_claimed_at_an_algorithm_limit(void **state)
+{
+	struct tree *t = *state;
+	struct broker_limits timed = limits;
+	struct peer giver = { .uid = 1000, .gid = 1000, .pid = 1 };
+	struct peer receiver = { .uid = 1000, .gid = 1000, .pid = 2 };
+	char token[QUEUE_TOKEN_LEN + 1];
+	struct accel_error e = { 0 };
+	struct policy policy;
+	struct broker b;
+	struct queue *raw, *claimed;
+	int giver_holder, receiver_holder;
+
+	add_device(t, "zip-0", "0\n", "4\n");	/* zlib gzip */
+	policy_init(&policy, 8);
+	parse(&policy, "defaults", "max_queues.gzip", "1");
+	timed.transfer_timeout_usec = 60 * 1000000ull;
+	broker_init(&b, &timed, NULL);
+	broker_set_policy(&b, &policy, false);
+	assert_int_equal(add_uacce_devices(&b, t->root, t->dev), 1);
+	assert_int_equal(broker_acquire(&b, &giver, &giver_holder,
+					&(struct acquire_request){ NULL, "zip-0", -1 }, &raw, &e), 0);
+	assert_int_equal(broker_transfer(&b, &giver, &giver_holder, raw->id, token, &e), 0);
+	assert_int_equal(broker_claim(&b, &receiver, &receiver_holder, token, &claimed, &e), 0);
+	assert_ptr_equal(claimed, raw);
+	assert_string_equal(claimed->algorithm, "");
+	assert_int_equal(broker_user_queues(&b, 1000), 1);
+	assert_true(broker_counts_match(&b));
+	broker_finish(&b);
+	policy_finish(&policy);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -602,6 +640,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(sva_queue_is_adopted_after_a_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(raw_queue_is_handed_out_as_opened, setup, teardown),
 		cmocka_unit_test_setup_teardown(raw_queue_counts_against_every_algorithm_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(raw_queue_may_be_claimed_at_an_algorithm_limit, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("uacce", tests, NULL, NULL);
