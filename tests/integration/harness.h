@@ -46,9 +46,22 @@ const char *build_dir(void);
  */
 const char *broker_public_accelctl(struct broker_proc *b);
 
-/* fork(), the child dying with the test: a failed assertion leaves no process behind. */
+/*
+ * Every child a test makes comes from fork_child(): fork(), the child
+ * killed if the test process dies (PR_SET_PDEATHSIG) and registered until
+ * it is reaped.  A failed assertion leaves the test half-way (cmocka
+ * jumps out of it), so each teardown calls children_kill(), which kills
+ * and reaps whatever is registered; so does exit.  Reap them only through
+ * wait_status(), kill_child() or broker_stop() (which keep the register).
+ */
 pid_t fork_child(void);
 /* Wait for @pid: its exit status, or -1 if it did not exit normally. */
 int wait_status(pid_t pid);
+/* Register @pid, a grandchild that became ours (PR_SET_CHILD_SUBREAPER). */
+void child_adopt(pid_t pid);
+/* SIGKILL @pid and reap it. */
+void kill_child(pid_t pid);
+/* Kill and reap every child still registered (brokers too); how many there were. */
+int children_kill(void);
 
 #endif

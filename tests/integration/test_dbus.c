@@ -82,6 +82,7 @@ static int teardown(void **state)
 	char cmd[128];
 	int r = broker_stop(&broker);
 
+	children_kill();
 	if (bus_pid > 0)
 		kill(bus_pid, SIGTERM);	/* not our child: --fork made it the bus's own */
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
@@ -233,8 +234,7 @@ static void acquire_use_release_with_the_quota_shared(void **state)
 	if (bus_user == 0)
 		_exit(nobody_uses_the_bus(1));
 	assert_int_equal(wait_status(bus_user), 0);
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
+	kill_child(pid);
 	close(hold[0]);
 	close(hold[1]);
 }
@@ -316,8 +316,7 @@ static void leaving_the_bus_or_dying_reclaims(void **state)
 	assert_true(all_queues_gone());
 	close(go[0]);
 	close(go[1]);
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
+	kill_child(pid);
 
 	/* The process dies holding its name. */
 	pid = fork_child();
@@ -387,8 +386,7 @@ static void transfer_and_claim_over_the_bus(void **state)
 	assert_int_equal(wait_status(taker), 0);
 	/* The taker exited: its queue went with it, though the giver lives. */
 	assert_true(all_queues_gone());
-	kill(giver, SIGKILL);
-	waitpid(giver, NULL, 0);
+	kill_child(giver);
 	close(pipefd[0]);
 	close(pipefd[1]);
 }

@@ -57,8 +57,11 @@ static int start_with(const char *text, const char *const *extra)
 
 static int stop(void **state)
 {
+	int r = broker_stop(&broker);
+
 	unlink(conf);
-	return broker_stop(&broker) == 0 ? 0 : -1;
+	children_kill();
+	return r == 0 ? 0 : -1;
 }
 
 /* One crc32c through @q: the RFC 3720 check value of "123456789". */
@@ -159,8 +162,7 @@ static void detached_queue_dies_with_its_owner(void **state)
 	text = list_queues(c);
 	assert_non_null(strstr(text, "\"attached\":false"));
 	free(text);
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
+	kill_child(pid);
 	for (int i = 0; i < 500; i++) {
 		text = list_queues(c);
 		if (strcmp(text, "{\"queues\":[]}") == 0)

@@ -36,7 +36,10 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	return broker_stop(&broker) == 0 ? 0 : -1;
+	int r = broker_stop(&broker);
+
+	children_kill();
+	return r == 0 ? 0 : -1;
 }
 
 /* Wait up to 5 s for an event of @type on @ev. */
@@ -69,17 +72,17 @@ static void queue_dies_with_its_owner_while_a_child_holds_everything(void **stat
 {
 	struct accel_events *ev;
 	struct accel_event e;
-	int info[2], go[2], status;
+	int info[2], go[2];
 	uint64_t id;
 	int qfd;
-	pid_t parent;
+	pid_t parent, grandchild;
 
 	assert_int_equal(accel_events_open(broker.sock, &ev), 0);
 	assert_int_equal(pipe(info), 0);
 	assert_int_equal(pipe(go), 0);
 	/* The owner's child outlives it: make it ours to wait for. */
 	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
-	parent = fork();
+	parent = fork_child();
 	assert_true(parent >= 0);
 	if (parent == 0) {
 		struct accel_client *c;
@@ -98,9 +101,11 @@ static void queue_dies_with_its_owner_while_a_child_holds_everything(void **stat
 				munmap(m, 4096);
 		}
 		id = accel_queue_id(q);
-		if (fork() == 0) {
+		grandchild = fork();
+		if (grandchild == 0) {
 			/* The child keeps the connection and the queue fd open. */
 			struct accel_sim_regs *regs;
+			close(go[1]);	/* the test's end going is its end too */
 			if (read(go[0], &byte, 1) != 1)
 				_exit(2);
 			regs = mmap(NULL, 4096, PROT_READ, MAP_SHARED, qfd, 0);
@@ -109,12 +114,15 @@ static void queue_dies_with_its_owner_while_a_child_holds_everything(void **stat
 			_exit(regs->state == ACCEL_SIM_STATE_REVOKED ? 0 : 4);
 		}
 		(void)!write(info[1], &id, sizeof(id));
+		(void)!write(info[1], &grandchild, sizeof(grandchild));
 		_exit(0);	/* the owner exits; its child lives on */
 	}
 	close(info[1]);
 	assert_int_equal(read(info[0], &id, sizeof(id)), (ssize_t)sizeof(id));
-	assert_int_equal(waitpid(parent, &status, 0), parent);
-	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(read(info[0], &grandchild, sizeof(grandchild)), (ssize_t)sizeof(grandchild));
+	assert_true(grandchild > 0);
+	assert_int_equal(wait_status(parent), 0);
+	child_adopt(grandchild);	/* ours now (the subreaper), and killed at teardown */
 	assert_int_equal(next_event(ev, "revoked", &e), 1);
 	assert_int_equal(e.queue_id, id);
 	assert_string_equal(e.reason, "owner-exited");
@@ -125,9 +133,7 @@ static void queue_dies_with_its_owner_while_a_child_holds_everything(void **stat
 	 */
 	(void)!write(go[1], "g", 1);
 	close(go[1]);
-	assert_true(waitpid(-1, &status, 0) > 0);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(wait_status(grandchild), 0);
 	accel_events_close(ev);
 	close(info[0]);
 	close(go[0]);
@@ -202,11 +208,11 @@ static void revoke_selectors_and_their_errors(void **state)
 /* Run @fn as uid/gid 65534 with @groups; its exit status is the result. */
 static pid_t as_nobody(int (*fn)(int), int arg, const gid_t *groups, size_t n_groups)
 {
-	pid_t pid = fork();
+	pid_t pid = fork_child();
 
 	if (pid == 0) {
 		if (setgroups(n_groups, groups) < 0 || setresgid(65534, 65534, 65534) < 0 ||
-		    setresuid(65534, 65534, 65534) < 0)
+		    setresuid(65534, 65534, 65534) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 			_exit(100);
 		_exit(fn(arg));
 	}
@@ -301,9 +307,10 @@ static void admin_group_members_see_and_revoke_everything(void **state)
 	unlink(conf);
 	assert_int_equal(accel_connect(broker.sock, &c), 0);
 	assert_int_equal(accel_acquire(c, "crc32c", NULL, &q), 0);
-	pid_t pid = fork();
+	pid_t pid = fork_child();
 	if (pid == 0) {
-		if (setgroups(2, groups) < 0 || setresgid(4242, 4242, 4242) < 0 || setresuid(65534, 65534, 65534) < 0)
+		if (setgroups(2, groups) < 0 || setresgid(4242, 4242, 4242) < 0 || setresuid(65534, 65534, 65534) < 0 ||
+		    prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 			_exit(100);
 		_exit(admin_member_lists_all(1));
 	}

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -51,8 +52,11 @@ static int start(const char *text)
 
 static int teardown(void **state)
 {
+	int r = broker_stop(&broker);
+
 	unlink(conf);
-	return broker_stop(&broker) == 0 ? 0 : -1;
+	children_kill();
+	return r == 0 ? 0 : -1;
 }
 
 static int reload(char *out, size_t size)
@@ -144,17 +148,15 @@ static void reload_refuses_a_long_line_and_keeps_the_policy(void **state)
 /* Run @fn as @uid with @gid and supplementary @groups; returns its exit status. */
 static int as_user(uid_t uid, gid_t gid, const gid_t *groups, size_t n, int (*fn)(void))
 {
-	int status;
-	pid_t pid = fork();
+	pid_t pid = fork_child();
 
 	if (pid == 0) {
-		if (setgroups(n, groups) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+		if (setgroups(n, groups) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0 ||
+		    prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)	/* cleared by the change of uid */
 			_exit(100);
 		_exit(fn());
 	}
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
+	return wait_status(pid);
 }
 
 static int hold_fd[2];
@@ -181,9 +183,10 @@ static pid_t spawn_holder(uid_t uid, const gid_t *groups, size_t n, char *result
 	pid_t pid;
 
 	assert_int_equal(pipe(hold_fd), 0);
-	pid = fork();
+	pid = fork_child();
 	if (pid == 0) {
-		if (setgroups(n, groups) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
+		if (setgroups(n, groups) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0 ||
+		    prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 			_exit(100);
 		_exit(acquire_and_hold());
 	}
@@ -208,26 +211,21 @@ static void group_pool_is_shared_by_its_members(void **state)
 	assert_int_equal(r1, 'y');
 	assert_int_equal(r2, 'y');
 	assert_int_equal(r3, 'q');
-	kill(a, SIGKILL);
-	waitpid(a, NULL, 0);
+	kill_child(a);
 	/* One left the pool: there is room again. */
 	pid_t d;
 	char r4 = 0;
 	for (int i = 0; i < 100 && r4 != 'y'; i++) {
 		d = spawn_holder(65534, users, 1, &r4);
 		if (r4 != 'y') {
-			kill(d, SIGKILL);
-			waitpid(d, NULL, 0);
+			kill_child(d);
 			usleep(10000);
 		}
 	}
 	assert_int_equal(r4, 'y');
-	kill(b, SIGKILL);
-	kill(c, SIGKILL);
-	kill(d, SIGKILL);
-	waitpid(b, NULL, 0);
-	waitpid(c, NULL, 0);
-	waitpid(d, NULL, 0);
+	kill_child(b);
+	kill_child(c);
+	kill_child(d);
 }
 
 static int nobody_checks(void)
@@ -396,10 +394,11 @@ static int racer(void)
 static pid_t spawn_racer(uid_t uid)
 {
 	const gid_t users[] = { 100 };
-	pid_t pid = fork();
+	pid_t pid = fork_child();
 
 	if (pid == 0) {
-		if (setgroups(1, users) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
+		if (setgroups(1, users) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0 ||
+		    prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 			_exit(100);
 		_exit(racer());
 	}
@@ -464,16 +463,14 @@ static void racing_clients_never_exceed_a_limit(void **state)
 		samples++;
 		if (samples % 50 == 0) {
 			int i = samples / 50 % 32;
-			kill(pids[i], SIGKILL);
-			waitpid(pids[i], NULL, 0);
+			kill_child(pids[i]);
 			pids[i] = spawn_racer(uids[i % 4]);
 			killed++;
 		}
 		usleep(2000);
 	}
 	for (int i = 0; i < 32; i++) {
-		kill(pids[i], SIGKILL);
-		waitpid(pids[i], NULL, 0);
+		kill_child(pids[i]);
 	}
 	accel_disconnect(c);
 	print_message("%d samples, up to %d queues held at once, %d clients killed\n", samples, max_seen,

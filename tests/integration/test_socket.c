@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -54,6 +55,7 @@ static int teardown(void **state)
 {
 	int status = broker_stop(&broker);
 
+	children_kill();
 	if (status != 0) {
 		fprintf(stderr, "broker exit status %d\n", status);
 		return -1;
@@ -487,7 +489,7 @@ static void killed_client_leaves_no_queue_and_no_fd(void **state)
 	pid_t child;
 
 	assert_int_equal(pipe(ready), 0);
-	child = fork();
+	child = fork_child();
 	assert_true(child >= 0);
 	if (child == 0) {
 		struct accel_client *cc;
@@ -506,8 +508,7 @@ static void killed_client_leaves_no_queue_and_no_fd(void **state)
 	close(ready[0]);
 	/* The connection, the child's pidfd and 3 queues (an fd the broker is just closing may linger). */
 	assert_int_equal(broker_wait_fd_count(&broker, fds_before + 5), fds_before + 5);
-	kill(child, SIGKILL);
-	waitpid(child, NULL, 0);
+	kill_child(child);
 	assert_int_equal(broker_wait_fd_count(&broker, fds_before), fds_before);
 	c = connect_client();
 	assert_int_equal(count_queues(c), 0);
@@ -519,19 +520,16 @@ static void forked_child_cannot_use_the_parents_queue(void **state)
 	struct accel_client *c = connect_client();
 	struct accel_queue *q;
 	struct accel_completion comp;
-	int status;
 	pid_t child;
 
 	assert_int_equal(accel_acquire(c, "crc32c", NULL, &q), 0);
-	child = fork();
+	child = fork_child();
 	assert_true(child >= 0);
 	if (child == 0) {
 		int r = accel_run(q, "x", 1, NULL, 0, 0, 0, &comp);
 		_exit(r == -ECHILD ? 0 : 1);
 	}
-	assert_int_equal(waitpid(child, &status, 0), child);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(wait_status(child), 0);
 	/* The parent's queue is untouched. */
 	assert_int_equal(accel_run(q, "123456789", 9, NULL, 0, 0, 0, &comp), 0);
 	assert_int_equal(comp.value, 0xe3069283);
@@ -543,7 +541,7 @@ static void other_users_see_only_their_own_queues(void **state)
 {
 	struct accel_client *c;
 	struct accel_queue *q;
-	int status, sync_pipe[2], done_pipe[2];
+	int sync_pipe[2], done_pipe[2];
 	char byte;
 	pid_t child;
 
@@ -553,14 +551,15 @@ static void other_users_see_only_their_own_queues(void **state)
 	assert_int_equal(accel_acquire(c, "copy", NULL, &q), 0);
 	assert_int_equal(pipe(sync_pipe), 0);
 	assert_int_equal(pipe(done_pipe), 0);
-	child = fork();
+	child = fork_child();
 	assert_true(child >= 0);
 	if (child == 0) {
 		struct accel_client *cc;
 		struct accel_queue *cq;
 		char params[64];
 		char *reply = NULL;
-		if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+		if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0 ||
+		    prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 			_exit(10);
 		if (accel_connect(broker.sock, &cc) < 0)
 			_exit(11);
@@ -586,9 +585,7 @@ static void other_users_see_only_their_own_queues(void **state)
 	free(text);
 	(void)!write(done_pipe[1], "d", 1);
 	close(done_pipe[1]);
-	assert_int_equal(waitpid(child, &status, 0), child);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(wait_status(child), 0);
 	close(sync_pipe[0]);
 	accel_release(q);
 	accel_disconnect(c);
