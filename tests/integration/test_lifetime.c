@@ -58,14 +58,31 @@ static int next_event(struct accel_events *ev, const char *type, struct accel_ev
 	return 0;
 }
 
-/* No event at all within @ms. */
-static bool quiet_for(struct accel_events *ev, int ms)
+/*
+ * The next event on @ev is the revocation of @q, which @c makes now: an
+ * event the broker queued earlier on this stream (it is one connection,
+ * written in order) would come first.  That is how a test shows that
+ * nothing was said, without waiting for time to pass.
+ */
+static bool nothing_before_revoking(struct accel_events *ev, struct accel_client *c, struct accel_queue *q)
 {
 	struct accel_event e;
-	struct pollfd p = { .fd = accel_events_fd(ev), .events = POLLIN };
+	char params[64], *reply = NULL;
 
-	poll(&p, 1, ms);
-	return accel_events_read(ev, &e) == 0;
+	snprintf(params, sizeof(params), "{\"queue_id\":%llu}", (unsigned long long)accel_queue_id(q));
+	if (accel_call_json(c, "org.accelbroker.Broker.Revoke", params, &reply) < 0)
+		return false;
+	free(reply);
+	for (int i = 0; i < 500; i++) {
+		struct pollfd p = { .fd = accel_events_fd(ev), .events = POLLIN };
+		int r = accel_events_read(ev, &e);
+		if (r < 0)
+			return false;
+		if (r > 0)
+			return strcmp(e.type, "revoked") == 0 && e.queue_id == accel_queue_id(q);
+		poll(&p, 1, 10);
+	}
+	return false;
 }
 
 static void queue_dies_with_its_owner_while_a_child_holds_everything(void **state)
@@ -225,7 +242,7 @@ static int nobody_revokes(int root_queue)
 	struct accel_client *c;
 	struct accel_events *ev;
 	struct accel_event e;
-	struct accel_queue *q;
+	struct accel_queue *q, *later;
 	char *reply = NULL, params[64];
 
 	if (accel_connect(broker.sock, &c) < 0 || accel_events_open(broker.sock, &ev) < 0)
@@ -247,7 +264,7 @@ static int nobody_revokes(int root_queue)
 	/* Only its own revocation reaches its monitor, not root's queue's. */
 	if (next_event(ev, "revoked", &e) != 1 || e.queue_id != accel_queue_id(q) || e.uid != 65534)
 		return 7;
-	if (!quiet_for(ev, 100))
+	if (accel_acquire(c, "copy", NULL, &later) < 0 || !nothing_before_revoking(ev, c, later))
 		return 8;
 	return 0;
 }
@@ -338,23 +355,47 @@ static void monitor_connection_takes_no_other_calls(void **state)
 	close(fd);
 }
 
-/* Until the broker counts @n monitors (a bounded number of calls, no sleeping). */
-static void wait_for_monitors(int n)
+/* A line from @f within 5 s (a bound: the line is the event waited for). */
+static char *read_line(FILE *f, char *line, size_t size)
 {
-	char reply[16384], want[32];
-	int fd = raw_connect(broker.sock);
+	struct pollfd p = { .fd = fileno(f), .events = POLLIN };
 
-	assert_true(fd >= 0);
-	snprintf(want, sizeof(want), "\"monitors\":%d,", n);
-	for (int i = 0; i < 100000; i++) {
-		assert_true(raw_call(fd, "{\"method\":\"org.accelbroker.Broker.GetStatus\"}", reply,
-				     sizeof(reply)) > 0);
-		if (strstr(reply, want)) {
-			close(fd);
-			return;
-		}
+	if (poll(&p, 1, 5000) != 1)
+		return NULL;
+	return fgets(line, (int)size, f);
+}
+
+/*
+ * accelctl monitor --json, its standard output and error read through
+ * @out and @err; returns once it said on standard error that it is
+ * subscribed (the broker's "subscribed": no event after it is missed).
+ */
+static pid_t start_monitor(FILE **out, FILE **err)
+{
+	char exe[512], line[256] = "";
+	int o[2], e[2];
+	pid_t pid;
+
+	snprintf(exe, sizeof(exe), "%s/accelctl", build_dir());
+	assert_int_equal(pipe2(o, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(e, O_CLOEXEC), 0);
+	pid = fork_child();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(o[1], STDOUT_FILENO);
+		dup2(e[1], STDERR_FILENO);
+		execl(exe, "accelctl", "--socket", broker.sock, "monitor", "--json", (char *)NULL);
+		_exit(127);
 	}
-	fail_msg("the broker never counted %d monitors", n);
+	close(o[1]);
+	close(e[1]);
+	*out = fdopen(o[0], "r");
+	*err = fdopen(e[0], "r");
+	assert_non_null(*out);
+	assert_non_null(*err);
+	assert_non_null(read_line(*err, line, sizeof(line)));
+	assert_non_null(strstr(line, "Watching the broker's events"));
+	return pid;
 }
 
 static void accelctl_monitor_and_revoke(void **state)
@@ -362,29 +403,27 @@ static void accelctl_monitor_and_revoke(void **state)
 	struct accel_client *c;
 	struct accel_queue *q;
 	char cmd[512], line[512] = "";
-	FILE *mon;
-	int fd;
+	FILE *mon, *mon_err;
+	pid_t pid;
 
 	assert_int_equal(accel_connect(broker.sock, &c), 0);
 	assert_int_equal(accel_acquire(c, "gunzip", NULL, &q), 0);
-	snprintf(cmd, sizeof(cmd), "exec %s/accelctl --socket %s monitor --json 2>/dev/null", build_dir(), broker.sock);
-	mon = popen(cmd, "r");
-	assert_non_null(mon);
-	wait_for_monitors(1);	/* it subscribed */
+	pid = start_monitor(&mon, &mon_err);
 	snprintf(cmd, sizeof(cmd), "%s/accelctl --socket %s revoke %llu >/dev/null", build_dir(), broker.sock,
 		 (unsigned long long)accel_queue_id(q));
 	assert_int_equal(system(cmd), 0);
-	fd = fileno(mon);
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	assert_int_equal(poll(&p, 1, 5000), 1);
-	assert_non_null(fgets(line, sizeof(line), mon));
+	assert_non_null(read_line(mon, line, sizeof(line)));
 	assert_non_null(strstr(line, "\"event\":\"revoked\""));
 	assert_non_null(strstr(line, "\"reason\":\"admin\""));
 	/* Stop the monitor with the broker: it reports the closed stream. */
 	accel_release(q);
 	accel_disconnect(c);
 	assert_int_equal(broker_stop(&broker), 0);
-	assert_int_equal(WEXITSTATUS(pclose(mon)), 1);
+	assert_non_null(read_line(mon_err, line, sizeof(line)));
+	assert_non_null(strstr(line, "the broker closed the event stream"));
+	assert_int_equal(wait_status(pid), 1);
+	fclose(mon);
+	fclose(mon_err);
 	assert_int_equal(broker_start(&broker, (const char *const[]){ NULL }), 0);
 	snprintf(cmd, sizeof(cmd), "%s/accelctl --socket %s revoke 1 --user root 2>/dev/null", build_dir(),
 		 broker.sock);
