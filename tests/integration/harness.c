@@ -8,11 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <linux/sockios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -78,6 +80,24 @@ int raw_recv(int fd, char *buf, size_t size)
 		len++;
 	}
 	return -EMSGSIZE;
+}
+
+int wait_unread(int fd, int want)
+{
+	int n = -1;
+
+	/*
+	 * SIOCOUTQ on a Unix stream socket: the bytes we sent that the peer
+	 * has not read yet (they stay charged to our side until it does).
+	 */
+	for (int i = 0; i < 500; i++) {
+		if (ioctl(fd, SIOCOUTQ, &n) < 0)
+			return -errno;
+		if (n == want)
+			break;
+		usleep(10000);
+	}
+	return n;
 }
 
 int raw_call(int fd, const char *msg, char *buf, size_t size)

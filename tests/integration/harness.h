@@ -32,6 +32,11 @@ int raw_connect(const char *sock);
 int raw_send(int fd, const char *msg);
 /* Read one NUL-terminated message into @buf; 0 at EOF, -errno on error. */
 int raw_recv(int fd, char *buf, size_t size);
+/*
+ * Wait up to 5 s until the peer of @fd has left only @want bytes of what
+ * we sent unread (0: it read everything); returns the last count or -errno.
+ */
+int wait_unread(int fd, int want);
 /* raw_send + raw_recv. */
 int raw_call(int fd, const char *msg, char *buf, size_t size);
 

@@ -199,29 +199,26 @@ static pid_t spawn_holder(uid_t uid, const gid_t *groups, size_t n, char *result
 static void group_pool_is_shared_by_its_members(void **state)
 {
 	const gid_t users[] = { 100 };
-	char r1, r2, r3;
-	pid_t a, b, c;
+	char r1, r2, r3, r4;
+	pid_t a, b, c, d;
+	int rest;
 
 	if (geteuid() != 0)
 		skip();
 	assert_int_equal(start("[group:users]\npool_max_queues = 2\n"), 0);
+	rest = broker_fd_count(&broker);
 	a = spawn_holder(1, users, 1, &r1);	/* daemon */
 	b = spawn_holder(2, users, 1, &r2);	/* bin */
 	c = spawn_holder(65534, users, 1, &r3);	/* nobody: the pool is full */
 	assert_int_equal(r1, 'y');
 	assert_int_equal(r2, 'y');
 	assert_int_equal(r3, 'q');
+	/* Each holds a connection and a pidfd in the broker, a and b a queue too. */
+	assert_int_equal(broker_wait_fd_count(&broker, rest + 8), rest + 8);
 	kill_child(a);
-	/* One left the pool: there is room again. */
-	pid_t d;
-	char r4 = 0;
-	for (int i = 0; i < 100 && r4 != 'y'; i++) {
-		d = spawn_holder(65534, users, 1, &r4);
-		if (r4 != 'y') {
-			kill_child(d);
-			usleep(10000);
-		}
-	}
+	/* Once the broker let go of all that was a's, there is room in the pool again. */
+	assert_int_equal(broker_wait_fd_count(&broker, rest + 5), rest + 5);
+	d = spawn_holder(65534, users, 1, &r4);
 	assert_int_equal(r4, 'y');
 	kill_child(b);
 	kill_child(c);

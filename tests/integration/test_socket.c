@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -379,7 +380,8 @@ static void half_written_message_then_hangup(void **state)
 
 	assert_true(fd >= 0);
 	assert_int_equal(send(fd, "{\"method\":\"org.accel", 20, MSG_NOSIGNAL), 20);
-	usleep(20000);
+	/* Hang up only once the broker has read the half (nothing left unread in the socket). */
+	assert_int_equal(wait_unread(fd, 0), 0);
 	close(fd);
 	assert_int_equal(broker_wait_fd_count(&broker, fds_before), fds_before);
 	assert_broker_serves();
@@ -421,13 +423,22 @@ static void pipelined_calls_are_all_answered(void **state)
 
 	assert_true(fd >= 0);
 	fcntl(fd, F_SETFL, O_NONBLOCK);
-	/* First send without reading, until both directions are full. */
+	/*
+	 * First send without reading, until both directions are full: the
+	 * broker stops reading once its replies to us are piling up, so the
+	 * socket stays unwritable (10 ms is only how long a try waits for
+	 * room; no assertion rests on it).
+	 */
 	for (int tries = 0; sent < total && tries < 100; tries++) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
 		while (sent < total && send(fd, req, req_len, MSG_NOSIGNAL) == (ssize_t)req_len)
 			sent++;
-		usleep(10000);
+		if (poll(&p, 1, 10) == 0)
+			break;
 	}
-	for (int idle = 0; answered < total && idle < 500;) {
+	/* Then read and send as the socket lets us; 5 s without either is a failure. */
+	for (int idle = 0; answered < total && idle < 1;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN | (sent < total ? POLLOUT : 0) };
 		bool progress = false;
 		while (sent < total && send(fd, req, req_len, MSG_NOSIGNAL) == (ssize_t)req_len) {
 			sent++;
@@ -443,12 +454,8 @@ static void pipelined_calls_are_all_answered(void **state)
 			}
 			progress = true;
 		}
-		if (progress)
-			idle = 0;
-		else {
+		if (!progress && poll(&p, 1, 5000) == 0)
 			idle++;
-			usleep(10000);
-		}
 	}
 	assert_int_equal(sent, total);
 	assert_int_equal(answered, total);
@@ -458,7 +465,7 @@ static void pipelined_calls_are_all_answered(void **state)
 
 static void connection_limit_per_user(void **state)
 {
-	int fds[64], n = 0, extra;
+	int fds[64], n = 0, extra, fds_before = broker_fd_count(&broker);
 	char reply[512];
 
 	/* max-connections-per-user is 64 by default. */
@@ -477,7 +484,8 @@ static void connection_limit_per_user(void **state)
 	close(extra);
 	for (int i = 0; i < n; i++)
 		close(fds[i]);
-	usleep(50000);
+	/* Closed on the broker's side too (they count against the limit until then). */
+	assert_int_equal(broker_wait_fd_count(&broker, fds_before), fds_before);
 	assert_broker_serves();
 }
 
