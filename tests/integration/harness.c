@@ -249,9 +249,10 @@ int broker_start(struct broker_proc *b, const char *const *args)
 		int fd = raw_connect(b->sock);
 		if (fd >= 0) {
 			/*
-			 * A full round trip, then wait for the broker to close its end
-			 * (the connection and the pidfd of its owner, in one step), so
-			 * that tests counting the broker's fds start from rest.
+			 * A full round trip, then wait for the broker to close its end:
+			 * the connection and the pidfd of its owner, both (two close()
+			 * calls: a count taken between them is not rest), so that tests
+			 * counting the broker's fds start from rest.
 			 */
 			char reply[4096];
 			int r = raw_call(fd, "{\"method\":\"org.accelbroker.Broker.GetStatus\"}",
@@ -260,8 +261,7 @@ int broker_start(struct broker_proc *b, const char *const *args)
 			close(fd);
 			if (r <= 0)
 				return -EPROTO;
-			for (int j = 0; j < 500 && broker_fd_count(b) >= busy; j++)
-				usleep(2000);
+			broker_wait_fd_count(b, busy - 2);
 			return 0;
 		}
 		if (!broker_alive(b))
