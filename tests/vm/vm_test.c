@@ -1897,8 +1897,15 @@ static void old_kernel_fallback(void)
 		      "--sysfs-root", "/tmp/oldsys", "--dev-root", "/dev", "--log-level", "warning", (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 500 && access(old_sock, F_OK) < 0; i++)
+	/* Until it answers: the socket file exists from bind(), before listen(). */
+	for (int i = 0; i < 500; i++) {
+		struct accel_client *c;
+		if (accel_connect(old_sock, &c) == 0) {
+			accel_disconnect(c);
+			break;
+		}
 		usleep(10000);
+	}
 	sock_path = old_sock;
 	check(devices_say(old_sock, "accel_sim-2", true, false, true) &&
 	      devices_say(old_sock, "accel_sim-1", false, false, false),
