@@ -309,11 +309,11 @@ check: deps
 test: all $(UNIT_TESTS) $(INTEG_TESTS) $(CHURN)
 	$(MAKE) B=$(FUZZ_B) FUZZ=1 fuzz-build
 	B=$(B) SAN=$(SAN) FUZZ_B=$(FUZZ_B) tests/run-tests $(UNIT_TESTS) $(INTEG_TESTS) \
-		tests/docs-check tests/readme-examples tests/fuzz/fuzz-check tests/churn-smoke tests/vm/vm-check tests/systemd/systemd-check
+		tests/docs-check tests/style-check tests/readme-examples tests/fuzz/fuzz-check tests/churn-smoke tests/vm/vm-check tests/systemd/systemd-check
 
 # The tests that need neither clang, qemu nor a container: unit, integration, churn-smoke.
 suite: all $(UNIT_TESTS) $(INTEG_TESTS) $(CHURN)
-	B=$(B) SAN=$(SAN) tests/run-tests $(UNIT_TESTS) $(INTEG_TESTS) tests/docs-check tests/readme-examples tests/churn-smoke
+	B=$(B) SAN=$(SAN) tests/run-tests $(UNIT_TESTS) $(INTEG_TESTS) tests/docs-check tests/style-check tests/readme-examples tests/churn-smoke
 
 # The suite from a clone of HEAD under a 0700 directory, clean environment (.ci/run).
 private-clone-check:

@@ -98,10 +98,14 @@ int churn_broker_start(struct churn_broker *b, const char *build, unsigned n_dev
 			r = churn_probe_status(fd, &queues, &clients);
 			churn_census(b->pid, &busy);
 			close(fd);
-			/* Wait until the broker closed its end too: the baseline starts at rest. */
-			for (int j = 0; j < 500; j++) {
+			/*
+			 * Wait until the broker closed its end too, the connection and
+			 * our pidfd (two close() calls: a count between them is not
+			 * rest): the baseline starts at rest.
+			 */
+			for (int j = 0; j < 2500; j++) {
 				struct churn_census now;
-				if (churn_census(b->pid, &now) < 0 || now.fds < busy.fds)
+				if (churn_census(b->pid, &now) < 0 || now.fds <= busy.fds - 2)
 					break;
 				usleep(2000);
 			}

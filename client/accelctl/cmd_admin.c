@@ -119,9 +119,8 @@ int cmd_monitor(struct ctl *ctl, int argc, char **argv)
 		fprintf(stderr, "accelctl: could not subscribe to events: %s\n", strerror(-r));
 		return r;
 	}
-	if (!ctl->json) {
-		fprintf(stderr, "Watching the broker's events; Ctrl-C stops.\n");
-	}
+	/* Subscribed: said on stderr with --json too, so a script knows no event is missed from here. */
+	fprintf(stderr, "Watching the broker's events; Ctrl-C stops.\n");
 	for (;;) {
 		struct pollfd p = { .fd = accel_events_fd(events), .events = POLLIN };
 		while ((r = accel_events_read(events, &ev)) > 0)

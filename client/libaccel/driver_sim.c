@@ -379,30 +379,31 @@ static void sim_interrupt(struct accel_queue *q)
 		syscall(SYS_futex, &s->regs->cq_tail, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
+/*
+ * The two apis differ only in how a queue is set up (and whether the
+ * client binds it to its address space first); the data path is one code,
+ * written once here for both tables.
+ */
+#define SIM_DRIVER_DATA_PATH			\
+	.finish = sim_finish,			\
+	.submit = sim_submit,			\
+	.poll = sim_poll,			\
+	.wait = sim_wait,			\
+	.buffer = sim_buffer,			\
+	.in_flight = sim_in_flight,		\
+	.state = sim_state,			\
+	.interrupt = sim_interrupt
+
 const struct accel_driver accel_driver_sim = {
 	.api = ACCEL_SIM_API,
 	.bind_client = false,
 	.init = sim_init,
-	.finish = sim_finish,
-	.submit = sim_submit,
-	.poll = sim_poll,
-	.wait = sim_wait,
-	.buffer = sim_buffer,
-	.in_flight = sim_in_flight,
-	.state = sim_state,
-	.interrupt = sim_interrupt,
+	SIM_DRIVER_DATA_PATH,
 };
 
 const struct accel_driver accel_driver_sim_sva = {
 	.api = ACCEL_SIM_SVA_API,
 	.bind_client = true,
 	.init = sim_sva_init,
-	.finish = sim_finish,
-	.submit = sim_submit,
-	.poll = sim_poll,
-	.wait = sim_wait,
-	.buffer = sim_buffer,
-	.in_flight = sim_in_flight,
-	.state = sim_state,
-	.interrupt = sim_interrupt,
+	SIM_DRIVER_DATA_PATH,
 };

@@ -8,11 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <linux/sockios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -80,6 +82,24 @@ int raw_recv(int fd, char *buf, size_t size)
 	return -EMSGSIZE;
 }
 
+int wait_unread(int fd, int want)
+{
+	int n = -1;
+
+	/*
+	 * SIOCOUTQ on a Unix stream socket: the bytes we sent that the peer
+	 * has not read yet (they stay charged to our side until it does).
+	 */
+	for (int i = 0; i < 500; i++) {
+		if (ioctl(fd, SIOCOUTQ, &n) < 0)
+			return -errno;
+		if (n == want)
+			break;
+		usleep(10000);
+	}
+	return n;
+}
+
 int raw_call(int fd, const char *msg, char *buf, size_t size)
 {
 	int r = raw_send(fd, msg);
@@ -87,9 +107,103 @@ int raw_call(int fd, const char *msg, char *buf, size_t size)
 	return r < 0 ? r : raw_recv(fd, buf, size);
 }
 
+/*
+ * Every child a test made through fork_child() (brokers too), until it is
+ * reaped: children_kill() takes back what a failed test left running.
+ */
+static pid_t children[256];
+
+static bool child_track(pid_t pid, pid_t as)
+{
+	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
+		if (children[i] == pid) {
+			children[i] = as;
+			return true;
+		}
+	return false;
+}
+
+/* waitpid() that forgets @pid once it is reaped. */
+static pid_t reap(pid_t pid, int *status, int flags)
+{
+	pid_t r = waitpid(pid, status, flags);
+
+	if (r == pid)
+		child_track(pid, 0);
+	return r;
+}
+
+int children_kill(void)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++) {
+		if (children[i] <= 0)
+			continue;
+		kill(children[i], SIGKILL);
+		reap(children[i], NULL, 0);
+		children[i] = 0;	/* even if someone else reaped it */
+		n++;
+	}
+	return n;
+}
+
+static void children_kill_at_exit(void)
+{
+	children_kill();
+}
+
+pid_t fork_child(void)
+{
+	static bool hooked;
+	pid_t parent = getpid(), pid;
+
+	if (!hooked && atexit(children_kill_at_exit) == 0)
+		hooked = true;
+	/* Room first: a child nobody tracks is what this is for. */
+	if (!child_track(0, 0)) {
+		errno = EAGAIN;
+		return -1;
+	}
+	pid = fork();
+	if (pid == 0) {
+		/* The child's own children are its business, not these. */
+		memset(children, 0, sizeof(children));
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)	/* the parent died before prctl() */
+			_exit(126);
+	} else if (pid > 0) {
+		child_track(0, pid);
+	}
+	return pid;
+}
+
+int wait_status(pid_t pid)
+{
+	int status;
+
+	if (reap(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+void child_adopt(pid_t pid)
+{
+	if (!child_track(pid, pid))
+		child_track(0, pid);
+}
+
+void kill_child(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGKILL);
+	reap(pid, NULL, 0);
+}
+
 bool broker_alive(struct broker_proc *b)
 {
-	return b->pid > 0 && kill(b->pid, 0) == 0 && waitpid(b->pid, NULL, WNOHANG) == 0;
+	return b->pid > 0 && kill(b->pid, 0) == 0 && reap(b->pid, NULL, WNOHANG) == 0;
 }
 
 int broker_start(struct broker_proc *b, const char *const *args)
@@ -119,7 +233,7 @@ int broker_start(struct broker_proc *b, const char *const *args)
 		argv[n++] = *args;
 	argv[n] = NULL;
 
-	b->pid = fork();
+	b->pid = fork_child();
 	if (b->pid < 0)
 		return -errno;
 	if (b->pid == 0) {
@@ -135,9 +249,10 @@ int broker_start(struct broker_proc *b, const char *const *args)
 		int fd = raw_connect(b->sock);
 		if (fd >= 0) {
 			/*
-			 * A full round trip, then wait for the broker to close its end
-			 * (the connection and the pidfd of its owner, in one step), so
-			 * that tests counting the broker's fds start from rest.
+			 * A full round trip, then wait for the broker to close its end:
+			 * the connection and the pidfd of its owner, both (two close()
+			 * calls: a count taken between them is not rest), so that tests
+			 * counting the broker's fds start from rest.
 			 */
 			char reply[4096];
 			int r = raw_call(fd, "{\"method\":\"org.accelbroker.Broker.GetStatus\"}",
@@ -146,8 +261,7 @@ int broker_start(struct broker_proc *b, const char *const *args)
 			close(fd);
 			if (r <= 0)
 				return -EPROTO;
-			for (int j = 0; j < 500 && broker_fd_count(b) >= busy; j++)
-				usleep(2000);
+			broker_wait_fd_count(b, busy - 2);
 			return 0;
 		}
 		if (!broker_alive(b))
@@ -165,7 +279,7 @@ int broker_stop(struct broker_proc *b)
 	if (b->pid <= 0)
 		return -1;
 	kill(b->pid, SIGTERM);
-	if (waitpid(b->pid, &status, 0) < 0)
+	if (reap(b->pid, &status, 0) < 0)
 		status = -1;
 	b->pid = 0;
 	/* ACCEL_TEST_KEEP=1 keeps the broker's directory (and log) for a post-mortem. */
@@ -220,24 +334,6 @@ int broker_wait_fd_count(struct broker_proc *b, int want)
 		usleep(10000);
 	}
 	return n;
-}
-
-pid_t fork_child(void)
-{
-	pid_t pid = fork();
-
-	if (pid == 0)
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-	return pid;
-}
-
-int wait_status(pid_t pid)
-{
-	int status;
-
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
 }
 
 static int put_attr(const char *dir, const char *name, const char *value, mode_t mode)

@@ -32,6 +32,11 @@ int raw_connect(const char *sock);
 int raw_send(int fd, const char *msg);
 /* Read one NUL-terminated message into @buf; 0 at EOF, -errno on error. */
 int raw_recv(int fd, char *buf, size_t size);
+/*
+ * Wait up to 5 s until the peer of @fd has left only @want bytes of what
+ * we sent unread (0: it read everything); returns the last count or -errno.
+ */
+int wait_unread(int fd, int want);
 /* raw_send + raw_recv. */
 int raw_call(int fd, const char *msg, char *buf, size_t size);
 
@@ -54,9 +59,22 @@ const char *broker_public_accelctl(struct broker_proc *b);
  */
 int fake_uacce_tree(char *tree, char *dev, size_t dev_size);
 
-/* fork(), the child dying with the test: a failed assertion leaves no process behind. */
+/*
+ * Every child a test makes comes from fork_child(): fork(), the child
+ * killed if the test process dies (PR_SET_PDEATHSIG) and registered until
+ * it is reaped.  A failed assertion leaves the test half-way (cmocka
+ * jumps out of it), so each teardown calls children_kill(), which kills
+ * and reaps whatever is registered; so does exit.  Reap them only through
+ * wait_status(), kill_child() or broker_stop() (which keep the register).
+ */
 pid_t fork_child(void);
 /* Wait for @pid: its exit status, or -1 if it did not exit normally. */
 int wait_status(pid_t pid);
+/* Register @pid, a grandchild that became ours (PR_SET_CHILD_SUBREAPER). */
+void child_adopt(pid_t pid);
+/* SIGKILL @pid and reap it. */
+void kill_child(pid_t pid);
+/* Kill and reap every child still registered (brokers too); how many there were. */
+int children_kill(void);
 
 #endif

@@ -39,9 +39,10 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	if (broker.pid <= 0)
-		return 0;
-	return broker_stop(&broker) == 0 ? 0 : -1;
+	int r = broker.pid > 0 ? broker_stop(&broker) : 0;
+
+	children_kill();
+	return r == 0 ? 0 : -1;
 }
 
 /* The reply's "error" and parameters[@key] (a string), of one raw call. */

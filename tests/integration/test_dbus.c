@@ -95,6 +95,7 @@ static int teardown(void **state)
 	char cmd[128];
 	int r = broker_stop(&broker);
 
+	children_kill();
 	if (bus_pid > 0)
 		kill(bus_pid, SIGTERM);	/* not our child: --fork made it the bus's own */
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
@@ -282,8 +283,7 @@ static void acquire_use_release_with_the_quota_shared(void **state)
 	if (bus_user == 0)
 		_exit(nobody_uses_the_bus(1));
 	assert_int_equal(wait_status(bus_user), 0);
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
+	kill_child(pid);
 	close(hold[0]);
 	close(hold[1]);
 }
@@ -327,6 +327,30 @@ static bool all_queues_gone(void)
 	return gone;
 }
 
+/*
+ * Until the broker has heard whatever the bus told it of @unique's leaving:
+ * once the bus says the name has no owner, it has queued its
+ * NameOwnerChanged for the broker, and a call to the broker made after that
+ * is answered after the broker read it (one connection, read in order).
+ */
+static void broker_heard_name_leave(const char *unique)
+{
+	sd_bus *probe;
+	bool gone = false;
+
+	assert_int_equal(sd_bus_open_system(&probe), 0);
+	for (int i = 0; i < 10000 && !gone; i++) {
+		sd_bus_error err = SD_BUS_ERROR_NULL;
+		int r = sd_bus_call_method(probe, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+					   "org.freedesktop.DBus", "GetNameOwner", &err, NULL, "s", unique);
+		gone = r < 0 && sd_bus_error_has_name(&err, "org.freedesktop.DBus.Error.NameHasNoOwner");
+		sd_bus_error_free(&err);
+	}
+	assert_true(gone);
+	assert_true(sd_bus_call_method(probe, NAME, PATH, IFACE, "GetStatus", NULL, NULL, "") >= 0);
+	sd_bus_flush_close_unref(probe);
+}
+
 static void leaving_the_bus_or_dying_reclaims(void **state)
 {
 	int sync[2];
@@ -355,18 +379,21 @@ static void leaving_the_bus_or_dying_reclaims(void **state)
 	assert_int_equal(read(sync[0], &(char){ 0 }, 1), 1);
 	/* Other traffic on the bus meanwhile changes nothing. */
 	sd_bus *mine;
+	const char *unique;
+	char mine_name[64];
 	assert_int_equal(sd_bus_open_system(&mine), 0);
 	assert_true(sd_bus_call_method(mine, NAME, PATH, IFACE, "GetStatus", NULL, NULL, "") >= 0);
+	assert_int_equal(sd_bus_get_unique_name(mine, &unique), 0);
+	snprintf(mine_name, sizeof(mine_name), "%s", unique);
 	sd_bus_flush_close_unref(mine);
-	usleep(100000);
+	broker_heard_name_leave(mine_name);
 	assert_int_equal(count_queues(), 1);	/* held while the name is there */
 	(void)!write(go[1], "g", 1);
 	assert_int_equal(read(sync[0], &(char){ 0 }, 1), 1);
 	assert_true(all_queues_gone());
 	close(go[0]);
 	close(go[1]);
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
+	kill_child(pid);
 
 	/* The process dies holding its name. */
 	pid = fork_child();
@@ -436,8 +463,7 @@ static void transfer_and_claim_over_the_bus(void **state)
 	assert_int_equal(wait_status(taker), 0);
 	/* The taker exited: its queue went with it, though the giver lives. */
 	assert_true(all_queues_gone());
-	kill(giver, SIGKILL);
-	waitpid(giver, NULL, 0);
+	kill_child(giver);
 	close(pipefd[0]);
 	close(pipefd[1]);
 }

@@ -57,8 +57,11 @@ static int start_with(const char *text, const char *const *extra)
 
 static int stop(void **state)
 {
+	int r = broker_stop(&broker);
+
 	unlink(conf);
-	return broker_stop(&broker) == 0 ? 0 : -1;
+	children_kill();
+	return r == 0 ? 0 : -1;
 }
 
 /* One crc32c through @q: the RFC 3720 check value of "123456789". */
@@ -79,6 +82,31 @@ static char *list_queues(struct accel_client *c)
 
 	assert_int_equal(accel_call_json(c, METHOD("ListQueues"), NULL, &text), 0);
 	return text;
+}
+
+/* The next event on @ev, waiting up to 5 s for it: 1, 0 if none came, or -errno. */
+static int next_event(struct accel_events *ev, struct accel_event *e)
+{
+	for (int i = 0; i < 500; i++) {
+		struct pollfd p = { .fd = accel_events_fd(ev), .events = POLLIN };
+		int r = accel_events_read(ev, e);
+		if (r != 0)
+			return r < 0 ? r : 1;
+		poll(&p, 1, 10);
+	}
+	return 0;
+}
+
+/* Wait up to 5 s (for each of up to 100 events) for the event @type with @reason. */
+static int queue_event(struct accel_events *ev, const char *type, const char *reason)
+{
+	struct accel_event e;
+	int r;
+
+	for (int n = 0; n < 100 && (r = next_event(ev, &e)) > 0; n++)
+		if (strcmp(e.type, type) == 0 && strcmp(e.reason, reason) == 0)
+			return 1;
+	return r > 0 ? 0 : r;
 }
 
 static void process_lifetime_outlives_the_connection_not_the_owner(void **state)
@@ -194,11 +222,13 @@ static void list_queues_shows_each_queue_state(void **state)
 static void detached_queue_dies_with_its_owner(void **state)
 {
 	struct accel_client *c;
+	struct accel_events *ev;
 	int info[2];
 	char *text;
 	pid_t pid;
 
 	assert_int_equal(start_with("[defaults]\nlifetime = process\n", NULL), 0);
+	assert_int_equal(accel_events_open(broker.sock, &ev), 0);
 	assert_int_equal(pipe(info), 0);
 	pid = fork_child();
 	if (pid == 0) {
@@ -217,18 +247,12 @@ static void detached_queue_dies_with_its_owner(void **state)
 	text = list_queues(c);
 	assert_non_null(strstr(text, "\"attached\":false"));
 	free(text);
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	for (int i = 0; i < 500; i++) {
-		text = list_queues(c);
-		if (strcmp(text, "{\"queues\":[]}") == 0)
-			break;
-		free(text);
-		text = NULL;
-		usleep(10000);
-	}
-	assert_non_null(text);	/* reclaimed through the pidfd */
+	kill_child(pid);
+	assert_int_equal(queue_event(ev, "revoked", "owner-exited"), 1);	/* reclaimed through the pidfd */
+	text = list_queues(c);
+	assert_string_equal(text, "{\"queues\":[]}");
 	free(text);
+	accel_events_close(ev);
 	accel_disconnect(c);
 	close(info[0]);
 }
@@ -291,10 +315,11 @@ static void transfer_hands_the_queue_to_another_process(void **state)
 	struct accel_client *c;
 	struct accel_queue *q;
 	char token[ACCEL_TOKEN_SIZE], *text;
-	int sv[2];
+	int sv[2], rest;
 	pid_t giver, taker;
 
 	assert_int_equal(start_with("", NULL), 0);
+	rest = broker_fd_count(&broker);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	/* The giver offers its queue, passes the token on, and exits. */
 	giver = fork_child();
@@ -318,7 +343,12 @@ static void transfer_hands_the_queue_to_another_process(void **state)
 	/* The giver exits: the queue is not its any more and lives on. */
 	(void)!write(sv[0], "x", 1);
 	assert_int_equal(wait_status(giver), 0);
-	usleep(100000);
+	/*
+	 * The broker is done with the giver once it holds only the taker's
+	 * connection, pidfd and the queue: nothing of the giver's is left to
+	 * act on.  Then the taker's queue must still work.
+	 */
+	assert_int_equal(broker_wait_fd_count(&broker, rest + 3), rest + 3);
 	(void)!write(hold[0], "x", 1);
 	assert_int_equal(wait_status(taker), 0);
 
@@ -545,22 +575,16 @@ static void remove_fake_device(const char *root, const char *name)
 	assert_int_equal(rmdir(path), 0);
 }
 
-/* Wait up to 5 s for the event @type about @device. */
+/* Wait up to 5 s (for each of up to 100 events) for the event @type about @device. */
 static int device_event(struct accel_events *ev, const char *type, const char *device)
 {
 	struct accel_event e;
+	int r;
 
-	for (int i = 0; i < 500; i++) {
-		struct pollfd p = { .fd = accel_events_fd(ev), .events = POLLIN };
-		int r = accel_events_read(ev, &e);
-		if (r < 0)
-			return r;
-		if (r > 0 && strcmp(e.type, type) == 0 && strcmp(e.device, device) == 0)
+	for (int n = 0; n < 100 && (r = next_event(ev, &e)) > 0; n++)
+		if (strcmp(e.type, type) == 0 && strcmp(e.device, device) == 0)
 			return 1;
-		if (r == 0)
-			poll(&p, 1, 10);
-	}
-	return 0;
+	return r > 0 ? 0 : r;
 }
 
 static void devices_come_and_go_on_rescan(void **state)

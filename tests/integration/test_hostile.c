@@ -47,6 +47,7 @@ static int teardown(void **state)
 {
 	int status = broker_stop(&broker);
 
+	children_kill();
 	if (status != 0)
 		fprintf(stderr, "broker exit status %d\n", status);
 	return status != 0 ? -1 : 0;

@@ -30,8 +30,12 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+	int r;
+
 	accel_disconnect(client);
-	return broker_stop(&broker) == 0 ? 0 : -1;
+	r = broker_stop(&broker);
+	children_kill();
+	return r == 0 ? 0 : -1;
 }
 
 /* zlib in this process reads @gz back as exactly @want. */

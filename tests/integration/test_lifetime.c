@@ -36,7 +36,10 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	return broker_stop(&broker) == 0 ? 0 : -1;
+	int r = broker_stop(&broker);
+
+	children_kill();
+	return r == 0 ? 0 : -1;
 }
 
 /* Wait up to 5 s for an event of @type on @ev. */
@@ -55,31 +58,48 @@ static int next_event(struct accel_events *ev, const char *type, struct accel_ev
 	return 0;
 }
 
-/* No event at all within @ms. */
-static bool quiet_for(struct accel_events *ev, int ms)
+/*
+ * The next event on @ev is the revocation of @q, which @c makes now: an
+ * event the broker queued earlier on this stream (it is one connection,
+ * written in order) would come first.  That is how a test shows that
+ * nothing was said, without waiting for time to pass.
+ */
+static bool nothing_before_revoking(struct accel_events *ev, struct accel_client *c, struct accel_queue *q)
 {
 	struct accel_event e;
-	struct pollfd p = { .fd = accel_events_fd(ev), .events = POLLIN };
+	char params[64], *reply = NULL;
 
-	poll(&p, 1, ms);
-	return accel_events_read(ev, &e) == 0;
+	snprintf(params, sizeof(params), "{\"queue_id\":%llu}", (unsigned long long)accel_queue_id(q));
+	if (accel_call_json(c, "org.accelbroker.Broker.Revoke", params, &reply) < 0)
+		return false;
+	free(reply);
+	for (int i = 0; i < 500; i++) {
+		struct pollfd p = { .fd = accel_events_fd(ev), .events = POLLIN };
+		int r = accel_events_read(ev, &e);
+		if (r < 0)
+			return false;
+		if (r > 0)
+			return strcmp(e.type, "revoked") == 0 && e.queue_id == accel_queue_id(q);
+		poll(&p, 1, 10);
+	}
+	return false;
 }
 
 static void queue_dies_with_its_owner_while_a_child_holds_everything(void **state)
 {
 	struct accel_events *ev;
 	struct accel_event e;
-	int info[2], go[2], status;
+	int info[2], go[2];
 	uint64_t id;
 	int qfd;
-	pid_t parent;
+	pid_t parent, grandchild;
 
 	assert_int_equal(accel_events_open(broker.sock, &ev), 0);
 	assert_int_equal(pipe(info), 0);
 	assert_int_equal(pipe(go), 0);
 	/* The owner's child outlives it: make it ours to wait for. */
 	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
-	parent = fork();
+	parent = fork_child();
 	assert_true(parent >= 0);
 	if (parent == 0) {
 		struct accel_client *c;
@@ -98,9 +118,11 @@ static void queue_dies_with_its_owner_while_a_child_holds_everything(void **stat
 				munmap(m, 4096);
 		}
 		id = accel_queue_id(q);
-		if (fork() == 0) {
+		grandchild = fork();
+		if (grandchild == 0) {
 			/* The child keeps the connection and the queue fd open. */
 			struct accel_sim_regs *regs;
+			close(go[1]);	/* the test's end going is its end too */
 			if (read(go[0], &byte, 1) != 1)
 				_exit(2);
 			regs = mmap(NULL, 4096, PROT_READ, MAP_SHARED, qfd, 0);
@@ -109,12 +131,15 @@ static void queue_dies_with_its_owner_while_a_child_holds_everything(void **stat
 			_exit(regs->state == ACCEL_SIM_STATE_REVOKED ? 0 : 4);
 		}
 		(void)!write(info[1], &id, sizeof(id));
+		(void)!write(info[1], &grandchild, sizeof(grandchild));
 		_exit(0);	/* the owner exits; its child lives on */
 	}
 	close(info[1]);
 	assert_int_equal(read(info[0], &id, sizeof(id)), (ssize_t)sizeof(id));
-	assert_int_equal(waitpid(parent, &status, 0), parent);
-	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(read(info[0], &grandchild, sizeof(grandchild)), (ssize_t)sizeof(grandchild));
+	assert_true(grandchild > 0);
+	assert_int_equal(wait_status(parent), 0);
+	child_adopt(grandchild);	/* ours now (the subreaper), and killed at teardown */
 	assert_int_equal(next_event(ev, "revoked", &e), 1);
 	assert_int_equal(e.queue_id, id);
 	assert_string_equal(e.reason, "owner-exited");
@@ -125,9 +150,7 @@ static void queue_dies_with_its_owner_while_a_child_holds_everything(void **stat
 	 */
 	(void)!write(go[1], "g", 1);
 	close(go[1]);
-	assert_true(waitpid(-1, &status, 0) > 0);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(wait_status(grandchild), 0);
 	accel_events_close(ev);
 	close(info[0]);
 	close(go[0]);
@@ -202,11 +225,11 @@ static void revoke_selectors_and_their_errors(void **state)
 /* Run @fn as uid/gid 65534 with @groups; its exit status is the result. */
 static pid_t as_nobody(int (*fn)(int), int arg, const gid_t *groups, size_t n_groups)
 {
-	pid_t pid = fork();
+	pid_t pid = fork_child();
 
 	if (pid == 0) {
 		if (setgroups(n_groups, groups) < 0 || setresgid(65534, 65534, 65534) < 0 ||
-		    setresuid(65534, 65534, 65534) < 0)
+		    setresuid(65534, 65534, 65534) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 			_exit(100);
 		_exit(fn(arg));
 	}
@@ -219,7 +242,7 @@ static int nobody_revokes(int root_queue)
 	struct accel_client *c;
 	struct accel_events *ev;
 	struct accel_event e;
-	struct accel_queue *q;
+	struct accel_queue *q, *later;
 	char *reply = NULL, params[64];
 
 	if (accel_connect(broker.sock, &c) < 0 || accel_events_open(broker.sock, &ev) < 0)
@@ -241,7 +264,7 @@ static int nobody_revokes(int root_queue)
 	/* Only its own revocation reaches its monitor, not root's queue's. */
 	if (next_event(ev, "revoked", &e) != 1 || e.queue_id != accel_queue_id(q) || e.uid != 65534)
 		return 7;
-	if (!quiet_for(ev, 100))
+	if (accel_acquire(c, "copy", NULL, &later) < 0 || !nothing_before_revoking(ev, c, later))
 		return 8;
 	return 0;
 }
@@ -301,9 +324,10 @@ static void admin_group_members_see_and_revoke_everything(void **state)
 	unlink(conf);
 	assert_int_equal(accel_connect(broker.sock, &c), 0);
 	assert_int_equal(accel_acquire(c, "crc32c", NULL, &q), 0);
-	pid_t pid = fork();
+	pid_t pid = fork_child();
 	if (pid == 0) {
-		if (setgroups(2, groups) < 0 || setresgid(4242, 4242, 4242) < 0 || setresuid(65534, 65534, 65534) < 0)
+		if (setgroups(2, groups) < 0 || setresgid(4242, 4242, 4242) < 0 || setresuid(65534, 65534, 65534) < 0 ||
+		    prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 			_exit(100);
 		_exit(admin_member_lists_all(1));
 	}
@@ -331,23 +355,47 @@ static void monitor_connection_takes_no_other_calls(void **state)
 	close(fd);
 }
 
-/* Until the broker counts @n monitors (a bounded number of calls, no sleeping). */
-static void wait_for_monitors(int n)
+/* A line from @f within 5 s (a bound: the line is the event waited for). */
+static char *read_line(FILE *f, char *line, size_t size)
 {
-	char reply[16384], want[32];
-	int fd = raw_connect(broker.sock);
+	struct pollfd p = { .fd = fileno(f), .events = POLLIN };
 
-	assert_true(fd >= 0);
-	snprintf(want, sizeof(want), "\"monitors\":%d,", n);
-	for (int i = 0; i < 100000; i++) {
-		assert_true(raw_call(fd, "{\"method\":\"org.accelbroker.Broker.GetStatus\"}", reply,
-				     sizeof(reply)) > 0);
-		if (strstr(reply, want)) {
-			close(fd);
-			return;
-		}
+	if (poll(&p, 1, 5000) != 1)
+		return NULL;
+	return fgets(line, (int)size, f);
+}
+
+/*
+ * accelctl monitor --json, its standard output and error read through
+ * @out and @err; returns once it said on standard error that it is
+ * subscribed (the broker's "subscribed": no event after it is missed).
+ */
+static pid_t start_monitor(FILE **out, FILE **err)
+{
+	char exe[512], line[256] = "";
+	int o[2], e[2];
+	pid_t pid;
+
+	snprintf(exe, sizeof(exe), "%s/accelctl", build_dir());
+	assert_int_equal(pipe2(o, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(e, O_CLOEXEC), 0);
+	pid = fork_child();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(o[1], STDOUT_FILENO);
+		dup2(e[1], STDERR_FILENO);
+		execl(exe, "accelctl", "--socket", broker.sock, "monitor", "--json", (char *)NULL);
+		_exit(127);
 	}
-	fail_msg("the broker never counted %d monitors", n);
+	close(o[1]);
+	close(e[1]);
+	*out = fdopen(o[0], "r");
+	*err = fdopen(e[0], "r");
+	assert_non_null(*out);
+	assert_non_null(*err);
+	assert_non_null(read_line(*err, line, sizeof(line)));
+	assert_non_null(strstr(line, "Watching the broker's events"));
+	return pid;
 }
 
 static void accelctl_monitor_and_revoke(void **state)
@@ -355,29 +403,27 @@ static void accelctl_monitor_and_revoke(void **state)
 	struct accel_client *c;
 	struct accel_queue *q;
 	char cmd[512], line[512] = "";
-	FILE *mon;
-	int fd;
+	FILE *mon, *mon_err;
+	pid_t pid;
 
 	assert_int_equal(accel_connect(broker.sock, &c), 0);
 	assert_int_equal(accel_acquire(c, "gunzip", NULL, &q), 0);
-	snprintf(cmd, sizeof(cmd), "exec %s/accelctl --socket %s monitor --json 2>/dev/null", build_dir(), broker.sock);
-	mon = popen(cmd, "r");
-	assert_non_null(mon);
-	wait_for_monitors(1);	/* it subscribed */
+	pid = start_monitor(&mon, &mon_err);
 	snprintf(cmd, sizeof(cmd), "%s/accelctl --socket %s revoke %llu >/dev/null", build_dir(), broker.sock,
 		 (unsigned long long)accel_queue_id(q));
 	assert_int_equal(system(cmd), 0);
-	fd = fileno(mon);
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	assert_int_equal(poll(&p, 1, 5000), 1);
-	assert_non_null(fgets(line, sizeof(line), mon));
+	assert_non_null(read_line(mon, line, sizeof(line)));
 	assert_non_null(strstr(line, "\"event\":\"revoked\""));
 	assert_non_null(strstr(line, "\"reason\":\"admin\""));
 	/* Stop the monitor with the broker: it reports the closed stream. */
 	accel_release(q);
 	accel_disconnect(c);
 	assert_int_equal(broker_stop(&broker), 0);
-	assert_int_equal(WEXITSTATUS(pclose(mon)), 1);
+	assert_non_null(read_line(mon_err, line, sizeof(line)));
+	assert_non_null(strstr(line, "the broker closed the event stream"));
+	assert_int_equal(wait_status(pid), 1);
+	fclose(mon);
+	fclose(mon_err);
 	assert_int_equal(broker_start(&broker, (const char *const[]){ NULL }), 0);
 	snprintf(cmd, sizeof(cmd), "%s/accelctl --socket %s revoke 1 --user root 2>/dev/null", build_dir(),
 		 broker.sock);

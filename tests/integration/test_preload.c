@@ -59,6 +59,7 @@ static int teardown(void **state)
 	char cmd[160];
 	int status = broker_stop(&f->broker);
 
+	children_kill();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->tree);
 	if (system(cmd) != 0 || status != 0) {
 		fprintf(stderr, "broker exit status %d\n", status);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -51,8 +52,11 @@ static int start(const char *text)
 
 static int teardown(void **state)
 {
+	int r = broker_stop(&broker);
+
 	unlink(conf);
-	return broker_stop(&broker) == 0 ? 0 : -1;
+	children_kill();
+	return r == 0 ? 0 : -1;
 }
 
 static int reload(char *out, size_t size)
@@ -144,17 +148,15 @@ static void reload_refuses_a_long_line_and_keeps_the_policy(void **state)
 /* Run @fn as @uid with @gid and supplementary @groups; returns its exit status. */
 static int as_user(uid_t uid, gid_t gid, const gid_t *groups, size_t n, int (*fn)(void))
 {
-	int status;
-	pid_t pid = fork();
+	pid_t pid = fork_child();
 
 	if (pid == 0) {
-		if (setgroups(n, groups) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+		if (setgroups(n, groups) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0 ||
+		    prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)	/* cleared by the change of uid */
 			_exit(100);
 		_exit(fn());
 	}
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
+	return wait_status(pid);
 }
 
 static int hold_fd[2];
@@ -181,9 +183,10 @@ static pid_t spawn_holder(uid_t uid, const gid_t *groups, size_t n, char *result
 	pid_t pid;
 
 	assert_int_equal(pipe(hold_fd), 0);
-	pid = fork();
+	pid = fork_child();
 	if (pid == 0) {
-		if (setgroups(n, groups) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
+		if (setgroups(n, groups) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0 ||
+		    prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 			_exit(100);
 		_exit(acquire_and_hold());
 	}
@@ -196,38 +199,30 @@ static pid_t spawn_holder(uid_t uid, const gid_t *groups, size_t n, char *result
 static void group_pool_is_shared_by_its_members(void **state)
 {
 	const gid_t users[] = { 100 };
-	char r1, r2, r3;
-	pid_t a, b, c;
+	char r1, r2, r3, r4;
+	pid_t a, b, c, d;
+	int rest;
 
 	if (geteuid() != 0)
 		skip();
 	assert_int_equal(start("[group:users]\npool_max_queues = 2\n"), 0);
+	rest = broker_fd_count(&broker);
 	a = spawn_holder(1, users, 1, &r1);	/* daemon */
 	b = spawn_holder(2, users, 1, &r2);	/* bin */
 	c = spawn_holder(65534, users, 1, &r3);	/* nobody: the pool is full */
 	assert_int_equal(r1, 'y');
 	assert_int_equal(r2, 'y');
 	assert_int_equal(r3, 'q');
-	kill(a, SIGKILL);
-	waitpid(a, NULL, 0);
-	/* One left the pool: there is room again. */
-	pid_t d;
-	char r4 = 0;
-	for (int i = 0; i < 100 && r4 != 'y'; i++) {
-		d = spawn_holder(65534, users, 1, &r4);
-		if (r4 != 'y') {
-			kill(d, SIGKILL);
-			waitpid(d, NULL, 0);
-			usleep(10000);
-		}
-	}
+	/* Each holds a connection and a pidfd in the broker, a and b a queue too. */
+	assert_int_equal(broker_wait_fd_count(&broker, rest + 8), rest + 8);
+	kill_child(a);
+	/* Once the broker let go of all that was a's, there is room in the pool again. */
+	assert_int_equal(broker_wait_fd_count(&broker, rest + 5), rest + 5);
+	d = spawn_holder(65534, users, 1, &r4);
 	assert_int_equal(r4, 'y');
-	kill(b, SIGKILL);
-	kill(c, SIGKILL);
-	kill(d, SIGKILL);
-	waitpid(b, NULL, 0);
-	waitpid(c, NULL, 0);
-	waitpid(d, NULL, 0);
+	kill_child(b);
+	kill_child(c);
+	kill_child(d);
 }
 
 static int nobody_checks(void)
@@ -396,10 +391,11 @@ static int racer(void)
 static pid_t spawn_racer(uid_t uid)
 {
 	const gid_t users[] = { 100 };
-	pid_t pid = fork();
+	pid_t pid = fork_child();
 
 	if (pid == 0) {
-		if (setgroups(1, users) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
+		if (setgroups(1, users) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0 ||
+		    prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 			_exit(100);
 		_exit(racer());
 	}
@@ -464,16 +460,14 @@ static void racing_clients_never_exceed_a_limit(void **state)
 		samples++;
 		if (samples % 50 == 0) {
 			int i = samples / 50 % 32;
-			kill(pids[i], SIGKILL);
-			waitpid(pids[i], NULL, 0);
+			kill_child(pids[i]);
 			pids[i] = spawn_racer(uids[i % 4]);
 			killed++;
 		}
 		usleep(2000);
 	}
 	for (int i = 0; i < 32; i++) {
-		kill(pids[i], SIGKILL);
-		waitpid(pids[i], NULL, 0);
+		kill_child(pids[i]);
 	}
 	accel_disconnect(c);
 	print_message("%d samples, up to %d queues held at once, %d clients killed\n", samples, max_seen,

@@ -47,13 +47,13 @@ static int teardown(void **state)
 
 	(void)state;
 	alarm(0);
-	if (first.pid > 0) {
-		kill(first.pid, SIGKILL);
-		waitpid(first.pid, NULL, 0);
-	}
+	kill_child(first.pid);
+	first.pid = 0;
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", first.dir);
 	(void)!system(cmd);
-	return second.pid > 0 && broker_stop(&second) != 0 ? -1 : 0;
+	int r = second.pid > 0 && broker_stop(&second) != 0 ? -1 : 0;
+	children_kill();
+	return r;
 }
 
 static void copy_ok(struct accel_queue *q)
@@ -81,8 +81,7 @@ static void a_killed_broker_loses_the_queues_and_the_client_moves_on(void **stat
 	copy_ok(q);
 
 	/* No revocation, no goodbye: the engine serving q is gone. */
-	kill(first.pid, SIGKILL);
-	waitpid(first.pid, NULL, 0);
+	kill_child(first.pid);
 	first.pid = 0;
 	/* A new broker where the client looks (its own directory, reached by the old path). */
 	assert_int_equal(broker_start(&second, NULL), 0);

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -54,6 +56,7 @@ static int teardown(void **state)
 {
 	int status = broker_stop(&broker);
 
+	children_kill();
 	if (status != 0) {
 		fprintf(stderr, "broker exit status %d\n", status);
 		return -1;
@@ -380,7 +383,8 @@ static void half_written_message_then_hangup(void **state)
 
 	assert_true(fd >= 0);
 	assert_int_equal(send(fd, "{\"method\":\"org.accel", 20, MSG_NOSIGNAL), 20);
-	usleep(20000);
+	/* Hang up only once the broker has read the half (nothing left unread in the socket). */
+	assert_int_equal(wait_unread(fd, 0), 0);
 	close(fd);
 	assert_int_equal(broker_wait_fd_count(&broker, fds_before), fds_before);
 	assert_broker_serves();
@@ -422,13 +426,22 @@ static void pipelined_calls_are_all_answered(void **state)
 
 	assert_true(fd >= 0);
 	fcntl(fd, F_SETFL, O_NONBLOCK);
-	/* First send without reading, until both directions are full. */
+	/*
+	 * First send without reading, until both directions are full: the
+	 * broker stops reading once its replies to us are piling up, so the
+	 * socket stays unwritable (10 ms is only how long a try waits for
+	 * room; no assertion rests on it).
+	 */
 	for (int tries = 0; sent < total && tries < 100; tries++) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
 		while (sent < total && send(fd, req, req_len, MSG_NOSIGNAL) == (ssize_t)req_len)
 			sent++;
-		usleep(10000);
+		if (poll(&p, 1, 10) == 0)
+			break;
 	}
-	for (int idle = 0; answered < total && idle < 500;) {
+	/* Then read and send as the socket lets us; 5 s without either is a failure. */
+	for (int idle = 0; answered < total && idle < 1;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN | (sent < total ? POLLOUT : 0) };
 		bool progress = false;
 		while (sent < total && send(fd, req, req_len, MSG_NOSIGNAL) == (ssize_t)req_len) {
 			sent++;
@@ -444,12 +457,8 @@ static void pipelined_calls_are_all_answered(void **state)
 			}
 			progress = true;
 		}
-		if (progress)
-			idle = 0;
-		else {
+		if (!progress && poll(&p, 1, 5000) == 0)
 			idle++;
-			usleep(10000);
-		}
 	}
 	assert_int_equal(sent, total);
 	assert_int_equal(answered, total);
@@ -459,7 +468,7 @@ static void pipelined_calls_are_all_answered(void **state)
 
 static void connection_limit_per_user(void **state)
 {
-	int fds[64], n = 0, extra;
+	int fds[64], n = 0, extra, fds_before = broker_fd_count(&broker);
 	char reply[512];
 
 	/* max-connections-per-user is 64 by default. */
@@ -478,7 +487,8 @@ static void connection_limit_per_user(void **state)
 	close(extra);
 	for (int i = 0; i < n; i++)
 		close(fds[i]);
-	usleep(50000);
+	/* Closed on the broker's side too (they count against the limit until then). */
+	assert_int_equal(broker_wait_fd_count(&broker, fds_before), fds_before);
 	assert_broker_serves();
 }
 
@@ -490,7 +500,7 @@ static void killed_client_leaves_no_queue_and_no_fd(void **state)
 	pid_t child;
 
 	assert_int_equal(pipe(ready), 0);
-	child = fork();
+	child = fork_child();
 	assert_true(child >= 0);
 	if (child == 0) {
 		struct accel_client *cc;
@@ -509,8 +519,7 @@ static void killed_client_leaves_no_queue_and_no_fd(void **state)
 	close(ready[0]);
 	/* The connection, the child's pidfd and 3 queues (an fd the broker is just closing may linger). */
 	assert_int_equal(broker_wait_fd_count(&broker, fds_before + 5), fds_before + 5);
-	kill(child, SIGKILL);
-	waitpid(child, NULL, 0);
+	kill_child(child);
 	assert_int_equal(broker_wait_fd_count(&broker, fds_before), fds_before);
 	c = connect_client();
 	assert_int_equal(count_queues(c), 0);
@@ -522,19 +531,16 @@ static void forked_child_cannot_use_the_parents_queue(void **state)
 	struct accel_client *c = connect_client();
 	struct accel_queue *q;
 	struct accel_completion comp;
-	int status;
 	pid_t child;
 
 	assert_int_equal(accel_acquire(c, "crc32c", NULL, &q), 0);
-	child = fork();
+	child = fork_child();
 	assert_true(child >= 0);
 	if (child == 0) {
 		int r = accel_run(q, "x", 1, NULL, 0, 0, 0, &comp);
 		_exit(r == -ECHILD ? 0 : 1);
 	}
-	assert_int_equal(waitpid(child, &status, 0), child);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(wait_status(child), 0);
 	/* The parent's queue is untouched. */
 	assert_int_equal(accel_run(q, "123456789", 9, NULL, 0, 0, 0, &comp), 0);
 	assert_int_equal(comp.value, 0xe3069283);
@@ -546,7 +552,7 @@ static void other_users_see_only_their_own_queues(void **state)
 {
 	struct accel_client *c;
 	struct accel_queue *q;
-	int status, sync_pipe[2], done_pipe[2];
+	int sync_pipe[2], done_pipe[2];
 	char byte;
 	pid_t child;
 
@@ -556,14 +562,15 @@ static void other_users_see_only_their_own_queues(void **state)
 	assert_int_equal(accel_acquire(c, "copy", NULL, &q), 0);
 	assert_int_equal(pipe(sync_pipe), 0);
 	assert_int_equal(pipe(done_pipe), 0);
-	child = fork();
+	child = fork_child();
 	assert_true(child >= 0);
 	if (child == 0) {
 		struct accel_client *cc;
 		struct accel_queue *cq;
 		char params[64];
 		char *reply = NULL;
-		if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+		if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0 ||
+		    prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 			_exit(10);
 		if (accel_connect(broker.sock, &cc) < 0)
 			_exit(11);
@@ -589,9 +596,7 @@ static void other_users_see_only_their_own_queues(void **state)
 	free(text);
 	(void)!write(done_pipe[1], "d", 1);
 	close(done_pipe[1]);
-	assert_int_equal(waitpid(child, &status, 0), child);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(wait_status(child), 0);
 	close(sync_pipe[0]);
 	accel_release(q);
 	accel_disconnect(c);

@@ -5,6 +5,7 @@
  * waking, hostile ring indices, revocation and round-robin fairness, in
  * descriptors and in bytes.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
@@ -13,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -95,6 +97,54 @@ static bool wait_for(uint32_t *word, uint32_t want)
 	return true;
 }
 
+/* The system call thread @tid is in, or -1 (running, or gone). */
+static long thread_syscall(const char *tid)
+{
+	char path[300], text[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%s/syscall", tid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (!fgets(text, sizeof(text), f) || text[0] < '0' || text[0] > '9')
+		text[0] = '\0';
+	fclose(f);
+	return text[0] ? strtol(text, NULL, 10) : -1;
+}
+
+/*
+ * Until every engine thread (every thread but this one) is blocked in
+ * futex_waitv: asleep, having found nothing it could run.  A thread that
+ * blocks there after it served a later submission looked at every queue
+ * of its own after that submission: what it left is left for good.
+ */
+static bool engine_asleep(void)
+{
+	uint64_t start = now_usec(CLOCK_MONOTONIC);
+	char self[16];
+
+	snprintf(self, sizeof(self), "%d", (int)gettid());
+	while (now_usec(CLOCK_MONOTONIC) - start < TIMEOUT_USEC) {
+		DIR *d = opendir("/proc/self/task");
+		struct dirent *de;
+		int others = 0, asleep = 0;
+
+		if (!d)
+			return false;
+		while ((de = readdir(d)))
+			if (de->d_name[0] != '.' && strcmp(de->d_name, self) != 0) {
+				others++;
+				asleep += thread_syscall(de->d_name) == SYS_futex_waitv;
+			}
+		closedir(d);
+		if (others > 0 && asleep == others)
+			return true;
+		usleep(100);
+	}
+	return false;
+}
+
 static struct accel_sim_cqe *cqe(struct client_queue *c, uint32_t i)
 {
 	return (struct accel_sim_cqe *)(c->dus + ACCEL_SIM_CQ_OFFSET) + (i & (ACCEL_SIM_RING_ENTRIES - 1));
@@ -137,7 +187,7 @@ static void idle_engine_sleeps_and_a_ring_wakes_it(void **state)
 	assert_int_equal(sim_engine_create(1, &e), 0);
 	open_queue(e, ACCEL_SIM_OP_CRC32C, &c);
 	assert_true(wait_for(&c.regs->dev_flags, ACCEL_SIM_DEV_NEED_WAKEUP));
-	usleep(20000);	/* well asleep now */
+	assert_true(engine_asleep());
 	submit(&c, ACCEL_SIM_OP_CRC32C, 7, ACCEL_SIM_DATA_OFFSET, 0, ACCEL_SIM_DATA_OFFSET, 0);
 	assert_true(wait_for(&c.regs->cq_tail, 1));
 	assert_int_equal(cqe(&c, 0)->user_data, 7);
@@ -200,17 +250,21 @@ static void bad_descriptor_fails_with_a_status_and_the_queue_goes_on(void **stat
 static void full_cq_stalls_until_the_client_reaps(void **state)
 {
 	struct sim_engine *e;
-	struct client_queue c;
+	struct client_queue c, other;
 	uint32_t n = ACCEL_SIM_RING_ENTRIES;
 
 	assert_int_equal(sim_engine_create(1, &e), 0);
 	open_queue(e, ACCEL_SIM_OP_COPY, &c);
+	open_queue(e, ACCEL_SIM_OP_COPY, &other);
 	for (uint32_t i = 0; i < n; i++)
 		submit(&c, ACCEL_SIM_OP_COPY, i, ACCEL_SIM_DATA_OFFSET, 1, ACCEL_SIM_DATA_OFFSET + 1, 1);
 	assert_true(wait_for(&c.regs->cq_tail, n));
 	/* The ring is full of completions: one more waits for room. */
 	submit(&c, ACCEL_SIM_OP_COPY, n, ACCEL_SIM_DATA_OFFSET, 1, ACCEL_SIM_DATA_OFFSET + 1, 1);
-	usleep(20000);
+	/* The thread served a later submission elsewhere, then found nothing to run. */
+	submit(&other, ACCEL_SIM_OP_COPY, 1, ACCEL_SIM_DATA_OFFSET, 1, ACCEL_SIM_DATA_OFFSET + 1, 1);
+	assert_true(wait_for(&other.regs->cq_tail, 1));
+	assert_true(engine_asleep());
 	assert_int_equal(c.regs->cq_tail, n);
 	reap(&c, n);
 	/* A client kicks a sleeping engine after reaping (driver_sim.c does). */
@@ -218,23 +272,29 @@ static void full_cq_stalls_until_the_client_reaps(void **state)
 	assert_true(wait_for(&c.regs->cq_tail, n + 1));
 	assert_int_equal(cqe(&c, n)->user_data, n);
 	close_queue(e, &c);
+	close_queue(e, &other);
 	sim_engine_destroy(e);
 }
 
 static void removed_queue_reads_revoked(void **state)
 {
 	struct sim_engine *e;
-	struct client_queue c;
+	struct client_queue c, other;
 
 	assert_int_equal(sim_engine_create(1, &e), 0);
 	open_queue(e, ACCEL_SIM_OP_COPY, &c);
+	open_queue(e, ACCEL_SIM_OP_COPY, &other);
 	sim_engine_remove_queue(e, c.sq);
 	c.sq = NULL;
 	assert_int_equal(c.regs->state, ACCEL_SIM_STATE_REVOKED);
 	submit(&c, ACCEL_SIM_OP_COPY, 1, ACCEL_SIM_DATA_OFFSET, 1, ACCEL_SIM_DATA_OFFSET + 1, 1);
-	usleep(20000);
+	/* The thread served a later submission, then found nothing to run. */
+	submit(&other, ACCEL_SIM_OP_COPY, 2, ACCEL_SIM_DATA_OFFSET, 1, ACCEL_SIM_DATA_OFFSET + 1, 1);
+	assert_true(wait_for(&other.regs->cq_tail, 1));
+	assert_true(engine_asleep());
 	assert_int_equal(c.regs->cq_tail, 0);	/* nobody serves it any more */
 	close_queue(e, &c);
+	close_queue(e, &other);
 	sim_engine_destroy(e);
 }
 
