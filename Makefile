@@ -303,7 +303,9 @@ demo: deps
 	$(MAKE) all
 	scripts/demo $(B)
 
+# The plain build too: -O2 warns where the sanitizer build's -O1 does not.
 check: deps
+	$(MAKE) all
 	$(MAKE) B=build-san SAN=1 test
 
 test: all $(UNIT_TESTS) $(INTEG_TESTS) $(CHURN)
