@@ -12,8 +12,9 @@
  *    and is usable for the program, whatever its mode (or if it is missing);
  *  - opendir, readdir, readdir64, closedir on the uacce class directory:
  *    only the devices this user may use are listed;
- *  - close, dup, dup2, dup3, fcntl (F_DUPFD, F_DUPFD_CLOEXEC), close_range:
- *    a queue goes back to the broker when its last descriptor closes.
+ *  - close, dup, dup2, dup3, fcntl (F_DUPFD, F_DUPFD_CLOEXEC), close_range,
+ *    closefrom: a queue goes back to the broker when its last descriptor
+ *    closes (in the process whose table it is: not in a vfork()ed child).
  *
  * Absolute paths only (UADK's are).  Without a broker, or for a device the
  * broker does not serve, every call is the kernel's.  The program's calls
@@ -71,6 +72,7 @@ static struct {
 	int (*fcntl)(int, int, ...);
 	int (*fcntl64)(int, int, ...);
 	int (*close_range)(unsigned, unsigned, int);
+	void (*closefrom)(int);
 } real;
 
 static void *resolve(void **slot, const char *name)
@@ -151,14 +153,20 @@ static void leave(void)
 	busy = false;
 }
 
+/* The table is this process's, not a vfork()ed child's (which shares it, and our lock, with its parent). */
 static bool tracking(void)
 {
-	return !busy && __atomic_load_n(&n_tracked, __ATOMIC_RELAXED) > 0;
+	return !busy && __atomic_load_n(&n_tracked, __ATOMIC_RELAXED) > 0 && fdtable_mine(&table);
 }
 
 __attribute__((constructor)) static void preload_init(void)
 {
 	paths_init();
+	/* Ours from now, before any vfork() could make a child that would claim it on its first open. */
+	pthread_mutex_lock(&lock);
+	if (!table.owner)
+		table.owner = getpid();
+	pthread_mutex_unlock(&lock);
 }
 
 /* Set -@r as errno and return -1, or return @r. */
@@ -189,7 +197,10 @@ static bool open_node(const char *device, int flags, int *out)
 	enter();
 	fd = session_acquire(device, &id);
 	if (fd >= 0) {
-		int r = fdtable_add(&table, fd, id);
+		uint64_t stale;
+		int r = fdtable_add(&table, fd, id, &stale);
+		if (stale)	/* its last fd was closed behind our back (closefrom() of an old glibc, a raw syscall) */
+			session_release(stale);
 		if (r >= 0)
 			r = apply_flags(fd, flags);
 		if (r < 0) {
@@ -244,14 +255,27 @@ static bool open_available(const char *device, int flags, int *out)
 	return ours;
 }
 
+/*
+ * Whether an open of a node is a queue: read-write, as UADK opens it.
+ * O_PATH, O_DIRECTORY, O_TMPFILE, O_CREAT|O_EXCL, read-only or write-only
+ * opens are the kernel's, which answers them as it would without us (a
+ * path fd, ENOTDIR, EEXIST, or EACCES on a node the user may not open).
+ */
+static bool queue_open(int flags)
+{
+	return (flags & O_ACCMODE) == O_RDWR && !(flags & (O_PATH | O_DIRECTORY | O_TMPFILE)) &&
+	       (flags & (O_CREAT | O_EXCL)) != (O_CREAT | O_EXCL);
+}
+
+/* A vfork()ed child's opens are the kernel's: the table it shares is its parent's. */
 static bool open_ours(const char *path, int flags, int *out)
 {
 	char name[PATHS_NAME_MAX];
 
-	if (busy || !paths_maybe_ours(path))
+	if (busy || !paths_maybe_ours(path) || !fdtable_mine(&table))
 		return false;
 	if (paths_node(path, name))
-		return open_node(name, flags, out);
+		return queue_open(flags) && open_node(name, flags, out);
 	if ((flags & O_ACCMODE) == O_RDONLY && paths_available_instances(path, name))
 		return open_available(name, flags, out);
 	return false;
@@ -340,23 +364,29 @@ EXPORT int __openat64_2(int dirfd, const char *path, int flags)
 	return open_ours(path, flags, &fd) ? fd : REAL_AS(openat64_2, "__openat64_2")(dirfd, path, flags);
 }
 
-/* Whether @path is the node of a device this user may use (the broker says). */
+/*
+ * Whether @path is the node of a device this user may use (the broker
+ * says).  errno is left as it was: when the answer is no, the caller
+ * returns the kernel's failure, and its errno with it.
+ */
 static bool node_usable(const char *path)
 {
 	char name[PATHS_NAME_MAX];
 	struct allowance a;
 	const struct allowance_device *d;
 	bool usable = false;
+	int saved = errno;
 
-	if (busy || !paths_node(path, name))
-		return false;
-	enter();
-	if (session_allowance(&a) >= 0) {
-		d = allowance_find(&a, name);
-		usable = d && d->usable;
-		allowance_free(&a);
+	if (!busy && paths_node(path, name)) {	/* paths_node() stat()s too */
+		enter();
+		if (session_allowance(&a) >= 0) {
+			d = allowance_find(&a, name);
+			usable = d && d->usable;
+			allowance_free(&a);
+		}
+		leave();
 	}
-	leave();
+	errno = saved;
 	return usable;
 }
 
@@ -552,10 +582,19 @@ EXPORT int fcntl64(int fd, int cmd, ...)
 	return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC ? duplicated(fd, r) : r;
 }
 
+/* Every descriptor from @first to @last is closed: give back the queues that had their last there.  Locked. */
+static void closed_range(unsigned first, unsigned last)
+{
+	uint64_t *ids = calloc(fdtable_count(&table) + 1, sizeof(*ids));
+	size_t n = fdtable_close_range(&table, first, last, ids, ids ? fdtable_count(&table) : 0);
+
+	for (size_t i = 0; i < n; i++)
+		session_release(ids[i]);
+	free(ids);
+}
+
 EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
-	uint64_t *ids;
-	size_t n;
 	int r, saved;
 
 	if (!REAL(close_range))
@@ -566,14 +605,27 @@ EXPORT int close_range(unsigned first, unsigned last, int flags)
 	r = real.close_range(first, last, flags);
 	saved = errno;
 	/* CLOSE_RANGE_CLOEXEC closes nothing now; at exec the connection goes too, and the broker releases. */
-	if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC)) {
-		ids = calloc(fdtable_count(&table) + 1, sizeof(*ids));
-		n = fdtable_close_range(&table, first, last, ids, ids ? fdtable_count(&table) : 0);
-		for (size_t i = 0; i < n; i++)
-			session_release(ids[i]);
-		free(ids);
-	}
+	if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC))
+		closed_range(first, last);
 	leave();
 	errno = saved;
 	return r;
+}
+
+/* glibc 2.34's closefrom() closes with close_range() inside libc, past our close(). */
+EXPORT void closefrom(int lowfd)
+{
+	int saved;
+
+	if (!REAL(closefrom) || lowfd < 0 || !tracking()) {
+		if (real.closefrom)
+			real.closefrom(lowfd);
+		return;
+	}
+	enter();
+	real.closefrom(lowfd);
+	saved = errno;
+	closed_range((unsigned)lowfd, ~0u);
+	leave();
+	errno = saved;
 }

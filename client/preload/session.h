@@ -23,7 +23,7 @@ struct allowance;
  * another negative errno.
  */
 int session_acquire(const char *device, uint64_t *queue_id);
-/* Give queue @queue_id back (its last descriptor closed). */
+/* Give queue @queue_id back (its last descriptor closed); every remembered refusal is forgotten. */
 void session_release(uint64_t queue_id);
 /* What this user may have now; -ENOTCONN without a broker. */
 int session_allowance(struct allowance *out);

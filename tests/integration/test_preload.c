@@ -203,6 +203,30 @@ static void a_forked_child_has_its_own_connection_and_queues(void **state)
 	assert_int_equal(probe(f, f->broker.sock, "fork", NULL, out, sizeof(out)), 0);
 }
 
+static void a_vfork_child_s_close_leaves_the_parent_s_queue(void **state)
+{
+	struct fixture *f = *state;
+	char out[256];
+
+	assert_int_equal(probe(f, f->broker.sock, "vfork", NULL, out, sizeof(out)), 0);
+}
+
+static void closefrom_and_stale_descriptors_give_queues_back(void **state)
+{
+	struct fixture *f = *state;
+	char out[256];
+
+	assert_int_equal(probe(f, f->broker.sock, "closefrom", NULL, out, sizeof(out)), 0);
+}
+
+static void only_a_read_write_open_is_a_queue(void **state)
+{
+	struct fixture *f = *state;
+	char out[256];
+
+	assert_int_equal(probe(f, f->broker.sock, "flags", NULL, out, sizeof(out)), 0);
+}
+
 static void exec_keeps_the_preload(void **state)
 {
 	struct fixture *f = *state;
@@ -310,6 +334,9 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(a_queue_lives_until_its_last_descriptor_closes, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_forked_child_has_its_own_connection_and_queues, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_vfork_child_s_close_leaves_the_parent_s_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(closefrom_and_stale_descriptors_give_queues_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(only_a_read_write_open_is_a_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(exec_keeps_the_preload, setup, teardown),
 		cmocka_unit_test_setup_teardown(without_a_broker_the_kernel_answers, setup, teardown),
 		cmocka_unit_test_setup_teardown(check_says_what_the_user_may_have, setup, teardown),
