@@ -2,8 +2,9 @@
 /*
  * The process's connection to the broker, made when a uacce path is first
  * reached and made anew in a forked child (which must not speak on its
- * parent's connection).  Every function is called with the preload's lock
- * held.  "No broker" is -ENOTCONN: the caller then lets the kernel answer.
+ * parent's connection).  Every function is called with the preload's
+ * session lock held (never its table's: a close() must not wait on the
+ * broker).  "No broker" is -ENOTCONN: the caller then lets the kernel answer.
  */
 #ifndef ACCEL_PRELOAD_SESSION_H
 #define ACCEL_PRELOAD_SESSION_H

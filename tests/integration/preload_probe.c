@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,6 +291,62 @@ static void scenario_flags(void)
 	close(fd);
 }
 
+/* Whether thread @tid is in a system call that waits for the broker's answer (not on a lock: futex). */
+static bool waiting_on_broker(pid_t tid)
+{
+	char path[64], text[64] = "";
+	FILE *f;
+	long nr;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	f = fopen(path, "r");
+	CHECK(f);
+	CHECK(fgets(text, sizeof(text), f) || feof(f));
+	fclose(f);
+	nr = strtol(text, NULL, 10);
+	return nr == SYS_recvmsg || nr == SYS_recvfrom || nr == SYS_read || nr == SYS_poll || nr == SYS_ppoll;
+}
+
+static pid_t tid_of_reader;
+
+static void *reader(void *arg)
+{
+	__atomic_store_n(&tid_of_reader, gettid(), __ATOMIC_RELEASE);
+	(void)arg;
+	(void)available("hisi_zip-0");
+	return NULL;
+}
+
+/*
+ * While a thread waits on a broker that does not answer (the test stops
+ * it), a close() of a pipe in another thread does not wait with it.
+ */
+static void scenario_stalled(void)
+{
+	int fd = open_node("hisi_zip-0"), p[2], i;
+	pthread_t t;
+	pid_t tid = 0;
+	char c;
+
+	CHECK(fd >= 0);
+	printf("holding 1\n");
+	fflush(stdout);
+	CHECK(read(STDIN_FILENO, &c, 1) == 1);	/* the broker is stopped now */
+	CHECK(pthread_create(&t, NULL, reader, NULL) == 0);
+	for (i = 0; i < 10000 && !(tid = __atomic_load_n(&tid_of_reader, __ATOMIC_ACQUIRE)); i++)
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	for (i = 0; i < 10000 && tid && !waiting_on_broker(tid); i++)
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	CHECK(tid && waiting_on_broker(tid));
+	CHECK(pipe(p) == 0);
+	close(p[0]);
+	close(p[1]);
+	printf("closed\n");
+	fflush(stdout);
+	CHECK(pthread_join(t, NULL) == 0);	/* the test lets the broker go on */
+	close(fd);
+}
+
 /* exec keeps the preload (LD_PRELOAD): the new image sees the broker's view too. */
 static void scenario_exec(const char *self)
 {
@@ -350,6 +408,8 @@ int main(int argc, char **argv)
 		scenario_closefrom();
 	else if (strcmp(argv[1], "flags") == 0)
 		scenario_flags();
+	else if (strcmp(argv[1], "stalled") == 0)
+		scenario_stalled();
 	else if (strcmp(argv[1], "exec") == 0)
 		scenario_exec(argv[0]);
 	else if (strcmp(argv[1], "kernel") == 0)
