@@ -434,7 +434,8 @@ static struct cgroup_identity *identity_new(const struct tree *t, const struct s
 int cgroup_identity_parse(const char *text, size_t len, enum cgroup_layout layout,
 			  struct cgroup_identity **ret)
 {
-	struct span path, comps[CGROUP_LINE_MAX / 2];
+	/* Set by find_path() when it succeeds; gcc 12 -O2 cannot see that through the inlining. */
+	struct span path = { NULL, 0 }, comps[CGROUP_LINE_MAX / 2];
 	struct tree t;
 	size_t n;
 	int r;
