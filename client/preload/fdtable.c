@@ -1,11 +1,19 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "fdtable.h"
 
+bool fdtable_mine(const struct fdtable *t)
+{
+	return t->owner == 0 || t->owner == getpid();
+}
+
 static struct fdtable_entry *find(const struct fdtable *t, int fd)
 {
+	if (!fdtable_mine(t))
+		return NULL;
 	for (size_t i = 0; i < t->n; i++)
 		if (t->entries[i].fd == fd)
 			return &t->entries[i];
@@ -20,12 +28,21 @@ static bool queue_has_fds(const struct fdtable *t, uint64_t queue_id)
 	return false;
 }
 
-int fdtable_add(struct fdtable *t, int fd, uint64_t queue_id)
+int fdtable_add(struct fdtable *t, int fd, uint64_t queue_id, uint64_t *stale)
 {
-	struct fdtable_entry *e = find(t, fd);
+	struct fdtable_entry *e;
 
+	if (stale)
+		*stale = 0;
+	if (!fdtable_mine(t))
+		return -EPERM;
+	t->owner = getpid();
+	e = find(t, fd);
 	if (e) {	/* closed behind our back (a raw system call): it is this queue's now */
+		uint64_t old = e->queue_id;
 		e->queue_id = queue_id;
+		if (stale && old != queue_id && !queue_has_fds(t, old))
+			*stale = old;
 		return 0;
 	}
 	if (t->n == t->size) {
@@ -70,7 +87,7 @@ uint64_t fdtable_dup(struct fdtable *t, int oldfd, int newfd)
 		return 0;
 	released = fdtable_close(t, newfd);
 	if (tracked)
-		(void)fdtable_add(t, newfd, id);
+		(void)fdtable_add(t, newfd, id, NULL);
 	return released;
 }
 
@@ -78,6 +95,8 @@ size_t fdtable_close_range(struct fdtable *t, unsigned first, unsigned last, uin
 {
 	size_t n = 0, i = 0;
 
+	if (!fdtable_mine(t))
+		return 0;
 	while (i < t->n) {
 		unsigned fd = (unsigned)t->entries[i].fd;
 		uint64_t id;
@@ -94,11 +113,11 @@ size_t fdtable_close_range(struct fdtable *t, unsigned first, unsigned last, uin
 
 size_t fdtable_count(const struct fdtable *t)
 {
-	return t->n;
+	return fdtable_mine(t) ? t->n : 0;
 }
 
 void fdtable_clear(struct fdtable *t)
 {
 	free(t->entries);
-	*t = (struct fdtable){ 0 };
+	*t = (struct fdtable){ .owner = getpid() };
 }

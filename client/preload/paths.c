@@ -11,7 +11,8 @@ static const char *dev_root = "/dev";
 
 void paths_init(void)
 {
-	const char *s = getenv("ACCEL_UACCE_SYSFS"), *d = getenv("ACCEL_UACCE_DEV");
+	/* secure_getenv: the preload may sit in /etc/ld.so.preload, under a setuid program too. */
+	const char *s = secure_getenv("ACCEL_UACCE_SYSFS"), *d = secure_getenv("ACCEL_UACCE_DEV");
 
 	if (s && s[0] == '/')
 		sysfs_root = s;

@@ -12,8 +12,9 @@
  *    and is usable for the program, whatever its mode (or if it is missing);
  *  - opendir, readdir, readdir64, closedir on the uacce class directory:
  *    only the devices this user may use are listed;
- *  - close, dup, dup2, dup3, fcntl (F_DUPFD, F_DUPFD_CLOEXEC), close_range:
- *    a queue goes back to the broker when its last descriptor closes.
+ *  - close, dup, dup2, dup3, fcntl (F_DUPFD, F_DUPFD_CLOEXEC), close_range,
+ *    closefrom: a queue goes back to the broker when its last descriptor
+ *    closes (in the process whose table it is: not in a vfork()ed child).
  *
  * Absolute paths only (UADK's are).  Without a broker, or for a device the
  * broker does not serve, every call is the kernel's.  The program's calls
@@ -71,6 +72,7 @@ static struct {
 	int (*fcntl)(int, int, ...);
 	int (*fcntl64)(int, int, ...);
 	int (*close_range)(unsigned, unsigned, int);
+	void (*closefrom)(int);
 } real;
 
 static void *resolve(void **slot, const char *name)
@@ -88,11 +90,16 @@ static void *resolve(void **slot, const char *name)
 #define REAL(field) REAL_AS(field, #field)
 
 /*
- * One lock over the table, the session and the directory filters.  @busy:
- * this thread is inside the preload, so the calls libaccel and json-c make
- * (close, open of nothing of ours) go straight to libc, lock-free.
+ * Two locks, never held together but by the fork handlers (the session's
+ * first).  @state_lock: the table and the directory filters, for
+ * bookkeeping only, never across a call to the broker, so that no close()
+ * waits on the broker.  @session_lock: the connection (session.c), held
+ * across the exchange with the broker.  @busy: this thread is talking to
+ * the broker, so the calls libaccel and json-c make (close, open of
+ * nothing of ours) go straight to libc, lock-free.
  */
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t session_lock = PTHREAD_MUTEX_INITIALIZER;
 static __thread bool busy;
 static struct fdtable table;
 static size_t n_tracked;	/* fdtable_count(&table), read without the lock by the fast paths */
@@ -107,18 +114,21 @@ static struct dir_filter *filters;
 
 static void fork_prepare(void)
 {
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&session_lock);
+	pthread_mutex_lock(&state_lock);
 }
 
 static void fork_parent(void)
 {
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&state_lock);
+	pthread_mutex_unlock(&session_lock);
 }
 
 /* The child's copies of queue fds are its parent's queues, and so is the connection. */
 static void fork_child(void)
 {
-	pthread_mutex_init(&lock, NULL);
+	pthread_mutex_init(&state_lock, NULL);
+	pthread_mutex_init(&session_lock, NULL);
 	fdtable_clear(&table);
 	n_tracked = 0;
 	session_forked();
@@ -126,39 +136,70 @@ static void fork_child(void)
 
 /*
  * After libaccel's handlers, so that ours run first before a fork (handlers
- * run in reverse order): our lock is taken before libaccel's client locks,
- * the order every call through the preload takes them in.
+ * run in reverse order): our locks are taken before libaccel's client
+ * locks, the order every call through the preload takes them in.
  */
 static void watch_forks(void)
 {
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
-static void enter(void)
+static void lock_state(void)
 {
-	busy = true;
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&state_lock);
 }
 
-static void leave(void)
+static void unlock_state(void)
+{
+	__atomic_store_n(&n_tracked, fdtable_count(&table), __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&state_lock);
+}
+
+static void enter_session(void)
+{
+	busy = true;
+	pthread_mutex_lock(&session_lock);
+}
+
+static void leave_session(void)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	bool connected = session_connected();
 
-	__atomic_store_n(&n_tracked, fdtable_count(&table), __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&lock);
-	if (session_connected())
+	pthread_mutex_unlock(&session_lock);
+	if (connected)
 		pthread_once(&once, watch_forks);
 	busy = false;
 }
 
+/* Give back queues whose last descriptor went; errno is kept. */
+static void release_queues(const uint64_t *ids, size_t n)
+{
+	int saved = errno;
+
+	if (n == 0)
+		return;
+	enter_session();
+	for (size_t i = 0; i < n; i++)
+		session_release(ids[i]);
+	leave_session();
+	errno = saved;
+}
+
+/* The table is this process's, not a vfork()ed child's (which shares it, and our lock, with its parent). */
 static bool tracking(void)
 {
-	return !busy && __atomic_load_n(&n_tracked, __ATOMIC_RELAXED) > 0;
+	return !busy && __atomic_load_n(&n_tracked, __ATOMIC_RELAXED) > 0 && fdtable_mine(&table);
 }
 
 __attribute__((constructor)) static void preload_init(void)
 {
 	paths_init();
+	/* Ours from now, before any vfork() could make a child that would claim it on its first open. */
+	lock_state();
+	if (!table.owner)
+		table.owner = getpid();
+	unlock_state();
 }
 
 /* Set -@r as errno and return -1, or return @r. */
@@ -183,23 +224,29 @@ static int apply_flags(int fd, int flags)
 /* The node of @device: a queue from the broker.  false: the kernel answers. */
 static bool open_node(const char *device, int flags, int *out)
 {
-	uint64_t id = 0;
-	int fd;
+	uint64_t id = 0, stale = 0;
+	int fd, r;
 
-	enter();
+	enter_session();
 	fd = session_acquire(device, &id);
+	leave_session();
 	if (fd >= 0) {
-		int r = fdtable_add(&table, fd, id);
+		lock_state();
+		r = fdtable_add(&table, fd, id, &stale);
+		unlock_state();
+		/* Its last fd was closed behind our back (a raw system call). */
+		release_queues(&stale, stale ? 1 : 0);
 		if (r >= 0)
 			r = apply_flags(fd, flags);
 		if (r < 0) {
+			lock_state();
 			(void)fdtable_close(&table, fd);
+			unlock_state();
 			REAL(close)(fd);
-			session_release(id);
+			release_queues(&id, 1);
 			fd = r;
 		}
 	}
-	leave();
 	if (fd == -ENOTCONN || fd == -ENODEV)
 		return false;
 	*out = ret(fd);
@@ -230,7 +277,7 @@ static bool open_available(const char *device, int flags, int *out)
 	char text[16];
 	bool ours = false;
 
-	enter();
+	enter_session();
 	if (session_allowance(&a) >= 0) {
 		d = allowance_find(&a, device);
 		if (d) {
@@ -240,18 +287,31 @@ static bool open_available(const char *device, int flags, int *out)
 		}
 		allowance_free(&a);
 	}
-	leave();
+	leave_session();
 	return ours;
 }
 
+/*
+ * Whether an open of a node is a queue: read-write, as UADK opens it.
+ * O_PATH, O_DIRECTORY, O_TMPFILE, O_CREAT|O_EXCL, read-only or write-only
+ * opens are the kernel's, which answers them as it would without us (a
+ * path fd, ENOTDIR, EEXIST, or EACCES on a node the user may not open).
+ */
+static bool queue_open(int flags)
+{
+	return (flags & O_ACCMODE) == O_RDWR && !(flags & (O_PATH | O_DIRECTORY | O_TMPFILE)) &&
+	       (flags & (O_CREAT | O_EXCL)) != (O_CREAT | O_EXCL);
+}
+
+/* A vfork()ed child's opens are the kernel's: the table it shares is its parent's. */
 static bool open_ours(const char *path, int flags, int *out)
 {
 	char name[PATHS_NAME_MAX];
 
-	if (busy || !paths_maybe_ours(path))
+	if (busy || !paths_maybe_ours(path) || !fdtable_mine(&table))
 		return false;
 	if (paths_node(path, name))
-		return open_node(name, flags, out);
+		return queue_open(flags) && open_node(name, flags, out);
 	if ((flags & O_ACCMODE) == O_RDONLY && paths_available_instances(path, name))
 		return open_available(name, flags, out);
 	return false;
@@ -340,23 +400,29 @@ EXPORT int __openat64_2(int dirfd, const char *path, int flags)
 	return open_ours(path, flags, &fd) ? fd : REAL_AS(openat64_2, "__openat64_2")(dirfd, path, flags);
 }
 
-/* Whether @path is the node of a device this user may use (the broker says). */
+/*
+ * Whether @path is the node of a device this user may use (the broker
+ * says).  errno is left as it was: when the answer is no, the caller
+ * returns the kernel's failure, and its errno with it.
+ */
 static bool node_usable(const char *path)
 {
 	char name[PATHS_NAME_MAX];
 	struct allowance a;
 	const struct allowance_device *d;
 	bool usable = false;
+	int saved = errno;
 
-	if (busy || !paths_node(path, name))
-		return false;
-	enter();
-	if (session_allowance(&a) >= 0) {
-		d = allowance_find(&a, name);
-		usable = d && d->usable;
-		allowance_free(&a);
+	if (!busy && paths_node(path, name)) {	/* paths_node() stat()s too */
+		enter_session();
+		if (session_allowance(&a) >= 0) {
+			d = allowance_find(&a, name);
+			usable = d && d->usable;
+			allowance_free(&a);
+		}
+		leave_session();
 	}
-	leave();
+	errno = saved;
 	return usable;
 }
 
@@ -395,21 +461,25 @@ EXPORT DIR *opendir(const char *path)
 {
 	DIR *dir = REAL(opendir)(path);
 	struct dir_filter *f;
+	int r;
 
 	if (!dir || busy || !paths_class_dir(path))
 		return dir;
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return dir;
-	enter();
-	if (session_allowance(&f->allowance) >= 0) {
-		f->dir = dir;
-		f->next = filters;
-		filters = f;
-	} else {
+	enter_session();
+	r = session_allowance(&f->allowance);
+	leave_session();
+	if (r < 0) {
 		free(f);	/* no broker: the kernel's listing */
+		return dir;
 	}
-	leave();
+	f->dir = dir;
+	lock_state();
+	f->next = filters;
+	filters = f;
+	unlock_state();
 	return dir;
 }
 
@@ -419,10 +489,10 @@ static struct dir_filter *filter_of(DIR *dir)
 
 	if (busy || !filters)	/* a racy peek: a filter is added before its DIR is returned */
 		return NULL;
-	enter();
+	lock_state();
 	for (f = filters; f && f->dir != dir; f = f->next)
 		;
-	leave();
+	unlock_state();
 	return f;
 }
 
@@ -461,14 +531,14 @@ EXPORT int closedir(DIR *dir)
 	struct dir_filter *found = NULL;
 
 	if (filter_of(dir)) {
-		enter();
+		lock_state();
 		for (struct dir_filter **p = &filters; *p; p = &(*p)->next)
 			if ((*p)->dir == dir) {
 				found = *p;
 				*p = found->next;
 				break;
 			}
-		leave();
+		unlock_state();
 	}
 	if (found) {
 		allowance_free(&found->allowance);
@@ -477,21 +547,19 @@ EXPORT int closedir(DIR *dir)
 	return REAL(closedir)(dir);
 }
 
+/* Out of the table before the kernel closes it: another thread's open may get its number at once. */
 EXPORT int close(int fd)
 {
 	uint64_t id;
-	int r, saved;
+	int r;
 
 	if (!tracking())
 		return REAL(close)(fd);
-	enter();
+	lock_state();
 	id = fdtable_close(&table, fd);
+	unlock_state();
 	r = REAL(close)(fd);
-	saved = errno;
-	if (id)
-		session_release(id);
-	leave();
-	errno = saved;
+	release_queues(&id, id ? 1 : 0);
 	return r;
 }
 
@@ -502,11 +570,10 @@ static int duplicated(int oldfd, int newfd)
 
 	if (newfd < 0 || !tracking())
 		return newfd;
-	enter();
+	lock_state();
 	id = fdtable_dup(&table, oldfd, newfd);
-	if (id)
-		session_release(id);
-	leave();
+	unlock_state();
+	release_queues(&id, id ? 1 : 0);
 	return newfd;
 }
 
@@ -552,28 +619,54 @@ EXPORT int fcntl64(int fd, int cmd, ...)
 	return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC ? duplicated(fd, r) : r;
 }
 
+/*
+ * Every descriptor from @first to @last is closed: the ids of the queues
+ * that had their last there, to give back (in @ids, freed by the caller).
+ * Locked, with the closing: another thread's open could take a number in
+ * the range as soon as it is free.
+ */
+static size_t closed_range(unsigned first, unsigned last, uint64_t **ids)
+{
+	*ids = calloc(fdtable_count(&table) + 1, sizeof(**ids));
+	return fdtable_close_range(&table, first, last, *ids, *ids ? fdtable_count(&table) : 0);
+}
+
 EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
-	uint64_t *ids;
-	size_t n;
-	int r, saved;
+	uint64_t *ids = NULL;
+	size_t n = 0;
+	int r;
 
 	if (!REAL(close_range))
 		return ret(-ENOSYS);
 	if (!tracking())
 		return real.close_range(first, last, flags);
-	enter();
+	lock_state();
 	r = real.close_range(first, last, flags);
-	saved = errno;
 	/* CLOSE_RANGE_CLOEXEC closes nothing now; at exec the connection goes too, and the broker releases. */
-	if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC)) {
-		ids = calloc(fdtable_count(&table) + 1, sizeof(*ids));
-		n = fdtable_close_range(&table, first, last, ids, ids ? fdtable_count(&table) : 0);
-		for (size_t i = 0; i < n; i++)
-			session_release(ids[i]);
-		free(ids);
-	}
-	leave();
-	errno = saved;
+	if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC))
+		n = closed_range(first, last, &ids);
+	unlock_state();
+	release_queues(ids, n);
+	free(ids);
 	return r;
+}
+
+/* glibc 2.34's closefrom() closes with close_range() inside libc, past our close(). */
+EXPORT void closefrom(int lowfd)
+{
+	uint64_t *ids;
+	size_t n;
+
+	if (!REAL(closefrom) || lowfd < 0 || !tracking()) {
+		if (real.closefrom)
+			real.closefrom(lowfd);
+		return;
+	}
+	lock_state();
+	real.closefrom(lowfd);
+	n = closed_range((unsigned)lowfd, ~0u, &ids);
+	unlock_state();
+	release_queues(ids, n);
+	free(ids);
 }

@@ -121,10 +121,15 @@ int session_acquire(const char *device, uint64_t *queue_id)
 	return r;
 }
 
+/*
+ * Our own release makes room, under the user's quota (every device's) and
+ * on the queue's device: a refusal remembered before it no longer holds.
+ */
 void session_release(uint64_t queue_id)
 {
 	struct accel_client *c = get_client();
 
+	memset(backoff, 0, sizeof(backoff));
 	/* Without a connection the broker released it already: ours closed. */
 	if (c)
 		(void)accel_release_raw(c, queue_id);

@@ -2,8 +2,9 @@
 /*
  * The process's connection to the broker, made when a uacce path is first
  * reached and made anew in a forked child (which must not speak on its
- * parent's connection).  Every function is called with the preload's lock
- * held.  "No broker" is -ENOTCONN: the caller then lets the kernel answer.
+ * parent's connection).  Every function is called with the preload's
+ * session lock held (never its table's: a close() must not wait on the
+ * broker).  "No broker" is -ENOTCONN: the caller then lets the kernel answer.
  */
 #ifndef ACCEL_PRELOAD_SESSION_H
 #define ACCEL_PRELOAD_SESSION_H
@@ -23,7 +24,7 @@ struct allowance;
  * another negative errno.
  */
 int session_acquire(const char *device, uint64_t *queue_id);
-/* Give queue @queue_id back (its last descriptor closed). */
+/* Give queue @queue_id back (its last descriptor closed); every remembered refusal is forgotten. */
 void session_release(uint64_t queue_id);
 /* What this user may have now; -ENOTCONN without a broker. */
 int session_allowance(struct allowance *out);

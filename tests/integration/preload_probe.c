@@ -12,9 +12,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -85,8 +88,49 @@ static void scenario_list(void)
 }
 
 /*
+ * Room made by another process (a child's exit) does not end a remembered
+ * refusal: it ends on its own (100 ms).
+ */
+static void scenario_backoff_ends(void)
+{
+	int held[2], go[2], stop[2], fd = -1;
+	char c;
+	pid_t pid;
+
+	held[0] = open_node("hisi_zip-0");
+	held[1] = open_node("hisi_zip-0");
+	CHECK(held[0] >= 0 && held[1] >= 0 && pipe(go) == 0 && pipe(stop) == 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		close(go[0]);
+		close(stop[1]);
+		CHECK(open_node("hisi_zip-0") >= 0);
+		CHECK(write(go[1], "x", 1) == 1);
+		while (read(stop[0], &c, 1) > 0)
+			;
+		_exit(0);	/* the broker reclaims its queue */
+	}
+	close(go[1]);
+	close(stop[0]);
+	CHECK(read(go[0], &c, 1) == 1);
+	errno = 0;
+	CHECK(open_node("hisi_zip-0") < 0 && errno == EBUSY);
+	close(stop[1]);
+	CHECK(waitpid(pid, NULL, 0) == pid);
+	/* Bounded, ~10 s at most. */
+	for (int i = 0; i < 1000 && fd < 0; i++) {
+		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+		fd = open_node("hisi_zip-0");
+	}
+	CHECK(fd >= 0);
+	close(go[0]);
+}
+
+/*
  * The quota (max_queues = 3 here) shows in available_instances and ends
- * in EBUSY, which is remembered for a moment: a retry loop costs no call.
+ * in EBUSY, which is remembered for a moment (a retry loop costs no call)
+ * unless the program itself gives a queue back.
  */
 static void scenario_quota(void)
 {
@@ -101,18 +145,18 @@ static void scenario_quota(void)
 	}
 	errno = 0;
 	CHECK(open_node("hisi_zip-0") < 0 && errno == EBUSY);
+	/* Within the backoff the refusal stands... */
+	errno = 0;
+	CHECK(open_node("hisi_zip-0") < 0 && errno == EBUSY);
+	/* ...until the program's own close makes room: then the next open gets it at once. */
 	close(fds[0]);
 	CHECK(available("hisi_zip-0") == 1);
-	/* Within the backoff the refusal stands, though a queue is free again. */
-	errno = 0;
 	fd = open_node("hisi_zip-0");
-	CHECK(fd < 0 && errno == EBUSY);
-	/* It ends (100 ms): bounded, ~10 s at most. */
-	for (int i = 0; i < 1000 && fd < 0; i++) {
-		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
-		fd = open_node("hisi_zip-0");
-	}
 	CHECK(fd >= 0);
+	close(fd);
+	close(fds[1]);
+	close(fds[2]);
+	scenario_backoff_ends();
 }
 
 /* dup, dup2, dup3, F_DUPFD_CLOEXEC: the queue lives until its last descriptor closes. */
@@ -173,6 +217,136 @@ static void scenario_fork(void)
 	CHECK(available("hisi_zip-0") == 3);
 }
 
+/*
+ * A vfork()ed child's close() of its copy closes the child's descriptor
+ * only: the queue stays the parent's (the child shares the preload's
+ * memory, and no fork handler runs).
+ */
+static void scenario_vfork(void)
+{
+	int fd = open_node("hisi_zip-0"), status;
+	pid_t pid;
+
+	CHECK(fd >= 0);
+	CHECK(available("hisi_zip-0") == 2);
+	pid = vfork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		close(fd);
+		_exit(0);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(available("hisi_zip-0") == 2);
+	close(fd);
+	CHECK(available("hisi_zip-0") == 3);
+}
+
+/*
+ * closefrom() gives back what it closed; a descriptor closed behind the
+ * preload's back gives its queue back when a new queue takes its number.
+ */
+static void scenario_closefrom(void)
+{
+	int a = open_node("hisi_zip-0"), b = open_node("hisi_zip-0"), c;
+
+	CHECK(a >= 0 && b > a);
+	CHECK(available("hisi_zip-0") == 1);
+	closefrom(a);
+	CHECK(available("hisi_zip-0") == 3);
+	a = open_node("hisi_zip-0");
+	CHECK(a >= 0);
+	CHECK(syscall(SYS_close, a) == 0);
+	c = open_node("hisi_zip-0");
+	CHECK(c == a);
+	CHECK(available("hisi_zip-0") == 2);
+	close(c);
+	CHECK(available("hisi_zip-0") == 3);
+}
+
+/*
+ * Only a read-write open of a node is a queue: the kernel answers the rest
+ * (here the fake tree's regular files, which root may open).
+ */
+static void scenario_flags(void)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/hisi_zip-0", dev);
+	errno = 0;
+	CHECK(open(path, O_RDWR | O_DIRECTORY) < 0 && errno == ENOTDIR);
+	errno = 0;
+	CHECK(open(path, O_RDWR | O_CREAT | O_EXCL, 0600) < 0 && errno == EEXIST);
+	fd = open(path, O_PATH);
+	CHECK(fd >= 0);
+	CHECK(available("hisi_zip-0") == 3);
+	close(fd);
+	fd = open(path, O_RDONLY);
+	CHECK(fd >= 0);
+	CHECK(available("hisi_zip-0") == 3);
+	close(fd);
+	fd = open(path, O_RDWR);
+	CHECK(fd >= 0);
+	CHECK(available("hisi_zip-0") == 2);
+	close(fd);
+}
+
+/* Whether thread @tid is in a system call that waits for the broker's answer (not on a lock: futex). */
+static bool waiting_on_broker(pid_t tid)
+{
+	char path[64], text[64] = "";
+	FILE *f;
+	long nr;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	f = fopen(path, "r");
+	CHECK(f);
+	CHECK(fgets(text, sizeof(text), f) || feof(f));
+	fclose(f);
+	nr = strtol(text, NULL, 10);
+	return nr == SYS_recvmsg || nr == SYS_recvfrom || nr == SYS_read || nr == SYS_poll || nr == SYS_ppoll;
+}
+
+static pid_t tid_of_reader;
+
+static void *reader(void *arg)
+{
+	__atomic_store_n(&tid_of_reader, gettid(), __ATOMIC_RELEASE);
+	(void)arg;
+	(void)available("hisi_zip-0");
+	return NULL;
+}
+
+/*
+ * While a thread waits on a broker that does not answer (the test stops
+ * it), a close() of a pipe in another thread does not wait with it.
+ */
+static void scenario_stalled(void)
+{
+	int fd = open_node("hisi_zip-0"), p[2], i;
+	pthread_t t;
+	pid_t tid = 0;
+	char c;
+
+	CHECK(fd >= 0);
+	printf("holding 1\n");
+	fflush(stdout);
+	CHECK(read(STDIN_FILENO, &c, 1) == 1);	/* the broker is stopped now */
+	CHECK(pthread_create(&t, NULL, reader, NULL) == 0);
+	for (i = 0; i < 10000 && !(tid = __atomic_load_n(&tid_of_reader, __ATOMIC_ACQUIRE)); i++)
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	for (i = 0; i < 10000 && tid && !waiting_on_broker(tid); i++)
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	CHECK(tid && waiting_on_broker(tid));
+	CHECK(pipe(p) == 0);
+	close(p[0]);
+	close(p[1]);
+	printf("closed\n");
+	fflush(stdout);
+	CHECK(pthread_join(t, NULL) == 0);	/* the test lets the broker go on */
+	close(fd);
+}
+
 /* exec keeps the preload (LD_PRELOAD): the new image sees the broker's view too. */
 static void scenario_exec(const char *self)
 {
@@ -183,9 +357,16 @@ static void scenario_exec(const char *self)
 /* No broker: the kernel's attribute and node (the fake tree's own files, the test's user's). */
 static void scenario_kernel(void)
 {
+	char path[PATH_MAX];
 	int fd;
 
 	CHECK(available("hisi_zip-0") == 4);
+	/* The kernel's errno, untouched by the attempt to reach the broker: no x bit, even root's is refused. */
+	snprintf(path, sizeof(path), "%s/hisi_zip-0", dev);
+	errno = 0;
+	CHECK(access(path, X_OK) < 0 && errno == EACCES);
+	errno = 0;
+	CHECK(faccessat(AT_FDCWD, path, X_OK, 0) < 0 && errno == EACCES);
 	fd = open_node("hisi_zip-0");
 	CHECK(fd >= 0);
 	close(fd);
@@ -221,6 +402,14 @@ int main(int argc, char **argv)
 		scenario_dup();
 	else if (strcmp(argv[1], "fork") == 0)
 		scenario_fork();
+	else if (strcmp(argv[1], "vfork") == 0)
+		scenario_vfork();
+	else if (strcmp(argv[1], "closefrom") == 0)
+		scenario_closefrom();
+	else if (strcmp(argv[1], "flags") == 0)
+		scenario_flags();
+	else if (strcmp(argv[1], "stalled") == 0)
+		scenario_stalled();
 	else if (strcmp(argv[1], "exec") == 0)
 		scenario_exec(argv[0]);
 	else if (strcmp(argv[1], "kernel") == 0)

@@ -6,8 +6,11 @@
  * reaching the devices as UADK does.
  */
 #include <errno.h>
+#include <poll.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -203,6 +206,64 @@ static void a_forked_child_has_its_own_connection_and_queues(void **state)
 	assert_int_equal(probe(f, f->broker.sock, "fork", NULL, out, sizeof(out)), 0);
 }
 
+static void a_vfork_child_s_close_leaves_the_parent_s_queue(void **state)
+{
+	struct fixture *f = *state;
+	char out[256];
+
+	assert_int_equal(probe(f, f->broker.sock, "vfork", NULL, out, sizeof(out)), 0);
+}
+
+static void closefrom_and_stale_descriptors_give_queues_back(void **state)
+{
+	struct fixture *f = *state;
+	char out[256];
+
+	assert_int_equal(probe(f, f->broker.sock, "closefrom", NULL, out, sizeof(out)), 0);
+}
+
+static void only_a_read_write_open_is_a_queue(void **state)
+{
+	struct fixture *f = *state;
+	char out[256];
+
+	assert_int_equal(probe(f, f->broker.sock, "flags", NULL, out, sizeof(out)), 0);
+}
+
+/* Whether @want appears in what the probe says within @ms (a bound for a hang, not a pace). */
+static bool probe_says_within(struct probe_run *p, const char *want, int ms)
+{
+	char buf[256] = "";
+	size_t got = 0;
+	ssize_t n;
+
+	while (!strstr(buf, want) && got < sizeof(buf) - 1 &&
+	       poll(&(struct pollfd){ .fd = p->out, .events = POLLIN }, 1, ms) == 1 &&
+	       (n = read(p->out, buf + got, sizeof(buf) - 1 - got)) > 0) {
+		got += (size_t)n;
+		buf[got] = '\0';
+	}
+	return strstr(buf, want) != NULL;
+}
+
+/* A broker that does not answer (stopped) holds up the thread that asked it, not another's close(). */
+static void a_stalled_broker_does_not_hold_up_close(void **state)
+{
+	struct fixture *f = *state;
+	struct probe_run p;
+	char out[256];
+	bool closed;
+
+	probe_start(f, f->broker.sock, "stalled", NULL, &p);
+	assert_true(probe_says_within(&p, "holding 1\n", 10000));
+	assert_int_equal(kill(f->broker.pid, SIGSTOP), 0);
+	assert_int_equal(write(p.in, "x", 1), 1);
+	closed = probe_says_within(&p, "closed\n", 10000);
+	assert_int_equal(kill(f->broker.pid, SIGCONT), 0);
+	assert_true(closed);
+	assert_int_equal(probe_finish(&p, out, sizeof(out)), 0);
+}
+
 static void exec_keeps_the_preload(void **state)
 {
 	struct fixture *f = *state;
@@ -310,6 +371,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(a_queue_lives_until_its_last_descriptor_closes, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_forked_child_has_its_own_connection_and_queues, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_vfork_child_s_close_leaves_the_parent_s_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(closefrom_and_stale_descriptors_give_queues_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(only_a_read_write_open_is_a_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_stalled_broker_does_not_hold_up_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(exec_keeps_the_preload, setup, teardown),
 		cmocka_unit_test_setup_teardown(without_a_broker_the_kernel_answers, setup, teardown),
 		cmocka_unit_test_setup_teardown(check_says_what_the_user_may_have, setup, teardown),
