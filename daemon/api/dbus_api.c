@@ -1031,7 +1031,7 @@ static int method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error)
 	r = client_get(api, m, &c, error);
 	if (r < 0)
 		return r;
-	r = listener_reload(api->broker, &c->peer, &e);
+	r = listener_reload(&api->reload, &c->peer, &e);
 	if (r < 0)
 		return client_error(c, m, &e, error);
 	return sd_bus_reply_method_return(m, "u", (uint32_t)r);
@@ -1177,11 +1177,12 @@ static int dbus_api_serve(struct dbus_api *api, sd_event *event)
 	return 0;
 }
 
-int dbus_api_init(struct dbus_api *api, sd_event *event, struct broker *b)
+int dbus_api_init(struct dbus_api *api, sd_event *event, struct broker *b,
+		  const struct listener_reload *reload)
 {
 	int r;
 
-	*api = (struct dbus_api){ .broker = b };
+	*api = (struct dbus_api){ .broker = b, .reload = *reload };
 	list_init(&api->clients);
 	r = sd_bus_open_system_with_description(&api->bus, "accel-broker");
 	if (r < 0) {

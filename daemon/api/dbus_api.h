@@ -14,6 +14,7 @@
 
 #include "broker.h"
 #include "list.h"
+#include "listener.h"
 
 #define DBUS_NAME		"org.accelbroker.Broker1"
 #define DBUS_PATH		"/org/accelbroker/Broker1"
@@ -22,6 +23,7 @@
 
 struct dbus_api {
 	struct broker *broker;
+	struct listener_reload reload;	/* what Reload calls */
 	sd_bus *bus;		/* NULL: not on the bus */
 	sd_bus_slot *vtable;
 	struct list clients;	/* struct bus_client */
@@ -34,8 +36,10 @@ struct dbus_api {
  * Connect to the system bus ($DBUS_SYSTEM_BUS_ADDRESS or the standard
  * socket) and take the name.  Without a bus, or without the right to the
  * name, the broker serves the socket only: logged, and 0 is returned.
+ * Reload calls @reload.
  */
-int dbus_api_init(struct dbus_api *api, sd_event *event, struct broker *b);
+int dbus_api_init(struct dbus_api *api, sd_event *event, struct broker *b,
+		  const struct listener_reload *reload);
 /* Release what bus clients hold and leave the bus. */
 void dbus_api_finish(struct dbus_api *api);
 

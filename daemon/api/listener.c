@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "listener.h"
+#include "log.h"
 
 int listener_numa_node(int64_t node, int *out, struct accel_error *e)
 {
@@ -13,12 +14,17 @@ int listener_numa_node(int64_t node, int *out, struct accel_error *e)
 	return 0;
 }
 
-int listener_reload(struct broker *b, const struct peer *peer, struct accel_error *e)
+int listener_reload(const struct listener_reload *reload, const struct peer *peer,
+		    struct accel_error *e)
 {
-	assert(peer);
+	assert(reload && peer);
 	if (!peer->admin)
 		return accel_error_set(e, ERR_PERMISSION_DENIED, "only an administrator may reload");
-	return broker_reload(b, peer, e);
+	log_notice("Reload asked by uid %u pid %d", (unsigned)peer->uid, (int)peer->pid);
+	if (!reload->fn)
+		return accel_error_set(e, ERR_INVALID_PARAMETER, "this broker has no configuration to reload");
+	/* The service re-reads and comes back down through broker_set_policy(). */
+	return reload->fn(reload->data, e);
 }
 
 int listener_acquire(struct broker *b, const struct peer *peer, void *holder,

@@ -17,8 +17,21 @@
 /* @node as asked (-1: any) into @out, or InvalidParameter when out of range. */
 int listener_numa_node(int64_t node, int *out, struct accel_error *e);
 
-/* Reload for @peer: administrators only.  Returns the queues revoked. */
-int listener_reload(struct broker *b, const struct peer *peer, struct accel_error *e);
+/*
+ * What Reload does: the service's reload (manager_reload()), handed to
+ * both listeners by main.c as the server is handed its dispatch function,
+ * so that a client's Reload reaches the service without passing through
+ * the core.  @fn returns the queues revoked, or an error in @e; a NULL
+ * @fn: nothing to reload.
+ */
+struct listener_reload {
+	int (*fn)(void *data, struct accel_error *e);
+	void *data;
+};
+
+/* @reload for @peer: administrators only (logged).  Returns the queues revoked. */
+int listener_reload(const struct listener_reload *reload, const struct peer *peer,
+		    struct accel_error *e);
 
 /*
  * broker_acquire(), then @send the queue to the caller.  If it cannot be

@@ -173,11 +173,12 @@ static int create_socket(const char *path)
 }
 
 int server_init(struct server *s, sd_event *event, struct broker *broker, const char *path,
-		int passed_fd, server_dispatch_fn dispatch)
+		int passed_fd, server_dispatch_fn dispatch, const struct listener_reload *reload)
 {
 	int fd = passed_fd, r;
 
-	*s = (struct server){ .event = event, .broker = broker, .dispatch = dispatch, .listen_fd = -1 };
+	*s = (struct server){ .event = event, .broker = broker, .dispatch = dispatch, .reload = *reload,
+			      .listen_fd = -1 };
 	list_init(&s->connections);
 	if (fd < 0) {
 		fd = create_socket(path);

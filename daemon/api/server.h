@@ -9,6 +9,7 @@
 #include <systemd/sd-event.h>
 
 #include "list.h"
+#include "listener.h"
 
 struct broker;
 struct connection;
@@ -25,6 +26,7 @@ struct server {
 	sd_event *event;
 	struct broker *broker;
 	server_dispatch_fn dispatch;
+	struct listener_reload reload;	/* what the protocol's Reload calls */
 	int listen_fd;
 	sd_event_source *listen_source;
 	struct list connections;
@@ -46,10 +48,11 @@ struct server {
  * Listen on @passed_fd, the socket systemd passed (fdstore_take_passed()),
  * or if it is negative create @path (mode 0666: the broker, not the file
  * mode, decides who may do what).  Each connection's messages go to
- * @dispatch.
+ * @dispatch; its Reload calls @reload.
  */
 int server_init(struct server *s, sd_event *event, struct broker *broker,
-		const char *path, int passed_fd, server_dispatch_fn dispatch);
+		const char *path, int passed_fd, server_dispatch_fn dispatch,
+		const struct listener_reload *reload);
 void server_finish(struct server *s);
 
 unsigned server_user_connections(struct server *s, uid_t uid);

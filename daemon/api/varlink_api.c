@@ -338,7 +338,7 @@ static int handle_reload(struct connection *c, const struct varlink_call *call,
 	r = varlink_params_dispatch(call->parameters, no_params, e);
 	if (r < 0)
 		return r;
-	r = listener_reload(broker_of(c), &c->peer, e);
+	r = listener_reload(&c->server->reload, &c->peer, e);
 	if (r < 0)
 		return r;
 	return reply(c, call, varlink_json_count("revoked", r));

@@ -102,16 +102,6 @@ unsigned broker_active_queues(struct broker *b)
 	return b->tally.queues;
 }
 
-int broker_reload(struct broker *b, const struct peer *peer, struct accel_error *e)
-{
-	if (peer)
-		log_notice("Reload asked by uid %u pid %d", (unsigned)peer->uid, (int)peer->pid);
-	if (!b->reload)
-		return accel_error_set(e, ERR_INVALID_PARAMETER, "this broker has no configuration to reload");
-	/* The service re-reads and comes back down through broker_set_policy(). */
-	return b->reload(b->reload_data, e);
-}
-
 bool broker_may_see(const struct peer *peer, const struct queue *q)
 {
 	return peer->admin || peer->uid == q->uid;

@@ -66,9 +66,6 @@ struct broker {
 	unsigned n_connections;	/* socket connections and bus clients */
 	struct broker_limits limits;
 	struct policy *policy;	/* owned by the caller; replaced whole on reload */
-	/* What Reload does, set by the service above (manager.c); NULL: nothing to reload. */
-	int (*reload)(void *data, struct accel_error *e);
-	void *reload_data;
 	bool keep_queues;	/* at shutdown, let queues live on (a watcher keeps them: the fd store) */
 	sd_event_source *reattach_timer;	/* after adopting: connection queues' deadline */
 	sd_event_source *offer_timer;	/* the soonest TransferQueue token to expire (transfer.c) */
@@ -213,13 +210,6 @@ struct quota {
  */
 int broker_get_quota(struct broker *b, const struct peer *peer, const char *user,
 		     struct quota *out, struct accel_error *e);
-
-/*
- * Reload (the Reload method): b->reload re-reads the settings and puts them
- * in force; returns queues revoked, or an error in @e.  @peer: who asked
- * (logged).
- */
-int broker_reload(struct broker *b, const struct peer *peer, struct accel_error *e);
 
 /*
  * Log that @what (a method) of @peer failed with @e: refusals by the policy

@@ -237,9 +237,13 @@ static int setup_devices(struct broker *b, const struct options *o, const struct
 	return 0;
 }
 
-/* The listening socket and, after a restart, the queues handed out before; then the listeners. */
+/*
+ * The listening socket and, after a restart, the queues handed out before;
+ * then the listeners, each handed the manager's reload for its Reload.
+ */
 static int start_listeners(struct service *svc, const struct options *o)
 {
+	const struct listener_reload reload = { .fn = manager_on_reload, .data = &svc->manager };
 	int listen_fd, r;
 
 	if (fdstore_available()) {
@@ -249,11 +253,11 @@ static int start_listeners(struct service *svc, const struct options *o)
 	listen_fd = fdstore_take_passed(&svc->broker);
 	if (listen_fd < 0 && listen_fd != -ENOENT)
 		return listen_fd;
-	r = dbus_api_init(&svc->dbus, svc->event, &svc->broker);
+	r = dbus_api_init(&svc->dbus, svc->event, &svc->broker, &reload);
 	if (r < 0)
 		return r;
 	return server_init(&svc->server, svc->event, &svc->broker, o->socket_path, listen_fd,
-			   varlink_api_dispatch);
+			   varlink_api_dispatch, &reload);
 }
 
 static int service_start(struct service *svc, const struct options *o)

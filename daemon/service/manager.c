@@ -26,7 +26,7 @@ int manager_reload(struct manager *m, struct accel_error *e)
 	return r;
 }
 
-static int on_reload(void *data, struct accel_error *e)
+int manager_on_reload(void *data, struct accel_error *e)
 {
 	return manager_reload(data, e);
 }
@@ -41,8 +41,6 @@ int manager_init(struct manager *m, sd_event *event, struct broker *b, struct se
 {
 	assert(m && b && s);
 	*m = (struct manager){ .broker = b, .settings = s, .sysfs_root = sysfs_root, .dev_root = dev_root };
-	b->reload = on_reload;
-	b->reload_data = m;
 	return hotplug_init(&m->hotplug, event, on_devices_changed, m);
 }
 
@@ -51,6 +49,4 @@ void manager_finish(struct manager *m)
 	if (!m->broker)
 		return;
 	hotplug_finish(&m->hotplug);
-	m->broker->reload = NULL;
-	m->broker->reload_data = NULL;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The one place above the core that changes it from outside a client's
- * call: a reload (SIGHUP, or Reload through the core's hook) re-reads the
+ * call: a reload (SIGHUP, or a listener's Reload: main.c hands it over) re-reads the
  * settings and rescans the devices; a device event rescans.  The core is
  * only ever called from here, never calls back.
  */
@@ -24,13 +24,15 @@ struct manager {
 	struct hotplug hotplug;
 };
 
-/* Follow device events and take @b's Reload; @b and @s outlive the manager. */
+/* Follow device events; @b and @s outlive the manager. */
 int manager_init(struct manager *m, sd_event *event, struct broker *b, struct settings *s,
 		 const char *sysfs_root, const char *dev_root);
 void manager_finish(struct manager *m);
 
 /* Re-read the settings and put them in force, then rescan; queues revoked, or an error in @e. */
 int manager_reload(struct manager *m, struct accel_error *e);
+/* manager_reload() as a listener calls it (struct listener_reload's fn): @data is the manager. */
+int manager_on_reload(void *data, struct accel_error *e);
 /* Add and remove uacce devices to match sysfs now; returns how many changed. */
 int manager_rescan(struct manager *m);
 
