@@ -7,6 +7,7 @@
 
 #include "broker.h"
 #include "device.h"
+#include "groups.h"
 #include "log.h"
 #include "owner.h"
 #include "queue.h"
@@ -39,13 +40,9 @@ int queue_groups_copy(const struct peer *peer, gid_t **out, unsigned *n_out)
 		if (!groups)
 			return -ENOMEM;
 	}
-	for (unsigned i = 0; i < peer->n_groups; i++) {
-		unsigned k = 0;
-		while (k < n && groups[k] != peer->groups[i])
-			k++;
-		if (k == n)
+	for (unsigned i = 0; i < peer->n_groups; i++)
+		if (!groups_contain(groups, n, peer->groups[i]))
 			groups[n++] = peer->groups[i];
-	}
 	*out = groups;
 	*n_out = n;
 	return 0;
