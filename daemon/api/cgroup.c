@@ -23,7 +23,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +31,7 @@
 #include <linux/magic.h>
 
 #include "cgroup.h"
+#include "pidfd.h"
 #include "util.h"
 
 #define UNIT_NAME_MAX 255	/* systemd's limit, without the NUL */
@@ -460,14 +460,6 @@ int cgroup_identity_parse(const char *text, size_t len, enum cgroup_layout layou
 void cgroup_identity_free(struct cgroup_identity *id)
 {
 	free(id);
-}
-
-/* Whether the process of @pidfd has exited: its pidfd polls readable then. */
-static bool pidfd_exited(int pidfd)
-{
-	struct pollfd p = { .fd = pidfd, .events = POLLIN };
-
-	return poll(&p, 1, 0) != 0;
 }
 
 /* The pid @pidfd refers to, from its fdinfo ("Pid:\t-1" once it is reaped). */

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <assert.h>
 #include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/pidfd.h>
@@ -10,6 +9,7 @@
 
 #include "log.h"
 #include "owner.h"
+#include "pidfd.h"
 #include "util.h"
 
 #ifndef SO_PEERPIDFD
@@ -31,13 +31,6 @@ int owner_peer_pidfd(int fd, pid_t pid)
 	 */
 	pidfd = pidfd_open(pid, 0);
 	return pidfd < 0 ? -errno : pidfd;
-}
-
-static bool pidfd_exited(int pidfd)
-{
-	struct pollfd p = { .fd = pidfd, .events = POLLIN };
-
-	return poll(&p, 1, 0) > 0;
 }
 
 static int owner_on_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata)
