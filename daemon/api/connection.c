@@ -362,5 +362,6 @@ void connection_destroy(struct connection *c)
 	s->n_connections--;
 	broker_client_remove(s->broker);
 	free(c);
-	server_resume_accepting(s);	/* fds were freed */
+	if (s->connection_closed)
+		s->connection_closed(s);	/* fds were freed */
 }

@@ -46,19 +46,20 @@ static void refuse(int fd, const char *why)
 /* How long a listener paused for lack of fds waits when no connection closes meanwhile. */
 #define ACCEPT_RETRY_USEC (250 * 1000)
 
-static int accept_retry(sd_event_source *src, uint64_t usec, void *userdata)
-{
-	server_resume_accepting(userdata);
-	return 0;
-}
-
-void server_resume_accepting(struct server *s)
+/* Listen again after running out of fds (no-op when listening). */
+static void resume_accepting(struct server *s)
 {
 	if (!s->accept_paused)
 		return;
 	s->accept_paused = false;
 	sd_event_source_set_enabled(s->accept_retry, SD_EVENT_OFF);
 	sd_event_source_set_enabled(s->listen_source, SD_EVENT_ON);
+}
+
+static int accept_retry(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	resume_accepting(userdata);
+	return 0;
 }
 
 /*
@@ -177,8 +178,8 @@ int server_init(struct server *s, sd_event *event, struct broker *broker, const 
 {
 	int fd = passed_fd, r;
 
-	*s = (struct server){ .event = event, .broker = broker, .dispatch = dispatch, .reload = *reload,
-			      .listen_fd = -1 };
+	*s = (struct server){ .event = event, .broker = broker, .dispatch = dispatch,
+			      .connection_closed = resume_accepting, .reload = *reload, .listen_fd = -1 };
 	list_init(&s->connections);
 	if (fd < 0) {
 		fd = create_socket(path);

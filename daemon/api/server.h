@@ -26,6 +26,12 @@ struct server {
 	sd_event *event;
 	struct broker *broker;
 	server_dispatch_fn dispatch;
+	/*
+	 * Told by connection_destroy() that fds were freed (the server listens
+	 * again if it ran out of them): a callback server_init() sets, so that
+	 * connection.c calls nothing of server.c.  NULL: nothing to do.
+	 */
+	void (*connection_closed)(struct server *s);
 	struct listener_reload reload;	/* what the protocol's Reload calls */
 	int listen_fd;
 	sd_event_source *listen_source;
@@ -56,8 +62,5 @@ int server_init(struct server *s, sd_event *event, struct broker *broker,
 void server_finish(struct server *s);
 
 unsigned server_user_connections(struct server *s, uid_t uid);
-
-/* Listen again after running out of fds (no-op when listening). */
-void server_resume_accepting(struct server *s);
 
 #endif

@@ -233,12 +233,19 @@ static int handle_list_queues(struct connection *c, const struct varlink_call *c
 static int handle_get_status(struct connection *c, const struct varlink_call *call,
 			     struct accel_error *e)
 {
+	const struct server *s = c->server;
+	const struct varlink_json_listener l = {
+		.monitors = s->n_monitors,
+		.awaiting_reader = s->n_awaiting_reader,
+		.accepting = !s->accept_paused,
+		.accept_pauses = s->accept_pauses,
+	};
 	int r;
 
 	r = varlink_params_dispatch(call->parameters, no_params, e);
 	if (r < 0)
 		return r;
-	return reply(c, call, varlink_json_status(broker_of(c), c->server, &c->peer));
+	return reply(c, call, varlink_json_status(broker_of(c), &l, &c->peer));
 }
 
 static struct connection *watcher_connection(struct broker_watcher *w)

@@ -4,7 +4,6 @@
 
 #include "clients.h"
 #include "device.h"
-#include "server.h"
 #include "util.h"
 #include "varlink.h"
 #include "varlink_json.h"
@@ -146,7 +145,8 @@ static uint64_t loop_iterations(struct broker *b)
 	return n;
 }
 
-struct json_object *varlink_json_status(struct broker *b, const struct server *s, const struct peer *peer)
+struct json_object *varlink_json_status(struct broker *b, const struct varlink_json_listener *l,
+					const struct peer *peer)
 {
 	struct users users = { varlink_array_new() };
 
@@ -157,11 +157,11 @@ struct json_object *varlink_json_status(struct broker *b, const struct server *s
 		INT("devices", broker_device_count(b)),
 		INT("queues_active", broker_active_queues(b)),
 		INT("clients", broker_clients(b)),
-		INT("monitors", s->n_monitors),
-		INT("awaiting_reader", s->n_awaiting_reader),
+		INT("monitors", l->monitors),
+		INT("awaiting_reader", l->awaiting_reader),
 		INT("loop_iterations", loop_iterations(b)),
-		BOOL("accepting", !s->accept_paused),
-		INT("accept_pauses", s->accept_pauses),
+		BOOL("accepting", l->accepting),
+		INT("accept_pauses", l->accept_pauses),
 		JSON("users", users.array),
 		END,
 	});

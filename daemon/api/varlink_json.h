@@ -7,12 +7,24 @@
 #ifndef ACCEL_DAEMON_VARLINK_JSON_H
 #define ACCEL_DAEMON_VARLINK_JSON_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "broker.h"
 
 struct json_object;
-struct server;
+
+/*
+ * What GetStatus says of the socket's listener, read from struct server by
+ * the caller (varlink_api.c) and passed in: the writer knows the wire
+ * type, not the server.
+ */
+struct varlink_json_listener {
+	unsigned monitors;
+	unsigned awaiting_reader;
+	bool accepting;
+	uint64_t accept_pauses;
+};
 
 /* Which of a queue's fields a message carries (docs/protocol.md). */
 enum queue_view {
@@ -27,7 +39,8 @@ struct json_object *varlink_json_device(struct device *d);
 struct json_object *varlink_json_device_event(const struct device *d, const char *event);
 /* A Monitor event with no more than its name ("subscribed"). */
 struct json_object *varlink_json_event(const char *event);
-struct json_object *varlink_json_status(struct broker *b, const struct server *s, const struct peer *peer);
+struct json_object *varlink_json_status(struct broker *b, const struct varlink_json_listener *l,
+					const struct peer *peer);
 struct json_object *varlink_json_quota(const struct quota *q);
 struct json_object *varlink_json_transfer(const char *token, uint64_t expires_in_usec);
 /* { @name: @value }: Revoke's and Reload's "revoked". */
