@@ -66,6 +66,17 @@ static bool same_file(int a, int b)
 	       sa.st_ino == sb.st_ino && sa.st_rdev == sb.st_rdev;
 }
 
+/*
+ * Close @fd without going through an interposed close(): the watcher calls
+ * this with c->lock held, and libaccel-preload.so's close() takes the
+ * preload's lock, which a fork() in another thread holds while it waits
+ * for ours (fork handlers).  The fd is one only libaccel ever saw.
+ */
+static void close_direct(int fd)
+{
+	(void)syscall(SYS_close, fd);
+}
+
 static void queue_lost(struct accel_queue *q)
 {
 	__atomic_store_n(&q->lost, true, __ATOMIC_RELEASE);
@@ -91,20 +102,25 @@ static int reattach(struct accel_client *c, struct accel_queue *q)
 	if (r < 0 || fd < 0 || !same_file(fd, q->fd))
 		queue_lost(q);
 	if (fd >= 0)
-		close(fd);
+		close_direct(fd);
 	return 0;
 }
 
-/* With c->lock: make @fd the client's connection and attach its queues there. */
-static int take_connection(struct accel_client *c, int fd)
+/*
+ * With c->lock: make @fd the client's connection and attach its queues
+ * there.  The old connection goes to @old, to be finished without the
+ * lock (its close() may be the preload's, see close_direct()).
+ */
+static int take_connection(struct accel_client *c, int fd, struct wire *old)
 {
 	int r;
 
-	wire_finish(&c->wire);
+	*old = c->wire;
+	c->wire.fd = -1;
 	c->generation++;
 	r = wire_init(&c->wire, fd);
 	if (r < 0) {
-		close(fd);
+		close_direct(fd);
 		c->wire.fd = -1;
 		return r;
 	}
@@ -125,6 +141,7 @@ int accel_client_reconnect(struct accel_client *c, unsigned generation)
 
 	/* No lock while waiting: the application's other calls and fork() go on. */
 	for (int waited = 0; waited < RECONNECT_TIMEOUT_MS; waited += RECONNECT_STEP_MS) {
+		struct wire old;
 		int fd = -1, r;
 
 		if (__atomic_load_n(&c->stopping, __ATOMIC_ACQUIRE))
@@ -144,10 +161,11 @@ int accel_client_reconnect(struct accel_client *c, unsigned generation)
 				close(fd);
 				return 0;
 			}
-			r = take_connection(c, fd);
+			r = take_connection(c, fd, &old);
 			/* A broker going away again while we attached: start over from its connection. */
 			generation = c->generation;
 			pthread_mutex_unlock(&c->lock);
+			wire_finish(&old);
 			if (r == 0)
 				return 0;
 		}
