@@ -6,9 +6,11 @@
  * its queues report ENOLINK instead of waiting for an engine that is gone,
  * and its calls go to the new broker without the application reconnecting.
  * (With systemd's fd store the new broker knows the queues: make
- * systemd-check.)
+ * systemd-check; here the test plays the fd store for raw queues.)
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -17,15 +19,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <accel/accel.h>
 #include <cmocka.h>
+#include <systemd/sd-daemon.h>
 
 #include "harness.h"
 
 static struct broker_proc first, second;
+static char tree[] = "/tmp/accel-fake-uacce-XXXXXX";
 
 /* A hang is a failure, not a stuck test run: say so, and leave no broker behind. */
 static void on_alarm(int sig)
@@ -53,6 +61,10 @@ static int teardown(void **state)
 	(void)!system(cmd);
 	int r = second.pid > 0 && broker_stop(&second) != 0 ? -1 : 0;
 	children_kill();
+	if (strchr(tree, 'X') == NULL) {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", tree);
+		(void)!system(cmd);
+	}
 	return r;
 }
 
@@ -104,10 +116,228 @@ static void a_killed_broker_loses_the_queues_and_the_client_moves_on(void **stat
 	accel_disconnect(c);
 }
 
+/*
+ * systemd's fd store, played by the test: what a broker told to keep
+ * ($NOTIFY_SOCKET, FDSTORE=1) is handed to the next one as systemd does
+ * ($LISTEN_FDS, $LISTEN_FDNAMES).
+ */
+#define STORE_MAX	8
+#define STORE_FDS	2	/* a queue's fd and its owner's pidfd */
+
+struct fd_store {
+	int sock;
+	char path[128];
+	struct {
+		char name[256];
+		int fds[STORE_FDS];
+		unsigned n_fds;
+	} entries[STORE_MAX];
+	unsigned n;
+};
+
+static void store_open(struct fd_store *s, const char *dir)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->path, sizeof(s->path), "%s/notify", dir);
+	strcpy(sa.sun_path, s->path);
+	s->sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(s->sock >= 0);
+	assert_int_equal(bind(s->sock, (struct sockaddr *)&sa, sizeof(sa)), 0);
+}
+
+static void store_close(struct fd_store *s)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		for (unsigned k = 0; k < s->entries[i].n_fds; k++)
+			close(s->entries[i].fds[k]);
+	close(s->sock);
+}
+
+/* One notification within 5 s: FDSTORE=1 keeps its fds under its FDNAME, anything else is read and dropped. */
+static void store_receive(struct fd_store *s)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int) * STORE_FDS) + CMSG_SPACE(sizeof(struct ucred))];
+	} control;
+	char buf[1024];
+	struct iovec iov = { buf, sizeof(buf) - 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
+			     .msg_controllen = sizeof(control) };
+	struct pollfd p = { .fd = s->sock, .events = POLLIN };
+	int fds[STORE_FDS];
+	unsigned n_fds = 0;
+	const char *name;
+	ssize_t n;
+
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	n = recvmsg(s->sock, &mh, MSG_CMSG_CLOEXEC);
+	assert_true(n >= 0 && !(mh.msg_flags & MSG_CTRUNC));
+	buf[n] = '\0';
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		n_fds = (unsigned)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		memcpy(fds, CMSG_DATA(c), n_fds * sizeof(int));
+	}
+	name = strstr(buf, "FDNAME=");
+	if (strstr(buf, "FDSTORE=1") && name && n_fds > 0) {
+		assert_true(s->n < STORE_MAX);
+		snprintf(s->entries[s->n].name, sizeof(s->entries[s->n].name), "%.*s",
+			 (int)strcspn(name + 7, "\n"), name + 7);
+		memcpy(s->entries[s->n].fds, fds, n_fds * sizeof(int));
+		s->entries[s->n++].n_fds = n_fds;
+		return;
+	}
+	for (unsigned k = 0; k < n_fds; k++)
+		close(fds[k]);
+}
+
+/* Wait for the broker to store queue @id. */
+static void store_wait(struct fd_store *s, uint64_t id)
+{
+	char prefix[32];
+
+	snprintf(prefix, sizeof(prefix), "q1.%llu.", (unsigned long long)id);
+	for (int tries = 0; tries < 64; tries++) {
+		for (unsigned i = 0; i < s->n; i++)
+			if (strncmp(s->entries[i].name, prefix, strlen(prefix)) == 0)
+				return;
+		store_receive(s);
+	}
+	fail_msg("queue %llu never reached the fd store", (unsigned long long)id);
+}
+
+/* In the first broker's process: keep the queues in our store. */
+static void keep_in_store(void *data)
+{
+	setenv("NOTIFY_SOCKET", ((struct fd_store *)data)->path, 1);
+}
+
+/* In the next broker's process: what the store kept, passed as systemd passes it (from fd 3 on). */
+static void pass_store(void *data)
+{
+	struct fd_store *s = data;
+	char names[STORE_MAX * STORE_FDS * 257] = "", num[16];
+	int high[STORE_MAX * STORE_FDS], n = 0;
+
+	for (unsigned i = 0; i < s->n; i++) {
+		for (unsigned k = 0; k < s->entries[i].n_fds; k++) {
+			high[n++] = fcntl(s->entries[i].fds[k], F_DUPFD_CLOEXEC, 100);
+			if (names[0])
+				strcat(names, ":");
+			strcat(names, s->entries[i].name);
+		}
+	}
+	for (int i = 0; i < n; i++)
+		dup2(high[i], SD_LISTEN_FDS_START + i);	/* and not close-on-exec */
+	/* The client comes back where it left (systemd keeps the socket's path): as soon as we listen. */
+	(void)unlink(first.sock);
+	(void)!symlink(second.sock, first.sock);
+	snprintf(num, sizeof(num), "%d", n);
+	setenv("LISTEN_FDS", num, 1);
+	snprintf(num, sizeof(num), "%d", (int)getpid());
+	setenv("LISTEN_PID", num, 1);
+	setenv("LISTEN_FDNAMES", names, 1);
+}
+
+/* Whether @c's broker lists queue @id. */
+static bool listed(struct accel_client *c, uint64_t id)
+{
+	char *json = NULL, key[48];
+	bool found;
+
+	assert_int_equal(accel_call_json(c, "org.accelbroker.Broker.ListQueues", NULL, &json), 0);
+	snprintf(key, sizeof(key), "\"queue_id\":%llu,", (unsigned long long)id);
+	found = strstr(json, key) != NULL;
+	free(json);
+	return found;
+}
+
+/*
+ * A raw queue (libaccel-preload.so's: an fd, no handle) survives a broker
+ * restart like any other: the new broker takes it back from the fd store
+ * and releases, at its reattach deadline, the connection queues nobody
+ * attached again; libaccel attaches the raw queue, so it stays.  Another
+ * raw queue, acquired on a bare connection that nobody brings back, shows
+ * when the deadline has passed.
+ */
+static void a_raw_queue_is_attached_again_by_a_restarted_broker(void **state)
+{
+	char dev[128], conf[160], node[192], reply[4096];
+	const char *args[] = { "--sim", "0", "--sysfs-root", tree, "--dev-root", dev, "--config", conf, NULL };
+	struct fd_store store;
+	struct accel_client *c, *look;
+	uint64_t id = 0;
+	unsigned long long bare_id = 0;
+	const char *at;
+	FILE *f;
+	int fd, bare;
+
+	(void)state;
+	signal(SIGALRM, on_alarm);
+	alarm(60);
+	assert_int_equal(fake_uacce_tree(tree, dev, sizeof(dev)), 0);
+	/*
+	 * The broker takes back from the store only a character device of the
+	 * node's (a regular file is no queue): make hisi_zip-0's node one,
+	 * with /dev/null's number, which opens and takes no ioctl.
+	 */
+	snprintf(node, sizeof(node), "%s/hisi_zip-0", dev);
+	assert_int_equal(unlink(node), 0);
+	if (mknod(node, S_IFCHR | 0600, makedev(1, 3)) < 0)
+		skip();	/* no CAP_MKNOD */
+	snprintf(conf, sizeof(conf), "%s/broker.conf", tree);
+	f = fopen(conf, "w");
+	assert_non_null(f);
+	fputs("[broker]\nreattach_timeout_sec = 3\n", f);
+	assert_int_equal(fclose(f), 0);
+	store_open(&store, tree);
+	assert_int_equal(broker_start_with(&first, args, keep_in_store, &store), 0);
+
+	assert_int_equal(accel_connect(first.sock, &c), 0);
+	fd = accel_acquire_raw(c, "hisi_zip-0", &id);
+	assert_true(fd >= 0);
+	bare = raw_connect(first.sock);
+	assert_true(bare >= 0);
+	assert_true(raw_call(bare, "{\"method\":\"org.accelbroker.Broker.AcquireQueue\","
+				   "\"parameters\":{\"device\":\"hisi_zip-0\"}}", reply, sizeof(reply)) > 0);
+	at = strstr(reply, "\"queue_id\":");
+	assert_non_null(at);
+	bare_id = strtoull(at + strlen("\"queue_id\":"), NULL, 10);
+	assert_true(bare_id > 0);
+	store_wait(&store, id);
+	store_wait(&store, bare_id);
+
+	/* Stopped as systemd restarts it: the queues stay in the store. */
+	kill(first.pid, SIGTERM);
+	assert_int_equal(wait_status(first.pid), 0);
+	first.pid = 0;
+	close(bare);
+	assert_int_equal(broker_start_with(&second, args, pass_store, &store), 0);
+
+	/* The deadline passes: the bare connection's queue goes, ours stays (attached again). */
+	assert_int_equal(accel_connect(first.sock, &look), 0);
+	for (int i = 0; i < 1000 && listed(look, bare_id); i++)
+		usleep(10000);
+	assert_false(listed(look, bare_id));
+	assert_true(listed(look, id));
+	/* On the connection libaccel came back on. */
+	assert_int_equal(accel_release_raw(c, id), 0);
+	assert_false(listed(look, id));
+	close(fd);
+	accel_disconnect(look);
+	accel_disconnect(c);
+	store_close(&store);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(a_killed_broker_loses_the_queues_and_the_client_moves_on, teardown),
+		cmocka_unit_test_teardown(a_raw_queue_is_attached_again_by_a_restarted_broker, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
