@@ -77,8 +77,9 @@ struct accel_queue {
 	bool lost;			/* atomic: a restarted broker did not know it (reconnect.c) */
 	/*
 	 * A raw queue (raw.c): only id, device and fd are set, and the fd is
-	 * the caller's (never closed, mapped or duplicated here); the record
-	 * is on the client's list so that reconnect.c attaches it again.
+	 * the caller's (never closed, mapped or duplicated here: its number
+	 * is only compared, reconnect.c); the record is on the client's list so that
+	 * reconnect.c attaches it again.
 	 */
 	bool raw;
 	const struct accel_driver *driver;

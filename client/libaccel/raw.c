@@ -7,9 +7,9 @@
  * device, the fd's number) on the client's queue list, so that a restarted
  * broker, which took the queue back from its fd store, gets it attached
  * again (reconnect.c) like any other queue and does not release it when
- * its reattach deadline passes.  The fd number is only read there, to
- * prove the queue is the one the caller holds; the caller keeps that
- * descriptor open until accel_release_raw().
+ * its reattach deadline passes.  The fd number is only compared there
+ * (kcmp) with the file the broker hands back, and if the program moved its
+ * fd meanwhile, every other descriptor is.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -33,6 +34,8 @@
 /* How long to keep trying to reach a broker that went away, and how often. */
 #define RECONNECT_TIMEOUT_MS	60000
 #define RECONNECT_STEP_MS	20
+/* How many descriptors to look through for a raw queue's file (UADK takes none above 65535). */
+#define RAW_FD_SCAN_MAX		65536
 
 int accel_socket_connect(const char *path)
 {
@@ -64,6 +67,32 @@ static bool same_file(int a, int b)
 	/* No kcmp: at least the same file, or the same device. */
 	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
 	       sa.st_ino == sb.st_ino && sa.st_rdev == sb.st_rdev;
+}
+
+/*
+ * Whether another descriptor of this process (below RAW_FD_SCAN_MAX and
+ * the fd limit) is @fd's file.  A raw queue's fd is the program's, which
+ * may have moved it (dup2(), then close() of the first): the number kept
+ * then proves nothing, any descriptor of the queue does.  kcmp() only:
+ * nothing a preload could interpose (see close_direct()).
+ */
+static bool held_elsewhere(int fd)
+{
+	pid_t self = getpid();
+	struct rlimit lim;
+	long max = RAW_FD_SCAN_MAX;
+
+	if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < (rlim_t)max)
+		max = (long)lim.rlim_cur;
+	for (long i = 0; i < max; i++) {
+		long r = i == fd ? 1 : syscall(SYS_kcmp, self, self, KCMP_FILE, fd, i);
+
+		if (r == 0)
+			return true;
+		if (r < 0 && errno != EBADF)
+			return false;	/* no kcmp: no proof */
+	}
+	return false;
 }
 
 /*
@@ -99,7 +128,7 @@ static int reattach(struct accel_client *c, struct accel_queue *q)
 	r = accel_call_locked(c, ACCEL_INTERFACE ".AttachQueue", params, NULL, &fd);
 	if (accel_connection_lost(r))
 		return r;
-	if (r < 0 || fd < 0 || !same_file(fd, q->fd))
+	if (r < 0 || fd < 0 || !(same_file(fd, q->fd) || (q->raw && held_elsewhere(fd))))
 		queue_lost(q);
 	if (fd >= 0)
 		close_direct(fd);

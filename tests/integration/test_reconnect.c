@@ -32,8 +32,9 @@
 
 #include "harness.h"
 
-static struct broker_proc first, second;
+static struct broker_proc first, second, third;
 static char tree[] = "/tmp/accel-fake-uacce-XXXXXX";
+static bool tree_made;
 
 /* A hang is a failure, not a stuck test run: say so, and leave no broker behind. */
 static void on_alarm(int sig)
@@ -45,8 +46,24 @@ static void on_alarm(int sig)
 		kill(first.pid, SIGKILL);
 	if (second.pid > 0)
 		kill(second.pid, SIGKILL);
+	if (third.pid > 0)
+		kill(third.pid, SIGKILL);
 	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
 	_exit(1);
+}
+
+/* Stop @b if it runs; remove its directory if a restart (SIGTERM, no broker_stop()) left it. */
+static int finish(struct broker_proc *b)
+{
+	char cmd[128];
+
+	if (b->pid > 0)
+		return broker_stop(b) != 0 ? -1 : 0;
+	if (b->dir[0]) {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", b->dir);
+		(void)!system(cmd);
+	}
+	return 0;
 }
 
 static int teardown(void **state)
@@ -59,11 +76,13 @@ static int teardown(void **state)
 	first.pid = 0;
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", first.dir);
 	(void)!system(cmd);
-	int r = second.pid > 0 && broker_stop(&second) != 0 ? -1 : 0;
+	int r = finish(&second) | finish(&third);
+
 	children_kill();
-	if (strchr(tree, 'X') == NULL) {
+	if (tree_made) {
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", tree);
 		(void)!system(cmd);
+		tree_made = false;
 	}
 	return r;
 }
@@ -155,6 +174,18 @@ static void store_close(struct fd_store *s)
 	close(s->sock);
 }
 
+/* FDSTOREREMOVE=1: the fds kept under @name (@len bytes) are closed. */
+static void store_remove(struct fd_store *s, const char *name, size_t len)
+{
+	for (unsigned i = 0; i < s->n; i++) {
+		if (strlen(s->entries[i].name) != len || strncmp(s->entries[i].name, name, len) != 0)
+			continue;
+		for (unsigned k = 0; k < s->entries[i].n_fds; k++)
+			close(s->entries[i].fds[k]);
+		s->entries[i--] = s->entries[--s->n];
+	}
+}
+
 /* One notification within 5 s: FDSTORE=1 keeps its fds under its FDNAME, anything else is read and dropped. */
 static void store_receive(struct fd_store *s)
 {
@@ -193,6 +224,17 @@ static void store_receive(struct fd_store *s)
 	}
 	for (unsigned k = 0; k < n_fds; k++)
 		close(fds[k]);
+	if (strstr(buf, "FDSTOREREMOVE=1") && name)
+		store_remove(s, name + 7, strcspn(name + 7, "\n"));
+}
+
+/* Read what the broker sent so far. */
+static void store_drain(struct fd_store *s)
+{
+	struct pollfd p = { .fd = s->sock, .events = POLLIN };
+
+	for (int i = 0; i < 64 && poll(&p, 1, 0) == 1; i++)
+		store_receive(s);
 }
 
 /* Wait for the broker to store queue @id. */
@@ -210,16 +252,27 @@ static void store_wait(struct fd_store *s, uint64_t id)
 	fail_msg("queue %llu never reached the fd store", (unsigned long long)id);
 }
 
+/* A broker under our store: where it starts, and where its clients look for it. */
+struct service {
+	struct fd_store *store;
+	struct broker_proc *b;
+	const char *client_path;
+};
+
 /* In the first broker's process: keep the queues in our store. */
 static void keep_in_store(void *data)
 {
-	setenv("NOTIFY_SOCKET", ((struct fd_store *)data)->path, 1);
+	setenv("NOTIFY_SOCKET", ((struct service *)data)->store->path, 1);
 }
 
-/* In the next broker's process: what the store kept, passed as systemd passes it (from fd 3 on). */
+/*
+ * In the next broker's process: what the store kept, passed as systemd
+ * passes it (from fd 3 on), and kept there again.
+ */
 static void pass_store(void *data)
 {
-	struct fd_store *s = data;
+	struct service *svc = data;
+	struct fd_store *s = svc->store;
 	char names[STORE_MAX * STORE_FDS * 257] = "", num[16];
 	int high[STORE_MAX * STORE_FDS], n = 0;
 
@@ -234,8 +287,9 @@ static void pass_store(void *data)
 	for (int i = 0; i < n; i++)
 		dup2(high[i], SD_LISTEN_FDS_START + i);	/* and not close-on-exec */
 	/* The client comes back where it left (systemd keeps the socket's path): as soon as we listen. */
-	(void)unlink(first.sock);
-	(void)!symlink(second.sock, first.sock);
+	(void)unlink(svc->client_path);
+	(void)!symlink(svc->b->sock, svc->client_path);
+	keep_in_store(data);
 	snprintf(num, sizeof(num), "%d", n);
 	setenv("LISTEN_FDS", num, 1);
 	snprintf(num, sizeof(num), "%d", (int)getpid());
@@ -256,30 +310,66 @@ static bool listed(struct accel_client *c, uint64_t id)
 	return found;
 }
 
+/* A raw queue on a bare connection (no libaccel): nobody attaches it again after a restart. */
+static uint64_t acquire_bare(int fd)
+{
+	char reply[4096];
+	const char *at;
+
+	assert_true(raw_call(fd, "{\"method\":\"org.accelbroker.Broker.AcquireQueue\","
+				 "\"parameters\":{\"device\":\"hisi_zip-0\"}}", reply, sizeof(reply)) > 0);
+	at = strstr(reply, "\"queue_id\":");
+	assert_non_null(at);
+	return strtoull(at + strlen("\"queue_id\":"), NULL, 10);
+}
+
+/* Stop @b as systemd restarts it (SIGTERM: the queues stay in the store) and start @next on the store. */
+static void restart(struct broker_proc *b, struct service *next, const char *const *args)
+{
+	kill(b->pid, SIGTERM);
+	assert_int_equal(wait_status(b->pid), 0);
+	b->pid = 0;
+	store_drain(next->store);
+	assert_int_equal(broker_start_with(next->b, args, pass_store, next), 0);
+}
+
+/* The new broker's reattach deadline passed (@bare went); @id and @moved_id are still there. */
+static void deadline_kept(struct accel_client *look, uint64_t bare, uint64_t id, uint64_t moved_id)
+{
+	for (int i = 0; i < 1000 && listed(look, bare); i++)
+		usleep(10000);
+	assert_false(listed(look, bare));
+	assert_true(listed(look, id));
+	assert_true(listed(look, moved_id));
+}
+
 /*
- * A raw queue (libaccel-preload.so's: an fd, no handle) survives a broker
- * restart like any other: the new broker takes it back from the fd store
+ * A raw queue (libaccel-preload.so's: an fd, no handle) survives broker
+ * restarts like any other: the new broker takes it back from the fd store
  * and releases, at its reattach deadline, the connection queues nobody
- * attached again; libaccel attaches the raw queue, so it stays.  Another
- * raw queue, acquired on a bare connection that nobody brings back, shows
- * when the deadline has passed.
+ * attached again; libaccel attaches the raw queues, so they stay, even
+ * one whose fd the program moved to another descriptor (twice: a queue
+ * libaccel took for lost the first time would not be attached the
+ * second).  A raw queue acquired on a bare connection that nobody brings
+ * back shows when each deadline has passed.
  */
 static void a_raw_queue_is_attached_again_by_a_restarted_broker(void **state)
 {
-	char dev[128], conf[160], node[192], reply[4096];
+	char dev[128], conf[160], node[192];
 	const char *args[] = { "--sim", "0", "--sysfs-root", tree, "--dev-root", dev, "--config", conf, NULL };
 	struct fd_store store;
+	struct service one = { &store, &first, NULL }, two = { &store, &second, first.sock },
+		       three = { &store, &third, first.sock };
 	struct accel_client *c, *look;
-	uint64_t id = 0;
-	unsigned long long bare_id = 0;
-	const char *at;
+	uint64_t id = 0, moved_id = 0, bare_id;
 	FILE *f;
-	int fd, bare;
+	int fd, moved, bare;
 
 	(void)state;
 	signal(SIGALRM, on_alarm);
 	alarm(60);
 	assert_int_equal(fake_uacce_tree(tree, dev, sizeof(dev)), 0);
+	tree_made = true;
 	/*
 	 * The broker takes back from the store only a character device of the
 	 * node's (a regular file is no queue): make hisi_zip-0's node one,
@@ -295,39 +385,46 @@ static void a_raw_queue_is_attached_again_by_a_restarted_broker(void **state)
 	fputs("[broker]\nreattach_timeout_sec = 3\n", f);
 	assert_int_equal(fclose(f), 0);
 	store_open(&store, tree);
-	assert_int_equal(broker_start_with(&first, args, keep_in_store, &store), 0);
+	assert_int_equal(broker_start_with(&first, args, keep_in_store, &one), 0);
 
 	assert_int_equal(accel_connect(first.sock, &c), 0);
-	fd = accel_acquire_raw(c, "hisi_zip-0", &id);
+	/* One the program moved to another descriptor (dup2(), then close() of the first). */
+	fd = accel_acquire_raw(c, "hisi_zip-0", &moved_id);
+	assert_true(fd >= 0);
+	moved = fcntl(fd, F_DUPFD_CLOEXEC, 40);
+	assert_true(moved >= 0);
+	close(fd);
+	fd = accel_acquire_raw(c, "hisi_zip-0", &id);	/* the number the first had */
 	assert_true(fd >= 0);
 	bare = raw_connect(first.sock);
 	assert_true(bare >= 0);
-	assert_true(raw_call(bare, "{\"method\":\"org.accelbroker.Broker.AcquireQueue\","
-				   "\"parameters\":{\"device\":\"hisi_zip-0\"}}", reply, sizeof(reply)) > 0);
-	at = strstr(reply, "\"queue_id\":");
-	assert_non_null(at);
-	bare_id = strtoull(at + strlen("\"queue_id\":"), NULL, 10);
-	assert_true(bare_id > 0);
+	bare_id = acquire_bare(bare);
 	store_wait(&store, id);
+	store_wait(&store, moved_id);
 	store_wait(&store, bare_id);
 
-	/* Stopped as systemd restarts it: the queues stay in the store. */
-	kill(first.pid, SIGTERM);
-	assert_int_equal(wait_status(first.pid), 0);
-	first.pid = 0;
+	restart(&first, &two, args);
 	close(bare);
-	assert_int_equal(broker_start_with(&second, args, pass_store, &store), 0);
-
-	/* The deadline passes: the bare connection's queue goes, ours stays (attached again). */
 	assert_int_equal(accel_connect(first.sock, &look), 0);
-	for (int i = 0; i < 1000 && listed(look, bare_id); i++)
-		usleep(10000);
-	assert_false(listed(look, bare_id));
-	assert_true(listed(look, id));
+	deadline_kept(look, bare_id, id, moved_id);
+	accel_disconnect(look);
+
+	bare = raw_connect(first.sock);
+	assert_true(bare >= 0);
+	bare_id = acquire_bare(bare);
+	store_wait(&store, bare_id);
+	restart(&second, &three, args);
+	close(bare);
+	assert_int_equal(accel_connect(first.sock, &look), 0);
+	deadline_kept(look, bare_id, id, moved_id);
+
 	/* On the connection libaccel came back on. */
 	assert_int_equal(accel_release_raw(c, id), 0);
+	assert_int_equal(accel_release_raw(c, moved_id), 0);
 	assert_false(listed(look, id));
+	assert_false(listed(look, moved_id));
 	close(fd);
+	close(moved);
 	accel_disconnect(look);
 	accel_disconnect(c);
 	store_close(&store);
