@@ -78,7 +78,7 @@ struct accel_queue {
 	/*
 	 * A raw queue (raw.c): only id, device and fd are set, and the fd is
 	 * the caller's (never closed, mapped or duplicated here: its number
-	 * is only compared, reconnect.c); the record is on the client's list so that
+	 * is only compared); the record is on the client's list so that
 	 * reconnect.c attaches it again.
 	 */
 	bool raw;
