@@ -60,9 +60,17 @@ EXPORT void accel_disconnect(struct accel_client *c)
 		return;
 	accel_client_unwatch(c);
 	accel_client_unregister(c);
-	/* The broker releases the queues; their mappings stay until accel_release(). */
-	for (struct accel_queue *q = c->queues; q; q = q->next)
+	/*
+	 * The broker releases the queues; their mappings stay until
+	 * accel_release().  A raw queue's record is ours alone (its fd is
+	 * the caller's, left open).
+	 */
+	for (struct accel_queue *q = c->queues, *next; q; q = next) {
+		next = q->next;
 		q->client = NULL;
+		if (q->raw)
+			free(q);
+	}
 	wire_finish(&c->wire);
 	pthread_mutex_destroy(&c->lock);
 	free(c);

@@ -75,6 +75,13 @@ struct accel_queue {
 	unsigned fork_generation;	/* the process generation that acquired it */
 	bool fork_allowed;		/* the policy's fork = allow: children may use it too */
 	bool lost;			/* atomic: a restarted broker did not know it (reconnect.c) */
+	/*
+	 * A raw queue (raw.c): only id, device and fd are set, and the fd is
+	 * the caller's (never closed, mapped or duplicated here: its number
+	 * is only compared); the record is on the client's list so that
+	 * reconnect.c attaches it again.
+	 */
+	bool raw;
 	const struct accel_driver *driver;
 	void *driver_state;
 };
@@ -108,6 +115,10 @@ int accel_call_fd(struct accel_client *c, const char *method, struct json_object
 /* One call on the connection there is, never reconnecting, with c->lock held. */
 int accel_call_locked(struct accel_client *c, const char *method, struct json_object *params,
 		      struct json_object **reply, int *fd_out);
+/* Take @q off @c's list (with c->lock held). */
+void accel_client_unlink_queue(struct accel_client *c, struct accel_queue *q);
+/* Put @q on @c's list and start the watcher (without c->lock). */
+void accel_client_link_queue(struct accel_client *c, struct accel_queue *q);
 /* ReleaseQueue @id on @c. */
 int accel_release_on_broker(struct accel_client *c, uint64_t id);
 

@@ -137,7 +137,7 @@ static void queue_free(struct accel_queue *q)
 	free(q);
 }
 
-static void client_unlink_queue(struct accel_client *c, struct accel_queue *q)
+void accel_client_unlink_queue(struct accel_client *c, struct accel_queue *q)
 {
 	for (struct accel_queue **p = &c->queues; *p; p = &(*p)->next) {
 		if (*p == q) {
@@ -145,6 +145,17 @@ static void client_unlink_queue(struct accel_client *c, struct accel_queue *q)
 			return;
 		}
 	}
+}
+
+void accel_client_link_queue(struct accel_client *c, struct accel_queue *q)
+{
+	q->client = c;
+	pthread_mutex_lock(&c->lock);	/* the watcher walks the list */
+	q->next = c->queues;
+	c->queues = q;
+	/* Without the watcher the queue still works; it only would not outlive a broker restart. */
+	(void)accel_client_watch(c);
+	pthread_mutex_unlock(&c->lock);
 }
 
 static struct json_object *id_params(uint64_t id)
@@ -283,13 +294,7 @@ static int receive_queue(struct accel_client *c, const char *method, struct json
 		queue_free(q);
 		return r;
 	}
-	q->client = c;
-	pthread_mutex_lock(&c->lock);	/* the watcher walks the list */
-	q->next = c->queues;
-	c->queues = q;
-	/* Without the watcher the queue still works; it only would not outlive a broker restart. */
-	(void)accel_client_watch(c);
-	pthread_mutex_unlock(&c->lock);
+	accel_client_link_queue(c, q);
 	*out = q;
 	return 0;
 }
@@ -346,7 +351,7 @@ EXPORT int accel_transfer(struct accel_queue *q, char token[ACCEL_TOKEN_SIZE])
 	strcpy(token, json_object_get_string(t));
 	/* The queue is the receiver's now: drop every trace of it here. */
 	pthread_mutex_lock(&q->client->lock);
-	client_unlink_queue(q->client, q);
+	accel_client_unlink_queue(q->client, q);
 	pthread_mutex_unlock(&q->client->lock);
 	queue_free(q);
 	return 0;
@@ -402,7 +407,7 @@ EXPORT int accel_release(struct accel_queue *q)
 	q->driver_state = NULL;
 	if (c) {
 		pthread_mutex_lock(&c->lock);
-		client_unlink_queue(c, q);
+		accel_client_unlink_queue(c, q);
 		pthread_mutex_unlock(&c->lock);
 		if (!revoked && accel_queue_usable(q) == 0)
 			r = accel_release_on_broker(c, q->id);

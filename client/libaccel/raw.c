@@ -2,10 +2,18 @@
 /*
  * Raw queues: a device's queue as open(2) of its node gives it, for
  * programs that drive the device with their own user driver (UADK and what
- * runs on it, through libaccel-preload.so).  libaccel neither maps nor
- * tracks them: the fd is the caller's, as the node's would be.
+ * runs on it, through libaccel-preload.so).  libaccel maps nothing: the fd
+ * is the caller's, as the node's would be.  It keeps a record of each (id,
+ * device, the fd's number) on the client's queue list, so that a restarted
+ * broker, which took the queue back from its fd store, gets it attached
+ * again (reconnect.c) like any other queue and does not release it when
+ * its reattach deadline passes.  The fd number is only compared there
+ * (kcmp) with the file the broker hands back, and if the program moved its
+ * fd meanwhile, every other descriptor is.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -37,6 +45,37 @@ static int bind_to_us(int fd)
 	return errno == ENXIO ? -ENOLINK : -errno;	/* ENXIO: revoked meanwhile */
 }
 
+/* A record of raw queue @id on @fd, on @c's list; -ENOMEM. */
+static int remember(struct accel_client *c, const char *device, uint64_t id, int fd)
+{
+	struct accel_queue *q = calloc(1, sizeof(*q));
+
+	if (!q)
+		return -ENOMEM;
+	q->raw = true;
+	q->id = id;
+	q->fd = fd;
+	q->fork_generation = accel_fork_generation;
+	snprintf(q->device, sizeof(q->device), "%s", device);
+	accel_client_link_queue(c, q);
+	return 0;
+}
+
+/* Take raw queue @id's record off @c's list and free it (the fd stays open). */
+static void forget(struct accel_client *c, uint64_t id)
+{
+	struct accel_queue *q;
+
+	pthread_mutex_lock(&c->lock);	/* the watcher walks the list */
+	for (q = c->queues; q; q = q->next)
+		if (q->raw && q->id == id)
+			break;
+	if (q)
+		accel_client_unlink_queue(c, q);
+	pthread_mutex_unlock(&c->lock);
+	free(q);
+}
+
 EXPORT int accel_acquire_raw(struct accel_client *c, const char *device, uint64_t *queue_id)
 {
 	_cleanup_(json_object_putp) struct json_object *reply = NULL;
@@ -59,6 +98,8 @@ EXPORT int accel_acquire_raw(struct accel_client *c, const char *device, uint64_
 		return -EPROTO;
 	got = (uint64_t)json_object_get_int64(id);
 	r = fd < 0 ? -EPROTO : reply_says_client_binds(reply) ? bind_to_us(fd) : 0;
+	if (r == 0)
+		r = remember(c, device, got, fd);
 	if (r < 0) {
 		accel_release_on_broker(c, got);
 		return r;
@@ -71,5 +112,6 @@ EXPORT int accel_release_raw(struct accel_client *c, uint64_t queue_id)
 {
 	if (!c || queue_id == 0 || queue_id > INT64_MAX)
 		return -EINVAL;
+	forget(c, queue_id);
 	return accel_release_on_broker(c, queue_id);
 }

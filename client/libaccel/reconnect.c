@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -33,6 +34,8 @@
 /* How long to keep trying to reach a broker that went away, and how often. */
 #define RECONNECT_TIMEOUT_MS	60000
 #define RECONNECT_STEP_MS	20
+/* How many descriptors to look through for a raw queue's file (UADK takes none above 65535). */
+#define RAW_FD_SCAN_MAX		65536
 
 int accel_socket_connect(const char *path)
 {
@@ -66,6 +69,43 @@ static bool same_file(int a, int b)
 	       sa.st_ino == sb.st_ino && sa.st_rdev == sb.st_rdev;
 }
 
+/*
+ * Whether another descriptor of this process (below RAW_FD_SCAN_MAX and
+ * the fd limit) is @fd's file.  A raw queue's fd is the program's, which
+ * may have moved it (dup2(), then close() of the first): the number kept
+ * then proves nothing, any descriptor of the queue does.  kcmp() only:
+ * nothing a preload could interpose (see close_direct()).
+ */
+static bool held_elsewhere(int fd)
+{
+	pid_t self = getpid();
+	struct rlimit lim;
+	long max = RAW_FD_SCAN_MAX;
+
+	if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < (rlim_t)max)
+		max = (long)lim.rlim_cur;
+	for (long i = 0; i < max; i++) {
+		long r = i == fd ? 1 : syscall(SYS_kcmp, self, self, KCMP_FILE, fd, i);
+
+		if (r == 0)
+			return true;
+		if (r < 0 && errno != EBADF)
+			return false;	/* no kcmp: no proof */
+	}
+	return false;
+}
+
+/*
+ * Close @fd without going through an interposed close(): the watcher calls
+ * this with c->lock held, and libaccel-preload.so's close() takes the
+ * preload's lock, which a fork() in another thread holds while it waits
+ * for ours (fork handlers).  The fd is one only libaccel ever saw.
+ */
+static void close_direct(int fd)
+{
+	(void)syscall(SYS_close, fd);
+}
+
 static void queue_lost(struct accel_queue *q)
 {
 	__atomic_store_n(&q->lost, true, __ATOMIC_RELEASE);
@@ -88,23 +128,28 @@ static int reattach(struct accel_client *c, struct accel_queue *q)
 	r = accel_call_locked(c, ACCEL_INTERFACE ".AttachQueue", params, NULL, &fd);
 	if (accel_connection_lost(r))
 		return r;
-	if (r < 0 || fd < 0 || !same_file(fd, q->fd))
+	if (r < 0 || fd < 0 || !(same_file(fd, q->fd) || (q->raw && held_elsewhere(fd))))
 		queue_lost(q);
 	if (fd >= 0)
-		close(fd);
+		close_direct(fd);
 	return 0;
 }
 
-/* With c->lock: make @fd the client's connection and attach its queues there. */
-static int take_connection(struct accel_client *c, int fd)
+/*
+ * With c->lock: make @fd the client's connection and attach its queues
+ * there.  The old connection goes to @old, to be finished without the
+ * lock (its close() may be the preload's, see close_direct()).
+ */
+static int take_connection(struct accel_client *c, int fd, struct wire *old)
 {
 	int r;
 
-	wire_finish(&c->wire);
+	*old = c->wire;
+	c->wire.fd = -1;
 	c->generation++;
 	r = wire_init(&c->wire, fd);
 	if (r < 0) {
-		close(fd);
+		close_direct(fd);
 		c->wire.fd = -1;
 		return r;
 	}
@@ -125,6 +170,7 @@ int accel_client_reconnect(struct accel_client *c, unsigned generation)
 
 	/* No lock while waiting: the application's other calls and fork() go on. */
 	for (int waited = 0; waited < RECONNECT_TIMEOUT_MS; waited += RECONNECT_STEP_MS) {
+		struct wire old;
 		int fd = -1, r;
 
 		if (__atomic_load_n(&c->stopping, __ATOMIC_ACQUIRE))
@@ -144,10 +190,11 @@ int accel_client_reconnect(struct accel_client *c, unsigned generation)
 				close(fd);
 				return 0;
 			}
-			r = take_connection(c, fd);
+			r = take_connection(c, fd, &old);
 			/* A broker going away again while we attached: start over from its connection. */
 			generation = c->generation;
 			pthread_mutex_unlock(&c->lock);
+			wire_finish(&old);
 			if (r == 0)
 				return 0;
 		}

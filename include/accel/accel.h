@@ -123,10 +123,13 @@ int accel_claim(struct accel_client *client, const char *token, struct accel_que
  * device's queue is bound to the caller's address space before it is
  * returned.  Returns the queue fd (close-on-exec, the caller's; nothing is
  * mapped) and sets *@queue_id, or a negative errno.  Not concurrently with
- * other calls on @client.
+ * other calls on @client.  libaccel never closes or duplicates the fd; it
+ * keeps the id (and the fd's number, to compare) and attaches the queue
+ * again to a restarted broker, as it does its other queues, until
+ * accel_release_raw() or accel_disconnect().
  */
 int accel_acquire_raw(struct accel_client *client, const char *device, uint64_t *queue_id);
-/* Give raw queue @queue_id back to the broker; the caller closes its fd. */
+/* Give raw queue @queue_id back to the broker and forget it; the caller closes its fd. */
 int accel_release_raw(struct accel_client *client, uint64_t queue_id);
 
 /* A region of a queue fd, as the broker describes it: type "mmio" or "dus". */

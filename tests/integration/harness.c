@@ -208,6 +208,12 @@ bool broker_alive(struct broker_proc *b)
 
 int broker_start(struct broker_proc *b, const char *const *args)
 {
+	return broker_start_with(b, args, NULL, NULL);
+}
+
+int broker_start_with(struct broker_proc *b, const char *const *args, void (*in_child)(void *data),
+		      void *data)
+{
 	const char *argv[32];
 	char exe[PATH_MAX + 32];
 	int n = 0;
@@ -242,6 +248,8 @@ int broker_start(struct broker_proc *b, const char *const *args)
 			dup2(fd, STDERR_FILENO);
 		/* A test's broker is not a service, even when the tests run under one. */
 		unsetenv("NOTIFY_SOCKET");
+		if (in_child)
+			in_child(data);
 		execv(exe, (char **)argv);
 		_exit(127);
 	}

@@ -19,6 +19,9 @@ struct broker_proc {
  * (NULL-terminated) after the defaults, and wait until it accepts.
  */
 int broker_start(struct broker_proc *b, const char *const *args);
+/* The same, calling @in_child(@data) in the broker's process just before exec (its environment, its fds). */
+int broker_start_with(struct broker_proc *b, const char *const *args, void (*in_child)(void *data),
+		      void *data);
 /* SIGTERM it and return its exit status (-1 if it did not exit normally). */
 int broker_stop(struct broker_proc *b);
 bool broker_alive(struct broker_proc *b);

@@ -6,9 +6,11 @@
  * its queues report ENOLINK instead of waiting for an engine that is gone,
  * and its calls go to the new broker without the application reconnecting.
  * (With systemd's fd store the new broker knows the queues: make
- * systemd-check.)
+ * systemd-check; here the test plays the fd store for raw queues.)
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -17,15 +19,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <accel/accel.h>
 #include <cmocka.h>
+#include <systemd/sd-daemon.h>
 
 #include "harness.h"
 
-static struct broker_proc first, second;
+static struct broker_proc first, second, third;
+static char tree[] = "/tmp/accel-fake-uacce-XXXXXX";
+static bool tree_made;
 
 /* A hang is a failure, not a stuck test run: say so, and leave no broker behind. */
 static void on_alarm(int sig)
@@ -37,8 +46,24 @@ static void on_alarm(int sig)
 		kill(first.pid, SIGKILL);
 	if (second.pid > 0)
 		kill(second.pid, SIGKILL);
+	if (third.pid > 0)
+		kill(third.pid, SIGKILL);
 	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
 	_exit(1);
+}
+
+/* Stop @b if it runs; remove its directory if a restart (SIGTERM, no broker_stop()) left it. */
+static int finish(struct broker_proc *b)
+{
+	char cmd[128];
+
+	if (b->pid > 0)
+		return broker_stop(b) != 0 ? -1 : 0;
+	if (b->dir[0]) {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", b->dir);
+		(void)!system(cmd);
+	}
+	return 0;
 }
 
 static int teardown(void **state)
@@ -51,8 +76,14 @@ static int teardown(void **state)
 	first.pid = 0;
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", first.dir);
 	(void)!system(cmd);
-	int r = second.pid > 0 && broker_stop(&second) != 0 ? -1 : 0;
+	int r = finish(&second) | finish(&third);
+
 	children_kill();
+	if (tree_made) {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", tree);
+		(void)!system(cmd);
+		tree_made = false;
+	}
 	return r;
 }
 
@@ -104,10 +135,306 @@ static void a_killed_broker_loses_the_queues_and_the_client_moves_on(void **stat
 	accel_disconnect(c);
 }
 
+/*
+ * systemd's fd store, played by the test: what a broker told to keep
+ * ($NOTIFY_SOCKET, FDSTORE=1) is handed to the next one as systemd does
+ * ($LISTEN_FDS, $LISTEN_FDNAMES).
+ */
+#define STORE_MAX	8
+#define STORE_FDS	2	/* a queue's fd and its owner's pidfd */
+
+struct fd_store {
+	int sock;
+	char path[128];
+	struct {
+		char name[256];
+		int fds[STORE_FDS];
+		unsigned n_fds;
+	} entries[STORE_MAX];
+	unsigned n;
+};
+
+static void store_open(struct fd_store *s, const char *dir)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->path, sizeof(s->path), "%s/notify", dir);
+	strcpy(sa.sun_path, s->path);
+	s->sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(s->sock >= 0);
+	assert_int_equal(bind(s->sock, (struct sockaddr *)&sa, sizeof(sa)), 0);
+}
+
+static void store_close(struct fd_store *s)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		for (unsigned k = 0; k < s->entries[i].n_fds; k++)
+			close(s->entries[i].fds[k]);
+	close(s->sock);
+}
+
+/* FDSTOREREMOVE=1: the fds kept under @name (@len bytes) are closed. */
+static void store_remove(struct fd_store *s, const char *name, size_t len)
+{
+	for (unsigned i = 0; i < s->n; i++) {
+		if (strlen(s->entries[i].name) != len || strncmp(s->entries[i].name, name, len) != 0)
+			continue;
+		for (unsigned k = 0; k < s->entries[i].n_fds; k++)
+			close(s->entries[i].fds[k]);
+		s->entries[i--] = s->entries[--s->n];
+	}
+}
+
+/* One notification within 5 s: FDSTORE=1 keeps its fds under its FDNAME, anything else is read and dropped. */
+static void store_receive(struct fd_store *s)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int) * STORE_FDS) + CMSG_SPACE(sizeof(struct ucred))];
+	} control;
+	char buf[1024];
+	struct iovec iov = { buf, sizeof(buf) - 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
+			     .msg_controllen = sizeof(control) };
+	struct pollfd p = { .fd = s->sock, .events = POLLIN };
+	int fds[STORE_FDS];
+	unsigned n_fds = 0;
+	const char *name;
+	ssize_t n;
+
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	n = recvmsg(s->sock, &mh, MSG_CMSG_CLOEXEC);
+	assert_true(n >= 0 && !(mh.msg_flags & MSG_CTRUNC));
+	buf[n] = '\0';
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		n_fds = (unsigned)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		memcpy(fds, CMSG_DATA(c), n_fds * sizeof(int));
+	}
+	name = strstr(buf, "FDNAME=");
+	if (strstr(buf, "FDSTORE=1") && name && n_fds > 0) {
+		assert_true(s->n < STORE_MAX);
+		snprintf(s->entries[s->n].name, sizeof(s->entries[s->n].name), "%.*s",
+			 (int)strcspn(name + 7, "\n"), name + 7);
+		memcpy(s->entries[s->n].fds, fds, n_fds * sizeof(int));
+		s->entries[s->n++].n_fds = n_fds;
+		return;
+	}
+	for (unsigned k = 0; k < n_fds; k++)
+		close(fds[k]);
+	if (strstr(buf, "FDSTOREREMOVE=1") && name)
+		store_remove(s, name + 7, strcspn(name + 7, "\n"));
+}
+
+/* Read what the broker sent so far. */
+static void store_drain(struct fd_store *s)
+{
+	struct pollfd p = { .fd = s->sock, .events = POLLIN };
+
+	for (int i = 0; i < 64 && poll(&p, 1, 0) == 1; i++)
+		store_receive(s);
+}
+
+/* Wait for the broker to store queue @id. */
+static void store_wait(struct fd_store *s, uint64_t id)
+{
+	char prefix[32];
+
+	snprintf(prefix, sizeof(prefix), "q1.%llu.", (unsigned long long)id);
+	for (int tries = 0; tries < 64; tries++) {
+		for (unsigned i = 0; i < s->n; i++)
+			if (strncmp(s->entries[i].name, prefix, strlen(prefix)) == 0)
+				return;
+		store_receive(s);
+	}
+	fail_msg("queue %llu never reached the fd store", (unsigned long long)id);
+}
+
+/* A broker under our store: where it starts, and where its clients look for it. */
+struct service {
+	struct fd_store *store;
+	struct broker_proc *b;
+	const char *client_path;
+};
+
+/* In the first broker's process: keep the queues in our store. */
+static void keep_in_store(void *data)
+{
+	setenv("NOTIFY_SOCKET", ((struct service *)data)->store->path, 1);
+}
+
+/*
+ * In the next broker's process: what the store kept, passed as systemd
+ * passes it (from fd 3 on), and kept there again.
+ */
+static void pass_store(void *data)
+{
+	struct service *svc = data;
+	struct fd_store *s = svc->store;
+	char names[STORE_MAX * STORE_FDS * 257] = "", num[16];
+	int high[STORE_MAX * STORE_FDS], n = 0;
+
+	for (unsigned i = 0; i < s->n; i++) {
+		for (unsigned k = 0; k < s->entries[i].n_fds; k++) {
+			high[n++] = fcntl(s->entries[i].fds[k], F_DUPFD_CLOEXEC, 100);
+			if (names[0])
+				strcat(names, ":");
+			strcat(names, s->entries[i].name);
+		}
+	}
+	for (int i = 0; i < n; i++)
+		dup2(high[i], SD_LISTEN_FDS_START + i);	/* and not close-on-exec */
+	/* The client comes back where it left (systemd keeps the socket's path): as soon as we listen. */
+	(void)unlink(svc->client_path);
+	(void)!symlink(svc->b->sock, svc->client_path);
+	keep_in_store(data);
+	snprintf(num, sizeof(num), "%d", n);
+	setenv("LISTEN_FDS", num, 1);
+	snprintf(num, sizeof(num), "%d", (int)getpid());
+	setenv("LISTEN_PID", num, 1);
+	setenv("LISTEN_FDNAMES", names, 1);
+}
+
+/* Whether @c's broker lists queue @id. */
+static bool listed(struct accel_client *c, uint64_t id)
+{
+	char *json = NULL, key[48];
+	bool found;
+
+	assert_int_equal(accel_call_json(c, "org.accelbroker.Broker.ListQueues", NULL, &json), 0);
+	snprintf(key, sizeof(key), "\"queue_id\":%llu,", (unsigned long long)id);
+	found = strstr(json, key) != NULL;
+	free(json);
+	return found;
+}
+
+/* A raw queue on a bare connection (no libaccel): nobody attaches it again after a restart. */
+static uint64_t acquire_bare(int fd)
+{
+	char reply[4096];
+	const char *at;
+
+	assert_true(raw_call(fd, "{\"method\":\"org.accelbroker.Broker.AcquireQueue\","
+				 "\"parameters\":{\"device\":\"hisi_zip-0\"}}", reply, sizeof(reply)) > 0);
+	at = strstr(reply, "\"queue_id\":");
+	assert_non_null(at);
+	return strtoull(at + strlen("\"queue_id\":"), NULL, 10);
+}
+
+/* Stop @b as systemd restarts it (SIGTERM: the queues stay in the store) and start @next on the store. */
+static void restart(struct broker_proc *b, struct service *next, const char *const *args)
+{
+	kill(b->pid, SIGTERM);
+	assert_int_equal(wait_status(b->pid), 0);
+	b->pid = 0;
+	store_drain(next->store);
+	assert_int_equal(broker_start_with(next->b, args, pass_store, next), 0);
+}
+
+/* The new broker's reattach deadline passed (@bare went); @id and @moved_id are still there. */
+static void deadline_kept(struct accel_client *look, uint64_t bare, uint64_t id, uint64_t moved_id)
+{
+	for (int i = 0; i < 1000 && listed(look, bare); i++)
+		usleep(10000);
+	assert_false(listed(look, bare));
+	assert_true(listed(look, id));
+	assert_true(listed(look, moved_id));
+}
+
+/*
+ * A raw queue (libaccel-preload.so's: an fd, no handle) survives broker
+ * restarts like any other: the new broker takes it back from the fd store
+ * and releases, at its reattach deadline, the connection queues nobody
+ * attached again; libaccel attaches the raw queues, so they stay, even
+ * one whose fd the program moved to another descriptor (twice: a queue
+ * libaccel took for lost the first time would not be attached the
+ * second).  A raw queue acquired on a bare connection that nobody brings
+ * back shows when each deadline has passed.
+ */
+static void a_raw_queue_is_attached_again_by_a_restarted_broker(void **state)
+{
+	char dev[128], conf[160], node[192];
+	const char *args[] = { "--sim", "0", "--sysfs-root", tree, "--dev-root", dev, "--config", conf, NULL };
+	struct fd_store store;
+	struct service one = { &store, &first, NULL }, two = { &store, &second, first.sock },
+		       three = { &store, &third, first.sock };
+	struct accel_client *c, *look;
+	uint64_t id = 0, moved_id = 0, bare_id;
+	FILE *f;
+	int fd, moved, bare;
+
+	(void)state;
+	signal(SIGALRM, on_alarm);
+	alarm(60);
+	assert_int_equal(fake_uacce_tree(tree, dev, sizeof(dev)), 0);
+	tree_made = true;
+	/*
+	 * The broker takes back from the store only a character device of the
+	 * node's (a regular file is no queue): make hisi_zip-0's node one,
+	 * with /dev/null's number, which opens and takes no ioctl.
+	 */
+	snprintf(node, sizeof(node), "%s/hisi_zip-0", dev);
+	assert_int_equal(unlink(node), 0);
+	if (mknod(node, S_IFCHR | 0600, makedev(1, 3)) < 0)
+		skip();	/* no CAP_MKNOD */
+	snprintf(conf, sizeof(conf), "%s/broker.conf", tree);
+	f = fopen(conf, "w");
+	assert_non_null(f);
+	fputs("[broker]\nreattach_timeout_sec = 3\n", f);
+	assert_int_equal(fclose(f), 0);
+	store_open(&store, tree);
+	assert_int_equal(broker_start_with(&first, args, keep_in_store, &one), 0);
+
+	assert_int_equal(accel_connect(first.sock, &c), 0);
+	/* One the program moved to another descriptor (dup2(), then close() of the first). */
+	fd = accel_acquire_raw(c, "hisi_zip-0", &moved_id);
+	assert_true(fd >= 0);
+	moved = fcntl(fd, F_DUPFD_CLOEXEC, 40);
+	assert_true(moved >= 0);
+	close(fd);
+	fd = accel_acquire_raw(c, "hisi_zip-0", &id);	/* the number the first had */
+	assert_true(fd >= 0);
+	bare = raw_connect(first.sock);
+	assert_true(bare >= 0);
+	bare_id = acquire_bare(bare);
+	store_wait(&store, id);
+	store_wait(&store, moved_id);
+	store_wait(&store, bare_id);
+
+	restart(&first, &two, args);
+	close(bare);
+	assert_int_equal(accel_connect(first.sock, &look), 0);
+	deadline_kept(look, bare_id, id, moved_id);
+	accel_disconnect(look);
+
+	bare = raw_connect(first.sock);
+	assert_true(bare >= 0);
+	bare_id = acquire_bare(bare);
+	store_wait(&store, bare_id);
+	restart(&second, &three, args);
+	close(bare);
+	assert_int_equal(accel_connect(first.sock, &look), 0);
+	deadline_kept(look, bare_id, id, moved_id);
+
+	/* On the connection libaccel came back on. */
+	assert_int_equal(accel_release_raw(c, id), 0);
+	assert_int_equal(accel_release_raw(c, moved_id), 0);
+	assert_false(listed(look, id));
+	assert_false(listed(look, moved_id));
+	close(fd);
+	close(moved);
+	accel_disconnect(look);
+	accel_disconnect(c);
+	store_close(&store);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(a_killed_broker_loses_the_queues_and_the_client_moves_on, teardown),
+		cmocka_unit_test_teardown(a_raw_queue_is_attached_again_by_a_restarted_broker, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
