@@ -100,7 +100,7 @@ int broker_acquire(struct broker *b, const struct peer *peer, void *holder,
 
 	q = queue_new();
 	if (!q || queue_groups_copy(peer, &groups, &n_groups) < 0)
-		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "out of memory");
+		return accel_error_set(e, ERR_OUT_OF_RESOURCES, "out of memory");
 	q->device = dev;
 	strcpy(q->algorithm, req->algorithm ? req->algorithm : "");
 	q->holder = holder;
@@ -109,7 +109,7 @@ int broker_acquire(struct broker *b, const struct peer *peer, void *holder,
 	queue_set_owner(q, peer, groups, n_groups);
 	/* Counted and indexed before it is opened: nothing can fail once it is. */
 	if (queue_index_reserve(&b->index) < 0 || queue_count(&b->tally, q) < 0)
-		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "out of memory");
+		return accel_error_set(e, ERR_OUT_OF_RESOURCES, "out of memory");
 
 	r = dev->ops->queue_open(dev, q, e);
 	if (r < 0) {

@@ -19,7 +19,7 @@ static int adopt_open(struct broker *b, struct queue *q, struct device *dev, str
 	owner->n_groups = nss_user_groups(q->uid, owner->groups, ELEMENTSOF(owner->groups));
 	if (queue_index_reserve(&b->index) < 0 || queue_groups_copy(owner, &groups, &n_groups) < 0 ||
 	    tally_add(&b->tally, q->uid, q->algorithm, groups, n_groups) < 0)
-		return accel_error_set(e, ERR_NO_SUCH_QUEUE, "out of memory");
+		return accel_error_set(e, ERR_OUT_OF_RESOURCES, "out of memory");
 	list_init(&q->link);
 	q->fd = -1;
 	q->device = dev;

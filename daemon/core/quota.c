@@ -91,7 +91,7 @@ int broker_get_quota(struct broker *b, const struct peer *peer, const char *user
 	q.allowed = policy_describe(b->policy, &caller, quota_add, &f);
 	policy_terms(b->policy, &caller, &q.terms);
 	if (f.error < 0)
-		return accel_error_set(e, ERR_INVALID_PARAMETER, "out of memory");
+		return accel_error_set(e, ERR_OUT_OF_RESOURCES, "out of memory");
 	*out = q;
 	q = (struct quota){ 0 };	/* the caller's now */
 	return 0;

@@ -179,7 +179,7 @@ int broker_claim(struct broker *b, const struct peer *peer, void *holder, const 
 	/* Counted for the receiver before the renewal, which cannot be undone. */
 	if (queue_groups_copy(peer, &groups, &n_groups) < 0 ||
 	    tally_add(&b->tally, peer->uid, q->algorithm, groups, n_groups) < 0)
-		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "out of memory");
+		return accel_error_set(e, ERR_OUT_OF_RESOURCES, "out of memory");
 	r = renew_for_receiver(q, peer, e);
 	if (r < 0) {
 		tally_remove(&b->tally, peer->uid, q->algorithm, groups, n_groups);
