@@ -360,7 +360,7 @@ void connection_destroy(struct connection *c)
 	wire_finish(&c->wire);
 	list_remove(&c->link);
 	s->n_connections--;
-	broker_client_remove(s->broker);
+	broker_client_remove(s->broker, c->peer.uid);
 	free(c);
 	if (s->connection_closed)
 		s->connection_closed(s);	/* fds were freed */

@@ -106,7 +106,7 @@ static void client_free(struct bus_client *c)
 
 	broker_unwatch(&c->watcher);
 	broker_release_holder(b, c);
-	broker_client_remove(b);
+	broker_client_remove(b, c->peer.uid);
 	list_remove(&c->link);
 	log_debug("Bus client %s gone", c->name);
 	client_discard(c);
@@ -319,22 +319,40 @@ static void trim_idle_clients(struct dbus_api *api, unsigned keep)
 	}
 }
 
-/*
- * Count a new name against the broker's connections.  A name that holds
- * nothing is only remembered to spare it the credential lookups: when the
- * broker is full, those records go before anyone is refused.
- */
-static int client_count(struct dbus_api *api, sd_bus_error *error)
+/* The least recently seen name that holds nothing, of @uid unless NULL. */
+static struct bus_client *oldest_idle_client(struct dbus_api *api, const uid_t *uid)
 {
+	struct bus_client *c;
+
+	list_for_each(c, &api->clients, link)
+		if ((!uid || c->peer.uid == *uid) && !client_holds_queues(c))
+			return c;
+	return NULL;
+}
+
+/*
+ * Count a new name of @uid against the broker's connections and the
+ * uid's.  A name that holds nothing is only remembered to spare it the
+ * credential lookups: when the broker or the uid is full, those records go,
+ * least recently seen first (the uid's own first), before anyone is refused.
+ */
+static int client_count(struct dbus_api *api, uid_t uid, sd_bus_error *error)
+{
+	struct broker *b = api->broker;
 	struct accel_error e = { 0 };
+	struct bus_client *idle;
+	int r;
 
 	trim_idle_clients(api, MAX_IDLE_CLIENTS);
-	if (broker_client_add(api->broker, NULL) == 0)
-		return 0;
-	trim_idle_clients(api, 0);
-	if (broker_client_add(api->broker, &e) == 0)
-		return 0;
-	return bus_error(error, &e);
+	while ((r = broker_client_add(b, uid, &e)) == -EDQUOT) {
+		idle = oldest_idle_client(api, &uid);
+		if (!idle && broker_clients(b) >= b->limits.max_connections)
+			idle = oldest_idle_client(api, NULL);
+		if (!idle)
+			break;
+		client_free(idle);
+	}
+	return r < 0 ? bus_error(error, &e) : 0;
 }
 
 /* The record of the sender of @m, made on its first call; most recently seen last. */
@@ -368,7 +386,7 @@ static int client_get(struct dbus_api *api, sd_bus_message *m, struct bus_client
 	r = client_credentials(new, m, error);
 	if (r < 0)
 		return r;
-	r = client_count(api, error);
+	r = client_count(api, new->peer.uid, error);
 	if (r < 0)
 		return r;
 	c = TAKE_PTR(new);

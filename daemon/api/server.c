@@ -21,16 +21,6 @@
 #include "server.h"
 #include "util.h"
 
-unsigned server_user_connections(struct server *s, uid_t uid)
-{
-	struct connection *c;
-	unsigned n = 0;
-
-	list_for_each(c, &s->connections, link)
-		n += c->peer.uid == uid;
-	return n;
-}
-
 /* Refuse a connection over a limit with a named error, best effort. */
 static void refuse(int fd, const char *why)
 {
@@ -103,18 +93,11 @@ static int server_accept(sd_event_source *src, int fd, uint32_t revents, void *u
 		close(cfd);
 		return 0;
 	}
-	/* Bus names count as well: the limit is the broker's, whatever the listener. */
-	if (broker_client_add(b, &e) < 0) {
-		log_client(peer.uid, LOG_WARNING, "Refusing pid %d uid %u: %u connections in all",
-			   (int)peer.pid, (unsigned)peer.uid, broker_clients(b));
+	/* Bus names count as well: the limits are the broker's, whatever the listener. */
+	if (broker_client_add(b, peer.uid, &e) < 0) {
+		log_client(peer.uid, LOG_WARNING, "Refusing pid %d uid %u: %s (%u connections in all)",
+			   (int)peer.pid, (unsigned)peer.uid, e.message, broker_clients(b));
 		refuse(cfd, e.message);
-		return 0;
-	}
-	if (server_user_connections(s, peer.uid) >= b->limits.max_connections_per_user) {
-		log_client(peer.uid, LOG_WARNING, "Refusing pid %d uid %u: connection limit per user",
-			   (int)peer.pid, (unsigned)peer.uid);
-		broker_client_remove(b);
-		refuse(cfd, "too many connections for this user");
 		return 0;
 	}
 	r = owner_peer_pidfd(cfd, peer.pid);
@@ -123,7 +106,7 @@ static int server_accept(sd_event_source *src, int fd, uint32_t revents, void *u
 	if (r < 0) {
 		log_client(peer.uid, LOG_ERR, "Could not set up a connection: %s", strerror(-r));
 		owner_unref(peer.process);
-		broker_client_remove(b);
+		broker_client_remove(b, peer.uid);
 		close(cfd);
 	}
 	return 0;

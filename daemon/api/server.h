@@ -61,6 +61,4 @@ int server_init(struct server *s, sd_event *event, struct broker *broker,
 		const struct listener_reload *reload);
 void server_finish(struct server *s);
 
-unsigned server_user_connections(struct server *s, uid_t uid);
-
 #endif

@@ -60,6 +60,7 @@ void broker_finish(struct broker *b)
 	b->offer_timer = sd_event_source_disable_unref(b->offer_timer);
 	tally_finish(&b->tally);
 	queue_index_finish(&b->index);
+	clients_finish(&b->clients);
 }
 
 unsigned broker_user_queues(struct broker *b, uid_t uid)

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "clients.h"
 #include "errors.h"
 #include "list.h"
 #include "owner.h"
@@ -63,7 +64,7 @@ struct broker {
 	struct list watchers;
 	uint64_t next_queue_id;
 	uint64_t started_usec;	/* CLOCK_MONOTONIC */
-	unsigned n_connections;	/* socket connections and bus clients */
+	struct clients clients;	/* socket connections and bus clients (clients.c) */
 	struct broker_limits limits;
 	struct policy *policy;	/* owned by the caller; replaced whole on reload */
 	bool keep_queues;	/* at shutdown, let queues live on (a watcher keeps them: the fd store) */

@@ -173,7 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (unsigned i = 0; i < N_CONNECTIONS; i++) {
 		int sv[2];
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0 ||
-		    broker_client_add(&broker, NULL) < 0 || connection_create(&server, sv[0], &peers[i], &conns[i]) < 0)
+		    broker_client_add(&broker, peers[i].uid, NULL) < 0 || connection_create(&server, sv[0], &peers[i], &conns[i]) < 0)
 			abort();
 		remote[i] = sv[1];
 	}

@@ -90,6 +90,11 @@ static int setup_three_connections(void **state)
 	return start_with("[broker]\nmax_connections = 3\n");
 }
 
+static int setup_two_per_user(void **state)
+{
+	return start_with("[broker]\nmax_connections_per_user = 2\n");
+}
+
 static int teardown(void **state)
 {
 	char cmd[128];
@@ -957,6 +962,39 @@ static void bus_names_count_against_max_connections(void **state)
 	sd_bus_flush_close_unref(bus);
 }
 
+/* A bus name takes a place of its user's max_connections_per_user as a socket connection does. */
+static void bus_names_count_against_max_connections_per_user(void **state)
+{
+	_cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+	char buf[512];
+	int fds[2], extra, before;
+	sd_bus *bus;
+
+	for (int i = 0; i < 2; i++) {
+		fds[i] = raw_connect(broker.sock);
+		assert_true(fds[i] >= 0);
+		/* A round trip: accepted and counted before the next knocks. */
+		assert_true(raw_call(fds[i], "{\"method\":\"org.accelbroker.Broker.GetStatus\"}", buf,
+				     sizeof(buf)) > 0);
+	}
+	assert_int_equal(sd_bus_open_system(&bus), 0);
+	assert_true(sd_bus_call_method(bus, NAME, PATH, IFACE, "GetStatus", &error, NULL, "") < 0);
+	assert_string_equal(error.name, IFACE ".Error.QuotaExceeded");
+	/* A socket connection of the same user goes: the name gets its place... */
+	before = broker_fd_count(&broker);
+	close(fds[1]);
+	assert_int_equal(broker_wait_fd_count(&broker, before - 1), before - 1);
+	assert_true(sd_bus_call_method(bus, NAME, PATH, IFACE, "GetStatus", NULL, NULL, "") >= 0);
+	/* ...and holds it against the user's next socket connection. */
+	extra = raw_connect(broker.sock);
+	assert_true(extra >= 0);
+	assert_true(raw_recv(extra, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "org.accelbroker.Broker.QuotaExceeded"));
+	close(extra);
+	close(fds[0]);
+	sd_bus_flush_close_unref(bus);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -973,6 +1011,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(plain_calls_and_clear_errors_for_generic_tools, setup, teardown),
 		cmocka_unit_test_setup_teardown(bus_names_count_against_max_connections, setup_three_connections,
 						teardown),
+		cmocka_unit_test_setup_teardown(bus_names_count_against_max_connections_per_user,
+						setup_two_per_user, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -63,7 +63,7 @@ static int setup(void **state)
 				     .dispatch = varlink_api_dispatch, .listen_fd = -1 };
 	list_init(&f->server.connections);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
-	assert_int_equal(broker_client_add(&f->broker, NULL), 0);
+	assert_int_equal(broker_client_add(&f->broker, peer.uid, NULL), 0);
 	assert_int_equal(connection_create(&f->server, sv[0], &peer, &f->c), 0);
 	f->remote = sv[1];
 	*state = f;
