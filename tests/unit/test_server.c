@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The socket server in the test's own process, its event loop turned by
+ * hand: what it does when it runs out of descriptors, and what a Reload
+ * gets when nothing was handed to reload.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "broker.h"
+#include "connection.h"
+#include "server.h"
+#include "varlink_api.h"
+
+struct fixture {
+	char dir[64];
+	char path[96];
+	sd_event *event;
+	struct broker broker;
+	struct policy policy;
+	struct server server;
+};
+
+static int setup(void **state)
+{
+	const struct broker_limits limits = {
+		.max_connections_per_user = 64,
+		.max_connections = 64,
+		.admin_gid = -1,
+		.transfer_timeout_usec = 30 * 1000000ull,
+	};
+	const struct listener_reload none = { 0 };
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test_server.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/sock", f->dir);
+	assert_int_equal(sd_event_new(&f->event), 0);
+	broker_init(&f->broker, &limits, f->event);
+	policy_init(&f->policy, 4);
+	broker_set_policy(&f->broker, &f->policy, false);
+	assert_int_equal(server_init(&f->server, f->event, &f->broker, f->path, -1, varlink_api_dispatch,
+				     &none), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	server_finish(&f->server);
+	broker_shutdown(&f->broker);
+	broker_finish(&f->broker);
+	policy_finish(&f->policy);
+	sd_event_unref(f->event);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static int client_socket(void)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	return fd;
+}
+
+static void client_connect(struct fixture *f, int fd)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f->path);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+}
+
+/* Turn the loop until the server holds @n connections (each turn waits for an event). */
+static void wait_connections(struct fixture *f, unsigned n)
+{
+	for (int i = 0; i < 100 && f->server.n_connections != n; i++)
+		assert_true(sd_event_run(f->event, 100 * 1000) >= 0);
+	assert_int_equal(f->server.n_connections, n);
+}
+
+/* The lowest free descriptor number: at or above it the process has none left under that limit. */
+static int lowest_free_fd(void)
+{
+	int fd = dup(STDIN_FILENO);
+
+	assert_true(fd >= 0);
+	close(fd);
+	return fd;
+}
+
+/*
+ * Out of descriptors, the server stops listening; a connection that closes
+ * frees one, and the server listens again at once, through the
+ * connection_closed callback: not only when its retry timer fires (the loop
+ * is not turned in between, so the timer cannot be what did it).
+ */
+static void a_closed_connection_resumes_a_listener_out_of_fds(void **state)
+{
+	struct fixture *f = *state;
+	struct rlimit saved, lim;
+	int first = client_socket(), waiting = client_socket();
+
+	client_connect(f, first);
+	wait_connections(f, 1);
+	assert_false(f->server.accept_paused);
+
+	/* No descriptor left for accept4(): @waiting stays in the backlog. */
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	lim = saved;
+	lim.rlim_cur = (rlim_t)lowest_free_fd();
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+	client_connect(f, waiting);
+	for (int i = 0; i < 100 && !f->server.accept_paused; i++)
+		assert_true(sd_event_run(f->event, 100 * 1000) >= 0);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	assert_true(f->server.accept_paused);
+	assert_int_equal(f->server.accept_pauses, 1);
+	assert_int_equal(f->server.n_connections, 1);
+
+	/* The first connection goes: listening again before the loop turns. */
+	connection_destroy(list_entry(f->server.connections.next, struct connection, link));
+	assert_false(f->server.accept_paused);
+	wait_connections(f, 1);
+	assert_int_equal(f->server.accept_pauses, 1);
+	close(first);
+	close(waiting);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(a_closed_connection_resumes_a_listener_out_of_fds, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
