@@ -22,7 +22,7 @@ int listener_reload(const struct listener_reload *reload, const struct peer *pee
 		return accel_error_set(e, ERR_PERMISSION_DENIED, "only an administrator may reload");
 	log_notice("Reload asked by uid %u pid %d", (unsigned)peer->uid, (int)peer->pid);
 	if (!reload->fn)
-		return accel_error_set(e, ERR_INVALID_PARAMETER, "this broker has no configuration to reload");
+		return accel_error_set(e, ERR_NO_CONFIGURATION, "this broker has no configuration to reload");
 	/* The service re-reads and comes back down through broker_set_policy(). */
 	return reload->fn(reload->data, e);
 }

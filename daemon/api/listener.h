@@ -22,7 +22,7 @@ int listener_numa_node(int64_t node, int *out, struct accel_error *e);
  * both listeners by main.c as the server is handed its dispatch function,
  * so that a client's Reload reaches the service without passing through
  * the core.  @fn returns the queues revoked, or an error in @e; a NULL
- * @fn: nothing to reload.
+ * @fn: nothing to reload (NoConfiguration).
  */
 struct listener_reload {
 	int (*fn)(void *data, struct accel_error *e);

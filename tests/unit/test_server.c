@@ -38,7 +38,7 @@ static int setup(void **state)
 	const struct broker_limits limits = {
 		.max_connections_per_user = 64,
 		.max_connections = 64,
-		.admin_gid = -1,
+		.admin_gid = (int)getegid(),	/* the test is the administrator */
 		.transfer_timeout_usec = 30 * 1000000ull,
 	};
 	const struct listener_reload none = { 0 };
@@ -144,10 +144,44 @@ static void a_closed_connection_resumes_a_listener_out_of_fds(void **state)
 	close(waiting);
 }
 
+/* Read one NUL-terminated reply on @fd, turning the loop while it is not there. */
+static void read_reply(struct fixture *f, int fd, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	for (int i = 0; i < 100 && (len == 0 || buf[len - 1] != '\0'); i++) {
+		ssize_t n;
+
+		assert_true(sd_event_run(f->event, 100 * 1000) >= 0);
+		n = recv(fd, buf + len, size - len, MSG_DONTWAIT);
+		if (n > 0)
+			len += (size_t)n;
+		assert_true(len < size);
+	}
+	assert_true(len > 0 && buf[len - 1] == '\0');
+}
+
+/* An administrator's Reload of a broker handed nothing to reload: a named error, not a parameter's. */
+static void reload_without_a_configuration_says_so(void **state)
+{
+	static const char reload[] = "{\"method\":\"org.accelbroker.Broker.Reload\"}";
+	struct fixture *f = *state;
+	int fd = client_socket();
+	char buf[1024];
+
+	client_connect(f, fd);
+	assert_int_equal(send(fd, reload, sizeof(reload), 0), (ssize_t)sizeof(reload));
+	read_reply(f, fd, buf, sizeof(buf));
+	if (!strstr(buf, "\"error\":\"org.accelbroker.Broker.NoConfiguration\""))
+		fail_msg("%s", buf);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(a_closed_connection_resumes_a_listener_out_of_fds, setup, teardown),
+		cmocka_unit_test_setup_teardown(reload_without_a_configuration_says_so, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
