@@ -73,9 +73,21 @@ static int sim_queue_start(struct device *dev, const struct queue *q, struct sim
 	return TAKE_FD(fd);
 }
 
-static int sim_queue_open(struct device *dev, struct queue *q, struct accel_error *e)
+/* @q is served by @sq, its memory at @fd; opened, adopted or renewed, the layout is the same. */
+static void sim_queue_set(struct queue *q, struct sim_queue *sq, int fd)
 {
 	size_t mmio = mmio_size();
+
+	q->backend = sq;
+	q->fd = fd;
+	/* uacce's convention: region type N is at mmap offset N pages. */
+	q->regions[0] = (struct queue_region){ "mmio", 0, mmio };
+	q->regions[1] = (struct queue_region){ "dus", mmio, ACCEL_SIM_DUS_SIZE };
+	q->n_regions = 2;
+}
+
+static int sim_queue_open(struct device *dev, struct queue *q, struct accel_error *e)
+{
 	struct sim_queue *sq;
 	int fd;
 
@@ -89,12 +101,7 @@ static int sim_queue_open(struct device *dev, struct queue *q, struct accel_erro
 	fd = sim_queue_start(dev, q, &sq, e);
 	if (fd < 0)
 		return fd;
-	q->backend = sq;
-	q->fd = fd;
-	/* uacce's convention: region type N is at mmap offset N pages. */
-	q->regions[0] = (struct queue_region){ "mmio", 0, mmio };
-	q->regions[1] = (struct queue_region){ "dus", mmio, ACCEL_SIM_DUS_SIZE };
-	q->n_regions = 2;
+	sim_queue_set(q, sq, fd);
 	return 0;
 }
 
@@ -115,8 +122,7 @@ static int sim_queue_renew(struct device *dev, struct queue *q, struct accel_err
 	if (q->backend)
 		sim_engine_remove_queue(sd->engine, q->backend);
 	close(q->fd);
-	q->backend = sq;
-	q->fd = fd;
+	sim_queue_set(q, sq, fd);
 	return 0;
 }
 
@@ -140,11 +146,7 @@ static int sim_queue_adopt(struct device *dev, struct queue *q, int fd, struct a
 	r = sim_engine_adopt_queue(sd->engine, fd, mmio, ACCEL_SIM_DUS_SIZE, op, &sq);
 	if (r < 0)
 		return accel_error_set(e, ERR_NO_SUCH_QUEUE, "could not resume the queue: %s", strerror(-r));
-	q->backend = sq;
-	q->fd = fd;
-	q->regions[0] = (struct queue_region){ "mmio", 0, mmio };
-	q->regions[1] = (struct queue_region){ "dus", mmio, ACCEL_SIM_DUS_SIZE };
-	q->n_regions = 2;
+	sim_queue_set(q, sq, fd);
 	return 0;
 }
 

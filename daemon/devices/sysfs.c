@@ -69,16 +69,20 @@ int sysfs_parse_int(const char *s, int *out)
 	return 0;
 }
 
+/* @r, the reading or parsing of the number @attr; why it failed said in @why. */
+static int number_read(int r, const char *attr, char *why, size_t why_size)
+{
+	if (r < 0)
+		snprintf(why, why_size, "%s: %s", attr, r == -EINVAL ? "not a number" : strerror(-r));
+	return r;
+}
+
 static int read_u64(int dirfd, const char *attr, uint64_t *out, char *why, size_t why_size)
 {
 	char buf[64];
 	int r = sysfs_read_attr(dirfd, attr, buf, sizeof(buf));
 
-	if (r == 0)
-		r = sysfs_parse_u64(buf, out);
-	if (r < 0)
-		snprintf(why, why_size, "%s: %s", attr, r == -EINVAL ? "not a number" : strerror(-r));
-	return r;
+	return number_read(r < 0 ? r : sysfs_parse_u64(buf, out), attr, why, why_size);
 }
 
 static int read_int(int dirfd, const char *attr, int *out, char *why, size_t why_size)
@@ -86,11 +90,7 @@ static int read_int(int dirfd, const char *attr, int *out, char *why, size_t why
 	char buf[64];
 	int r = sysfs_read_attr(dirfd, attr, buf, sizeof(buf));
 
-	if (r == 0)
-		r = sysfs_parse_int(buf, out);
-	if (r < 0)
-		snprintf(why, why_size, "%s: %s", attr, r == -EINVAL ? "not a number" : strerror(-r));
-	return r;
+	return number_read(r < 0 ? r : sysfs_parse_int(buf, out), attr, why, why_size);
 }
 
 static int read_string(int dirfd, const char *attr, char *buf, size_t size,
