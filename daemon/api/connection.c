@@ -315,7 +315,7 @@ static int connection_io(sd_event_source *s, int fd, uint32_t revents, void *use
 int connection_create(struct server *server, int fd, const struct peer *peer,
 		      struct connection **out)
 {
-	struct connection *c = calloc(1, sizeof(*c));
+	_cleanup_free_ struct connection *c = calloc(1, sizeof(*c));
 	int r;
 
 	if (!c)
@@ -325,22 +325,20 @@ int connection_create(struct server *server, int fd, const struct peer *peer,
 	c->peer = *peer;
 	c->state = CONNECTION_ACTIVE;
 	r = wire_init(&c->wire, fd);
-	if (r < 0) {
-		c->wire.fd = -1;
-		free(c);
-		return r;
-	}
+	if (r < 0)
+		return r;	/* nothing of the wire's to free */
 	r = sd_event_add_io(server->event, &c->io, fd, EPOLLIN, connection_io, c);
-	c->io_events = EPOLLIN;
 	if (r < 0) {
+		c->wire.fd = -1;	/* still the caller's: it closes it */
 		wire_finish(&c->wire);
-		free(c);
 		return r;
 	}
+	c->io_events = EPOLLIN;
 	list_insert_tail(&server->connections, &c->link);
 	server->n_connections++;
 	if (out)
 		*out = c;
+	TAKE_PTR(c);
 	return 0;
 }
 

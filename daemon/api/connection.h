@@ -69,6 +69,7 @@ struct connection {
 /*
  * Take over the accepted socket @fd of @peer, a client the broker counted
  * already (broker_client_add()); connection_destroy() gives the count back.
+ * On failure @fd, the count and peer->process stay the caller's.
  */
 int connection_create(struct server *server, int fd, const struct peer *peer,
 		      struct connection **out);

@@ -5,6 +5,7 @@
  * gets when nothing was handed to reload.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -20,8 +22,10 @@
 #include <cmocka.h>
 
 #include "broker.h"
+#include "clients.h"
 #include "connection.h"
 #include "server.h"
+#include "util.h"
 #include "varlink_api.h"
 
 struct fixture {
@@ -177,11 +181,44 @@ static void reload_without_a_configuration_says_so(void **state)
 	close(fd);
 }
 
+static int on_nothing(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+	return 0;
+}
+
+/*
+ * A connection that cannot be set up leaves the socket to its caller, who
+ * closes it (server_accept()): closed here too, the caller's close would hit
+ * whatever fd took the number meanwhile (another thread's).
+ */
+static void a_connection_not_set_up_leaves_the_fd_to_its_caller(void **state)
+{
+	struct fixture *f = *state;
+	const struct peer peer = { .uid = 1000, .gid = 1000, .pid = 1 };
+	_cleanup_(sd_event_source_unrefp) sd_event_source *taken = NULL;
+	struct connection *c = NULL;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+	/* The fd is in the loop already: epoll refuses it a second time. */
+	assert_int_equal(sd_event_add_io(f->event, &taken, sv[0], EPOLLIN, on_nothing, NULL), 0);
+	assert_int_equal(broker_client_add(&f->broker, peer.uid, NULL), 0);
+	assert_true(connection_create(&f->server, sv[0], &peer, &c) < 0);
+	broker_client_remove(&f->broker, peer.uid);
+	assert_null(c);
+	assert_int_equal(f->server.n_connections, 0);
+	assert_true(fcntl(sv[0], F_GETFD) >= 0);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(a_closed_connection_resumes_a_listener_out_of_fds, setup, teardown),
 		cmocka_unit_test_setup_teardown(reload_without_a_configuration_says_so, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_connection_not_set_up_leaves_the_fd_to_its_caller, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
