@@ -62,13 +62,14 @@ static int sim_queue_start(struct device *dev, const struct queue *q, struct sim
 	int r;
 
 	assert(op != 0);	/* device_has_algorithm() checked it */
+	/* The device had a free slot: what fails here is the broker's memory, fds or threads. */
 	fd = queue_memfd(dev->name, mmio_size() + ACCEL_SIM_DUS_SIZE);
 	if (fd < 0)
-		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "could not create queue memory: %s",
+		return accel_error_set(e, ERR_OUT_OF_RESOURCES, "could not create queue memory: %s",
 				       strerror(-fd));
 	r = sim_engine_add_queue(sd->engine, fd, mmio_size(), ACCEL_SIM_DUS_SIZE, op, out);
 	if (r < 0)
-		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "could not start queue: %s",
+		return accel_error_set(e, ERR_OUT_OF_RESOURCES, "could not start queue: %s",
 				       strerror(-r));
 	return TAKE_FD(fd);
 }

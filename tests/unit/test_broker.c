@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -484,10 +485,39 @@ static void visibility_is_own_queues_or_root(void **state)
 	assert_false(broker_may_see(&(struct peer){ .uid = 1001 }, &q));
 }
 
+/*
+ * Out of descriptors, a software device cannot make queue memory: that is
+ * the broker's shortage (OutOfResources), not a busy device's.
+ */
+static void a_sim_queue_without_descriptors_is_out_of_resources(void **state)
+{
+	struct fixture *f = *state;
+	struct accel_error e = { 0 };
+	struct rlimit saved, lim;
+	struct queue *q = NULL;
+	int owner, fd, r;
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	fd = dup(STDIN_FILENO);	/* the lowest free descriptor: none left at or above it */
+	assert_true(fd >= 0);
+	close(fd);
+	lim = saved;
+	lim.rlim_cur = (rlim_t)fd;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+	r = acquire(f, 1000, &owner, "gzip", NULL, &q, &e);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	assert_int_equal(r, -ENOMEM);
+	assert_string_equal(e.name, ERR_OUT_OF_RESOURCES);
+	assert_int_equal(broker_active_queues(&f->b), 0);
+	/* Descriptors back: the same call works. */
+	assert_int_equal(acquire(f, 1000, &owner, "gzip", NULL, &q, &e), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(queues_spread_over_the_freest_device, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_sim_queue_without_descriptors_is_out_of_resources, setup, teardown),
 		cmocka_unit_test_setup_teardown(per_user_quota_holds_and_frees, setup, teardown),
 		cmocka_unit_test_setup_teardown(devices_run_out_of_queues, setup, teardown),
 		cmocka_unit_test_setup_teardown(software_devices_refuse_raw_queues, setup, teardown),
