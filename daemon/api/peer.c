@@ -31,8 +31,10 @@ void peer_set_groups(struct peer *peer, const gid_t *gids, size_t n, int admin_g
 		peer_add_group(peer, peer->gid, &cut, who);
 	for (size_t i = 0; i < n; i++)
 		peer_add_group(peer, gids[i], &cut, who);
+	/* From the whole list: the admin group counts even past the groups kept. */
 	peer->admin = peer->uid == 0 ||
-		      (admin_gid >= 0 && groups_contain(peer->groups, peer->n_groups, (gid_t)admin_gid));
+		      (admin_gid >= 0 && (groups_contain(peer->groups, peer->n_groups, (gid_t)admin_gid) ||
+					  groups_contain(gids, (unsigned)n, (gid_t)admin_gid)));
 }
 
 int peer_from_socket(int fd, int admin_gid, struct peer *peer)

@@ -16,8 +16,9 @@
  * Complete @peer, whose uid, gid ((gid_t)-1: unknown) and pid are set:
  * its groups, the primary first, then @gids (the kernel's list, any
  * order), and the admin decision (root, or a member of @admin_gid; -1:
- * root only).  A peer in more groups than we keep is cut short with a
- * warning naming @who: group rules may then miss it, never wrongly apply.
+ * root only; decided on all of @gids).  A peer in more groups than we
+ * keep is cut short with a warning naming @who: group rules may then miss
+ * it, never wrongly apply.
  */
 void peer_set_groups(struct peer *peer, const gid_t *gids, size_t n, int admin_gid, const char *who);
 

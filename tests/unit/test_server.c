@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * The socket server in the test's own process, its event loop turned by
- * hand: what it does when it runs out of descriptors, and what a Reload
- * gets when nothing was handed to reload.
+ * hand: what it does when it runs out of descriptors or cannot set a
+ * connection up, what a Reload gets when nothing was handed to reload; and
+ * the peer it builds.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +25,7 @@
 #include "broker.h"
 #include "clients.h"
 #include "connection.h"
+#include "peer.h"
 #include "server.h"
 #include "util.h"
 #include "varlink_api.h"
@@ -212,9 +214,26 @@ static void a_connection_not_set_up_leaves_the_fd_to_its_caller(void **state)
 	close(sv[1]);
 }
 
+/* A member of the admin group in more groups than a peer keeps is still an administrator. */
+static void the_admin_group_counts_past_the_groups_kept(void **state)
+{
+	gid_t gids[POLICY_MAX_GROUPS + 8];
+	const size_t n = sizeof(gids) / sizeof(gids[0]);
+	struct peer peer = { .uid = 1000, .gid = 1000, .pid = 1 };
+
+	for (size_t i = 0; i < n; i++)
+		gids[i] = (gid_t)(2000 + i);
+	peer_set_groups(&peer, gids, n, (int)gids[n - 1], "the test");
+	assert_int_equal(peer.n_groups, POLICY_MAX_GROUPS);
+	assert_true(peer.admin);
+	peer_set_groups(&peer, gids, n, 99, "the test");
+	assert_false(peer.admin);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(the_admin_group_counts_past_the_groups_kept),
 		cmocka_unit_test_setup_teardown(a_closed_connection_resumes_a_listener_out_of_fds, setup, teardown),
 		cmocka_unit_test_setup_teardown(reload_without_a_configuration_says_so, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_connection_not_set_up_leaves_the_fd_to_its_caller, setup,
