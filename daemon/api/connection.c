@@ -11,6 +11,7 @@
 #include "connection.h"
 #include "log.h"
 #include "owner.h"
+#include "resolver.h"
 #include "server.h"
 #include "util.h"
 #include "varlink.h"
@@ -89,7 +90,8 @@ static void connection_update_events(struct connection *c)
 	bool live = c->state == CONNECTION_ACTIVE || c->state == CONNECTION_DRAINING;
 	uint32_t events = 0;
 
-	if (c->state == CONNECTION_ACTIVE && more)
+	/* A deferred call holds the calls behind it: neither read nor dispatch until its answer. */
+	if (c->state == CONNECTION_ACTIVE && more && !c->lookup)
 		events |= EPOLLIN;
 	connection_wait_for_reader(c, live && !more && wire_out_pending(&c->wire) == 0);
 	/*
@@ -98,7 +100,7 @@ static void connection_update_events(struct connection *c)
 	 * readable again to get us back here.  A writable socket does, after
 	 * every other connection had its turn.
 	 */
-	if (wire_out_pending(&c->wire) > 0 || (live && more && wire_has_message(&c->wire)))
+	if (wire_out_pending(&c->wire) > 0 || (live && more && !c->lookup && wire_has_message(&c->wire)))
 		events |= EPOLLOUT;
 	if (events == c->io_events)
 		return;
@@ -263,11 +265,11 @@ static void connection_dispatch(struct connection *c)
 	const char *msg;
 	size_t len;
 
-	while ((c->state == CONNECTION_ACTIVE || c->state == CONNECTION_DRAINING) &&
+	while ((c->state == CONNECTION_ACTIVE || c->state == CONNECTION_DRAINING) && !c->lookup &&
 	       connection_can_take_more(c) && wire_next(&c->wire, &msg, &len) > 0)
 		c->server->dispatch(c, msg, len);
 	/* What is left of the input of a peer that stopped sending is a half-written message. */
-	if (c->state == CONNECTION_DRAINING && !wire_has_message(&c->wire))
+	if (c->state == CONNECTION_DRAINING && !c->lookup && !wire_has_message(&c->wire))
 		c->state = CONNECTION_CLOSING;
 }
 
@@ -283,9 +285,10 @@ static int connection_io(sd_event_source *s, int fd, uint32_t revents, void *use
 	 * reads nothing more either (a peer that closed has none unread), so
 	 * no reply can reach it, and the hang-up, reported on every loop turn
 	 * whatever the mask, would spin the connection waiting for its reader.
+	 * The same while a deferred call waits: its reply could reach no one.
 	 */
 	if (c->state == CONNECTION_DRAINING && (revents & (EPOLLHUP | EPOLLERR)) &&
-	    !connection_can_take_more(c))
+	    (!connection_can_take_more(c) || c->lookup))
 		c->state = CONNECTION_CLOSING;
 	if (c->state == CONNECTION_ACTIVE && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		connection_read(c);
@@ -310,6 +313,11 @@ static int connection_io(sd_event_source *s, int fd, uint32_t revents, void *use
 	}
 	connection_update_events(c);
 	return 0;
+}
+
+void connection_resume(struct connection *c)
+{
+	connection_io(NULL, c->wire.fd, 0, c);
 }
 
 int connection_create(struct server *server, int fd, const struct peer *peer,
@@ -350,6 +358,7 @@ void connection_destroy(struct connection *c)
 		broker_unwatch(&c->watcher);
 		s->n_monitors--;
 	}
+	resolver_cancel(c->lookup);	/* its answer would find no one */
 	broker_release_holder(s->broker, c);
 	owner_unref(c->peer.process);
 	connection_wait_for_reader(c, false);

@@ -18,6 +18,7 @@
 
 struct server;
 struct json_object;
+struct resolver_job;
 struct varlink_call;
 
 /* Stop reading a client whose replies pile up beyond this. */
@@ -64,6 +65,13 @@ struct connection {
 	uint64_t recheck_taken;	/* fds_taken when the wait began or last advanced */
 	unsigned events_dropped;	/* not queued while the backlog was full */
 	struct broker_watcher watcher;
+	/*
+	 * A call waiting for the user database (a deferred reply): no further
+	 * call is dispatched until its reply is queued, so replies keep the
+	 * order of the calls, oneway calls included.  Cancelled at close.
+	 */
+	struct resolver_job *lookup;
+	bool lookup_oneway;	/* that call was oneway: no reply, but still in order */
 };
 
 /*
@@ -88,6 +96,12 @@ int connection_reply_error(struct connection *c, const struct varlink_call *call
  * closed later from its own event).
  */
 int connection_notify(struct connection *c, struct json_object *params);
+
+/*
+ * The deferred call's reply is queued (c->lookup is NULL again): dispatch
+ * what waited behind it and send.  May destroy @c.
+ */
+void connection_resume(struct connection *c);
 
 /* Send @e (best effort) and close once it is out. */
 void connection_abort(struct connection *c, const struct accel_error *e);

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "owner.h"
 #include "peer.h"
+#include "resolver.h"
 #include "util.h"
 
 #define MAX_OPTIONS 16	/* entries in an a{sv} of options or selectors */
@@ -36,7 +37,24 @@ struct bus_client {
 	struct peer peer;
 	struct broker_watcher watcher;	/* QueueRevoked to this name; Revoked if subscribed */
 	bool subscribed;	/* Subscribe(): the bus's Monitor */
+	struct list lookups;	/* struct bus_lookup: calls waiting for the user database */
 };
+
+/* A call waiting for the user database: answered from the resolver's answer, on the stored message. */
+struct bus_lookup {
+	struct list link;	/* bus_client.lookups */
+	struct bus_client *client;
+	sd_bus_message *m;	/* the call, referenced until answered */
+	struct resolver_job *job;	/* NULL once answered */
+};
+
+static void bus_lookup_free(struct bus_lookup *l)
+{
+	list_remove(&l->link);
+	resolver_cancel(l->job);
+	sd_bus_message_unref(l->m);
+	free(l);
+}
 
 /* A core error as a D-Bus error: org.accelbroker.Broker.X -> org.accelbroker.Broker1.Error.X. */
 static int bus_error(sd_bus_error *error, const struct accel_error *e)
@@ -77,6 +95,7 @@ static struct bus_client *client_new(struct dbus_api *api, const char *sender)
 	if (!c)
 		return NULL;
 	c->api = api;
+	list_init(&c->lookups);
 	c->name = strdup(sender);
 	if (!c->name) {
 		free(c);
@@ -103,7 +122,10 @@ static void client_discardp(struct bus_client **c)
 static void client_free(struct bus_client *c)
 {
 	struct broker *b = c->api->broker;
+	struct bus_lookup *l, *tmp;
 
+	list_for_each_safe(l, tmp, &c->lookups, link)
+		bus_lookup_free(l);	/* no one left to answer */
 	broker_unwatch(&c->watcher);
 	broker_release_holder(b, c);
 	broker_client_remove(b, c->peer.uid);
@@ -295,10 +317,10 @@ static int client_credentials(struct bus_client *c, sd_bus_message *m, sd_bus_er
 	return 0;
 }
 
-/* Whether forgetting @c would lose something: its queues, or its subscription. */
+/* Whether forgetting @c would lose something: its queues, its subscription, a call to answer. */
 static bool client_holds_queues(const struct bus_client *c)
 {
-	return c->subscribed || broker_holds_queues(c->api->broker, c);
+	return c->subscribed || !list_empty(&c->lookups) || broker_holds_queues(c->api->broker, c);
 }
 
 /* Forget the least recently seen names that hold nothing, beyond @keep. */
@@ -451,11 +473,17 @@ static const struct dict_field acquire_options[] = {
 	{ 0 },
 };
 
-/* Revoke's selector. */
-static const struct dict_field revoke_selector[] = {
-	{ "queue_id", 't', offsetof(struct revoke_request, queue_id) },
-	{ "user", 's', offsetof(struct revoke_request, user) },
-	{ "device", 's', offsetof(struct revoke_request, device) },
+/* Revoke's selector, as the bus gives it: the user a name or a number. */
+struct revoke_selector {
+	uint64_t queue_id;
+	const char *user;
+	const char *device;
+};
+
+static const struct dict_field revoke_selectors[] = {
+	{ "queue_id", 't', offsetof(struct revoke_selector, queue_id) },
+	{ "user", 's', offsetof(struct revoke_selector, user) },
+	{ "device", 's', offsetof(struct revoke_selector, device) },
 	{ 0 },
 };
 
@@ -528,9 +556,9 @@ static int read_acquire_options(sd_bus_message *m, struct acquire_request *req, 
 	return 0;
 }
 
-static int read_revoke_selector(sd_bus_message *m, struct revoke_request *req, sd_bus_error *error)
+static int read_revoke_selector(sd_bus_message *m, struct revoke_selector *req, sd_bus_error *error)
 {
-	return read_dict(m, revoke_selector, req, "selector", error);
+	return read_dict(m, revoke_selectors, req, "selector", error);
 }
 
 /* Acquire what @req asks for, for the sender of @m, and reply with the queue. */
@@ -940,20 +968,90 @@ static int method_get_status(sd_bus_message *m, void *userdata, sd_bus_error *er
 	return sd_bus_send(NULL, reply, NULL);
 }
 
+/* After the deferred call of @l returned @r: a failure is answered (@e, when named), and @l goes. */
+static void bus_lookup_end(struct bus_lookup *l, int r, const struct accel_error *e)
+{
+	_cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+	if (r < 0) {
+		if (e->name)
+			client_error(l->client, l->m, e, &error);
+		else
+			sd_bus_error_set_errno(&error, r);
+		r = sd_bus_reply_method_error(l->m, &error);
+		if (r < 0)
+			log_debug("Could not answer %s: %s", l->client->name, strerror(-r));
+	}
+	bus_lookup_free(l);
+}
+
+/*
+ * Ask the user database about @req for @c's call @m, answered by @done:
+ * 1 (the reply comes later), or an error (too many look-ups in flight).
+ */
+static int bus_defer(struct bus_client *c, sd_bus_message *m, const struct resolver_request *req,
+		     resolver_done_fn done, sd_bus_error *error)
+{
+	_cleanup_free_ struct bus_lookup *l = calloc(1, sizeof(*l));
+	struct accel_error e = { 0 };
+	int r;
+
+	if (!l)
+		return -ENOMEM;
+	if (!c->api->resolver) {
+		accel_error_set(&e, ERR_OUT_OF_RESOURCES, "no user database here");
+		return client_error(c, m, &e, error);
+	}
+	r = resolver_submit(c->api->resolver, req, done, l, &l->job);
+	if (r == -EBUSY) {
+		resolver_busy_error(&e);
+		return client_error(c, m, &e, error);
+	}
+	if (r < 0)
+		return r;
+	l->client = c;
+	l->m = sd_bus_message_ref(m);
+	list_insert_tail(&c->lookups, &TAKE_PTR(l)->link);
+	return 1;
+}
+
+static void bus_revoke_answered(const struct resolver_answer *a, void *userdata)
+{
+	struct bus_lookup *l = userdata;
+	struct bus_client *c = l->client;
+	struct accel_error e = { 0 };
+	int r;
+
+	l->job = NULL;
+	r = resolver_answer_error(a, &e);
+	if (r == 0)
+		r = broker_revoke_matching(c->api->broker, &c->peer,
+					   &(struct revoke_request){ .by_user = true, .uid = a->uid }, &e);
+	if (r >= 0)
+		r = sd_bus_reply_method_return(l->m, "u", (uint32_t)r);
+	bus_lookup_end(l, r, &e);
+}
+
 static int method_revoke(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct dbus_api *api = userdata;
-	struct revoke_request req = { 0 };
+	struct revoke_selector sel = { 0 };
+	struct revoke_request req;
 	struct accel_error e = { 0 };
 	struct bus_client *c;
 	int r;
 
-	r = read_revoke_selector(m, &req, error);
+	r = read_revoke_selector(m, &sel, error);
 	if (r < 0)
 		return r;
 	r = client_get(api, m, &c, error);
 	if (r < 0)
 		return r;
+	req = (struct revoke_request){ .queue_id = sel.queue_id, .by_user = sel.user != NULL, .device = sel.device };
+	/* A name alone is looked up; with another selector the core refuses it anyway. */
+	if (sel.user && resolver_parse_user(sel.user, &req.uid) > 0 && !sel.queue_id && !sel.device)
+		return bus_defer(c, m, &(struct resolver_request){ .name = sel.user, .asker = c->peer.uid },
+				 bus_revoke_answered, error);
 	r = broker_revoke_matching(api->broker, &c->peer, &req, &e);
 	if (r < 0)
 		return client_error(c, m, &e, error);
@@ -992,13 +1090,40 @@ static int reply_quota(sd_bus_message *m, const struct quota *q)
 	return sd_bus_send(NULL, reply, NULL);
 }
 
+static int get_quota(struct bus_client *c, sd_bus_message *m, const struct caller *user, struct accel_error *e)
+{
+	struct quota q;
+	int r;
+
+	r = broker_get_quota(c->api->broker, &c->peer, user, &q, e);
+	if (r < 0)
+		return r;
+	r = reply_quota(m, &q);
+	free(q.lines);
+	free(q.restrictions);
+	return r;
+}
+
+static void bus_quota_answered(const struct resolver_answer *a, void *userdata)
+{
+	struct bus_lookup *l = userdata;
+	struct accel_error e = { 0 };
+	int r;
+
+	l->job = NULL;
+	r = resolver_answer_error(a, &e);
+	if (r == 0)
+		r = get_quota(l->client, l->m, &(struct caller){ a->uid, a->groups, a->n_groups }, &e);
+	bus_lookup_end(l, r, &e);
+}
+
 static int method_get_quota(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct dbus_api *api = userdata;
 	struct accel_error e = { 0 };
 	struct bus_client *c;
-	struct quota q;
 	const char *user;
+	struct resolver_request req = { .groups = true };
 	int r;
 
 	r = sd_bus_message_read(m, "s", &user);
@@ -1007,12 +1132,15 @@ static int method_get_quota(sd_bus_message *m, void *userdata, sd_bus_error *err
 	r = client_get(api, m, &c, error);
 	if (r < 0)
 		return r;
-	r = broker_get_quota(api->broker, &c->peer, *user ? user : NULL, &q, &e);	/* "": the caller */
-	if (r < 0)
+	req.asker = c->peer.uid;
+	if (*user && resolver_parse_user(user, &req.uid) > 0)
+		req.name = user;
+	/* Another user's groups, or who the name is: the user database's (authorized once known). */
+	if (req.name || (*user && req.uid != c->peer.uid))
+		return bus_defer(c, m, &req, bus_quota_answered, error);
+	r = get_quota(c, m, NULL, &e);	/* "" or the caller's uid: the caller */
+	if (r < 0 && e.name)
 		return client_error(c, m, &e, error);
-	r = reply_quota(m, &q);
-	free(q.lines);
-	free(q.restrictions);
 	return r;
 }
 

@@ -16,6 +16,8 @@
 #include "list.h"
 #include "listener.h"
 
+struct resolver;
+
 #define DBUS_NAME		"org.accelbroker.Broker1"
 #define DBUS_PATH		"/org/accelbroker/Broker1"
 #define DBUS_INTERFACE		"org.accelbroker.Broker1"
@@ -24,6 +26,8 @@
 struct dbus_api {
 	struct broker *broker;
 	struct listener_reload reload;	/* what Reload calls */
+	/* Users by name, off the loop (main.c sets it after dbus_api_init()); NULL: names are refused. */
+	struct resolver *resolver;
 	sd_bus *bus;		/* NULL: not on the bus */
 	sd_bus_slot *vtable;
 	struct list clients;	/* struct bus_client */

@@ -13,6 +13,7 @@
 
 struct broker;
 struct connection;
+struct resolver;
 
 /*
  * What a connection hands each complete message to: the protocol above
@@ -33,6 +34,8 @@ struct server {
 	 */
 	void (*connection_closed)(struct server *s);
 	struct listener_reload reload;	/* what the protocol's Reload calls */
+	/* Users by name, off the loop (main.c sets it after server_init()); NULL: names are refused. */
+	struct resolver *resolver;
 	int listen_fd;
 	sd_event_source *listen_source;
 	struct list connections;

@@ -12,6 +12,7 @@
 #include "listener.h"
 #include "listing.h"
 #include "log.h"
+#include "resolver.h"
 #include "server.h"
 #include "util.h"
 #include "varlink.h"
@@ -22,6 +23,11 @@
 
 typedef int (*handler_fn)(struct connection *c, const struct varlink_call *call,
 			  struct accel_error *e);
+
+/* A handler's "the reply comes later" (the call waits for the user database). */
+#define DEFERRED 1
+
+static void answer_call(struct connection *c, const struct varlink_call *call, int r, struct accel_error *e);
 
 static struct broker *broker_of(struct connection *c)
 {
@@ -288,14 +294,66 @@ static int handle_monitor(struct connection *c, const struct varlink_call *call,
 	return connection_notify(c, varlink_json_event("subscribed"));
 }
 
+static int revoke_selected(struct connection *c, const struct varlink_call *call, const struct revoke_request *req,
+		  struct accel_error *e)
+{
+	int r = broker_revoke_matching(broker_of(c), &c->peer, req, e);
+
+	if (r < 0)
+		return r;
+	return reply(c, call, varlink_json_count("revoked", r));
+}
+
+/* The call a deferred reply answers: its method and whether it was oneway. */
+static struct varlink_call deferred_call(struct connection *c, const char *method)
+{
+	return (struct varlink_call){ .method = method, .oneway = c->lookup_oneway };
+}
+
+static void revoke_user_answered(const struct resolver_answer *a, void *userdata)
+{
+	struct connection *c = userdata;
+	struct varlink_call call = deferred_call(c, ACCEL_INTERFACE ".Revoke");
+	struct accel_error e = { 0 };
+	int r;
+
+	c->lookup = NULL;
+	r = resolver_answer_error(a, &e);
+	if (r == 0)
+		r = revoke_selected(c, &call, &(struct revoke_request){ .by_user = true, .uid = a->uid }, &e);
+	answer_call(c, &call, r, &e);
+	connection_resume(c);
+}
+
+/*
+ * Ask the user database about @req on behalf of @c's @call, whose reply
+ * @done queues: DEFERRED, or an error (too many look-ups in flight).
+ */
+static int defer(struct connection *c, const struct varlink_call *call, const struct resolver_request *req,
+		 resolver_done_fn done, struct accel_error *e)
+{
+	int r;
+
+	if (!c->server->resolver)
+		return accel_error_set(e, ERR_OUT_OF_RESOURCES, "no user database here");
+	r = resolver_submit(c->server->resolver, req, done, c, &c->lookup);
+	if (r == -EBUSY)
+		return resolver_busy_error(e);
+	if (r < 0)
+		return r;
+	c->lookup_oneway = call->oneway;
+	return DEFERRED;
+}
+
 static int handle_revoke(struct connection *c, const struct varlink_call *call,
 			 struct accel_error *e)
 {
 	struct revoke_request req = { 0 };
+	const char *user = NULL;
 	int64_t id = 0;
 	const struct varlink_param params[] = {
 		{ "queue_id", VARLINK_INT, true, &id },
-		{ "user", VARLINK_STRING, true, &req.user },
+		{ "user", VARLINK_STRING, true, &user },
 		{ "device", VARLINK_STRING, true, &req.device },
 		{ 0 },
 	};
@@ -307,10 +365,43 @@ static int handle_revoke(struct connection *c, const struct varlink_call *call,
 	if (id < 0)
 		return accel_error_set(e, ERR_NO_SUCH_QUEUE, "no queue %lld", (long long)id);
 	req.queue_id = (uint64_t)id;
-	r = broker_revoke_matching(broker_of(c), &c->peer, &req, e);
+	req.by_user = user != NULL;
+	/* A name alone is looked up; with another selector the core refuses it anyway. */
+	if (user && resolver_parse_user(user, &req.uid) > 0 && !req.queue_id && !req.device)
+		return defer(c, call, &(struct resolver_request){ .name = user, .asker = c->peer.uid },
+			     revoke_user_answered, e);
+	return revoke_selected(c, call, &req, e);
+}
+
+static int get_quota(struct connection *c, const struct varlink_call *call, const struct caller *user,
+		     struct accel_error *e)
+{
+	struct json_object *o;
+	struct quota q;
+	int r;
+
+	r = broker_get_quota(broker_of(c), &c->peer, user, &q, e);
 	if (r < 0)
 		return r;
-	return reply(c, call, varlink_json_count("revoked", r));
+	o = varlink_json_quota(&q);
+	free(q.lines);
+	free(q.restrictions);
+	return reply(c, call, o);
+}
+
+static void quota_user_answered(const struct resolver_answer *a, void *userdata)
+{
+	struct connection *c = userdata;
+	struct varlink_call call = deferred_call(c, ACCEL_INTERFACE ".GetQuota");
+	struct accel_error e = { 0 };
+	int r;
+
+	c->lookup = NULL;
+	r = resolver_answer_error(a, &e);
+	if (r == 0)
+		r = get_quota(c, &call, &(struct caller){ a->uid, a->groups, a->n_groups }, &e);
+	answer_call(c, &call, r, &e);
+	connection_resume(c);
 }
 
 static int handle_get_quota(struct connection *c, const struct varlink_call *call,
@@ -321,20 +412,20 @@ static int handle_get_quota(struct connection *c, const struct varlink_call *cal
 		{ "user", VARLINK_STRING, true, &user },
 		{ 0 },
 	};
-	struct json_object *o;
-	struct quota q;
+	struct resolver_request req = { .groups = true, .asker = c->peer.uid };
 	int r;
 
 	r = varlink_params_dispatch(call->parameters, params, e);
 	if (r < 0)
 		return r;
-	r = broker_get_quota(broker_of(c), &c->peer, user, &q, e);
-	if (r < 0)
-		return r;
-	o = varlink_json_quota(&q);
-	free(q.lines);
-	free(q.restrictions);
-	return reply(c, call, o);
+	if (!user)
+		return get_quota(c, call, NULL, e);
+	if (resolver_parse_user(user, &req.uid) > 0)
+		req.name = user;
+	else if (req.uid == c->peer.uid)
+		return get_quota(c, call, NULL, e);
+	/* Another user's groups, or who the name is: the user database's (authorized once known). */
+	return defer(c, call, &req, quota_user_answered, e);
 }
 
 static int handle_reload(struct connection *c, const struct varlink_call *call,
@@ -414,6 +505,23 @@ static const struct {
 	{ VARLINK_SERVICE ".GetInterfaceDescription", handle_get_interface_description, false },
 };
 
+/* The end of @call, which returned @r (DEFERRED: its reply comes later): an error is logged and answered. */
+static void answer_call(struct connection *c, const struct varlink_call *call, int r, struct accel_error *e)
+{
+	if (r < 0 && e->name) {
+		/* A oneway call's failure reaches its client by no other way. */
+		if (call->oneway)
+			log_client(c->peer.uid, LOG_NOTICE, "%s from pid %d uid %u: %s", call->method,
+				   (int)c->peer.pid, (unsigned)c->peer.uid, e->message);
+		else
+			broker_log_failure(&c->peer, call->method, e);
+		connection_reply_error(c, call, e);
+	} else if (r < 0) {
+		listener_out_of_resources(e, r, call->method);
+		connection_reply_error(c, call, e);
+	}
+}
+
 void varlink_api_dispatch(struct connection *c, const char *msg, size_t len)
 {
 	struct varlink_call call;
@@ -450,17 +558,6 @@ void varlink_api_dispatch(struct connection *c, const char *msg, size_t len)
 	} else {
 		r = handler(c, &call, &e);
 	}
-	if (r < 0 && e.name) {
-		/* A oneway call's failure reaches its client by no other way. */
-		if (call.oneway)
-			log_client(c->peer.uid, LOG_NOTICE, "%s from pid %d uid %u: %s", call.method,
-				   (int)c->peer.pid, (unsigned)c->peer.uid, e.message);
-		else
-			broker_log_failure(&c->peer, call.method, &e);
-		connection_reply_error(c, &call, &e);
-	} else if (r < 0) {
-		listener_out_of_resources(&e, r, call.method);
-		connection_reply_error(c, &call, &e);
-	}
+	answer_call(c, &call, r, &e);
 	varlink_call_finish(&call);
 }

@@ -3,7 +3,6 @@
 #include "broker.h"
 #include "device.h"
 #include "log.h"
-#include "nss.h"
 #include "owner.h"
 #include "util.h"
 
@@ -15,8 +14,6 @@ static int adopt_open(struct broker *b, struct queue *q, struct device *dev, str
 	unsigned n_groups = 0;
 	int r;
 
-	/* Its groups now (group pools count by them): the user database's, as for a user not connected. */
-	owner->n_groups = nss_user_groups(q->uid, owner->groups, ELEMENTSOF(owner->groups));
 	if (queue_index_reserve(&b->index) < 0 || queue_groups_copy(owner, &groups, &n_groups) < 0 ||
 	    tally_add(&b->tally, q->uid, q->algorithm, groups, n_groups) < 0)
 		return accel_error_set(e, ERR_OUT_OF_RESOURCES, "out of memory");
@@ -33,8 +30,18 @@ static int adopt_open(struct broker *b, struct queue *q, struct device *dev, str
 	return 0;
 }
 
+/* @owner's groups: the user database's at start, as for a user not connected, or its primary one. */
+static void adopt_groups(struct peer *owner, const gid_t *groups, unsigned n)
+{
+	owner->n_groups = 0;
+	if (n == 0)
+		owner->groups[owner->n_groups++] = owner->gid;
+	for (unsigned i = 0; i < n && owner->n_groups < ELEMENTSOF(owner->groups); i++)
+		owner->groups[owner->n_groups++] = groups[i];
+}
+
 int broker_adopt(struct broker *b, struct queue *q, const char *device, int fd_in, int pidfd_in,
-		 struct accel_error *e)
+		 const gid_t *groups, unsigned n_groups, struct accel_error *e)
 {
 	_cleanup_close_ int fd = fd_in, pidfd = pidfd_in;
 	struct peer owner = { .uid = q->uid, .gid = q->gid, .pid = q->pid };
@@ -46,6 +53,7 @@ int broker_adopt(struct broker *b, struct queue *q, const char *device, int fd_i
 		return accel_error_set(e, ERR_NO_SUCH_QUEUE, "%s is gone, or the queue is not one of its", device);
 	/* Followed as before, through its pidfd; an owner that exited meanwhile is reclaimed now. */
 	owner.process = pidfd >= 0 ? owner_get(&b->owners, q->pid, TAKE_FD(pidfd)) : NULL;
+	adopt_groups(&owner, groups, n_groups);
 	r = adopt_open(b, q, dev, &owner, &fd, e);
 	owner_unref(owner.process);	/* the queue holds its own reference */
 	if (r < 0)

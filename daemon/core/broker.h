@@ -98,12 +98,14 @@ void broker_finish(struct broker *b);
  * Take back a queue a previous broker handed out (the fd store): @q holds its
  * id, owner (uid, gid, pid), terms, algorithm and acquired_usec; @fd is
  * the queue and @pidfd its owner (-1: not followed).  Both fds are
- * consumed.  On success the broker owns @q; the queue is detached until
+ * consumed.  @groups: the owner's @n_groups groups as the user database
+ * said at start (group pools count by them); none: its primary group
+ * only.  On success the broker owns @q; the queue is detached until
  * its owner attaches it, like a process-lifetime queue after its
  * connection closed.
  */
 int broker_adopt(struct broker *b, struct queue *q, const char *device, int fd, int pidfd,
-		 struct accel_error *e);
+		 const gid_t *groups, unsigned n_groups, struct accel_error *e);
 /*
  * Done adopting: adopted queues of lifetime "connection" get
  * limits.reattach_timeout_usec for their owner to attach them, then are
@@ -162,7 +164,8 @@ void broker_owner_exited(struct broker *b, struct owner *o);
 
 struct revoke_request {
 	uint64_t queue_id;	/* 0: any */
-	const char *user;	/* NULL: any; a name or a number */
+	bool by_user;		/* only the queues of @uid (a name resolved by the listener) */
+	uid_t uid;
 	const char *device;	/* NULL: any */
 };
 /*
@@ -206,10 +209,12 @@ struct quota {
 };
 
 /*
- * The limits that apply to @user (NULL: the caller) and their use now.
- * Only administrators may ask about another user.
+ * The limits that apply to @user (NULL: the caller; else its uid and its
+ * groups as the user database says, resolved by the listener) and their
+ * use now.  Only administrators may ask about another user.  The caller's
+ * own uid counts with the groups the kernel gave it, whatever @user's say.
  */
-int broker_get_quota(struct broker *b, const struct peer *peer, const char *user,
+int broker_get_quota(struct broker *b, const struct peer *peer, const struct caller *user,
 		     struct quota *out, struct accel_error *e);
 
 /*

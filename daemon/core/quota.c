@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "broker.h"
-#include "nss.h"
 #include "util.h"
 
 struct quota_fill {
@@ -65,25 +64,19 @@ static void quota_clearp(struct quota *q)
 	free(q->restrictions);
 }
 
-int broker_get_quota(struct broker *b, const struct peer *peer, const char *user,
+int broker_get_quota(struct broker *b, const struct peer *peer, const struct caller *user,
 		     struct quota *out, struct accel_error *e)
 {
 	_cleanup_(quota_clearp) struct quota q = { 0 };
-	gid_t groups[POLICY_MAX_GROUPS];
 	struct caller caller = { peer->uid, peer->groups, peer->n_groups };
 	struct quota_fill f = { b, &q, 0 };
-	uid_t uid = peer->uid;
+	uid_t uid = user ? user->uid : peer->uid;
 
 	*out = (struct quota){ 0 };
-	if (user) {
-		if (nss_parse_user(user, &uid) < 0)
-			return accel_error_set(e, ERR_INVALID_PARAMETER, "no user \"%.64s\"", user);
-		if (uid != peer->uid && !peer->admin)
-			return accel_error_set(e, ERR_PERMISSION_DENIED,
-					       "only an administrator may see another user's quota");
-	}
+	if (uid != peer->uid && !peer->admin)
+		return accel_error_set(e, ERR_PERMISSION_DENIED, "only an administrator may see another user's quota");
 	if (uid != peer->uid)	/* not connected: its groups as the user database says */
-		caller = (struct caller){ uid, groups, nss_user_groups(uid, groups, ELEMENTSOF(groups)) };
+		caller = *user;
 	q.uid = uid;
 	out->uid = uid;
 	if (!b->policy)

@@ -2,7 +2,6 @@
 #include "broker.h"
 #include "device.h"
 #include "log.h"
-#include "nss.h"
 #include "queue.h"
 
 /* @asker: who asked for it (Revoke), or NULL when the broker decided. */
@@ -40,10 +39,9 @@ int broker_revoke_matching(struct broker *b, const struct peer *peer,
 {
 	struct queue *q, *tmp;
 	struct device *dev = NULL;
-	uid_t uid = 0;
 	int n = 0;
 
-	if ((req->queue_id != 0) + (req->user != NULL) + (req->device != NULL) != 1)
+	if ((req->queue_id != 0) + req->by_user + (req->device != NULL) != 1)
 		return accel_error_set(e, ERR_INVALID_PARAMETER,
 				       "name exactly one of queue_id, user and device");
 	if (req->queue_id) {
@@ -55,10 +53,8 @@ int broker_revoke_matching(struct broker *b, const struct peer *peer,
 		return accel_error_set(e, ERR_NO_SUCH_QUEUE, "no queue %llu",
 				       (unsigned long long)req->queue_id);
 	}
-	if (req->user) {
-		if (nss_parse_user(req->user, &uid) < 0)
-			return accel_error_set(e, ERR_INVALID_PARAMETER, "no user \"%.64s\"", req->user);
-		if (!peer->admin && uid != peer->uid)
+	if (req->by_user) {
+		if (!peer->admin && req->uid != peer->uid)
 			return accel_error_set(e, ERR_PERMISSION_DENIED,
 					       "only an administrator may revoke another user's queues");
 	}
@@ -68,7 +64,7 @@ int broker_revoke_matching(struct broker *b, const struct peer *peer,
 			return accel_error_set(e, ERR_NO_SUCH_DEVICE, "no device \"%.64s\"", req->device);
 	}
 	list_for_each_safe(q, tmp, &b->queues, link) {
-		if (!broker_may_see(peer, q) || (req->user && q->uid != uid) || (dev && q->device != dev))
+		if (!broker_may_see(peer, q) || (req->by_user && q->uid != req->uid) || (dev && q->device != dev))
 			continue;
 		revoke_queue(b, q, REVOKE_ADMIN, peer);
 		n++;

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "owner.h"
 #include "queue.h"
+#include "resolver.h"
 #include "util.h"
 
 /*
@@ -200,9 +201,76 @@ static int sort_group(const struct passed *fds, unsigned n, int *qfd_out, int *p
 	return 0;
 }
 
-/* One stored queue: its fds, all under @name.  Adopted, or closed and removed. */
-static void adopt_group(struct broker *b, const char *name, const struct passed *fds, unsigned n)
+/*
+ * The groups of the stored queues' owners, as the user database says (group
+ * pools count by them), asked before the listeners start: no client waits
+ * yet, so the resolver is waited for here, ADOPT_GROUPS_USEC for all.
+ */
+#define ADOPT_GROUPS_USEC (5u * 1000000u)
+
+struct owner_groups {
+	uid_t *uids;
+	struct resolver_answer *answers;	/* answers[i]: of uids[i] */
+	unsigned n;
+};
+
+static void owner_groups_clear(struct owner_groups *og)
 {
+	free(og->uids);
+	free(og->answers);
+}
+
+/* Note the owner uid of the stored queue @name in @og, once. */
+static void owner_groups_add(struct owner_groups *og, const char *name, struct queue *scratch)
+{
+	const char *device;
+
+	if (fdstore_parse_name(name, scratch, &device) < 0)
+		return;
+	for (unsigned i = 0; i < og->n; i++)
+		if (og->uids[i] == scratch->uid)
+			return;
+	og->uids[og->n++] = scratch->uid;
+}
+
+/* Look up the groups of every owner among the @n @fds (sorted by name). */
+static void owner_groups_resolve(struct resolver *r, const struct passed *fds, int n, struct owner_groups *og)
+{
+	_cleanup_free_ struct queue *scratch = calloc(1, sizeof(*scratch));
+
+	*og = (struct owner_groups){ calloc((size_t)n, sizeof(uid_t)), NULL, 0 };
+	if (!r || !scratch || !og->uids)
+		return;
+	for (int i = 0; i < n; i++)
+		if (strncmp(fds[i].name, NAME_PREFIX, strlen(NAME_PREFIX)) == 0 &&
+		    (i == 0 || strcmp(fds[i].name, fds[i - 1].name) != 0))
+			owner_groups_add(og, fds[i].name, scratch);
+	og->answers = og->n ? calloc(og->n, sizeof(*og->answers)) : NULL;
+	if (!og->answers) {
+		og->n = 0;
+		return;
+	}
+	resolver_groups_wait(r, og->uids, og->n, ADOPT_GROUPS_USEC, og->answers);
+	for (unsigned i = 0; i < og->n; i++)
+		if (og->answers[i].error < 0)
+			log_warning("The groups of uid %u are not known (%s): its stored queues count in its "
+				    "primary group's pool only", (unsigned)og->uids[i], strerror(-og->answers[i].error));
+}
+
+/* @uid's answer in @og, or NULL. */
+static const struct resolver_answer *owner_groups_find(const struct owner_groups *og, uid_t uid)
+{
+	for (unsigned i = 0; i < og->n; i++)
+		if (og->uids[i] == uid)
+			return og->answers[i].error == 0 ? &og->answers[i] : NULL;
+	return NULL;
+}
+
+/* One stored queue: its fds, all under @name.  Adopted, or closed and removed. */
+static void adopt_group(struct broker *b, const char *name, const struct passed *fds, unsigned n,
+			const struct owner_groups *og)
+{
+	const struct resolver_answer *groups;
 	_cleanup_close_ int qfd = -1, pidfd = -1;
 	_cleanup_free_ struct queue *q = calloc(1, sizeof(*q));
 	struct accel_error e = { 0 };
@@ -216,7 +284,9 @@ static void adopt_group(struct broker *b, const char *name, const struct passed 
 		remove_name(name);
 		return;
 	}
-	r = broker_adopt(b, q, device, TAKE_FD(qfd), TAKE_FD(pidfd), &e);
+	groups = owner_groups_find(og, q->uid);
+	r = broker_adopt(b, q, device, TAKE_FD(qfd), TAKE_FD(pidfd), groups ? groups->groups : NULL,
+			 groups ? groups->n_groups : 0, &e);
 	if (r < 0) {
 		log_warning("Dropping queue %llu from the fd store: %s", (unsigned long long)q->id,
 			    e.message[0] ? e.message : strerror(-r));
@@ -248,16 +318,18 @@ static void take_listener(const struct passed *fds, unsigned n, bool only, int *
 }
 
 /* Adopt the stored queues among @fds (sorted by name), keep the listening socket; returns it or -ENOENT. */
-static int take_groups(struct broker *b, const struct passed *fds, int n)
+static int take_groups(struct broker *b, struct resolver *resolver, const struct passed *fds, int n)
 {
+	_cleanup_(owner_groups_clear) struct owner_groups og = { 0 };
 	unsigned adopted_before = broker_active_queues(b), stored = 0;
 	int listen_fd = -ENOENT;
 
+	owner_groups_resolve(resolver, fds, n, &og);
 	for (int i = 0, j; i < n; i = j) {
 		for (j = i + 1; j < n && strcmp(fds[i].name, fds[j].name) == 0; j++)
 			;
 		if (strncmp(fds[i].name, NAME_PREFIX, strlen(NAME_PREFIX)) == 0) {
-			adopt_group(b, fds[i].name, &fds[i], (unsigned)(j - i));
+			adopt_group(b, fds[i].name, &fds[i], (unsigned)(j - i), &og);
 			stored++;
 		} else {
 			take_listener(&fds[i], (unsigned)(j - i), n == 1, &listen_fd);
@@ -271,7 +343,7 @@ static int take_groups(struct broker *b, const struct passed *fds, int n)
 	return listen_fd;
 }
 
-int fdstore_take_passed(struct broker *b)
+int fdstore_take_passed(struct broker *b, struct resolver *resolver)
 {
 	_cleanup_(strv_freep) char **names = NULL;
 	_cleanup_free_ struct passed *fds = NULL;
@@ -291,5 +363,5 @@ int fdstore_take_passed(struct broker *b)
 	for (int i = 0; i < n; i++)
 		fds[i] = (struct passed){ SD_LISTEN_FDS_START + i, names && names[i] ? names[i] : "unknown" };
 	qsort(fds, (size_t)n, sizeof(*fds), by_name);
-	return take_groups(b, fds, n);
+	return take_groups(b, resolver, fds, n);
 }

@@ -19,6 +19,7 @@
 struct broker;
 struct broker_watcher;
 struct queue;
+struct resolver;
 
 /* The name accel-broker.socket gives the listening socket (FileDescriptorName=). */
 #define FDSTORE_LISTEN_NAME	"broker"
@@ -49,8 +50,10 @@ void fdstore_follow(struct broker *b, struct broker_watcher *w);
  * Take what systemd passed at start: returns the listening socket (or
  * -ENOENT: none was passed) and adopts every stored queue into @b, whose
  * devices must be set up already.  Queues that cannot be adopted are taken
- * out of the store and closed.
+ * out of the store and closed.  Their owners' groups are asked of
+ * @resolver first (5 s for all; an owner not answered by then counts in
+ * its primary group only); call it before the loop runs.
  */
-int fdstore_take_passed(struct broker *b);
+int fdstore_take_passed(struct broker *b, struct resolver *resolver);
 
 #endif

@@ -19,6 +19,7 @@
 #include "fdstore.h"
 #include "log.h"
 #include "manager.h"
+#include "resolver.h"
 #include "server.h"
 #include "settings.h"
 #include "sim_engine.h"
@@ -150,6 +151,7 @@ struct service {
 	bool broker_up;
 	struct sim_engine *engine;
 	struct manager manager;
+	struct resolver *resolver;	/* the user database, off the loop: the listeners' */
 	struct broker_watcher fdstore;	/* follows the queues when systemd keeps them */
 	bool fdstore_followed;
 	struct dbus_api dbus;
@@ -246,18 +248,24 @@ static int start_listeners(struct service *svc, const struct options *o)
 	const struct listener_reload reload = { .fn = manager_on_reload, .data = &svc->manager };
 	int listen_fd, r;
 
+	r = resolver_create(svc->event, &svc->resolver);
+	if (r < 0)
+		return log_error_errno(r, "Could not start the user database's thread");
 	if (fdstore_available()) {
 		fdstore_follow(&svc->broker, &svc->fdstore);
 		svc->fdstore_followed = true;
 	}
-	listen_fd = fdstore_take_passed(&svc->broker);
+	listen_fd = fdstore_take_passed(&svc->broker, svc->resolver);
 	if (listen_fd < 0 && listen_fd != -ENOENT)
 		return listen_fd;
 	r = dbus_api_init(&svc->dbus, svc->event, &svc->broker, &reload);
 	if (r < 0)
 		return r;
-	return server_init(&svc->server, svc->event, &svc->broker, o->socket_path, listen_fd,
-			   varlink_api_dispatch, &reload);
+	svc->dbus.resolver = svc->resolver;
+	r = server_init(&svc->server, svc->event, &svc->broker, o->socket_path, listen_fd,
+			varlink_api_dispatch, &reload);
+	svc->server.resolver = svc->resolver;
+	return r;
 }
 
 static int service_start(struct service *svc, const struct options *o)
@@ -291,6 +299,7 @@ static void service_stop(struct service *svc)
 		broker_shutdown(&svc->broker);
 	server_finish(&svc->server);
 	dbus_api_finish(&svc->dbus);
+	resolver_free(svc->resolver);	/* after the listeners: their calls waiting are cancelled */
 	manager_finish(&svc->manager);
 	if (svc->fdstore_followed)
 		broker_unwatch(&svc->fdstore);

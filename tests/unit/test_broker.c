@@ -420,7 +420,7 @@ static void running_counts_match_a_recount_through_every_change(void **state)
 	struct peer a = { .uid = 1000, .gid = 1000, .groups = { 1000, 0, 100, 100 }, .n_groups = 4 },
 		    b = { .uid = 1001, .gid = 1001, .groups = { 100 }, .n_groups = 1 },
 		    c = { .uid = 1002, .gid = 1002, .groups = { 0 }, .n_groups = 1 };
-	struct revoke_request by_user = { .user = "1002" };
+	struct revoke_request by_user = { .by_user = true, .uid = 1002 };
 	struct policy shrunk;
 	char token[QUEUE_TOKEN_LEN + 1], device[32];
 	struct queue *q[4], *got, *adopted;
@@ -456,7 +456,7 @@ static void running_counts_match_a_recount_through_every_change(void **state)
 	fd = queue_of_a_previous_broker(f, device, sizeof(device));
 	adopted = calloc(1, sizeof(*adopted));
 	*adopted = (struct queue){ .id = 99, .uid = 0, .gid = 0, .pid = 1, .algorithm = "crc32c" };
-	assert_int_equal(broker_adopt(&f->b, adopted, device, fd, -1, &e), 0);
+	assert_int_equal(broker_adopt(&f->b, adopted, device, fd, -1, NULL, 0, &e), 0);
 	counts_match(f, 2, 2);
 
 	/* A reload that shrinks the limits revokes the newest over them, and recounts. */

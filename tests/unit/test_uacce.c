@@ -475,7 +475,7 @@ static void sva_queue_is_adopted_after_a_restart(void **state)
 			     .terms = { LIFETIME_CONNECTION, FORK_DENY, TRANSFER_SAME_USER } };
 	strcpy(q->algorithm, "sm4");
 	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	assert_int_equal(broker_adopt(&b, q, "sva-0", fd, -1, &e), 0);
+	assert_int_equal(broker_adopt(&b, q, "sva-0", fd, -1, NULL, 0, &e), 0);
 	assert_int_equal(broker_active_queues(&b), 1);
 	assert_true(q->device->bind_client);
 	assert_int_equal(q->n_regions, 2);
@@ -486,7 +486,7 @@ static void sva_queue_is_adopted_after_a_restart(void **state)
 	strcpy(q->algorithm, "sm4");
 	snprintf(file, sizeof(file), "%s/api", dir);
 	fd = open(file, O_RDONLY | O_CLOEXEC);
-	assert_true(broker_adopt(&b, q, "sva-0", fd, -1, &e) < 0);
+	assert_true(broker_adopt(&b, q, "sva-0", fd, -1, NULL, 0, &e) < 0);
 	assert_string_equal(e.name, ERR_NO_SUCH_QUEUE);
 	free(q);
 	assert_int_equal(broker_active_queues(&b), 1);
