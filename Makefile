@@ -220,6 +220,11 @@ $(B)/tests/preload_probe: $(B)/obj/tests/integration/preload_probe.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $<
 $(B)/tests/test_preload: $(B)/tests/preload_probe $(PRELOAD) $(ACCEL_RUN)
+# test_resolver's slow user database, preloaded into the broker: no sanitizer (the broker's runtime serves it).
+$(B)/tests/nss_block.so: tests/integration/nss_block.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(WARN) -O2 -fPIC -shared -D_GNU_SOURCE -o $@ $< -ldl
+$(B)/tests/test_resolver: $(B)/tests/nss_block.so
 
 $(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(B)/libdaemon.a $(B)/libcommon.a
 	@mkdir -p $(dir $@)

@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The user database off the event loop: a broker whose getpwnam_r() waits
+ * for us (nss_block.so) keeps answering other clients, answers the waiting
+ * call in order once the database does, cuts it off at the deadline, forgets
+ * it when its client leaves, and bounds the look-ups one uid may start.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define CTL_FD 100		/* the broker's end of the socket nss_block.so talks on */
+#define WAIT_MS 5000		/* what a test waits for an event before failing */
+#define REVOKE_BLOCKED "{\"method\":\"org.accelbroker.Broker.Revoke\",\"parameters\":{\"user\":\"blocked\"}}"
+#define QUOTA_BLOCKED "{\"method\":\"org.accelbroker.Broker.GetQuota\",\"parameters\":{\"user\":\"blocked\"}}"
+#define GET_STATUS "{\"method\":\"org.accelbroker.Broker.GetStatus\"}"
+#define GET_INFO "{\"method\":\"org.varlink.service.GetInfo\"}"
+
+static struct broker_proc broker;
+static int ctl = -1;		/* our end */
+
+struct child_env {
+	int fd;
+	const char *timeout_ms;	/* NULL: the built-in deadline */
+};
+
+static void in_broker(void *data)
+{
+	const struct child_env *env = data;
+	char preload[512], fd[16];
+
+	dup2(env->fd, CTL_FD);	/* without FD_CLOEXEC: the broker keeps it */
+	snprintf(fd, sizeof(fd), "%d", CTL_FD);
+	snprintf(preload, sizeof(preload), "%s/tests/nss_block.so", build_dir());
+	setenv("NSS_BLOCK_FD", fd, 1);
+	setenv("NSS_BLOCK_NAME", "blocked", 1);
+	setenv("LD_PRELOAD", preload, 1);
+	/* The sanitizer build: our library comes before its runtime, which is fine here. */
+	setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1);
+	if (env->timeout_ms)
+		setenv("ACCEL_BROKER_TEST_RESOLVER_TIMEOUT_MS", env->timeout_ms, 1);
+}
+
+static int start(const char *timeout_ms)
+{
+	int sv[2];
+	struct child_env env;
+	int r;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	env = (struct child_env){ sv[1], timeout_ms };
+	r = broker_start_with(&broker, (const char *const[]){ "--sim", "1", NULL }, in_broker, &env);
+	close(sv[1]);
+	ctl = sv[0];
+	return r;
+}
+
+static int teardown(void **state)
+{
+	int r;
+
+	(void)state;
+	/* Let lookups still waiting go (a failed test), so the broker can stop. */
+	if (ctl >= 0)
+		(void)!send(ctl, "gggggggg", 8, MSG_DONTWAIT | MSG_NOSIGNAL);
+	r = broker_stop(&broker);
+	if (ctl >= 0)
+		close(ctl);
+	ctl = -1;
+	children_kill();
+	return r == 0 ? 0 : -1;
+}
+
+/* Wait up to WAIT_MS for @fd to be readable. */
+static bool readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, WAIT_MS) == 1;
+}
+
+/* The next message on @fd, waited for up to WAIT_MS; -ETIMEDOUT if none came. */
+static int recv_within(int fd, char *buf, size_t size)
+{
+	if (!readable(fd))
+		return -ETIMEDOUT;
+	return raw_recv(fd, buf, size);
+}
+
+/* The broker's worker is inside getpwnam_r() for the magic name. */
+static void wait_entered(void)
+{
+	char c = 0;
+
+	assert_true(readable(ctl));
+	assert_int_equal(read(ctl, &c, 1), 1);
+	assert_int_equal(c, 'e');
+}
+
+/* The user database answers the waiting lookup: the user exists. */
+static void release(void)
+{
+	assert_int_equal(write(ctl, "g", 1), 1);
+}
+
+static int connect_sending(const char *msg)
+{
+	int fd = raw_connect(broker.sock);
+
+	assert_true(fd >= 0);
+	assert_int_equal(raw_send(fd, msg), 0);
+	return fd;
+}
+
+static void others_are_answered_while_a_name_is_looked_up(void **state)
+{
+	char buf[65536];
+	int a, b;
+
+	(void)state;
+	assert_int_equal(start(NULL), 0);
+	a = connect_sending(REVOKE_BLOCKED);
+	assert_int_equal(raw_send(a, GET_INFO), 0);	/* behind the lookup on the same connection */
+	wait_entered();
+
+	/* The loop is free: another client's calls are answered meanwhile. */
+	b = connect_sending(GET_STATUS);
+	assert_true(recv_within(b, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\"devices\""));
+	assert_true(raw_call(b, GET_INFO, buf, sizeof(buf)) > 0);
+	close(b);
+
+	/* The database answers: the waiting call's reply, then the call behind it, in order. */
+	release();
+	assert_true(recv_within(a, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\"revoked\""));
+	assert_true(recv_within(a, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\"vendor\""));
+	close(a);
+}
+
+static void a_lookup_past_its_deadline_is_answered_and_its_late_answer_dropped(void **state)
+{
+	char buf[65536];
+	int a, b;
+
+	(void)state;
+	assert_int_equal(start("300"), 0);
+	a = connect_sending(QUOTA_BLOCKED);
+	wait_entered();
+	assert_true(recv_within(a, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "org.accelbroker.Broker.OutOfResources"));
+	assert_non_null(strstr(buf, "did not answer in time"));
+
+	/* The database comes back: the late answer goes nowhere, the next lookup works. */
+	release();
+	assert_true(raw_call(a, "{\"method\":\"org.accelbroker.Broker.GetQuota\",\"parameters\":{\"user\":\"root\"}}",
+			     buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\"uid\":0"));
+	b = connect_sending(GET_STATUS);
+	assert_true(recv_within(b, buf, sizeof(buf)) > 0);
+	close(b);
+	close(a);
+}
+
+static void a_client_that_leaves_during_its_lookup_is_forgotten(void **state)
+{
+	char buf[65536];
+	int a, b, busy;
+
+	(void)state;
+	assert_int_equal(start(NULL), 0);
+	a = connect_sending(REVOKE_BLOCKED);
+	wait_entered();
+	busy = broker_fd_count(&broker);
+	close(a);
+	/* Its connection and its owner's pidfd close while the lookup is still out. */
+	assert_int_equal(broker_wait_fd_count(&broker, busy - 2), busy - 2);
+
+	release();	/* the answer finds no one (an ASan build would catch a use after free) */
+	b = connect_sending(REVOKE_BLOCKED);
+	wait_entered();
+	release();
+	assert_true(recv_within(b, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\"revoked\""));
+	close(b);
+	assert_true(broker_alive(&broker));
+}
+
+#define PER_UID 4	/* RESOLVER_MAX_JOBS_PER_UID */
+
+static void one_uid_may_have_only_a_few_lookups_in_flight(void **state)
+{
+	char buf[65536];
+	int fds[PER_UID + 1], refused = -1;
+
+	(void)state;
+	assert_int_equal(start(NULL), 0);
+	fds[0] = connect_sending(REVOKE_BLOCKED);
+	wait_entered();
+	for (int i = 1; i <= PER_UID; i++)
+		fds[i] = connect_sending(REVOKE_BLOCKED);
+	/* One is refused at once (which one is the broker's order); the worker still waits. */
+	struct pollfd p[PER_UID + 1];
+
+	for (int k = 0; k <= PER_UID; k++)
+		p[k] = (struct pollfd){ .fd = fds[k], .events = POLLIN };
+	assert_int_equal(poll(p, PER_UID + 1, WAIT_MS), 1);
+	for (int k = 0; k <= PER_UID; k++)
+		if (p[k].revents & POLLIN)
+			refused = k;
+	assert_true(refused >= 0);
+	assert_true(raw_recv(fds[refused], buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "org.accelbroker.Broker.OutOfResources"));
+	assert_non_null(strstr(buf, "too many"));
+	/* The others are answered as the database answers them, one after another. */
+	for (int i = 0; i <= PER_UID; i++) {
+		if (i == refused)
+			continue;
+		if (i > 0)
+			wait_entered();
+		release();
+	}
+	for (int i = 0; i <= PER_UID; i++) {
+		if (i != refused) {
+			assert_true(recv_within(fds[i], buf, sizeof(buf)) > 0);
+			assert_non_null(strstr(buf, "\"revoked\""));
+		}
+		close(fds[i]);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(others_are_answered_while_a_name_is_looked_up, teardown),
+		cmocka_unit_test_teardown(a_lookup_past_its_deadline_is_answered_and_its_late_answer_dropped,
+					  teardown),
+		cmocka_unit_test_teardown(a_client_that_leaves_during_its_lookup_is_forgotten, teardown),
+		cmocka_unit_test_teardown(one_uid_may_have_only_a_few_lookups_in_flight, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
