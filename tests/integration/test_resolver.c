@@ -3,7 +3,8 @@
  * The user database off the event loop: a broker whose getpwnam_r() waits
  * for us (nss_block.so) keeps answering other clients, answers the waiting
  * call in order once the database does, cuts it off at the deadline, forgets
- * it when its client leaves, and bounds the look-ups one uid may start.
+ * it when its client leaves, and bounds the look-ups one uid may start;
+ * on D-Bus too (the reply sent later on the stored call).
  */
 #include <errno.h>
 #include <poll.h>
@@ -13,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <systemd/sd-bus.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -29,6 +32,8 @@
 
 static struct broker_proc broker;
 static int ctl = -1;		/* our end */
+static char bus_dir[64];
+static pid_t bus_pid = -1;
 
 struct child_env {
 	int fd;
@@ -80,6 +85,14 @@ static int teardown(void **state)
 		close(ctl);
 	ctl = -1;
 	children_kill();
+	if (bus_pid > 0) {
+		char cmd[128];
+
+		kill(bus_pid, SIGTERM);	/* not our child: --fork made it the bus's own */
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", bus_dir);
+		(void)!system(cmd);
+		bus_pid = -1;
+	}
 	return r == 0 ? 0 : -1;
 }
 
@@ -242,6 +255,101 @@ static void one_uid_may_have_only_a_few_lookups_in_flight(void **state)
 	}
 }
 
+/* A private bus like the system one (scripts/private-system-bus), for the broker started next. */
+static int start_bus(void)
+{
+	char cmd[256], path[128], address[128];
+	FILE *f;
+
+	strcpy(bus_dir, "/tmp/accel-dbus-XXXXXX");
+	if (!mkdtemp(bus_dir))
+		return -1;
+	snprintf(cmd, sizeof(cmd), "scripts/private-system-bus %s", bus_dir);
+	if (system(cmd) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/bus.pid", bus_dir);
+	f = fopen(path, "r");
+	if (!f || fscanf(f, "%d", &bus_pid) != 1)
+		bus_pid = -1;
+	if (f)
+		fclose(f);
+	snprintf(address, sizeof(address), "unix:path=%s/bus.sock", bus_dir);
+	setenv("DBUS_SYSTEM_BUS_ADDRESS", address, 1);
+	return bus_pid > 0 ? 0 : -1;
+}
+
+struct bus_answer {
+	bool answered;
+	int error;		/* 0, or the error's errno */
+	uint32_t revoked;
+};
+
+static int on_revoke_reply(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct bus_answer *a = userdata;
+
+	(void)error;
+	a->answered = true;
+	if (sd_bus_message_is_method_error(m, NULL))
+		a->error = sd_bus_message_get_errno(m);
+	else if (sd_bus_message_read(m, "u", &a->revoked) < 0)
+		a->error = EBADMSG;
+	return 0;
+}
+
+static void revoke_blocked_on_bus(sd_bus *bus, struct bus_answer *a)
+{
+	assert_true(sd_bus_call_method_async(bus, NULL, "org.accelbroker.Broker1", "/org/accelbroker/Broker1",
+					     "org.accelbroker.Broker1", "Revoke", on_revoke_reply, a, "a{sv}", 1,
+					     "user", "s", "blocked") >= 0);
+	assert_true(sd_bus_flush(bus) >= 0);
+}
+
+static void bus_calls_wait_for_their_user_without_stalling_anyone(void **state)
+{
+	struct bus_answer first = { 0 }, second = { 0 };
+	char buf[65536];
+	sd_bus *bus = NULL, *leaving = NULL;
+	int b;
+
+	(void)state;
+	assert_int_equal(start_bus(), 0);
+	assert_int_equal(start(NULL), 0);
+	assert_true(sd_bus_open_system(&bus) >= 0);
+	revoke_blocked_on_bus(bus, &first);
+	wait_entered();
+
+	/* The loop is free: a socket client and the same bus connection are answered meanwhile. */
+	b = connect_sending(GET_STATUS);
+	assert_true(recv_within(b, buf, sizeof(buf)) > 0);
+	close(b);
+	assert_true(sd_bus_call_method(bus, "org.accelbroker.Broker1", "/org/accelbroker/Broker1",
+				       "org.accelbroker.Broker1", "GetQuota", NULL, NULL, "s", "") >= 0);
+	assert_false(first.answered);
+
+	release();
+	for (int i = 0; i < 100 && !first.answered; i++)
+		if (sd_bus_process(bus, NULL) == 0)
+			sd_bus_wait(bus, WAIT_MS * 1000ull);
+	assert_true(first.answered);
+	assert_int_equal(first.error, 0);
+	assert_int_equal(first.revoked, 0);
+
+	/* A name that leaves while its lookup is out: the answer finds no one, the broker goes on. */
+	assert_true(sd_bus_open_system(&leaving) >= 0);
+	revoke_blocked_on_bus(leaving, &second);
+	wait_entered();
+	leaving = sd_bus_flush_close_unref(leaving);
+	release();
+	b = connect_sending(REVOKE_BLOCKED);
+	wait_entered();
+	release();
+	assert_true(recv_within(b, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\"revoked\""));
+	close(b);
+	sd_bus_flush_close_unref(bus);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -250,6 +358,7 @@ int main(void)
 					  teardown),
 		cmocka_unit_test_teardown(a_client_that_leaves_during_its_lookup_is_forgotten, teardown),
 		cmocka_unit_test_teardown(one_uid_may_have_only_a_few_lookups_in_flight, teardown),
+		cmocka_unit_test_teardown(bus_calls_wait_for_their_user_without_stalling_anyone, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
