@@ -1003,10 +1003,8 @@ static int bus_defer(struct bus_client *c, sd_bus_message *m, const struct resol
 		return client_error(c, m, &e, error);
 	}
 	r = resolver_submit(c->api->resolver, req, done, l, &l->job);
-	if (r == -EBUSY) {
-		resolver_busy_error(&e);
+	if (r < 0 && resolver_submit_error(r, &e) < 0 && e.name)
 		return client_error(c, m, &e, error);
-	}
 	if (r < 0)
 		return r;
 	l->client = c;

@@ -447,7 +447,11 @@ int resolver_answer_error(const struct resolver_answer *a, struct accel_error *e
 	}
 }
 
-int resolver_busy_error(struct accel_error *e)
+int resolver_submit_error(int r, struct accel_error *e)
 {
-	return accel_error_set(e, ERR_OUT_OF_RESOURCES, "too many user look-ups in flight; try again");
+	if (r == -EBUSY)
+		return accel_error_set(e, ERR_OUT_OF_RESOURCES, "too many user look-ups in flight; try again");
+	if (r == -ENAMETOOLONG)
+		return accel_error_set(e, ERR_INVALID_PARAMETER, "no user by a name that long");
+	return r;
 }

@@ -63,8 +63,9 @@ int resolver_create(sd_event *event, struct resolver **out);
 void resolver_free(struct resolver *r);
 
 /*
- * Queue @req; @done(@userdata) gets the answer.  -EBUSY over the bounds.
- * @out: the job, to cancel it (e.g. when the caller goes away).
+ * Queue @req; @done(@userdata) gets the answer.  -EBUSY over the bounds,
+ * -ENAMETOOLONG for a name no user has.  @out: the job, to cancel it
+ * (e.g. when the caller goes away).
  */
 int resolver_submit(struct resolver *r, const struct resolver_request *req, resolver_done_fn done,
 		    void *userdata, struct resolver_job **out);
@@ -84,7 +85,7 @@ int resolver_parse_user(const char *user, uid_t *uid);
 
 /* A failed answer as the caller's error (named: InvalidParameter, OutOfResources); 0 if it did not fail. */
 int resolver_answer_error(const struct resolver_answer *a, struct accel_error *e);
-/* -EBUSY from resolver_submit() as the caller's error. */
-int resolver_busy_error(struct accel_error *e);
+/* A failed resolver_submit() (@r) as the caller's error, where it is one (bounds, a bad name); else @r. */
+int resolver_submit_error(int r, struct accel_error *e);
 
 #endif

@@ -337,10 +337,8 @@ static int defer(struct connection *c, const struct varlink_call *call, const st
 	if (!c->server->resolver)
 		return accel_error_set(e, ERR_OUT_OF_RESOURCES, "no user database here");
 	r = resolver_submit(c->server->resolver, req, done, c, &c->lookup);
-	if (r == -EBUSY)
-		return resolver_busy_error(e);
 	if (r < 0)
-		return r;
+		return resolver_submit_error(r, e);
 	c->lookup_oneway = call->oneway;
 	return DEFERRED;
 }
