@@ -480,7 +480,7 @@ struct revoke_selector {
 	const char *device;
 };
 
-static const struct dict_field revoke_selectors[] = {
+static const struct dict_field revoke_selector[] = {
 	{ "queue_id", 't', offsetof(struct revoke_selector, queue_id) },
 	{ "user", 's', offsetof(struct revoke_selector, user) },
 	{ "device", 's', offsetof(struct revoke_selector, device) },
@@ -558,7 +558,7 @@ static int read_acquire_options(sd_bus_message *m, struct acquire_request *req, 
 
 static int read_revoke_selector(sd_bus_message *m, struct revoke_selector *req, sd_bus_error *error)
 {
-	return read_dict(m, revoke_selectors, req, "selector", error);
+	return read_dict(m, revoke_selector, req, "selector", error);
 }
 
 /* Acquire what @req asks for, for the sender of @m, and reply with the queue. */

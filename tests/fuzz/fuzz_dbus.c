@@ -202,7 +202,7 @@ static void read_acquire(sd_bus_message *m)
 static void read_selector(sd_bus_message *m)
 {
 	_cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-	struct revoke_request req = { 0 };
+	struct revoke_selector req = { 0 };
 
 	if (read_revoke_selector(m, &req, &error) < 0)
 		return;

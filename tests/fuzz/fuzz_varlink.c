@@ -11,7 +11,10 @@
  * (bit 7), as a reading client would; the rest is the message.  "$TOKEN"
  * in a message stands for the last TransferQueue token the broker handed
  * out (128 random bits no fuzzer would guess), so claims can succeed.
- * User and group names resolve in fuzz_nss.h's table.
+ * User and group names resolve in fuzz_nss.h's table.  Calls that name a
+ * user for the user database (Revoke, GetQuota) get OutOfResources here:
+ * the harness has no resolver thread (server.resolver is NULL), whose
+ * answers would come on a loop it does not run.
  */
 #include <errno.h>
 #include <stdio.h>
