@@ -652,13 +652,7 @@ static int method_release_queue(sd_bus_message *m, void *userdata, sd_bus_error 
 static int attach_queue(struct dbus_api *api, struct bus_client *c, sd_bus_message *m, uint64_t id,
 			struct accel_error *e)
 {
-	struct queue *q;
-	int r;
-
-	r = broker_attach(api->broker, &c->peer, c, id, &q, e);
-	if (r < 0)
-		return r;
-	return reply_queue(m, q);
+	return listener_attach(api->broker, &c->peer, c, id, send_queue, m, e);
 }
 
 static int method_attach_queue(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -814,7 +808,6 @@ static int method_claim_queue(sd_bus_message *m, void *userdata, sd_bus_error *e
 	struct dbus_api *api = userdata;
 	struct accel_error e = { 0 };
 	struct bus_client *c;
-	struct queue *q;
 	const char *token;
 	int r;
 
@@ -824,10 +817,10 @@ static int method_claim_queue(sd_bus_message *m, void *userdata, sd_bus_error *e
 	r = client_get(api, m, &c, error);
 	if (r < 0)
 		return r;
-	r = broker_claim(api->broker, &c->peer, c, token, &q, &e);
+	r = listener_claim(api->broker, &c->peer, c, token, send_queue, m, &e);
 	if (r < 0)
 		return client_error(c, m, &e, error);
-	return reply_queue(m, q);
+	return 0;
 }
 
 static int append_device(struct device *d, void *data)

@@ -28,8 +28,8 @@ int listener_reload(const struct listener_reload *reload, const struct peer *pee
 }
 
 int listener_acquire(struct broker *b, const struct peer *peer, void *holder,
-		     const struct acquire_request *req,
-		     int (*send)(const struct queue *q, void *data), void *data, struct accel_error *e)
+		     const struct acquire_request *req, broker_send_fn send, void *data,
+		     struct accel_error *e)
 {
 	struct queue *q;
 	int r;
@@ -43,6 +43,24 @@ int listener_acquire(struct broker *b, const struct peer *peer, void *holder,
 		return listener_out_of_resources(e, r, "could not send the queue");
 	}
 	return 0;
+}
+
+/* A failure the core did not name is @send's: the reply could not be built or queued. */
+static int send_failed(struct accel_error *e, int r)
+{
+	return r < 0 && !e->name ? listener_out_of_resources(e, r, "could not send the queue") : r;
+}
+
+int listener_attach(struct broker *b, const struct peer *peer, void *holder, uint64_t queue_id,
+		    broker_send_fn send, void *data, struct accel_error *e)
+{
+	return send_failed(e, broker_attach(b, peer, holder, queue_id, send, data, NULL, e));
+}
+
+int listener_claim(struct broker *b, const struct peer *peer, void *holder, const char *token,
+		   broker_send_fn send, void *data, struct accel_error *e)
+{
+	return send_failed(e, broker_claim(b, peer, holder, token, send, data, NULL, e));
 }
 
 int listener_out_of_resources(struct accel_error *e, int r, const char *what)

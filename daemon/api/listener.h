@@ -2,7 +2,8 @@
 /*
  * What both listeners (the socket's varlink, D-Bus) do around a core call,
  * written once: the checks of a request the core does not see in its wire
- * form, who may reload, and giving back a queue whose reply failed.
+ * form, who may reload, and undoing the hand-out of a queue whose reply
+ * failed.
  */
 #ifndef ACCEL_DAEMON_LISTENER_H
 #define ACCEL_DAEMON_LISTENER_H
@@ -39,8 +40,18 @@ int listener_reload(const struct listener_reload *reload, const struct peer *pee
  * failure is OutOfResources.
  */
 int listener_acquire(struct broker *b, const struct peer *peer, void *holder,
-		     const struct acquire_request *req,
-		     int (*send)(const struct queue *q, void *data), void *data, struct accel_error *e);
+		     const struct acquire_request *req, broker_send_fn send, void *data,
+		     struct accel_error *e);
+/*
+ * broker_attach() and broker_claim(), @send being the reply: one that
+ * cannot be sent undoes the attach or the claim (the queue stays held, or
+ * waits, as before; a claimed one is offered again with the same token),
+ * and the failure is OutOfResources.
+ */
+int listener_attach(struct broker *b, const struct peer *peer, void *holder, uint64_t queue_id,
+		    broker_send_fn send, void *data, struct accel_error *e);
+int listener_claim(struct broker *b, const struct peer *peer, void *holder, const char *token,
+		   broker_send_fn send, void *data, struct accel_error *e);
 
 /*
  * A failure @r the core did not name (a reply that could not be built or

@@ -149,17 +149,13 @@ static int read_queue_id(const struct varlink_call *call, uint64_t *out, struct 
 static int handle_attach_queue(struct connection *c, const struct varlink_call *call,
 			       struct accel_error *e)
 {
-	struct queue *q;
 	uint64_t id;
 	int r;
 
 	r = read_queue_id(call, &id, e);
 	if (r < 0)
 		return r;
-	r = broker_attach(broker_of(c), &c->peer, c, id, &q, e);
-	if (r < 0)
-		return r;
-	return reply_queue(c, call, q);
+	return listener_attach(broker_of(c), &c->peer, c, id, send_queue, &(struct reply_to){ c, call }, e);
 }
 
 static int handle_transfer_queue(struct connection *c, const struct varlink_call *call,
@@ -186,16 +182,12 @@ static int handle_claim_queue(struct connection *c, const struct varlink_call *c
 		{ "token", VARLINK_STRING, false, &token },
 		{ 0 },
 	};
-	struct queue *q;
 	int r;
 
 	r = varlink_params_dispatch(call->parameters, params, e);
 	if (r < 0)
 		return r;
-	r = broker_claim(broker_of(c), &c->peer, c, token, &q, e);
-	if (r < 0)
-		return r;
-	return reply_queue(c, call, q);
+	return listener_claim(broker_of(c), &c->peer, c, token, send_queue, &(struct reply_to){ c, call }, e);
 }
 
 static int handle_release_queue(struct connection *c, const struct varlink_call *call,

@@ -121,6 +121,13 @@ struct device *broker_find_device(struct broker *b, const char *name);
 /* Remove c->gone, add c->added (taken); @c is finished.  Returns how many changed. */
 unsigned broker_apply_device_changes(struct broker *b, struct device_changes *c);
 
+/*
+ * How a listener hands a queue to its caller: the reply that carries its
+ * fd.  An attach or a claim sends it before the change is final, and
+ * undoes the change if it cannot be sent (the caller never had the queue).
+ */
+typedef int (*broker_send_fn)(const struct queue *q, void *data);
+
 /* @holder is what the queue is acquired on (the connection); its owner is peer->process. */
 int broker_acquire(struct broker *b, const struct peer *peer, void *holder,
 		   const struct acquire_request *req, struct queue **out,
@@ -129,10 +136,12 @@ int broker_release(struct broker *b, const struct peer *peer, void *holder,
 		   uint64_t queue_id, struct accel_error *e);
 /*
  * Hand @peer, on @holder, its queue @queue_id again (after reconnecting):
- * only the queue's owner process may.  The queue is held by @holder now.
+ * only the queue's owner process may.  The queue is held by @holder now,
+ * once @send (NULL: none) sent it; if it cannot, the queue is held (or
+ * waits) as before and @send's error is returned.  @out may be NULL.
  */
 int broker_attach(struct broker *b, const struct peer *peer, void *holder, uint64_t queue_id,
-		  struct queue **out, struct accel_error *e);
+		  broker_send_fn send, void *data, struct queue **out, struct accel_error *e);
 /* @peer's queue @queue_id, as for ReleaseQueue (its holder or owner process), untouched. */
 int broker_get_queue(struct broker *b, const struct peer *peer, void *holder, uint64_t queue_id,
 		     struct queue **out, struct accel_error *e);
@@ -152,10 +161,13 @@ int broker_transfer(struct broker *b, const struct peer *peer, void *holder, uin
 /*
  * Take over the queue offered with @token: the transfer policy of its
  * owner and the receiver's own policy and quota must allow it.  @peer
- * becomes its owner on its own terms, and @holder holds it.
+ * becomes its owner on its own terms, and @holder holds it, once @send
+ * (NULL: none) sent it.  If it cannot, the queue goes back to its giver,
+ * offered with the same token (a renewal stays: it cannot be undone), and
+ * @send's error is returned.  @out may be NULL.
  */
 int broker_claim(struct broker *b, const struct peer *peer, void *holder, const char *token,
-		 struct queue **out, struct accel_error *e);
+		 broker_send_fn send, void *data, struct queue **out, struct accel_error *e);
 
 /* Take @q back for @reason: stop it, tell the watchers, free its quota. */
 void broker_revoke(struct broker *b, struct queue *q, const char *reason);

@@ -42,6 +42,8 @@ enum queue_origin {
 	QUEUE_ACQUIRED,		/* AcquireQueue */
 	QUEUE_ADOPTED,		/* from a previous broker (the fd store had it) */
 	QUEUE_CLAIMED,		/* ClaimQueue: the giver's record was announced removed */
+	QUEUE_UNCLAIMED,	/* a ClaimQueue whose reply failed: the receiver's record was
+				 * announced removed, the giver's is back */
 };
 
 struct queue_region {

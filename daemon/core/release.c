@@ -22,16 +22,26 @@ int broker_get_queue(struct broker *b, const struct peer *peer, void *holder, ui
 }
 
 int broker_attach(struct broker *b, const struct peer *peer, void *holder, uint64_t queue_id,
-		  struct queue **out, struct accel_error *e)
+		  broker_send_fn send, void *data, struct queue **out, struct accel_error *e)
 {
 	struct queue *q = NULL;
+	void *was;
 	int r = queue_find_own(b, peer, holder, queue_id, &q, e);
 
 	if (r < 0)
 		return r;
+	was = q->holder;
 	q->holder = holder;
 	queue_settle(b, q);	/* a detached queue is held again */
-	*out = q;
+	r = send ? send(q, data) : 0;
+	if (r < 0) {
+		/* Never told it has the queue, @holder must not keep (or release) it. */
+		q->holder = was;
+		queue_settle(b, q);
+		return r;
+	}
+	if (out)
+		*out = q;
 	return 0;
 }
 

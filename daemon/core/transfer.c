@@ -5,6 +5,7 @@
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -162,12 +163,52 @@ static int may_claim(struct broker *b, const struct peer *peer, const struct que
 	return enforce_acquire(b, &b->tally, peer, q->device, q->algorithm, q, e);
 }
 
-int broker_claim(struct broker *b, const struct peer *peer, void *holder, const char *token,
-		 struct queue **out, struct accel_error *e)
+/*
+ * Who has a queue and on what terms: what a claim changes and, if the
+ * claim's reply cannot be sent, puts back.
+ */
+struct holding {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	struct owner *process;	/* a reference */
+	gid_t *groups;		/* from queue_groups_copy(), owned */
+	unsigned n_groups;
+	void *holder;
+	struct terms terms;
+	char token[QUEUE_TOKEN_LEN + 1];	/* the giver's offer; "" for the receiver */
+};
+
+/*
+ * Give @q to @h and put what it had in @h: the record of the one is
+ * announced removed and the other's added, as a queue changing owner is
+ * (watcher.h; the fd store names a queue by its owner).
+ */
+static void swap_holding(struct broker *b, struct queue *q, struct holding *h, enum queue_origin origin)
 {
-	_cleanup_free_ gid_t *groups = NULL;
+	struct holding was = { q->uid, q->gid, q->pid, q->process, q->groups, q->n_groups, q->holder, q->terms, "" };
+
+	memcpy(was.token, q->token, sizeof(was.token));
+	watchers_queue_removed(b, q);
+	q->uid = h->uid;
+	q->gid = h->gid;
+	q->pid = h->pid;
+	q->process = h->process;
+	q->groups = h->groups;
+	q->n_groups = h->n_groups;
+	q->holder = h->holder;
+	q->terms = h->terms;
+	memcpy(q->token, h->token, sizeof(q->token));
+	q->state = q->token[0] ? QUEUE_TRANSFERRING : q->holder ? QUEUE_ACTIVE : QUEUE_DETACHED;
+	*h = was;
+	watchers_queue_added(b, q, origin);
+}
+
+int broker_claim(struct broker *b, const struct peer *peer, void *holder, const char *token,
+		 broker_send_fn send, void *data, struct queue **out, struct accel_error *e)
+{
+	struct holding h = { .uid = peer->uid, .gid = peer->gid, .pid = peer->pid, .holder = holder };
 	struct queue *q = NULL;
-	unsigned n_groups = 0;
 	int r;
 
 	r = find_offer(b, token, &q, e);
@@ -177,24 +218,32 @@ int broker_claim(struct broker *b, const struct peer *peer, void *holder, const 
 	if (r < 0)
 		return r;
 	/* Counted for the receiver before the renewal, which cannot be undone. */
-	if (queue_groups_copy(peer, &groups, &n_groups) < 0 ||
-	    tally_add(&b->tally, peer->uid, q->algorithm, groups, n_groups) < 0)
+	if (queue_groups_copy(peer, &h.groups, &h.n_groups) < 0 ||
+	    tally_add(&b->tally, peer->uid, q->algorithm, h.groups, h.n_groups) < 0) {
+		free(h.groups);
 		return accel_error_set(e, ERR_OUT_OF_RESOURCES, "out of memory");
+	}
 	r = renew_for_receiver(q, peer, e);
 	if (r < 0) {
-		tally_remove(&b->tally, peer->uid, q->algorithm, groups, n_groups);
+		tally_remove(&b->tally, peer->uid, q->algorithm, h.groups, h.n_groups);
+		free(h.groups);
 		return r;
 	}
-	queue_uncount(&b->tally, q);
 	log_debug("Queue %llu claimed by uid %u pid %d from uid %u pid %d", (unsigned long long)q->id,
 		  (unsigned)peer->uid, (int)peer->pid, (unsigned)q->uid, (int)q->pid);
-	watchers_queue_removed(b, q);	/* the giver's record ends (the fd store names it by owner) */
-	queue_set_owner(q, peer, TAKE_PTR(groups), n_groups);
-	enforce_terms(b, peer, &q->terms);
-	q->holder = holder;
-	q->token[0] = '\0';
-	q->state = QUEUE_ACTIVE;	/* the receiver's record starts held, announced as added */
-	watchers_queue_added(b, q, QUEUE_CLAIMED);
-	*out = q;
+	h.process = owner_ref(peer->process);
+	enforce_terms(b, peer, &h.terms);
+	swap_holding(b, q, &h, QUEUE_CLAIMED);	/* @h is the giver's now */
+	/* Both count until the reply is out: whoever is left without the queue goes uncounted. */
+	r = send ? send(q, data) : 0;
+	if (r < 0)
+		swap_holding(b, q, &h, QUEUE_UNCLAIMED);	/* the offer stands again */
+	tally_remove(&b->tally, h.uid, q->algorithm, h.groups, h.n_groups);
+	owner_unref(h.process);
+	free(h.groups);
+	if (r < 0)
+		return r;
+	if (out)
+		*out = q;
 	return 0;
 }

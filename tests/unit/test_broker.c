@@ -257,16 +257,16 @@ static void claims_follow_the_owners_transfer_rule_and_the_receivers_quota(void 
 	/* A second offer replaces the first. */
 	assert_int_equal(broker_transfer(&f->b, &giver, &g, q->id, again, &e), 0);
 	assert_string_not_equal(token, again);
-	assert_int_equal(broker_claim(&f->b, &same, &r1, token, &got, &e), -EKEYREJECTED);
+	assert_int_equal(broker_claim(&f->b, &same, &r1, token, NULL, NULL, &got, &e), -EKEYREJECTED);
 	/* Same-user by default: another uid is refused and the token stays good. */
-	assert_int_equal(broker_claim(&f->b, &other, &r2, again, &got, &e), -EACCES);
+	assert_int_equal(broker_claim(&f->b, &other, &r2, again, NULL, NULL, &got, &e), -EACCES);
 	/* The receiver's quota counts, without the queue it takes. */
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(acquire(f, 1000, &r1, "copy", NULL, &mine[i], &e), 0);
-	assert_int_equal(broker_claim(&f->b, &same, &r1, again, &got, &e), 0);
+	assert_int_equal(broker_claim(&f->b, &same, &r1, again, NULL, NULL, &got, &e), 0);
 	assert_ptr_equal(got, q);
 	assert_ptr_equal(got->holder, &r1);
-	assert_int_equal(broker_claim(&f->b, &same, &r1, again, &got, &e), -EKEYREJECTED);
+	assert_int_equal(broker_claim(&f->b, &same, &r1, again, NULL, NULL, &got, &e), -EKEYREJECTED);
 	/* The giver's connection no longer holds it. */
 	broker_release_holder(&f->b, &g);
 	assert_int_equal(broker_active_queues(&f->b), 5);
@@ -274,7 +274,7 @@ static void claims_follow_the_owners_transfer_rule_and_the_receivers_quota(void 
 	/* An expired token is refused. */
 	f->b.limits.transfer_timeout_usec = 0;
 	assert_int_equal(broker_transfer(&f->b, &same, &r1, q->id, token, &e), 0);
-	assert_int_equal(broker_claim(&f->b, &same, &r2, token, &got, &e), -EKEYREJECTED);
+	assert_int_equal(broker_claim(&f->b, &same, &r2, token, NULL, NULL, &got, &e), -EKEYREJECTED);
 	assert_non_null(strstr(e.message, "expired"));
 }
 
@@ -372,7 +372,7 @@ static void watchers_hear_every_change_of_a_queue_record(void **state)
 	assert_int_equal(acquire(f, 1000, &h1, "copy", NULL, &q, &e), 0);
 	assert_int_equal(broker_transfer(&f->b, &owner, &h1, q->id, token, &e), 0);
 	assert_int_equal(q->state, QUEUE_TRANSFERRING);
-	assert_int_equal(broker_claim(&f->b, &owner, &h2, token, &q, &e), 0);
+	assert_int_equal(broker_claim(&f->b, &owner, &h2, token, NULL, NULL, &q, &e), 0);
 	assert_int_equal(q->state, QUEUE_ACTIVE);
 	broker_release_holder(&f->b, &h2);
 	broker_set_policy(&f->b, &f->policy, false);
@@ -444,7 +444,7 @@ static void running_counts_match_a_recount_through_every_change(void **state)
 
 	/* b's gzip goes to c: out of b's counts and the "users" pool, into c's. */
 	assert_int_equal(broker_transfer(&f->b, &b, &hb, q[2]->id, token, &e), 0);
-	assert_int_equal(broker_claim(&f->b, &c, &hc, token, &got, &e), 0);
+	assert_int_equal(broker_claim(&f->b, &c, &hc, token, NULL, NULL, &got, &e), 0);
 	counts_match(f, 3, 2);
 	assert_int_equal(broker_user_queues(&f->b, 1001), 0);
 	assert_int_equal(broker_user_queues(&f->b, 1002), 2);

@@ -439,7 +439,7 @@ static void claimed_sva_queue_is_a_fresh_one(void **state)
 					&q, &e), 0);
 	old_fd = q->fd;
 	assert_int_equal(broker_transfer(&b, &giver, &holder_a, q->id, token, &e), 0);
-	assert_int_equal(broker_claim(&b, &receiver, &holder_b, token, &claimed, &e), 0);
+	assert_int_equal(broker_claim(&b, &receiver, &holder_b, token, NULL, NULL, &claimed, &e), 0);
 	assert_ptr_equal(claimed, q);
 	assert_true(claimed->fd >= 0);
 	assert_int_not_equal(claimed->fd, old_fd);	/* opened while the old one was still open */
@@ -613,7 +613,7 @@ static void raw_queue_may_be_claimed_at_an_algorithm_limit(void **state)
 	assert_int_equal(broker_acquire(&b, &giver, &giver_holder,
 					&(struct acquire_request){ NULL, "zip-0", -1 }, &raw, &e), 0);
 	assert_int_equal(broker_transfer(&b, &giver, &giver_holder, raw->id, token, &e), 0);
-	assert_int_equal(broker_claim(&b, &receiver, &receiver_holder, token, &claimed, &e), 0);
+	assert_int_equal(broker_claim(&b, &receiver, &receiver_holder, token, NULL, NULL, &claimed, &e), 0);
 	assert_ptr_equal(claimed, raw);
 	assert_string_equal(claimed->algorithm, "");
 	assert_int_equal(broker_user_queues(&b, 1000), 1);

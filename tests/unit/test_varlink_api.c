@@ -23,6 +23,7 @@
 #include "broker.h"
 #include "clients.h"
 #include "connection.h"
+#include "owner.h"
 #include "server.h"
 #include "sim_engine.h"
 #include "varlink.h"
@@ -86,8 +87,8 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Send @call and read its reply (its fds closed): the error name, or "" for a success. */
-static void call(struct fixture *f, const char *call, char *error, size_t size)
+/* Send @call on @c and read its reply at @remote (its fds closed): the error name, or "" for a success. */
+static void call_on(struct connection *c, int remote, const char *call, char *error, size_t size)
 {
 	char buf[65536], cbuf[CMSG_SPACE(sizeof(int) * 4)];
 	struct iovec iov = { buf, sizeof(buf) - 1 };
@@ -96,9 +97,9 @@ static void call(struct fixture *f, const char *call, char *error, size_t size)
 	struct varlink_reply reply;
 	ssize_t n;
 
-	varlink_api_dispatch(f->c, call, strlen(call));
-	assert_int_equal(wire_flush(&f->c->wire), 0);
-	n = recvmsg(f->remote, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	varlink_api_dispatch(c, call, strlen(call));
+	assert_int_equal(wire_flush(&c->wire), 0);
+	n = recvmsg(remote, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	assert_true(n > 0);
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
 		for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
@@ -107,6 +108,32 @@ static void call(struct fixture *f, const char *call, char *error, size_t size)
 	assert_int_equal(varlink_reply_parse(buf, (size_t)n - 1, &reply), 0);
 	snprintf(error, size, "%s", reply.error ? reply.error : "");
 	varlink_reply_finish(&reply);
+}
+
+static void call(struct fixture *f, const char *call, char *error, size_t size)
+{
+	call_on(f->c, f->remote, call, error, size);
+}
+
+/* Another connection of the fixture's uid, from the process @process (a reference taken). */
+static struct connection *connect_as(struct fixture *f, struct owner *process, int *remote)
+{
+	struct peer peer = f->c->peer;
+	struct connection *c;
+	int sv[2];
+
+	peer.process = owner_ref(process);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(broker_client_add(&f->broker, peer.uid, NULL), 0);
+	assert_int_equal(connection_create(&f->server, sv[0], &peer, &c), 0);
+	*remote = sv[1];
+	return c;
+}
+
+static void disconnect(struct connection *c, int remote)
+{
+	connection_destroy(c);
+	close(remote);
 }
 
 /*
@@ -148,10 +175,88 @@ static void out_of_memory_is_out_of_resources_and_gives_the_queue_back(void **st
 	assert_true(fail_each_allocation(f, "{\"method\":\"org.varlink.service.GetInfo\"}") > 5);
 }
 
+#define ACQUIRE "{\"method\":\"org.accelbroker.Broker.AcquireQueue\",\"parameters\":{\"algorithm\":\"copy\"}}"
+
+/* Each allocation of the reply fails in turn: the queue stays with the connection that held it. */
+static void an_attach_whose_reply_fails_leaves_the_queue_held_as_before(void **state)
+{
+	struct fixture *f = *state;
+	struct owner *process = owner_get(&f->broker.owners, getpid(), -1);
+	int ra, rb;
+	struct connection *a = connect_as(f, process, &ra), *b = connect_as(f, process, &rb);
+	struct accel_error e = { 0 };
+	char error[128];
+	struct queue *q;
+	unsigned n;
+
+	call_on(a, ra, ACQUIRE, error, sizeof(error));
+	assert_string_equal(error, "");
+	assert_int_equal(broker_get_queue(&f->broker, &a->peer, a, 1, &q, &e), 0);
+	for (n = 1; n < 200; n++) {
+		varlink_writer_fail_at(n);
+		call_on(b, rb, "{\"method\":\"org.accelbroker.Broker.AttachQueue\",\"parameters\":{\"queue_id\":1}}",
+			error, sizeof(error));
+		if (!error[0])
+			break;
+		assert_string_equal(error, ERR_OUT_OF_RESOURCES);
+		assert_ptr_equal(q->holder, a);
+	}
+	varlink_writer_fail_at(0);
+	assert_true(n > 5 && n < 200);
+	assert_ptr_equal(q->holder, b);
+	disconnect(a, ra);
+	disconnect(b, rb);
+	owner_unref(process);
+}
+
+/* Each allocation of the reply fails in turn: the offer stands, with the same token, until a claim gets through. */
+static void a_claim_whose_reply_fails_leaves_the_offer_standing(void **state)
+{
+	struct fixture *f = *state;
+	int ra, rb;
+	struct connection *a = connect_as(f, NULL, &ra), *b = connect_as(f, NULL, &rb);
+	char error[128], claim[256], token[QUEUE_TOKEN_LEN + 1];
+	struct accel_error e = { 0 };
+	struct queue *q;
+	unsigned n;
+
+	call_on(a, ra, ACQUIRE, error, sizeof(error));
+	assert_string_equal(error, "");
+	call_on(a, ra, "{\"method\":\"org.accelbroker.Broker.TransferQueue\",\"parameters\":{\"queue_id\":1}}",
+		error, sizeof(error));
+	assert_string_equal(error, "");
+	assert_int_equal(broker_get_queue(&f->broker, &a->peer, a, 1, &q, &e), 0);
+	memcpy(token, q->token, sizeof(token));
+	snprintf(claim, sizeof(claim),
+		 "{\"method\":\"org.accelbroker.Broker.ClaimQueue\",\"parameters\":{\"token\":\"%s\"}}", token);
+	for (n = 1; n < 200; n++) {
+		varlink_writer_fail_at(n);
+		call_on(b, rb, claim, error, sizeof(error));
+		if (!error[0])
+			break;
+		assert_string_equal(error, ERR_OUT_OF_RESOURCES);
+		assert_int_equal(q->state, QUEUE_TRANSFERRING);
+		assert_ptr_equal(q->holder, a);
+		assert_string_equal(q->token, token);
+		assert_int_equal(broker_user_queues(&f->broker, a->peer.uid), 1);
+	}
+	varlink_writer_fail_at(0);
+	assert_true(n > 5 && n < 200);
+	assert_int_equal(q->state, QUEUE_ACTIVE);
+	assert_ptr_equal(q->holder, b);
+	assert_int_equal(broker_user_queues(&f->broker, a->peer.uid), 1);
+	disconnect(a, ra);
+	disconnect(b, rb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(out_of_memory_is_out_of_resources_and_gives_the_queue_back,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(an_attach_whose_reply_fails_leaves_the_queue_held_as_before,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(a_claim_whose_reply_fails_leaves_the_offer_standing,
 						setup, teardown),
 	};
 
