@@ -283,7 +283,15 @@ static int handle_monitor(struct connection *c, const struct varlink_call *call,
 	c->watcher.device_changed = monitor_device_changed;
 	broker_watch(broker_of(c), &c->watcher);
 	/* The first event says the stream is live: nothing after it is missed. */
-	return connection_notify(c, varlink_json_event("subscribed"));
+	r = connection_notify(c, varlink_json_event("subscribed"));
+	if (r < 0) {
+		/* Answered with an error, the call is over: no stream, nor a count of what it missed. */
+		broker_unwatch(&c->watcher);
+		c->server->n_monitors--;
+		c->monitoring = false;
+		c->events_dropped = 0;
+	}
+	return r;
 }
 
 static int revoke_selected(struct connection *c, const struct varlink_call *call, const struct revoke_request *req,

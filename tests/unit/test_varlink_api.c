@@ -249,6 +249,19 @@ static void a_claim_whose_reply_fails_leaves_the_offer_standing(void **state)
 	disconnect(b, rb);
 }
 
+/* Each allocation of the "subscribed" event fails in turn: no stream, and the call can be made again. */
+static void a_monitor_whose_first_event_fails_is_not_watching(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_true(fail_each_allocation(f, "{\"method\":\"org.accelbroker.Broker.Monitor\",\"more\":true}") > 1);
+	assert_true(f->c->monitoring);
+	assert_int_equal(f->server.n_monitors, 1);
+	assert_int_equal(f->c->events_dropped, 0);
+	assert_ptr_equal(f->broker.watchers.next, &f->c->watcher.link);	/* watched once */
+	assert_ptr_equal(f->c->watcher.link.next, &f->broker.watchers);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -257,6 +270,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(an_attach_whose_reply_fails_leaves_the_queue_held_as_before,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(a_claim_whose_reply_fails_leaves_the_offer_standing,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(a_monitor_whose_first_event_fails_is_not_watching,
 						setup, teardown),
 	};
 
