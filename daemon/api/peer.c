@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "groups.h"
 #include "log.h"
 #include "peer.h"
+#include "util.h"
 
 static void peer_add_group(struct peer *peer, gid_t gid, bool *cut, const char *who)
 {
@@ -37,23 +40,50 @@ void peer_set_groups(struct peer *peer, const gid_t *gids, size_t n, int admin_g
 					  groups_contain(gids, (unsigned)n, (gid_t)admin_gid)));
 }
 
+/*
+ * The peer's groups, as SO_PEERGROUPS gives them: into @buf (@len bytes)
+ * when they fit, else into a buffer of the size the kernel asks (its
+ * ERANGE sets @len to it), in *@big.  The list is fixed at connect time,
+ * so one retry is enough.  Returns how many.
+ */
+static int read_peer_groups(int fd, gid_t *buf, socklen_t len, gid_t **big, const gid_t **out)
+{
+	*out = buf;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, buf, &len) == 0)
+		return (int)(len / sizeof(gid_t));
+	if (errno != ERANGE || len > NGROUPS_MAX * sizeof(gid_t))
+		return -errno;
+	*big = malloc(len);
+	if (!*big)
+		return -ENOMEM;
+	*out = *big;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, *big, &len) < 0)
+		return -errno;
+	return (int)(len / sizeof(gid_t));
+}
+
 int peer_from_socket(int fd, int admin_gid, struct peer *peer)
 {
-	gid_t groups[POLICY_MAX_GROUPS * 4];
-	socklen_t len = sizeof(groups);
+	gid_t buf[POLICY_MAX_GROUPS * 4];
+	_cleanup_free_ gid_t *big = NULL;
+	const gid_t *groups;
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
 	char who[32];
+	int n;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0)
 		return -errno;
 	*peer = (struct peer){ .uid = cred.uid, .gid = cred.gid, .pid = cred.pid };
 	snprintf(who, sizeof(who), "pid %d", (int)cred.pid);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+	n = read_peer_groups(fd, buf, sizeof(buf), &big, &groups);
+	if (n == -ENOMEM)
+		return n;	/* the broker's shortage: refused, rather than its groups missed */
+	if (n < 0) {
 		/* The primary group still counts; supplementary ones are missed. */
-		log_client(peer->uid, LOG_WARNING, "Could not read the groups of %s: %s", who, strerror(errno));
-		len = 0;
+		log_client(peer->uid, LOG_WARNING, "Could not read the groups of %s: %s", who, strerror(-n));
+		n = 0;
 	}
-	peer_set_groups(peer, groups, len / sizeof(gid_t), admin_gid, who);
+	peer_set_groups(peer, groups, (size_t)n, admin_gid, who);
 	return 0;
 }

@@ -22,7 +22,10 @@
  */
 void peer_set_groups(struct peer *peer, const gid_t *gids, size_t n, int admin_gid, const char *who);
 
-/* The peer on the accepted socket @fd: SO_PEERCRED, SO_PEERGROUPS. */
+/*
+ * The peer on the accepted socket @fd: SO_PEERCRED, SO_PEERGROUPS (all of
+ * them, up to NGROUPS_MAX).  -ENOMEM when its groups cannot be held.
+ */
 int peer_from_socket(int fd, int admin_gid, struct peer *peer);
 
 #endif

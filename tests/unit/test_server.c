@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -230,10 +232,62 @@ static void the_admin_group_counts_past_the_groups_kept(void **state)
 	assert_false(peer.admin);
 }
 
+#define MANY_GROUPS 300	/* more than the 256 peer.c reads at first */
+
+/* Connect to @sa as uid 1000 in MANY_GROUPS groups, the last @admin_gid; then exit. */
+static void connect_in_many_groups(const struct sockaddr_un *sa, socklen_t len, gid_t admin_gid)
+{
+	gid_t gids[MANY_GROUPS];
+	int fd;
+
+	for (int i = 0; i < MANY_GROUPS; i++)
+		gids[i] = admin_gid - MANY_GROUPS + 1 + (gid_t)i;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setgroups(MANY_GROUPS, gids) < 0 || setresgid(1000, 1000, 1000) < 0 ||
+	    setresuid(1000, 1000, 1000) < 0 || connect(fd, (const struct sockaddr *)sa, len) < 0)
+		_exit(1);
+	_exit(0);	/* the kernel took its credentials at connect() */
+}
+
+/* A peer in more groups than the first read holds: its last one still makes it an administrator. */
+static void the_admin_group_counts_in_a_peer_of_many_groups(void **state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t len = offsetof(struct sockaddr_un, sun_path) + 1;
+	const gid_t admin_gid = 7000;
+	struct peer peer;
+	int lfd, cfd, status;
+	pid_t pid;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();	/* setgroups() */
+	len += (socklen_t)snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "test_server.%d", (int)getpid());
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, len), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		connect_in_many_groups(&sa, len, admin_gid);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(cfd >= 0);
+	assert_int_equal(peer_from_socket(cfd, (int)admin_gid, &peer), 0);
+	assert_int_equal(peer.uid, 1000);
+	assert_int_equal(peer.n_groups, POLICY_MAX_GROUPS);	/* kept: the first only */
+	assert_true(peer.admin);
+	close(cfd);
+	close(lfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(the_admin_group_counts_past_the_groups_kept),
+		cmocka_unit_test(the_admin_group_counts_in_a_peer_of_many_groups),
 		cmocka_unit_test_setup_teardown(a_closed_connection_resumes_a_listener_out_of_fds, setup, teardown),
 		cmocka_unit_test_setup_teardown(reload_without_a_configuration_says_so, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_connection_not_set_up_leaves_the_fd_to_its_caller, setup,
