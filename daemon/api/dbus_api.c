@@ -826,8 +826,10 @@ static int method_claim_queue(sd_bus_message *m, void *userdata, sd_bus_error *e
 static int append_device(struct device *d, void *data)
 {
 	sd_bus_message *reply = data;
+	unsigned queues_free;
 	int r;
 
+	(void)device_queues_free(d, &queues_free, NULL);	/* unreadable: listed as none free */
 	r = sd_bus_message_open_container(reply, 'r', "sssasbiuu");
 	if (r < 0)
 		return r;
@@ -838,7 +840,7 @@ static int append_device(struct device *d, void *data)
 	if (r < 0)
 		return r;
 	r = sd_bus_message_append(reply, "biuu", (int)d->sva, (int32_t)d->numa_node,
-				  (uint32_t)d->queues_total, (uint32_t)device_queues_free(d));
+				  (uint32_t)d->queues_total, (uint32_t)queues_free);
 	if (r < 0)
 		return r;
 	return sd_bus_message_close_container(reply);

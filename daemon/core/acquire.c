@@ -19,11 +19,11 @@ static int pick_device(struct broker *b, const struct peer *peer, const struct a
 		       struct device **out, struct accel_error *e)
 {
 	struct device *d, *best = NULL;
-	unsigned best_free = 0;
+	unsigned best_free = 0, n;
 	bool algorithm_seen = false, denied_seen = false;
 	const struct device *refused = NULL;
 	struct caller caller = { peer->uid, peer->groups, peer->n_groups };
-	struct accel_error denied = { 0 };
+	struct accel_error denied = { 0 }, unreadable = { 0 };
 
 	if (req->device) {
 		d = broker_find_device(b, req->device);
@@ -49,7 +49,8 @@ static int pick_device(struct broker *b, const struct peer *peer, const struct a
 			denied_seen = true;
 			continue;
 		}
-		unsigned n = device_queues_free(d);
+		if (device_queues_free(d, &n, &unreadable) < 0)
+			continue;	/* its error stands if no other device fits */
 		if (n > best_free) {
 			best = d;
 			best_free = n;
@@ -61,6 +62,8 @@ static int pick_device(struct broker *b, const struct peer *peer, const struct a
 	}
 	if (!algorithm_seen)
 		return accel_error_set(e, ERR_NO_SUCH_ALGORITHM, "no device offers \"%s\"", req->algorithm);
+	if (unreadable.name)	/* it might have had a queue: e.g. the broker is out of fds */
+		return accel_error_set(e, unreadable.name, "%s", unreadable.message);
 	if (denied_seen && !best)
 		return accel_error_set(e, denied.name, "%s", denied.message);
 	if (refused)

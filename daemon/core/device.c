@@ -80,9 +80,10 @@ bool device_has_algorithm(const struct device *dev, const char *algorithm)
 	return false;
 }
 
-unsigned device_queues_free(struct device *dev)
+int device_queues_free(struct device *dev, unsigned *out, struct accel_error *e)
 {
-	return dev->ops->queues_free(dev);
+	*out = 0;
+	return dev->ops->queues_free(dev, out, e);
 }
 
 const char *device_bind_to_string(const struct device *dev)

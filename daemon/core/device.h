@@ -42,8 +42,12 @@ struct backend_ops {
 	int (*queue_renew)(struct device *dev, struct queue *q, struct accel_error *e);
 	/* Let go of the queue without stopping it: it lives on in the fd store. */
 	void (*queue_forget)(struct device *dev, struct queue *q);
-	/* Queues the device can still open right now. */
-	unsigned (*queues_free)(struct device *dev);
+	/*
+	 * Queues the device can still open right now, into @out; an error
+	 * (named in @e, which may be NULL) when that cannot be told: the
+	 * broker's shortage (out of fds or memory) is OutOfResources.
+	 */
+	int (*queues_free)(struct device *dev, unsigned *out, struct accel_error *e);
 	void (*device_free)(struct device *dev);
 };
 
@@ -89,6 +93,10 @@ void device_destroy(struct device *dev);
 const char *device_bind_to_string(const struct device *dev);
 
 bool device_has_algorithm(const struct device *dev, const char *algorithm);
-unsigned device_queues_free(struct device *dev);
+/*
+ * dev->ops->queues_free(); @out is 0 when it fails.  A listing may show
+ * that 0 (NULL @e); an acquire reports the error (acquire.c).
+ */
+int device_queues_free(struct device *dev, unsigned *out, struct accel_error *e);
 
 #endif

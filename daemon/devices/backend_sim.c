@@ -169,9 +169,10 @@ static void sim_queue_stop(struct device *dev, struct queue *q)
 	q->backend = NULL;
 }
 
-static unsigned sim_queues_free(struct device *dev)
+static int sim_queues_free(struct device *dev, unsigned *out, struct accel_error *e)
 {
-	return dev->queues_total - dev->queues_open;
+	*out = dev->queues_total - dev->queues_open;
+	return 0;
 }
 
 static void sim_device_free(struct device *dev)

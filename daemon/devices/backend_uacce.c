@@ -171,16 +171,28 @@ static int uacce_queue_renew(struct device *dev, struct queue *q, struct accel_e
 	return 0;
 }
 
-static unsigned uacce_queues_free(struct device *dev)
+/* Whether a failure of ours to read sysfs is the broker's shortage, not the device's state. */
+static bool broker_short(int r)
+{
+	return r == -EMFILE || r == -ENFILE || r == -ENOMEM;
+}
+
+/* available_instances, read live: the kernel's count includes queues of other users of the node. */
+static int uacce_queues_free(struct device *dev, unsigned *out, struct accel_error *e)
 {
 	struct uacce_device *ud = dev->backend;
 	char buf[32];
-	int n;
+	int n, r;
 
-	if (sysfs_read_attr(ud->sysfs_rootfd, "available_instances", buf, sizeof(buf)) < 0 ||
-	    sysfs_parse_int(buf, &n) < 0 || n < 0)
-		return 0;
-	return (unsigned)n;
+	r = sysfs_read_attr(ud->sysfs_rootfd, "available_instances", buf, sizeof(buf));
+	if (r < 0)
+		return accel_error_set(e, broker_short(r) ? ERR_OUT_OF_RESOURCES : ERR_NO_DEVICE_AVAILABLE,
+				       "could not read the free queues of %s: %s", dev->name, strerror(-r));
+	if (sysfs_parse_int(buf, &n) < 0 || n < 0)
+		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "%s says it has \"%s\" free queues",
+				       dev->name, buf);
+	*out = (unsigned)n;
+	return 0;
 }
 
 static void uacce_device_free(struct device *dev)

@@ -156,7 +156,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((d->bind_client && (!d->sva || !d->revocable || d->refused[0])) ||
 		    (d->sva && !d->bind_client && !d->refused[0]) || (!d->sva && d->refused[0]))
 			abort();
-		device_queues_free(d);
+		unsigned n;
+		(void)device_queues_free(d, &n, NULL);
 	}
 	broker_finish(&b);
 	return 0;

@@ -36,6 +36,15 @@ static int add_sim_devices(struct broker *b, struct sim_engine *engine, unsigned
 	return r;
 }
 
+/* What a listing shows as @d's free queues. */
+static unsigned queues_free(struct device *d)
+{
+	unsigned n;
+
+	(void)device_queues_free(d, &n, NULL);
+	return n;
+}
+
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -171,8 +180,8 @@ static void owner_going_away_releases_all_it_held(void **state)
 	assert_int_equal(acquire(f, 1000, &b, "copy", NULL, &q, &e), 0);
 	broker_release_holder(&f->b, &a);
 	assert_int_equal(broker_active_queues(&f->b), 1);
-	assert_int_equal(device_queues_free(broker_find_device(&f->b, "accel_sim-0")) +
-			 device_queues_free(broker_find_device(&f->b, "accel_sim-1")), 5);
+	assert_int_equal(queues_free(broker_find_device(&f->b, "accel_sim-0")) +
+			 queues_free(broker_find_device(&f->b, "accel_sim-1")), 5);
 }
 
 static void queue_ids_are_never_reused(void **state)

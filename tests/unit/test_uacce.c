@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,6 +42,15 @@ static int add_uacce_devices(struct broker *b, const char *sysfs_root, const cha
 
 	return r < 0 ? r : (int)n;
 }
+/* What a listing shows as @d's free queues. */
+static unsigned queues_free(struct device *d)
+{
+	unsigned n;
+
+	(void)device_queues_free(d, &n, NULL);
+	return n;
+}
+
 static void put(const char *dir, const char *name, const char *content)
 {
 	char path[512];
@@ -299,7 +309,7 @@ static void discovery_keeps_good_devices_and_skips_the_rest(void **state)
 	assert_string_equal(d->ops->name, "uacce");
 	assert_false(d->sva);
 	assert_int_equal(d->queues_total, 6);
-	assert_int_equal(device_queues_free(d), 6);
+	assert_int_equal(queues_free(d), 6);
 	assert_int_equal(d->numa_node, 1);
 	assert_true(device_has_algorithm(d, "gzip"));
 	assert_false(device_has_algorithm(d, "copy"));
@@ -311,7 +321,7 @@ static void discovery_keeps_good_devices_and_skips_the_rest(void **state)
 	/* available_instances is read live */
 	snprintf(dir, sizeof(dir), "%s/hisi_zip-0", t->root);
 	put(dir, "available_instances", "2\n");
-	assert_int_equal(device_queues_free(broker_find_device(&b, "hisi_zip-0")), 2);
+	assert_int_equal(queues_free(broker_find_device(&b, "hisi_zip-0")), 2);
 	broker_finish(&b);
 }
 
@@ -361,6 +371,48 @@ static void acquire_names_what_went_wrong(void **state)
 	assert_int_equal(broker_acquire(&b, &peer, &owner, &(struct acquire_request){ "gzip", NULL, 1 },
 					&q, &e), -EBUSY);
 	assert_non_null(strstr(e.message, "could not start a queue on zip-0"));
+	assert_int_equal(broker_active_queues(&b), 0);
+	broker_finish(&b);
+}
+
+/*
+ * Out of descriptors, the broker cannot read how many queues a device has
+ * free: that is its own shortage (OutOfResources), not a busy device.  A
+ * count the device does not give is its failure, named as such.
+ */
+static void free_queues_unreadable_for_want_of_fds_is_out_of_resources(void **state)
+{
+	struct tree *t = *state;
+	struct peer peer = { .uid = 1000, .gid = 1000, .pid = 1 };
+	const struct acquire_request gzip = { "gzip", NULL, -1 };
+	struct accel_error e = { 0 };
+	struct rlimit saved, lim;
+	struct broker b;
+	struct queue *q;
+	char path[300];
+	int owner, fd, r;
+
+	add_device(t, "zip-0", "0\n", "4\n");
+	broker_init(&b, &limits, NULL);
+	assert_int_equal(add_uacce_devices(&b, t->root, t->dev), 1);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	fd = dup(STDIN_FILENO);	/* the lowest free descriptor: none left at or above it */
+	assert_true(fd >= 0);
+	close(fd);
+	lim = saved;
+	lim.rlim_cur = (rlim_t)fd;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+	r = broker_acquire(&b, &peer, &owner, &gzip, &q, &e);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	assert_int_equal(r, -ENOMEM);
+	assert_string_equal(e.name, ERR_OUT_OF_RESOURCES);
+	assert_non_null(strstr(e.message, "could not read the free queues of zip-0"));
+
+	snprintf(path, sizeof(path), "%s/zip-0/available_instances", t->root);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(broker_acquire(&b, &peer, &owner, &gzip, &q, &e), -EBUSY);
+	assert_string_equal(e.name, ERR_NO_DEVICE_AVAILABLE);
+	assert_non_null(strstr(e.message, "could not read the free queues of zip-0"));
 	assert_int_equal(broker_active_queues(&b), 0);
 	broker_finish(&b);
 }
@@ -632,6 +684,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(discovery_keeps_good_devices_and_skips_the_rest, setup, teardown),
 		cmocka_unit_test_setup_teardown(missing_sysfs_root_means_no_devices, setup, teardown),
 		cmocka_unit_test_setup_teardown(acquire_names_what_went_wrong, setup, teardown),
+		cmocka_unit_test_setup_teardown(free_queues_unreadable_for_want_of_fds_is_out_of_resources, setup,
+						teardown),
 		cmocka_unit_test(features_attribute_is_parsed_strictly),
 		cmocka_unit_test(serving_follows_the_kernel_features),
 		cmocka_unit_test_setup_teardown(sva_device_is_served_unstarted_where_the_kernel_can_bind_and_revoke,
