@@ -112,11 +112,19 @@ static int server_accept(sd_event_source *src, int fd, uint32_t revents, void *u
 	return 0;
 }
 
+/* A socket file bound but not set up: removed unless taken (TAKE_PTR). */
+static void unlink_boundp(const char **path)
+{
+	if (*path)
+		unlink(*path);
+}
+
 static int create_socket(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	_cleanup_free_ char *dir = strdup(path);
 	_cleanup_close_ int fd = -1;
+	_cleanup_(unlink_boundp) const char *bound = NULL;
 	struct stat st;
 	char *slash;
 
@@ -149,10 +157,12 @@ static int create_socket(const char *path)
 		return log_error_errno(-errno, "Could not create socket");
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return log_error_errno(-errno, "Could not bind %s", path);
+	bound = path;
 	if (chmod(path, 0666) < 0)
 		return log_error_errno(-errno, "Could not chmod %s", path);
 	if (listen(fd, SOMAXCONN) < 0)
 		return log_error_errno(-errno, "Could not listen on %s", path);
+	TAKE_PTR(bound);	/* server_finish() removes it */
 	return TAKE_FD(fd);
 }
 
@@ -165,14 +175,15 @@ int server_init(struct server *s, sd_event *event, struct broker *broker, const 
 			      .connection_closed = resume_accepting, .reload = *reload, .listen_fd = -1 };
 	list_init(&s->connections);
 	if (fd < 0) {
+		/* Copied first: a file made but not in s->created_path is one server_finish() leaves. */
+		_cleanup_free_ char *created = strdup(path);
+
+		if (!created)
+			return -ENOMEM;
 		fd = create_socket(path);
 		if (fd < 0)
 			return fd;
-		s->created_path = strdup(path);
-		if (!s->created_path) {
-			close(fd);
-			return -ENOMEM;
-		}
+		s->created_path = TAKE_PTR(created);
 		log_info("Listening on %s", path);
 	} else {
 		r = fcntl(fd, F_SETFL, O_NONBLOCK) < 0 ? -errno : 0;

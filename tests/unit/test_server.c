@@ -32,6 +32,22 @@
 #include "util.h"
 #include "varlink_api.h"
 
+/* The n-th strdup() from when it is set fails (0: none); the daemon's calls are to this one. */
+static unsigned strdup_fail_countdown;
+
+char *strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p;
+
+	if (strdup_fail_countdown > 0 && --strdup_fail_countdown == 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p = malloc(n);
+	return p ? memcpy(p, s, n) : NULL;
+}
+
 struct fixture {
 	char dir[64];
 	char path[96];
@@ -232,6 +248,32 @@ static void the_admin_group_counts_past_the_groups_kept(void **state)
 	assert_false(peer.admin);
 }
 
+/* Each strdup() of server_init() fails in turn: none leaves the socket file it made. */
+static void a_server_not_set_up_leaves_no_socket_file(void **state)
+{
+	struct fixture *f = *state;
+	const struct listener_reload none = { 0 };
+	struct server s;
+	char path[128];
+	unsigned n;
+	int r = -1;
+
+	snprintf(path, sizeof(path), "%s/other", f->dir);
+	for (n = 1; n < 10 && r < 0; n++) {
+		strdup_fail_countdown = n;
+		r = server_init(&s, f->event, &f->broker, path, -1, varlink_api_dispatch, &none);
+		strdup_fail_countdown = 0;
+		if (r < 0) {
+			assert_int_equal(r, -ENOMEM);
+			assert_int_equal(access(path, F_OK), -1);
+		}
+	}
+	assert_int_equal(r, 0);
+	assert_true(n > 2);	/* both copies failed once */
+	server_finish(&s);
+	assert_int_equal(access(path, F_OK), -1);
+}
+
 #define MANY_GROUPS 300	/* more than the 256 peer.c reads at first */
 
 /* Connect to @sa as uid 1000 in MANY_GROUPS groups, the last @admin_gid; then exit. */
@@ -290,6 +332,7 @@ int main(void)
 		cmocka_unit_test(the_admin_group_counts_in_a_peer_of_many_groups),
 		cmocka_unit_test_setup_teardown(a_closed_connection_resumes_a_listener_out_of_fds, setup, teardown),
 		cmocka_unit_test_setup_teardown(reload_without_a_configuration_says_so, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_server_not_set_up_leaves_no_socket_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_connection_not_set_up_leaves_the_fd_to_its_caller, setup,
 						teardown),
 	};
