@@ -284,6 +284,25 @@ static int read_driver_credentials(struct bus_client *c, int *pidfd)
 }
 
 /*
+ * @what of a caller could not be had (@r).  Only the bus not vouching for
+ * them refuses the caller (AccessDenied); the broker's own shortage is
+ * OutOfResources and a bus that did not answer in time its Timeout, as
+ * for any call the broker could not serve: the caller may try again.
+ */
+static int credentials_error(sd_bus_error *error, int r, const char *what)
+{
+	struct accel_error e = { 0 };
+
+	if (r == -ENOMEM || r == -EMFILE || r == -ENFILE || r == -ENOBUFS) {
+		listener_out_of_resources(&e, r, what);
+		return bus_error(error, &e);
+	}
+	if (r == -ETIMEDOUT)
+		return sd_bus_error_set_errnof(error, r, "%s: the bus did not answer in time", what);
+	return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "the bus could not vouch for %s", what);
+}
+
+/*
  * The caller's credentials, as the bus driver vouches for them: the
  * effective uid and pid from sd_bus_query_sender_creds() (refused if sd-bus
  * could only fill them from /proc, which races), groups and a pidfd from
@@ -299,15 +318,15 @@ static int client_credentials(struct bus_client *c, sd_bus_message *m, sd_bus_er
 	int r;
 
 	r = sd_bus_query_sender_creds(m, need, &creds);
-	if (r < 0 || (sd_bus_creds_get_augmented_mask(creds) & need) ||
-	    sd_bus_creds_get_euid(creds, &uid) < 0 || sd_bus_creds_get_pid(creds, &pid) < 0 || pid <= 0)
-		return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
-					"the bus could not vouch for the caller's credentials");
+	if (r < 0)
+		return credentials_error(error, r, "the caller's credentials");
+	if ((sd_bus_creds_get_augmented_mask(creds) & need) || sd_bus_creds_get_euid(creds, &uid) < 0 ||
+	    sd_bus_creds_get_pid(creds, &pid) < 0 || pid <= 0)
+		return credentials_error(error, -EPERM, "the caller's credentials");
 	c->peer = (struct peer){ .uid = uid, .gid = (gid_t)-1, .pid = pid };
 	r = read_driver_credentials(c, &pidfd);
 	if (r < 0)
-		return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
-					"the bus could not vouch for the caller's groups");
+		return credentials_error(error, r, "the caller's groups");
 	/*
 	 * Without a ProcessFD from the bus, pidfd_open() the pid: the name is
 	 * tracked already, so a process that is gone shows up as a name that
