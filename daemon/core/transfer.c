@@ -147,7 +147,7 @@ static int find_offer(struct broker *b, const char *token, struct queue **out, s
 /* Whether @peer may take @q on its own terms: the giver's transfer term, its policy, its quota. */
 static int may_claim(struct broker *b, const struct peer *peer, const struct queue *q, struct accel_error *e)
 {
-	struct caller caller = { peer->uid, peer->groups, peer->n_groups };
+	struct caller caller = peer_caller(peer);
 	int r;
 
 	if (q->terms.transfer == TRANSFER_SAME_USER && peer->uid != q->uid)
@@ -178,11 +178,11 @@ int broker_claim(struct broker *b, const struct peer *peer, void *holder, const 
 		return r;
 	/* Counted for the receiver before the renewal, which cannot be undone. */
 	if (queue_groups_copy(peer, &groups, &n_groups) < 0 ||
-	    tally_add(&b->tally, peer->uid, q->algorithm, groups, n_groups) < 0)
+	    tally_add(&b->tally, peer->uid, q->algorithm, groups, n_groups, peer->identity) < 0)
 		return accel_error_set(e, ERR_OUT_OF_RESOURCES, "out of memory");
 	r = renew_for_receiver(q, peer, e);
 	if (r < 0) {
-		tally_remove(&b->tally, peer->uid, q->algorithm, groups, n_groups);
+		tally_remove(&b->tally, peer->uid, q->algorithm, groups, n_groups, peer->identity);
 		return r;
 	}
 	queue_uncount(&b->tally, q);
