@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,6 +220,7 @@ int cmd_quota(struct ctl *ctl, int argc, char **argv)
 	struct json_object *params = json_object_new_object(), *reply, *limits;
 	struct accel_client *c;
 	char *text = NULL;
+	bool called;
 	int opt, r;
 
 	optind = 0;
@@ -236,11 +238,12 @@ int cmd_quota(struct ctl *ctl, int argc, char **argv)
 	if (optind < argc)
 		fprintf(stderr, "accelctl: unexpected argument \"%s\"\n", argv[optind]);
 	r = optind < argc ? -EINVAL : ctl_client(ctl, &c);
-	if (r == 0)
+	called = r == 0;
+	if (called)
 		r = accel_call_json(c, "org.accelbroker.Broker.GetQuota", json_object_to_json_string(params), &text);
 	json_object_put(params);
-	if (r < 0)
-		return ctl->client && r != -EINVAL ? ctl_error(ctl, r, "quota") : r;
+	if (r < 0)	/* the broker's refusal, InvalidParameter included, is said; the rest was */
+		return called ? ctl_error(ctl, r, "quota") : r;
 	reply = json_tokener_parse(text);
 	free(text);
 	if (ctl->json) {
