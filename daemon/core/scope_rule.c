@@ -48,26 +48,32 @@ static bool pattern_chars_valid(const char *p)
 	return true;
 }
 
-int scope_pattern_check(enum rule_kind kind, const char *pattern, const char **why)
+/* Why @pattern cannot name a @kind, or NULL if it can. */
+static const char *pattern_problem(enum rule_kind kind, const char *pattern)
 {
 	static const char *const unit_types[] = { ".service", ".scope", ".socket", ".mount", ".swap" };
-	bool glob = strpbrk(pattern, "*?[") != NULL, typed = false;
 	size_t n = strlen(pattern);
 
 	if (n == 0 || n > (kind == RULE_MACHINE ? 64 : POLICY_PATTERN_MAX))
-		return *why = kind == RULE_MACHINE ? "a machine name has 1 to 64 characters" :
-				"a name has 1 to 255 characters", -EINVAL;
+		return kind == RULE_MACHINE ? "a machine name has 1 to 64 characters" : "a name has 1 to 255 characters";
 	if (!pattern_chars_valid(pattern))
-		return *why = "a character no unit or machine name has", -EINVAL;
+		return "a character no unit or machine name has";
 	if (!brackets_closed(pattern))
-		return *why = "a \"[\" is not closed", -EINVAL;
-	if (glob || kind == RULE_MACHINE)
-		return 0;
+		return "a \"[\" is not closed";
+	if (strpbrk(pattern, "*?[") || kind == RULE_MACHINE)
+		return NULL;
 	if (kind == RULE_SLICE)
-		return ends_with(pattern, ".slice") ? 0 : (*why = "a slice's name ends in .slice", -EINVAL);
+		return ends_with(pattern, ".slice") ? NULL : "a slice's name ends in .slice";
 	for (size_t i = 0; i < ELEMENTSOF(unit_types); i++)
-		typed |= ends_with(pattern, unit_types[i]);
-	return typed ? 0 : (*why = "a unit's name ends in .service, .scope, .socket, .mount or .swap", -EINVAL);
+		if (ends_with(pattern, unit_types[i]))
+			return NULL;
+	return "a unit's name ends in .service, .scope, .socket, .mount or .swap";
+}
+
+int scope_pattern_check(enum rule_kind kind, const char *pattern, const char **why)
+{
+	*why = pattern_problem(kind, pattern);
+	return *why ? -EINVAL : 0;
 }
 
 unsigned scope_count(enum rule_kind kind, const struct cgroup_identity *id)
@@ -97,7 +103,8 @@ bool scope_rule_matches(const struct rule *r, const struct cgroup_identity *id, 
 {
 	const char *name = scope_name(r->kind, id, i);
 
-	return name && fnmatch(r->pattern, name, 0) == 0;
+	/* Unit names hold literal backslashes (their \xNN escapes): never an escape to fnmatch. */
+	return name && fnmatch(r->pattern, name, FNM_NOESCAPE) == 0;
 }
 
 bool scope_rule_applies(const struct rule *r, const struct cgroup_identity *id)

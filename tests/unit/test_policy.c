@@ -435,6 +435,25 @@ static void stricter_of_user_and_unit_wins(void **state)
 	policy_finish(&p);
 }
 
+static void escaped_unit_names_match_literally(void **state)
+{
+	_cleanup_(cgroup_identity_unrefp) struct cgroup_identity *id =
+		in_cgroup("/system.slice/system-db\\x2dmain.slice/db\\x2dmain@1.service");
+	struct caller c = { 2, NULL, 0, id };
+	struct usage u = { .unit = { 1, 0 } };
+	struct accel_error e = { 0 };
+	struct policy p;
+
+	assert_string_equal(id->unit, "db\\x2dmain@1.service");
+	/* The backslash is the name's own: a pattern with it matches only the escaped name. */
+	assert_int_equal(load(&p, "[unit:db\\x2dmain@*.service]\nmax_queues = 1\n"), 0);
+	assert_int_equal(policy_check_acquire(&p, &c, "copy", &u, &e), -EDQUOT);
+	policy_finish(&p);
+	assert_int_equal(load(&p, "[unit:dbx2dmain@*.service]\nmax_queues = 1\n"), 0);
+	assert_int_equal(policy_check_acquire(&p, &c, "copy", &u, &e), 0);
+	policy_finish(&p);
+}
+
 static void several_globs_each_hold(void **state)
 {
 	_cleanup_(cgroup_identity_unrefp) struct cgroup_identity *id = in_cgroup("/system.slice/web-a.service");
@@ -547,6 +566,7 @@ int main(void)
 		cmocka_unit_test(machine_rule_caps_the_container),
 		cmocka_unit_test(stricter_of_user_and_unit_wins),
 		cmocka_unit_test(several_globs_each_hold),
+		cmocka_unit_test(escaped_unit_names_match_literally),
 		cmocka_unit_test(describe_names_the_unit_rules),
 		cmocka_unit_test(unit_sections_refuse_hostile_names),
 		cmocka_unit_test(unit_sections_of_one_name_merge),
