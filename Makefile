@@ -124,6 +124,10 @@ $(B)/tests/systemd_client: $(B)/obj/tests/systemd/systemd_client.o $(LIBACCEL)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< -L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..'
 
+$(B)/tests/hold_client: $(B)/obj/tests/systemd/hold_client.o $(LIBACCEL)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< -L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..'
+
 # Reads a process's unit as the broker would, from inside its sandbox (tests/systemd/inside).
 $(B)/tests/cgroup_probe: $(B)/obj/tests/systemd/cgroup_probe.o $(B)/libdaemon.a
 	@mkdir -p $(dir $@)
@@ -300,7 +304,7 @@ uninstall:
 	$(if $(DESTDIR),,-systemctl daemon-reload)
 
 # The service under a real systemd: a debootstrap root booted with systemd-nspawn.
-systemd-check: all $(B)/tests/systemd_client $(B)/tests/cgroup_probe
+systemd-check: all $(B)/tests/systemd_client $(B)/tests/hold_client $(B)/tests/cgroup_probe
 	tests/systemd/run-systemd-check $(B)
 
 # The README's two commands.

@@ -20,6 +20,7 @@
 #define ERR_INVALID_PARAMETER	ACCEL_INTERFACE ".InvalidParameter"
 #define ERR_SVA_NOT_SUPPORTED	ACCEL_INTERFACE ".SVANotSupported"
 #define ERR_INVALID_TOKEN	ACCEL_INTERFACE ".InvalidToken"
+#define ERR_UNIT_UNKNOWN	ACCEL_INTERFACE ".UnitUnknown"
 #define ERR_OUT_OF_RESOURCES	ACCEL_INTERFACE ".OutOfResources"
 #define ERR_NO_CONFIGURATION	ACCEL_INTERFACE ".NoConfiguration"
 #define ERR_VARLINK_METHOD_NOT_FOUND	"org.varlink.service.MethodNotFound"

@@ -19,7 +19,7 @@ static const struct {
 	{ "selftest", cmd_selftest, "acquire a queue per algorithm and check known answers" },
 	{ "compress", cmd_compress, "gzip a file through the accelerator" },
 	{ "decompress", cmd_decompress, "gunzip a file through the accelerator" },
-	{ "revoke", cmd_revoke, "take queues back (by id, --user or --device)" },
+	{ "revoke", cmd_revoke, "take queues back (by id, --user, --device or --unit)" },
 	{ "monitor", cmd_monitor, "print revocations as they happen" },
 	{ "reload", cmd_reload, "make the broker re-read its configuration" },
 	{ "quota", cmd_quota, "your limits, their use, and the rule that sets each" },

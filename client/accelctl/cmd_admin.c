@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +11,9 @@
 #include "accelctl.h"
 
 #define REVOKE_USAGE \
-	"Usage: accelctl revoke [--json] QUEUE_ID | --user NAME | --device NAME\n" \
+	"Usage: accelctl revoke [--json] QUEUE_ID | --user NAME | --device NAME | --unit NAME\n" \
 	"Take queues back now; their owners see them revoked.\n" \
+	"--unit: the queues acquired in that systemd unit.\n" \
 	"Administrators reach every queue, others only their own.\n"
 
 int cmd_revoke(struct ctl *ctl, int argc, char **argv)
@@ -19,6 +21,7 @@ int cmd_revoke(struct ctl *ctl, int argc, char **argv)
 	static const struct option options[] = {
 		{ "user", required_argument, NULL, 'u' },
 		{ "device", required_argument, NULL, 'd' },
+		{ "unit", required_argument, NULL, 'U' },
 		CTL_COMMON_OPTIONS,
 	};
 	struct json_object *params = json_object_new_object(), *reply = NULL;
@@ -34,7 +37,8 @@ int cmd_revoke(struct ctl *ctl, int argc, char **argv)
 			selectors++;
 			break;
 		case 'd':
-			json_object_object_add(params, "device", json_object_new_string(optarg));
+		case 'U':
+			json_object_object_add(params, opt == 'd' ? "device" : "unit", json_object_new_string(optarg));
 			selectors++;
 			break;
 		default:
@@ -57,7 +61,7 @@ int cmd_revoke(struct ctl *ctl, int argc, char **argv)
 		optind++;
 	}
 	if (selectors != 1 || optind < argc) {
-		fprintf(stderr, "accelctl: revoke takes one of QUEUE_ID, --user NAME, --device NAME\n");
+		fprintf(stderr, "accelctl: revoke takes one of QUEUE_ID, --user NAME, --device NAME, --unit NAME\n");
 		json_object_put(params);
 		return -EINVAL;
 	}
@@ -163,16 +167,23 @@ int cmd_reload(struct ctl *ctl, int argc, char **argv)
 	return 0;
 }
 
-/* "KEY" or "KEY (gid N)" of a limit or restriction. */
+/* "KEY", "KEY (gid N)" or "KEY (unit NAME)" (slice, machine) of a limit or restriction. */
 static void rule_key(struct json_object *l, char *key, size_t size)
 {
-	struct json_object *gid;
+	static const char *const scopes[] = { "unit", "slice", "machine" };
+	struct json_object *v;
 	const char *k = json_object_get_string(json_object_object_get(l, "key"));
 
-	if (json_object_object_get_ex(l, "gid", &gid))
-		snprintf(key, size, "%s (gid %d)", k, json_object_get_int(gid));
-	else
-		snprintf(key, size, "%s", k);
+	if (json_object_object_get_ex(l, "gid", &v)) {
+		snprintf(key, size, "%s (gid %d)", k, json_object_get_int(v));
+		return;
+	}
+	for (size_t i = 0; i < sizeof(scopes) / sizeof(scopes[0]); i++)
+		if (json_object_object_get_ex(l, scopes[i], &v)) {
+			snprintf(key, size, "%s (%s %s)", k, scopes[i], json_object_get_string(v));
+			return;
+		}
+	snprintf(key, size, "%s", k);
 }
 
 /* devices= and allow=: they refuse acquires whatever the limits say. */
@@ -185,7 +196,7 @@ static void print_restrictions(struct json_object *list)
 	printf("%-22s %-20s %s\n", "RESTRICTION", "VALUE", "RULE");
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *r = json_object_array_get_idx(list, i);
-		char key[64];
+		char key[320];
 		rule_key(r, key, sizeof(key));
 		printf("%-22s %-20s %s\n", key, json_object_get_string(json_object_object_get(r, "value")),
 		       json_object_get_string(json_object_object_get(r, "rule")));
@@ -193,25 +204,29 @@ static void print_restrictions(struct json_object *list)
 }
 
 #define QUOTA_USAGE \
-	"Usage: accelctl quota [--user NAME] [--json]\n" \
+	"Usage: accelctl quota [--user NAME | --unit NAME] [--json]\n" \
 	"The limits that apply to you (an administrator: to NAME), their use,\n" \
-	"and the rule that sets each; then the devices= and allow= restrictions.\n"
+	"and the rule that sets each; then the devices= and allow= restrictions.\n" \
+	"Yours include your systemd unit's, slices' and machine's; --unit: those\n" \
+	"you would have in that unit (an administrator: any unit).\n"
 
 int cmd_quota(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "user", required_argument, NULL, 'u' },
+		{ "unit", required_argument, NULL, 'U' },
 		CTL_COMMON_OPTIONS,
 	};
 	struct json_object *params = json_object_new_object(), *reply, *limits;
 	struct accel_client *c;
 	char *text = NULL;
+	bool called;
 	int opt, r;
 
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "u:h", options, NULL)) >= 0) {
-		if (opt == 'u') {
-			json_object_object_add(params, "user", json_object_new_string(optarg));
+		if (opt == 'u' || opt == 'U') {
+			json_object_object_add(params, opt == 'u' ? "user" : "unit", json_object_new_string(optarg));
 			continue;
 		}
 		r = ctl_common_option(ctl, opt, QUOTA_USAGE);
@@ -223,11 +238,12 @@ int cmd_quota(struct ctl *ctl, int argc, char **argv)
 	if (optind < argc)
 		fprintf(stderr, "accelctl: unexpected argument \"%s\"\n", argv[optind]);
 	r = optind < argc ? -EINVAL : ctl_client(ctl, &c);
-	if (r == 0)
+	called = r == 0;
+	if (called)
 		r = accel_call_json(c, "org.accelbroker.Broker.GetQuota", json_object_to_json_string(params), &text);
 	json_object_put(params);
-	if (r < 0)
-		return ctl->client && r != -EINVAL ? ctl_error(ctl, r, "quota") : r;
+	if (r < 0)	/* the broker's refusal, InvalidParameter included, is said; the rest was */
+		return called ? ctl_error(ctl, r, "quota") : r;
 	reply = json_tokener_parse(text);
 	free(text);
 	if (ctl->json) {
@@ -241,7 +257,7 @@ int cmd_quota(struct ctl *ctl, int argc, char **argv)
 	limits = json_object_object_get(reply, "limits");
 	for (size_t i = 0; limits && i < json_object_array_length(limits); i++) {
 		struct json_object *l = json_object_array_get_idx(limits, i);
-		char key[64];
+		char key[320];
 		rule_key(l, key, sizeof(key));
 		printf("%-22s %6d %6d  %s\n", key, json_object_get_int(json_object_object_get(l, "limit")),
 		       json_object_get_int(json_object_object_get(l, "used")),

@@ -142,14 +142,31 @@ int cmd_status(struct ctl *ctl, int argc, char **argv)
 	return 0;
 }
 
-/* Keep the queues matching --user and --device; the broker already hid others' from non-admins. */
-static struct json_object *filter_queues(struct json_object *queues, long long uid, const char *device)
+/* An optional string field of @o, or NULL. */
+static const char *opt_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
+}
+
+/* What `accelctl queues` keeps: all unless set. */
+struct queue_filter {
+	long long uid;		/* -1: any */
+	const char *device;
+	const char *unit;
+};
+
+/* Keep the queues @f selects; the broker already hid others' from non-admins. */
+static struct json_object *filter_queues(struct json_object *queues, const struct queue_filter *f)
 {
 	struct json_object *kept = json_object_new_array();
 
 	for (size_t i = 0; queues && i < json_object_array_length(queues); i++) {
 		struct json_object *q = json_object_array_get_idx(queues, i);
-		if ((uid >= 0 && num(q, "uid") != uid) || (device && strcmp(str(q, "device"), device) != 0))
+		const char *unit = opt_str(q, "unit");
+		if ((f->uid >= 0 && num(q, "uid") != f->uid) || (f->device && strcmp(str(q, "device"), f->device) != 0) ||
+		    (f->unit && (!unit || strcmp(unit, f->unit) != 0)))
 			continue;
 		json_object_array_add(kept, json_object_get(q));
 	}
@@ -176,30 +193,32 @@ static int parse_user(const char *s, long long *uid)
 }
 
 #define QUEUES_USAGE \
-	"Usage: accelctl queues [--user NAME] [--device NAME] [--json]\n" \
-	"Your queues (an administrator: everyone's), optionally filtered.\n"
+	"Usage: accelctl queues [--user NAME] [--device NAME] [--unit NAME] [--json]\n" \
+	"Your queues (an administrator: everyone's), optionally filtered;\n" \
+	"UNIT is the systemd unit the owner acquired each in.\n"
 
 int cmd_queues(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "user", required_argument, NULL, 'u' },
 		{ "device", required_argument, NULL, 'd' },
+		{ "unit", required_argument, NULL, 'U' },
 		CTL_COMMON_OPTIONS,
 	};
 	struct json_object *reply, *queues;
-	const char *device = NULL;
-	long long uid = -1;
+	struct queue_filter filter = { .uid = -1 };
 	int opt, r;
 
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "u:d:h", options, NULL)) >= 0) {
 		switch (opt) {
 		case 'u':
-			r = parse_user(optarg, &uid);
+			r = parse_user(optarg, &filter.uid);
 			if (r < 0)
 				return r;
 			break;
-		case 'd': device = optarg; break;
+		case 'd': filter.device = optarg; break;
+		case 'U': filter.unit = optarg; break;
 		default:
 			r = ctl_common_option(ctl, opt, QUEUES_USAGE);
 			if (r <= 0)
@@ -213,15 +232,15 @@ int cmd_queues(struct ctl *ctl, int argc, char **argv)
 	r = ctl_call(ctl, "org.accelbroker.Broker.ListQueues", &reply);
 	if (r < 0)
 		return r;
-	queues = filter_queues(array(reply, "queues"), uid, device);
+	queues = filter_queues(array(reply, "queues"), &filter);
 	json_object_object_add(reply, "queues", queues);
 	if (ctl->json) {
 		print_json(reply);
 		json_object_put(reply);
 		return 0;
 	}
-	printf("%-8s %-16s %-10s %-7s %-8s %-12s %-19s %s\n", "QUEUE", "DEVICE", "ALGORITHM", "UID", "PID",
-	       "STATE", "LIFETIME", "ACQUIRED");
+	printf("%-8s %-16s %-10s %-7s %-8s %-12s %-19s %-19s %s\n", "QUEUE", "DEVICE", "ALGORITHM", "UID", "PID",
+	       "STATE", "LIFETIME", "ACQUIRED", "UNIT");
 	for (size_t i = 0; i < json_object_array_length(queues); i++) {
 		struct json_object *q = json_object_array_get_idx(queues, i);
 		time_t t = (time_t)(num(q, "acquired_usec") / 1000000);
@@ -231,10 +250,9 @@ int cmd_queues(struct ctl *ctl, int argc, char **argv)
 		snprintf(lifetime, sizeof(lifetime), "%s%s", str(q, "lifetime"),
 			 json_object_object_get_ex(q, "attached", &attached) &&
 					 !json_object_get_boolean(attached) ? " (detached)" : "");
-		printf("%-8lld %-16s %-10s %-7lld %-8lld %-12s %-19s %s\n", num(q, "queue_id"),
+		printf("%-8lld %-16s %-10s %-7lld %-8lld %-12s %-19s %-19s %s\n", num(q, "queue_id"),
 		       str(q, "device"), *str(q, "algorithm") ? str(q, "algorithm") : "(raw)", num(q, "uid"),
-		       num(q, "pid"),
-		       str(q, "state"), lifetime, when);
+		       num(q, "pid"), str(q, "state"), lifetime, when, opt_str(q, "unit") ? opt_str(q, "unit") : "-");
 	}
 	json_object_put(reply);
 	return 0;

@@ -419,6 +419,7 @@ static struct cgroup_identity *identity_new(const struct tree *t, const struct s
 
 	if (!id)
 		return NULL;
+	id->n_ref = 1;
 	for (size_t i = 0; i < t->n_slices; i++)
 		id->slices[i] = store(id, &pos, t->slices[i]);
 	id->n_slices = (unsigned)t->n_slices;
@@ -459,7 +460,7 @@ int cgroup_identity_parse(const char *text, size_t len, enum cgroup_layout layou
 
 void cgroup_identity_free(struct cgroup_identity *id)
 {
-	free(id);
+	cgroup_identity_unref(id);
 }
 
 /* The pid @pidfd refers to, from its fdinfo ("Pid:\t-1" once it is reaped). */

@@ -48,8 +48,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* "-.slice" included; systemd's own nesting rarely passes 5. */
-#define CGROUP_MAX_SLICES 16
+#include "identity.h"
+
 /* The kernel prints each path into a PATH_MAX buffer; lines beyond it are not its. */
 #define CGROUP_LINE_MAX 4200
 /* A dozen v1 hierarchies and the unified one, each up to a line. */
@@ -59,15 +59,6 @@ enum cgroup_layout {
 	CGROUP_LAYOUT_UNIFIED,	/* cgroup2 on /sys/fs/cgroup: the "0::" line */
 	CGROUP_LAYOUT_HYBRID,	/* v1 controllers, cgroup2 on .../unified: the "0::" line */
 	CGROUP_LAYOUT_LEGACY,	/* v1 only: the "name=systemd" line */
-};
-
-struct cgroup_identity {
-	const char *unit;	/* NULL: in no unit (the root cgroup, a slice) */
-	const char *slices[CGROUP_MAX_SLICES];	/* outermost first, slices[0] = "-.slice" */
-	unsigned n_slices;
-	const char *machine;	/* NULL: not in a container or VM */
-	const char *user_unit;	/* NULL: not in a user manager, or nothing it placed there parses */
-	char names[];		/* the strings above */
 };
 
 /* The host's layout, from the file systems on /sys/fs/cgroup; -ENOMEDIUM if none. */
@@ -81,6 +72,7 @@ int cgroup_layout_detect(enum cgroup_layout *ret);
  */
 int cgroup_identity_parse(const char *text, size_t len, enum cgroup_layout layout,
 			  struct cgroup_identity **ret);
+/* Drop the reference cgroup_identity_parse() gave (identity.h: cgroup_identity_unref()). */
 void cgroup_identity_free(struct cgroup_identity *id);
 static inline void cgroup_identity_freep(struct cgroup_identity **id)
 {

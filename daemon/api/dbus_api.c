@@ -497,12 +497,14 @@ struct revoke_selector {
 	uint64_t queue_id;
 	const char *user;
 	const char *device;
+	const char *unit;
 };
 
 static const struct dict_field revoke_selector[] = {
 	{ "queue_id", 't', offsetof(struct revoke_selector, queue_id) },
 	{ "user", 's', offsetof(struct revoke_selector, user) },
 	{ "device", 's', offsetof(struct revoke_selector, device) },
+	{ "unit", 's', offsetof(struct revoke_selector, unit) },
 	{ 0 },
 };
 
@@ -752,6 +754,8 @@ static int append_dict(sd_bus_message *reply, const struct dict_value *values)
 	if (r < 0)
 		return r;
 	for (const struct dict_value *v = values; v->key; v++) {
+		if (v->type == 's' && !v->s)	/* an optional key, absent */
+			continue;
 		r = append_dict_value(reply, v);
 		if (r < 0)
 			return r;
@@ -791,6 +795,8 @@ static int get_queue(struct dbus_api *api, struct bus_client *c, sd_bus_message 
 		{ "bind", 's', .s = device_bind_to_string(q->device) },
 		{ "attached", 'b', .b = q->holder != NULL },
 		{ "acquired_usec", 't', .t = q->acquired_usec },
+		{ "unit", 's', .s = q->identity ? q->identity->unit : NULL },
+		{ "machine", 's', .s = q->identity ? q->identity->machine : NULL },
 		{ NULL, 0, .t = 0 },
 	});
 	if (r < 0)
@@ -1059,9 +1065,10 @@ static int method_revoke(sd_bus_message *m, void *userdata, sd_bus_error *error)
 	r = client_get(api, m, &c, error);
 	if (r < 0)
 		return r;
-	req = (struct revoke_request){ .queue_id = sel.queue_id, .by_user = sel.user != NULL, .device = sel.device };
+	req = (struct revoke_request){ .queue_id = sel.queue_id, .by_user = sel.user != NULL, .device = sel.device,
+				       .unit = sel.unit };
 	/* A name alone is looked up; with another selector the core refuses it anyway. */
-	if (sel.user && resolver_parse_user(sel.user, &req.uid) > 0 && !sel.queue_id && !sel.device)
+	if (sel.user && resolver_parse_user(sel.user, &req.uid) > 0 && !sel.queue_id && !sel.device && !sel.unit)
 		return bus_defer(c, m, &(struct resolver_request){ .name = sel.user, .asker = c->peer.uid },
 				 bus_revoke_answered, error);
 	r = broker_revoke_matching(api->broker, &c->peer, &req, &e);
@@ -1107,7 +1114,8 @@ static int get_quota(struct bus_client *c, sd_bus_message *m, const struct calle
 	struct quota q;
 	int r;
 
-	r = broker_get_quota(c->api->broker, &c->peer, user, &q, e);
+	/* Its unit's rules are left out: the reply's limits have no field to name them. */
+	r = broker_get_quota(c->api->broker, &c->peer, user, NULL, &q, e);
 	if (r < 0)
 		return r;
 	r = reply_quota(m, &q);
@@ -1125,7 +1133,7 @@ static void bus_quota_answered(const struct resolver_answer *a, void *userdata)
 	l->job = NULL;
 	r = resolver_answer_error(a, &e);
 	if (r == 0)
-		r = get_quota(l->client, l->m, &(struct caller){ a->uid, a->groups, a->n_groups }, &e);
+		r = get_quota(l->client, l->m, &(struct caller){ a->uid, a->groups, a->n_groups, NULL }, &e);
 	bus_lookup_end(l, r, &e);
 }
 

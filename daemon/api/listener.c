@@ -4,6 +4,8 @@
 
 #include "listener.h"
 #include "log.h"
+#include "peer.h"
+#include "util.h"
 
 int listener_numa_node(int64_t node, int *out, struct accel_error *e)
 {
@@ -31,10 +33,14 @@ int listener_acquire(struct broker *b, const struct peer *peer, void *holder,
 		     const struct acquire_request *req, broker_send_fn send, void *data,
 		     struct accel_error *e)
 {
+	_cleanup_(peer_identity_dropp) struct peer in_unit = { 0 };
 	struct queue *q;
 	int r;
 
-	r = broker_acquire(b, peer, holder, req, &q, e);
+	r = peer_with_identity(peer, &in_unit, e);
+	if (r < 0)
+		return r;
+	r = broker_acquire(b, &in_unit, holder, req, &q, e);
 	if (r < 0)
 		return r;
 	r = send(q, data);
@@ -60,7 +66,14 @@ int listener_attach(struct broker *b, const struct peer *peer, void *holder, uin
 int listener_claim(struct broker *b, const struct peer *peer, void *holder, const char *token,
 		   broker_send_fn send, void *data, struct accel_error *e)
 {
-	return send_failed(e, broker_claim(b, peer, holder, token, send, data, NULL, e));
+	_cleanup_(peer_identity_dropp) struct peer in_unit = { 0 };
+	int r;
+
+	/* The receiver's unit, slices and machine: what the claimed queue counts in. */
+	r = peer_with_identity(peer, &in_unit, e);
+	if (r < 0)
+		return r;
+	return send_failed(e, broker_claim(b, &in_unit, holder, token, send, data, NULL, e));
 }
 
 int listener_out_of_resources(struct accel_error *e, int r, const char *what)

@@ -43,7 +43,9 @@ int listener_acquire(struct broker *b, const struct peer *peer, void *holder,
 		     const struct acquire_request *req, broker_send_fn send, void *data,
 		     struct accel_error *e);
 /*
- * broker_attach() and broker_claim(), @send being the reply: one that
+ * broker_attach() and broker_claim(), @send being the reply (a claim with
+ * the caller's cgroup identity read now, as listener_acquire(): UnitUnknown
+ * if it cannot be read): one that
  * cannot be sent undoes the attach or the claim (the queue stays held, or
  * waits, as before; a claimed one is offered again with the same token),
  * and the failure is OutOfResources.

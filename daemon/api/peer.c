@@ -6,10 +6,15 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "cgroup.h"
 #include "groups.h"
 #include "log.h"
+#include "owner.h"
 #include "peer.h"
 #include "util.h"
+
+/* The host's, from peer_cgroup_init(); -1: no cgroup file system, so no units. */
+static int host_layout = -1;
 
 static void peer_add_group(struct peer *peer, gid_t gid, bool *cut, const char *who)
 {
@@ -60,6 +65,44 @@ static int read_peer_groups(int fd, gid_t *buf, socklen_t len, gid_t **big, cons
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, *big, &len) < 0)
 		return -errno;
 	return (int)(len / sizeof(gid_t));
+}
+
+void peer_cgroup_init(void)
+{
+	enum cgroup_layout layout;
+	int r = cgroup_layout_detect(&layout);
+
+	if (r < 0) {
+		log_warning_errno(r, "No cgroup file system on /sys/fs/cgroup: every client is in no unit");
+		return;
+	}
+	host_layout = (int)layout;
+}
+
+int peer_read_cgroup(int pidfd, pid_t pid, struct cgroup_identity **ret)
+{
+	*ret = NULL;
+	if (host_layout < 0)
+		return 0;
+	return cgroup_identity_of(pidfd, pid, (enum cgroup_layout)host_layout, ret);
+}
+
+int peer_with_identity(const struct peer *peer, struct peer *out, struct accel_error *e)
+{
+	struct cgroup_identity *id = NULL;
+	int r;
+
+	*out = *peer;
+	out->identity = NULL;
+	r = peer_read_cgroup(peer->process ? peer->process->pidfd : -1, peer->pid, &id);
+	if (r < 0) {
+		log_client(peer->uid, LOG_NOTICE, "Could not read the cgroup of pid %d: %s", (int)peer->pid,
+			   strerror(-r));
+		return accel_error_set(e, ERR_UNIT_UNKNOWN, "could not tell the caller's unit from its cgroup: %s",
+				       strerror(-r));
+	}
+	out->identity = id;
+	return 0;
 }
 
 int peer_from_socket(int fd, int admin_gid, struct peer *peer)

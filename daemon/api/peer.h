@@ -28,4 +28,28 @@ void peer_set_groups(struct peer *peer, const gid_t *gids, size_t n, int admin_g
  */
 int peer_from_socket(int fd, int admin_gid, struct peer *peer);
 
+/*
+ * Learn the host's cgroup layout (cgroup.h), once, at start (main.c): a
+ * fact of the host, fixed at boot, that every peer's cgroup is read by.
+ * Without a cgroup file system every peer is in no unit (logged).
+ */
+void peer_cgroup_init(void);
+
+/*
+ * @peer with its systemd unit, slices and machine (identity.h), read now
+ * from its cgroup through its pidfd, in *@out: what acquires and claims
+ * record and unit rules match.  *@out's identity is a reference the caller
+ * drops (peer_identity_dropp()).  One that cannot be read (the process
+ * exited, no pidfd, a path longer than the kernel prints, a cgroup
+ * outside our namespace) is UnitUnknown, never "in no unit": the peer
+ * could otherwise escape its unit's limits.
+ */
+int peer_with_identity(const struct peer *peer, struct peer *out, struct accel_error *e);
+/* The identity of the process @pidfd (@pid) in *@ret, NULL without a cgroup file system; or an error. */
+int peer_read_cgroup(int pidfd, pid_t pid, struct cgroup_identity **ret);
+static inline void peer_identity_dropp(struct peer *p)
+{
+	cgroup_identity_unref(p->identity);
+}
+
 #endif

@@ -12,6 +12,7 @@
 #include "listener.h"
 #include "listing.h"
 #include "log.h"
+#include "peer.h"
 #include "resolver.h"
 #include "server.h"
 #include "util.h"
@@ -353,6 +354,7 @@ static int handle_revoke(struct connection *c, const struct varlink_call *call,
 		{ "queue_id", VARLINK_INT, true, &id },
 		{ "user", VARLINK_STRING, true, &user },
 		{ "device", VARLINK_STRING, true, &req.device },
+		{ "unit", VARLINK_STRING, true, &req.unit },
 		{ 0 },
 	};
 	int r;
@@ -365,20 +367,25 @@ static int handle_revoke(struct connection *c, const struct varlink_call *call,
 	req.queue_id = (uint64_t)id;
 	req.by_user = user != NULL;
 	/* A name alone is looked up; with another selector the core refuses it anyway. */
-	if (user && resolver_parse_user(user, &req.uid) > 0 && !req.queue_id && !req.device)
+	if (user && resolver_parse_user(user, &req.uid) > 0 && !req.queue_id && !req.device && !req.unit)
 		return defer(c, call, &(struct resolver_request){ .name = user, .asker = c->peer.uid },
 			     revoke_user_answered, e);
 	return revoke_selected(c, call, &req, e);
 }
 
 static int get_quota(struct connection *c, const struct varlink_call *call, const struct caller *user,
-		     struct accel_error *e)
+		     const char *unit, struct accel_error *e)
 {
+	_cleanup_(peer_identity_dropp) struct peer in_unit = c->peer;
 	struct json_object *o;
 	struct quota q;
 	int r;
 
-	r = broker_get_quota(broker_of(c), &c->peer, user, &q, e);
+	/* The caller's own quota counts its unit's rules; another user's has no unit. */
+	r = user ? 0 : peer_with_identity(&c->peer, &in_unit, e);
+	if (r < 0)
+		return r;
+	r = broker_get_quota(broker_of(c), &in_unit, user, unit, &q, e);
 	if (r < 0)
 		return r;
 	o = varlink_json_quota(&q);
@@ -397,7 +404,7 @@ static void quota_user_answered(const struct resolver_answer *a, void *userdata)
 	c->lookup = NULL;
 	r = resolver_answer_error(a, &e);
 	if (r == 0)
-		r = get_quota(c, &call, &(struct caller){ a->uid, a->groups, a->n_groups }, &e);
+		r = get_quota(c, &call, &(struct caller){ a->uid, a->groups, a->n_groups, NULL }, NULL, &e);
 	answer_call(c, &call, r, &e);
 	connection_resume(c);
 }
@@ -405,9 +412,10 @@ static void quota_user_answered(const struct resolver_answer *a, void *userdata)
 static int handle_get_quota(struct connection *c, const struct varlink_call *call,
 			    struct accel_error *e)
 {
-	const char *user = NULL;
+	const char *user = NULL, *unit = NULL;
 	const struct varlink_param params[] = {
 		{ "user", VARLINK_STRING, true, &user },
+		{ "unit", VARLINK_STRING, true, &unit },
 		{ 0 },
 	};
 	struct resolver_request req = { .groups = true, .asker = c->peer.uid };
@@ -416,12 +424,14 @@ static int handle_get_quota(struct connection *c, const struct varlink_call *cal
 	r = varlink_params_dispatch(call->parameters, params, e);
 	if (r < 0)
 		return r;
+	if (user && unit)
+		return accel_error_set(e, ERR_INVALID_PARAMETER, "name a user or a unit, not both");
 	if (!user)
-		return get_quota(c, call, NULL, e);
+		return get_quota(c, call, NULL, unit, e);
 	if (resolver_parse_user(user, &req.uid) > 0)
 		req.name = user;
 	else if (req.uid == c->peer.uid)
-		return get_quota(c, call, NULL, e);
+		return get_quota(c, call, NULL, NULL, e);
 	/* Another user's groups, or who the name is: the user database's (authorized once known). */
 	return defer(c, call, &req, quota_user_answered, e);
 }

@@ -22,7 +22,7 @@ static int pick_device(struct broker *b, const struct peer *peer, const struct a
 	unsigned best_free = 0, n;
 	bool algorithm_seen = false, denied_seen = false;
 	const struct device *refused = NULL;
-	struct caller caller = { peer->uid, peer->groups, peer->n_groups };
+	struct caller caller = peer_caller(peer);
 	struct accel_error denied = { 0 }, unreadable = { 0 };
 
 	if (req->device) {

@@ -15,14 +15,14 @@ static int adopt_open(struct broker *b, struct queue *q, struct device *dev, str
 	int r;
 
 	if (queue_index_reserve(&b->index) < 0 || queue_groups_copy(owner, &groups, &n_groups) < 0 ||
-	    tally_add(&b->tally, q->uid, q->algorithm, groups, n_groups) < 0)
+	    tally_add(&b->tally, q->uid, q->algorithm, groups, n_groups, q->identity) < 0)
 		return accel_error_set(e, ERR_OUT_OF_RESOURCES, "out of memory");
 	list_init(&q->link);
 	q->fd = -1;
 	q->device = dev;
 	r = dev->ops->queue_adopt(dev, q, *fd, e);
 	if (r < 0) {
-		tally_remove(&b->tally, q->uid, q->algorithm, groups, n_groups);
+		tally_remove(&b->tally, q->uid, q->algorithm, groups, n_groups, q->identity);
 		return r;
 	}
 	*fd = -1;	/* the queue's now */
@@ -44,7 +44,7 @@ int broker_adopt(struct broker *b, struct queue *q, const char *device, int fd_i
 		 const gid_t *groups, unsigned n_groups, struct accel_error *e)
 {
 	_cleanup_close_ int fd = fd_in, pidfd = pidfd_in;
-	struct peer owner = { .uid = q->uid, .gid = q->gid, .pid = q->pid };
+	struct peer owner = { .uid = q->uid, .gid = q->gid, .pid = q->pid, .identity = q->identity };
 	struct device *dev = broker_find_device(b, device);
 	int r;
 

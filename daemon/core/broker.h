@@ -36,7 +36,20 @@ struct peer {
 	struct owner *process;	/* the calling process; may be NULL */
 	gid_t groups[POLICY_MAX_GROUPS];	/* primary and supplementary, at connect time */
 	unsigned n_groups;
+	/*
+	 * Its systemd unit, slices and machine (identity.h), read from its
+	 * cgroup by the listener when it acquires or claims (api/peer.c);
+	 * NULL: not read, or in no unit, slice or machine.  Borrowed: a
+	 * queue takes its own reference.
+	 */
+	struct cgroup_identity *identity;
 };
+
+/* The policy's view of @peer. */
+static inline struct caller peer_caller(const struct peer *peer)
+{
+	return (struct caller){ peer->uid, peer->groups, peer->n_groups, peer->identity };
+}
 
 /* Why a queue was taken back: the wire's "reason". */
 #define REVOKE_OWNER_EXITED	"owner-exited"
@@ -179,6 +192,7 @@ struct revoke_request {
 	bool by_user;		/* only the queues of @uid (a name resolved by the listener) */
 	uid_t uid;
 	const char *device;	/* NULL: any */
+	const char *unit;	/* NULL: any; the systemd unit the queue was acquired in */
 };
 /*
  * Revoke what @req selects (exactly one selector).  Non-admins reach only
@@ -200,6 +214,8 @@ struct quota_line {
 	unsigned used;
 	char where[160];	/* the rule: "file:line" or "built-in ..." */
 	long gid;		/* the group of a group rule, else -1 */
+	enum rule_kind kind;	/* RULE_UNIT, RULE_SLICE, RULE_MACHINE: the pool of @scope */
+	char scope[POLICY_PATTERN_MAX + 1];	/* "": not a unit's, slice's or machine's */
 };
 
 /* A devices= or allow= key that applies: it refuses acquires outright. */
@@ -208,6 +224,8 @@ struct quota_restriction {
 	char value[POLICY_MAX_DEVICES * 34];	/* the patterns, or "yes"/"no" */
 	char where[160];	/* "file:line" */
 	long gid;		/* the group of a group rule, else -1 */
+	enum rule_kind kind;	/* as in quota_line */
+	char scope[POLICY_PATTERN_MAX + 1];
 };
 
 struct quota {
@@ -225,8 +243,12 @@ struct quota {
  * groups as the user database says, resolved by the listener) and their
  * use now.  Only administrators may ask about another user.  The caller's
  * own uid counts with the groups the kernel gave it, whatever @user's say.
+ * With @unit (then @user is NULL): the limits the caller would have in
+ * that systemd unit, its slices and machine as the newest of its queues
+ * recorded them (none if it holds none); only administrators may ask
+ * about a unit not their own (peer->identity).
  */
-int broker_get_quota(struct broker *b, const struct peer *peer, const struct caller *user,
+int broker_get_quota(struct broker *b, const struct peer *peer, const struct caller *user, const char *unit,
 		     struct quota *out, struct accel_error *e);
 
 /*

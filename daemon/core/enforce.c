@@ -13,17 +13,41 @@ static bool queue_in_group(const struct queue *q, gid_t gid)
 	return groups_contain(q->groups, q->n_groups, gid);
 }
 
+static bool same_name(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+/* Take @q out of the count @s of a scope @q is in. */
+static void scope_without(struct scope_usage *s, const char *algorithm, const struct queue *q)
+{
+	s->queues--;
+	/* A raw queue counts as one of every algorithm (tally_user_limit()). */
+	s->queues_of_algorithm -= strcmp(q->algorithm, algorithm) == 0 || !q->algorithm[0];
+}
+
 /* Take @q, counted in @u for @caller, out of it again. */
 static void usage_without(struct usage *u, const struct caller *caller, const char *algorithm,
 			  const struct queue *q)
 {
+	const struct cgroup_identity *id = caller->identity, *qid = q->identity;
+
 	if (q->uid == caller->uid) {
 		u->queues--;
-		/* A raw queue counts as one of every algorithm (tally_user_limit()). */
 		u->queues_of_algorithm -= strcmp(q->algorithm, algorithm) == 0 || !q->algorithm[0];
 	}
 	for (unsigned i = 0; i < caller->n_groups; i++)
 		u->pool[i] -= queue_in_group(q, caller->groups[i]);
+	if (!id || !qid)
+		return;
+	if (same_name(id->unit, qid->unit))
+		scope_without(&u->unit, algorithm, q);
+	if (same_name(id->machine, qid->machine))
+		scope_without(&u->machine, algorithm, q);
+	for (unsigned i = 0; i < id->n_slices; i++)
+		for (unsigned k = 0; k < qid->n_slices; k++)
+			if (same_name(id->slices[i], qid->slices[k]))
+				scope_without(&u->slices[i], algorithm, q);
 }
 
 static int enforce_algorithm(struct broker *b, const struct tally *t, const struct caller *caller,
@@ -41,7 +65,7 @@ int enforce_acquire(struct broker *b, const struct tally *t, const struct peer *
 		    const struct device *dev, const char *algorithm, const struct queue *skip,
 		    struct accel_error *e)
 {
-	struct caller caller = { peer->uid, peer->groups, peer->n_groups };
+	struct caller caller = peer_caller(peer);
 	int r;
 
 	if (!b->policy)
@@ -58,7 +82,7 @@ int enforce_acquire(struct broker *b, const struct tally *t, const struct peer *
 
 void enforce_terms(struct broker *b, const struct peer *peer, struct terms *out)
 {
-	struct caller caller = { peer->uid, peer->groups, peer->n_groups };
+	struct caller caller = peer_caller(peer);
 
 	*out = (struct terms){ LIFETIME_CONNECTION, FORK_DENY, TRANSFER_SAME_USER };
 	if (b->policy)
@@ -84,11 +108,11 @@ int broker_set_policy(struct broker *b, struct policy *policy, bool revoke)
 	 */
 	tally_init(&kept);
 	list_for_each_safe(q, tmp, &b->queues, link) {
-		struct peer p = { .uid = q->uid, .gid = q->gid, .n_groups = 0 };
+		struct peer p = { .uid = q->uid, .gid = q->gid, .n_groups = 0, .identity = q->identity };
 		struct caller caller;
 		for (unsigned i = 0; i < q->n_groups && i < POLICY_MAX_GROUPS; i++)
 			p.groups[p.n_groups++] = q->groups[i];
-		caller = (struct caller){ p.uid, p.groups, p.n_groups };
+		caller = peer_caller(&p);
 		if (policy_check_device(policy, &caller, q->device->name, NULL) < 0 ||
 		    enforce_acquire(b, &kept, &p, q->device, q->algorithm, NULL, NULL) < 0) {
 			broker_revoke(b, q, REVOKE_POLICY);

@@ -11,6 +11,7 @@
 
 #include "groups.h"
 #include "policy.h"
+#include "scope_rule.h"
 #include "util.h"
 
 /* Put the message in the caller's buffer and fail. */
@@ -25,6 +26,7 @@ static void rule_finish(struct rule *r)
 {
 	for (unsigned i = 0; i < r->n_devices; i++)
 		free(r->devices[i]);
+	free(r->pattern);
 }
 
 void policy_finish(struct policy *p)
@@ -34,6 +36,23 @@ void policy_finish(struct policy *p)
 	free(p->rules);
 	p->rules = NULL;
 	p->n_rules = 0;
+}
+
+/* [unit:PATTERN], [slice:PATTERN], [machine:PATTERN]: the kind, and the pattern in *@pattern. */
+static bool scope_section(const char *section, enum rule_kind *kind, const char **pattern)
+{
+	static const struct {
+		const char *prefix;
+		enum rule_kind kind;
+	} kinds[] = { { "unit:", RULE_UNIT }, { "slice:", RULE_SLICE }, { "machine:", RULE_MACHINE } };
+
+	for (size_t i = 0; i < ELEMENTSOF(kinds); i++)
+		if (strncmp(section, kinds[i].prefix, strlen(kinds[i].prefix)) == 0) {
+			*kind = kinds[i].kind;
+			*pattern = section + strlen(kinds[i].prefix);
+			return true;
+		}
+	return false;
 }
 
 static int resolve(const char *section, enum rule_kind *kind, unsigned *id)
@@ -62,24 +81,65 @@ static int resolve(const char *section, enum rule_kind *kind, unsigned *id)
 	return 0;
 }
 
-/* The rule of a section; sections of the same name (in drop-ins) merge. */
-static struct rule *rule_for(struct policy *p, enum rule_kind kind, unsigned id)
+static bool rule_is(const struct rule *r, enum rule_kind kind, unsigned id, const char *pattern)
+{
+	return r->kind == kind && (pattern ? strcmp(r->pattern, pattern) == 0 : r->id == id);
+}
+
+/*
+ * The rule of a section (@pattern: of a unit, slice or machine section, else
+ * NULL); sections of the same name (twice in a file, or in drop-ins) merge.
+ */
+static struct rule *rule_for(struct policy *p, enum rule_kind kind, unsigned id, const char *pattern)
 {
 	struct rule *rules;
+	char *copy = NULL;
 
 	for (unsigned i = 0; i < p->n_rules; i++)
-		if (p->rules[i].kind == kind && p->rules[i].id == id)
+		if (rule_is(&p->rules[i], kind, id, pattern))
 			return &p->rules[i];
-	rules = realloc(p->rules, (p->n_rules + 1) * sizeof(*rules));
-	if (!rules)
+	if (pattern && !(copy = strdup(pattern)))
 		return NULL;
+	rules = realloc(p->rules, (p->n_rules + 1) * sizeof(*rules));
+	if (!rules) {
+		free(copy);
+		return NULL;
+	}
 	p->rules = rules;
 	rules[p->n_rules] = (struct rule){
-		.kind = kind, .id = id, .allow = POLICY_UNSET, .max_queues = POLICY_UNSET,
+		.kind = kind, .id = id, .pattern = copy, .allow = POLICY_UNSET, .max_queues = POLICY_UNSET,
 		.pool_max_queues = POLICY_UNSET, .lifetime = POLICY_UNSET, .fork = POLICY_UNSET,
 		.transfer = POLICY_UNSET,
 	};
 	return &rules[p->n_rules++];
+}
+
+/* The rule @section names, made if new; NULL with the reason in @err (-ENOMEM: none). */
+static struct rule *section_rule(struct policy *p, const char *section, const char *where, int *r,
+				 char *err, size_t err_size)
+{
+	enum rule_kind kind;
+	const char *pattern = NULL, *why;
+	unsigned id = 0;
+	struct rule *rule;
+
+	if (scope_section(section, &kind, &pattern)) {
+		if (scope_pattern_check(kind, pattern, &why) < 0) {
+			*r = FAIL("%s: [%.*s]: %s", where, POLICY_PATTERN_MAX + 8, section, why);
+			return NULL;
+		}
+	} else {
+		*r = resolve(section, &kind, &id);
+		if (*r == 0)
+			return NULL;
+		if (*r < 0) {
+			*r = FAIL("%s: [%s]: no such %s", where, section, kind == RULE_USER ? "user" : "group");
+			return NULL;
+		}
+	}
+	rule = rule_for(p, kind, id, pattern);
+	*r = rule ? 1 : -ENOMEM;
+	return rule;
 }
 
 static int parse_devices(struct rule *r, const char *value, const char *where, char *err, size_t err_size)
@@ -172,19 +232,13 @@ static int parse_choice(const char *const *names, const char *key, const char *v
 int policy_parse(struct policy *p, const char *section, const char *key, const char *value,
 		 const char *where, char *err, size_t err_size)
 {
+	int v;
+	struct rule *r = section_rule(p, section, where, &v, err, err_size);
 	enum rule_kind kind;
-	unsigned id;
-	struct rule *r;
-	int v = resolve(section, &kind, &id);
 
-	if (v == 0)
-		return 0;
-	if (v < 0)
-		return FAIL("%s: [%s]: no such %s", where, section,
-				 kind == RULE_USER ? "user" : "group");
-	r = rule_for(p, kind, id);
 	if (!r)
-		return -ENOMEM;
+		return v;
+	kind = r->kind;
 	if (strcmp(key, "max_queues") == 0) {
 		if (parse_int_range(value, 0, 65536, &r->max_queues) < 0)
 			return FAIL("%s: max_queues: \"%s\" is not a number from 0 to 65536", where, value);
@@ -239,24 +293,12 @@ static bool in_groups(const struct caller *c, gid_t gid)
 	return groups_contain(c->groups, c->n_groups, gid);
 }
 
-/*
- * The rules that apply to @c, in order: its user rule and [defaults] (the
- * user's own limits, key by key), then its groups'.  Returns how many.
- */
-static unsigned applicable(const struct policy *p, const struct caller *c,
-			   const struct rule **out, unsigned max)
+/* Whether @r is a group, unit, slice or machine rule that applies to @c (on top of its own). */
+static bool shared_applies(const struct rule *r, const struct caller *c)
 {
-	unsigned n = 0;
-	const struct rule *user = find_rule(p, RULE_USER, c->uid), *defaults = find_rule(p, RULE_DEFAULTS, 0);
-
-	if (user && n < max)
-		out[n++] = user;
-	if (defaults && n < max)
-		out[n++] = defaults;
-	for (unsigned i = 0; i < p->n_rules && n < max; i++)
-		if (p->rules[i].kind == RULE_GROUP && in_groups(c, (gid_t)p->rules[i].id))
-			out[n++] = &p->rules[i];
-	return n;
+	if (r->kind == RULE_GROUP)
+		return in_groups(c, (gid_t)r->id);
+	return scope_rule_kind(r->kind) && scope_rule_applies(r, c->identity);
 }
 
 static bool device_matches(const struct rule *r, const char *device)
@@ -275,18 +317,17 @@ static bool device_matches(const struct rule *r, const char *device)
 int policy_check_device(const struct policy *p, const struct caller *c, const char *device,
 			struct accel_error *e)
 {
-	const struct rule *rules[POLICY_MAX_GROUPS + 2];
 	const struct rule *user = find_rule(p, RULE_USER, c->uid), *defaults = find_rule(p, RULE_DEFAULTS, 0);
-	unsigned n = applicable(p, c, rules, POLICY_MAX_GROUPS + 2);
+	/* A user rule that names devices replaces the defaults' list. */
+	const struct rule *own = user && user->n_devices > 0 ? user : defaults;
 
-	for (unsigned i = 0; i < n; i++) {
-		/* A user rule that names devices replaces the defaults' list. */
-		if (rules[i] == defaults && user && user->n_devices > 0)
-			continue;
-		if (!device_matches(rules[i], device))
+	if (own && !device_matches(own, device))
+		return accel_error_set(e, ERR_PERMISSION_DENIED, "device %s is not allowed (%s)",
+				       device, own->where_devices);
+	for (unsigned i = 0; i < p->n_rules; i++)
+		if (shared_applies(&p->rules[i], c) && !device_matches(&p->rules[i], device))
 			return accel_error_set(e, ERR_PERMISSION_DENIED, "device %s is not allowed (%s)",
-					       device, rules[i]->where_devices);
-	}
+					       device, p->rules[i].where_devices);
 	return 0;
 }
 
@@ -344,6 +385,12 @@ int policy_check_acquire(const struct policy *p, const struct caller *c, const c
 		int alg, k = g->kind == RULE_GROUP ? group_index(c, (gid_t)g->id) : -1;
 		const char *where;
 
+		if (scope_rule_kind(g->kind)) {
+			r = scope_rule_check(g, c, algorithm, u, e);
+			if (r < 0)
+				return r;
+			continue;
+		}
 		if (k < 0)
 			continue;
 		if (g->allow == 0)
@@ -373,8 +420,7 @@ static int term(const struct policy *p, const struct caller *c, size_t field, in
 
 	for (unsigned i = 0; i < p->n_rules; i++) {
 		const struct rule *g = &p->rules[i];
-		if (g->kind == RULE_GROUP && in_groups(c, (gid_t)g->id) && FIELD(g) != POLICY_UNSET &&
-		    FIELD(g) < v)
+		if (shared_applies(g, c) && FIELD(g) != POLICY_UNSET && FIELD(g) < v)
 			v = FIELD(g);
 	}
 #undef FIELD
@@ -388,12 +434,28 @@ void policy_terms(const struct policy *p, const struct caller *c, struct terms *
 	out->transfer = term(p, c, offsetof(struct rule, transfer), TRANSFER_SAME_USER);
 }
 
+/* The first of @c's scopes @r matches (for naming it), or NULL for a rule that is not a scope's. */
+static const char *first_scope(const struct rule *r, const struct caller *c)
+{
+	for (unsigned i = 0; scope_rule_kind(r->kind) && i < scope_count(r->kind, c->identity); i++)
+		if (scope_rule_matches(r, c->identity, i))
+			return scope_name(r->kind, c->identity, i);
+	return NULL;
+}
+
+/* What names @r's limits in a limit_info: the group, or the unit, slice or machine @scope. */
+static struct limit_info shared_info(const struct rule *r, const char *scope)
+{
+	return (struct limit_info){ .limit = -1, .group = r->kind == RULE_GROUP, .gid = (gid_t)r->id,
+				    .kind = r->kind, .scope = scope };
+}
+
 /* A rule's devices= and allow=, as restrictions (devices: @r's list, if it is the one in force). */
-static void describe_restrictions(const struct rule *r, bool devices, bool allow,
+static void describe_restrictions(const struct rule *r, const char *scope, bool devices, bool allow,
 				  void (*fn)(const struct limit_info *l, void *data), void *data)
 {
 	char list[POLICY_MAX_DEVICES * 34] = "";
-	struct limit_info l = { .limit = -1, .group = r->kind == RULE_GROUP, .gid = (gid_t)r->id };
+	struct limit_info l = shared_info(r, scope);
 
 	if (devices && r->n_devices > 0) {
 		for (unsigned i = 0; i < r->n_devices; i++) {
@@ -413,13 +475,11 @@ static void describe_restrictions(const struct rule *r, bool devices, bool allow
 	}
 }
 
-bool policy_describe(const struct policy *p, const struct caller *c,
-		     void (*fn)(const struct limit_info *l, void *data), void *data)
+/* The user's own limits: max_queues, then its rule's max_queues.ALG, else the defaults'. */
+static void describe_own(const struct policy *p, const struct rule *user, const struct rule *defaults,
+			 void (*fn)(const struct limit_info *l, void *data), void *data)
 {
-	const struct rule *user = find_rule(p, RULE_USER, c->uid), *defaults = find_rule(p, RULE_DEFAULTS, 0);
-	const struct rule *own = user && user->max_queues != POLICY_UNSET ? user :
-				 defaults && defaults->max_queues != POLICY_UNSET ? defaults : NULL;
-	int allow = OWN(user, defaults, allow);
+	const struct rule *own = OWN_RULE(user, defaults, max_queues);
 	struct limit_info l = {
 		.key = "max_queues",
 		.limit = own ? own->max_queues : p->default_max_queues,
@@ -427,7 +487,6 @@ bool policy_describe(const struct policy *p, const struct caller *c,
 	};
 
 	fn(&l, data);
-	/* The user's own per-algorithm limits: its rule's, else the defaults'. */
 	for (int pass = 0; pass < 2; pass++) {
 		const struct rule *r = pass == 0 ? user : defaults;
 		for (unsigned i = 0; r && i < r->n_per_algorithm; i++) {
@@ -438,37 +497,72 @@ bool policy_describe(const struct policy *p, const struct caller *c,
 			fn(&l, data);
 		}
 	}
+}
+
+/* A group's limits, or a unit's, slice's or machine's for its @scope. */
+static void describe_shared(const struct rule *g, const char *scope,
+			    void (*fn)(const struct limit_info *l, void *data), void *data)
+{
+	struct limit_info l = shared_info(g, scope);
+
+	if (g->max_queues != POLICY_UNSET) {
+		l.key = "max_queues";
+		l.limit = g->max_queues;
+		l.where = g->where_max_queues;
+		fn(&l, data);
+	}
+	for (unsigned k = 0; k < g->n_per_algorithm; k++) {
+		l.key = "max_queues.";
+		l.algorithm = g->per_algorithm[k].algorithm;
+		l.limit = g->per_algorithm[k].max;
+		l.where = g->per_algorithm[k].where;
+		fn(&l, data);
+	}
+	l.algorithm = NULL;
+	if (g->pool_max_queues != POLICY_UNSET) {
+		l.key = "pool_max_queues";
+		l.limit = g->pool_max_queues;
+		l.where = g->where_pool;
+		fn(&l, data);
+	}
+}
+
+/* Each of @c's scopes @g matches gets its own pool, so its own lines. */
+static void describe_scopes(const struct rule *g, const struct caller *c,
+			    void (*fn)(const struct limit_info *l, void *data), void *data)
+{
+	if (!scope_rule_kind(g->kind)) {
+		describe_shared(g, NULL, fn, data);
+		return;
+	}
+	for (unsigned i = 0; i < scope_count(g->kind, c->identity); i++)
+		if (scope_rule_matches(g, c->identity, i))
+			describe_shared(g, scope_name(g->kind, c->identity, i), fn, data);
+}
+
+bool policy_describe(const struct policy *p, const struct caller *c,
+		     void (*fn)(const struct limit_info *l, void *data), void *data)
+{
+	const struct rule *user = find_rule(p, RULE_USER, c->uid), *defaults = find_rule(p, RULE_DEFAULTS, 0);
+	int allow = OWN(user, defaults, allow);
+
+	describe_own(p, user, defaults, fn, data);
 	for (unsigned i = 0; i < p->n_rules; i++) {
 		const struct rule *g = &p->rules[i];
-		if (g->kind != RULE_GROUP || !in_groups(c, (gid_t)g->id))
+		if (!shared_applies(g, c))
 			continue;
 		if (g->allow == 0)
 			allow = 0;
-		if (g->max_queues != POLICY_UNSET) {
-			l = (struct limit_info){ .key = "max_queues", .limit = g->max_queues,
-						 .where = g->where_max_queues, .group = true, .gid = (gid_t)g->id };
-			fn(&l, data);
-		}
-		for (unsigned k = 0; k < g->n_per_algorithm; k++) {
-			l = (struct limit_info){ .key = "max_queues.", .algorithm = g->per_algorithm[k].algorithm,
-						 .limit = g->per_algorithm[k].max, .where = g->per_algorithm[k].where,
-						 .group = true, .gid = (gid_t)g->id };
-			fn(&l, data);
-		}
-		if (g->pool_max_queues != POLICY_UNSET) {
-			l = (struct limit_info){ .key = "pool_max_queues", .limit = g->pool_max_queues,
-						 .where = g->where_pool, .group = true, .gid = (gid_t)g->id };
-			fn(&l, data);
-		}
+		describe_scopes(g, c, fn, data);
 	}
 	/* Then what refuses acquires outright, as policy_check_device() and check_own() apply it. */
 	if (user)
-		describe_restrictions(user, true, true, fn, data);
+		describe_restrictions(user, NULL, true, true, fn, data);
 	if (defaults)
-		describe_restrictions(defaults, !(user && user->n_devices > 0),
+		describe_restrictions(defaults, NULL, !(user && user->n_devices > 0),
 				      !(user && user->allow != POLICY_UNSET), fn, data);
 	for (unsigned i = 0; i < p->n_rules; i++)
-		if (p->rules[i].kind == RULE_GROUP && in_groups(c, (gid_t)p->rules[i].id))
-			describe_restrictions(&p->rules[i], true, true, fn, data);
+		if (shared_applies(&p->rules[i], c))
+			describe_restrictions(&p->rules[i], first_scope(&p->rules[i], c), true, true, fn, data);
 	return allow != 0;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Who may hold how many queues: the [defaults], [user:NAME] and
- * [group:NAME] sections of the configuration.
+ * Who may hold how many queues: the [defaults], [user:NAME],
+ * [group:NAME], [unit:NAME], [slice:NAME] and [machine:NAME] sections of
+ * the configuration.
  *
  * How the rules combine.  A user's own rule is its [user:NAME] section,
  * key by key falling back to [defaults], then to the broker's built-in
@@ -17,10 +18,30 @@
  *                       members together, counted by the groups each queue
  *                       was acquired with.
  *
+ * Units, slices and machines.  [unit:PATTERN], [slice:PATTERN] and
+ * [machine:PATTERN] take the keys of [user:] (PATTERN: a name or an
+ * fnmatch glob); each applies to a caller whose systemd unit, one of
+ * whose slices, or whose machine (identity.h, read from its cgroup when it
+ * acquires) it matches, on top of the rules above, and each of its limits
+ * is a pool shared like a group's:
+ *   max_queues(.ALG)    in [unit:] caps the queues of that unit, whoever
+ *                       holds them; in [slice:] the queues of every unit
+ *                       below that slice together; in [machine:] the
+ *                       queues of that container or VM.  A glob's limit is
+ *                       per matching unit, slice or machine, not shared
+ *                       among them.
+ *   allow, devices      as for groups: each rule that applies must allow.
+ * Every rule that matches applies (several globs may match one unit, each
+ * slice of the chain is matched on its own): the stricter limit wins.  A
+ * caller in no unit (init.scope, the root cgroup, a host without systemd)
+ * matches no [unit:] rule; its slices and machine still count.  A caller
+ * whose cgroup cannot be read is refused (api/peer.c), never treated as
+ * in no unit.
+ *
  * The terms a queue is handed out on (lifetime, fork, transfer) are the
  * user's own value (its rule, else [defaults], else the built-in, the
- * first of each list below), made stricter by any group rule that sets a
- * stricter one: each list runs from the strictest to the most lenient.
+ * first of each list below), made stricter by any group, unit, slice or
+ * machine rule that sets a stricter one: each list runs from the strictest to the most lenient.
  *   lifetime = connection | process
  *   fork     = deny | allow
  *   transfer = no | same-user | any      (built-in: same-user)
@@ -33,6 +54,7 @@
 #include <sys/types.h>
 
 #include "errors.h"
+#include "identity.h"
 
 #define POLICY_UNSET		(-1)
 #define POLICY_MAX_ALGORITHMS	16
@@ -43,7 +65,13 @@ enum rule_kind {
 	RULE_DEFAULTS,
 	RULE_USER,
 	RULE_GROUP,
+	RULE_UNIT,		/* the kinds named by a pattern, matched against the identity */
+	RULE_SLICE,
+	RULE_MACHINE,
 };
+
+/* The longest unit or slice name systemd makes (UNIT_NAME_MAX - 1); machines are shorter. */
+#define POLICY_PATTERN_MAX 255
 
 /* The terms, each ordered from the strictest (0) up. */
 enum policy_lifetime {
@@ -77,6 +105,7 @@ const char *policy_transfer_to_string(enum policy_transfer v);
 struct rule {
 	enum rule_kind kind;
 	unsigned id;		/* uid or gid */
+	char *pattern;		/* RULE_UNIT, RULE_SLICE, RULE_MACHINE: the name or glob */
 	/* "file:line" of the line that set each key: accelctl quota and refusals name it */
 	char where_allow[POLICY_WHERE_SIZE], where_max_queues[POLICY_WHERE_SIZE];
 	char where_pool[POLICY_WHERE_SIZE], where_devices[POLICY_WHERE_SIZE];
@@ -107,13 +136,19 @@ struct usage {
 	unsigned queues;		/* the caller's own */
 	unsigned queues_of_algorithm;	/* the caller's own of the asked algorithm */
 	unsigned pool[POLICY_MAX_GROUPS];	/* the queues in the pool of caller.groups[i] */
+	/* The pools of the caller's unit, machine and each of its slices (caller.identity). */
+	struct scope_usage {
+		unsigned queues;
+		unsigned queues_of_algorithm;
+	} unit, machine, slices[CGROUP_MAX_SLICES];
 };
 
-/* Who asks: the kernel's uid and groups. */
+/* Who asks: the kernel's uid and groups, and its cgroup's unit, slices and machine. */
 struct caller {
 	uid_t uid;
 	const gid_t *groups;
 	unsigned n_groups;
+	const struct cgroup_identity *identity;	/* NULL: not known, matches no unit, slice or machine rule */
 };
 
 void policy_init(struct policy *p, int default_max_queues);
@@ -121,7 +156,7 @@ void policy_finish(struct policy *p);
 
 /*
  * Take one key of a policy section (@section: "defaults", "user:NAME",
- * "group:NAME").  Returns 1 if the section is a policy section and the key
+ * "group:NAME", "unit:PATTERN", "slice:PATTERN", "machine:PATTERN").  Returns 1 if the section is a policy section and the key
  * was taken, 0 if the section is not a policy section, or -EINVAL with the
  * reason, starting with @where ("file:line"), in @err.
  */
@@ -142,15 +177,17 @@ struct limit_info {
 	const char *where;	/* "file:line", or "built-in" */
 	bool group;		/* a group rule: gid says which */
 	gid_t gid;
+	enum rule_kind kind;	/* RULE_UNIT, RULE_SLICE, RULE_MACHINE: scope names which */
+	const char *scope;	/* the unit, slice or machine whose pool the limit counts */
 };
+
+/* The terms @caller's queues are handed out on (see the rules above). */
+void policy_terms(const struct policy *p, const struct caller *caller, struct terms *out);
 
 /*
  * Call @fn for every limit that applies to @caller (see the combination
  * rules above); returns whether the caller is allowed at all.
  */
-/* The terms @caller's queues are handed out on (see the rules above). */
-void policy_terms(const struct policy *p, const struct caller *caller, struct terms *out);
-
 bool policy_describe(const struct policy *p, const struct caller *caller,
 		     void (*fn)(const struct limit_info *l, void *data), void *data);
 

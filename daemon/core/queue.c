@@ -58,6 +58,9 @@ void queue_set_owner(struct queue *q, const struct peer *peer, gid_t *groups, un
 	free(q->groups);
 	q->groups = groups;
 	q->n_groups = n_groups;
+	cgroup_identity_ref(peer->identity);
+	cgroup_identity_unref(q->identity);
+	q->identity = peer->identity;
 }
 
 struct queue *queue_new(void)
@@ -77,17 +80,18 @@ void queue_discardp(struct queue **q)
 		return;
 	owner_unref((*q)->process);
 	free((*q)->groups);
+	cgroup_identity_unref((*q)->identity);
 	free(*q);
 }
 
 int queue_count(struct tally *t, const struct queue *q)
 {
-	return tally_add(t, q->uid, q->algorithm, q->groups, q->n_groups);
+	return tally_add(t, q->uid, q->algorithm, q->groups, q->n_groups, q->identity);
 }
 
 void queue_uncount(struct tally *t, const struct queue *q)
 {
-	tally_remove(t, q->uid, q->algorithm, q->groups, q->n_groups);
+	tally_remove(t, q->uid, q->algorithm, q->groups, q->n_groups, q->identity);
 }
 
 void queue_enter(struct broker *b, struct queue *q, enum queue_state state, enum queue_origin origin)
@@ -131,6 +135,7 @@ static void queue_free(struct broker *b, struct queue *q)
 	list_remove(&q->link);
 	owner_unref(q->process);
 	free(q->groups);
+	cgroup_identity_unref(q->identity);
 	free(q);
 }
 

@@ -66,6 +66,8 @@ struct queue {
 	struct owner *process;	/* the process it belongs to; NULL if not followed */
 	gid_t *groups;		/* its owner's groups when acquired, each once: group pools count by them */
 	unsigned n_groups;
+	struct cgroup_identity *identity;	/* its owner's unit, slices, machine when acquired
+						 * (a reference; NULL: none): their pools count by it */
 	enum queue_state state;
 	struct terms terms;	/* lifetime, fork, transfer: as the policy said when acquired */
 	char token[QUEUE_TOKEN_LEN + 1];	/* an outstanding TransferQueue token, or "" */
@@ -86,7 +88,10 @@ const char *queue_state_to_string(enum queue_state state);
  * once, so that a pool counts a queue once.  NULL if it has none.
  */
 int queue_groups_copy(const struct peer *peer, gid_t **out, unsigned *n_out);
-/* Make @peer the owner of @q: its identity, @groups (from queue_groups_copy(), taken) and process. */
+/*
+ * Make @peer the owner of @q: its ids, @groups (from queue_groups_copy(),
+ * taken), cgroup identity (referenced) and process.
+ */
 void queue_set_owner(struct queue *q, const struct peer *peer, gid_t *groups, unsigned n_groups);
 /* A new record (fd -1, no id yet); NULL: out of memory. */
 struct queue *queue_new(void);

@@ -28,6 +28,8 @@ static void quota_add_restriction(const struct limit_info *l, struct quota_fill 
 	snprintf(r->value, sizeof(r->value), "%s", l->value);
 	snprintf(r->where, sizeof(r->where), "%s", l->where);
 	r->gid = l->group ? (long)l->gid : -1;
+	r->kind = l->kind;
+	snprintf(r->scope, sizeof(r->scope), "%s", l->scope ? l->scope : "");
 }
 
 static void quota_add(const struct limit_info *l, void *data)
@@ -51,7 +53,11 @@ static void quota_add(const struct limit_info *l, void *data)
 	snprintf(line->where, sizeof(line->where), "%s", l->where);
 	line->limit = l->limit;
 	line->gid = l->group ? (long)l->gid : -1;
-	if (strcmp(l->key, "pool_max_queues") == 0)
+	line->kind = l->kind;
+	snprintf(line->scope, sizeof(line->scope), "%s", l->scope ? l->scope : "");
+	if (l->scope)
+		line->used = tally_scope(&f->b->tally, l->kind, l->scope, l->algorithm);
+	else if (strcmp(l->key, "pool_max_queues") == 0)
 		line->used = tally_pool(&f->b->tally, l->gid);
 	else
 		line->used = l->algorithm ? tally_user_limit(&f->b->tally, f->q->uid, l->algorithm) :
@@ -64,15 +70,62 @@ static void quota_clearp(struct quota *q)
 	free(q->restrictions);
 }
 
-int broker_get_quota(struct broker *b, const struct peer *peer, const struct caller *user,
+/* The identity @unit's newest queue recorded, else one of that unit alone; NULL: out of memory. */
+static struct cgroup_identity *unit_identity(struct broker *b, const char *unit)
+{
+	struct cgroup_identity *id = NULL;
+	struct queue *q;
+
+	list_for_each(q, &b->queues, link)
+		if (q->identity && q->identity->unit && strcmp(q->identity->unit, unit) == 0)
+			id = q->identity;
+	if (id)
+		return cgroup_identity_ref(id);
+	id = calloc(1, sizeof(*id) + strlen(unit) + 1);
+	if (!id)
+		return NULL;
+	id->n_ref = 1;
+	id->unit = strcpy(id->names, unit);
+	return id;
+}
+
+/* @peer as it would be in @unit, in *@in (holding a reference to its identity). */
+static int as_in_unit(struct broker *b, const struct peer *peer, const char *unit, struct peer *in,
+		      struct accel_error *e)
+{
+	if (strlen(unit) > POLICY_PATTERN_MAX)
+		return accel_error_set(e, ERR_INVALID_PARAMETER, "no unit is named that long");
+	if (!peer->admin && !(peer->identity && peer->identity->unit && strcmp(peer->identity->unit, unit) == 0))
+		return accel_error_set(e, ERR_PERMISSION_DENIED,
+				       "only an administrator may see another unit's quota");
+	*in = *peer;
+	in->identity = unit_identity(b, unit);
+	if (!in->identity)
+		return accel_error_set(e, ERR_OUT_OF_RESOURCES, "out of memory");
+	return 0;
+}
+
+int broker_get_quota(struct broker *b, const struct peer *peer, const struct caller *user, const char *unit,
 		     struct quota *out, struct accel_error *e)
 {
 	_cleanup_(quota_clearp) struct quota q = { 0 };
-	struct caller caller = { peer->uid, peer->groups, peer->n_groups };
+	_cleanup_(cgroup_identity_unrefp) struct cgroup_identity *unit_id = NULL;
+	struct peer in_unit;
+	struct caller caller = peer_caller(peer);
 	struct quota_fill f = { b, &q, 0 };
 	uid_t uid = user ? user->uid : peer->uid;
+	int r;
 
 	*out = (struct quota){ 0 };
+	if (user && unit)
+		return accel_error_set(e, ERR_INVALID_PARAMETER, "name a user or a unit, not both");
+	if (unit) {
+		r = as_in_unit(b, peer, unit, &in_unit, e);
+		if (r < 0)
+			return r;
+		unit_id = in_unit.identity;
+		caller = peer_caller(&in_unit);
+	}
 	if (uid != peer->uid && !peer->admin)
 		return accel_error_set(e, ERR_PERMISSION_DENIED, "only an administrator may see another user's quota");
 	if (uid != peer->uid)	/* not connected: its groups as the user database says */

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+#include <string.h>
+
 #include "broker.h"
 #include "device.h"
 #include "log.h"
@@ -34,6 +36,12 @@ void broker_owner_exited(struct broker *b, struct owner *o)
 			broker_revoke(b, q, REVOKE_OWNER_EXITED);
 }
 
+/* Whether @q was acquired in the systemd unit @unit (NULL: any). */
+static bool in_unit(const struct queue *q, const char *unit)
+{
+	return !unit || (q->identity && q->identity->unit && strcmp(q->identity->unit, unit) == 0);
+}
+
 int broker_revoke_matching(struct broker *b, const struct peer *peer,
 			   const struct revoke_request *req, struct accel_error *e)
 {
@@ -41,9 +49,9 @@ int broker_revoke_matching(struct broker *b, const struct peer *peer,
 	struct device *dev = NULL;
 	int n = 0;
 
-	if ((req->queue_id != 0) + req->by_user + (req->device != NULL) != 1)
+	if ((req->queue_id != 0) + req->by_user + (req->device != NULL) + (req->unit != NULL) != 1)
 		return accel_error_set(e, ERR_INVALID_PARAMETER,
-				       "name exactly one of queue_id, user and device");
+				       "name exactly one of queue_id, user, device and unit");
 	if (req->queue_id) {
 		q = queue_index_find(&b->index, req->queue_id);
 		if (q && broker_may_see(peer, q)) {
@@ -64,7 +72,8 @@ int broker_revoke_matching(struct broker *b, const struct peer *peer,
 			return accel_error_set(e, ERR_NO_SUCH_DEVICE, "no device \"%.64s\"", req->device);
 	}
 	list_for_each_safe(q, tmp, &b->queues, link) {
-		if (!broker_may_see(peer, q) || (req->by_user && q->uid != req->uid) || (dev && q->device != dev))
+		if (!broker_may_see(peer, q) || (req->by_user && q->uid != req->uid) || (dev && q->device != dev) ||
+		    !in_unit(q, req->unit))
 			continue;
 		revoke_queue(b, q, REVOKE_ADMIN, peer);
 		n++;

@@ -16,6 +16,7 @@ void tally_init(struct tally *t)
 static void entry_free(struct tally_entry *e)
 {
 	free(e->algorithms);
+	free(e->name);
 	free(e);
 }
 
@@ -30,20 +31,43 @@ void tally_finish(struct tally *t)
 	tally_init(t);
 }
 
-static unsigned bucket_of(const struct tally *t, bool group, unsigned id)
-{
-	/* Fibonacci hashing: uids and gids come in runs, which it spreads. */
-	uint32_t h = (id * 2 + group) * 2654435769u;
+/* What an entry counts: a uid or gid, or a unit's, slice's or machine's name. */
+struct key {
+	enum rule_kind kind;
+	unsigned id;
+	const char *name;	/* NULL for uids and gids */
+};
 
+static unsigned bucket_of(const struct tally *t, struct key k)
+{
+	/* Fibonacci hashing: uids and gids come in runs, which it spreads; names FNV-1a first. */
+	uint32_t h = k.id;
+
+	if (k.name) {
+		h = 2166136261u;
+		for (const char *p = k.name; *p; p++)
+			h = (h ^ (unsigned char)*p) * 16777619u;
+	}
+	h = (h * 8 + k.kind) * 2654435769u;
 	return h >> (32 - __builtin_ctz(t->n_buckets)) & (t->n_buckets - 1);
 }
 
-static struct tally_entry *find(const struct tally *t, bool group, unsigned id)
+static bool entry_is(const struct tally_entry *e, struct key k)
+{
+	return e->kind == k.kind && (k.name ? strcmp(e->name, k.name) == 0 : e->id == k.id);
+}
+
+static struct key entry_key(const struct tally_entry *e)
+{
+	return (struct key){ e->kind, e->id, e->name };
+}
+
+static struct tally_entry *find(const struct tally *t, struct key k)
 {
 	if (t->n_buckets == 0)
 		return NULL;
-	for (struct tally_entry *e = t->buckets[bucket_of(t, group, id)]; e; e = e->next)
-		if (e->group == group && e->id == id)
+	for (struct tally_entry *e = t->buckets[bucket_of(t, k)]; e; e = e->next)
+		if (entry_is(e, k))
 			return e;
 	return NULL;
 }
@@ -61,7 +85,7 @@ static int grow(struct tally *t)
 	t->n_buckets = n;
 	for (unsigned i = 0; i < n_old; i++)
 		for (struct tally_entry *e = old[i], *next; e; e = next) {
-			unsigned b = bucket_of(t, e->group, e->id);
+			unsigned b = bucket_of(t, entry_key(e));
 			next = e->next;
 			e->next = buckets[b];
 			buckets[b] = e;
@@ -70,9 +94,9 @@ static int grow(struct tally *t)
 	return 0;
 }
 
-static struct tally_entry *get(struct tally *t, bool group, unsigned id)
+static struct tally_entry *get(struct tally *t, struct key k)
 {
-	struct tally_entry *e = find(t, group, id);
+	struct tally_entry *e = find(t, k);
 	unsigned b;
 
 	if (e)
@@ -80,14 +104,16 @@ static struct tally_entry *get(struct tally *t, bool group, unsigned id)
 	if (t->n_entries >= t->n_buckets && grow(t) < 0)
 		return NULL;
 	e = calloc(1, sizeof(*e));
-	if (!e)
+	if (!e || (k.name && !(e->name = strdup(k.name)))) {
+		free(e);
 		return NULL;
-	e->group = group;
-	e->id = id;
+	}
+	e->kind = k.kind;
+	e->id = k.id;
 	list_init(&e->link);
-	if (!group)
+	if (k.kind == RULE_USER)
 		list_insert_tail(&t->users, &e->link);
-	b = bucket_of(t, group, id);
+	b = bucket_of(t, k);
 	e->next = t->buckets[b];
 	t->buckets[b] = e;
 	t->n_entries++;
@@ -101,7 +127,7 @@ static void put(struct tally *t, struct tally_entry *e)
 
 	if (!e || e->queues > 0)
 		return;
-	for (p = &t->buckets[bucket_of(t, e->group, e->id)]; *p != e; p = &(*p)->next)
+	for (p = &t->buckets[bucket_of(t, entry_key(e))]; *p != e; p = &(*p)->next)
 		;
 	*p = e->next;
 	list_remove(&e->link);
@@ -133,60 +159,81 @@ static struct tally_algorithm *get_algorithm(struct tally_entry *e, const char *
 	return a;
 }
 
-int tally_add(struct tally *t, uid_t uid, const char *algorithm, const gid_t *gids, unsigned n_groups)
+#define MAX_KEYS (1 + POLICY_MAX_GROUPS + 2 + CGROUP_MAX_SLICES)
+
+/* Every entry a queue counts in: its uid, groups, unit, machine and slices. */
+static unsigned queue_keys(uid_t uid, const gid_t *gids, unsigned n_groups,
+			   const struct cgroup_identity *id, struct key *keys)
 {
-	struct tally_entry *user, *groups[POLICY_MAX_GROUPS] = { 0 };
-	struct tally_algorithm *a = NULL;
 	unsigned n = 0;
 
 	assert(n_groups <= POLICY_MAX_GROUPS);
+	keys[n++] = (struct key){ RULE_USER, uid, NULL };
+	for (unsigned i = 0; i < n_groups; i++)
+		keys[n++] = (struct key){ RULE_GROUP, gids[i], NULL };
+	if (id && id->unit)
+		keys[n++] = (struct key){ RULE_UNIT, 0, id->unit };
+	if (id && id->machine)
+		keys[n++] = (struct key){ RULE_MACHINE, 0, id->machine };
+	for (unsigned i = 0; id && i < id->n_slices; i++)
+		keys[n++] = (struct key){ RULE_SLICE, 0, id->slices[i] };
+	return n;
+}
+
+int tally_add(struct tally *t, uid_t uid, const char *algorithm, const gid_t *gids, unsigned n_groups,
+	      const struct cgroup_identity *identity)
+{
+	struct key keys[MAX_KEYS];
+	struct tally_entry *entries[MAX_KEYS] = { 0 };
+	struct tally_algorithm *algorithms[MAX_KEYS] = { 0 };
+	unsigned n_keys = queue_keys(uid, gids, n_groups, identity, keys), n = 0;
+
 	/* Every entry first, so that running out of memory changes nothing. */
-	user = get(t, false, uid);
-	if (user)
-		a = get_algorithm(user, algorithm);
-	for (; a && n < n_groups; n++) {
-		groups[n] = get(t, true, gids[n]);
-		if (!groups[n])
+	for (; n < n_keys; n++) {
+		entries[n] = get(t, keys[n]);
+		if (entries[n] && keys[n].kind != RULE_GROUP)
+			algorithms[n] = get_algorithm(entries[n], algorithm);
+		if (!entries[n] || (keys[n].kind != RULE_GROUP && !algorithms[n]))
 			break;
 	}
-	if (!a || n < n_groups) {
-		for (unsigned i = 0; i < n; i++)
-			put(t, groups[i]);
-		put(t, user);
+	if (n < n_keys) {
+		for (unsigned i = 0; i <= n; i++)
+			put(t, entries[i]);
 		return -ENOMEM;
 	}
-	user->queues++;
-	a->queues++;
-	for (unsigned i = 0; i < n; i++)
-		groups[i]->queues++;
+	for (unsigned i = 0; i < n_keys; i++) {
+		entries[i]->queues++;
+		if (algorithms[i])
+			algorithms[i]->queues++;
+	}
 	t->queues++;
 	return 0;
 }
 
-void tally_remove(struct tally *t, uid_t uid, const char *algorithm, const gid_t *groups,
-		  unsigned n_groups)
+void tally_remove(struct tally *t, uid_t uid, const char *algorithm, const gid_t *gids,
+		  unsigned n_groups, const struct cgroup_identity *identity)
 {
-	struct tally_entry *user = find(t, false, uid);
-	struct tally_algorithm *a;
+	struct key keys[MAX_KEYS];
+	unsigned n_keys = queue_keys(uid, gids, n_groups, identity, keys);
 
-	assert(user && user->queues > 0 && t->queues > 0);
-	a = find_algorithm(user, algorithm);
-	assert(a && a->queues > 0);
-	a->queues--;
-	user->queues--;
-	put(t, user);
-	for (unsigned i = 0; i < n_groups; i++) {
-		struct tally_entry *g = find(t, true, groups[i]);
-		assert(g && g->queues > 0);
-		g->queues--;
-		put(t, g);
+	assert(t->queues > 0);
+	for (unsigned i = 0; i < n_keys; i++) {
+		struct tally_entry *e = find(t, keys[i]);
+		assert(e && e->queues > 0);
+		if (keys[i].kind != RULE_GROUP) {
+			struct tally_algorithm *a = find_algorithm(e, algorithm);
+			assert(a && a->queues > 0);
+			a->queues--;
+		}
+		e->queues--;
+		put(t, e);
 	}
 	t->queues--;
 }
 
-unsigned tally_user(const struct tally *t, uid_t uid, const char *algorithm)
+/* @e's queues, of @algorithm only unless NULL. */
+static unsigned entry_queues(const struct tally_entry *e, const char *algorithm)
 {
-	const struct tally_entry *e = find(t, false, uid);
 	const struct tally_algorithm *a;
 
 	if (!e)
@@ -195,6 +242,11 @@ unsigned tally_user(const struct tally *t, uid_t uid, const char *algorithm)
 		return e->queues;
 	a = find_algorithm(e, algorithm);
 	return a ? a->queues : 0;
+}
+
+unsigned tally_user(const struct tally *t, uid_t uid, const char *algorithm)
+{
+	return entry_queues(find(t, (struct key){ RULE_USER, uid, NULL }), algorithm);
 }
 
 unsigned tally_user_limit(const struct tally *t, uid_t uid, const char *algorithm)
@@ -206,14 +258,31 @@ unsigned tally_user_limit(const struct tally *t, uid_t uid, const char *algorith
 
 unsigned tally_pool(const struct tally *t, gid_t gid)
 {
-	const struct tally_entry *e = find(t, true, gid);
+	return entry_queues(find(t, (struct key){ RULE_GROUP, gid, NULL }), NULL);
+}
 
-	return e ? e->queues : 0;
+unsigned tally_scope(const struct tally *t, enum rule_kind kind, const char *name, const char *algorithm)
+{
+	const struct tally_entry *e = find(t, (struct key){ kind, 0, name });
+
+	if (!algorithm || !algorithm[0])
+		return entry_queues(e, algorithm);
+	return entry_queues(e, algorithm) + entry_queues(e, "");
+}
+
+static struct scope_usage scope_usage(const struct tally *t, enum rule_kind kind, const char *name,
+				      const char *algorithm)
+{
+	if (!name)
+		return (struct scope_usage){ 0, 0 };
+	return (struct scope_usage){ tally_scope(t, kind, name, NULL), tally_scope(t, kind, name, algorithm) };
 }
 
 void tally_usage(const struct tally *t, const struct caller *caller, const char *algorithm,
 		 struct usage *out)
 {
+	const struct cgroup_identity *id = caller->identity;
+
 	assert(caller->n_groups <= POLICY_MAX_GROUPS);
 	*out = (struct usage){
 		.queues = tally_user(t, caller->uid, NULL),
@@ -221,6 +290,12 @@ void tally_usage(const struct tally *t, const struct caller *caller, const char 
 	};
 	for (unsigned i = 0; i < caller->n_groups; i++)
 		out->pool[i] = tally_pool(t, caller->groups[i]);
+	if (!id)
+		return;
+	out->unit = scope_usage(t, RULE_UNIT, id->unit, algorithm);
+	out->machine = scope_usage(t, RULE_MACHINE, id->machine, algorithm);
+	for (unsigned i = 0; i < id->n_slices; i++)
+		out->slices[i] = scope_usage(t, RULE_SLICE, id->slices[i], algorithm);
 }
 
 /* Whether every count of @a is in @b (then, with as many entries each, they are equal). */
@@ -228,11 +303,11 @@ static bool tally_within(const struct tally *a, const struct tally *b)
 {
 	for (unsigned i = 0; i < a->n_buckets; i++)
 		for (const struct tally_entry *e = a->buckets[i]; e; e = e->next) {
-			const struct tally_entry *f = find(b, e->group, e->id);
+			const struct tally_entry *f = find(b, entry_key(e));
 			if (!f || f->queues != e->queues)
 				return false;
 			for (unsigned k = 0; k < e->n_algorithms; k++)
-				if (tally_user(b, e->id, e->algorithms[k].name) != e->algorithms[k].queues)
+				if (entry_queues(f, e->algorithms[k].name) != e->algorithms[k].queues)
 					return false;
 		}
 	return true;

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The core's running count of the queues it holds: per uid, per uid and
- * algorithm, and per group pool (a queue counts in the pool of every group
- * it was recorded with).  Derived state: the queue list is the truth, and
+ * algorithm, per group pool (a queue counts in the pool of every group
+ * it was recorded with), and per unit, slice and machine, each also per
+ * algorithm (a queue counts in its owner's unit, every slice above it and
+ * its machine, as recorded when acquired).  Derived state: the queue list is the truth, and
  * the core adds a queue here when it enters the list or changes owner and
  * removes it when it leaves or changes owner, so the policy check and
  * GetStatus never walk the list.  tally_equal() against a recount proves it.
@@ -22,14 +24,15 @@ struct tally_algorithm {
 	unsigned queues;
 };
 
-/* One uid's or one group's count; gone when it drops to 0. */
+/* One uid's, group's, unit's, slice's or machine's count; gone when it drops to 0. */
 struct tally_entry {
 	struct tally_entry *next;	/* in its hash bucket */
 	struct list link;	/* uids only: tally.users */
-	bool group;
+	enum rule_kind kind;	/* RULE_USER, RULE_GROUP, RULE_UNIT, RULE_SLICE, RULE_MACHINE */
 	unsigned id;		/* uid or gid */
+	char *name;		/* a unit's, slice's or machine's */
 	unsigned queues;
-	struct tally_algorithm *algorithms;	/* uids only; slots may hold 0 */
+	struct tally_algorithm *algorithms;	/* all but groups; slots may hold 0 */
 	unsigned n_algorithms;
 };
 
@@ -46,12 +49,13 @@ void tally_finish(struct tally *t);
 
 /*
  * Count a queue of @uid and @algorithm recorded with @groups (distinct
- * gids).  -ENOMEM leaves @t as it was.
+ * gids) and @identity (NULL: none).  -ENOMEM leaves @t as it was.
  */
-int tally_add(struct tally *t, uid_t uid, const char *algorithm, const gid_t *groups, unsigned n_groups);
+int tally_add(struct tally *t, uid_t uid, const char *algorithm, const gid_t *groups, unsigned n_groups,
+	      const struct cgroup_identity *identity);
 /* Stop counting a queue added with these same values. */
 void tally_remove(struct tally *t, uid_t uid, const char *algorithm, const gid_t *groups,
-		  unsigned n_groups);
+		  unsigned n_groups, const struct cgroup_identity *identity);
 
 /* @uid's queues, of @algorithm only unless NULL. */
 unsigned tally_user(const struct tally *t, uid_t uid, const char *algorithm);
@@ -62,6 +66,11 @@ unsigned tally_user(const struct tally *t, uid_t uid, const char *algorithm);
 unsigned tally_user_limit(const struct tally *t, uid_t uid, const char *algorithm);
 /* The queues in @gid's pool. */
 unsigned tally_pool(const struct tally *t, gid_t gid);
+/*
+ * The queues of the unit, slice or machine (@kind) @name: all (@algorithm
+ * NULL), or what counts against its max_queues.@algorithm (raw ones too).
+ */
+unsigned tally_scope(const struct tally *t, enum rule_kind kind, const char *name, const char *algorithm);
 /* What @caller holds, for policy_check_acquire(): its own queues and those of its groups' pools. */
 void tally_usage(const struct tally *t, const struct caller *caller, const char *algorithm,
 		 struct usage *out);

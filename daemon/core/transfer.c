@@ -148,7 +148,7 @@ static int find_offer(struct broker *b, const char *token, struct queue **out, s
 /* Whether @peer may take @q on its own terms: the giver's transfer term, its policy, its quota. */
 static int may_claim(struct broker *b, const struct peer *peer, const struct queue *q, struct accel_error *e)
 {
-	struct caller caller = { peer->uid, peer->groups, peer->n_groups };
+	struct caller caller = peer_caller(peer);
 	int r;
 
 	if (q->terms.transfer == TRANSFER_SAME_USER && peer->uid != q->uid)
@@ -174,6 +174,7 @@ struct holding {
 	struct owner *process;	/* a reference */
 	gid_t *groups;		/* from queue_groups_copy(), owned */
 	unsigned n_groups;
+	struct cgroup_identity *identity;	/* a reference; NULL: none */
 	void *holder;
 	struct terms terms;
 	char token[QUEUE_TOKEN_LEN + 1];	/* the giver's offer; "" for the receiver */
@@ -186,7 +187,10 @@ struct holding {
  */
 static void swap_holding(struct broker *b, struct queue *q, struct holding *h, enum queue_origin origin)
 {
-	struct holding was = { q->uid, q->gid, q->pid, q->process, q->groups, q->n_groups, q->holder, q->terms, "" };
+	struct holding was = {
+		.uid = q->uid, .gid = q->gid, .pid = q->pid, .process = q->process, .groups = q->groups,
+		.n_groups = q->n_groups, .identity = q->identity, .holder = q->holder, .terms = q->terms,
+	};
 
 	memcpy(was.token, q->token, sizeof(was.token));
 	watchers_queue_removed(b, q);
@@ -196,6 +200,7 @@ static void swap_holding(struct broker *b, struct queue *q, struct holding *h, e
 	q->process = h->process;
 	q->groups = h->groups;
 	q->n_groups = h->n_groups;
+	q->identity = h->identity;
 	q->holder = h->holder;
 	q->terms = h->terms;
 	memcpy(q->token, h->token, sizeof(q->token));
@@ -219,27 +224,29 @@ int broker_claim(struct broker *b, const struct peer *peer, void *holder, const 
 		return r;
 	/* Counted for the receiver before the renewal, which cannot be undone. */
 	if (queue_groups_copy(peer, &h.groups, &h.n_groups) < 0 ||
-	    tally_add(&b->tally, peer->uid, q->algorithm, h.groups, h.n_groups) < 0) {
+	    tally_add(&b->tally, peer->uid, q->algorithm, h.groups, h.n_groups, peer->identity) < 0) {
 		free(h.groups);
 		return accel_error_set(e, ERR_OUT_OF_RESOURCES, "out of memory");
 	}
 	r = renew_for_receiver(q, peer, e);
 	if (r < 0) {
-		tally_remove(&b->tally, peer->uid, q->algorithm, h.groups, h.n_groups);
+		tally_remove(&b->tally, peer->uid, q->algorithm, h.groups, h.n_groups, peer->identity);
 		free(h.groups);
 		return r;
 	}
 	log_debug("Queue %llu claimed by uid %u pid %d from uid %u pid %d", (unsigned long long)q->id,
 		  (unsigned)peer->uid, (int)peer->pid, (unsigned)q->uid, (int)q->pid);
 	h.process = owner_ref(peer->process);
+	h.identity = cgroup_identity_ref(peer->identity);
 	enforce_terms(b, peer, &h.terms);
 	swap_holding(b, q, &h, QUEUE_CLAIMED);	/* @h is the giver's now */
 	/* Both count until the reply is out: whoever is left without the queue goes uncounted. */
 	r = send ? send(q, data) : 0;
 	if (r < 0)
 		swap_holding(b, q, &h, QUEUE_UNCLAIMED);	/* the offer stands again */
-	tally_remove(&b->tally, h.uid, q->algorithm, h.groups, h.n_groups);
+	tally_remove(&b->tally, h.uid, q->algorithm, h.groups, h.n_groups, h.identity);
 	owner_unref(h.process);
+	cgroup_identity_unref(h.identity);
 	free(h.groups);
 	if (r < 0)
 		return r;

@@ -69,6 +69,26 @@ static void fail(struct config_parse *p, const char *fmt, ...)
  * fits; one that does not (or hides a NUL byte, which would cut it short
  * unseen) is an error naming its line, and inih gets an empty line instead.
  */
+/*
+ * inih copies a section's name into a 50-byte buffer (MAX_SECTION) and cuts
+ * a longer one short unseen: [unit:NAME] would then name another unit.  So
+ * a longer name is an error here.
+ */
+#define CONFIG_SECTION_MAX 49
+
+/* The length of the section name a "[NAME]" line holds, or 0. */
+static size_t section_length(const char *line, size_t len)
+{
+	const char *start = line, *end;
+
+	while (start < line + len && (*start == ' ' || *start == '\t'))
+		start++;
+	if (start == line + len || *start != '[')
+		return 0;
+	end = memchr(start, ']', len - (size_t)(start - line));
+	return end ? (size_t)(end - start - 1) : 0;
+}
+
 static char *read_line(char *buf, int size, void *userdata)
 {
 	struct config_parse *p = userdata;
@@ -88,6 +108,10 @@ static char *read_line(char *buf, int size, void *userdata)
 		len = 0;
 	} else if (len > max) {
 		fail(p, "%s:%d: the line is longer than %zu characters", p->path, p->line, max);
+		len = 0;
+	} else if (section_length(p->text, len) > CONFIG_SECTION_MAX) {
+		fail(p, "%s:%d: a section name is longer than %d characters (a glob can name a longer unit)",
+		     p->path, p->line, CONFIG_SECTION_MAX);
 		len = 0;
 	}
 	memcpy(buf, p->text, len);

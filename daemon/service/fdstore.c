@@ -12,6 +12,7 @@
 #include "fdstore.h"
 #include "log.h"
 #include "owner.h"
+#include "peer.h"
 #include "queue.h"
 #include "resolver.h"
 #include "util.h"
@@ -284,10 +285,16 @@ static void adopt_group(struct broker *b, const char *name, const struct passed 
 		remove_name(name);
 		return;
 	}
+	/* Its owner's unit, slices and machine again: the queue counts in their pools as before. */
+	r = pidfd >= 0 ? peer_read_cgroup(pidfd, q->pid, &q->identity) : 0;
+	if (r < 0)
+		log_warning_errno(r, "Queue %llu: could not read its owner's cgroup; it counts in no unit",
+				  (unsigned long long)q->id);
 	groups = owner_groups_find(og, q->uid);
 	r = broker_adopt(b, q, device, TAKE_FD(qfd), TAKE_FD(pidfd), groups ? groups->groups : NULL,
 			 groups ? groups->n_groups : 0, &e);
 	if (r < 0) {
+		cgroup_identity_unref(q->identity);
 		log_warning("Dropping queue %llu from the fd store: %s", (unsigned long long)q->id,
 			    e.message[0] ? e.message : strerror(-r));
 		remove_name(name);

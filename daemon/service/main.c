@@ -19,6 +19,7 @@
 #include "fdstore.h"
 #include "log.h"
 #include "manager.h"
+#include "peer.h"
 #include "resolver.h"
 #include "server.h"
 #include "settings.h"
@@ -251,6 +252,7 @@ static int start_listeners(struct service *svc, const struct options *o)
 	r = resolver_create(svc->event, &svc->resolver);
 	if (r < 0)
 		return log_error_errno(r, "Could not start the user database's thread");
+	peer_cgroup_init();	/* before adopting: adopted queues' owners are read by it too */
 	if (fdstore_available()) {
 		fdstore_follow(&svc->broker, &svc->fdstore);
 		svc->fdstore_followed = true;

@@ -141,9 +141,25 @@ def dbus():
     return s
 
 
+def cgroup():
+    # the layout byte (0 unified, 1 hybrid, 2 legacy), then /proc/<pid>/cgroup text
+    hybrid = ("12:name=systemd:%s\n11:cpu,cpuacct:/\n10:memory:%s\n0::%s\n")
+    s = {}
+    s["service"] = b"\0" + b"0::/system.slice/backup.service\n"
+    s["nested"] = b"\0" + b"0::/batch.slice/batch-low.slice/job@1.service/sub\n"
+    s["user"] = b"\0" + b"0::/user.slice/user-1000.slice/user@1000.service/app.slice/app-x-1.scope\n"
+    s["machine"] = b"\0" + b"0::/machine.slice/machine-db\\x2d1.scope/payload/init.scope\n"
+    s["nspawn"] = b"\0" + b"0::/machine.slice/systemd-nspawn@web.service/payload\n"
+    p = "/system.slice/web.service"
+    s["hybrid"] = b"\1" + (hybrid % (p, p, p)).encode()
+    s["legacy"] = b"\2" + b"1:name=systemd:/system.slice/cron.service\n2:cpu:/\n"
+    s["root"] = b"\0" + b"0::/\n"
+    return s
+
+
 def main():
     which = {"varlink": varlink, "config": config, "sysfs": sysfs, "sim_engine": sim_engine,
-             "dbus": dbus}
+             "dbus": dbus, "cgroup": cgroup}
     for name in sys.argv[1:] or which:
         d = os.path.join("tests/fuzz/corpus", name)
         os.makedirs(d, exist_ok=True)

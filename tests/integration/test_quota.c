@@ -480,6 +480,56 @@ static void racing_clients_never_exceed_a_limit(void **state)
 	accel_disconnect(c);
 }
 
+/* Run accelctl @args against the broker into @out; its exit status. */
+static int ctl_run(char *out, size_t size, const char *args)
+{
+	char cmd[512];
+	FILE *p;
+	size_t n;
+
+	snprintf(cmd, sizeof(cmd), "%s/accelctl --socket %s %s 2>&1", build_dir(), broker.sock, args);
+	p = popen(cmd, "r");
+	n = fread(out, 1, size - 1, p);
+	out[n] = '\0';
+	return WEXITSTATUS(pclose(p));
+}
+
+/*
+ * The caller's cgroup is read at acquire: every process is below "-.slice",
+ * so [slice:-.slice] is a pool the whole machine shares, whatever unit the
+ * test runs in (none, in a CI container).  quota names the slice and a
+ * unit asked for; revoke --unit reaches only that unit's queues.
+ */
+static void slice_pool_holds_through_the_socket(void **state)
+{
+	struct accel_client *c;
+	struct accel_queue *q[3];
+	char out[4096];
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(start("[slice:-.slice]\nmax_queues = 2\n[unit:backup.service]\nmax_queues = 1\n"), 0);
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	assert_int_equal(accel_acquire(c, "copy", NULL, &q[0]), 0);
+	assert_int_equal(accel_acquire(c, "gzip", NULL, &q[1]), 0);
+	assert_int_equal(accel_acquire(c, "copy", NULL, &q[2]), -EDQUOT);
+	assert_non_null(strstr(accel_error_message(c), "slice -.slice holds 2 queues"));
+	assert_int_equal(ctl_run(out, sizeof(out), "quota"), 0);
+	assert_non_null(strstr(out, "max_queues (slice -.slice)      2      2"));
+	assert_int_equal(ctl_run(out, sizeof(out), "quota --unit backup.service"), 0);
+	assert_non_null(strstr(out, "max_queues (unit backup.service)      1      0"));
+	assert_non_null(strstr(out, ":4"));
+	assert_int_equal(ctl_run(out, sizeof(out), "queues --unit backup.service --json"), 0);
+	assert_null(strstr(out, "queue_id"));
+	assert_int_equal(ctl_run(out, sizeof(out), "revoke --unit backup.service"), 0);
+	assert_int_equal(accel_queue_state(q[0]), ACCEL_QUEUE_ACTIVE);
+	assert_int_equal(ctl_run(out, sizeof(out), "quota --user root --unit backup.service"), 1);
+	assert_non_null(strstr(out, "not both"));
+	accel_release(q[0]);
+	accel_release(q[1]);
+	accel_disconnect(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -491,6 +541,7 @@ int main(void)
 		cmocka_unit_test_teardown(quota_names_each_keys_line_and_the_restrictions, teardown),
 		cmocka_unit_test_teardown(quota_shows_limits_use_and_rules, teardown),
 		cmocka_unit_test_teardown(racing_clients_never_exceed_a_limit, teardown),
+		cmocka_unit_test_teardown(slice_pool_holds_through_the_socket, teardown),
 	};
 
 	return cmocka_run_group_tests_name("policy_integration", tests, NULL, NULL);

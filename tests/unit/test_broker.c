@@ -15,6 +15,7 @@
 
 #include "backend.h"
 #include "broker.h"
+#include "cgroup.h"
 #include "device.h"
 #include "log.h"
 #include "sim_engine.h"
@@ -522,6 +523,69 @@ static void a_sim_queue_without_descriptors_is_out_of_resources(void **state)
 	assert_int_equal(acquire(f, 1000, &owner, "gzip", NULL, &q, &e), 0);
 }
 
+static struct cgroup_identity *in_cgroup(const char *path)
+{
+	struct cgroup_identity *id = NULL;
+	char text[256];
+
+	snprintf(text, sizeof(text), "0::%s\n", path);
+	assert_int_equal(cgroup_identity_parse(text, strlen(text), CGROUP_LAYOUT_UNIFIED, &id), 0);
+	return id;
+}
+
+/*
+ * A unit's pool counts its queues whoever holds them, a slice's those of
+ * every unit below it; the records keep the identity (the peer's is
+ * dropped), claims move the count, revoking by unit and a shrunk unit
+ * limit take the unit's queues and no other.
+ */
+static void unit_and_slice_pools_count_across_users(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_(cgroup_identity_unrefp) struct cgroup_identity *web = in_cgroup("/batch.slice/web.service");
+	struct cgroup_identity *db = in_cgroup("/batch.slice/db.service");
+	struct peer a = { .uid = 1000, .gid = 1000, .pid = 100, .identity = web };
+	struct peer b = { .uid = 1001, .gid = 1001, .pid = 101, .identity = web };
+	struct peer c = { .uid = 1002, .gid = 1002, .pid = 102, .identity = db };
+	struct peer admin = { .uid = 0, .admin = true };
+	struct accel_error e = { 0 };
+	struct queue *q[4];
+	struct policy shrunk;
+	int ha, hb, hc;
+
+	parse(&f->policy, "unit:web.service", "max_queues", "2");
+	parse(&f->policy, "slice:batch.slice", "max_queues", "3");
+	assert_int_equal(broker_acquire(&f->b, &a, &ha, &(struct acquire_request){ "copy", NULL, -1 }, &q[0], &e), 0);
+	assert_int_equal(broker_acquire(&f->b, &b, &hb, &(struct acquire_request){ "copy", NULL, -1 }, &q[1], &e), 0);
+	/* web.service holds 2, across two users: a third is refused, though each user has room. */
+	assert_int_equal(broker_acquire(&f->b, &b, &hb, &(struct acquire_request){ "copy", NULL, -1 }, &q[2], &e),
+			 -EDQUOT);
+	assert_non_null(strstr(e.message, "unit web.service holds 2 queues"));
+	c.identity = db;
+	assert_int_equal(broker_acquire(&f->b, &c, &hc, &(struct acquire_request){ "copy", NULL, -1 }, &q[2], &e), 0);
+	cgroup_identity_unref(db);	/* the queue keeps its own reference */
+	assert_string_equal(q[2]->identity->unit, "db.service");
+	/* batch.slice's pool of 3 is full: db.service, with no limit of its own, is refused too. */
+	assert_int_equal(broker_acquire(&f->b, &c, &hc, &(struct acquire_request){ "copy", NULL, -1 }, &q[3], &e),
+			 -EDQUOT);
+	assert_non_null(strstr(e.message, "slice batch.slice holds 3 queues"));
+	counts_match(f, 3, 3);
+	/* Revoking web.service takes its two queues, of both users, and leaves db's. */
+	assert_int_equal(broker_revoke_matching(&f->b, &admin, &(struct revoke_request){ .unit = "web.service" }, &e),
+			 2);
+	counts_match(f, 1, 1);
+	assert_int_equal(broker_acquire(&f->b, &a, &ha, &(struct acquire_request){ "copy", NULL, -1 }, &q[0], &e), 0);
+	assert_int_equal(broker_acquire(&f->b, &a, &ha, &(struct acquire_request){ "copy", NULL, -1 }, &q[1], &e), 0);
+	/* A shrunk unit limit revokes the unit's newest queue only. */
+	policy_init(&shrunk, 5);
+	parse(&shrunk, "unit:web.service", "max_queues", "1");
+	assert_int_equal(broker_set_policy(&f->b, &shrunk, true), 1);
+	assert_int_equal(q[2]->identity != NULL, 1);
+	counts_match(f, 2, 2);
+	broker_set_policy(&f->b, &f->policy, false);
+	policy_finish(&shrunk);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -537,6 +601,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(removed_device_takes_its_queues_with_it, setup, teardown),
 		cmocka_unit_test_setup_teardown(claims_follow_the_owners_transfer_rule_and_the_receivers_quota, setup, teardown),
 		cmocka_unit_test_setup_teardown(running_counts_match_a_recount_through_every_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(unit_and_slice_pools_count_across_users, setup, teardown),
 		cmocka_unit_test_setup_teardown(watchers_hear_every_change_of_a_queue_record, setup, teardown),
 	};
 

@@ -22,6 +22,8 @@
 #include <cmocka.h>
 
 #include "cgroup.h"
+#include "owner.h"
+#include "peer.h"
 #include "util.h"
 
 #define USER_MANAGER "/user.slice/user-1000.slice/user@1000.service"
@@ -488,6 +490,38 @@ static void pidfd_of_another_pid_is_refused(void **state)
 	child_reap(&b);
 }
 
+/*
+ * What the listeners do with it (api/peer.c): an identity that cannot be
+ * read refuses with UnitUnknown, never passes as "in no unit".
+ */
+static void unreadable_identity_refuses_the_peer(void **state)
+{
+	struct owners owners;
+	struct peer peer = { .uid = getuid(), .gid = getgid() }, got;
+	struct accel_error e = { 0 };
+	struct child c;
+
+	peer_cgroup_init();
+	owners_init(&owners, NULL, NULL, NULL);
+	child_start(&c);
+	peer.pid = c.pid;
+	peer.process = owner_get(&owners, c.pid, dup(c.pidfd));
+	assert_non_null(peer.process);
+	assert_int_equal(peer_with_identity(&peer, &got, &e), 0);
+	peer_identity_dropp(&got);
+	child_exit(&c);
+	assert_true(peer_with_identity(&peer, &got, &e) < 0);
+	assert_string_equal(e.name, ERR_UNIT_UNKNOWN);
+	assert_null(got.identity);
+	/* No pidfd to read it through: refused as well. */
+	owner_unref(peer.process);
+	peer.process = NULL;
+	e = (struct accel_error){ 0 };
+	assert_true(peer_with_identity(&peer, &got, &e) < 0);
+	assert_string_equal(e.name, ERR_UNIT_UNKNOWN);
+	child_reap(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -508,6 +542,7 @@ int main(void)
 		cmocka_unit_test(pidfd_read_gives_the_childs_cgroup),
 		cmocka_unit_test(exited_process_is_not_read),
 		cmocka_unit_test(pidfd_of_another_pid_is_refused),
+		cmocka_unit_test(unreadable_identity_refuses_the_peer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

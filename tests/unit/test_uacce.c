@@ -615,7 +615,7 @@ static void raw_queue_counts_against_every_algorithm_limit(void **state)
 	assert_int_equal(broker_acquire(&b, &peer, &owner, &(struct acquire_request){ NULL, "zip-0", -1 },
 					&q, &e), -EDQUOT);
 	assert_non_null(strstr(e.message, "gzip"));
-	assert_int_equal(broker_get_quota(&b, &peer, NULL, &quota, &e), 0);
+	assert_int_equal(broker_get_quota(&b, &peer, NULL, NULL, &quota, &e), 0);
 	for (unsigned i = 0; i < quota.n_lines; i++)
 		if (strcmp(quota.lines[i].key, "max_queues.gzip") == 0)
 			assert_int_equal(quota.lines[i].used, 1);
