@@ -1071,6 +1071,9 @@ static int busy_client(const char *device, int n, int ready)
 				revoked[i] = true;
 				left--;
 			} else if (r < 0 || strcmp(out, "busy!") != 0) {
+				/* Say what came instead: the test's one line would not tell. */
+				fprintf(stderr, "# busy client %d: queue %d round %lu: %s, out \"%.6s\"\n",
+					(int)getpid(), i, round, r < 0 ? strerror(-r) : "ok", r < 0 ? "" : out);
 				return 3;
 			}
 		}
