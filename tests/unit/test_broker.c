@@ -586,6 +586,55 @@ static void unit_and_slice_pools_count_across_users(void **state)
 	policy_finish(&shrunk);
 }
 
+static int reply_fails(const struct queue *q, void *data)
+{
+	(void)q;
+	(void)data;
+	return -ENOMEM;
+}
+
+/*
+ * A claim moves the queue into the receiver's unit pool; one whose reply
+ * cannot be sent puts it back in the giver's, the receiver's uncounted.
+ * The peers' identities are dropped first: the records hold their own.
+ */
+static void unit_pools_follow_a_claim_and_its_undo(void **state)
+{
+	struct fixture *f = *state;
+	struct cgroup_identity *web = in_cgroup("/web.service"), *db = in_cgroup("/db.service");
+	struct peer a = { .uid = 1000, .gid = 1000, .pid = 100, .identity = web };
+	struct peer c = { .uid = 1000, .gid = 1000, .pid = 102, .identity = db };
+	struct accel_error e = { 0 };
+	char token[QUEUE_TOKEN_LEN + 1];
+	struct queue *q, *got = NULL;
+	int ha, hc;
+
+	parse(&f->policy, "unit:web.service", "max_queues", "1");
+	parse(&f->policy, "unit:db.service", "max_queues", "1");
+	f->b.limits.transfer_timeout_usec = 60u * 1000000u;
+	assert_int_equal(broker_acquire(&f->b, &a, &ha, &(struct acquire_request){ "copy", NULL, -1 }, &q, &e), 0);
+	assert_int_equal(broker_transfer(&f->b, &a, &ha, q->id, token, &e), 0);
+	assert_int_equal(broker_claim(&f->b, &c, &hc, token, reply_fails, NULL, &got, &e), -ENOMEM);
+	assert_null(got);
+	assert_string_equal(q->identity->unit, "web.service");
+	assert_int_equal(tally_scope(&f->b.tally, RULE_UNIT, "web.service", NULL), 1);
+	assert_int_equal(tally_scope(&f->b.tally, RULE_UNIT, "db.service", NULL), 0);
+	counts_match(f, 1, 1);
+	assert_int_equal(broker_claim(&f->b, &c, &hc, token, NULL, NULL, &got, &e), 0);
+	assert_ptr_equal(got, q);
+	cgroup_identity_unref(db);
+	assert_string_equal(q->identity->unit, "db.service");
+	assert_int_equal(tally_scope(&f->b.tally, RULE_UNIT, "web.service", NULL), 0);
+	assert_int_equal(tally_scope(&f->b.tally, RULE_UNIT, "db.service", NULL), 1);
+	counts_match(f, 1, 1);
+	/* web.service's one queue is free again, db.service's taken. */
+	assert_int_equal(broker_acquire(&f->b, &a, &ha, &(struct acquire_request){ "copy", NULL, -1 }, &got, &e), 0);
+	cgroup_identity_unref(web);	/* c's, db, lives on in q */
+	assert_int_equal(broker_acquire(&f->b, &c, &hc, &(struct acquire_request){ "copy", NULL, -1 }, &got, &e),
+			 -EDQUOT);
+	counts_match(f, 2, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -602,6 +651,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(claims_follow_the_owners_transfer_rule_and_the_receivers_quota, setup, teardown),
 		cmocka_unit_test_setup_teardown(running_counts_match_a_recount_through_every_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(unit_and_slice_pools_count_across_users, setup, teardown),
+		cmocka_unit_test_setup_teardown(unit_pools_follow_a_claim_and_its_undo, setup, teardown),
 		cmocka_unit_test_setup_teardown(watchers_hear_every_change_of_a_queue_record, setup, teardown),
 	};
 
