@@ -376,11 +376,13 @@ static int handle_revoke(struct connection *c, const struct varlink_call *call,
 static int get_quota(struct connection *c, const struct varlink_call *call, const struct caller *user,
 		     const char *unit, struct accel_error *e)
 {
+	/* Owns only the identity read here: the connection's own peer lends nothing to drop. */
 	_cleanup_(peer_identity_dropp) struct peer in_unit = c->peer;
 	struct json_object *o;
 	struct quota q;
 	int r;
 
+	in_unit.identity = NULL;
 	/* The caller's own quota counts its unit's rules; another user's has no unit. */
 	r = user ? 0 : peer_with_identity(&c->peer, &in_unit, e);
 	if (r < 0)
