@@ -285,7 +285,11 @@ static int sim_poll(struct accel_queue *q, struct accel_completion *out, unsigne
 		};
 		s->cq_head++;
 	}
-	/* What we read is only good if the queue was not revoked while we read it. */
+	/*
+	 * What we read is only good if the queue was not revoked while we read
+	 * it (the fence: the completions' loads before the state's).
+	 */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	r = queue_state_error(s);
 	if (r < 0)
 		return r;

@@ -490,6 +490,30 @@ static bool one_shot_stream(const struct accel_queue *q, uint32_t flags)
 	       (strcmp(q->algorithm, "gzip") == 0 || strcmp(q->algorithm, "gunzip") == 0);
 }
 
+/*
+ * Whether the result accel_run() just copied out of the data area is the
+ * device's.  A revoke (an administrator, the device unbound, its module
+ * removed) may come after the completion was reaped and before or during
+ * that copy: the kernel marks the queue revoked, then swaps every page of
+ * its mapping for scratch memory, which reads zeroes.  Read after the copy,
+ * the state tells: still active, every byte came from the queue's own
+ * pages; revoked, the bytes may be zeroes, and the operation fails with
+ * -ENOLINK like any other on a revoked queue.
+ */
+static int copied_before_revoke(const struct accel_queue *q)
+{
+	/* The copy's loads before the state's. */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	switch (q->driver->state(q)) {
+	case ACCEL_QUEUE_ACTIVE:
+		return 0;
+	case ACCEL_QUEUE_REVOKED:
+		return -ENOLINK;
+	default:
+		return -EIO;
+	}
+}
+
 EXPORT int accel_run(struct accel_queue *q, const void *src, size_t src_len, void *dst,
 		     size_t dst_len, uint64_t arg, uint32_t flags, struct accel_completion *out)
 {
@@ -534,8 +558,12 @@ EXPORT int accel_run(struct accel_queue *q, const void *src, size_t src_len, voi
 		return r;
 	if (out->status < 0)
 		return out->status;
-	if (buf && out->produced > 0)
+	if (buf && out->produced > 0) {
 		memcpy(dst, buf + half, out->produced <= dst_len ? out->produced : dst_len);
+		r = copied_before_revoke(q);
+		if (r < 0)
+			return r;
+	}
 	if (whole && !(out->flags & ACCEL_COMPLETION_STREAM_END))
 		return out->produced >= dst_len ? -ENOSPC : -EPIPE;
 	return 0;
