@@ -69,6 +69,8 @@ MANDIR ?= $(DATADIR)/man
 DOCDIR ?= $(DATADIR)/doc/accel-broker
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# libaccel-preload.so, where accel-run looks for it (debian/rules: a private directory).
+PRELOADDIR ?= $(LIBDIR)
 pcvar = $(shell pkg-config --define-variable=prefix=$(PREFIX) --define-variable=rootprefix=$(PREFIX) \
 	--variable=$(2) $(1) 2>/dev/null)
 SYSTEMDUNITDIR ?= $(or $(call pcvar,systemd,systemdsystemunitdir),$(PREFIX)/lib/systemd/system)
@@ -213,7 +215,7 @@ $(PRELOAD): $(call obj,$(PRELOAD_SRC)) $(LIBACCEL) $(B)/libcommon.a client/prelo
 	$(CC) $(LDFLAGS) -shared -pthread -Wl,--version-script=client/preload/preload.map -Wl,--no-undefined \
 		-o $@ $(call obj,$(PRELOAD_SRC)) -L$(B) -laccel -Wl,-rpath,'$$ORIGIN' $(JSONC) -ldl
 
-$(B)/obj/client/accel-run/%.o: ALL_CFLAGS += -Iclient/preload -DACCEL_LIBDIR='"$(LIBDIR)"'
+$(B)/obj/client/accel-run/%.o: ALL_CFLAGS += -Iclient/preload -DACCEL_LIBDIR='"$(PRELOADDIR)"'
 $(ACCEL_RUN): $(call obj,$(RUN_SRC)) $(B)/obj/client/preload/allowance.o $(LIBACCEL) $(B)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $(call obj,$(RUN_SRC)) $(B)/obj/client/preload/allowance.o -L$(B) -laccel \
 		-Wl,-rpath,'$$ORIGIN' $(JSONC)
@@ -252,7 +254,7 @@ $(CHURN): $(CHURN_OBJ) $(B)/obj/daemon/sim/crc32c.o $(LIBACCEL) $(B)/libcommon.a
 		-L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(LIBEVENT) $(JSONC) $(ZLIB)
 
 # What make install writes, besides the configuration file (kept on uninstall).
-INSTALLED := $(SBINDIR)/accel-broker $(BINDIR)/accelctl $(BINDIR)/accel-run $(LIBDIR)/libaccel-preload.so \
+INSTALLED := $(SBINDIR)/accel-broker $(BINDIR)/accelctl $(BINDIR)/accel-run $(PRELOADDIR)/libaccel-preload.so \
 	$(LIBDIR)/libaccel.so.$(VERSION) $(LIBDIR)/libaccel.so.1 $(LIBDIR)/libaccel.so \
 	$(INCLUDEDIR)/accel/accel.h $(INCLUDEDIR)/accel/sim.h $(INCLUDEDIR)/accel/uacce.h $(PKGCONFIGDIR)/accel.pc \
 	$(SYSTEMDUNITDIR)/accel-broker.service $(SYSTEMDUNITDIR)/accel-broker.socket \
@@ -269,7 +271,7 @@ install: all
 	install -m 0755 $(BROKER) $(DESTDIR)$(SBINDIR)/accel-broker
 	install -m 0755 $(CTL) $(DESTDIR)$(BINDIR)/accelctl
 	install -m 0755 $(ACCEL_RUN) $(DESTDIR)$(BINDIR)/accel-run
-	install -m 0755 $(PRELOAD) $(DESTDIR)$(LIBDIR)/libaccel-preload.so
+	install -m 0755 $(PRELOAD) $(DESTDIR)$(PRELOADDIR)/libaccel-preload.so
 	install -m 0755 $(LIBACCEL) $(DESTDIR)$(LIBDIR)/libaccel.so.$(VERSION)
 	ln -sf libaccel.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libaccel.so.1
 	ln -sf libaccel.so.1 $(DESTDIR)$(LIBDIR)/libaccel.so
