@@ -80,7 +80,7 @@ UDEVRULESDIR ?= $(or $(call pcvar,udev,udevdir),$(PREFIX)/lib/udev)/rules.d
 DBUSDIR ?= $(or $(call pcvar,dbus-1,datadir),$(DATADIR))/dbus-1
 
 .PHONY: all deps demo check test unit integration bench clean help kmod vm-check vm-bench \
-	install uninstall systemd-check fuzz fuzz-build lockdep-kernel suite private-clone-check
+	install uninstall systemd-check deb-check fuzz fuzz-build lockdep-kernel suite private-clone-check
 all: $(BROKER) $(LIBACCEL) $(CTL) $(PRELOAD) $(ACCEL_RUN) $(B)/accel.pc $(B)/accel-uninstalled.pc
 
 help:
@@ -96,6 +96,7 @@ help:
 	@echo "make install   install into DESTDIR/PREFIX (default /usr/local; a service wants PREFIX=/usr)"
 	@echo "make uninstall remove what make install put there (not the configuration file)"
 	@echo "make systemd-check  boot a Debian root with systemd-nspawn, install, test the service there"
+	@echo "make deb-check  build the Debian packages, lintian them, install them in the container, dkms"
 	@echo "make fuzz      build the libFuzzer harnesses (clang) into build-fuzz/, run each FUZZ_SECONDS"
 	@echo "make suite     build with B/SAN and run the unit and integration tests and churn-smoke only"
 	@echo "make private-clone-check  the suite from a clone of HEAD under a 0700 directory (CI)"
@@ -309,6 +310,12 @@ uninstall:
 systemd-check: all $(B)/tests/systemd_client $(B)/tests/hold_client $(B)/tests/cgroup_probe
 	tests/systemd/run-systemd-check $(B)
 
+# The Debian packages (debian/): built, lintian, installed and purged in the
+# container, the DKMS modules built and loaded in the VM (tests/deb/run-deb-check).
+deb-check: all $(B)/tests/vm_test
+	@test -n "$(KDIR)" -a -n "$(KIMAGE)" || { echo "make deb-check: no kernel headers or image" >&2; exit 1; }
+	tests/deb/run-deb-check $(B) $(KDIR) $(KIMAGE)
+
 # The README's two commands.
 demo: deps
 	$(MAKE) all
@@ -322,7 +329,8 @@ check: deps
 test: all $(UNIT_TESTS) $(INTEG_TESTS) $(CHURN)
 	$(MAKE) B=$(FUZZ_B) FUZZ=1 fuzz-build
 	B=$(B) SAN=$(SAN) FUZZ_B=$(FUZZ_B) tests/run-tests $(UNIT_TESTS) $(INTEG_TESTS) \
-		tests/docs-check tests/style-check tests/readme-examples tests/fuzz/fuzz-check tests/churn-smoke tests/vm/vm-check tests/systemd/systemd-check
+		tests/docs-check tests/style-check tests/readme-examples tests/fuzz/fuzz-check tests/churn-smoke tests/vm/vm-check tests/systemd/systemd-check \
+		tests/deb/deb-check
 
 # The tests that need neither clang, qemu nor a container: unit, integration, churn-smoke.
 suite: all $(UNIT_TESTS) $(INTEG_TESTS) $(CHURN)
