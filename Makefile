@@ -69,6 +69,8 @@ MANDIR ?= $(DATADIR)/man
 DOCDIR ?= $(DATADIR)/doc/accel-broker
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# libaccel-preload.so, where accel-run looks for it (debian/rules: a private directory).
+PRELOADDIR ?= $(LIBDIR)
 pcvar = $(shell pkg-config --define-variable=prefix=$(PREFIX) --define-variable=rootprefix=$(PREFIX) \
 	--variable=$(2) $(1) 2>/dev/null)
 SYSTEMDUNITDIR ?= $(or $(call pcvar,systemd,systemdsystemunitdir),$(PREFIX)/lib/systemd/system)
@@ -78,7 +80,7 @@ UDEVRULESDIR ?= $(or $(call pcvar,udev,udevdir),$(PREFIX)/lib/udev)/rules.d
 DBUSDIR ?= $(or $(call pcvar,dbus-1,datadir),$(DATADIR))/dbus-1
 
 .PHONY: all deps demo check test unit integration bench clean help kmod vm-check vm-bench \
-	install uninstall systemd-check fuzz fuzz-build lockdep-kernel suite private-clone-check
+	install uninstall systemd-check deb-check fuzz fuzz-build lockdep-kernel suite private-clone-check
 all: $(BROKER) $(LIBACCEL) $(CTL) $(PRELOAD) $(ACCEL_RUN) $(B)/accel.pc $(B)/accel-uninstalled.pc
 
 help:
@@ -94,6 +96,7 @@ help:
 	@echo "make install   install into DESTDIR/PREFIX (default /usr/local; a service wants PREFIX=/usr)"
 	@echo "make uninstall remove what make install put there (not the configuration file)"
 	@echo "make systemd-check  boot a Debian root with systemd-nspawn, install, test the service there"
+	@echo "make deb-check  build the Debian packages, lintian them, install them in the container, dkms"
 	@echo "make fuzz      build the libFuzzer harnesses (clang) into build-fuzz/, run each FUZZ_SECONDS"
 	@echo "make suite     build with B/SAN and run the unit and integration tests and churn-smoke only"
 	@echo "make private-clone-check  the suite from a clone of HEAD under a 0700 directory (CI)"
@@ -213,7 +216,7 @@ $(PRELOAD): $(call obj,$(PRELOAD_SRC)) $(LIBACCEL) $(B)/libcommon.a client/prelo
 	$(CC) $(LDFLAGS) -shared -pthread -Wl,--version-script=client/preload/preload.map -Wl,--no-undefined \
 		-o $@ $(call obj,$(PRELOAD_SRC)) -L$(B) -laccel -Wl,-rpath,'$$ORIGIN' $(JSONC) -ldl
 
-$(B)/obj/client/accel-run/%.o: ALL_CFLAGS += -Iclient/preload -DACCEL_LIBDIR='"$(LIBDIR)"'
+$(B)/obj/client/accel-run/%.o: ALL_CFLAGS += -Iclient/preload -DACCEL_LIBDIR='"$(PRELOADDIR)"'
 $(ACCEL_RUN): $(call obj,$(RUN_SRC)) $(B)/obj/client/preload/allowance.o $(LIBACCEL) $(B)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $(call obj,$(RUN_SRC)) $(B)/obj/client/preload/allowance.o -L$(B) -laccel \
 		-Wl,-rpath,'$$ORIGIN' $(JSONC)
@@ -252,7 +255,7 @@ $(CHURN): $(CHURN_OBJ) $(B)/obj/daemon/sim/crc32c.o $(LIBACCEL) $(B)/libcommon.a
 		-L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(LIBEVENT) $(JSONC) $(ZLIB)
 
 # What make install writes, besides the configuration file (kept on uninstall).
-INSTALLED := $(SBINDIR)/accel-broker $(BINDIR)/accelctl $(BINDIR)/accel-run $(LIBDIR)/libaccel-preload.so \
+INSTALLED := $(SBINDIR)/accel-broker $(BINDIR)/accelctl $(BINDIR)/accel-run $(PRELOADDIR)/libaccel-preload.so \
 	$(LIBDIR)/libaccel.so.$(VERSION) $(LIBDIR)/libaccel.so.1 $(LIBDIR)/libaccel.so \
 	$(INCLUDEDIR)/accel/accel.h $(INCLUDEDIR)/accel/sim.h $(INCLUDEDIR)/accel/uacce.h $(PKGCONFIGDIR)/accel.pc \
 	$(SYSTEMDUNITDIR)/accel-broker.service $(SYSTEMDUNITDIR)/accel-broker.socket \
@@ -269,7 +272,7 @@ install: all
 	install -m 0755 $(BROKER) $(DESTDIR)$(SBINDIR)/accel-broker
 	install -m 0755 $(CTL) $(DESTDIR)$(BINDIR)/accelctl
 	install -m 0755 $(ACCEL_RUN) $(DESTDIR)$(BINDIR)/accel-run
-	install -m 0755 $(PRELOAD) $(DESTDIR)$(LIBDIR)/libaccel-preload.so
+	install -m 0755 $(PRELOAD) $(DESTDIR)$(PRELOADDIR)/libaccel-preload.so
 	install -m 0755 $(LIBACCEL) $(DESTDIR)$(LIBDIR)/libaccel.so.$(VERSION)
 	ln -sf libaccel.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libaccel.so.1
 	ln -sf libaccel.so.1 $(DESTDIR)$(LIBDIR)/libaccel.so
@@ -307,6 +310,12 @@ uninstall:
 systemd-check: all $(B)/tests/systemd_client $(B)/tests/hold_client $(B)/tests/cgroup_probe
 	tests/systemd/run-systemd-check $(B)
 
+# The Debian packages (debian/): built, lintian, installed and purged in the
+# container, the DKMS modules built and loaded in the VM (tests/deb/run-deb-check).
+deb-check: all $(B)/tests/vm_test
+	@test -n "$(KDIR)" -a -n "$(KIMAGE)" || { echo "make deb-check: no kernel headers or image" >&2; exit 1; }
+	tests/deb/run-deb-check $(B) $(KDIR) $(KIMAGE)
+
 # The README's two commands.
 demo: deps
 	$(MAKE) all
@@ -320,7 +329,8 @@ check: deps
 test: all $(UNIT_TESTS) $(INTEG_TESTS) $(CHURN)
 	$(MAKE) B=$(FUZZ_B) FUZZ=1 fuzz-build
 	B=$(B) SAN=$(SAN) FUZZ_B=$(FUZZ_B) tests/run-tests $(UNIT_TESTS) $(INTEG_TESTS) \
-		tests/docs-check tests/style-check tests/readme-examples tests/fuzz/fuzz-check tests/churn-smoke tests/vm/vm-check tests/systemd/systemd-check
+		tests/docs-check tests/style-check tests/readme-examples tests/fuzz/fuzz-check tests/churn-smoke tests/vm/vm-check tests/systemd/systemd-check \
+		tests/deb/deb-check
 
 # The tests that need neither clang, qemu nor a container: unit, integration, churn-smoke.
 suite: all $(UNIT_TESTS) $(INTEG_TESTS) $(CHURN)

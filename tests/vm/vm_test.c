@@ -2051,8 +2051,17 @@ static void run_set_algorithm_self_deadlock(const char *modules) { set_algorithm
 static void run_set_algorithm_abba(const char *modules) { set_algorithm_abba(); }
 static void run_revoke_during_copy_out(const char *modules) { revoke_during_copy_out(); }
 
+/* make deb-check: the modules dkms built load, and the broker serves their devices. */
+static void packaged(const char *modules)
+{
+	sysfs_and_discovery();
+	kernel_engine_through_libaccel();
+	kernel_gzip();
+}
+
 static const struct vm_test vm_tests[] = {
 	{ "main", main_suite, false },
+	{ "packaged", packaged, false },
 	{ "set-algorithm-self-deadlock", run_set_algorithm_self_deadlock, true },
 	{ "set-algorithm-abba", run_set_algorithm_abba, true },
 	{ "revoke-during-copy-out", run_revoke_during_copy_out, false },
