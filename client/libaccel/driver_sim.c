@@ -360,6 +360,66 @@ static int sim_wait(struct accel_queue *q, struct accel_completion *out, unsigne
 	}
 }
 
+/*
+ * The event loop's side.  The kernel's queue fd polls readable while
+ * completions wait (its poll() compares cq_tail with our cq_head): nothing
+ * to arm.  The software engine writes a byte into the queue's event pipe
+ * when it posts completions and finds CQ_WAIT set, which it only is while
+ * the loop sleeps: a busy queue costs no system call at either end.
+ */
+static int sim_event_fd(const struct accel_queue *q)
+{
+	const struct sim_state *s = q->driver_state;
+
+	if (s->wake == ACCEL_SIM_WAKE_DOORBELL)
+		return s->fd;
+	return q->event_fd >= 0 ? q->event_fd : -EOPNOTSUPP;	/* a broker before event pipes */
+}
+
+/* Whether the loop must look now: completions to reap, or the queue is gone. */
+static bool sim_must_look(const struct sim_state *s)
+{
+	return __atomic_load_n(&s->regs->cq_tail, __ATOMIC_ACQUIRE) != s->cq_head || queue_state_error(s) < 0;
+}
+
+/*
+ * Arm, re-check: set CQ_WAIT, then look at cq_tail once more.  The fence
+ * pairs with the engine's between publishing cq_tail and reading our
+ * flag: either we see its completions here (1: reap them, then arm again)
+ * or it sees the flag and writes the pipe (0: sleep in the loop).
+ */
+static int sim_event_arm(struct accel_queue *q)
+{
+	struct sim_state *s = q->driver_state;
+
+	if (s->wake == ACCEL_SIM_WAKE_FUTEX) {
+		__atomic_fetch_or(&s->regs->client_flags, ACCEL_SIM_CLIENT_CQ_WAIT, __ATOMIC_SEQ_CST);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	}
+	if (sim_must_look(s)) {
+		if (s->wake == ACCEL_SIM_WAKE_FUTEX)
+			__atomic_fetch_and(&s->regs->client_flags, ~ACCEL_SIM_CLIENT_CQ_WAIT, __ATOMIC_RELAXED);
+		return 1;
+	}
+	/* Work in flight and a sleeping device (stopped on a full CQ): ring it, as sim_wait() does. */
+	if (s->sq_tail != s->cq_head)
+		kick_if_sleeping(s);
+	return 0;
+}
+
+/* The loop woke for this queue: take the wake-up (one read) and stop asking for more. */
+static void sim_event_clear(struct accel_queue *q)
+{
+	struct sim_state *s = q->driver_state;
+	char drain[256];
+
+	if (s->wake != ACCEL_SIM_WAKE_FUTEX || q->event_fd < 0)
+		return;
+	__atomic_fetch_and(&s->regs->client_flags, ~ACCEL_SIM_CLIENT_CQ_WAIT, __ATOMIC_RELAXED);
+	while (read(q->event_fd, drain, sizeof(drain)) == (ssize_t)sizeof(drain))
+		;
+}
+
 /* An SVA queue has no data area: NULL, size 0 (accel_run() then copies nothing). */
 static void *sim_buffer(struct accel_queue *q, size_t *size)
 {
@@ -392,7 +452,10 @@ static void sim_interrupt(struct accel_queue *q)
 	.buffer = sim_buffer,			\
 	.in_flight = sim_in_flight,		\
 	.state = sim_state,			\
-	.interrupt = sim_interrupt
+	.interrupt = sim_interrupt,		\
+	.event_fd = sim_event_fd,		\
+	.event_arm = sim_event_arm,		\
+	.event_clear = sim_event_clear
 
 const struct accel_driver accel_driver_sim = {
 	.api = ACCEL_SIM_API,

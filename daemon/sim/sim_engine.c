@@ -360,6 +360,8 @@ static int thread_start(struct sim_engine *e)
 		free(t);
 		return log_error_errno(r, "Could not start engine thread");
 	}
+	/* Named, so that ps, top and the tests tell the engine's threads from the broker's others. */
+	(void)pthread_setname_np(t->tid, SIM_ENGINE_THREAD_NAME);
 	e->threads[e->n_threads++] = t;
 	return 0;
 }

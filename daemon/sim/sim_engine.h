@@ -20,6 +20,7 @@
 #define SIM_ENGINE_SPIN_USEC	50
 #define SIM_ENGINE_BUDGET	16	/* descriptors per queue per turn; work: SIM_OP_SLICE_COST */
 #define SIM_ENGINE_THREAD_QUEUES 127	/* FUTEX_WAITV_MAX words, less the thread's own */
+#define SIM_ENGINE_THREAD_NAME	"sim-engine"	/* each engine thread's comm */
 
 struct sim_engine;
 struct sim_queue;
