@@ -260,9 +260,9 @@ $(INTEG_TESTS): $(B)/tests/%: $(B)/obj/tests/integration/%.o $(B)/obj/tests/inte
 	$(CC) $(LDFLAGS) -pthread -o $@ $< $(B)/obj/tests/integration/harness.o $(B)/libcommon.a \
 		-L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(CMOCKA) $(JSONC) $(LIBSYSTEMD) $(ZLIB)
 
-$(BENCH): $(B)/obj/bench/bench.o $(LIBACCEL) $(B)/libcommon.a
+$(BENCH): $(B)/obj/bench/bench.o $(B)/obj/bench/event_loop.o $(LIBACCEL) $(B)/libcommon.a $(EVENT_EXAMPLE)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -pthread -o $@ $< $(B)/libcommon.a -L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(JSONC) $(ZLIB) $(LIBSYSTEMD)
+	$(CC) $(LDFLAGS) -pthread -o $@ $< $(B)/obj/bench/event_loop.o $(B)/libcommon.a -L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(JSONC) $(ZLIB) $(LIBSYSTEMD)
 
 # The churn and load bench: its clients check crc32c results with the engine's own code.
 $(CHURN_OBJ): ALL_CFLAGS += $(DAEMON_INC)
