@@ -407,17 +407,26 @@ static int sim_event_arm(struct accel_queue *q)
 	return 0;
 }
 
-/* The loop woke for this queue: take the wake-up (one read) and stop asking for more. */
+/*
+ * The loop woke for this queue: take the wake-up (one read) and stop
+ * asking for more.  The end of the pipe means no broker holds its write
+ * end any more, not even systemd's fd store: no engine will ever serve the
+ * queue again.  It is lost now, rather than a loop spinning on a pipe
+ * that stays readable until the reconnecting thread finds out.
+ */
 static void sim_event_clear(struct accel_queue *q)
 {
 	struct sim_state *s = q->driver_state;
 	char drain[256];
+	ssize_t n;
 
 	if (s->wake != ACCEL_SIM_WAKE_FUTEX || q->event_fd < 0)
 		return;
 	__atomic_fetch_and(&s->regs->client_flags, ~ACCEL_SIM_CLIENT_CQ_WAIT, __ATOMIC_RELAXED);
-	while (read(q->event_fd, drain, sizeof(drain)) == (ssize_t)sizeof(drain))
+	while ((n = read(q->event_fd, drain, sizeof(drain))) == (ssize_t)sizeof(drain))
 		;
+	if (n == 0)
+		__atomic_store_n(&q->lost, true, __ATOMIC_RELEASE);
 }
 
 /* An SVA queue has no data area: NULL, size 0 (accel_run() then copies nothing). */

@@ -265,7 +265,8 @@ int accel_run(struct accel_queue *queue, const void *src, size_t src_len,
  * looks at the completion ring once more: a completion posted before the
  * flag was seen is found there (it returns 1: reap, then arm again), one
  * posted after makes the fd readable.  A revoked or broken queue makes the
- * fd readable too; accel_poll() then says why.  An accel_wait() on the
+ * fd readable too, and so does a broker gone for good (POLLHUP: the queue
+ * is lost once the wake-up is taken); accel_poll() then says why.  An accel_wait() on the
  * queue disarms it: arm again after one.  One thread per queue, as for
  * the rest of the data path.
  *

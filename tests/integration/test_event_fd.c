@@ -65,12 +65,12 @@ static void submit_copy(struct accel_queue *q, uint64_t user_data)
 	submit_copy_of(q, user_data, 8);
 }
 
-/* Whether @fd polls readable within @timeout_ms. */
+/* Whether @fd polls readable within @timeout_ms (POLLIN, or POLLHUP: the pipe's end). */
 static bool readable(int fd, int timeout_ms)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 
-	return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN);
+	return poll(&p, 1, timeout_ms) == 1 && (p.revents & (POLLIN | POLLHUP));
 }
 
 /* A number from a file of /proc/<broker>/task/<tid>/: after @key in "status", or "syscall"'s first. */
@@ -223,6 +223,40 @@ static void a_completion_between_the_look_and_the_arm_is_not_lost(void **state)
 	assert_int_equal(in_window, 200 - quick);
 }
 
+/* After a_dead_broker_ends_the_queue_at_once(): the broker is gone already. */
+static int teardown_killed(void **state)
+{
+	char cmd[128];
+
+	accel_release(queue);
+	accel_disconnect(client);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", broker.dir);
+	(void)!system(cmd);
+	children_kill();
+	return 0;
+}
+
+/*
+ * A broker killed with no fd store to keep the queue: the last write end
+ * of the event pipe is gone, the loop wakes on the pipe's end, and the
+ * queue reads lost at once (-ENOLINK), not a minute later when the
+ * reconnecting thread gives up on a broker that is not coming back; a
+ * loop would spin on the readable fd meanwhile.
+ */
+static void a_dead_broker_ends_the_queue_at_once(void **state)
+{
+	struct accel_completion c;
+	int fd = accel_queue_event_fd(queue);
+
+	assert_int_equal(accel_queue_arm(queue), 0);
+	kill_child(broker.pid);
+	broker.pid = 0;
+	assert_true(readable(fd, 10000));
+	accel_queue_event_clear(queue);
+	assert_int_equal(accel_poll(queue, &c, 1), -ENOLINK);
+	assert_int_equal(accel_queue_state(queue), ACCEL_QUEUE_REVOKED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -230,6 +264,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(an_armed_loop_is_woken, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_completion_between_the_look_and_the_arm_is_not_lost, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(a_dead_broker_ends_the_queue_at_once, setup, teardown_killed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
