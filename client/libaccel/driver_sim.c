@@ -44,6 +44,7 @@ struct sim_state {
 	uint32_t op;
 	uint32_t sq_tail;	/* ours; published to regs->sq_tail */
 	uint32_t cq_head;	/* ours; published to regs->cq_head */
+	uint32_t kick_tail;	/* sq_tail when we last rang the broker's engine */
 	const bool *lost;	/* the queue's: no broker knows it any more */
 	bool sva;		/* accel_sim_sva_v1: addresses in our address space, no data area */
 };
@@ -105,6 +106,7 @@ static int sim_init_common(struct accel_queue *q, bool sva)
 	s->sva = sva;
 	s->sq_tail = __atomic_load_n(&regs->sq_tail, __ATOMIC_ACQUIRE);
 	s->cq_head = __atomic_load_n(&regs->cq_head, __ATOMIC_ACQUIRE);
+	s->kick_tail = __atomic_load_n(&regs->sq_head, __ATOMIC_ACQUIRE);
 	q->driver_state = s;
 	return 0;
 }
@@ -176,6 +178,28 @@ static void kick_if_sleeping(struct sim_state *s)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&s->regs->dev_flags, __ATOMIC_RELAXED) & ACCEL_SIM_DEV_NEED_WAKEUP)
 		ring(s);
+}
+
+/*
+ * After publishing a descriptor: ring a sleeping engine, but once per
+ * wake-up, not once per descriptor.  The broker's engine sleeps only with
+ * nothing runnable (and in flight never exceeds the CQ, so pending work
+ * always is): while it has not taken what we had published when we last
+ * rang it, it is awake, or about to look, and will see this one too.  A
+ * burst of submits while it wakes then costs one system call, not one
+ * each (it clears NEED_WAKEUP only once it runs).  The kernel's engine is
+ * rung as before.
+ */
+static void kick_after_submit(struct sim_state *s)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!(__atomic_load_n(&s->regs->dev_flags, __ATOMIC_RELAXED) & ACCEL_SIM_DEV_NEED_WAKEUP))
+		return;
+	if (s->wake == ACCEL_SIM_WAKE_FUTEX &&
+	    (int32_t)(__atomic_load_n(&s->regs->sq_head, __ATOMIC_ACQUIRE) - s->kick_tail) < 0)
+		return;
+	s->kick_tail = s->sq_tail;
+	ring(s);
 }
 
 /* The DUS offset of [p, p + len), or -EFAULT when it is not in the data area. */
@@ -250,7 +274,7 @@ static int sim_submit(struct accel_queue *q, const struct accel_op *op)
 		return r;
 	s->sq_tail++;
 	__atomic_store_n(&s->regs->sq_tail, s->sq_tail, __ATOMIC_RELEASE);
-	kick_if_sleeping(s);
+	kick_after_submit(s);
 	return 0;
 }
 
@@ -401,9 +425,9 @@ static int sim_event_arm(struct accel_queue *q)
 			__atomic_fetch_and(&s->regs->client_flags, ~ACCEL_SIM_CLIENT_CQ_WAIT, __ATOMIC_RELAXED);
 		return 1;
 	}
-	/* Work in flight and a sleeping device (stopped on a full CQ): ring it, as sim_wait() does. */
+	/* Work in flight and a sleeping device: ring it (once, see kick_after_submit()). */
 	if (s->sq_tail != s->cq_head)
-		kick_if_sleeping(s);
+		kick_after_submit(s);
 	return 0;
 }
 
