@@ -38,6 +38,7 @@ DAEMON_DIRS := $(sort $(dir $(wildcard daemon/*/*.c daemon/*/*.h)))
 DAEMON_INC := $(patsubst %/,-I%,$(DAEMON_DIRS))
 DAEMON_SRC := $(filter-out daemon/service/main.c,$(wildcard daemon/*/*.c))
 LIB_SRC := $(wildcard client/libaccel/*.c)
+EVLIB_SRC := $(wildcard client/libaccel-event/*.c)
 CTL_SRC := $(wildcard client/accelctl/*.c)
 PRELOAD_SRC := $(wildcard client/preload/*.c)
 RUN_SRC := $(wildcard client/accel-run/*.c)
@@ -48,6 +49,8 @@ obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 BROKER := $(B)/accel-broker
 LIBACCEL := $(B)/libaccel.so.1
+LIBACCEL_EVENT := $(B)/libaccel-event.so.1
+EVENT_EXAMPLE := $(B)/examples/accel-event-gzip
 CTL := $(B)/accelctl
 PRELOAD := $(B)/libaccel-preload.so
 ACCEL_RUN := $(B)/accel-run
@@ -81,7 +84,8 @@ DBUSDIR ?= $(or $(call pcvar,dbus-1,datadir),$(DATADIR))/dbus-1
 
 .PHONY: all deps demo check test unit integration bench clean help kmod vm-check vm-bench \
 	install uninstall systemd-check deb-check fuzz fuzz-build lockdep-kernel suite private-clone-check
-all: $(BROKER) $(LIBACCEL) $(CTL) $(PRELOAD) $(ACCEL_RUN) $(B)/accel.pc $(B)/accel-uninstalled.pc
+all: $(BROKER) $(LIBACCEL) $(CTL) $(PRELOAD) $(ACCEL_RUN) $(B)/accel.pc $(B)/accel-uninstalled.pc \
+	$(LIBACCEL_EVENT) $(B)/accel-event.pc $(EVENT_EXAMPLE)
 
 help:
 	@echo "make           build the broker, libaccel and accelctl into $(B)/"
@@ -207,6 +211,25 @@ $(B)/accel-uninstalled.pc: Makefile
 		'Version: $(VERSION)' 'Libs: -L$${libdir} -laccel -Wl,-rpath,$${libdir}' \
 		'Cflags: -I$${includedir}' > $@
 
+# libaccel-event: queues in a libevent loop, a library of its own so that
+# libaccel does not depend on libevent (pkg-config accel-event).
+$(LIBACCEL_EVENT): $(call obj,$(EVLIB_SRC)) $(LIBACCEL) client/libaccel-event/libaccel-event.map
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,libaccel-event.so.1 \
+		-Wl,--version-script=client/libaccel-event/libaccel-event.map -Wl,--no-undefined \
+		-o $@ $(call obj,$(EVLIB_SRC)) -L$(B) -laccel -Wl,-rpath,'$$ORIGIN' $(LIBEVENT)
+	ln -sf libaccel-event.so.1 $(B)/libaccel-event.so
+
+$(B)/accel-event.pc: client/libaccel-event/accel-event.pc.in Makefile
+	@mkdir -p $(B)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# The example of libaccel-event (make check runs it: tests/integration/test_event_example.c).
+$(EVENT_EXAMPLE): $(B)/obj/examples/event_gzip.o $(LIBACCEL_EVENT) $(LIBACCEL)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -pthread -o $@ $< -L$(B) -laccel-event -laccel -Wl,-rpath,'$$ORIGIN/..' \
+		$(LIBEVENT) $(ZLIB)
+
 $(CTL): $(call obj,$(CTL_SRC)) $(LIBACCEL)
 	$(CC) $(LDFLAGS) -o $@ $(call obj,$(CTL_SRC)) -L$(B) -laccel -Wl,-rpath,'$$ORIGIN' $(JSONC) $(ZLIB)
 
@@ -222,6 +245,7 @@ $(ACCEL_RUN): $(call obj,$(RUN_SRC)) $(B)/obj/client/preload/allowance.o $(LIBAC
 		-Wl,-rpath,'$$ORIGIN' $(JSONC)
 
 $(B)/tests/test_fdtable: $(B)/obj/client/preload/fdtable.o
+$(B)/tests/test_event_example: $(EVENT_EXAMPLE)
 # test_preload runs preload_probe, a program that links nothing of ours, under accel-run.
 $(B)/tests/preload_probe: $(B)/obj/tests/integration/preload_probe.o
 	@mkdir -p $(dir $@)
@@ -243,9 +267,9 @@ $(INTEG_TESTS): $(B)/tests/%: $(B)/obj/tests/integration/%.o $(B)/obj/tests/inte
 	$(CC) $(LDFLAGS) -pthread -o $@ $< $(B)/obj/tests/integration/harness.o $(B)/libcommon.a \
 		-L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(CMOCKA) $(JSONC) $(LIBSYSTEMD) $(ZLIB)
 
-$(BENCH): $(B)/obj/bench/bench.o $(LIBACCEL) $(B)/libcommon.a
+$(BENCH): $(B)/obj/bench/bench.o $(B)/obj/bench/event_loop.o $(LIBACCEL) $(B)/libcommon.a $(EVENT_EXAMPLE)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -pthread -o $@ $< $(B)/libcommon.a -L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(JSONC) $(ZLIB) $(LIBSYSTEMD)
+	$(CC) $(LDFLAGS) -pthread -o $@ $< $(B)/obj/bench/event_loop.o $(B)/libcommon.a -L$(B) -laccel -Wl,-rpath,'$$ORIGIN/..' $(JSONC) $(ZLIB) $(LIBSYSTEMD)
 
 # The churn and load bench: its clients check crc32c results with the engine's own code.
 $(CHURN_OBJ): ALL_CFLAGS += $(DAEMON_INC)
@@ -257,7 +281,9 @@ $(CHURN): $(CHURN_OBJ) $(B)/obj/daemon/sim/crc32c.o $(LIBACCEL) $(B)/libcommon.a
 # What make install writes, besides the configuration file (kept on uninstall).
 INSTALLED := $(SBINDIR)/accel-broker $(BINDIR)/accelctl $(BINDIR)/accel-run $(PRELOADDIR)/libaccel-preload.so \
 	$(LIBDIR)/libaccel.so.$(VERSION) $(LIBDIR)/libaccel.so.1 $(LIBDIR)/libaccel.so \
+	$(LIBDIR)/libaccel-event.so.$(VERSION) $(LIBDIR)/libaccel-event.so.1 $(LIBDIR)/libaccel-event.so \
 	$(INCLUDEDIR)/accel/accel.h $(INCLUDEDIR)/accel/sim.h $(INCLUDEDIR)/accel/uacce.h $(PKGCONFIGDIR)/accel.pc \
+	$(INCLUDEDIR)/accel/accel-event.h $(PKGCONFIGDIR)/accel-event.pc \
 	$(SYSTEMDUNITDIR)/accel-broker.service $(SYSTEMDUNITDIR)/accel-broker.socket \
 	$(SYSUSERSDIR)/accel-broker.conf $(TMPFILESDIR)/accel-broker.conf \
 	$(UDEVRULESDIR)/70-accel-broker.rules \
@@ -278,6 +304,11 @@ install: all
 	ln -sf libaccel.so.1 $(DESTDIR)$(LIBDIR)/libaccel.so
 	install -m 0644 include/accel/accel.h include/accel/sim.h include/accel/uacce.h $(DESTDIR)$(INCLUDEDIR)/accel/
 	install -m 0644 $(B)/accel.pc $(DESTDIR)$(PKGCONFIGDIR)/accel.pc
+	install -m 0755 $(LIBACCEL_EVENT) $(DESTDIR)$(LIBDIR)/libaccel-event.so.$(VERSION)
+	ln -sf libaccel-event.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libaccel-event.so.1
+	ln -sf libaccel-event.so.1 $(DESTDIR)$(LIBDIR)/libaccel-event.so
+	install -m 0644 include/accel/accel-event.h $(DESTDIR)$(INCLUDEDIR)/accel/
+	install -m 0644 $(B)/accel-event.pc $(DESTDIR)$(PKGCONFIGDIR)/accel-event.pc
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' systemd/accel-broker.service.in \
 		> $(DESTDIR)$(SYSTEMDUNITDIR)/accel-broker.service
 	install -m 0644 systemd/accel-broker.socket $(DESTDIR)$(SYSTEMDUNITDIR)/

@@ -110,14 +110,14 @@ bool accel_connection_lost(int r)
 }
 
 int accel_call_fd(struct accel_client *c, const char *method, struct json_object *params,
-		  struct json_object **out, int *fd_out)
+		  struct json_object **out, int fds_out[2])
 {
 	unsigned generation;
 	int r;
 
 	pthread_mutex_lock(&c->lock);
 	generation = c->generation;
-	r = accel_call_locked(c, method, json_object_get(params), out, fd_out);
+	r = accel_call_locked(c, method, json_object_get(params), out, fds_out);
 	pthread_mutex_unlock(&c->lock);
 	/*
 	 * The broker went away (a restart): connect again, without the lock
@@ -127,7 +127,7 @@ int accel_call_fd(struct accel_client *c, const char *method, struct json_object
 	if (accel_connection_lost(r) && __atomic_load_n(&c->watching, __ATOMIC_ACQUIRE) &&
 	    accel_client_reconnect(c, generation) == 0 && r == -EPIPE) {
 		pthread_mutex_lock(&c->lock);
-		r = accel_call_locked(c, method, json_object_get(params), out, fd_out);
+		r = accel_call_locked(c, method, json_object_get(params), out, fds_out);
 		pthread_mutex_unlock(&c->lock);
 	}
 	json_object_put(params);
@@ -140,8 +140,28 @@ int accel_call(struct accel_client *c, const char *method, struct json_object *p
 	return accel_call_fd(c, method, params, out, NULL);
 }
 
+/*
+ * The fds a reply names, in the order they came: its "fd" (always the
+ * first), then the second when "event_fd" is 1.  Taken here, under the
+ * lock, so that the next reply's fds are the next in the queue.
+ */
+static void take_reply_fds(struct accel_client *c, struct json_object *params, int fds_out[2])
+{
+	struct json_object *v;
+	int fd;
+
+	fd = wire_take_fd(&c->wire);
+	fds_out[0] = fd < 0 ? -1 : fd;
+	fds_out[1] = -1;
+	if (json_object_object_get_ex(params, "event_fd", &v) && json_object_is_type(v, json_type_int) &&
+	    json_object_get_int64(v) == 1) {
+		fd = wire_take_fd(&c->wire);
+		fds_out[1] = fd < 0 ? -1 : fd;
+	}
+}
+
 int accel_call_locked(struct accel_client *c, const char *method, struct json_object *params,
-		      struct json_object **out, int *fd_out)
+		      struct json_object **out, int fds_out[2])
 {
 	_cleanup_(json_object_putp) struct json_object *msg = json_object_new_object();
 	struct varlink_reply reply;
@@ -175,9 +195,9 @@ int accel_call_locked(struct accel_client *c, const char *method, struct json_ob
 	}
 	if (out)
 		*out = json_object_get(reply.parameters);
+	if (fds_out)
+		take_reply_fds(c, reply.parameters, fds_out);
 	varlink_reply_finish(&reply);
-	if (fd_out)
-		*fd_out = wire_take_fd(&c->wire);
 	return 0;
 }
 

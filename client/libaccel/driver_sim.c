@@ -44,6 +44,7 @@ struct sim_state {
 	uint32_t op;
 	uint32_t sq_tail;	/* ours; published to regs->sq_tail */
 	uint32_t cq_head;	/* ours; published to regs->cq_head */
+	uint32_t kick_tail;	/* sq_tail when we last rang the broker's engine */
 	const bool *lost;	/* the queue's: no broker knows it any more */
 	bool sva;		/* accel_sim_sva_v1: addresses in our address space, no data area */
 };
@@ -105,6 +106,7 @@ static int sim_init_common(struct accel_queue *q, bool sva)
 	s->sva = sva;
 	s->sq_tail = __atomic_load_n(&regs->sq_tail, __ATOMIC_ACQUIRE);
 	s->cq_head = __atomic_load_n(&regs->cq_head, __ATOMIC_ACQUIRE);
+	s->kick_tail = __atomic_load_n(&regs->sq_head, __ATOMIC_ACQUIRE);
 	q->driver_state = s;
 	return 0;
 }
@@ -176,6 +178,28 @@ static void kick_if_sleeping(struct sim_state *s)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&s->regs->dev_flags, __ATOMIC_RELAXED) & ACCEL_SIM_DEV_NEED_WAKEUP)
 		ring(s);
+}
+
+/*
+ * After publishing a descriptor: ring a sleeping engine, but once per
+ * wake-up, not once per descriptor.  The broker's engine sleeps only with
+ * nothing runnable (and in flight never exceeds the CQ, so pending work
+ * always is): while it has not taken what we had published when we last
+ * rang it, it is awake, or about to look, and will see this one too.  A
+ * burst of submits while it wakes then costs one system call, not one
+ * each (it clears NEED_WAKEUP only once it runs).  The kernel's engine is
+ * rung as before.
+ */
+static void kick_after_submit(struct sim_state *s)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!(__atomic_load_n(&s->regs->dev_flags, __ATOMIC_RELAXED) & ACCEL_SIM_DEV_NEED_WAKEUP))
+		return;
+	if (s->wake == ACCEL_SIM_WAKE_FUTEX &&
+	    (int32_t)(__atomic_load_n(&s->regs->sq_head, __ATOMIC_ACQUIRE) - s->kick_tail) < 0)
+		return;
+	s->kick_tail = s->sq_tail;
+	ring(s);
 }
 
 /* The DUS offset of [p, p + len), or -EFAULT when it is not in the data area. */
@@ -250,7 +274,7 @@ static int sim_submit(struct accel_queue *q, const struct accel_op *op)
 		return r;
 	s->sq_tail++;
 	__atomic_store_n(&s->regs->sq_tail, s->sq_tail, __ATOMIC_RELEASE);
-	kick_if_sleeping(s);
+	kick_after_submit(s);
 	return 0;
 }
 
@@ -364,6 +388,75 @@ static int sim_wait(struct accel_queue *q, struct accel_completion *out, unsigne
 	}
 }
 
+/*
+ * The event loop's side.  The kernel's queue fd polls readable while
+ * completions wait (its poll() compares cq_tail with our cq_head): nothing
+ * to arm.  The software engine writes a byte into the queue's event pipe
+ * when it posts completions and finds CQ_WAIT set, which it only is while
+ * the loop sleeps: a busy queue costs no system call at either end.
+ */
+static int sim_event_fd(const struct accel_queue *q)
+{
+	const struct sim_state *s = q->driver_state;
+
+	if (s->wake == ACCEL_SIM_WAKE_DOORBELL)
+		return s->fd;
+	return q->event_fd >= 0 ? q->event_fd : -EOPNOTSUPP;	/* a broker before event pipes */
+}
+
+/* Whether the loop must look now: completions to reap, or the queue is gone. */
+static bool sim_must_look(const struct sim_state *s)
+{
+	return __atomic_load_n(&s->regs->cq_tail, __ATOMIC_ACQUIRE) != s->cq_head || queue_state_error(s) < 0;
+}
+
+/*
+ * Arm, re-check: set CQ_WAIT, then look at cq_tail once more.  The fence
+ * pairs with the engine's between publishing cq_tail and reading our
+ * flag: either we see its completions here (1: reap them, then arm again)
+ * or it sees the flag and writes the pipe (0: sleep in the loop).
+ */
+static int sim_event_arm(struct accel_queue *q)
+{
+	struct sim_state *s = q->driver_state;
+
+	if (s->wake == ACCEL_SIM_WAKE_FUTEX) {
+		__atomic_fetch_or(&s->regs->client_flags, ACCEL_SIM_CLIENT_CQ_WAIT, __ATOMIC_SEQ_CST);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	}
+	if (sim_must_look(s)) {
+		if (s->wake == ACCEL_SIM_WAKE_FUTEX)
+			__atomic_fetch_and(&s->regs->client_flags, ~ACCEL_SIM_CLIENT_CQ_WAIT, __ATOMIC_RELAXED);
+		return 1;
+	}
+	/* Work in flight and a sleeping device: ring it (once, see kick_after_submit()). */
+	if (s->sq_tail != s->cq_head)
+		kick_after_submit(s);
+	return 0;
+}
+
+/*
+ * The loop woke for this queue: take the wake-up (one read) and stop
+ * asking for more.  The end of the pipe means no broker holds its write
+ * end any more, not even systemd's fd store: no engine will ever serve the
+ * queue again.  It is lost now, rather than a loop spinning on a pipe
+ * that stays readable until the reconnecting thread finds out.
+ */
+static void sim_event_clear(struct accel_queue *q)
+{
+	struct sim_state *s = q->driver_state;
+	char drain[256];
+	ssize_t n;
+
+	if (s->wake != ACCEL_SIM_WAKE_FUTEX || q->event_fd < 0)
+		return;
+	__atomic_fetch_and(&s->regs->client_flags, ~ACCEL_SIM_CLIENT_CQ_WAIT, __ATOMIC_RELAXED);
+	while ((n = read(q->event_fd, drain, sizeof(drain))) == (ssize_t)sizeof(drain))
+		;
+	if (n == 0)
+		__atomic_store_n(&q->lost, true, __ATOMIC_RELEASE);
+}
+
 /* An SVA queue has no data area: NULL, size 0 (accel_run() then copies nothing). */
 static void *sim_buffer(struct accel_queue *q, size_t *size)
 {
@@ -396,7 +489,10 @@ static void sim_interrupt(struct accel_queue *q)
 	.buffer = sim_buffer,			\
 	.in_flight = sim_in_flight,		\
 	.state = sim_state,			\
-	.interrupt = sim_interrupt
+	.interrupt = sim_interrupt,		\
+	.event_fd = sim_event_fd,		\
+	.event_arm = sim_event_arm,		\
+	.event_clear = sim_event_clear
 
 const struct accel_driver accel_driver_sim = {
 	.api = ACCEL_SIM_API,

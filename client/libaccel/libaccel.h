@@ -34,6 +34,10 @@ struct accel_driver {
 	void (*interrupt)(struct accel_queue *q);
 	unsigned (*in_flight)(struct accel_queue *q);
 	enum accel_queue_state (*state)(const struct accel_queue *q);
+	/* The event loop's side (accel_queue_event_fd()): what to poll, arm, and take a wake-up. */
+	int (*event_fd)(const struct accel_queue *q);
+	int (*event_arm)(struct accel_queue *q);
+	void (*event_clear)(struct accel_queue *q);
 };
 
 extern const struct accel_driver accel_driver_sim;
@@ -68,6 +72,7 @@ struct accel_queue {
 	char api[32];
 	char algorithm[32];
 	int fd;
+	int event_fd;		/* the event pipe's read end (software engine), or -1 */
 	void *mmio;
 	size_t mmio_size;
 	void *dus;
@@ -106,15 +111,16 @@ static inline int accel_queue_usable(const struct accel_queue *q)
 int accel_call(struct accel_client *c, const char *method, struct json_object *params,
 	       struct json_object **reply);
 /*
- * The same, and the fd the reply passed in *@fd_out (-1: none).  Both
- * reconnect to a broker that went away (reconnect.c); call them without
- * c->lock held, since that waits for a broker to come back.
+ * The same, and the fds the reply passed: @fds_out[0] its "fd" (-1:
+ * none), @fds_out[1] the second fd when its "event_fd" names one (else
+ * -1).  Both reconnect to a broker that went away (reconnect.c); call
+ * them without c->lock held, since that waits for a broker to come back.
  */
 int accel_call_fd(struct accel_client *c, const char *method, struct json_object *params,
-		  struct json_object **reply, int *fd_out);
+		  struct json_object **reply, int fds_out[2]);
 /* One call on the connection there is, never reconnecting, with c->lock held. */
 int accel_call_locked(struct accel_client *c, const char *method, struct json_object *params,
-		      struct json_object **reply, int *fd_out);
+		      struct json_object **reply, int fds_out[2]);
 /* Take @q off @c's list (with c->lock held). */
 void accel_client_unlink_queue(struct accel_client *c, struct accel_queue *q);
 /* Put @q on @c's list and start the watcher (without c->lock). */

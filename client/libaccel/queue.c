@@ -134,6 +134,8 @@ static void queue_free(struct accel_queue *q)
 		munmap(q->dus, q->dus_size);
 	if (q->fd >= 0)
 		close(q->fd);
+	if (q->event_fd >= 0)
+		close(q->event_fd);
 	free(q);
 }
 
@@ -262,6 +264,55 @@ static int queue_setup(struct accel_queue *q, struct json_object *reply, enum qu
 }
 
 /*
+ * Whether the last error says the broker does not know with_event_fd (one
+ * older than event pipes refuses parameters it does not know, before it
+ * does anything): ask again without.
+ */
+static bool refused_with_event_fd(const struct accel_client *c)
+{
+	return strcmp(c->error_name, "org.varlink.service.InvalidParameter") == 0 &&
+	       strstr(c->error_message, "with_event_fd") != NULL;
+}
+
+/* Call @method (@params consumed) asking for the event fd too, from any broker. */
+static int call_for_queue(struct accel_client *c, const char *method, struct json_object *params,
+			  struct json_object **reply, int fds[2])
+{
+	int r;
+
+	if (!params)
+		return -ENOMEM;
+	json_object_object_add(params, "with_event_fd", json_object_new_boolean(1));
+	r = accel_call_fd(c, method, json_object_get(params), reply, fds);
+	if (r < 0 && refused_with_event_fd(c)) {
+		json_object_object_del(params, "with_event_fd");
+		r = accel_call_fd(c, method, json_object_get(params), reply, fds);
+	}
+	json_object_put(params);
+	return r;
+}
+
+/* A new handle for the fds of a reply (taken, closed on failure); NULL: out of memory. */
+static struct accel_queue *queue_new(const int fds[2])
+{
+	struct accel_queue *q = calloc(1, sizeof(*q));
+
+	if (!q) {
+		for (int i = 0; i < 2; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		return NULL;
+	}
+	q->fd = fds[0];
+	q->event_fd = fds[1];
+	/* Reading a wake-up must never block, whatever was done to the pipe before. */
+	if (q->event_fd >= 0)
+		(void)fcntl(q->event_fd, F_SETFL, O_RDONLY | O_NONBLOCK);
+	q->fork_generation = accel_fork_generation;
+	return q;
+}
+
+/*
  * Call @method, whose reply hands out a queue with its fd (AcquireQueue,
  * AttachQueue, ClaimQueue), and map it.  A queue that cannot be set up goes
  * back to the broker when @give_back (a fresh acquire) and is only dropped
@@ -273,20 +324,15 @@ static int receive_queue(struct accel_client *c, const char *method, struct json
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	_cleanup_(json_object_putp) struct json_object *reply = NULL;
 	struct accel_queue *q;
-	int fd = -1, r;
+	int fds[2] = { -1, -1 }, r;
 
 	pthread_once(&once, register_atfork);
-	r = accel_call_fd(c, method, params, &reply, &fd);
+	r = call_for_queue(c, method, params, &reply, fds);
 	if (r < 0)
 		return r;
-	q = calloc(1, sizeof(*q));
-	if (!q) {
-		if (fd >= 0)
-			close(fd);
+	q = queue_new(fds);
+	if (!q)
 		return -ENOMEM;
-	}
-	q->fd = fd;
-	q->fork_generation = accel_fork_generation;
 	r = q->fd < 0 ? -EPROTO : queue_setup(q, reply, origin);
 	if (r < 0) {
 		if (q->id && give_back)
@@ -367,6 +413,7 @@ EXPORT int accel_queue_import(int fd, const struct accel_import *im, struct acce
 	q = calloc(1, sizeof(*q));
 	if (!q)
 		return -ENOMEM;
+	q->event_fd = -1;
 	q->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	if (q->fd < 0) {
 		r = -errno;
@@ -444,6 +491,38 @@ EXPORT enum accel_queue_state accel_queue_state(const struct accel_queue *q)
 EXPORT void *accel_queue_buffer(struct accel_queue *q, size_t *size)
 {
 	return q->driver->buffer(q, size);
+}
+
+EXPORT int accel_queue_event_fd(const struct accel_queue *q)
+{
+	return q->driver->event_fd(q);
+}
+
+EXPORT int accel_queue_set_event_fd(struct accel_queue *q, int fd)
+{
+	int copy;
+
+	if (fd < 0 || q->event_fd >= 0)
+		return -EINVAL;
+	copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (copy < 0)
+		return -errno;
+	(void)fcntl(copy, F_SETFL, O_RDONLY | O_NONBLOCK);
+	q->event_fd = copy;
+	return 0;
+}
+
+EXPORT int accel_queue_arm(struct accel_queue *q)
+{
+	int r = accel_queue_usable(q);
+
+	return r < 0 ? r : q->driver->event_arm(q);
+}
+
+EXPORT void accel_queue_event_clear(struct accel_queue *q)
+{
+	if (accel_queue_usable(q) == 0)
+		q->driver->event_clear(q);
 }
 
 EXPORT int accel_submit(struct accel_queue *q, const struct accel_op *op)

@@ -80,6 +80,7 @@ EXPORT int accel_acquire_raw(struct accel_client *c, const char *device, uint64_
 {
 	_cleanup_(json_object_putp) struct json_object *reply = NULL;
 	struct json_object *params, *id;
+	int fds[2] = { -1, -1 };	/* no with_event_fd: only the queue's */
 	_cleanup_close_ int fd = -1;
 	uint64_t got;
 	int r;
@@ -90,7 +91,8 @@ EXPORT int accel_acquire_raw(struct accel_client *c, const char *device, uint64_
 	if (!params)
 		return -ENOMEM;
 	json_object_object_add(params, "device", json_object_new_string(device));
-	r = accel_call_fd(c, ACCEL_INTERFACE ".AcquireQueue", params, &reply, &fd);
+	r = accel_call_fd(c, ACCEL_INTERFACE ".AcquireQueue", params, &reply, fds);
+	fd = fds[0];
 	if (r < 0)
 		return r;
 	if (!json_object_object_get_ex(reply, "queue_id", &id) || !json_object_is_type(id, json_type_int) ||

@@ -121,11 +121,16 @@ static void queue_lost(struct accel_queue *q)
 static int reattach(struct accel_client *c, struct accel_queue *q)
 {
 	struct json_object *params = json_object_new_object();
-	int fd = -1, r;
+	/*
+	 * Without with_event_fd: the queue's event pipe came back from the fd
+	 * store as it was, and the descriptor we hold still reads it.
+	 */
+	int fds[2] = { -1, -1 }, fd, r;
 
 	if (params)
 		json_object_object_add(params, "queue_id", json_object_new_int64((int64_t)q->id));
-	r = accel_call_locked(c, ACCEL_INTERFACE ".AttachQueue", params, NULL, &fd);
+	r = accel_call_locked(c, ACCEL_INTERFACE ".AttachQueue", params, NULL, fds);
+	fd = fds[0];
 	if (accel_connection_lost(r))
 		return r;
 	if (r < 0 || fd < 0 || !(same_file(fd, q->fd) || (q->raw && held_elsewhere(fd))))

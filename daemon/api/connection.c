@@ -32,12 +32,14 @@ static unsigned connection_fds_unread(struct connection *c)
 	return (unsigned)(c->wire.fds_sent - c->fds_taken);
 }
 
-/* Whether the replies the client has not taken allow another call. */
+/* Whether the replies the client has not taken allow another call, and its reply's fds. */
 static bool connection_can_take_more(struct connection *c)
 {
+	const unsigned room = CONNECTION_MAX_FDS_IN_FLIGHT - CONNECTION_MAX_REPLY_FDS;
+
 	return wire_out_pending(&c->wire) < CONNECTION_OUT_HIGH_WATER &&
-	       wire_out_fds(&c->wire) < CONNECTION_MAX_FDS_IN_FLIGHT &&
-	       wire_out_fds(&c->wire) + connection_fds_unread(c) < CONNECTION_MAX_FDS_IN_FLIGHT;
+	       wire_out_fds(&c->wire) <= room &&
+	       wire_out_fds(&c->wire) + connection_fds_unread(c) <= room;
 }
 
 static int connection_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);

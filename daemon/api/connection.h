@@ -35,6 +35,13 @@ struct varlink_call;
  */
 #define CONNECTION_MAX_FDS_IN_FLIGHT 8u
 /*
+ * The most fds one reply carries: a queue's and its event pipe's
+ * (with_event_fd).  A call is read only while its reply's fds still fit
+ * under CONNECTION_MAX_FDS_IN_FLIGHT, so the bound holds in fds, not in
+ * replies.
+ */
+#define CONNECTION_MAX_REPLY_FDS 2u
+/*
  * A socket tells no one when its reader has taken everything: a connection
  * stopped for fds sent but unread looks again after this, doubling up to
  * the maximum while the client does not read.

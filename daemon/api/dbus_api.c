@@ -718,6 +718,30 @@ static int method_get_queue_terms(sd_bus_message *m, void *userdata, sd_bus_erro
 	return on_queue_id(m, userdata, get_queue_terms, error);
 }
 
+/*
+ * What to poll for the caller's queue's completions (accel_queue_event_fd()):
+ * its event pipe's read end on the software engine, the queue fd itself on
+ * a kernel device.  A method of its own, since the replies that hand out
+ * a queue keep their signatures; ask again after ClaimQueue, which may
+ * renew the pipe with the memory.
+ */
+static int get_queue_event_fd(struct dbus_api *api, struct bus_client *c, sd_bus_message *m, uint64_t id,
+			      struct accel_error *e)
+{
+	struct queue *q;
+	int r;
+
+	r = broker_get_queue(api->broker, &c->peer, c, id, &q, e);
+	if (r < 0)
+		return r;
+	return sd_bus_reply_method_return(m, "h", q->event_fd >= 0 ? q->event_fd : q->fd);
+}
+
+static int method_get_queue_event_fd(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	return on_queue_id(m, userdata, get_queue_event_fd, error);
+}
+
 /* One entry of an a{sv} reply, by its type. */
 struct dict_value {
 	const char *key;
@@ -1278,6 +1302,8 @@ static const sd_bus_vtable broker_vtable[] = {
 				method_unsubscribe, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_ARGS("GetQueue", SD_BUS_ARGS("t", queue_id), SD_BUS_RESULT("a{sv}", queue),
 				method_get_queue, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("GetQueueEventFd", SD_BUS_ARGS("t", queue_id), SD_BUS_RESULT("h", event_fd),
+				method_get_queue_event_fd, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_SIGNAL_WITH_ARGS("QueueRevoked", SD_BUS_ARGS("t", queue_id, "s", reason), 0),
 	SD_BUS_SIGNAL_WITH_ARGS("Revoked", SD_BUS_ARGS("t", queue_id, "s", device, "s", algorithm, "u", uid,
 						       "s", reason), 0),

@@ -74,22 +74,37 @@ static int handle_list_devices(struct connection *c, const struct varlink_call *
 	return reply(c, call, wrap("devices", TAKE_PTR(devices)));
 }
 
-/* The reply that hands @q out: what to map, and on what terms; the fd rides along. */
-static int reply_queue(struct connection *c, const struct varlink_call *call, const struct queue *q)
+/*
+ * The reply that hands @q out: what to map, and on what terms; the fd
+ * rides along ("fd": 0).  A caller that asked @with_event_fd also gets
+ * the queue's event pipe, the second fd ("event_fd": 1), or is told the
+ * queue fd polls by itself ("event_fd": 0); others get exactly what they
+ * always got, one fd, so that clients which take one fd per reply from
+ * their queue of received fds stay in step.
+ */
+static int reply_queue(struct connection *c, const struct varlink_call *call, const struct queue *q,
+		       bool with_event_fd)
 {
-	return connection_reply(c, call, varlink_json_queue(q, QUEUE_VIEW_HANDED_OUT, NULL), &q->fd, 1);
+	const int fds[] = { q->fd, q->event_fd };
+	bool second = with_event_fd && q->event_fd >= 0;
+
+	return connection_reply(c, call,
+				varlink_json_queue(q, with_event_fd ? QUEUE_VIEW_HANDED_OUT_EVENT
+								    : QUEUE_VIEW_HANDED_OUT, NULL),
+				fds, second ? 2 : 1);
 }
 
 struct reply_to {
 	struct connection *c;
 	const struct varlink_call *call;
+	bool with_event_fd;
 };
 
 static int send_queue(const struct queue *q, void *data)
 {
 	struct reply_to *to = data;
 
-	return reply_queue(to->c, to->call, q);
+	return reply_queue(to->c, to->call, q, to->with_event_fd);
 }
 
 static int handle_acquire_queue(struct connection *c, const struct varlink_call *call,
@@ -97,10 +112,12 @@ static int handle_acquire_queue(struct connection *c, const struct varlink_call 
 {
 	struct acquire_request req = { .numa_node = -1 };
 	int64_t numa_node = -1;
+	bool with_event_fd = false;
 	const struct varlink_param params[] = {
 		{ "algorithm", VARLINK_STRING, true, &req.algorithm },	/* absent: a raw queue */
 		{ "device", VARLINK_STRING, true, &req.device },
 		{ "numa_node", VARLINK_INT, true, &numa_node },
+		{ "with_event_fd", VARLINK_BOOL, true, &with_event_fd },
 		{ 0 },
 	};
 	int r;
@@ -118,7 +135,7 @@ static int handle_acquire_queue(struct connection *c, const struct varlink_call 
 	if (r < 0)
 		return r;
 	return listener_acquire(broker_of(c), &c->peer, c, &req, send_queue,
-				&(struct reply_to){ c, call }, e);
+				&(struct reply_to){ c, call, with_event_fd }, e);
 }
 
 /* A queue id parameter: ids start at 1. */
@@ -150,13 +167,23 @@ static int read_queue_id(const struct varlink_call *call, uint64_t *out, struct 
 static int handle_attach_queue(struct connection *c, const struct varlink_call *call,
 			       struct accel_error *e)
 {
-	uint64_t id;
+	int64_t id;
+	bool with_event_fd = false;
+	const struct varlink_param params[] = {
+		{ "queue_id", VARLINK_INT, false, &id },
+		{ "with_event_fd", VARLINK_BOOL, true, &with_event_fd },
+		{ 0 },
+	};
 	int r;
 
-	r = read_queue_id(call, &id, e);
+	r = varlink_params_dispatch(call->parameters, params, e);
 	if (r < 0)
 		return r;
-	return listener_attach(broker_of(c), &c->peer, c, id, send_queue, &(struct reply_to){ c, call }, e);
+	r = queue_id_param(id, e);
+	if (r < 0)
+		return r;
+	return listener_attach(broker_of(c), &c->peer, c, (uint64_t)id, send_queue,
+			       &(struct reply_to){ c, call, with_event_fd }, e);
 }
 
 static int handle_transfer_queue(struct connection *c, const struct varlink_call *call,
@@ -179,8 +206,10 @@ static int handle_claim_queue(struct connection *c, const struct varlink_call *c
 			      struct accel_error *e)
 {
 	const char *token;
+	bool with_event_fd = false;
 	const struct varlink_param params[] = {
 		{ "token", VARLINK_STRING, false, &token },
+		{ "with_event_fd", VARLINK_BOOL, true, &with_event_fd },
 		{ 0 },
 	};
 	int r;
@@ -188,7 +217,8 @@ static int handle_claim_queue(struct connection *c, const struct varlink_call *c
 	r = varlink_params_dispatch(call->parameters, params, e);
 	if (r < 0)
 		return r;
-	return listener_claim(broker_of(c), &c->peer, c, token, send_queue, &(struct reply_to){ c, call }, e);
+	return listener_claim(broker_of(c), &c->peer, c, token, send_queue,
+			      &(struct reply_to){ c, call, with_event_fd }, e);
 }
 
 static int handle_release_queue(struct connection *c, const struct varlink_call *call,

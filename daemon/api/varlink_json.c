@@ -58,6 +58,7 @@ static struct json_object *json_regions(const struct queue *q)
 #define HANDED_OUT	(1u << QUEUE_VIEW_HANDED_OUT)
 #define LISTED		(1u << QUEUE_VIEW_LISTED)
 #define REVOKED		(1u << QUEUE_VIEW_REVOKED)
+#define EVENT		(1u << QUEUE_VIEW_HANDED_OUT_EVENT)
 
 /*
  * Every field a queue has on the wire, in the order every message writes
@@ -65,6 +66,8 @@ static struct json_object *json_regions(const struct queue *q)
  */
 struct json_object *varlink_json_queue(const struct queue *q, enum queue_view view, const char *reason)
 {
+	/* The event view is the handed-out one and one field more. */
+	const unsigned want = view == QUEUE_VIEW_HANDED_OUT_EVENT ? HANDED_OUT | EVENT : 1u << view;
 	const struct {
 		unsigned views;
 		struct varlink_value value;
@@ -75,7 +78,8 @@ struct json_object *varlink_json_queue(const struct queue *q, enum queue_view vi
 		{ HANDED_OUT, STRING("api", q->device->api) },
 		{ HANDED_OUT | LISTED | REVOKED, STRING("algorithm", q->algorithm) },
 		{ HANDED_OUT, INT("fd", 0) },	/* the index of the fd the message carries */
-		{ HANDED_OUT, JSON("regions", view == QUEUE_VIEW_HANDED_OUT ? json_regions(q) : NULL) },
+		{ EVENT, INT("event_fd", q->event_fd >= 0 ? 1 : 0) },	/* varlink_api.c: reply_queue() */
+		{ HANDED_OUT, JSON("regions", want & HANDED_OUT ? json_regions(q) : NULL) },
 		{ LISTED | REVOKED, INT("uid", q->uid) },
 		{ LISTED, INT("pid", q->pid) },
 		{ LISTED, STRING("state", queue_state_to_string(q->state)) },
@@ -92,7 +96,7 @@ struct json_object *varlink_json_queue(const struct queue *q, enum queue_view vi
 	unsigned n = 0;
 
 	for (size_t i = 0; i < ELEMENTSOF(all); i++)
-		if (all[i].views & (1u << view))
+		if (all[i].views & want)
 			fields[n++] = all[i].value;
 	fields[n] = (struct varlink_value)END;
 	return varlink_object_new(fields);

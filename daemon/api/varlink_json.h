@@ -31,6 +31,12 @@ enum queue_view {
 	QUEUE_VIEW_HANDED_OUT,	/* AcquireQueue, AttachQueue, ClaimQueue: what to map, on what terms */
 	QUEUE_VIEW_LISTED,	/* ListQueues' QueueInfo */
 	QUEUE_VIEW_REVOKED,	/* Monitor's "revoked" event; @reason says why */
+	/*
+	 * HANDED_OUT to a caller that asked for the event fd (with_event_fd):
+	 * "event_fd" names it, 1 for the second fd of the reply, 0 when the
+	 * queue fd polls by itself (kernel devices).
+	 */
+	QUEUE_VIEW_HANDED_OUT_EVENT,
 };
 
 struct json_object *varlink_json_queue(const struct queue *q, enum queue_view view, const char *reason);

@@ -71,6 +71,8 @@ struct queue *queue_new(void)
 		return NULL;
 	list_init(&q->link);
 	q->fd = -1;
+	q->event_fd = -1;
+	q->event_signal_fd = -1;
 	return q;
 }
 
@@ -132,6 +134,8 @@ static void queue_free(struct broker *b, struct queue *q)
 	q->device->queues_open--;
 	if (q->fd >= 0)
 		close(q->fd);
+	closep(&q->event_fd);
+	closep(&q->event_signal_fd);
 	list_remove(&q->link);
 	owner_unref(q->process);
 	free(q->groups);

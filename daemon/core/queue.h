@@ -74,6 +74,15 @@ struct queue {
 	uint64_t token_expires_usec;		/* CLOCK_MONOTONIC */
 	uint64_t acquired_usec;	/* CLOCK_REALTIME */
 	int fd;			/* the broker's own reference */
+	/*
+	 * The software engine's event pipe (backend_sim.c), both ends the
+	 * record's: the read end goes out with the queue fd, for the client's
+	 * event loop; the engine signals through its copy of the write end,
+	 * kept here for the fd store.  -1: none (kernel devices, whose queue
+	 * fd polls by itself).
+	 */
+	int event_fd;
+	int event_signal_fd;
 	struct queue_region regions[QUEUE_MAX_REGIONS];
 	unsigned n_regions;
 	void *backend;		/* the backend's per-queue state */

@@ -52,14 +52,40 @@ static int queue_memfd(const char *name, size_t size)
 	return TAKE_FD(fd);
 }
 
-/* New queue memory for q->algorithm, served by the engine: its fd, and the engine's queue. */
+/*
+ * The pipe that wakes the client's event loop (accel_queue_event_fd()):
+ * the read end goes to the client, the write end to the engine alone.  A
+ * pipe and not an eventfd: an eventfd is one open file for both sides, so
+ * a client could clear O_NONBLOCK on it and fill its counter, and the
+ * engine's next write would block a thread serving other clients' queues.
+ * One page is plenty for bytes that only say "look".
+ */
+static int event_pipe(int fds[2])
+{
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	(void)fcntl(fds[1], F_SETPIPE_SZ, (int)sysconf(_SC_PAGESIZE));
+	return 0;
+}
+
+static void event_pipe_close(struct queue *q)
+{
+	closep(&q->event_fd);
+	closep(&q->event_signal_fd);
+	q->event_fd = q->event_signal_fd = -1;
+}
+
+/*
+ * New queue memory for q->algorithm, served by the engine: its fd, the
+ * engine's queue, and the event pipe in @event_fds.
+ */
 static int sim_queue_start(struct device *dev, const struct queue *q, struct sim_queue **out,
-			   struct accel_error *e)
+			   int event_fds[2], struct accel_error *e)
 {
 	struct sim_device *sd = dev->backend;
 	unsigned op = sim_op_from_name(q->algorithm);
-	_cleanup_close_ int fd = -1;
-	int r;
+	_cleanup_close_ int fd = -1, rfd = -1, wfd = -1;
+	int pipe_fds[2], r;
 
 	assert(op != 0);	/* device_has_algorithm() checked it */
 	/* The device had a free slot: what fails here is the broker's memory, fds or threads. */
@@ -67,10 +93,18 @@ static int sim_queue_start(struct device *dev, const struct queue *q, struct sim
 	if (fd < 0)
 		return accel_error_set(e, ERR_OUT_OF_RESOURCES, "could not create queue memory: %s",
 				       strerror(-fd));
-	r = sim_engine_add_queue(sd->engine, fd, mmio_size(), ACCEL_SIM_DUS_SIZE, op, out);
+	r = event_pipe(pipe_fds);
+	if (r < 0)
+		return accel_error_set(e, ERR_OUT_OF_RESOURCES, "could not create the event pipe: %s",
+				       strerror(-r));
+	rfd = pipe_fds[0];
+	wfd = pipe_fds[1];
+	r = sim_engine_add_queue(sd->engine, fd, wfd, mmio_size(), ACCEL_SIM_DUS_SIZE, op, out);
 	if (r < 0)
 		return accel_error_set(e, ERR_OUT_OF_RESOURCES, "could not start queue: %s",
 				       strerror(-r));
+	event_fds[0] = TAKE_FD(rfd);
+	event_fds[1] = TAKE_FD(wfd);
 	return TAKE_FD(fd);
 }
 
@@ -90,7 +124,7 @@ static void sim_queue_set(struct queue *q, struct sim_queue *sq, int fd)
 static int sim_queue_open(struct device *dev, struct queue *q, struct accel_error *e)
 {
 	struct sim_queue *sq;
-	int fd;
+	int fd, event_fds[2];
 
 	/* The engine runs one algorithm per queue, set here; no client driver could set it. */
 	if (!q->algorithm[0])
@@ -99,10 +133,12 @@ static int sim_queue_open(struct device *dev, struct queue *q, struct accel_erro
 				       dev->name);
 	if (dev->queues_open >= dev->queues_total)
 		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "%s has no free queue", dev->name);
-	fd = sim_queue_start(dev, q, &sq, e);
+	fd = sim_queue_start(dev, q, &sq, event_fds, e);
 	if (fd < 0)
 		return fd;
 	sim_queue_set(q, sq, fd);
+	q->event_fd = event_fds[0];
+	q->event_signal_fd = event_fds[1];
 	return 0;
 }
 
@@ -110,20 +146,45 @@ static int sim_queue_open(struct device *dev, struct queue *q, struct accel_erro
  * The memfd is the queue: whoever keeps it mapped reads and writes what the
  * engine does with it.  A new owner of another uid gets new memory; the old
  * memory is revoked, so the giver's mapping shows REVOKED and nothing else.
- * Same layout, same slot of the device: only the fd changes.
+ * Same layout, same slot of the device: only the fds change (the event
+ * pipe too: the giver must not read, or drain, the new owner's wake-ups).
  */
 static int sim_queue_renew(struct device *dev, struct queue *q, struct accel_error *e)
 {
 	struct sim_device *sd = dev->backend;
 	struct sim_queue *sq;
-	int fd = sim_queue_start(dev, q, &sq, e);
+	int event_fds[2];
+	int fd = sim_queue_start(dev, q, &sq, event_fds, e);
 
 	if (fd < 0)
 		return fd;
 	if (q->backend)
 		sim_engine_remove_queue(sd->engine, q->backend);
 	close(q->fd);
+	event_pipe_close(q);
 	sim_queue_set(q, sq, fd);
+	q->event_fd = event_fds[0];
+	q->event_signal_fd = event_fds[1];
+	return 0;
+}
+
+/*
+ * The stored queue's event pipe, as the fd store gave it back (fdstore.c
+ * sorts the ends into the record), or a new one for a queue stored
+ * without (by a broker before event pipes).  The write end must not block.
+ */
+static int adopt_event_pipe(struct queue *q)
+{
+	int fds[2], r;
+
+	if (q->event_fd >= 0 && q->event_signal_fd >= 0)
+		return fcntl(q->event_signal_fd, F_SETFL, O_WRONLY | O_NONBLOCK) < 0 ? -errno : 0;
+	event_pipe_close(q);
+	r = event_pipe(fds);
+	if (r < 0)
+		return r;
+	q->event_fd = fds[0];
+	q->event_signal_fd = fds[1];
 	return 0;
 }
 
@@ -144,7 +205,11 @@ static int sim_queue_adopt(struct device *dev, struct queue *q, int fd, struct a
 	    (uint64_t)st.st_size != mmio + ACCEL_SIM_DUS_SIZE || seals < 0 ||
 	    (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW))
 		return accel_error_set(e, ERR_NO_SUCH_QUEUE, "not a queue of %s", dev->name);
-	r = sim_engine_adopt_queue(sd->engine, fd, mmio, ACCEL_SIM_DUS_SIZE, op, &sq);
+	r = adopt_event_pipe(q);
+	if (r < 0)
+		return accel_error_set(e, ERR_OUT_OF_RESOURCES, "could not set up the event pipe: %s",
+				       strerror(-r));
+	r = sim_engine_adopt_queue(sd->engine, fd, q->event_signal_fd, mmio, ACCEL_SIM_DUS_SIZE, op, &sq);
 	if (r < 0)
 		return accel_error_set(e, ERR_NO_SUCH_QUEUE, "could not resume the queue: %s", strerror(-r));
 	sim_queue_set(q, sq, fd);

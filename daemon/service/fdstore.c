@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -59,11 +61,17 @@ int fdstore_queue_name(const struct queue *q, char name[NAME_MAX_LEN + 1])
 	return n > 0 && n <= NAME_MAX_LEN ? 0 : -ENAMETOOLONG;
 }
 
-/* Keep @q in the store (logged if it cannot be: it will not survive a restart). */
+/*
+ * Keep @q in the store (logged if it cannot be: it will not survive a
+ * restart): its fd, its owner's pidfd and its event pipe's two ends, all
+ * under one name, in any order (sort_group() tells them apart).
+ */
 static void fdstore_put(const struct queue *q)
 {
 	char name[NAME_MAX_LEN + 1], msg[NAME_MAX_LEN + 32];
-	int fds[2] = { q->fd, -1 }, r;
+	_cleanup_close_ int pidfd = -1;
+	int fds[4] = { q->fd }, r;
+	unsigned n = 1;
 
 	r = fdstore_queue_name(q, name);
 	if (r < 0) {
@@ -71,11 +79,15 @@ static void fdstore_put(const struct queue *q)
 				  (unsigned long long)q->id);
 		return;
 	}
-	fds[1] = owner_pidfd_copy(q->process);
+	pidfd = owner_pidfd_copy(q->process);
+	if (pidfd >= 0)
+		fds[n++] = pidfd;
+	if (q->event_fd >= 0 && q->event_signal_fd >= 0) {
+		fds[n++] = q->event_fd;
+		fds[n++] = q->event_signal_fd;
+	}
 	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
-	r = sd_pid_notify_with_fds(0, false, msg, fds, fds[1] >= 0 ? 2 : 1);
-	if (fds[1] >= 0)
-		close(fds[1]);
+	r = sd_pid_notify_with_fds(0, false, msg, fds, n);
 	if (r <= 0)
 		log_warning_errno(r ? r : -ENOTCONN, "Could not keep queue %llu in the fd store",
 				  (unsigned long long)q->id);
@@ -182,24 +194,69 @@ static int by_name(const void *a, const void *b)
 	return strcmp(((const struct passed *)a)->name, ((const struct passed *)b)->name);
 }
 
-/* The queue fd and pidfd among one stored queue's @fds (all taken); -EINVAL if not what fdstore_put() sends. */
-static int sort_group(const struct passed *fds, unsigned n, int *qfd_out, int *pidfd_out)
+/* What one of a stored queue's fds is. */
+enum stored_kind { STORED_QUEUE, STORED_PIDFD, STORED_EVENT_READ, STORED_EVENT_WRITE };
+
+static enum stored_kind stored_kind(int fd)
 {
-	_cleanup_close_ int qfd = -1, pidfd = -1;
+	struct stat st;
+	int flags;
+
+	if (is_pidfd(fd))
+		return STORED_PIDFD;
+	if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode) || (flags = fcntl(fd, F_GETFL)) < 0)
+		return STORED_QUEUE;	/* the backend checks it is one */
+	return (flags & O_ACCMODE) == O_WRONLY ? STORED_EVENT_WRITE : STORED_EVENT_READ;
+}
+
+/* One stored queue's fds, by kind; -1: not there. */
+struct stored_fds {
+	int fd[STORED_EVENT_WRITE + 1];
+};
+
+static void stored_fds_close(struct stored_fds *s)
+{
+	for (size_t i = 0; i < ELEMENTSOF(s->fd); i++)
+		closep(&s->fd[i]);
+}
+
+/* Sort one stored queue's @fds (all taken) into @s; -EINVAL if not what fdstore_put() sends. */
+static int sort_group(const struct passed *fds, unsigned n, struct stored_fds *s)
+{
 	int r = 0;
 
 	for (unsigned i = 0; i < n; i++) {
-		int *slot = is_pidfd(fds[i].fd) ? &pidfd : &qfd;
+		int *slot = &s->fd[stored_kind(fds[i].fd)];
 		if (*slot >= 0)
 			r = -EINVAL;	/* two of a kind */
 		closep(slot);
 		*slot = fds[i].fd;
 	}
-	if (r < 0 || qfd < 0)
-		return -EINVAL;
-	*qfd_out = TAKE_FD(qfd);
-	*pidfd_out = TAKE_FD(pidfd);
-	return 0;
+	if (s->fd[STORED_QUEUE] < 0 || (s->fd[STORED_EVENT_READ] < 0) != (s->fd[STORED_EVENT_WRITE] < 0))
+		r = -EINVAL;
+	return r;
+}
+
+/* A stored queue's record that the broker did not take: its event pipe, then itself. */
+static void queue_discard_storedp(struct queue **q)
+{
+	if (!*q)
+		return;
+	closep(&(*q)->event_fd);
+	closep(&(*q)->event_signal_fd);
+	free(*q);
+}
+
+/* A record for a stored queue, holding its event pipe (taken from @s); NULL: out of memory. */
+static struct queue *stored_queue_new(struct stored_fds *s)
+{
+	struct queue *q = calloc(1, sizeof(*q));
+
+	if (!q)
+		return NULL;
+	q->event_fd = TAKE_FD(s->fd[STORED_EVENT_READ]);
+	q->event_signal_fd = TAKE_FD(s->fd[STORED_EVENT_WRITE]);
+	return q;
 }
 
 /*
@@ -272,14 +329,14 @@ static void adopt_group(struct broker *b, const char *name, const struct passed 
 			const struct owner_groups *og)
 {
 	const struct resolver_answer *groups;
-	_cleanup_close_ int qfd = -1, pidfd = -1;
-	_cleanup_free_ struct queue *q = calloc(1, sizeof(*q));
+	_cleanup_(stored_fds_close) struct stored_fds s = { { -1, -1, -1, -1 } };
+	_cleanup_(queue_discard_storedp) struct queue *q = NULL;
 	struct accel_error e = { 0 };
 	const char *device = NULL;
-	int r = sort_group(fds, n, &qfd, &pidfd);
+	int r = sort_group(fds, n, &s);
 
 	if (r == 0)
-		r = q ? fdstore_parse_name(name, q, &device) : -ENOMEM;
+		r = (q = stored_queue_new(&s)) ? fdstore_parse_name(name, q, &device) : -ENOMEM;
 	if (r < 0) {
 		log_warning_errno(r, "Dropping \"%s\" from the fd store: not a queue this broker stored", name);
 		remove_name(name);
@@ -291,8 +348,8 @@ static void adopt_group(struct broker *b, const char *name, const struct passed 
 		log_warning_errno(r, "Queue %llu: could not read its owner's cgroup; it counts in no unit",
 				  (unsigned long long)q->id);
 	groups = owner_groups_find(og, q->uid);
-	r = broker_adopt(b, q, device, TAKE_FD(qfd), TAKE_FD(pidfd), groups ? groups->groups : NULL,
-			 groups ? groups->n_groups : 0, &e);
+	r = broker_adopt(b, q, device, TAKE_FD(s.fd[STORED_QUEUE]), TAKE_FD(s.fd[STORED_PIDFD]),
+			 groups ? groups->groups : NULL, groups ? groups->n_groups : 0, &e);
 	if (r < 0) {
 		cgroup_identity_unref(q->identity);
 		log_warning("Dropping queue %llu from the fd store: %s", (unsigned long long)q->id,

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -26,6 +27,7 @@ struct sim_queue {
 	int refs;			/* atomic: the thread's list and a running turn */
 	bool dead;			/* atomic: removed, do not start anything new */
 	struct sim_thread *thread;
+	int event_fd;			/* the write end of the client's wake-up pipe, or -1 */
 	void *map;
 	size_t map_size;
 	struct accel_sim_regs *regs;	/* shared with the client: hostile */
@@ -73,7 +75,31 @@ static void sim_queue_unref(struct sim_queue *q)
 		return;
 	sim_stream_finish(&q->stream);
 	munmap(q->map, q->map_size);
+	if (q->event_fd >= 0)
+		close(q->event_fd);
 	free(q);
+}
+
+/*
+ * Tell the client's event loop to look at the queue: one byte into its
+ * pipe.  Our end is non-blocking and the client has only the read end,
+ * so it cannot make this block; a full pipe (a client that never drains)
+ * is already readable, which is all the byte would say.
+ */
+static void event_signal(struct sim_queue *q)
+{
+	static const char one = 1;
+
+	if (q->event_fd >= 0 && write(q->event_fd, &one, 1) < 0) {
+		/* EAGAIN: full, readable already. */
+	}
+}
+
+/* Wake whoever waits on @q's completions: accel_wait()'s futex, an event loop's pipe. */
+static void wake_waiters(struct sim_queue *q)
+{
+	futex_wake(&q->regs->cq_tail, false);
+	event_signal(q);
 }
 
 static void queue_break(struct sim_queue *q)
@@ -82,7 +108,7 @@ static void queue_break(struct sim_queue *q)
 	if (__atomic_load_n(&q->dead, __ATOMIC_ACQUIRE))
 		return;
 	__atomic_store_n(&q->regs->state, ACCEL_SIM_STATE_BROKEN, __ATOMIC_RELEASE);
-	futex_wake(&q->regs->cq_tail, false);
+	wake_waiters(q);
 }
 
 /* Room in the CQ, or -1 when the client's cq_head is garbage. */
@@ -170,10 +196,15 @@ static bool queue_turn(struct sim_queue *q)
 	}
 	if (done == 0)
 		return stepped;
-	/* Pairs with the client's fence between setting CQ_WAIT and re-reading cq_tail. */
+	/*
+	 * Pairs with the client's fence between setting CQ_WAIT and re-reading
+	 * cq_tail (accel_wait() and the event loop's arm alike): it sees our
+	 * completions or we see its flag.  A client that did not ask costs no
+	 * system call here.
+	 */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&regs->client_flags, __ATOMIC_RELAXED) & ACCEL_SIM_CLIENT_CQ_WAIT)
-		futex_wake(&regs->cq_tail, false);
+		wake_waiters(q);
 	return true;
 }
 
@@ -329,6 +360,8 @@ static int thread_start(struct sim_engine *e)
 		free(t);
 		return log_error_errno(r, "Could not start engine thread");
 	}
+	/* Named, so that ps, top and the tests tell the engine's threads from the broker's others. */
+	(void)pthread_setname_np(t->tid, SIM_ENGINE_THREAD_NAME);
 	e->threads[e->n_threads++] = t;
 	return 0;
 }
@@ -441,18 +474,9 @@ static int regs_resume(struct sim_queue *q, unsigned algorithm)
 	return 0;
 }
 
-static int engine_add(struct sim_engine *e, int fd, size_t mmio_size, size_t dus_size,
-		      unsigned algorithm, bool adopt, struct sim_queue **out)
+/* Map the queue memory behind @fd and point @q's rings into it (the device's own copies). */
+static int queue_map(struct sim_queue *q, int fd, size_t mmio_size, size_t dus_size, unsigned algorithm)
 {
-	_cleanup_free_ struct sim_queue *q = NULL;
-	struct sim_thread *t;
-	int r;
-
-	assert(mmio_size >= sizeof(struct accel_sim_regs));
-	assert(dus_size >= ACCEL_SIM_DUS_SIZE);
-	q = calloc(1, sizeof(*q));
-	if (!q)
-		return -ENOMEM;
 	q->map_size = mmio_size + dus_size;
 	q->map = mmap(NULL, q->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (q->map == MAP_FAILED)
@@ -467,22 +491,38 @@ static int engine_add(struct sim_engine *e, int fd, size_t mmio_size, size_t dus
 	q->sq = (struct accel_sim_desc *)(q->region.dus + ACCEL_SIM_SQ_OFFSET);
 	q->cq = (struct accel_sim_cqe *)(q->region.dus + ACCEL_SIM_CQ_OFFSET);
 	q->sq_entries = q->cq_entries = ACCEL_SIM_RING_ENTRIES;
-	q->refs = 1;	/* the thread's list */
-	if (adopt) {
-		r = regs_resume(q, algorithm);
-		if (r < 0) {
-			munmap(q->map, q->map_size);
-			return r;
-		}
-	} else {
-		regs_init(q->regs, dus_size, algorithm);
-	}
+	return 0;
+}
 
-	r = thread_for_new_queue(e, &t);
+static int engine_add(struct sim_engine *e, int fd, int event_fd, size_t mmio_size, size_t dus_size,
+		      unsigned algorithm, bool adopt, struct sim_queue **out)
+{
+	_cleanup_free_ struct sim_queue *q = NULL;
+	_cleanup_close_ int event_copy = -1;
+	struct sim_thread *t;
+	int r;
+
+	assert(mmio_size >= sizeof(struct accel_sim_regs));
+	assert(dus_size >= ACCEL_SIM_DUS_SIZE);
+	/* Our own copy: a turn may still signal after the broker closed its fd. */
+	if (event_fd >= 0 && (event_copy = fcntl(event_fd, F_DUPFD_CLOEXEC, 3)) < 0)
+		return -errno;
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	q->event_fd = event_copy;
+	r = queue_map(q, fd, mmio_size, dus_size, algorithm);
+	if (r < 0)
+		return r;
+	q->refs = 1;	/* the thread's list */
+	r = adopt ? regs_resume(q, algorithm) : (regs_init(q->regs, dus_size, algorithm), 0);
+	if (r == 0)
+		r = thread_for_new_queue(e, &t);
 	if (r < 0) {
 		munmap(q->map, q->map_size);
 		return r;
 	}
+	TAKE_FD(event_copy);	/* the queue's */
 	pthread_mutex_lock(&t->lock);
 	q->thread = t;
 	t->queues[t->n_queues++] = q;
@@ -493,16 +533,16 @@ static int engine_add(struct sim_engine *e, int fd, size_t mmio_size, size_t dus
 	return 0;
 }
 
-int sim_engine_add_queue(struct sim_engine *e, int fd, size_t mmio_size,
+int sim_engine_add_queue(struct sim_engine *e, int fd, int event_fd, size_t mmio_size,
 			 size_t dus_size, unsigned algorithm, struct sim_queue **out)
 {
-	return engine_add(e, fd, mmio_size, dus_size, algorithm, false, out);
+	return engine_add(e, fd, event_fd, mmio_size, dus_size, algorithm, false, out);
 }
 
-int sim_engine_adopt_queue(struct sim_engine *e, int fd, size_t mmio_size,
+int sim_engine_adopt_queue(struct sim_engine *e, int fd, int event_fd, size_t mmio_size,
 			   size_t dus_size, unsigned algorithm, struct sim_queue **out)
 {
-	return engine_add(e, fd, mmio_size, dus_size, algorithm, true, out);
+	return engine_add(e, fd, event_fd, mmio_size, dus_size, algorithm, true, out);
 }
 
 static void engine_drop(struct sim_queue *q, bool revoke)
@@ -512,7 +552,7 @@ static void engine_drop(struct sim_queue *q, bool revoke)
 	__atomic_store_n(&q->dead, true, __ATOMIC_RELEASE);
 	if (revoke) {
 		__atomic_store_n(&q->regs->state, ACCEL_SIM_STATE_REVOKED, __ATOMIC_RELEASE);
-		futex_wake(&q->regs->cq_tail, false);
+		wake_waiters(q);
 	}
 
 	pthread_mutex_lock(&t->lock);

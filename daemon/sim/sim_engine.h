@@ -20,6 +20,7 @@
 #define SIM_ENGINE_SPIN_USEC	50
 #define SIM_ENGINE_BUDGET	16	/* descriptors per queue per turn; work: SIM_OP_SLICE_COST */
 #define SIM_ENGINE_THREAD_QUEUES 127	/* FUTEX_WAITV_MAX words, less the thread's own */
+#define SIM_ENGINE_THREAD_NAME	"sim-engine"	/* each engine thread's comm */
 
 struct sim_engine;
 struct sim_queue;
@@ -37,9 +38,13 @@ void sim_engine_get_stats(struct sim_engine *engine, struct sim_engine_stats *ou
 
 /*
  * Map the queue memory behind @fd (@size bytes: one MMIO page then the
- * DUS), write the regs for @algorithm and start serving it.
+ * DUS), write the regs for @algorithm and start serving it.  @event_fd
+ * (-1: none) is the write end, non-blocking, of a pipe whose read end the
+ * client polls in its event loop: the engine keeps a copy and writes a
+ * byte whenever it posts completions while the client's CQ_WAIT flag is
+ * set, and when the queue is revoked or broken (include/accel/sim.h).
  */
-int sim_engine_add_queue(struct sim_engine *engine, int fd, size_t mmio_size,
+int sim_engine_add_queue(struct sim_engine *engine, int fd, int event_fd, size_t mmio_size,
 			 size_t dus_size, unsigned algorithm, struct sim_queue **out);
 
 /*
@@ -47,7 +52,7 @@ int sim_engine_add_queue(struct sim_engine *engine, int fd, size_t mmio_size,
  * and rings stay as they are and work goes on from the indices there.
  * -ESTALE if @fd does not hold an active queue of @algorithm.
  */
-int sim_engine_adopt_queue(struct sim_engine *engine, int fd, size_t mmio_size,
+int sim_engine_adopt_queue(struct sim_engine *engine, int fd, int event_fd, size_t mmio_size,
 			   size_t dus_size, unsigned algorithm, struct sim_queue **out);
 
 /*

@@ -241,6 +241,49 @@ int accel_run(struct accel_queue *queue, const void *src, size_t src_len,
 	      void *dst, size_t dst_len, uint64_t arg, uint32_t flags,
 	      struct accel_completion *out);
 
+/*
+ * Completions in an event loop (epoll, libevent, sd-event, ...; see
+ * libaccel-event for libevent).  accel_queue_event_fd() is a descriptor
+ * that polls readable (POLLIN) when the queue wants looking at: the queue
+ * fd itself on kernel devices, on the broker's software engine the read
+ * end of a pipe the engine writes only while the program asked to be
+ * woken.  A busy queue thus costs no system call per operation; the loop
+ * pays one wait and one read per wake-up, however many completions it
+ * finds.  No completion is lost if the program follows this order:
+ *
+ *   when the fd is readable:
+ *       accel_queue_event_clear(q);          take the wake-up (one read)
+ *       for (;;) {
+ *           while ((n = accel_poll(q, c, N)) > 0)
+ *               handle n completions;         (and submit more)
+ *           if (accel_queue_arm(q) == 0)     arm, then re-check
+ *               break;                       nothing came: back to the loop
+ *       }
+ *
+ * and calls accel_queue_arm() once (reaping while it returns 1) before it
+ * first waits.  accel_queue_arm() sets the queue's "wake me" flag and then
+ * looks at the completion ring once more: a completion posted before the
+ * flag was seen is found there (it returns 1: reap, then arm again), one
+ * posted after makes the fd readable.  A revoked or broken queue makes the
+ * fd readable too, and so does a broker gone for good (POLLHUP: the queue
+ * is lost once the wake-up is taken); accel_poll() then says why.  An accel_wait() on the
+ * queue disarms it: arm again after one.  One thread per queue, as for
+ * the rest of the data path.
+ *
+ * The fd belongs to the queue (closed by accel_release()); do not read or
+ * close it yourself.  -EOPNOTSUPP from a broker older than event pipes.
+ */
+int accel_queue_event_fd(const struct accel_queue *queue);
+/* Ask to be woken, then re-check: 0 armed (wait for the fd), 1 look now (reap, arm again), -errno. */
+int accel_queue_arm(struct accel_queue *queue);
+/* The fd was readable: consume the wake-up and disarm.  Never blocks. */
+void accel_queue_event_clear(struct accel_queue *queue);
+/*
+ * For a queue of accel_queue_import(): the event fd the broker handed out
+ * with it (D-Bus AcquireQueueWithEvent), duplicated.  -EINVAL if it has one.
+ */
+int accel_queue_set_event_fd(struct accel_queue *queue, int fd);
+
 /* A queue's state as its device shows it (no system call). */
 enum accel_queue_state {
 	ACCEL_QUEUE_ACTIVE = 1,

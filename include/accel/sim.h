@@ -94,7 +94,13 @@ enum accel_sim_state {
 /* regs.dev_flags */
 #define ACCEL_SIM_DEV_NEED_WAKEUP	(1u << 0)	/* device sleeps: ring it */
 /* regs.client_flags */
-#define ACCEL_SIM_CLIENT_CQ_WAIT	(1u << 0)	/* client sleeps on cq_tail */
+/*
+ * The client sleeps on cq_tail: the device wakes it after posting
+ * completions (futex on cq_tail; the broker's engine also writes a byte
+ * into the queue's event pipe, for a client waiting in an event loop).  The
+ * client sets it, fences, and looks at cq_tail again before it sleeps.
+ */
+#define ACCEL_SIM_CLIENT_CQ_WAIT	(1u << 0)
 
 /* accel_sim_desc.flags */
 #define ACCEL_SIM_F_CONTINUE	(1u << 0)	/* continue this queue's stream */

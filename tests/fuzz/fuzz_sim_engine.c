@@ -219,7 +219,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	clear_data();
 	setup_queue(&in, alg, flags);
 	before = *regs;
-	if (sim_engine_adopt_queue(engine, memfd, mmio, ACCEL_SIM_DUS_SIZE, alg, &q) < 0)
+	if (sim_engine_adopt_queue(engine, memfd, -1, mmio, ACCEL_SIM_DUS_SIZE, alg, &q) < 0)
 		abort();
 	wait_engine();
 	if (flags & FLAG_REVOKE)

@@ -59,6 +59,7 @@ struct reader {
 	char buf[1 << 17];
 	size_t have;
 	unsigned fds;
+	int flags;	/* for recvmsg(): MSG_DONTWAIT to take only what is there */
 };
 
 /* The next message into @out (NUL-terminated); 1, 0 at EOF, -errno. */
@@ -83,7 +84,7 @@ static int reader_next(struct reader *rd, char *out, size_t size)
 		struct iovec iov = { rd->buf + rd->have, sizeof(rd->buf) - rd->have };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 				     .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
-		ssize_t n = recvmsg(rd->fd, &mh, MSG_CMSG_CLOEXEC);
+		ssize_t n = recvmsg(rd->fd, &mh, MSG_CMSG_CLOEXEC | rd->flags);
 		if (n < 0)
 			return -errno;
 		if (n == 0)
@@ -248,37 +249,32 @@ static void slow_monitor_gets_whole_messages_and_an_overflow(void **state)
 	assert_broker_serves();
 }
 
-/* Whole messages waiting in our socket, left there. */
-static int replies_waiting(int fd)
-{
-	static char buf[1 << 20];
-	ssize_t n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
-	int count = 0;
-
-	for (ssize_t i = 0; i < n; i++)
-		count += buf[i] == '\0';
-	return count;
-}
-
-/* Acquire a queue on @fd and write into @buf an AttachQueue call for it. */
-static void attach_call(int fd, char *buf, size_t size)
+/* Acquire a queue on @fd and write into @buf an AttachQueue call for it, with @extra parameters. */
+static void attach_call_with(int fd, char *buf, size_t size, const char *extra)
 {
 	struct json_object *o = call_json(fd, ACQUIRE_COPY), *p, *id;
 
 	assert_true(json_object_object_get_ex(o, "parameters", &p));
 	assert_true(json_object_object_get_ex(p, "queue_id", &id));
 	snprintf(buf, size,
-		 "{\"method\":\"org.accelbroker.Broker.AttachQueue\",\"parameters\":{\"queue_id\":%lld}}",
-		 (long long)json_object_get_int64(id));
+		 "{\"method\":\"org.accelbroker.Broker.AttachQueue\",\"parameters\":{\"queue_id\":%lld%s}}",
+		 (long long)json_object_get_int64(id), extra);
 	json_object_put(o);
 }
 
+static void attach_call(int fd, char *buf, size_t size)
+{
+	attach_call_with(fd, buf, size, "");
+}
+
 /*
- * Thousands of AttachQueue calls pipelined on one's own queue, never read:
- * the broker holds at most a few duplicates for that connection, and every
- * call is still answered, fd and all, once the client reads.
+ * Thousands of AttachQueue calls pipelined on one's own queue, never read,
+ * each reply with @fds_per_reply fds (@extra asks for them), after @lead
+ * plain calls (one fd each): the broker holds at most 8 duplicates for
+ * that connection, sends at most 8 unread, and every call is still
+ * answered, fds and all, once the client reads.
  */
-static void pipelined_fd_replies_are_bounded(void **state)
+static void pipelined_replies_bounded(const char *extra, unsigned fds_per_reply, int lead)
 {
 	const int total = 3000;
 	int fd = raw_connect(broker.sock), other = raw_connect(broker.sock);
@@ -286,13 +282,16 @@ static void pipelined_fd_replies_are_bounded(void **state)
 	int64_t iterations;
 	static struct reader rd;
 	static char msg[4096];
-	char attach[256];
+	char attach[256], plain[256];
 
 	assert_true(fd >= 0 && other >= 0);
-	attach_call(fd, attach, sizeof(attach));
+	attach_call_with(fd, plain, sizeof(plain), "");
+	attach_call_with(fd, attach, sizeof(attach), extra);
 	base = broker_fd_count(&broker);
+	for (int i = 0; i < lead; i++)
+		assert_int_equal(raw_send(fd, plain), 0);
 
-	rd.fd = fd;
+	rd = (struct reader){ .fd = fd };
 	sent = pipeline(fd, attach, total, MSG_DONTWAIT);
 	assert_true(sent > 100);
 	/* The broker works through what it read; it never holds more than 8 of our fds. */
@@ -307,23 +306,76 @@ static void pipelined_fd_replies_are_bounded(void **state)
 	for (int i = 0; i < 10000 && status_field(other, "awaiting_reader") == 0; i++)
 		;
 	assert_int_equal(status_field(other, "awaiting_reader"), 1);
-	assert_true(replies_waiting(fd) <= 8);
+	/*
+	 * Count what is in flight by reading it all: the broker cannot send
+	 * more before it sees the socket empty, and then waits its timer.
+	 */
+	rd.flags = MSG_DONTWAIT;
+	while (reader_next(&rd, msg, sizeof(msg)) == 1)
+		answered++;
+	rd.flags = 0;
+	assert_true(rd.fds <= 8);
 	/* And waits for us to read without spinning: a few loop turns per call of another client. */
 	iterations = status_field(other, "loop_iterations");
 	for (int i = 0; i < 50; i++)
 		json_object_put(call_json(other, GET_STATUS));
 	assert_true(status_field(other, "loop_iterations") - iterations < 50 * 10);
-	/* Now read: every call sent gets its reply and its fd. */
+	/* Now read: every call sent gets its reply and its fds. */
 	shutdown(fd, SHUT_WR);
 	while (reader_next(&rd, msg, sizeof(msg)) == 1) {
 		assert_null(strstr(msg, "\"error\""));
 		answered++;
 	}
-	assert_int_equal(answered, sent);
-	assert_int_equal(rd.fds, (unsigned)sent);
+	assert_int_equal(answered, sent + lead);
+	assert_int_equal(rd.fds, (unsigned)(sent * (int)fds_per_reply + lead));
 	assert_int_equal(status_field(other, "awaiting_reader"), 0);
 	close(fd);
 	close(other);
+	assert_broker_serves();
+}
+
+static void pipelined_fd_replies_are_bounded(void **state)
+{
+	pipelined_replies_bounded("", 1, 0);
+}
+
+/*
+ * The same with two fds a reply (the event pipe too), after one reply of
+ * one fd (an odd count in flight): the bound is in fds, not in replies.
+ */
+static void pipelined_event_fd_replies_are_bounded_in_fds(void **state)
+{
+	pipelined_replies_bounded(",\"with_event_fd\":true", 2, 1);
+}
+
+/*
+ * A caller that does not say with_event_fd (every client before it) gets
+ * what it always got: one fd per reply and no "event_fd", so a client
+ * that takes one received fd per reply stays in step.  One that asks gets
+ * the second fd, named "event_fd": 1.
+ */
+static void event_fd_goes_only_to_callers_who_ask(void **state)
+{
+	static const char with[] = "{\"method\":\"org.accelbroker.Broker.AcquireQueue\","
+				   "\"parameters\":{\"algorithm\":\"copy\",\"with_event_fd\":true}}";
+	int fd = raw_connect(broker.sock);
+	static struct reader rd;
+	static char msg[4096];
+
+	assert_true(fd >= 0);
+	rd = (struct reader){ .fd = fd };
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(raw_send(fd, ACQUIRE_COPY), 0);
+		assert_int_equal(reader_next(&rd, msg, sizeof(msg)), 1);
+		assert_null(strstr(msg, "\"error\""));
+		assert_null(strstr(msg, "event_fd"));
+		assert_int_equal(rd.fds, (unsigned)i + 1);
+	}
+	assert_int_equal(raw_send(fd, with), 0);
+	assert_int_equal(reader_next(&rd, msg, sizeof(msg)), 1);
+	assert_non_null(strstr(msg, "\"event_fd\":1"));
+	assert_int_equal(rd.fds, 5u);
+	close(fd);
 	assert_broker_serves();
 }
 
@@ -472,6 +524,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(slow_monitor_gets_whole_messages_and_an_overflow, setup, teardown),
 		cmocka_unit_test_setup_teardown(pipelined_fd_replies_are_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(pipelined_event_fd_replies_are_bounded_in_fds, setup, teardown),
+		cmocka_unit_test_setup_teardown(event_fd_goes_only_to_callers_who_ask, setup, teardown),
 		cmocka_unit_test_setup_teardown(hung_up_reader_is_closed_without_spinning, setup, teardown),
 		cmocka_unit_test_setup_teardown(out_of_fds_pauses_the_listener, setup, teardown),
 		cmocka_unit_test_setup_teardown(half_close_answers_every_complete_call, setup, teardown),

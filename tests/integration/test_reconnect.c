@@ -141,7 +141,7 @@ static void a_killed_broker_loses_the_queues_and_the_client_moves_on(void **stat
  * ($LISTEN_FDS, $LISTEN_FDNAMES).
  */
 #define STORE_MAX	8
-#define STORE_FDS	2	/* a queue's fd and its owner's pidfd */
+#define STORE_FDS	4	/* a queue's fd, its owner's pidfd, its event pipe's two ends */
 
 struct fd_store {
 	int sock;
@@ -430,11 +430,75 @@ static void a_raw_queue_is_attached_again_by_a_restarted_broker(void **state)
 	store_close(&store);
 }
 
+/* Submit a copy on @q and wait for it in an event loop of one fd: the completion wakes it. */
+static void event_loop_copy(struct accel_queue *q)
+{
+	struct pollfd p = { .fd = accel_queue_event_fd(q), .events = POLLIN };
+	struct accel_completion done;
+	size_t size;
+	char *buf = accel_queue_buffer(q, &size);
+	int n = 0;
+
+	assert_true(p.fd >= 0);
+	memcpy(buf, "event", 6);
+	assert_int_equal(accel_queue_arm(q), 0);	/* nothing in flight */
+	assert_int_equal(accel_submit(q, &(struct accel_op){ .src = buf, .src_len = 6, .dst = buf + 64,
+							     .dst_len = 6 }), 0);
+	for (int i = 0; i < 100 && n == 0; i++) {
+		if (accel_queue_arm(q) == 0)
+			assert_int_equal(poll(&p, 1, 10000), 1);	/* the engine's byte, not a timeout */
+		accel_queue_event_clear(q);
+		n = accel_poll(q, &done, 1);
+	}
+	assert_int_equal(n, 1);
+	assert_int_equal(done.status, 0);
+	assert_string_equal(buf + 64, "event");
+}
+
+/*
+ * A queue's event pipe goes to the fd store with it and comes back to the
+ * next broker, whose engine then wakes the descriptor the program has
+ * held all along (its event loop registered it once).
+ */
+static void the_event_fd_survives_a_restart(void **state)
+{
+	char dir[] = "/tmp/accel-event-store-XXXXXX", cmd[64];
+	const char *args[] = { "--sim", "1", NULL };
+	struct fd_store store;
+	struct service one = { &store, &first, NULL }, two = { &store, &second, first.sock };
+	struct accel_client *c;
+	struct accel_queue *q;
+	int efd;
+
+	(void)state;
+	signal(SIGALRM, on_alarm);
+	alarm(60);
+	assert_non_null(mkdtemp(dir));
+	store_open(&store, dir);
+	assert_int_equal(broker_start_with(&first, args, keep_in_store, &one), 0);
+	assert_int_equal(accel_connect(first.sock, &c), 0);
+	assert_int_equal(accel_acquire(c, "copy", NULL, &q), 0);
+	efd = accel_queue_event_fd(q);
+	assert_true(efd >= 0);
+	event_loop_copy(q);
+	store_wait(&store, accel_queue_id(q));
+
+	restart(&first, &two, args);
+	event_loop_copy(q);
+	assert_int_equal(accel_queue_event_fd(q), efd);
+	assert_int_equal(accel_release(q), 0);
+	accel_disconnect(c);
+	store_close(&store);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	(void)!system(cmd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(a_killed_broker_loses_the_queues_and_the_client_moves_on, teardown),
 		cmocka_unit_test_teardown(a_raw_queue_is_attached_again_by_a_restarted_broker, teardown),
+		cmocka_unit_test_teardown(the_event_fd_survives_a_restart, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

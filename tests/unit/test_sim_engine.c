@@ -7,6 +7,8 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <setjmp.h>
@@ -40,13 +42,14 @@ struct client_queue {
 	uint32_t tail, head;
 };
 
-static void open_queue(struct sim_engine *e, unsigned op, struct client_queue *c)
+/* A queue whose event pipe's write end is @event_fd (-1: none). */
+static void open_queue_event(struct sim_engine *e, unsigned op, struct client_queue *c, int event_fd)
 {
 	memset(c, 0, sizeof(*c));
 	c->fd = memfd_create("test", MFD_CLOEXEC);
 	assert_true(c->fd >= 0);
 	assert_int_equal(ftruncate(c->fd, MMIO + ACCEL_SIM_DUS_SIZE), 0);
-	assert_int_equal(sim_engine_add_queue(e, c->fd, MMIO, ACCEL_SIM_DUS_SIZE, op, &c->sq), 0);
+	assert_int_equal(sim_engine_add_queue(e, c->fd, event_fd, MMIO, ACCEL_SIM_DUS_SIZE, op, &c->sq), 0);
 	c->map = mmap(NULL, MMIO + ACCEL_SIM_DUS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
 	assert_true(c->map != MAP_FAILED);
 	c->regs = c->map;
@@ -54,6 +57,11 @@ static void open_queue(struct sim_engine *e, unsigned op, struct client_queue *c
 	assert_int_equal(c->regs->magic, ACCEL_SIM_MAGIC);
 	assert_int_equal(c->regs->state, ACCEL_SIM_STATE_ACTIVE);
 	assert_int_equal(c->regs->algorithm, op);
+}
+
+static void open_queue(struct sim_engine *e, unsigned op, struct client_queue *c)
+{
+	open_queue_event(e, op, c, -1);
 }
 
 static void close_queue(struct sim_engine *e, struct client_queue *c)
@@ -436,6 +444,56 @@ static void idle_queues_beyond_one_futex_waitv_sleep_until_rung(void **state)
 	free(c);
 }
 
+/* Bytes waiting in the event pipe's read end @fd (drained), or -1 when it hung up. */
+static int event_bytes(int fd, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[64];
+	ssize_t n;
+
+	if (poll(&p, 1, timeout_ms) <= 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf));
+	return n == 0 ? -1 : n < 0 ? 0 : (int)n;
+}
+
+/*
+ * The event pipe is written only for a client that set CQ_WAIT (a busy
+ * queue costs the engine no system call), and on revocation; the engine
+ * writes through its own copy of the write end and closes it when it lets
+ * the queue go (the reader then sees the end of the pipe).
+ */
+static void event_pipe_is_signalled_only_when_asked(void **state)
+{
+	struct sim_engine *e;
+	struct client_queue c;
+	int p[2];
+
+	assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+	assert_int_equal(sim_engine_create(1, &e), 0);
+	open_queue_event(e, ACCEL_SIM_OP_COPY, &c, p[1]);
+	close(p[1]);	/* the engine keeps its own */
+	submit(&c, ACCEL_SIM_OP_COPY, 1, ACCEL_SIM_DATA_OFFSET, 8, ACCEL_SIM_DATA_OFFSET + 64, 8);
+	assert_true(wait_for(&c.regs->cq_tail, 1));
+	assert_true(engine_asleep());
+	assert_int_equal(event_bytes(p[0], 0), 0);	/* nobody asked */
+	reap(&c, 1);
+	__atomic_fetch_or(&c.regs->client_flags, ACCEL_SIM_CLIENT_CQ_WAIT, __ATOMIC_SEQ_CST);
+	submit(&c, ACCEL_SIM_OP_COPY, 2, ACCEL_SIM_DATA_OFFSET, 8, ACCEL_SIM_DATA_OFFSET + 64, 8);
+	assert_true(event_bytes(p[0], 10000) > 0);
+	assert_int_equal(c.regs->cq_tail, 2);	/* signalled after it was posted */
+	__atomic_fetch_and(&c.regs->client_flags, ~ACCEL_SIM_CLIENT_CQ_WAIT, __ATOMIC_SEQ_CST);
+	assert_true(engine_asleep());
+	(void)event_bytes(p[0], 0);
+	sim_engine_remove_queue(e, c.sq);
+	c.sq = NULL;
+	assert_true(event_bytes(p[0], 10000) > 0);	/* revoked: look */
+	assert_int_equal(event_bytes(p[0], 10000), -1);	/* and the engine's end is closed */
+	close_queue(e, &c);
+	close(p[0]);
+	sim_engine_destroy(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -450,6 +508,7 @@ int main(void)
 		cmocka_unit_test(one_huge_operation_does_not_starve_another_queue),
 		cmocka_unit_test(queues_beyond_one_futex_waitv_are_served),
 		cmocka_unit_test(idle_queues_beyond_one_futex_waitv_sleep_until_rung),
+		cmocka_unit_test(event_pipe_is_signalled_only_when_asked),
 	};
 
 	return cmocka_run_group_tests_name("sim_engine", tests, NULL, NULL);
