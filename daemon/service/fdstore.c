@@ -343,7 +343,7 @@ static void adopt_group(struct broker *b, const char *name, const struct passed 
 		return;
 	}
 	/* Its owner's unit, slices and machine again: the queue counts in their pools as before. */
-	r = pidfd >= 0 ? peer_read_cgroup(pidfd, q->pid, &q->identity) : 0;
+	r = s.fd[STORED_PIDFD] >= 0 ? peer_read_cgroup(s.fd[STORED_PIDFD], q->pid, &q->identity) : 0;
 	if (r < 0)
 		log_warning_errno(r, "Queue %llu: could not read its owner's cgroup; it counts in no unit",
 				  (unsigned long long)q->id);
