@@ -158,14 +158,12 @@ static void job_free(struct resolver_job *j)
 	free(j);
 }
 
-void resolver_cancel(struct resolver_job *j)
+/* resolver_cancel(); true if @j is freed already (the worker never took it). */
+static bool job_cancel(struct resolver_job *j)
 {
-	struct resolver *r;
+	struct resolver *r = j->resolver;
 	bool pending;
 
-	if (!j)
-		return;
-	r = j->resolver;
 	pthread_mutex_lock(&r->lock);
 	pending = j->state == JOB_PENDING;
 	if (pending)
@@ -173,26 +171,40 @@ void resolver_cancel(struct resolver_job *j)
 	pthread_mutex_unlock(&r->lock);
 	if (pending) {
 		job_free(j);
-		return;
+		return true;
 	}
 	/* The worker has it, or it waits on resolver.done: freed when read there. */
 	j->done = NULL;
 	j->work_done = NULL;
 	j->timer = sd_event_source_disable_unref(j->timer);
+	return false;
 }
 
-/* Answer @j's caller now (@a) and let the job go; a work job's work stays until the worker lets go. */
+void resolver_cancel(struct resolver_job *j)
+{
+	if (j)
+		(void)job_cancel(j);
+}
+
+/*
+ * Answer @j's caller now (@a) and let the job go.  A work job's work stays
+ * for the worker if it has it, else it goes after @done has seen it.
+ */
 static void job_answer(struct resolver_job *j, const struct resolver_answer *a)
 {
 	resolver_done_fn done = j->done;
 	resolver_work_done_fn work_done = j->work_done;
 	void *userdata = j->userdata, *work = j->work;
+	void (*free_work)(void *work) = TAKE_PTR(j->free_work);
 
-	resolver_cancel(j);
+	if (!job_cancel(j))
+		j->free_work = TAKE_PTR(free_work);	/* the worker's still: freed when it lets go */
 	if (done)
 		done(a, userdata);
 	if (work_done)
 		work_done(a->error, work, userdata);
+	if (free_work)
+		free_work(work);
 }
 
 static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata)

@@ -374,6 +374,30 @@ static void a_reload_past_the_deadline_keeps_the_policy_and_the_next_waits_its_t
 	close(a);
 }
 
+static void reloads_that_never_reached_the_worker_time_out_and_leave_the_policy(void **state)
+{
+	char buf[65536];
+	int a, b;
+
+	(void)state;
+	start_with_conf("300");
+	a = connect_sending(RELOAD);
+	wait_entered();
+	b = connect_sending(RELOAD);	/* queued behind a's parse: cut off before the worker takes it */
+	assert_true(recv_within(a, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "did not answer in time"));
+	assert_true(recv_within(b, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "did not answer in time"));
+
+	/* a's late parse is thrown away (an ASan build would catch b's work used after its free). */
+	release();
+	assert_true(quota_limit_is(QUOTA_OWN, 3));
+	assert_true(quota_limit_is(QUOTA_4242, 3));
+	assert_true(broker_alive(&broker));
+	close(b);
+	close(a);
+}
+
 /* A private bus like the system one (scripts/private-system-bus), for the broker started next. */
 static int start_bus(void)
 {
@@ -480,6 +504,8 @@ int main(void)
 		cmocka_unit_test_teardown(bus_calls_wait_for_their_user_without_stalling_anyone, teardown),
 		cmocka_unit_test_teardown(a_reload_waits_for_a_user_in_the_configuration_off_the_loop, teardown),
 		cmocka_unit_test_teardown(a_reload_past_the_deadline_keeps_the_policy_and_the_next_waits_its_turn,
+					  teardown),
+		cmocka_unit_test_teardown(reloads_that_never_reached_the_worker_time_out_and_leave_the_policy,
 					  teardown),
 	};
 
