@@ -79,8 +79,10 @@ int manager_reload(struct manager *m, listener_reload_done_fn done, void *userda
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return accel_error_set(e, ERR_OUT_OF_RESOURCES, "could not start a reload: out of memory");
-	settings_parse_init(m->settings, &w->parsed);
-	*w = (struct reload_work){ .parsed = w->parsed, .m = m, .done = done, .userdata = userdata };
+	settings_parse_init(m->settings, &w->parsed);	/* a copy: the worker reads nothing of @m */
+	w->m = m;
+	w->done = done;
+	w->userdata = userdata;
 	/* The single worker takes jobs in turn: a reload starts only once the one before is parsed. */
 	r = resolver_submit_work(m->resolver, &(struct resolver_work){ .run = reload_parse, .work = w,
 					.free_work = reload_work_free, .done = reload_parsed }, job);
