@@ -1211,20 +1211,37 @@ static int method_unsubscribe(sd_bus_message *m, void *userdata, sd_bus_error *e
 	return set_subscribed(m, userdata, false, error);
 }
 
+static void bus_reload_done(int r, const struct accel_error *e, void *userdata)
+{
+	struct bus_lookup *l = userdata;
+
+	l->job = NULL;
+	if (r >= 0)
+		r = sd_bus_reply_method_return(l->m, "u", (uint32_t)r);
+	bus_lookup_end(l, r, e);
+}
+
+/* Answered once the configuration is parsed (off the loop) and in force; kept as a waiting call. */
 static int method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
+	_cleanup_free_ struct bus_lookup *l = calloc(1, sizeof(*l));
 	struct dbus_api *api = userdata;
 	struct accel_error e = { 0 };
 	struct bus_client *c;
 	int r;
 
+	if (!l)
+		return -ENOMEM;
 	r = client_get(api, m, &c, error);
 	if (r < 0)
 		return r;
-	r = listener_reload(&api->reload, &c->peer, &e);
+	r = listener_reload(&api->reload, &c->peer, bus_reload_done, l, &l->job, &e);
 	if (r < 0)
 		return client_error(c, m, &e, error);
-	return sd_bus_reply_method_return(m, "u", (uint32_t)r);
+	l->client = c;
+	l->m = sd_bus_message_ref(m);
+	list_insert_tail(&c->lookups, &TAKE_PTR(l)->link);
+	return 1;
 }
 
 static int append_device_name(struct device *d, void *data)

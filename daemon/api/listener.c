@@ -16,17 +16,17 @@ int listener_numa_node(int64_t node, int *out, struct accel_error *e)
 	return 0;
 }
 
-int listener_reload(const struct listener_reload *reload, const struct peer *peer,
-		    struct accel_error *e)
+int listener_reload(const struct listener_reload *reload, const struct peer *peer, listener_reload_done_fn done,
+		    void *userdata, struct resolver_job **job, struct accel_error *e)
 {
 	assert(reload && peer);
 	if (!peer->admin)
 		return accel_error_set(e, ERR_PERMISSION_DENIED, "only an administrator may reload");
 	log_notice("Reload asked by uid %u pid %d", (unsigned)peer->uid, (int)peer->pid);
-	if (!reload->fn)
+	if (!reload->start)
 		return accel_error_set(e, ERR_NO_CONFIGURATION, "this broker has no configuration to reload");
-	/* The service re-reads and comes back down through broker_set_policy(). */
-	return reload->fn(reload->data, e);
+	/* The service re-reads and comes back down through broker_set_policy(), then @done. */
+	return reload->start(reload->data, done, userdata, job, e);
 }
 
 int listener_acquire(struct broker *b, const struct peer *peer, void *holder,

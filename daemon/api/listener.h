@@ -12,6 +12,8 @@
 
 #include "broker.h"
 
+struct resolver_job;
+
 /* Above any node Linux numbers (NODES_SHIFT is at most 10). */
 #define LISTENER_MAX_NUMA_NODE 4095
 
@@ -22,17 +24,22 @@ int listener_numa_node(int64_t node, int *out, struct accel_error *e);
  * What Reload does: the service's reload (manager_reload()), handed to
  * both listeners by main.c as the server is handed its dispatch function,
  * so that a client's Reload reaches the service without passing through
- * the core.  @fn returns the queues revoked, or an error in @e; a NULL
- * @fn: nothing to reload (NoConfiguration).
+ * the core.  @start begins it (the configuration is parsed off the loop:
+ * user and group names wait on the user database) and returns 0 with its
+ * job in *@job, to cancel when the caller goes away, or an error in @e;
+ * @done(@userdata) later gets the queues revoked, or an error.  A NULL
+ * @start: nothing to reload (NoConfiguration).
  */
+typedef void (*listener_reload_done_fn)(int r, const struct accel_error *e, void *userdata);
 struct listener_reload {
-	int (*fn)(void *data, struct accel_error *e);
+	int (*start)(void *data, listener_reload_done_fn done, void *userdata, struct resolver_job **job,
+		     struct accel_error *e);
 	void *data;
 };
 
-/* @reload for @peer: administrators only (logged).  Returns the queues revoked. */
-int listener_reload(const struct listener_reload *reload, const struct peer *peer,
-		    struct accel_error *e);
+/* @reload for @peer: administrators only (logged).  0: started, @done answers. */
+int listener_reload(const struct listener_reload *reload, const struct peer *peer, listener_reload_done_fn done,
+		    void *userdata, struct resolver_job **job, struct accel_error *e);
 
 /*
  * broker_acquire(), then @send the queue to the caller.  If it cannot be

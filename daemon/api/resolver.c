@@ -46,8 +46,12 @@ struct resolver_job {
 	uid_t asker;
 	struct resolver_answer answer;
 	sd_event_source *timer;	/* the deadline */
-	resolver_done_fn done;	/* NULL: cancelled; freed when the worker lets go */
+	resolver_done_fn done;	/* NULL: cancelled (both); freed when the worker lets go */
+	resolver_work_done_fn work_done;	/* a work job's instead */
 	void *userdata;
+	resolver_run_fn run;	/* a work job: @run(@work) instead of a lookup */
+	void *work;
+	void (*free_work)(void *work);
 };
 
 struct resolver {
@@ -98,6 +102,10 @@ static void job_run(struct resolver_job *j)
 	struct passwd pw;
 	int n = (int)ELEMENTSOF(a->groups);
 
+	if (j->run) {
+		a->error = j->run(j->work);
+		return;
+	}
 	a->error = lookup_passwd(j, &pw, &buf);
 	if (a->error == -ENOENT && !j->name[0]) {
 		a->error = 0;	/* a uid no database knows: no groups (its queues still count by uid) */
@@ -145,17 +153,17 @@ static void job_free(struct resolver_job *j)
 	list_remove(&j->all);
 	j->resolver->n_jobs--;
 	sd_event_source_disable_unref(j->timer);
+	if (j->free_work)
+		j->free_work(j->work);
 	free(j);
 }
 
-void resolver_cancel(struct resolver_job *j)
+/* resolver_cancel(); true if @j is freed already (the worker never took it). */
+static bool job_cancel(struct resolver_job *j)
 {
-	struct resolver *r;
+	struct resolver *r = j->resolver;
 	bool pending;
 
-	if (!j)
-		return;
-	r = j->resolver;
 	pthread_mutex_lock(&r->lock);
 	pending = j->state == JOB_PENDING;
 	if (pending)
@@ -163,22 +171,40 @@ void resolver_cancel(struct resolver_job *j)
 	pthread_mutex_unlock(&r->lock);
 	if (pending) {
 		job_free(j);
-		return;
+		return true;
 	}
 	/* The worker has it, or it waits on resolver.done: freed when read there. */
 	j->done = NULL;
+	j->work_done = NULL;
 	j->timer = sd_event_source_disable_unref(j->timer);
+	return false;
 }
 
-/* Answer @j's caller now (@a) and let the job go. */
+void resolver_cancel(struct resolver_job *j)
+{
+	if (j)
+		(void)job_cancel(j);
+}
+
+/*
+ * Answer @j's caller now (@a) and let the job go.  A work job's work stays
+ * for the worker if it has it, else it goes after @done has seen it.
+ */
 static void job_answer(struct resolver_job *j, const struct resolver_answer *a)
 {
 	resolver_done_fn done = j->done;
-	void *userdata = j->userdata;
+	resolver_work_done_fn work_done = j->work_done;
+	void *userdata = j->userdata, *work = j->work;
+	void (*free_work)(void *work) = TAKE_PTR(j->free_work);
 
-	resolver_cancel(j);
+	if (!job_cancel(j))
+		j->free_work = TAKE_PTR(free_work);	/* the worker's still: freed when it lets go */
 	if (done)
 		done(a, userdata);
+	if (work_done)
+		work_done(a->error, work, userdata);
+	if (free_work)
+		free_work(work);
 }
 
 static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata)
@@ -212,13 +238,19 @@ static void resolver_read_done(struct resolver *r)
 	/* A caller may cancel another answered job meanwhile: cancel only clears its done. */
 	list_for_each_safe(j, tmp, &done, link) {
 		resolver_done_fn fn = j->done;
-		void *userdata = j->userdata;
+		resolver_work_done_fn work_fn = j->work_done;
+		void (*free_work)(void *work) = TAKE_PTR(j->free_work);
+		void *userdata = j->userdata, *work = j->work;
 		struct resolver_answer a = j->answer;
 
 		list_remove(&j->link);
 		job_free(j);
 		if (fn)
 			fn(&a, userdata);
+		if (work_fn)
+			work_fn(a.error, work, userdata);
+		if (free_work)
+			free_work(work);
 	}
 }
 
@@ -260,6 +292,29 @@ static int job_new(struct resolver *r, const struct resolver_request *req, struc
 	return 0;
 }
 
+/* Arm @j's deadline and hand it to the worker; on failure @j is freed. */
+static int job_queue(struct resolver *r, struct resolver_job *j, struct resolver_job **out)
+{
+	int ret = sd_event_add_time_relative(r->event, &j->timer, CLOCK_MONOTONIC, r->timeout_usec, 0,
+					     on_deadline, j);
+
+	if (ret < 0) {
+		if (j->free_work)
+			j->free_work(j->work);
+		free(j);
+		return ret;
+	}
+	list_insert_tail(&r->jobs, &j->all);
+	r->n_jobs++;
+	pthread_mutex_lock(&r->lock);
+	list_insert_tail(&r->pending, &j->link);
+	pthread_cond_signal(&r->wake);
+	pthread_mutex_unlock(&r->lock);
+	if (out)
+		*out = j;
+	return 0;
+}
+
 int resolver_submit(struct resolver *r, const struct resolver_request *req, resolver_done_fn done,
 		    void *userdata, struct resolver_job **out)
 {
@@ -273,23 +328,25 @@ int resolver_submit(struct resolver *r, const struct resolver_request *req, reso
 	ret = job_new(r, req, &j);
 	if (ret < 0)
 		return ret;
-	ret = sd_event_add_time_relative(r->event, &j->timer, CLOCK_MONOTONIC, r->timeout_usec, 0,
-					 on_deadline, j);
-	if (ret < 0) {
-		free(j);
-		return ret;
-	}
 	j->done = done;
 	j->userdata = userdata;
-	list_insert_tail(&r->jobs, &j->all);
-	r->n_jobs++;
-	pthread_mutex_lock(&r->lock);
-	list_insert_tail(&r->pending, &j->link);
-	pthread_cond_signal(&r->wake);
-	pthread_mutex_unlock(&r->lock);
-	if (out)
-		*out = j;
-	return 0;
+	return job_queue(r, j, out);
+}
+
+int resolver_submit_work(struct resolver *r, const struct resolver_work *w, struct resolver_job **out)
+{
+	struct resolver_job *j;
+
+	assert(r && w && w->run && w->done);
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		if (w->free_work)
+			w->free_work(w->work);
+		return -ENOMEM;
+	}
+	*j = (struct resolver_job){ .resolver = r, .asker = RESOLVER_ASKER_BROKER, .run = w->run, .work = w->work,
+				    .free_work = w->free_work, .work_done = w->done, .userdata = w->userdata };
+	return job_queue(r, j, out);
 }
 
 static void resolver_freep(struct resolver **r)

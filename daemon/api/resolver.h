@@ -69,6 +69,26 @@ void resolver_free(struct resolver *r);
  */
 int resolver_submit(struct resolver *r, const struct resolver_request *req, resolver_done_fn done,
 		    void *userdata, struct resolver_job **out);
+/*
+ * Work of the broker's own that may wait on the user database (a reload's
+ * parse): @run(@work) on the worker, in turn with the look-ups, then
+ * @done(its return, @work, @userdata) on the loop thread.  Past the deadline
+ * @done gets -ETIMEDOUT at once and must leave alone what @run writes: the
+ * worker may still be at it.  @work is freed by @free_work when the worker
+ * lets go of it (after @done, or on resolver_cancel()), also on failure to
+ * submit.  Not counted against the per-uid bound.
+ */
+typedef int (*resolver_run_fn)(void *work);
+typedef void (*resolver_work_done_fn)(int r, void *work, void *userdata);
+struct resolver_work {
+	resolver_run_fn run;
+	void *work;
+	void (*free_work)(void *work);
+	resolver_work_done_fn done;
+	void *userdata;
+};
+int resolver_submit_work(struct resolver *r, const struct resolver_work *w, struct resolver_job **out);
+
 /* @done will not be called; the job's memory goes when the worker lets go of it. */
 void resolver_cancel(struct resolver_job *j);
 

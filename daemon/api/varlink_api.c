@@ -468,6 +468,20 @@ static int handle_get_quota(struct connection *c, const struct varlink_call *cal
 	return defer(c, call, &req, quota_user_answered, e);
 }
 
+static void reload_done(int r, const struct accel_error *re, void *userdata)
+{
+	struct connection *c = userdata;
+	struct varlink_call call = deferred_call(c, ACCEL_INTERFACE ".Reload");
+	struct accel_error e = *re;
+
+	c->lookup = NULL;
+	if (r >= 0)
+		r = reply(c, &call, varlink_json_count("revoked", r));
+	answer_call(c, &call, r, &e);
+	connection_resume(c);
+}
+
+/* Answered once the configuration is parsed (off the loop) and in force: DEFERRED. */
 static int handle_reload(struct connection *c, const struct varlink_call *call,
 			 struct accel_error *e)
 {
@@ -476,10 +490,11 @@ static int handle_reload(struct connection *c, const struct varlink_call *call,
 	r = varlink_params_dispatch(call->parameters, no_params, e);
 	if (r < 0)
 		return r;
-	r = listener_reload(&c->server->reload, &c->peer, e);
+	r = listener_reload(&c->server->reload, &c->peer, reload_done, c, &c->lookup, e);
 	if (r < 0)
 		return r;
-	return reply(c, call, varlink_json_count("revoked", r));
+	c->lookup_oneway = call->oneway;
+	return DEFERRED;
 }
 
 static int handle_get_info(struct connection *c, const struct varlink_call *call,

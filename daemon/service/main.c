@@ -173,6 +173,16 @@ static void notify_ready(struct broker *b)
 		   broker_active_queues(b));
 }
 
+/* A SIGHUP's reload is done (the manager logged what went wrong; the old settings stay). */
+static void sighup_reloaded(int r, const struct accel_error *e, void *userdata)
+{
+	struct service *svc = userdata;
+
+	(void)r;
+	(void)e;
+	notify_ready(&svc->broker);
+}
+
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	struct service *svc = userdata;
@@ -182,8 +192,11 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 	(void)si;
 	log_info("Received SIGHUP, reloading the configuration");
 	sd_notify(0, "RELOADING=1");
-	manager_reload(&svc->manager, &e);	/* logs what went wrong; the old settings stay */
-	notify_ready(&svc->broker);
+	/* No caller to cancel for: the job goes with the resolver at exit. */
+	if (manager_reload(&svc->manager, sighup_reloaded, svc, NULL, &e) < 0) {
+		log_error("Configuration not reloaded: %s", e.message);
+		notify_ready(&svc->broker);
+	}
 	return 0;
 }
 
@@ -246,12 +259,13 @@ static int setup_devices(struct broker *b, const struct options *o, const struct
  */
 static int start_listeners(struct service *svc, const struct options *o)
 {
-	const struct listener_reload reload = { .fn = manager_on_reload, .data = &svc->manager };
+	const struct listener_reload reload = { .start = manager_on_reload, .data = &svc->manager };
 	int listen_fd, r;
 
 	r = resolver_create(svc->event, &svc->resolver);
 	if (r < 0)
 		return log_error_errno(r, "Could not start the user database's thread");
+	svc->manager.resolver = svc->resolver;
 	peer_cgroup_init();	/* before adopting: adopted queues' owners are read by it too */
 	if (fdstore_available()) {
 		fdstore_follow(&svc->broker, &svc->fdstore);

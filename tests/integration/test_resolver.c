@@ -4,7 +4,8 @@
  * for us (nss_block.so) keeps answering other clients, answers the waiting
  * call in order once the database does, cuts it off at the deadline, forgets
  * it when its client leaves, and bounds the look-ups one uid may start;
- * on D-Bus too (the reply sent later on the stored call).
+ * on D-Bus too (the reply sent later on the stored call).  A Reload whose
+ * configuration names the slow user waits for it off the loop as well.
  */
 #include <errno.h>
 #include <poll.h>
@@ -29,9 +30,15 @@
 #define QUOTA_BLOCKED "{\"method\":\"org.accelbroker.Broker.GetQuota\",\"parameters\":{\"user\":\"blocked\"}}"
 #define GET_STATUS "{\"method\":\"org.accelbroker.Broker.GetStatus\"}"
 #define GET_INFO "{\"method\":\"org.varlink.service.GetInfo\"}"
+#define RELOAD "{\"method\":\"org.accelbroker.Broker.Reload\"}"
+#define QUOTA_4242 "{\"method\":\"org.accelbroker.Broker.GetQuota\",\"parameters\":{\"user\":\"4242\"}}"
+#define QUOTA_OWN "{\"method\":\"org.accelbroker.Broker.GetQuota\"}"
+#define CONF_BEFORE "[defaults]\nmax_queues = 3\n"
+#define CONF_AFTER "[defaults]\nmax_queues = 5\n[user:blocked]\nmax_queues = 7\n"	/* nss_block's uid 4242 */
 
 static struct broker_proc broker;
 static int ctl = -1;		/* our end */
+static char conf[64];		/* "": the broker runs without a configuration file */
 static char bus_dir[64];
 static pid_t bus_pid = -1;
 
@@ -66,7 +73,11 @@ static int start(const char *timeout_ms)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
 	env = (struct child_env){ sv[1], timeout_ms };
-	r = broker_start_with(&broker, (const char *const[]){ "--sim", "1", NULL }, in_broker, &env);
+	if (conf[0])
+		r = broker_start_with(&broker, (const char *const[]){ "--config", conf, "--sim", "1", NULL },
+				      in_broker, &env);
+	else
+		r = broker_start_with(&broker, (const char *const[]){ "--sim", "1", NULL }, in_broker, &env);
 	close(sv[1]);
 	ctl = sv[0];
 	return r;
@@ -84,6 +95,9 @@ static int teardown(void **state)
 	if (ctl >= 0)
 		close(ctl);
 	ctl = -1;
+	if (conf[0])
+		unlink(conf);
+	conf[0] = '\0';
 	children_kill();
 	if (bus_pid > 0) {
 		char cmd[128];
@@ -102,6 +116,14 @@ static bool readable(int fd)
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 
 	return poll(&p, 1, WAIT_MS) == 1;
+}
+
+/* Whether @fd has something to read already (no waiting). */
+static bool readable_now(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
 }
 
 /* The next message on @fd, waited for up to WAIT_MS; -ETIMEDOUT if none came. */
@@ -255,6 +277,127 @@ static void one_uid_may_have_only_a_few_lookups_in_flight(void **state)
 	}
 }
 
+static void write_conf(const char *text)
+{
+	FILE *f = fopen(conf, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* The broker started on CONF_BEFORE, then the file changed to name the slow user. */
+static void start_with_conf(const char *timeout_ms)
+{
+	int fd;
+
+	strcpy(conf, "/tmp/accel-resolver-conf-XXXXXX");
+	fd = mkstemp(conf);
+	assert_true(fd >= 0);
+	close(fd);
+	write_conf(CONF_BEFORE);
+	assert_int_equal(start(timeout_ms), 0);
+	write_conf(CONF_AFTER);
+}
+
+/*
+ * Whether @call's quota (ours: no look-up; uid 4242's: one, behind any
+ * parse on the resolver's worker) says max_queues is @limit.
+ */
+static bool quota_limit_is(const char *call, int limit)
+{
+	char buf[65536], want[32];
+	int fd = raw_connect(broker.sock);
+	bool found;
+
+	assert_true(fd >= 0);
+	assert_true(raw_call(fd, call, buf, sizeof(buf)) > 0);
+	close(fd);
+	snprintf(want, sizeof(want), "\"limit\":%d,", limit);
+	found = strstr(buf, want) != NULL;
+	if (!found)
+		print_message("%s: %s\n", call, buf);
+	return found;
+}
+
+static void a_reload_waits_for_a_user_in_the_configuration_off_the_loop(void **state)
+{
+	char buf[65536];
+	int a, b;
+
+	(void)state;
+	start_with_conf(NULL);
+	a = connect_sending(RELOAD);
+	wait_entered();	/* the reload's parse is in getpwnam("blocked") */
+
+	/* The loop is free: another client's call is answered, the Reload not yet. */
+	b = connect_sending(GET_STATUS);
+	assert_true(recv_within(b, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\"devices\""));
+	close(b);
+	assert_true(quota_limit_is(QUOTA_OWN, 3));	/* the old policy, in force meanwhile */
+	assert_false(readable_now(a));
+
+	release();
+	assert_true(recv_within(a, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\"revoked\":0"));
+	assert_true(quota_limit_is(QUOTA_OWN, 5));
+	assert_true(quota_limit_is(QUOTA_4242, 7));	/* [user:blocked] is uid 4242's rule now */
+	close(a);
+}
+
+static void a_reload_past_the_deadline_keeps_the_policy_and_the_next_waits_its_turn(void **state)
+{
+	char buf[65536];
+	int a, b;
+
+	(void)state;
+	start_with_conf("2000");	/* long enough for the second Reload below, even in a slow build */
+	a = connect_sending(RELOAD);
+	wait_entered();
+	assert_true(recv_within(a, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "org.accelbroker.Broker.OutOfResources"));
+	assert_non_null(strstr(buf, "did not answer in time"));
+	assert_true(quota_limit_is(QUOTA_OWN, 3));
+
+	/* The worker is still inside the first parse: a second Reload runs after it, not beside it. */
+	b = connect_sending(RELOAD);
+	release();
+	wait_entered();	/* the second parse */
+	assert_false(readable_now(b));
+	release();
+	assert_true(recv_within(b, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\"revoked\":0"));
+	assert_true(quota_limit_is(QUOTA_OWN, 5));
+	assert_true(quota_limit_is(QUOTA_4242, 7));
+	close(b);
+	close(a);
+}
+
+static void reloads_that_never_reached_the_worker_time_out_and_leave_the_policy(void **state)
+{
+	char buf[65536];
+	int a, b;
+
+	(void)state;
+	start_with_conf("300");
+	a = connect_sending(RELOAD);
+	wait_entered();
+	b = connect_sending(RELOAD);	/* queued behind a's parse: cut off before the worker takes it */
+	assert_true(recv_within(a, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "did not answer in time"));
+	assert_true(recv_within(b, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "did not answer in time"));
+
+	/* a's late parse is thrown away (an ASan build would catch b's work used after its free). */
+	release();
+	assert_true(quota_limit_is(QUOTA_OWN, 3));
+	assert_true(quota_limit_is(QUOTA_4242, 3));
+	assert_true(broker_alive(&broker));
+	close(b);
+	close(a);
+}
+
 /* A private bus like the system one (scripts/private-system-bus), for the broker started next. */
 static int start_bus(void)
 {
@@ -359,6 +502,11 @@ int main(void)
 		cmocka_unit_test_teardown(a_client_that_leaves_during_its_lookup_is_forgotten, teardown),
 		cmocka_unit_test_teardown(one_uid_may_have_only_a_few_lookups_in_flight, teardown),
 		cmocka_unit_test_teardown(bus_calls_wait_for_their_user_without_stalling_anyone, teardown),
+		cmocka_unit_test_teardown(a_reload_waits_for_a_user_in_the_configuration_off_the_loop, teardown),
+		cmocka_unit_test_teardown(a_reload_past_the_deadline_keeps_the_policy_and_the_next_waits_its_turn,
+					  teardown),
+		cmocka_unit_test_teardown(reloads_that_never_reached_the_worker_time_out_and_leave_the_policy,
+					  teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
