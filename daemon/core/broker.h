@@ -57,6 +57,7 @@ static inline struct caller peer_caller(const struct peer *peer)
 #define REVOKE_POLICY		"policy"
 #define REVOKE_SHUTDOWN		"shutdown"
 #define REVOKE_DEVICE_REMOVED	"device-removed"
+#define REVOKE_UNIT_UNKNOWN	"unit-unknown"	/* after a restart: its owner's cgroup could not be read */
 
 /* Limits on connections; limits on queues are the policy's (policy.h). */
 struct broker_limits {

@@ -276,7 +276,8 @@ static void adopt_group(struct broker *b, const char *name, const struct passed 
 	_cleanup_free_ struct queue *q = calloc(1, sizeof(*q));
 	struct accel_error e = { 0 };
 	const char *device = NULL;
-	int r = sort_group(fds, n, &qfd, &pidfd);
+	struct queue *adopted;
+	int unreadable, r = sort_group(fds, n, &qfd, &pidfd);
 
 	if (r == 0)
 		r = q ? fdstore_parse_name(name, q, &device) : -ENOMEM;
@@ -285,11 +286,18 @@ static void adopt_group(struct broker *b, const char *name, const struct passed 
 		remove_name(name);
 		return;
 	}
-	/* Its owner's unit, slices and machine again: the queue counts in their pools as before. */
-	r = pidfd >= 0 ? peer_read_cgroup(pidfd, q->pid, &q->identity) : 0;
-	if (r < 0)
-		log_warning_errno(r, "Queue %llu: could not read its owner's cgroup; it counts in no unit",
-				  (unsigned long long)q->id);
+	/*
+	 * Its owner's unit, slices and machine again: the queue counts in
+	 * their pools as before.  As at acquire, a cgroup that cannot be read
+	 * is no unit unknown counted as none: an owner could make its path
+	 * unreadable (too deep to print) to leave its pool at the next
+	 * restart.  The queue is adopted (its stored state is the broker's to
+	 * stop) and revoked.  An owner that exited (-ESRCH) is reclaimed as
+	 * owner-exited like any other.
+	 */
+	unreadable = pidfd >= 0 ? peer_read_cgroup(pidfd, q->pid, &q->identity) : 0;
+	if (unreadable == -ESRCH)
+		unreadable = 0;
 	groups = owner_groups_find(og, q->uid);
 	r = broker_adopt(b, q, device, TAKE_FD(qfd), TAKE_FD(pidfd), groups ? groups->groups : NULL,
 			 groups ? groups->n_groups : 0, &e);
@@ -300,7 +308,12 @@ static void adopt_group(struct broker *b, const char *name, const struct passed 
 		remove_name(name);
 		return;
 	}
-	TAKE_PTR(q);	/* the broker's */
+	adopted = TAKE_PTR(q);	/* the broker's */
+	if (unreadable < 0) {
+		log_warning_errno(unreadable, "Queue %llu: could not read the cgroup of its owner pid %d",
+				  (unsigned long long)adopted->id, (int)adopted->pid);
+		broker_revoke(b, adopted, REVOKE_UNIT_UNKNOWN);
+	}
 }
 
 static void strv_freep(char ***strv)
