@@ -289,10 +289,10 @@ static void adopt_group(struct broker *b, const char *name, const struct passed 
 	/*
 	 * Its owner's unit, slices and machine again: the queue counts in
 	 * their pools as before.  As at acquire, a cgroup that cannot be read
-	 * is no unit unknown counted as none: an owner could make its path
-	 * unreadable (too deep to print) to leave its pool at the next
+	 * is an unknown unit, never "no unit": an owner could make its path
+	 * unreadable (too deep to print) to leave its pools at the next
 	 * restart.  The queue is adopted (its stored state is the broker's to
-	 * stop) and revoked.  An owner that exited (-ESRCH) is reclaimed as
+	 * stop), then revoked.  An owner that exited (-ESRCH) is reclaimed as
 	 * owner-exited like any other.
 	 */
 	unreadable = pidfd >= 0 ? peer_read_cgroup(pidfd, q->pid, &q->identity) : 0;
