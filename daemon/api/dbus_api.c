@@ -1179,6 +1179,8 @@ static int method_get_quota(sd_bus_message *m, void *userdata, sd_bus_error *err
 	req.asker = c->peer.uid;
 	if (*user && resolver_parse_user(user, &req.uid) > 0)
 		req.name = user;
+	else if (*user && broker_may_name_user(&c->peer, req.uid, NAME_QUOTA, &e) < 0)
+		return client_error(c, m, &e, error);	/* before the look-up: a refusal keeps no resolver worker */
 	/* Another user's groups, or who the name is: the user database's (authorized once known). */
 	if (req.name || (*user && req.uid != c->peer.uid))
 		return bus_defer(c, m, &req, bus_quota_answered, error);

@@ -281,6 +281,9 @@ static int job_new(struct resolver *r, const struct resolver_request *req, struc
 		return -ENOMEM;
 	if (req->name && strlen(req->name) >= sizeof(j->name))
 		return -ENAMETOOLONG;
+	/* "" in j->name means "by uid": an empty name would look up uid 0. */
+	if (req->name && !req->name[0])
+		return -ENOENT;
 	snprintf(j->name, sizeof(j->name), "%s", req->name ? req->name : "");
 	memcpy(j->answer.name, j->name, sizeof(j->name));
 	j->answer.uid = req->uid;
@@ -510,5 +513,7 @@ int resolver_submit_error(int r, struct accel_error *e)
 		return accel_error_set(e, ERR_OUT_OF_RESOURCES, "too many user look-ups in flight; try again");
 	if (r == -ENAMETOOLONG)
 		return accel_error_set(e, ERR_INVALID_PARAMETER, "no user by a name that long");
+	if (r == -ENOENT)
+		return accel_error_set(e, ERR_INVALID_PARAMETER, "no user by an empty name");
 	return r;
 }

@@ -64,7 +64,7 @@ void resolver_free(struct resolver *r);
 
 /*
  * Queue @req; @done(@userdata) gets the answer.  -EBUSY over the bounds,
- * -ENAMETOOLONG for a name no user has.  @out: the job, to cancel it
+ * -ENAMETOOLONG or -ENOENT (empty) for a name no user has.  @out: the job, to cancel it
  * (e.g. when the caller goes away).
  */
 int resolver_submit(struct resolver *r, const struct resolver_request *req, resolver_done_fn done,

@@ -464,7 +464,11 @@ static int handle_get_quota(struct connection *c, const struct varlink_call *cal
 		req.name = user;
 	else if (req.uid == c->peer.uid)
 		return get_quota(c, call, NULL, NULL, e);
-	/* Another user's groups, or who the name is: the user database's (authorized once known). */
+	/* Another uid: refused before the look-up, where a refusal would keep the resolver worker. */
+	r = req.name ? 0 : broker_may_name_user(&c->peer, req.uid, NAME_QUOTA, e);
+	if (r < 0)
+		return r;
+	/* Another user's groups, or who the name is: the user database's (a name authorized once known). */
 	return defer(c, call, &req, quota_user_answered, e);
 }
 

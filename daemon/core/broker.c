@@ -108,6 +108,13 @@ bool broker_may_see(const struct peer *peer, const struct queue *q)
 	return peer->admin || peer->uid == q->uid;
 }
 
+int broker_may_name_user(const struct peer *peer, uid_t uid, const char *what, struct accel_error *e)
+{
+	if (peer->admin || uid == peer->uid)
+		return 0;
+	return accel_error_set(e, ERR_PERMISSION_DENIED, "only an administrator may %s", what);
+}
+
 void broker_log_failure(const struct peer *peer, const char *what, const struct accel_error *e)
 {
 	/*

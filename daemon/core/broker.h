@@ -57,6 +57,7 @@ static inline struct caller peer_caller(const struct peer *peer)
 #define REVOKE_POLICY		"policy"
 #define REVOKE_SHUTDOWN		"shutdown"
 #define REVOKE_DEVICE_REMOVED	"device-removed"
+#define REVOKE_UNIT_UNKNOWN	"unit-unknown"	/* after a restart: its owner's cgroup could not be read */
 
 /* Limits on connections; limits on queues are the policy's (policy.h). */
 struct broker_limits {
@@ -257,6 +258,17 @@ int broker_get_quota(struct broker *b, const struct peer *peer, const struct cal
  * per uid.  Both listeners call it where they answer with an error.
  */
 void broker_log_failure(const struct peer *peer, const char *what, const struct accel_error *e);
+
+/*
+ * Whether @peer may name the user @uid to @what (GetQuota: "see another
+ * user's quota", Revoke: "revoke another user's queues"): administrators any, others only themselves; PermissionDenied
+ * otherwise.  The listeners ask it before a numeric uid goes to the user
+ * database (a look-up keeps the single resolver worker), the core again
+ * with the uid a name resolved to.
+ */
+#define NAME_QUOTA	"see another user's quota"
+#define NAME_REVOKE	"revoke another user's queues"
+int broker_may_name_user(const struct peer *peer, uid_t uid, const char *what, struct accel_error *e);
 
 /* Whether @peer may see @q in listings. */
 bool broker_may_see(const struct peer *peer, const struct queue *q);

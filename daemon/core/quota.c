@@ -126,8 +126,9 @@ int broker_get_quota(struct broker *b, const struct peer *peer, const struct cal
 		unit_id = in_unit.identity;
 		caller = peer_caller(&in_unit);
 	}
-	if (uid != peer->uid && !peer->admin)
-		return accel_error_set(e, ERR_PERMISSION_DENIED, "only an administrator may see another user's quota");
+	r = broker_may_name_user(peer, uid, NAME_QUOTA, e);
+	if (r < 0)
+		return r;
 	if (uid != peer->uid)	/* not connected: its groups as the user database says */
 		caller = *user;
 	q.uid = uid;

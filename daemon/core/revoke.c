@@ -62,9 +62,10 @@ int broker_revoke_matching(struct broker *b, const struct peer *peer,
 				       (unsigned long long)req->queue_id);
 	}
 	if (req->by_user) {
-		if (!peer->admin && req->uid != peer->uid)
-			return accel_error_set(e, ERR_PERMISSION_DENIED,
-					       "only an administrator may revoke another user's queues");
+		int r = broker_may_name_user(peer, req->uid, NAME_REVOKE, e);
+
+		if (r < 0)
+			return r;
 	}
 	if (req->device) {
 		dev = broker_find_device(b, req->device);

@@ -333,7 +333,8 @@ static void adopt_group(struct broker *b, const char *name, const struct passed 
 	_cleanup_(queue_discard_storedp) struct queue *q = NULL;
 	struct accel_error e = { 0 };
 	const char *device = NULL;
-	int r = sort_group(fds, n, &s);
+	struct queue *adopted;
+	int unreadable, r = sort_group(fds, n, &s);
 
 	if (r == 0)
 		r = (q = stored_queue_new(&s)) ? fdstore_parse_name(name, q, &device) : -ENOMEM;
@@ -342,11 +343,18 @@ static void adopt_group(struct broker *b, const char *name, const struct passed 
 		remove_name(name);
 		return;
 	}
-	/* Its owner's unit, slices and machine again: the queue counts in their pools as before. */
-	r = s.fd[STORED_PIDFD] >= 0 ? peer_read_cgroup(s.fd[STORED_PIDFD], q->pid, &q->identity) : 0;
-	if (r < 0)
-		log_warning_errno(r, "Queue %llu: could not read its owner's cgroup; it counts in no unit",
-				  (unsigned long long)q->id);
+	/*
+	 * Its owner's unit, slices and machine again: the queue counts in
+	 * their pools as before.  As at acquire, a cgroup that cannot be read
+	 * is an unknown unit, never "no unit": an owner could make its path
+	 * unreadable (too deep to print) to leave its pools at the next
+	 * restart.  The queue is adopted (its stored state is the broker's to
+	 * stop), then revoked.  An owner that exited (-ESRCH) is reclaimed as
+	 * owner-exited like any other.
+	 */
+	unreadable = s.fd[STORED_PIDFD] >= 0 ? peer_read_cgroup(s.fd[STORED_PIDFD], q->pid, &q->identity) : 0;
+	if (unreadable == -ESRCH)
+		unreadable = 0;
 	groups = owner_groups_find(og, q->uid);
 	r = broker_adopt(b, q, device, TAKE_FD(s.fd[STORED_QUEUE]), TAKE_FD(s.fd[STORED_PIDFD]),
 			 groups ? groups->groups : NULL, groups ? groups->n_groups : 0, &e);
@@ -357,7 +365,12 @@ static void adopt_group(struct broker *b, const char *name, const struct passed 
 		remove_name(name);
 		return;
 	}
-	TAKE_PTR(q);	/* the broker's */
+	adopted = TAKE_PTR(q);	/* the broker's */
+	if (unreadable < 0) {
+		log_warning_errno(unreadable, "Queue %llu: could not read the cgroup of its owner pid %d",
+				  (unsigned long long)adopted->id, (int)adopted->pid);
+		broker_revoke(b, adopted, REVOKE_UNIT_UNKNOWN);
+	}
 }
 
 static void strv_freep(char ***strv)

@@ -307,7 +307,8 @@ struct accel_event {
 	char device[64];
 	char algorithm[32];
 	uint32_t uid;
-	char reason[32];	/* "owner-exited", "admin", "policy", "shutdown", "device-removed" */
+	char reason[32];	/* "owner-exited", "admin", "policy", "shutdown", "device-removed",
+				   "unit-unknown" */
 };
 
 /* Connect (@socket_path as for accel_connect()) and subscribe; the stream is live on return. */

@@ -608,6 +608,11 @@ static int nobody_is_refused(int arg)
 	if (r >= 0 || !sd_bus_error_has_name(&error, "org.accelbroker.Broker1.Error.PermissionDenied"))
 		return 3;
 	sd_bus_error_free(&error);
+	/* An empty name is no user (not root, whose queues it is refused). */
+	r = sd_bus_call_method(bus, NAME, PATH, IFACE, "Revoke", &error, NULL, "a{sv}", 1, "user", "s", "");
+	if (r >= 0 || !sd_bus_error_has_name(&error, "org.accelbroker.Broker1.Error.InvalidParameter"))
+		return 7;
+	sd_bus_error_free(&error);
 	/* By unit: the selector is known; a non-administrator reaches only its own queues (none). */
 	r = sd_bus_call_method(bus, NAME, PATH, IFACE, "Revoke", &error, &reply, "a{sv}", 1, "unit", "s",
 			       "backup.service");

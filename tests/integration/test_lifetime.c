@@ -205,6 +205,10 @@ static void revoke_selectors_and_their_errors(void **state)
 	free(reply);
 	assert_int_equal(accel_queue_state(q[0]), ACCEL_QUEUE_REVOKED);
 	assert_int_equal(accel_queue_state(q[2]), ACCEL_QUEUE_ACTIVE);
+	/* An empty name is no user, not uid 0: root's q[2] stays. */
+	assert_int_equal(accel_call_json(c, "org.accelbroker.Broker.Revoke", "{\"user\":\"\"}", &reply), -EINVAL);
+	assert_int_equal(accel_queue_state(q[2]), ACCEL_QUEUE_ACTIVE);
+	assert_int_equal(accel_call_json(c, "org.accelbroker.Broker.GetQuota", "{\"user\":\"\"}", &reply), -EINVAL);
 	assert_int_equal(accel_call_json(c, "org.accelbroker.Broker.Revoke", "{\"user\":\"root\"}", &reply), 0);
 	assert_string_equal(reply, "{\"revoked\":1}");
 	free(reply);

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -28,11 +29,14 @@
 
 #include <accel/accel.h>
 #include <cmocka.h>
+#include <linux/magic.h>
 #include <systemd/sd-daemon.h>
 
 #include "harness.h"
 
 static struct broker_proc first, second, third;
+static char deep_top[128];	/* the cgroup tree a test made, removed at teardown */
+static void deep_cgroup_remove(const char *top);
 static char tree[] = "/tmp/accel-fake-uacce-XXXXXX";
 static bool tree_made;
 
@@ -84,6 +88,10 @@ static int teardown(void **state)
 		(void)!system(cmd);
 		tree_made = false;
 	}
+	if (deep_top[0])
+		deep_cgroup_remove(deep_top);	/* its processes are gone */
+	deep_top[0] = '\0';
+	strcpy(tree, "/tmp/accel-fake-uacce-XXXXXX");	/* mkdtemp() filled it in */
 	return r;
 }
 
@@ -493,12 +501,187 @@ static void the_event_fd_survives_a_restart(void **state)
 	(void)!system(cmd);
 }
 
+/* The cgroup2 hierarchy (unified, or hybrid's), or NULL. */
+static const char *cgroup2_mount(void)
+{
+	static const char *const places[] = { "/sys/fs/cgroup", "/sys/fs/cgroup/unified" };
+	struct statfs st;
+
+	for (size_t i = 0; i < sizeof(places) / sizeof(places[0]); i++)
+		if (statfs(places[i], &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC)
+			return places[i];
+	return NULL;
+}
+
+#define DEEP_DEPTH	18
+#define DEEP_NAME_LEN	240	/* 18 levels of 241 bytes: past PATH_MAX */
+
+/* Each level's name. */
+static const char *deep_name(void)
+{
+	static char comp[DEEP_NAME_LEN + 1];
+
+	memset(comp, 'a', DEEP_NAME_LEN);
+	return comp;
+}
+
+/*
+ * A cgroup DEEP_DEPTH levels under @top: its path is longer than the
+ * kernel prints in /proc/PID/cgroup (PATH_MAX), as a user can make one in
+ * its delegated subtree.  The innermost directory's fd, or -1.
+ */
+static int deep_cgroup(const char *top)
+{
+	int dfd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	for (int i = 0; i < DEEP_DEPTH && dfd >= 0; i++) {
+		int next = -1;
+
+		if (mkdirat(dfd, deep_name(), 0755) == 0 || errno == EEXIST)
+			next = openat(dfd, deep_name(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		close(dfd);
+		dfd = next;
+	}
+	return dfd;
+}
+
+/* Remove what deep_cgroup() made, innermost first (by fd: the paths are too long to name). */
+static void deep_cgroup_remove(const char *top)
+{
+	const char *comp = deep_name();
+
+	for (int d = DEEP_DEPTH; d > 0; d--) {
+		int dfd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		for (int i = 0; i < d - 1 && dfd >= 0; i++) {
+			int next = openat(dfd, comp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+			close(dfd);
+			dfd = next;
+		}
+		if (dfd >= 0) {
+			(void)unlinkat(dfd, comp, AT_REMOVEDIR);
+			close(dfd);
+		}
+	}
+	(void)rmdir(top);
+}
+
+/* Whether the broker logged @what. */
+static bool logged(const struct broker_proc *b, const char *what)
+{
+	char line[1024];
+	bool found = false;
+	FILE *f = fopen(b->log, "r");
+
+	assert_non_null(f);
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, what) != NULL;
+	fclose(f);
+	return found;
+}
+
+/*
+ * A queue whose owner's cgroup cannot be read when a restarted broker takes
+ * it back is revoked (unit-unknown), as an acquire from there is refused:
+ * counted in no unit, it would leave its [slice:] pool (-.slice, at most
+ * one queue here) and its owner could take one more.  The owner makes its
+ * cgroup path too long to print after acquiring (root plays it here).
+ */
+static void an_owner_whose_cgroup_cannot_be_read_loses_its_queue_at_a_restart(void **state)
+{
+	char dev[128], conf[160], node[192], reply[4096], pid[16], key[48];
+	const char *args[] = { "--sim", "0", "--sysfs-root", tree, "--dev-root", dev, "--config", conf, NULL };
+	const char *cgroup2 = cgroup2_mount();
+	struct fd_store store;
+	struct service one = { &store, &first, NULL }, two = { &store, &second, first.sock };
+	int go[2], ready[2], deep, procs, fd;
+	uint64_t id = 0;
+	pid_t owner;
+	char c = 0;
+	FILE *f;
+
+	(void)state;
+	if (!cgroup2)
+		skip();
+	signal(SIGALRM, on_alarm);
+	alarm(60);
+	assert_int_equal(fake_uacce_tree(tree, dev, sizeof(dev)), 0);
+	tree_made = true;
+	snprintf(node, sizeof(node), "%s/hisi_zip-0", dev);	/* a character device, as above */
+	assert_int_equal(unlink(node), 0);
+	if (mknod(node, S_IFCHR | 0600, makedev(1, 3)) < 0)
+		skip();
+	snprintf(conf, sizeof(conf), "%s/broker.conf", tree);
+	f = fopen(conf, "w");
+	assert_non_null(f);
+	fputs("[defaults]\nlifetime = process\n[slice:-.slice]\nmax_queues = 1\n", f);
+	assert_int_equal(fclose(f), 0);
+	snprintf(deep_top, sizeof(deep_top), "%s/accel-test-%d", cgroup2, (int)getpid());
+	if (mkdir(deep_top, 0755) < 0) {
+		deep_top[0] = '\0';
+		skip();	/* no writable cgroup2 */
+	}
+	store_open(&store, tree);
+	assert_int_equal(broker_start_with(&first, args, keep_in_store, &one), 0);
+
+	/* The owner: one queue, its id told, then it waits (connection and all). */
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(ready), 0);
+	owner = fork_child();
+	if (owner == 0) {
+		int conn = raw_connect(first.sock);
+
+		id = conn >= 0 ? acquire_bare(conn) : 0;
+		(void)!write(ready[1], &id, sizeof(id));
+		(void)!read(go[0], &c, 1);
+		_exit(0);
+	}
+	assert_int_equal(read(ready[0], &id, sizeof(id)), sizeof(id));
+	assert_true(id > 0);
+	store_wait(&store, id);
+	fd = raw_connect(first.sock);	/* the pool counts it: -.slice is full */
+	assert_true(fd >= 0);
+	assert_true(raw_call(fd, "{\"method\":\"org.accelbroker.Broker.AcquireQueue\","
+				 "\"parameters\":{\"device\":\"hisi_zip-0\"}}", reply, sizeof(reply)) > 0);
+	assert_non_null(strstr(reply, "QuotaExceeded"));
+	close(fd);
+
+	deep = deep_cgroup(deep_top);
+	assert_true(deep >= 0);
+	procs = openat(deep, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+	assert_true(procs >= 0);
+	snprintf(pid, sizeof(pid), "%d", (int)owner);
+	assert_true(write(procs, pid, strlen(pid)) > 0);
+	close(procs);
+	close(deep);
+
+	restart(&first, &two, args);
+	fd = raw_connect(second.sock);
+	assert_true(fd >= 0);
+	assert_true(raw_call(fd, "{\"method\":\"org.accelbroker.Broker.ListQueues\"}", reply, sizeof(reply)) > 0);
+	close(fd);
+	snprintf(key, sizeof(key), "\"queue_id\":%llu,", (unsigned long long)id);
+	assert_null(strstr(reply, key));
+	assert_true(logged(&second, "unit-unknown"));
+
+	(void)!write(go[1], "x", 1);
+	assert_int_equal(wait_status(owner), 0);
+	close(go[0]);
+	close(go[1]);
+	close(ready[0]);
+	close(ready[1]);
+	store_close(&store);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(a_killed_broker_loses_the_queues_and_the_client_moves_on, teardown),
 		cmocka_unit_test_teardown(a_raw_queue_is_attached_again_by_a_restarted_broker, teardown),
 		cmocka_unit_test_teardown(the_event_fd_survives_a_restart, teardown),
+		cmocka_unit_test_teardown(an_owner_whose_cgroup_cannot_be_read_loses_its_queue_at_a_restart,
+					  teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -395,6 +395,51 @@ static void reloads_that_never_reached_the_worker_time_out_and_leave_the_policy(
 	assert_true(quota_limit_is(QUOTA_4242, 3));
 	assert_true(broker_alive(&broker));
 	close(b);
+}
+
+#define NOBODY 65534
+
+/* As nobody, on its own connection: GetQuota of root answered PermissionDenied within WAIT_MS. */
+static int nobody_asks_about_root(void)
+{
+	char buf[4096];
+	int fd;
+
+	if (setresgid(NOBODY, NOBODY, NOBODY) < 0 || setresuid(NOBODY, NOBODY, NOBODY) < 0)
+		return 1;
+	fd = raw_connect(broker.sock);
+	if (fd < 0 || raw_send(fd, "{\"method\":\"org.accelbroker.Broker.GetQuota\","
+				   "\"parameters\":{\"user\":\"0\"}}") < 0)
+		return 2;
+	if (recv_within(fd, buf, sizeof(buf)) <= 0)
+		return 3;	/* waited behind the look-up */
+	return strstr(buf, "org.accelbroker.Broker.PermissionDenied") ? 0 : 4;
+}
+
+/*
+ * Another user's uid named by a non-admin is refused before the user
+ * database is asked: the answer comes while the resolver's only worker is
+ * held by a look-up, so a refused caller never keeps it busy.
+ */
+static void a_non_admin_naming_another_uid_is_refused_without_a_lookup(void **state)
+{
+	char buf[65536];
+	pid_t pid;
+	int a;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(start(NULL), 0);
+	a = connect_sending(REVOKE_BLOCKED);
+	wait_entered();
+	pid = fork_child();
+	if (pid == 0)
+		_exit(nobody_asks_about_root());
+	assert_int_equal(wait_status(pid), 0);
+	release();
+	assert_true(recv_within(a, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\"revoked\""));
 	close(a);
 }
 
@@ -501,6 +546,7 @@ int main(void)
 					  teardown),
 		cmocka_unit_test_teardown(a_client_that_leaves_during_its_lookup_is_forgotten, teardown),
 		cmocka_unit_test_teardown(one_uid_may_have_only_a_few_lookups_in_flight, teardown),
+		cmocka_unit_test_teardown(a_non_admin_naming_another_uid_is_refused_without_a_lookup, teardown),
 		cmocka_unit_test_teardown(bus_calls_wait_for_their_user_without_stalling_anyone, teardown),
 		cmocka_unit_test_teardown(a_reload_waits_for_a_user_in_the_configuration_off_the_loop, teardown),
 		cmocka_unit_test_teardown(a_reload_past_the_deadline_keeps_the_policy_and_the_next_waits_its_turn,
