@@ -395,6 +395,7 @@ static void reloads_that_never_reached_the_worker_time_out_and_leave_the_policy(
 	assert_true(quota_limit_is(QUOTA_4242, 3));
 	assert_true(broker_alive(&broker));
 	close(b);
+	close(a);
 }
 
 #define NOBODY 65534
