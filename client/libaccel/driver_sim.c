@@ -47,6 +47,13 @@ struct sim_state {
 	uint32_t kick_tail;	/* sq_tail when we last rang the broker's engine */
 	const bool *lost;	/* the queue's: no broker knows it any more */
 	bool sva;		/* accel_sim_sva_v1: addresses in our address space, no data area */
+	/*
+	 * The event loop arms with regs.event_arm, apart from accel_wait()'s
+	 * CQ_WAIT; false on a broker before it (features), where the loop
+	 * shares CQ_WAIT as it always did.
+	 */
+	bool own_arm;
+	uint32_t arms;		/* our count in regs.event_arm (ACCEL_SIM_EVENT_ARM_STEP each) */
 };
 
 static const char *const op_names[] = ACCEL_SIM_OP_NAMES;
@@ -107,6 +114,11 @@ static int sim_init_common(struct accel_queue *q, bool sva)
 	s->sq_tail = __atomic_load_n(&regs->sq_tail, __ATOMIC_ACQUIRE);
 	s->cq_head = __atomic_load_n(&regs->cq_head, __ATOMIC_ACQUIRE);
 	s->kick_tail = __atomic_load_n(&regs->sq_head, __ATOMIC_ACQUIRE);
+	if (s->wake == ACCEL_SIM_WAKE_FUTEX && (regs->features & ACCEL_SIM_FEAT_EVENT_ARM)) {
+		s->own_arm = true;
+		s->arms = __atomic_load_n(&regs->event_arm, __ATOMIC_RELAXED) & ~ACCEL_SIM_EVENT_ARMED;
+		__atomic_fetch_or(&regs->client_flags, ACCEL_SIM_CLIENT_EVENT_ARM, __ATOMIC_SEQ_CST);
+	}
 	q->driver_state = s;
 	return 0;
 }
@@ -392,8 +404,9 @@ static int sim_wait(struct accel_queue *q, struct accel_completion *out, unsigne
  * The event loop's side.  The kernel's queue fd polls readable while
  * completions wait (its poll() compares cq_tail with our cq_head): nothing
  * to arm.  The software engine writes a byte into the queue's event pipe
- * when it posts completions and finds CQ_WAIT set, which it only is while
- * the loop sleeps: a busy queue costs no system call at either end.
+ * when it posts completions and finds the loop armed, which it only is
+ * while the loop sleeps, and once per arm: a busy queue costs no system
+ * call at either end, a sleeping loop one write.
  */
 static int sim_event_fd(const struct accel_queue *q)
 {
@@ -411,22 +424,47 @@ static bool sim_must_look(const struct sim_state *s)
 }
 
 /*
- * Arm, re-check: set CQ_WAIT, then look at cq_tail once more.  The fence
+ * The loop's arm on the software engine, raised or lowered.  Our own word
+ * (event_arm): accel_wait() on another thread sets and clears CQ_WAIT as
+ * it sleeps and wakes, and would otherwise lower the loop's arm under it,
+ * leaving the loop asleep on a completion that came.  Each raise is a new
+ * count, so the engine answers it once.  On a broker before event_arm the
+ * loop has only CQ_WAIT, and that hazard, as before.
+ */
+static void event_arm_set(struct sim_state *s, bool on)
+{
+	if (!s->own_arm) {
+		if (on)
+			__atomic_fetch_or(&s->regs->client_flags, ACCEL_SIM_CLIENT_CQ_WAIT, __ATOMIC_SEQ_CST);
+		else
+			__atomic_fetch_and(&s->regs->client_flags, ~ACCEL_SIM_CLIENT_CQ_WAIT, __ATOMIC_RELAXED);
+		return;
+	}
+	if (on) {
+		s->arms += ACCEL_SIM_EVENT_ARM_STEP;
+		__atomic_store_n(&s->regs->event_arm, s->arms | ACCEL_SIM_EVENT_ARMED, __ATOMIC_SEQ_CST);
+	} else {
+		__atomic_store_n(&s->regs->event_arm, s->arms, __ATOMIC_RELAXED);
+	}
+}
+
+/*
+ * Arm, re-check: raise the arm, then look at cq_tail once more.  The fence
  * pairs with the engine's between publishing cq_tail and reading our
- * flag: either we see its completions here (1: reap them, then arm again)
- * or it sees the flag and writes the pipe (0: sleep in the loop).
+ * arm: either we see its completions here (1: reap them, then arm again)
+ * or it sees the arm and writes the pipe (0: sleep in the loop).
  */
 static int sim_event_arm(struct accel_queue *q)
 {
 	struct sim_state *s = q->driver_state;
 
 	if (s->wake == ACCEL_SIM_WAKE_FUTEX) {
-		__atomic_fetch_or(&s->regs->client_flags, ACCEL_SIM_CLIENT_CQ_WAIT, __ATOMIC_SEQ_CST);
+		event_arm_set(s, true);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	}
 	if (sim_must_look(s)) {
 		if (s->wake == ACCEL_SIM_WAKE_FUTEX)
-			__atomic_fetch_and(&s->regs->client_flags, ~ACCEL_SIM_CLIENT_CQ_WAIT, __ATOMIC_RELAXED);
+			event_arm_set(s, false);
 		return 1;
 	}
 	/* Work in flight and a sleeping device: ring it (once, see kick_after_submit()). */
@@ -450,7 +488,7 @@ static void sim_event_clear(struct accel_queue *q)
 
 	if (s->wake != ACCEL_SIM_WAKE_FUTEX || q->event_fd < 0)
 		return;
-	__atomic_fetch_and(&s->regs->client_flags, ~ACCEL_SIM_CLIENT_CQ_WAIT, __ATOMIC_RELAXED);
+	event_arm_set(s, false);
 	while ((n = read(q->event_fd, drain, sizeof(drain))) == (ssize_t)sizeof(drain))
 		;
 	if (n == 0)

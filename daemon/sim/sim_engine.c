@@ -28,6 +28,7 @@ struct sim_queue {
 	bool dead;			/* atomic: removed, do not start anything new */
 	struct sim_thread *thread;
 	int event_fd;			/* the write end of the client's wake-up pipe, or -1 */
+	uint32_t event_answered;	/* the regs.event_arm we wrote the pipe for (0: none) */
 	void *map;
 	size_t map_size;
 	struct accel_sim_regs *regs;	/* shared with the client: hostile */
@@ -95,7 +96,34 @@ static void event_signal(struct sim_queue *q)
 	}
 }
 
-/* Wake whoever waits on @q's completions: accel_wait()'s futex, an event loop's pipe. */
+/*
+ * Completions were posted: wake who asked.  accel_wait()'s CQ_WAIT gets
+ * the futex; an event loop's arm (event_arm, include/accel/sim.h) gets
+ * one byte, once per arm, so a loop that sleeps through many turns costs
+ * one write.  A client from before event_arm armed its loop with CQ_WAIT:
+ * it gets the byte for CQ_WAIT, as it did.  The regs are the client's
+ * to scribble on: a lie costs it its own wake-ups, nothing more.
+ */
+static void wake_for_completions(struct sim_queue *q)
+{
+	uint32_t flags = __atomic_load_n(&q->regs->client_flags, __ATOMIC_RELAXED);
+	uint32_t arm;
+
+	if (flags & ACCEL_SIM_CLIENT_CQ_WAIT)
+		futex_wake(&q->regs->cq_tail, false);
+	if (!(flags & ACCEL_SIM_CLIENT_EVENT_ARM)) {
+		if (flags & ACCEL_SIM_CLIENT_CQ_WAIT)
+			event_signal(q);
+		return;
+	}
+	arm = __atomic_load_n(&q->regs->event_arm, __ATOMIC_RELAXED);
+	if ((arm & ACCEL_SIM_EVENT_ARMED) && arm != q->event_answered) {
+		q->event_answered = arm;
+		event_signal(q);
+	}
+}
+
+/* The queue ended (revoked, broken): wake everyone, asked or not. */
 static void wake_waiters(struct sim_queue *q)
 {
 	futex_wake(&q->regs->cq_tail, false);
@@ -197,14 +225,13 @@ static bool queue_turn(struct sim_queue *q)
 	if (done == 0)
 		return stepped;
 	/*
-	 * Pairs with the client's fence between setting CQ_WAIT and re-reading
-	 * cq_tail (accel_wait() and the event loop's arm alike): it sees our
-	 * completions or we see its flag.  A client that did not ask costs no
-	 * system call here.
+	 * Pairs with the client's fence between setting CQ_WAIT or event_arm
+	 * and re-reading cq_tail (accel_wait() and the event loop's arm
+	 * alike): it sees our completions or we see its flag.  A client that
+	 * did not ask costs no system call here.
 	 */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&regs->client_flags, __ATOMIC_RELAXED) & ACCEL_SIM_CLIENT_CQ_WAIT)
-		wake_waiters(q);
+	wake_for_completions(q);
 	return true;
 }
 
@@ -450,6 +477,7 @@ static void regs_init(struct accel_sim_regs *regs, size_t dus_size, unsigned alg
 	regs->data_offset = ACCEL_SIM_DATA_OFFSET;
 	regs->data_size = ACCEL_SIM_DATA_SIZE;
 	regs->dus_size = (uint32_t)dus_size;
+	regs->features = ACCEL_SIM_FEAT_EVENT_ARM;
 	regs->state = ACCEL_SIM_STATE_ACTIVE;
 }
 
@@ -469,6 +497,14 @@ static int regs_resume(struct sim_queue *q, unsigned algorithm)
 		return -ESTALE;
 	q->sq_head = __atomic_load_n(&regs->sq_head, __ATOMIC_ACQUIRE);
 	q->cq_tail = __atomic_load_n(&regs->cq_tail, __ATOMIC_ACQUIRE);
+	/*
+	 * Memory from a broker before event_arm: its client already chose
+	 * CQ_WAIT for its loop (it looks at features once), which we still
+	 * honour; a client that maps it afresh may use event_arm.  An arm
+	 * pending across the restart is answered (event_answered 0 matches
+	 * no armed value): one byte at most for nothing.
+	 */
+	regs->features |= ACCEL_SIM_FEAT_EVENT_ARM;
 	if (cq_room(q) < 0 || __atomic_load_n(&regs->sq_tail, __ATOMIC_ACQUIRE) - q->sq_head > q->sq_entries)
 		queue_break(q);
 	return 0;

@@ -41,8 +41,9 @@ void sim_engine_get_stats(struct sim_engine *engine, struct sim_engine_stats *ou
  * DUS), write the regs for @algorithm and start serving it.  @event_fd
  * (-1: none) is the write end, non-blocking, of a pipe whose read end the
  * client polls in its event loop: the engine keeps a copy and writes a
- * byte whenever it posts completions while the client's CQ_WAIT flag is
- * set, and when the queue is revoked or broken (include/accel/sim.h).
+ * byte when it posts completions for an armed loop (once per arm:
+ * regs.event_arm, or CQ_WAIT for a client from before it), and when the
+ * queue is revoked or broken (include/accel/sim.h).
  */
 int sim_engine_add_queue(struct sim_engine *engine, int fd, int event_fd, size_t mmio_size,
 			 size_t dus_size, unsigned algorithm, struct sim_queue **out);

@@ -93,14 +93,46 @@ enum accel_sim_state {
 
 /* regs.dev_flags */
 #define ACCEL_SIM_DEV_NEED_WAKEUP	(1u << 0)	/* device sleeps: ring it */
+/*
+ * regs.features, written by the device with the geometry.  0 from a device
+ * (or broker) that knows none of them: a client then keeps to what it did
+ * before the feature.
+ */
+/*
+ * The device reads regs.event_arm and honours ACCEL_SIM_CLIENT_EVENT_ARM
+ * (the broker's software engine since the event loop's own arm).
+ */
+#define ACCEL_SIM_FEAT_EVENT_ARM	(1u << 0)
+
 /* regs.client_flags */
 /*
  * The client sleeps on cq_tail: the device wakes it after posting
- * completions (futex on cq_tail; the broker's engine also writes a byte
- * into the queue's event pipe, for a client waiting in an event loop).  The
- * client sets it, fences, and looks at cq_tail again before it sleeps.
+ * completions (futex on cq_tail).  The client sets it, fences, and looks at
+ * cq_tail again before it sleeps.  For a client without
+ * ACCEL_SIM_CLIENT_EVENT_ARM the broker's engine also writes a byte into
+ * the queue's event pipe while it is set: such a client (libaccel before
+ * event_arm) armed its event loop with this same bit.
  */
 #define ACCEL_SIM_CLIENT_CQ_WAIT	(1u << 0)
+/*
+ * The client arms its event loop with regs.event_arm, not CQ_WAIT: the
+ * engine writes the event pipe for event_arm only, and wakes the futex for
+ * CQ_WAIT only, so a thread in accel_wait() and an event loop on the same
+ * queue never take each other's wake-up.  Set once, before the first arm,
+ * and only when the device has ACCEL_SIM_FEAT_EVENT_ARM.
+ */
+#define ACCEL_SIM_CLIENT_EVENT_ARM	(1u << 1)
+
+/*
+ * regs.event_arm: bit 0 set while the client's event loop waits for the
+ * event pipe; bits 1-31 count its arms.  The device writes one byte per
+ * arm, after posting completions while bit 0 is set, and remembers which
+ * arm it answered: a loop that sleeps long costs the device one write,
+ * however many completions land.  The client bumps the count at every
+ * arm and clears bit 0 when it wakes or finds work at the re-check.
+ */
+#define ACCEL_SIM_EVENT_ARMED		(1u << 0)
+#define ACCEL_SIM_EVENT_ARM_STEP	(1u << 1)
 
 /* accel_sim_desc.flags */
 #define ACCEL_SIM_F_CONTINUE	(1u << 0)	/* continue this queue's stream */
@@ -123,7 +155,8 @@ struct accel_sim_regs {
 	__u32 data_offset;
 	__u32 data_size;
 	__u32 dus_size;
-	__u32 reserved0[5];
+	__u32 features;		/* ACCEL_SIM_FEAT_*: 0 from older devices */
+	__u32 reserved0[4];
 
 	/* Line 1: written by the device. */
 	__u32 state;		/* enum accel_sim_state */
@@ -136,7 +169,8 @@ struct accel_sim_regs {
 	__u32 sq_tail;		/* descriptors submitted; futex word for wake-up */
 	__u32 cq_head;		/* completions consumed */
 	__u32 client_flags;
-	__u32 reserved2[13];
+	__u32 event_arm;	/* ACCEL_SIM_EVENT_*; read only with CLIENT_EVENT_ARM */
+	__u32 reserved2[12];
 };
 
 /* A submission.  Offsets are into the DUS region. */

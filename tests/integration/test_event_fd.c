@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -223,6 +225,111 @@ static void a_completion_between_the_look_and_the_arm_is_not_lost(void **state)
 	assert_int_equal(in_window, 200 - quick);
 }
 
+/* Bytes waiting in the event fd, not taken. */
+static int pending_bytes(int fd)
+{
+	int n = -1;
+
+	assert_int_equal(ioctl(fd, FIONREAD, &n), 0);
+	return n;
+}
+
+/*
+ * A loop asleep through several completions, each in a turn of its own:
+ * one byte in the pipe, not one per turn (the engine answers an arm
+ * once), and the next arm gets its own.
+ */
+static void a_sleeping_loop_costs_one_write_per_arm(void **state)
+{
+	int fd = accel_queue_event_fd(queue);
+	struct accel_completion c[8];
+
+	assert_int_equal(accel_queue_arm(queue), 0);
+	for (int i = 0; i < 5; i++) {
+		bool asleep;
+		long before = engine_sleeps(&asleep);
+
+		submit_copy(queue, (uint64_t)i);
+		engine_settles(before);
+	}
+	assert_int_equal(pending_bytes(fd), 1);
+	accel_queue_event_clear(queue);
+	assert_int_equal(accel_poll(queue, c, 8), 5);
+	assert_int_equal(accel_queue_arm(queue), 0);
+	submit_copy(queue, 5);
+	assert_true(readable(fd, 10000));
+	assert_int_equal(pending_bytes(fd), 1);
+	accel_queue_event_clear(queue);
+	assert_int_equal(accel_poll(queue, c, 8), 1);
+}
+
+static int setup_gzip(void **state)
+{
+	if (broker_start(&broker, (const char *const[]){ "--sim", "1", NULL }) < 0)
+		return -1;
+	if (accel_connect(broker.sock, &client) < 0)
+		return -1;
+	return accel_acquire(client, "gzip", NULL, &queue) < 0 ? -1 : 0;
+}
+
+struct waiter {
+	struct accel_queue *queue;
+	int r;
+};
+
+/* accel_wait() for at most 1 ms, on a thread of its own. */
+static void *wait_briefly(void *arg)
+{
+	struct waiter *w = arg;
+	struct accel_completion c;
+
+	w->r = accel_wait(w->queue, &c, 1, 1);
+	return NULL;
+}
+
+/*
+ * One thread sleeps in accel_wait() while the event loop is armed on the
+ * same queue.  The waiter gives up (its timeout) and lowers its flag; the
+ * loop's arm must stay up: the completion that lands after must still
+ * make the event fd readable, or the loop sleeps on it.  A slow operation
+ * (1 MiB at gzip level 9) holds the completion back past the waiter's
+ * 1 ms; should it finish sooner, the round is tried again.
+ */
+static void accel_wait_on_another_thread_does_not_disarm_the_loop(void **state)
+{
+	int fd = accel_queue_event_fd(queue), timed_out = 0;
+	size_t size;
+	unsigned char *buf = accel_queue_buffer(queue, &size);
+	struct accel_completion c;
+	uint32_t x = 12345;
+
+	/* Words from a small alphabet: compressible, so level 9 searches hard. */
+	for (size_t i = 0; i < size / 2; i++) {
+		x = x * 1103515245u + 12345u;
+		buf[i] = (x >> 16) % 7 == 0 ? ' ' : (unsigned char)('a' + (x >> 20) % 8);
+	}
+	for (int round = 0; round < 20 && !timed_out; round++) {
+		struct waiter w = { queue, 0 };
+		pthread_t t;
+
+		assert_int_equal(accel_submit(queue, &(struct accel_op){ .src = buf, .src_len = size / 2,
+									 .dst = buf + size / 2, .dst_len = size / 2,
+									 .arg = 9, .flags = ACCEL_OP_FINISH,
+									 .user_data = (uint64_t)round }), 0);
+		assert_int_equal(accel_queue_arm(queue), 0);
+		assert_int_equal(pthread_create(&t, NULL, wait_briefly, &w), 0);
+		assert_int_equal(pthread_join(t, NULL), 0);
+		if (w.r == -ETIME) {
+			timed_out = 1;
+			assert_true(readable(fd, 20000));
+		}
+		accel_queue_event_clear(queue);
+		if (w.r != 1)
+			assert_int_equal(accel_wait(queue, &c, 1, 20000), 1);
+	}
+	assert_true(timed_out);
+}
+
 /* After a_dead_broker_ends_the_queue_at_once(): the broker is gone already. */
 static int teardown_killed(void **state)
 {
@@ -263,6 +370,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_busy_queue_never_signals, setup, teardown),
 		cmocka_unit_test_setup_teardown(an_armed_loop_is_woken, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_completion_between_the_look_and_the_arm_is_not_lost, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(a_sleeping_loop_costs_one_write_per_arm, setup, teardown),
+		cmocka_unit_test_setup_teardown(accel_wait_on_another_thread_does_not_disarm_the_loop, setup_gzip,
 						teardown),
 		cmocka_unit_test_setup_teardown(a_dead_broker_ends_the_queue_at_once, setup, teardown_killed),
 	};

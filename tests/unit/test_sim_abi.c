@@ -14,6 +14,7 @@ static void regs_lines_are_split_by_writer(void **state)
 {
 	assert_int_equal(offsetof(struct accel_sim_regs, magic), 0);
 	assert_int_equal(offsetof(struct accel_sim_regs, dus_size), 40);
+	assert_int_equal(offsetof(struct accel_sim_regs, features), 44);
 	/* One cache line per writer: geometry, device, client. */
 	assert_int_equal(offsetof(struct accel_sim_regs, state), 64);
 	assert_int_equal(offsetof(struct accel_sim_regs, sq_head), 68);
@@ -22,6 +23,7 @@ static void regs_lines_are_split_by_writer(void **state)
 	assert_int_equal(offsetof(struct accel_sim_regs, sq_tail), 128);
 	assert_int_equal(offsetof(struct accel_sim_regs, cq_head), 132);
 	assert_int_equal(offsetof(struct accel_sim_regs, client_flags), 136);
+	assert_int_equal(offsetof(struct accel_sim_regs, event_arm), 140);
 	assert_true(sizeof(struct accel_sim_regs) <= ACCEL_SIM_MMIO_SIZE);
 }
 

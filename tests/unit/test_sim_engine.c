@@ -494,6 +494,55 @@ static void event_pipe_is_signalled_only_when_asked(void **state)
 	sim_engine_destroy(e);
 }
 
+/*
+ * A client with its own event arm (ACCEL_SIM_CLIENT_EVENT_ARM): accel_wait()'s
+ * CQ_WAIT alone no longer writes the pipe, the arm does, and once per arm
+ * however many turns post completions while it stays raised.
+ */
+static void an_event_arm_is_answered_once_and_apart_from_cq_wait(void **state)
+{
+	struct sim_engine *e;
+	struct client_queue c;
+	int p[2];
+
+	assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+	assert_int_equal(sim_engine_create(1, &e), 0);
+	open_queue_event(e, ACCEL_SIM_OP_COPY, &c, p[1]);
+	close(p[1]);
+	assert_true(c.regs->features & ACCEL_SIM_FEAT_EVENT_ARM);
+	__atomic_fetch_or(&c.regs->client_flags, ACCEL_SIM_CLIENT_EVENT_ARM | ACCEL_SIM_CLIENT_CQ_WAIT,
+			  __ATOMIC_SEQ_CST);
+	submit(&c, ACCEL_SIM_OP_COPY, 1, ACCEL_SIM_DATA_OFFSET, 8, ACCEL_SIM_DATA_OFFSET + 64, 8);
+	assert_true(wait_for(&c.regs->cq_tail, 1));
+	assert_true(engine_asleep());
+	assert_int_equal(event_bytes(p[0], 0), 0);	/* CQ_WAIT is accel_wait()'s: the futex only */
+	__atomic_fetch_and(&c.regs->client_flags, ~ACCEL_SIM_CLIENT_CQ_WAIT, __ATOMIC_SEQ_CST);
+	reap(&c, 1);
+
+	__atomic_store_n(&c.regs->event_arm, ACCEL_SIM_EVENT_ARM_STEP | ACCEL_SIM_EVENT_ARMED, __ATOMIC_SEQ_CST);
+	for (uint32_t i = 2; i <= 5; i++) {	/* four turns that post, one at a time */
+		submit(&c, ACCEL_SIM_OP_COPY, i, ACCEL_SIM_DATA_OFFSET, 8, ACCEL_SIM_DATA_OFFSET + 64, 8);
+		assert_true(wait_for(&c.regs->cq_tail, i));
+		assert_true(engine_asleep());
+	}
+	reap(&c, 5);
+	assert_int_equal(event_bytes(p[0], 0), 1);	/* one arm, one byte */
+	__atomic_store_n(&c.regs->event_arm, 2 * ACCEL_SIM_EVENT_ARM_STEP | ACCEL_SIM_EVENT_ARMED,
+			 __ATOMIC_SEQ_CST);
+	submit(&c, ACCEL_SIM_OP_COPY, 6, ACCEL_SIM_DATA_OFFSET, 8, ACCEL_SIM_DATA_OFFSET + 64, 8);
+	assert_int_equal(event_bytes(p[0], 10000), 1);	/* the next arm, its byte */
+	assert_true(wait_for(&c.regs->cq_tail, 6));
+	reap(&c, 6);
+	__atomic_store_n(&c.regs->event_arm, 2 * ACCEL_SIM_EVENT_ARM_STEP, __ATOMIC_SEQ_CST);
+	submit(&c, ACCEL_SIM_OP_COPY, 7, ACCEL_SIM_DATA_OFFSET, 8, ACCEL_SIM_DATA_OFFSET + 64, 8);
+	assert_true(wait_for(&c.regs->cq_tail, 7));
+	assert_true(engine_asleep());
+	assert_int_equal(event_bytes(p[0], 0), 0);	/* lowered: nothing */
+	close_queue(e, &c);
+	close(p[0]);
+	sim_engine_destroy(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -509,6 +558,7 @@ int main(void)
 		cmocka_unit_test(queues_beyond_one_futex_waitv_are_served),
 		cmocka_unit_test(idle_queues_beyond_one_futex_waitv_sleep_until_rung),
 		cmocka_unit_test(event_pipe_is_signalled_only_when_asked),
+		cmocka_unit_test(an_event_arm_is_answered_once_and_apart_from_cq_wait),
 	};
 
 	return cmocka_run_group_tests_name("sim_engine", tests, NULL, NULL);
