@@ -4,7 +4,9 @@
 #define ACCEL_DAEMON_UTIL_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,6 +55,21 @@ static inline int parse_int_range(const char *s, int min, int max, int *out)
 		return -EINVAL;
 	*out = (int)v;
 	return 0;
+}
+
+/*
+ * A new open file of what @fd refers to, through /proc/self/fd (-errno on
+ * failure).  A pipe opens there as a FIFO would: the other end of a pipe
+ * of which we hold one end, without keeping an fd for it all along.
+ */
+static inline int fd_reopen(int fd, int flags)
+{
+	char path[32];
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	r = open(path, flags | O_CLOEXEC);
+	return r < 0 ? -errno : r;
 }
 
 /* A spin-wait hint to the CPU. */

@@ -75,11 +75,13 @@ struct queue {
 	uint64_t acquired_usec;	/* CLOCK_REALTIME */
 	int fd;			/* the broker's own reference */
 	/*
-	 * The software engine's event pipe (backend_sim.c), both ends the
-	 * record's: the read end goes out with the queue fd, for the client's
-	 * event loop; the engine signals through its copy of the write end,
-	 * kept here for the fd store.  -1: none (kernel devices, whose queue
-	 * fd polls by itself).
+	 * The software engine's event pipe (backend_sim.c): the read end goes
+	 * out with the queue fd, for the client's event loop; -1: none
+	 * (kernel devices, whose queue fd polls by itself).  The engine holds
+	 * the only write end; the fd store gets one opened again from the
+	 * read end.  event_signal_fd is a write end only on its way from the
+	 * fd store to the backend's adoption, which hands it to the engine
+	 * and closes it; -1 otherwise.
 	 */
 	int event_fd;
 	int event_signal_fd;

@@ -54,7 +54,9 @@ static int queue_memfd(const char *name, size_t size)
 
 /*
  * The pipe that wakes the client's event loop (accel_queue_event_fd()):
- * the read end goes to the client, the write end to the engine alone.  A
+ * the read end goes to the client (the record keeps it for AttachQueue),
+ * the write end to the engine alone; the broker keeps no other copy of
+ * it: the fd store's is opened again from the read end (fdstore.c).  A
  * pipe and not an eventfd: an eventfd is one open file for both sides, so
  * a client could clear O_NONBLOCK on it and fill its counter, and the
  * engine's next write would block a thread serving other clients' queues.
@@ -77,10 +79,11 @@ static void event_pipe_close(struct queue *q)
 
 /*
  * New queue memory for q->algorithm, served by the engine: its fd, the
- * engine's queue, and the event pipe in @event_fds.
+ * engine's queue, and the read end of its event pipe in @event_fd (the
+ * engine took its own copy of the write end: ours is closed).
  */
 static int sim_queue_start(struct device *dev, const struct queue *q, struct sim_queue **out,
-			   int event_fds[2], struct accel_error *e)
+			   int *event_fd, struct accel_error *e)
 {
 	struct sim_device *sd = dev->backend;
 	unsigned op = sim_op_from_name(q->algorithm);
@@ -103,8 +106,7 @@ static int sim_queue_start(struct device *dev, const struct queue *q, struct sim
 	if (r < 0)
 		return accel_error_set(e, ERR_OUT_OF_RESOURCES, "could not start queue: %s",
 				       strerror(-r));
-	event_fds[0] = TAKE_FD(rfd);
-	event_fds[1] = TAKE_FD(wfd);
+	*event_fd = TAKE_FD(rfd);
 	return TAKE_FD(fd);
 }
 
@@ -124,7 +126,7 @@ static void sim_queue_set(struct queue *q, struct sim_queue *sq, int fd)
 static int sim_queue_open(struct device *dev, struct queue *q, struct accel_error *e)
 {
 	struct sim_queue *sq;
-	int fd, event_fds[2];
+	int fd, event_fd;
 
 	/* The engine runs one algorithm per queue, set here; no client driver could set it. */
 	if (!q->algorithm[0])
@@ -133,12 +135,11 @@ static int sim_queue_open(struct device *dev, struct queue *q, struct accel_erro
 				       dev->name);
 	if (dev->queues_open >= dev->queues_total)
 		return accel_error_set(e, ERR_NO_DEVICE_AVAILABLE, "%s has no free queue", dev->name);
-	fd = sim_queue_start(dev, q, &sq, event_fds, e);
+	fd = sim_queue_start(dev, q, &sq, &event_fd, e);
 	if (fd < 0)
 		return fd;
 	sim_queue_set(q, sq, fd);
-	q->event_fd = event_fds[0];
-	q->event_signal_fd = event_fds[1];
+	q->event_fd = event_fd;
 	return 0;
 }
 
@@ -153,8 +154,8 @@ static int sim_queue_renew(struct device *dev, struct queue *q, struct accel_err
 {
 	struct sim_device *sd = dev->backend;
 	struct sim_queue *sq;
-	int event_fds[2];
-	int fd = sim_queue_start(dev, q, &sq, event_fds, e);
+	int event_fd;
+	int fd = sim_queue_start(dev, q, &sq, &event_fd, e);
 
 	if (fd < 0)
 		return fd;
@@ -163,22 +164,30 @@ static int sim_queue_renew(struct device *dev, struct queue *q, struct accel_err
 	close(q->fd);
 	event_pipe_close(q);
 	sim_queue_set(q, sq, fd);
-	q->event_fd = event_fds[0];
-	q->event_signal_fd = event_fds[1];
+	q->event_fd = event_fd;
 	return 0;
 }
 
 /*
  * The stored queue's event pipe, as the fd store gave it back (fdstore.c
- * sorts the ends into the record), or a new one for a queue stored
- * without (by a broker before event pipes).  The write end must not block.
+ * sorts it into the record): its write end, from which the read end is
+ * opened again (a broker before 3 fds a queue stored the read end too:
+ * it is used as it is); or a new pipe for a queue stored without (by a
+ * broker before event pipes).  The write end must not block.
  */
 static int adopt_event_pipe(struct queue *q)
 {
 	int fds[2], r;
 
-	if (q->event_fd >= 0 && q->event_signal_fd >= 0)
+	if (q->event_signal_fd >= 0) {
+		if (q->event_fd < 0) {
+			r = fd_reopen(q->event_signal_fd, O_RDONLY | O_NONBLOCK);
+			if (r < 0)
+				return r;
+			q->event_fd = r;
+		}
 		return fcntl(q->event_signal_fd, F_SETFL, O_WRONLY | O_NONBLOCK) < 0 ? -errno : 0;
+	}
 	event_pipe_close(q);
 	r = event_pipe(fds);
 	if (r < 0)
@@ -210,6 +219,9 @@ static int sim_queue_adopt(struct device *dev, struct queue *q, int fd, struct a
 		return accel_error_set(e, ERR_OUT_OF_RESOURCES, "could not set up the event pipe: %s",
 				       strerror(-r));
 	r = sim_engine_adopt_queue(sd->engine, fd, q->event_signal_fd, mmio, ACCEL_SIM_DUS_SIZE, op, &sq);
+	/* The engine has its own copy; the record keeps the read end only, as for a new queue. */
+	closep(&q->event_signal_fd);
+	q->event_signal_fd = -1;
 	if (r < 0)
 		return accel_error_set(e, ERR_NO_SUCH_QUEUE, "could not resume the queue: %s", strerror(-r));
 	sim_queue_set(q, sq, fd);

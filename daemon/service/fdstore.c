@@ -63,14 +63,14 @@ int fdstore_queue_name(const struct queue *q, char name[NAME_MAX_LEN + 1])
 
 /*
  * Keep @q in the store (logged if it cannot be: it will not survive a
- * restart): its fd, its owner's pidfd and its event pipe's two ends, all
+ * restart): its fd, its owner's pidfd and its event pipe's write end, all
  * under one name, in any order (sort_group() tells them apart).
  */
 static void fdstore_put(const struct queue *q)
 {
 	char name[NAME_MAX_LEN + 1], msg[NAME_MAX_LEN + 32];
-	_cleanup_close_ int pidfd = -1;
-	int fds[4] = { q->fd }, r;
+	_cleanup_close_ int pidfd = -1, event_write = -1;
+	int fds[3] = { q->fd }, r;
 	unsigned n = 1;
 
 	r = fdstore_queue_name(q, name);
@@ -82,9 +82,21 @@ static void fdstore_put(const struct queue *q)
 	pidfd = owner_pidfd_copy(q->process);
 	if (pidfd >= 0)
 		fds[n++] = pidfd;
-	if (q->event_fd >= 0 && q->event_signal_fd >= 0) {
-		fds[n++] = q->event_fd;
-		fds[n++] = q->event_signal_fd;
+	if (q->event_fd >= 0) {
+		/*
+		 * The write end, and only it: while no broker runs it keeps the
+		 * client's pipe from ending (the end means a lost queue to
+		 * libaccel), and the next broker opens the read end from it.
+		 * Opened from our read end: the broker keeps no write end of
+		 * its own besides the engine's.
+		 */
+		event_write = fd_reopen(q->event_fd, O_WRONLY | O_NONBLOCK);
+		if (event_write >= 0)
+			fds[n++] = event_write;
+		else
+			log_warning_errno(event_write, "Queue %llu's event pipe cannot be stored: "
+					  "its event loop will find the queue lost at a restart",
+					  (unsigned long long)q->id);
 	}
 	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
 	r = sd_pid_notify_with_fds(0, false, msg, fds, n);
@@ -220,7 +232,11 @@ static void stored_fds_close(struct stored_fds *s)
 		closep(&s->fd[i]);
 }
 
-/* Sort one stored queue's @fds (all taken) into @s; -EINVAL if not what fdstore_put() sends. */
+/*
+ * Sort one stored queue's @fds (all taken) into @s; -EINVAL if not what
+ * fdstore_put() sends: the write end of the event pipe, or none, or both
+ * ends (a broker before 3 fds a queue stored the read end too).
+ */
 static int sort_group(const struct passed *fds, unsigned n, struct stored_fds *s)
 {
 	int r = 0;
@@ -232,7 +248,7 @@ static int sort_group(const struct passed *fds, unsigned n, struct stored_fds *s
 		closep(slot);
 		*slot = fds[i].fd;
 	}
-	if (s->fd[STORED_QUEUE] < 0 || (s->fd[STORED_EVENT_READ] < 0) != (s->fd[STORED_EVENT_WRITE] < 0))
+	if (s->fd[STORED_QUEUE] < 0 || (s->fd[STORED_EVENT_READ] >= 0 && s->fd[STORED_EVENT_WRITE] < 0))
 		r = -EINVAL;
 	return r;
 }

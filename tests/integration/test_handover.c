@@ -345,11 +345,11 @@ static void transfer_hands_the_queue_to_another_process(void **state)
 	assert_int_equal(wait_status(giver), 0);
 	/*
 	 * The broker is done with the giver once it holds only the taker's
-	 * connection, pidfd and the queue (its memory, its event pipe's two
-	 * ends and the engine's copy of the write end): nothing of the
-	 * giver's is left to act on.  Then the taker's queue must still work.
+	 * connection, pidfd and the queue (its memory, its event pipe's read
+	 * end and the engine's write end): nothing of the giver's is left to
+	 * act on.  Then the taker's queue must still work.
 	 */
-	assert_int_equal(broker_wait_fd_count(&broker, rest + 6), rest + 6);
+	assert_int_equal(broker_wait_fd_count(&broker, rest + 5), rest + 5);
 	(void)!write(hold[0], "x", 1);
 	assert_int_equal(wait_status(taker), 0);
 

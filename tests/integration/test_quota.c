@@ -215,13 +215,13 @@ static void group_pool_is_shared_by_its_members(void **state)
 	assert_int_equal(r3, 'q');
 	/*
 	 * Each holds a connection and a pidfd in the broker, a and b a queue
-	 * too: its memory and its event pipe (both ends, and the engine's copy
-	 * of the write end).
+	 * too: its memory and its event pipe (the read end, and the engine's
+	 * write end).
 	 */
-	assert_int_equal(broker_wait_fd_count(&broker, rest + 14), rest + 14);
+	assert_int_equal(broker_wait_fd_count(&broker, rest + 12), rest + 12);
 	kill_child(a);
 	/* Once the broker let go of all that was a's, there is room in the pool again. */
-	assert_int_equal(broker_wait_fd_count(&broker, rest + 8), rest + 8);
+	assert_int_equal(broker_wait_fd_count(&broker, rest + 7), rest + 7);
 	d = spawn_holder(65534, users, 1, &r4);
 	assert_int_equal(r4, 'y');
 	kill_child(b);

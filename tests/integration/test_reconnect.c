@@ -149,7 +149,11 @@ static void a_killed_broker_loses_the_queues_and_the_client_moves_on(void **stat
  * ($LISTEN_FDS, $LISTEN_FDNAMES).
  */
 #define STORE_MAX	8
-#define STORE_FDS	4	/* a queue's fd, its owner's pidfd, its event pipe's two ends */
+/*
+ * A queue's fd, its owner's pidfd, its event pipe's write end; room for
+ * the read end too, as a broker before 3 fds a queue stored it.
+ */
+#define STORE_FDS	4
 
 struct fd_store {
 	int sock;
@@ -245,19 +249,29 @@ static void store_drain(struct fd_store *s)
 		store_receive(s);
 }
 
-/* Wait for the broker to store queue @id. */
-static void store_wait(struct fd_store *s, uint64_t id)
+/* Wait for the broker to store queue @id: its fds there. */
+static int *store_wait_fds(struct fd_store *s, uint64_t id, unsigned **n_fds)
 {
 	char prefix[32];
 
 	snprintf(prefix, sizeof(prefix), "q1.%llu.", (unsigned long long)id);
 	for (int tries = 0; tries < 64; tries++) {
 		for (unsigned i = 0; i < s->n; i++)
-			if (strncmp(s->entries[i].name, prefix, strlen(prefix)) == 0)
-				return;
+			if (strncmp(s->entries[i].name, prefix, strlen(prefix)) == 0) {
+				*n_fds = &s->entries[i].n_fds;
+				return s->entries[i].fds;
+			}
 		store_receive(s);
 	}
 	fail_msg("queue %llu never reached the fd store", (unsigned long long)id);
+	return NULL;
+}
+
+static void store_wait(struct fd_store *s, uint64_t id)
+{
+	unsigned *n_fds;
+
+	(void)store_wait_fds(s, id, &n_fds);
 }
 
 /* A broker under our store: where it starts, and where its clients look for it. */
@@ -464,11 +478,41 @@ static void event_loop_copy(struct accel_queue *q)
 }
 
 /*
+ * The stored queue's event pipe: its write end alone (the next broker
+ * opens the read end from it), the third fd beside the queue's and its
+ * owner's pidfd.  With @old_store, the read end is added as a broker
+ * before 3 fds a queue stored it, and must be taken back all the same.
+ */
+static void check_stored_pipe(int *fds, unsigned *n_fds, bool old_store)
+{
+	int write_end = -1, ends = 0;
+	char path[32];
+
+	assert_int_equal(*n_fds, 3);
+	for (unsigned k = 0; k < *n_fds; k++) {
+		struct stat st;
+		assert_int_equal(fstat(fds[k], &st), 0);
+		if (S_ISFIFO(st.st_mode)) {
+			ends++;
+			write_end = fds[k];
+			assert_int_equal(fcntl(fds[k], F_GETFL) & O_ACCMODE, O_WRONLY);
+		}
+	}
+	assert_int_equal(ends, 1);
+	if (!old_store)
+		return;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", write_end);
+	fds[(*n_fds)++] = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	assert_true(fds[*n_fds - 1] >= 0);
+}
+
+/*
  * A queue's event pipe goes to the fd store with it and comes back to the
  * next broker, whose engine then wakes the descriptor the program has
- * held all along (its event loop registered it once).
+ * held all along (its event loop registered it once), and answers an arm
+ * the loop left up across the restart.
  */
-static void the_event_fd_survives_a_restart(void **state)
+static void event_fd_survives_a_restart(bool old_store)
 {
 	char dir[] = "/tmp/accel-event-store-XXXXXX", cmd[64];
 	const char *args[] = { "--sim", "1", NULL };
@@ -476,9 +520,12 @@ static void the_event_fd_survives_a_restart(void **state)
 	struct service one = { &store, &first, NULL }, two = { &store, &second, first.sock };
 	struct accel_client *c;
 	struct accel_queue *q;
-	int efd;
+	struct accel_completion done;
+	unsigned *n_fds;
+	int efd, *fds;
+	size_t size;
+	char *buf;
 
-	(void)state;
 	signal(SIGALRM, on_alarm);
 	alarm(60);
 	assert_non_null(mkdtemp(dir));
@@ -489,9 +536,17 @@ static void the_event_fd_survives_a_restart(void **state)
 	efd = accel_queue_event_fd(q);
 	assert_true(efd >= 0);
 	event_loop_copy(q);
-	store_wait(&store, accel_queue_id(q));
+	fds = store_wait_fds(&store, accel_queue_id(q), &n_fds);
+	check_stored_pipe(fds, n_fds, old_store);
 
+	assert_int_equal(accel_queue_arm(q), 0);
 	restart(&first, &two, args);
+	buf = accel_queue_buffer(q, &size);
+	assert_int_equal(accel_submit(q, &(struct accel_op){ .src = buf, .src_len = 6, .dst = buf + 64,
+							     .dst_len = 6 }), 0);
+	assert_int_equal(poll(&(struct pollfd){ .fd = efd, .events = POLLIN }, 1, 10000), 1);
+	accel_queue_event_clear(q);
+	assert_int_equal(accel_wait(q, &done, 1, 10000), 1);
 	event_loop_copy(q);
 	assert_int_equal(accel_queue_event_fd(q), efd);
 	assert_int_equal(accel_release(q), 0);
@@ -499,6 +554,17 @@ static void the_event_fd_survives_a_restart(void **state)
 	store_close(&store);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	(void)!system(cmd);
+}
+
+static void the_event_fd_survives_a_restart(void **state)
+{
+	event_fd_survives_a_restart(false);
+}
+
+/* Upgrading across a restart: a store kept by a broker that stored both ends. */
+static void an_event_pipe_stored_with_both_ends_is_taken_back(void **state)
+{
+	event_fd_survives_a_restart(true);
 }
 
 /* The cgroup2 hierarchy (unified, or hybrid's), or NULL. */
@@ -680,6 +746,7 @@ int main(void)
 		cmocka_unit_test_teardown(a_killed_broker_loses_the_queues_and_the_client_moves_on, teardown),
 		cmocka_unit_test_teardown(a_raw_queue_is_attached_again_by_a_restarted_broker, teardown),
 		cmocka_unit_test_teardown(the_event_fd_survives_a_restart, teardown),
+		cmocka_unit_test_teardown(an_event_pipe_stored_with_both_ends_is_taken_back, teardown),
 		cmocka_unit_test_teardown(an_owner_whose_cgroup_cannot_be_read_loses_its_queue_at_a_restart,
 					  teardown),
 	};
