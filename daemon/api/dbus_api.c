@@ -793,6 +793,21 @@ static int append_dict_value(sd_bus_message *reply, const struct dict_value *v)
 	return -EINVAL;
 }
 
+/* Append @values (terminated by a NULL key) to an open a{sv}. */
+static int append_entries(sd_bus_message *reply, const struct dict_value *values)
+{
+	int r;
+
+	for (const struct dict_value *v = values; v->key; v++) {
+		if (v->omit || (v->type == 's' && !v->s))	/* an optional key, absent */
+			continue;
+		r = append_dict_value(reply, v);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 /* Append @values (terminated by a NULL key) as an a{sv}. */
 static int append_dict(sd_bus_message *reply, const struct dict_value *values)
 {
@@ -801,13 +816,9 @@ static int append_dict(sd_bus_message *reply, const struct dict_value *values)
 	r = sd_bus_message_open_container(reply, 'a', "{sv}");
 	if (r < 0)
 		return r;
-	for (const struct dict_value *v = values; v->key; v++) {
-		if (v->omit || (v->type == 's' && !v->s))	/* an optional key, absent */
-			continue;
-		r = append_dict_value(reply, v);
-		if (r < 0)
-			return r;
-	}
+	r = append_entries(reply, values);
+	if (r < 0)
+		return r;
 	return sd_bus_message_close_container(reply);
 }
 
@@ -1120,90 +1131,76 @@ static int method_revoke(sd_bus_message *m, void *userdata, sd_bus_error *error)
 	return sd_bus_reply_method_return(m, "u", (uint32_t)r);
 }
 
-/* Reply (u uid, b allowed, a(siusx) limits, s lifetime, s fork, s transfer); gid -1: not a group's. */
-static int reply_quota(sd_bus_message *m, const struct quota *q)
+/*
+ * A limit's or a restriction's a{sv}: @own's entries, then whom its rule
+ * reaches, as the socket names it: gid (a group's rule), or the unit,
+ * slice or machine whose pool it counts.
+ */
+static int append_rule(sd_bus_message *reply, const struct dict_value *own, long gid, enum rule_kind kind,
+		       const char *scope)
 {
-	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 	int r;
 
-	r = sd_bus_message_new_method_return(m, &reply);
-	if (r < 0)
-		return r;
-	r = sd_bus_message_append(reply, "ub", (uint32_t)q->uid, (int)q->allowed);
-	if (r < 0)
-		return r;
+	r = sd_bus_message_open_container(reply, 'a', "{sv}");
+	if (r >= 0)
+		r = append_entries(reply, own);
+	if (r >= 0)
+		r = append_entries(reply, (const struct dict_value[]){
+			{ "gid", 'x', .x = gid, .omit = gid < 0 },
+			{ "unit", 's', .s = quota_scope(kind, scope, RULE_UNIT) },
+			{ "slice", 's', .s = quota_scope(kind, scope, RULE_SLICE) },
+			{ "machine", 's', .s = quota_scope(kind, scope, RULE_MACHINE) },
+			{ NULL, 0, .t = 0 },
+		});
+	return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static int append_limit(sd_bus_message *reply, const struct quota_line *l)
+{
+	return append_rule(reply, (const struct dict_value[]){
+		{ "key", 's', .s = l->key }, { "limit", 'i', .i = l->limit },
+		{ "used", 'u', .u = l->used }, { "rule", 's', .s = l->where }, { NULL, 0, .t = 0 },
+	}, l->gid, l->kind, l->scope);
+}
+
+static int append_restriction(sd_bus_message *reply, const struct quota_restriction *x)
+{
+	return append_rule(reply, (const struct dict_value[]){
+		{ "key", 's', .s = x->key }, { "value", 's', .s = x->value },
+		{ "rule", 's', .s = x->where }, { NULL, 0, .t = 0 },
+	}, x->gid, x->kind, x->scope);
+}
+
+/* @q's limits, or its restrictions (devices=, allow=), as an aa{sv}: as the socket's GetQuota names them. */
+static int append_rules(sd_bus_message *reply, const struct quota *q, bool restrictions)
+{
+	unsigned n = restrictions ? q->n_restrictions : q->n_lines;
+	int r;
+
+	r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+	for (unsigned i = 0; r >= 0 && i < n; i++)
+		r = restrictions ? append_restriction(reply, &q->restrictions[i]) : append_limit(reply, &q->lines[i]);
+	return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+/* GetQuota's limits, a(siusx): (key, limit, used, rule, gid), gid -1 unless a group's rule. */
+static int append_plain_limits(sd_bus_message *reply, const struct quota *q)
+{
+	int r;
+
 	r = sd_bus_message_open_container(reply, 'a', "(siusx)");
-	if (r < 0)
-		return r;
-	for (unsigned i = 0; i < q->n_lines; i++) {
+	for (unsigned i = 0; r >= 0 && i < q->n_lines; i++)
 		r = sd_bus_message_append(reply, "(siusx)", q->lines[i].key, (int32_t)q->lines[i].limit,
 					  (uint32_t)q->lines[i].used, q->lines[i].where, (int64_t)q->lines[i].gid);
-		if (r < 0)
-			return r;
-	}
-	r = sd_bus_message_close_container(reply);
-	if (r < 0)
-		return r;
-	r = sd_bus_message_append(reply, "sss", policy_lifetime_to_string(q->terms.lifetime),
-				  policy_fork_to_string(q->terms.fork),
-				  policy_transfer_to_string(q->terms.transfer));
-	if (r < 0)
-		return r;
-	return sd_bus_send(NULL, reply, NULL);
-}
-
-/* GetQuota's reply, or GetQuotaDetails': @q answered on @m. */
-typedef int (*quota_reply_fn)(sd_bus_message *m, const struct quota *q);
-
-/* The limits as the socket's GetQuota names them, one a{sv} each (docs/dbus.md). */
-static int append_limits(sd_bus_message *reply, const struct quota *q)
-{
-	int r;
-
-	r = sd_bus_message_open_container(reply, 'a', "a{sv}");
-	for (unsigned i = 0; r >= 0 && i < q->n_lines; i++) {
-		const struct quota_line *l = &q->lines[i];
-
-		r = append_dict(reply, (const struct dict_value[]){
-			{ "key", 's', .s = l->key },
-			{ "limit", 'i', .i = l->limit },
-			{ "used", 'u', .u = l->used },
-			{ "rule", 's', .s = l->where },
-			{ "gid", 'x', .x = l->gid, .omit = l->gid < 0 },
-			{ "unit", 's', .s = quota_scope(l->kind, l->scope, RULE_UNIT) },
-			{ "slice", 's', .s = quota_scope(l->kind, l->scope, RULE_SLICE) },
-			{ "machine", 's', .s = quota_scope(l->kind, l->scope, RULE_MACHINE) },
-			{ NULL, 0, .t = 0 },
-		});
-	}
 	return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 
-/* The restrictions (devices=, allow=) as the socket's GetQuota names them, one a{sv} each. */
-static int append_restrictions(sd_bus_message *reply, const struct quota *q)
-{
-	int r;
-
-	r = sd_bus_message_open_container(reply, 'a', "a{sv}");
-	for (unsigned i = 0; r >= 0 && i < q->n_restrictions; i++) {
-		const struct quota_restriction *x = &q->restrictions[i];
-
-		r = append_dict(reply, (const struct dict_value[]){
-			{ "key", 's', .s = x->key },
-			{ "value", 's', .s = x->value },
-			{ "rule", 's', .s = x->where },
-			{ "gid", 'x', .x = x->gid, .omit = x->gid < 0 },
-			{ "unit", 's', .s = quota_scope(x->kind, x->scope, RULE_UNIT) },
-			{ "slice", 's', .s = quota_scope(x->kind, x->scope, RULE_SLICE) },
-			{ "machine", 's', .s = quota_scope(x->kind, x->scope, RULE_MACHINE) },
-			{ NULL, 0, .t = 0 },
-		});
-	}
-	return r < 0 ? r : sd_bus_message_close_container(reply);
-}
-
-/* GetQuotaDetails' reply: (u uid, b allowed, aa{sv} limits, s lifetime, s fork, s transfer, aa{sv} restrictions). */
-static int reply_quota_details(sd_bus_message *m, const struct quota *q)
+/*
+ * @q on @m: GetQuota's (u uid, b allowed, a(siusx) limits, s lifetime,
+ * s fork, s transfer), or with @details GetQuotaDetails' (its limits an
+ * aa{sv}, then aa{sv} restrictions).
+ */
+static int reply_quota(sd_bus_message *m, const struct quota *q, bool details)
 {
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 	int r;
@@ -1212,48 +1209,45 @@ static int reply_quota_details(sd_bus_message *m, const struct quota *q)
 	if (r < 0)
 		return r;
 	r = sd_bus_message_append(reply, "ub", (uint32_t)q->uid, (int)q->allowed);
-	if (r < 0)
-		return r;
-	r = append_limits(reply, q);
-	if (r < 0)
-		return r;
-	r = sd_bus_message_append(reply, "sss", policy_lifetime_to_string(q->terms.lifetime),
-				  policy_fork_to_string(q->terms.fork),
-				  policy_transfer_to_string(q->terms.transfer));
-	if (r < 0)
-		return r;
-	r = append_restrictions(reply, q);
+	if (r >= 0)
+		r = details ? append_rules(reply, q, false) : append_plain_limits(reply, q);
+	if (r >= 0)
+		r = sd_bus_message_append(reply, "sss", policy_lifetime_to_string(q->terms.lifetime),
+					  policy_fork_to_string(q->terms.fork),
+					  policy_transfer_to_string(q->terms.transfer));
+	if (r >= 0 && details)
+		r = append_rules(reply, q, true);
 	if (r < 0)
 		return r;
 	return sd_bus_send(NULL, reply, NULL);
 }
 
 /*
- * @user's quota (NULL: the caller's) or the caller's as in @unit, answered by
- * @reply.  GetQuota's signature has no room for the caller's unit's,
- * slices' and machine's rules: its own quota is read without them there
- * (@with_unit false), and with them for GetQuotaDetails, as on the socket.
+ * @user's quota (NULL: the caller's) or the caller's as in @unit, on @m.
+ * GetQuota's signature has no room for the rules of the caller's unit,
+ * slices and machine: its own quota is read without them there, and with
+ * them for GetQuotaDetails (@details), as on the socket.
  */
 static int get_quota(struct bus_client *c, sd_bus_message *m, const struct caller *user, const char *unit,
-		     bool with_unit, quota_reply_fn reply, struct accel_error *e)
+		     bool details, struct accel_error *e)
 {
 	struct quota q;
 	int r;
 
-	if (with_unit)
+	if (details)
 		r = listener_get_quota(c->api->broker, &c->peer, user, unit, &q, e);
 	else
 		r = broker_get_quota(c->api->broker, &c->peer, user, NULL, &q, e);
 	if (r < 0)
 		return r;
-	r = reply(m, &q);
+	r = reply_quota(m, &q, details);
 	free(q.lines);
 	free(q.restrictions);
 	return r;
 }
 
-/* Another user's quota, once the user database answered @a about it: @reply answers. */
-static void quota_answered(const struct resolver_answer *a, struct bus_lookup *l, bool with_unit, quota_reply_fn reply)
+/* Another user's quota, once the user database answered @a about it. */
+static void quota_answered(const struct resolver_answer *a, struct bus_lookup *l, bool details)
 {
 	struct accel_error e = { 0 };
 	int r;
@@ -1262,22 +1256,22 @@ static void quota_answered(const struct resolver_answer *a, struct bus_lookup *l
 	r = resolver_answer_error(a, &e);
 	if (r == 0)
 		r = get_quota(l->client, l->m, &(struct caller){ a->uid, a->groups, a->n_groups, NULL }, NULL,
-			      with_unit, reply, &e);
+			      details, &e);
 	bus_lookup_end(l, r, &e);
 }
 
 static void bus_quota_answered(const struct resolver_answer *a, void *userdata)
 {
-	quota_answered(a, userdata, false, reply_quota);
+	quota_answered(a, userdata, false);
 }
 
 static void bus_quota_details_answered(const struct resolver_answer *a, void *userdata)
 {
-	quota_answered(a, userdata, true, reply_quota_details);
+	quota_answered(a, userdata, true);
 }
 
 /* GetQuota and GetQuotaDetails: now for the caller itself, else once the user database says who @user is. */
-static int quota_call(sd_bus_message *m, struct dbus_api *api, const char *user, const char *unit, bool with_unit,
+static int quota_call(sd_bus_message *m, struct dbus_api *api, const char *user, const char *unit, bool details,
 		      sd_bus_error *error)
 {
 	struct accel_error e = { 0 };
@@ -1290,9 +1284,9 @@ static int quota_call(sd_bus_message *m, struct dbus_api *api, const char *user,
 		return r;
 	r = listener_quota_user(&c->peer, user, unit, &req, &e);
 	if (r == 0)
-		r = get_quota(c, m, NULL, unit, with_unit, with_unit ? reply_quota_details : reply_quota, &e);
+		r = get_quota(c, m, NULL, unit, details, &e);
 	else if (r > 0)	/* another user's groups, or who the name is (authorized once known) */
-		return bus_defer(c, m, &req, with_unit ? bus_quota_details_answered : bus_quota_answered, error);
+		return bus_defer(c, m, &req, details ? bus_quota_details_answered : bus_quota_answered, error);
 	if (r < 0 && e.name)
 		return client_error(c, m, &e, error);
 	return r;
