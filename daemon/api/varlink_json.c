@@ -82,8 +82,8 @@ struct json_object *varlink_json_queue(const struct queue *q, enum queue_view vi
 		{ HANDED_OUT, STRING("bind", device_bind_to_string(q->device)) },
 		{ LISTED, BOOL("attached", q->holder != NULL) },
 		{ LISTED, INT("acquired_usec", q->acquired_usec) },
-		{ LISTED, OPT_STRING("unit", q->identity ? q->identity->unit : NULL) },
-		{ LISTED, OPT_STRING("machine", q->identity ? q->identity->machine : NULL) },
+		{ LISTED | REVOKED, OPT_STRING("unit", q->identity ? q->identity->unit : NULL) },
+		{ LISTED | REVOKED, OPT_STRING("machine", q->identity ? q->identity->machine : NULL) },
 		{ REVOKED, STRING("reason", reason) },
 	};
 	struct varlink_value fields[ELEMENTSOF(all) + 1];
