@@ -96,8 +96,8 @@ DBUSDIR ?= $(or $(call pcvar,dbus-1,datadir),$(DATADIR))/dbus-1
 
 .PHONY: all deps demo check test unit integration bench clean help kmod vm-check vm-bench \
 	install uninstall systemd-check deb-check fuzz fuzz-build lockdep-kernel suite private-clone-check
-all: $(BROKER) $(LIBACCEL) $(CTL) $(PRELOAD) $(ACCEL_RUN) $(B)/accel.pc $(B)/accel-uninstalled.pc \
-	$(LIBACCEL_EVENT) $(B)/accel-event.pc $(EVENT_EXAMPLE)
+all: $(BROKER) $(LIBACCEL_FILE) $(LIBACCEL) $(CTL) $(PRELOAD) $(ACCEL_RUN) $(B)/accel.pc $(B)/accel-uninstalled.pc \
+	$(LIBACCEL_EVENT_FILE) $(LIBACCEL_EVENT) $(B)/accel-event.pc $(EVENT_EXAMPLE)
 
 help:
 	@echo "make           build the broker, libaccel and accelctl into $(B)/"
@@ -207,8 +207,12 @@ $(LIBACCEL_FILE): $(call obj,$(LIB_SRC)) $(B)/libcommon.a client/libaccel/libacc
 	$(CC) $(LDFLAGS) -shared -pthread -Wl,-soname,$(LIBACCEL_SONAME) \
 		-Wl,--version-script=client/libaccel/libaccel.map -Wl,--no-undefined \
 		-o $@ $(call obj,$(LIB_SRC)) $(B)/libcommon.a $(JSONC)
+	ln -sf $(notdir $@) $(B)/$(LIBACCEL_SONAME)
 
-# The links, each a target of its own: remade when missing.
+# The links, each a target of its own: remade when missing.  The file's
+# rule makes the soname's link at once too: a tree built before the files
+# had versioned names holds a stale file under the soname, which make,
+# with .SECONDARY, would otherwise replace only on its next run.
 $(B)/$(LIBACCEL_SONAME): $(LIBACCEL_FILE)
 	ln -sf $(notdir $<) $@
 $(LIBACCEL): $(B)/$(LIBACCEL_SONAME)
@@ -238,6 +242,7 @@ $(LIBACCEL_EVENT_FILE): $(call obj,$(EVLIB_SRC)) $(LIBACCEL) client/libaccel-eve
 	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(LIBACCEL_EVENT_SONAME) \
 		-Wl,--version-script=client/libaccel-event/libaccel-event.map -Wl,--no-undefined \
 		-o $@ $(call obj,$(EVLIB_SRC)) -L$(B) -laccel -Wl,-rpath,'$$ORIGIN' $(LIBEVENT)
+	ln -sf $(notdir $@) $(B)/$(LIBACCEL_EVENT_SONAME)
 
 $(B)/accel-event.pc: client/libaccel-event/accel-event.pc.in Makefile
 	@mkdir -p $(B)
