@@ -12,7 +12,6 @@
 #include "listener.h"
 #include "listing.h"
 #include "log.h"
-#include "peer.h"
 #include "resolver.h"
 #include "server.h"
 #include "util.h"
@@ -345,7 +344,7 @@ static struct varlink_call deferred_call(struct connection *c, const char *metho
 typedef int (*user_call_fn)(struct connection *c, const struct varlink_call *call, const struct resolver_answer *a,
 			    struct accel_error *e);
 
-/* The end of @c's deferred call: @r answered (an error, or DEFERRED's reply already queued), then read on. */
+/* The end of @c's deferred @call, whose work returned @r (its reply queued, or an error to answer); then read on. */
 static void deferred_end(struct connection *c, const struct varlink_call *call, int r, struct accel_error *e)
 {
 	answer_call(c, call, r, e);
