@@ -48,8 +48,20 @@ INTEG_SRC := $(wildcard tests/integration/test_*.c)
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 BROKER := $(B)/accel-broker
-LIBACCEL := $(B)/libaccel.so.1
-LIBACCEL_EVENT := $(B)/libaccel-event.so.1
+# The client libraries' own versions (not the package's VERSION): the file
+# is NAME.so.MAJOR.MINOR.PATCH, its soname NAME.so.MAJOR (a new major is an
+# ABI break: new Debian packages, libaccelN).  debian/*.symbols and
+# tests/package-check follow these.
+LIBACCEL_VERSION := 1.0.0
+LIBACCEL_EVENT_VERSION := 1.0.0
+somajor = $(firstword $(subst ., ,$(1)))
+LIBACCEL_SONAME := libaccel.so.$(call somajor,$(LIBACCEL_VERSION))
+LIBACCEL_EVENT_SONAME := libaccel-event.so.$(call somajor,$(LIBACCEL_EVENT_VERSION))
+LIBACCEL_FILE := $(B)/libaccel.so.$(LIBACCEL_VERSION)
+LIBACCEL_EVENT_FILE := $(B)/libaccel-event.so.$(LIBACCEL_EVENT_VERSION)
+# What programs link (-laccel): the development link, through the soname's to the file.
+LIBACCEL := $(B)/libaccel.so
+LIBACCEL_EVENT := $(B)/libaccel-event.so
 EVENT_EXAMPLE := $(B)/examples/accel-event-gzip
 CTL := $(B)/accelctl
 PRELOAD := $(B)/libaccel-preload.so
@@ -84,8 +96,8 @@ DBUSDIR ?= $(or $(call pcvar,dbus-1,datadir),$(DATADIR))/dbus-1
 
 .PHONY: all deps demo check test unit integration bench clean help kmod vm-check vm-bench \
 	install uninstall systemd-check deb-check fuzz fuzz-build lockdep-kernel suite private-clone-check
-all: $(BROKER) $(LIBACCEL) $(CTL) $(PRELOAD) $(ACCEL_RUN) $(B)/accel.pc $(B)/accel-uninstalled.pc \
-	$(LIBACCEL_EVENT) $(B)/accel-event.pc $(EVENT_EXAMPLE)
+all: $(BROKER) $(LIBACCEL_FILE) $(LIBACCEL) $(CTL) $(PRELOAD) $(ACCEL_RUN) $(B)/accel.pc $(B)/accel-uninstalled.pc \
+	$(LIBACCEL_EVENT_FILE) $(LIBACCEL_EVENT) $(B)/accel-event.pc $(EVENT_EXAMPLE)
 
 help:
 	@echo "make           build the broker, libaccel and accelctl into $(B)/"
@@ -191,11 +203,24 @@ $(B)/libdaemon.a: $(call obj,$(DAEMON_SRC)) $(B)/obj/gen/varlink_description.o \
 $(BROKER): $(call obj,daemon/service/main.c) $(B)/libdaemon.a $(B)/libcommon.a
 	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LIBSYSTEMD) $(JSONC) $(INIH) $(ZLIB)
 
-$(LIBACCEL): $(call obj,$(LIB_SRC)) $(B)/libcommon.a client/libaccel/libaccel.map
-	$(CC) $(LDFLAGS) -shared -pthread -Wl,-soname,libaccel.so.1 \
+$(LIBACCEL_FILE): $(call obj,$(LIB_SRC)) $(B)/libcommon.a client/libaccel/libaccel.map
+	$(CC) $(LDFLAGS) -shared -pthread -Wl,-soname,$(LIBACCEL_SONAME) \
 		-Wl,--version-script=client/libaccel/libaccel.map -Wl,--no-undefined \
 		-o $@ $(call obj,$(LIB_SRC)) $(B)/libcommon.a $(JSONC)
-	ln -sf libaccel.so.1 $(B)/libaccel.so
+	ln -sf $(notdir $@) $(B)/$(LIBACCEL_SONAME)
+
+# The links, each a target of its own: remade when missing.  The file's
+# rule makes the soname's link at once too: a tree built before the files
+# had versioned names holds a stale file under the soname, which make,
+# with .SECONDARY, would otherwise replace only on its next run.
+$(B)/$(LIBACCEL_SONAME): $(LIBACCEL_FILE)
+	ln -sf $(notdir $<) $@
+$(LIBACCEL): $(B)/$(LIBACCEL_SONAME)
+	ln -sf $(notdir $<) $@
+$(B)/$(LIBACCEL_EVENT_SONAME): $(LIBACCEL_EVENT_FILE)
+	ln -sf $(notdir $<) $@
+$(LIBACCEL_EVENT): $(B)/$(LIBACCEL_EVENT_SONAME)
+	ln -sf $(notdir $<) $@
 
 $(B)/accel.pc: client/libaccel/accel.pc.in Makefile
 	@mkdir -p $(B)
@@ -203,7 +228,7 @@ $(B)/accel.pc: client/libaccel/accel.pc.in Makefile
 		-e 's|@VERSION@|$(VERSION)|' $< > $@
 
 # Programs built against the tree: PKG_CONFIG_PATH=$(B) pkg-config accel (pkg-config
-# prefers accel-uninstalled.pc there); the rpath finds libaccel.so.1 without installing.
+# prefers accel-uninstalled.pc there); the rpath finds $(LIBACCEL_SONAME) without installing.
 $(B)/accel-uninstalled.pc: Makefile
 	@mkdir -p $(B)
 	printf '%s\n' 'libdir=$(abspath $(B))' 'includedir=$(CURDIR)/include' '' 'Name: accel' \
@@ -213,11 +238,11 @@ $(B)/accel-uninstalled.pc: Makefile
 
 # libaccel-event: queues in a libevent loop, a library of its own so that
 # libaccel does not depend on libevent (pkg-config accel-event).
-$(LIBACCEL_EVENT): $(call obj,$(EVLIB_SRC)) $(LIBACCEL) client/libaccel-event/libaccel-event.map
-	$(CC) $(LDFLAGS) -shared -Wl,-soname,libaccel-event.so.1 \
+$(LIBACCEL_EVENT_FILE): $(call obj,$(EVLIB_SRC)) $(LIBACCEL) client/libaccel-event/libaccel-event.map
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(LIBACCEL_EVENT_SONAME) \
 		-Wl,--version-script=client/libaccel-event/libaccel-event.map -Wl,--no-undefined \
 		-o $@ $(call obj,$(EVLIB_SRC)) -L$(B) -laccel -Wl,-rpath,'$$ORIGIN' $(LIBEVENT)
-	ln -sf libaccel-event.so.1 $(B)/libaccel-event.so
+	ln -sf $(notdir $@) $(B)/$(LIBACCEL_EVENT_SONAME)
 
 $(B)/accel-event.pc: client/libaccel-event/accel-event.pc.in Makefile
 	@mkdir -p $(B)
@@ -280,8 +305,8 @@ $(CHURN): $(CHURN_OBJ) $(B)/obj/daemon/sim/crc32c.o $(LIBACCEL) $(B)/libcommon.a
 
 # What make install writes, besides the configuration file (kept on uninstall).
 INSTALLED := $(SBINDIR)/accel-broker $(BINDIR)/accelctl $(BINDIR)/accel-run $(PRELOADDIR)/libaccel-preload.so \
-	$(LIBDIR)/libaccel.so.$(VERSION) $(LIBDIR)/libaccel.so.1 $(LIBDIR)/libaccel.so \
-	$(LIBDIR)/libaccel-event.so.$(VERSION) $(LIBDIR)/libaccel-event.so.1 $(LIBDIR)/libaccel-event.so \
+	$(LIBDIR)/$(notdir $(LIBACCEL_FILE)) $(LIBDIR)/$(LIBACCEL_SONAME) $(LIBDIR)/libaccel.so \
+	$(LIBDIR)/$(notdir $(LIBACCEL_EVENT_FILE)) $(LIBDIR)/$(LIBACCEL_EVENT_SONAME) $(LIBDIR)/libaccel-event.so \
 	$(INCLUDEDIR)/accel/accel.h $(INCLUDEDIR)/accel/sim.h $(INCLUDEDIR)/accel/uacce.h $(PKGCONFIGDIR)/accel.pc \
 	$(INCLUDEDIR)/accel/accel-event.h $(PKGCONFIGDIR)/accel-event.pc \
 	$(SYSTEMDUNITDIR)/accel-broker.service $(SYSTEMDUNITDIR)/accel-broker.socket \
@@ -299,14 +324,14 @@ install: all
 	install -m 0755 $(CTL) $(DESTDIR)$(BINDIR)/accelctl
 	install -m 0755 $(ACCEL_RUN) $(DESTDIR)$(BINDIR)/accel-run
 	install -m 0755 $(PRELOAD) $(DESTDIR)$(PRELOADDIR)/libaccel-preload.so
-	install -m 0755 $(LIBACCEL) $(DESTDIR)$(LIBDIR)/libaccel.so.$(VERSION)
-	ln -sf libaccel.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libaccel.so.1
-	ln -sf libaccel.so.1 $(DESTDIR)$(LIBDIR)/libaccel.so
+	install -m 0755 $(LIBACCEL_FILE) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(notdir $(LIBACCEL_FILE)) $(DESTDIR)$(LIBDIR)/$(LIBACCEL_SONAME)
+	ln -sf $(LIBACCEL_SONAME) $(DESTDIR)$(LIBDIR)/libaccel.so
 	install -m 0644 include/accel/accel.h include/accel/sim.h include/accel/uacce.h $(DESTDIR)$(INCLUDEDIR)/accel/
 	install -m 0644 $(B)/accel.pc $(DESTDIR)$(PKGCONFIGDIR)/accel.pc
-	install -m 0755 $(LIBACCEL_EVENT) $(DESTDIR)$(LIBDIR)/libaccel-event.so.$(VERSION)
-	ln -sf libaccel-event.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libaccel-event.so.1
-	ln -sf libaccel-event.so.1 $(DESTDIR)$(LIBDIR)/libaccel-event.so
+	install -m 0755 $(LIBACCEL_EVENT_FILE) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(notdir $(LIBACCEL_EVENT_FILE)) $(DESTDIR)$(LIBDIR)/$(LIBACCEL_EVENT_SONAME)
+	ln -sf $(LIBACCEL_EVENT_SONAME) $(DESTDIR)$(LIBDIR)/libaccel-event.so
 	install -m 0644 include/accel/accel-event.h $(DESTDIR)$(INCLUDEDIR)/accel/
 	install -m 0644 $(B)/accel-event.pc $(DESTDIR)$(PKGCONFIGDIR)/accel-event.pc
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' systemd/accel-broker.service.in \
@@ -360,12 +385,12 @@ check: deps
 test: all $(UNIT_TESTS) $(INTEG_TESTS) $(CHURN)
 	$(MAKE) B=$(FUZZ_B) FUZZ=1 fuzz-build
 	B=$(B) SAN=$(SAN) FUZZ_B=$(FUZZ_B) tests/run-tests $(UNIT_TESTS) $(INTEG_TESTS) \
-		tests/docs-check tests/style-check tests/readme-examples tests/fuzz/fuzz-check tests/churn-smoke tests/vm/vm-check tests/systemd/systemd-check \
+		tests/docs-check tests/package-check tests/style-check tests/readme-examples tests/fuzz/fuzz-check tests/churn-smoke tests/vm/vm-check tests/systemd/systemd-check \
 		tests/deb/deb-check
 
 # The tests that need neither clang, qemu nor a container: unit, integration, churn-smoke.
 suite: all $(UNIT_TESTS) $(INTEG_TESTS) $(CHURN)
-	B=$(B) SAN=$(SAN) tests/run-tests $(UNIT_TESTS) $(INTEG_TESTS) tests/docs-check tests/style-check tests/readme-examples tests/churn-smoke
+	B=$(B) SAN=$(SAN) tests/run-tests $(UNIT_TESTS) $(INTEG_TESTS) tests/docs-check tests/package-check tests/style-check tests/readme-examples tests/churn-smoke
 
 # The suite from a clone of HEAD under a 0700 directory, clean environment (.ci/run).
 private-clone-check:

@@ -82,8 +82,29 @@ int cmd_revoke(struct ctl *ctl, int argc, char **argv)
 	return 0;
 }
 
-static void print_event(const struct accel_event *ev, bool json)
+/* A revocation as one JSON line; unit and machine only where the queue had them. */
+static void print_revoked_json(const struct accel_event *ev, const char *unit, const char *machine)
 {
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "event", json_object_new_string(ev->type));
+	json_object_object_add(o, "queue_id", json_object_new_uint64(ev->queue_id));
+	json_object_object_add(o, "device", json_object_new_string(ev->device));
+	json_object_object_add(o, "algorithm", json_object_new_string(ev->algorithm));
+	json_object_object_add(o, "uid", json_object_new_int64(ev->uid));
+	if (*unit)
+		json_object_object_add(o, "unit", json_object_new_string(unit));
+	if (*machine)
+		json_object_object_add(o, "machine", json_object_new_string(machine));
+	json_object_object_add(o, "reason", json_object_new_string(ev->reason));
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+}
+
+static void print_event(const struct accel_events *events, const struct accel_event *ev, bool json)
+{
+	const char *unit = accel_events_unit(events), *machine = accel_events_machine(events);
+
 	if (strcmp(ev->type, "overflow") == 0) {
 		if (json)
 			printf("{\"event\":\"overflow\"}\n");
@@ -96,12 +117,11 @@ static void print_event(const struct accel_event *ev, bool json)
 		else
 			printf("%s %s\n", ev->type, ev->device);
 	} else if (json)
-		printf("{\"event\":\"%s\",\"queue_id\":%llu,\"device\":\"%s\",\"algorithm\":\"%s\","
-		       "\"uid\":%u,\"reason\":\"%s\"}\n", ev->type, (unsigned long long)ev->queue_id,
-		       ev->device, ev->algorithm, ev->uid, ev->reason);
+		print_revoked_json(ev, unit, machine);
 	else
-		printf("%s queue %llu on %s (%s, uid %u): %s\n", ev->type,
-		       (unsigned long long)ev->queue_id, ev->device, ev->algorithm, ev->uid, ev->reason);
+		printf("%s queue %llu on %s (%s, uid %u%s%s%s%s): %s\n", ev->type,
+		       (unsigned long long)ev->queue_id, ev->device, ev->algorithm, ev->uid,
+		       *unit ? ", unit " : "", unit, *machine ? ", machine " : "", machine, ev->reason);
 	fflush(stdout);
 }
 
@@ -128,7 +148,7 @@ int cmd_monitor(struct ctl *ctl, int argc, char **argv)
 	for (;;) {
 		struct pollfd p = { .fd = accel_events_fd(events), .events = POLLIN };
 		while ((r = accel_events_read(events, &ev)) > 0)
-			print_event(&ev, ctl->json);
+			print_event(events, &ev, ctl->json);
 		if (r < 0)
 			break;
 		if (poll(&p, 1, -1) < 0 && errno != EINTR) {

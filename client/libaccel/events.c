@@ -13,8 +13,14 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
+/* A systemd unit name is at most 255 bytes (UNIT_NAME_MAX), a machine name less. */
+#define SCOPE_NAME_SIZE 256
+
 struct accel_events {
 	struct accel_client *client;
+	/* Of the event read last: where its queue was acquired ("": none). */
+	char unit[SCOPE_NAME_SIZE];
+	char machine[SCOPE_NAME_SIZE];
 };
 
 static void copy_field(char *dst, size_t size, struct json_object *o, const char *key)
@@ -35,8 +41,11 @@ static int64_t int_field(struct json_object *o, const char *key)
 	return 0;
 }
 
-/* Parse one streamed reply into @out; -EPROTO if it is not an event. */
-static int parse_event(const char *msg, size_t len, struct accel_event *out)
+/*
+ * Parse one streamed reply into @out, and into @ev (NULL: not kept) what
+ * struct accel_event has no room for; -EPROTO if it is not an event.
+ */
+static int parse_event(const char *msg, size_t len, struct accel_event *out, struct accel_events *ev)
 {
 	struct varlink_reply reply;
 	int r = varlink_reply_parse(msg, len, &reply);
@@ -55,6 +64,10 @@ static int parse_event(const char *msg, size_t len, struct accel_event *out)
 	copy_field(out->reason, sizeof(out->reason), reply.parameters, "reason");
 	out->queue_id = (uint64_t)int_field(reply.parameters, "queue_id");
 	out->uid = (uint32_t)int_field(reply.parameters, "uid");
+	if (ev) {
+		copy_field(ev->unit, sizeof(ev->unit), reply.parameters, "unit");
+		copy_field(ev->machine, sizeof(ev->machine), reply.parameters, "machine");
+	}
 	varlink_reply_finish(&reply);
 	return out->type[0] ? 0 : -EPROTO;
 }
@@ -87,7 +100,7 @@ EXPORT int accel_events_open(const char *socket_path, struct accel_events **out)
 	if (r == 0)
 		r = wire_receive(&ev->client->wire, &s, &len);
 	if (r == 0)
-		r = parse_event(s, len, &first);
+		r = parse_event(s, len, &first, NULL);
 	if (r == 0 && strcmp(first.type, "subscribed") != 0)
 		r = -EPROTO;
 	if (r == 0 && fcntl(ev->client->wire.fd, F_SETFL, O_NONBLOCK) < 0)
@@ -122,8 +135,18 @@ EXPORT int accel_events_read(struct accel_events *ev, struct accel_event *out)
 		if (r < 0 && r != -EINTR)
 			return r;
 	}
-	r = parse_event(msg, len, out);
+	r = parse_event(msg, len, out, ev);
 	return r < 0 ? r : 1;
+}
+
+EXPORT const char *accel_events_unit(const struct accel_events *ev)
+{
+	return ev ? ev->unit : "";
+}
+
+EXPORT const char *accel_events_machine(const struct accel_events *ev)
+{
+	return ev ? ev->machine : "";
 }
 
 EXPORT void accel_events_close(struct accel_events *ev)

@@ -631,10 +631,26 @@ static int method_acquire_queue_simple(sd_bus_message *m, void *userdata, sd_bus
 typedef int (*queue_method_fn)(struct dbus_api *api, struct bus_client *c, sd_bus_message *m,
 			       uint64_t id, struct accel_error *e);
 
-/*
- * The methods that take a queue id: read it, know the caller, run @fn.  A
- * failure the core named in @e goes back as its D-Bus error, logged.
- */
+/* A queue method's caller @c and its queue id, read from @m. */
+static int read_queue_call(sd_bus_message *m, struct dbus_api *api, struct bus_client **c, uint64_t *id,
+			   sd_bus_error *error)
+{
+	int r;
+
+	r = sd_bus_message_read(m, "t", id);
+	if (r < 0)
+		return r;
+	return client_get(api, m, c, error);
+}
+
+/* A failure the core named in @e goes back as its D-Bus error, logged. */
+static int queue_call_end(struct bus_client *c, sd_bus_message *m, int r, const struct accel_error *e,
+			  sd_bus_error *error)
+{
+	return r < 0 && e->name ? client_error(c, m, e, error) : r;
+}
+
+/* The methods that take a queue id: read it, know the caller, run @fn. */
 static int on_queue_id(sd_bus_message *m, struct dbus_api *api, queue_method_fn fn, sd_bus_error *error)
 {
 	struct accel_error e = { 0 };
@@ -642,16 +658,31 @@ static int on_queue_id(sd_bus_message *m, struct dbus_api *api, queue_method_fn 
 	uint64_t id;
 	int r;
 
-	r = sd_bus_message_read(m, "t", &id);
+	r = read_queue_call(m, api, &c, &id, error);
 	if (r < 0)
 		return r;
-	r = client_get(api, m, &c, error);
+	return queue_call_end(c, m, fn(api, c, m, id, &e), &e, error);
+}
+
+/* What a method that only tells of one of the caller's queues replies. */
+typedef int (*queue_reply_fn)(sd_bus_message *m, const struct queue *q);
+
+/* The methods that tell of one of the caller's queues (holder or owner process): @fn replies. */
+static int on_own_queue(sd_bus_message *m, struct dbus_api *api, queue_reply_fn fn, sd_bus_error *error)
+{
+	struct accel_error e = { 0 };
+	struct bus_client *c;
+	struct queue *q;
+	uint64_t id;
+	int r;
+
+	r = read_queue_call(m, api, &c, &id, error);
 	if (r < 0)
 		return r;
-	r = fn(api, c, m, id, &e);
-	if (r < 0 && e.name)
-		return client_error(c, m, &e, error);
-	return r;
+	r = broker_get_queue(api->broker, &c->peer, c, id, &q, &e);
+	if (r >= 0)
+		r = fn(m, q);
+	return queue_call_end(c, m, r, &e, error);
 }
 
 static int release_queue(struct dbus_api *api, struct bus_client *c, sd_bus_message *m, uint64_t id,
@@ -699,15 +730,8 @@ static int method_transfer_queue(sd_bus_message *m, void *userdata, sd_bus_error
 }
 
 /* The terms of the caller's queue: what AcquireQueue's fixed signature has no room for. */
-static int get_queue_terms(struct dbus_api *api, struct bus_client *c, sd_bus_message *m, uint64_t id,
-			   struct accel_error *e)
+static int reply_queue_terms(sd_bus_message *m, const struct queue *q)
 {
-	struct queue *q;
-	int r;
-
-	r = broker_get_queue(api->broker, &c->peer, c, id, &q, e);
-	if (r < 0)
-		return r;
 	return sd_bus_reply_method_return(m, "sss", device_bind_to_string(q->device),
 					  policy_lifetime_to_string(q->terms.lifetime),
 					  policy_fork_to_string(q->terms.fork));
@@ -715,7 +739,7 @@ static int get_queue_terms(struct dbus_api *api, struct bus_client *c, sd_bus_me
 
 static int method_get_queue_terms(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-	return on_queue_id(m, userdata, get_queue_terms, error);
+	return on_own_queue(m, userdata, reply_queue_terms, error);
 }
 
 /*
@@ -725,33 +749,29 @@ static int method_get_queue_terms(sd_bus_message *m, void *userdata, sd_bus_erro
  * a queue keep their signatures; ask again after ClaimQueue, which may
  * renew the pipe with the memory.
  */
-static int get_queue_event_fd(struct dbus_api *api, struct bus_client *c, sd_bus_message *m, uint64_t id,
-			      struct accel_error *e)
+static int reply_queue_event_fd(sd_bus_message *m, const struct queue *q)
 {
-	struct queue *q;
-	int r;
-
-	r = broker_get_queue(api->broker, &c->peer, c, id, &q, e);
-	if (r < 0)
-		return r;
 	return sd_bus_reply_method_return(m, "h", q->event_fd >= 0 ? q->event_fd : q->fd);
 }
 
 static int method_get_queue_event_fd(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-	return on_queue_id(m, userdata, get_queue_event_fd, error);
+	return on_own_queue(m, userdata, reply_queue_event_fd, error);
 }
 
 /* One entry of an a{sv} reply, by its type. */
 struct dict_value {
 	const char *key;
-	char type;		/* 's', 'u', 't' or 'b' */
+	char type;		/* 's', 'i', 'u', 'x', 't' or 'b' */
 	union {
 		const char *s;
+		int32_t i;
 		uint32_t u;
+		int64_t x;
 		uint64_t t;
 		int b;
 	};
+	bool omit;		/* an optional key, absent (as is an 's' of NULL) */
 };
 
 static int append_dict_value(sd_bus_message *reply, const struct dict_value *v)
@@ -759,14 +779,33 @@ static int append_dict_value(sd_bus_message *reply, const struct dict_value *v)
 	switch (v->type) {
 	case 's':
 		return sd_bus_message_append(reply, "{sv}", v->key, "s", v->s);
+	case 'i':
+		return sd_bus_message_append(reply, "{sv}", v->key, "i", v->i);
 	case 'u':
 		return sd_bus_message_append(reply, "{sv}", v->key, "u", v->u);
+	case 'x':
+		return sd_bus_message_append(reply, "{sv}", v->key, "x", v->x);
 	case 't':
 		return sd_bus_message_append(reply, "{sv}", v->key, "t", v->t);
 	case 'b':
 		return sd_bus_message_append(reply, "{sv}", v->key, "b", v->b);
 	}
 	return -EINVAL;
+}
+
+/* Append @values (terminated by a NULL key) to an open a{sv}. */
+static int append_entries(sd_bus_message *reply, const struct dict_value *values)
+{
+	int r;
+
+	for (const struct dict_value *v = values; v->key; v++) {
+		if (v->omit || (v->type == 's' && !v->s))	/* an optional key, absent */
+			continue;
+		r = append_dict_value(reply, v);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 /* Append @values (terminated by a NULL key) as an a{sv}. */
@@ -777,13 +816,9 @@ static int append_dict(sd_bus_message *reply, const struct dict_value *values)
 	r = sd_bus_message_open_container(reply, 'a', "{sv}");
 	if (r < 0)
 		return r;
-	for (const struct dict_value *v = values; v->key; v++) {
-		if (v->type == 's' && !v->s)	/* an optional key, absent */
-			continue;
-		r = append_dict_value(reply, v);
-		if (r < 0)
-			return r;
-	}
+	r = append_entries(reply, values);
+	if (r < 0)
+		return r;
 	return sd_bus_message_close_container(reply);
 }
 
@@ -792,16 +827,11 @@ static int append_dict(sd_bus_message *reply, const struct dict_value *values)
  * (docs/dbus.md): the record ListQueues lists and the terms GetQueueTerms
  * says, in one dictionary that can grow without a new signature.
  */
-static int get_queue(struct dbus_api *api, struct bus_client *c, sd_bus_message *m, uint64_t id,
-		     struct accel_error *e)
+static int reply_queue_record(sd_bus_message *m, const struct queue *q)
 {
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-	struct queue *q;
 	int r;
 
-	r = broker_get_queue(api->broker, &c->peer, c, id, &q, e);
-	if (r < 0)
-		return r;
 	r = sd_bus_message_new_method_return(m, &reply);
 	if (r < 0)
 		return r;
@@ -830,7 +860,7 @@ static int get_queue(struct dbus_api *api, struct bus_client *c, sd_bus_message 
 
 static int method_get_queue(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-	return on_queue_id(m, userdata, get_queue, error);
+	return on_own_queue(m, userdata, reply_queue_record, error);
 }
 
 /* Revoke with one plain argument, for callers that cannot build an a{sv} (dbus-send). */
@@ -1101,8 +1131,76 @@ static int method_revoke(sd_bus_message *m, void *userdata, sd_bus_error *error)
 	return sd_bus_reply_method_return(m, "u", (uint32_t)r);
 }
 
-/* Reply (u uid, b allowed, a(siusx) limits, s lifetime, s fork, s transfer); gid -1: not a group's. */
-static int reply_quota(sd_bus_message *m, const struct quota *q)
+/*
+ * A limit's or a restriction's a{sv}: @own's entries, then whom its rule
+ * reaches, as the socket names it: gid (a group's rule), or the unit,
+ * slice or machine whose pool it counts.
+ */
+static int append_rule(sd_bus_message *reply, const struct dict_value *own, long gid, enum rule_kind kind,
+		       const char *scope)
+{
+	int r;
+
+	r = sd_bus_message_open_container(reply, 'a', "{sv}");
+	if (r >= 0)
+		r = append_entries(reply, own);
+	if (r >= 0)
+		r = append_entries(reply, (const struct dict_value[]){
+			{ "gid", 'x', .x = gid, .omit = gid < 0 },
+			{ "unit", 's', .s = quota_scope(kind, scope, RULE_UNIT) },
+			{ "slice", 's', .s = quota_scope(kind, scope, RULE_SLICE) },
+			{ "machine", 's', .s = quota_scope(kind, scope, RULE_MACHINE) },
+			{ NULL, 0, .t = 0 },
+		});
+	return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static int append_limit(sd_bus_message *reply, const struct quota_line *l)
+{
+	return append_rule(reply, (const struct dict_value[]){
+		{ "key", 's', .s = l->key }, { "limit", 'i', .i = l->limit },
+		{ "used", 'u', .u = l->used }, { "rule", 's', .s = l->where }, { NULL, 0, .t = 0 },
+	}, l->gid, l->kind, l->scope);
+}
+
+static int append_restriction(sd_bus_message *reply, const struct quota_restriction *x)
+{
+	return append_rule(reply, (const struct dict_value[]){
+		{ "key", 's', .s = x->key }, { "value", 's', .s = x->value },
+		{ "rule", 's', .s = x->where }, { NULL, 0, .t = 0 },
+	}, x->gid, x->kind, x->scope);
+}
+
+/* @q's limits, or its restrictions (devices=, allow=), as an aa{sv}: as the socket's GetQuota names them. */
+static int append_rules(sd_bus_message *reply, const struct quota *q, bool restrictions)
+{
+	unsigned n = restrictions ? q->n_restrictions : q->n_lines;
+	int r;
+
+	r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+	for (unsigned i = 0; r >= 0 && i < n; i++)
+		r = restrictions ? append_restriction(reply, &q->restrictions[i]) : append_limit(reply, &q->lines[i]);
+	return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+/* GetQuota's limits, a(siusx): (key, limit, used, rule, gid), gid -1 unless a group's rule. */
+static int append_plain_limits(sd_bus_message *reply, const struct quota *q)
+{
+	int r;
+
+	r = sd_bus_message_open_container(reply, 'a', "(siusx)");
+	for (unsigned i = 0; r >= 0 && i < q->n_lines; i++)
+		r = sd_bus_message_append(reply, "(siusx)", q->lines[i].key, (int32_t)q->lines[i].limit,
+					  (uint32_t)q->lines[i].used, q->lines[i].where, (int64_t)q->lines[i].gid);
+	return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+/*
+ * @q on @m: GetQuota's (u uid, b allowed, a(siusx) limits, s lifetime,
+ * s fork, s transfer), or with @details GetQuotaDetails' (its limits an
+ * aa{sv}, then aa{sv} restrictions).
+ */
+static int reply_quota(sd_bus_message *m, const struct quota *q, bool details)
 {
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 	int r;
@@ -1111,83 +1209,121 @@ static int reply_quota(sd_bus_message *m, const struct quota *q)
 	if (r < 0)
 		return r;
 	r = sd_bus_message_append(reply, "ub", (uint32_t)q->uid, (int)q->allowed);
-	if (r < 0)
-		return r;
-	r = sd_bus_message_open_container(reply, 'a', "(siusx)");
-	if (r < 0)
-		return r;
-	for (unsigned i = 0; i < q->n_lines; i++) {
-		r = sd_bus_message_append(reply, "(siusx)", q->lines[i].key, (int32_t)q->lines[i].limit,
-					  (uint32_t)q->lines[i].used, q->lines[i].where, (int64_t)q->lines[i].gid);
-		if (r < 0)
-			return r;
-	}
-	r = sd_bus_message_close_container(reply);
-	if (r < 0)
-		return r;
-	r = sd_bus_message_append(reply, "sss", policy_lifetime_to_string(q->terms.lifetime),
-				  policy_fork_to_string(q->terms.fork),
-				  policy_transfer_to_string(q->terms.transfer));
+	if (r >= 0)
+		r = details ? append_rules(reply, q, false) : append_plain_limits(reply, q);
+	if (r >= 0)
+		r = sd_bus_message_append(reply, "sss", policy_lifetime_to_string(q->terms.lifetime),
+					  policy_fork_to_string(q->terms.fork),
+					  policy_transfer_to_string(q->terms.transfer));
+	if (r >= 0 && details)
+		r = append_rules(reply, q, true);
 	if (r < 0)
 		return r;
 	return sd_bus_send(NULL, reply, NULL);
 }
 
-static int get_quota(struct bus_client *c, sd_bus_message *m, const struct caller *user, struct accel_error *e)
+/*
+ * @user's quota (NULL: the caller's) or the caller's as in @unit, on @m.
+ * GetQuota's signature has no room for the rules of the caller's unit,
+ * slices and machine: its own quota is read without them there, and with
+ * them for GetQuotaDetails (@details), as on the socket.
+ */
+static int get_quota(struct bus_client *c, sd_bus_message *m, const struct caller *user, const char *unit,
+		     bool details, struct accel_error *e)
 {
 	struct quota q;
 	int r;
 
-	/* Its unit's rules are left out: the reply's limits have no field to name them. */
-	r = broker_get_quota(c->api->broker, &c->peer, user, NULL, &q, e);
+	if (details)
+		r = listener_get_quota(c->api->broker, &c->peer, user, unit, &q, e);
+	else
+		r = broker_get_quota(c->api->broker, &c->peer, user, NULL, &q, e);
 	if (r < 0)
 		return r;
-	r = reply_quota(m, &q);
+	r = reply_quota(m, &q, details);
 	free(q.lines);
 	free(q.restrictions);
 	return r;
 }
 
-static void bus_quota_answered(const struct resolver_answer *a, void *userdata)
+/* Another user's quota, once the user database answered @a about it. */
+static void quota_answered(const struct resolver_answer *a, struct bus_lookup *l, bool details)
 {
-	struct bus_lookup *l = userdata;
 	struct accel_error e = { 0 };
 	int r;
 
 	l->job = NULL;
 	r = resolver_answer_error(a, &e);
 	if (r == 0)
-		r = get_quota(l->client, l->m, &(struct caller){ a->uid, a->groups, a->n_groups, NULL }, &e);
+		r = get_quota(l->client, l->m, &(struct caller){ a->uid, a->groups, a->n_groups, NULL }, NULL,
+			      details, &e);
 	bus_lookup_end(l, r, &e);
+}
+
+static void bus_quota_answered(const struct resolver_answer *a, void *userdata)
+{
+	quota_answered(a, userdata, false);
+}
+
+static void bus_quota_details_answered(const struct resolver_answer *a, void *userdata)
+{
+	quota_answered(a, userdata, true);
+}
+
+/* GetQuota and GetQuotaDetails: now for the caller itself, else once the user database says who @user is. */
+static int quota_call(sd_bus_message *m, struct dbus_api *api, const char *user, const char *unit, bool details,
+		      sd_bus_error *error)
+{
+	struct accel_error e = { 0 };
+	struct resolver_request req;
+	struct bus_client *c;
+	int r;
+
+	r = client_get(api, m, &c, error);
+	if (r < 0)
+		return r;
+	r = listener_quota_user(&c->peer, user, unit, &req, &e);
+	if (r == 0)
+		r = get_quota(c, m, NULL, unit, details, &e);
+	else if (r > 0)	/* another user's groups, or who the name is (authorized once known) */
+		return bus_defer(c, m, &req, details ? bus_quota_details_answered : bus_quota_answered, error);
+	if (r < 0 && e.name)
+		return client_error(c, m, &e, error);
+	return r;
 }
 
 static int method_get_quota(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-	struct dbus_api *api = userdata;
-	struct accel_error e = { 0 };
-	struct bus_client *c;
 	const char *user;
-	struct resolver_request req = { .groups = true };
 	int r;
 
 	r = sd_bus_message_read(m, "s", &user);
 	if (r < 0)
 		return r;
-	r = client_get(api, m, &c, error);
+	return quota_call(m, userdata, *user ? user : NULL, NULL, false, error);	/* "": the caller */
+}
+
+/* GetQuotaDetails' selector: a user (a name or a number) or a unit, or neither (the caller). */
+struct quota_selector {
+	const char *user;
+	const char *unit;
+};
+
+static const struct dict_field quota_selector[] = {
+	{ "user", 's', offsetof(struct quota_selector, user) },
+	{ "unit", 's', offsetof(struct quota_selector, unit) },
+	{ 0 },
+};
+
+static int method_get_quota_details(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct quota_selector sel = { 0 };
+	int r;
+
+	r = read_dict(m, quota_selector, &sel, "selector", error);
 	if (r < 0)
 		return r;
-	req.asker = c->peer.uid;
-	if (*user && resolver_parse_user(user, &req.uid) > 0)
-		req.name = user;
-	else if (*user && broker_may_name_user(&c->peer, req.uid, NAME_QUOTA, &e) < 0)
-		return client_error(c, m, &e, error);	/* before the look-up: a refusal keeps no resolver worker */
-	/* Another user's groups, or who the name is: the user database's (authorized once known). */
-	if (req.name || (*user && req.uid != c->peer.uid))
-		return bus_defer(c, m, &req, bus_quota_answered, error);
-	r = get_quota(c, m, NULL, &e);	/* "" or the caller's uid: the caller */
-	if (r < 0 && e.name)
-		return client_error(c, m, &e, error);
-	return r;
+	return quota_call(m, userdata, sel.user, sel.unit, true, error);
 }
 
 /* Subscribe() and Unsubscribe(): whether this name gets Revoked for every queue it may see. */
@@ -1315,6 +1451,10 @@ static const sd_bus_vtable broker_vtable[] = {
 				SD_BUS_RESULT("u", uid, "b", allowed, "a(siusx)", limits, "s", lifetime,
 					      "s", fork, "s", transfer),
 				method_get_quota, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("GetQuotaDetails", SD_BUS_ARGS("a{sv}", selector),
+				SD_BUS_RESULT("u", uid, "b", allowed, "aa{sv}", limits, "s", lifetime,
+					      "s", fork, "s", transfer, "aa{sv}", restrictions),
+				method_get_quota_details, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_ARGS("Subscribe", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
 				method_subscribe, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_ARGS("Unsubscribe", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,

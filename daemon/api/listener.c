@@ -5,6 +5,7 @@
 #include "listener.h"
 #include "log.h"
 #include "peer.h"
+#include "resolver.h"
 #include "util.h"
 
 int listener_numa_node(int64_t node, int *out, struct accel_error *e)
@@ -74,6 +75,42 @@ int listener_claim(struct broker *b, const struct peer *peer, void *holder, cons
 	if (r < 0)
 		return r;
 	return send_failed(e, broker_claim(b, &in_unit, holder, token, send, data, NULL, e));
+}
+
+int listener_quota_user(const struct peer *peer, const char *user, const char *unit, struct resolver_request *req,
+			struct accel_error *e)
+{
+	int r;
+
+	assert(peer && req);
+	*req = (struct resolver_request){ .groups = true, .asker = peer->uid };
+	if (user && unit)
+		return accel_error_set(e, ERR_INVALID_PARAMETER, "name a user or a unit, not both");
+	if (!user)
+		return 0;
+	if (resolver_parse_user(user, &req->uid) > 0) {
+		req->name = user;
+		return 1;
+	}
+	if (req->uid == peer->uid)
+		return 0;
+	r = broker_may_name_user(peer, req->uid, NAME_QUOTA, e);
+	return r < 0 ? r : 1;
+}
+
+int listener_get_quota(struct broker *b, const struct peer *peer, const struct caller *user, const char *unit,
+		       struct quota *q, struct accel_error *e)
+{
+	/* Owns only the identity read here: @peer lends nothing to drop. */
+	_cleanup_(peer_identity_dropp) struct peer in_unit = *peer;
+	int r;
+
+	in_unit.identity = NULL;
+	/* The caller's own quota counts its unit's rules; another user's has no unit. */
+	r = user ? 0 : peer_with_identity(peer, &in_unit, e);
+	if (r < 0)
+		return r;
+	return broker_get_quota(b, &in_unit, user, unit, q, e);
 }
 
 int listener_out_of_resources(struct accel_error *e, int r, const char *what)

@@ -13,6 +13,7 @@
 #include "broker.h"
 
 struct resolver_job;
+struct resolver_request;
 
 /* Above any node Linux numbers (NODES_SHIFT is at most 10). */
 #define LISTENER_MAX_NUMA_NODE 4095
@@ -61,6 +62,26 @@ int listener_attach(struct broker *b, const struct peer *peer, void *holder, uin
 		    broker_send_fn send, void *data, struct accel_error *e);
 int listener_claim(struct broker *b, const struct peer *peer, void *holder, const char *token,
 		   broker_send_fn send, void *data, struct accel_error *e);
+
+/*
+ * GetQuota's @user as asked (NULL: none named), beside @unit (NULL: none),
+ * for @peer: 0 when it is the caller itself (answer now, as the caller);
+ * 1 when the user database must say who it is and its groups, asked with
+ * *@req (a name; or another uid, which only a peer that may name it gets
+ * to ask: a refusal after the look-up would keep a resolver worker); or
+ * an error in @e.
+ */
+int listener_quota_user(const struct peer *peer, const char *user, const char *unit, struct resolver_request *req,
+			struct accel_error *e);
+
+/*
+ * broker_get_quota() of @user (the user database's answer), or of @peer
+ * itself with the unit, slices and machine its cgroup says now (UnitUnknown
+ * if it cannot be read), or of @peer as in @unit: what GetQuota answers on
+ * the socket and GetQuotaDetails on the bus.
+ */
+int listener_get_quota(struct broker *b, const struct peer *peer, const struct caller *user, const char *unit,
+		       struct quota *q, struct accel_error *e);
 
 /*
  * A failure @r the core did not name (a reply that could not be built or

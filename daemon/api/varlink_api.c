@@ -12,7 +12,6 @@
 #include "listener.h"
 #include "listing.h"
 #include "log.h"
-#include "peer.h"
 #include "resolver.h"
 #include "server.h"
 #include "util.h"
@@ -341,19 +340,40 @@ static struct varlink_call deferred_call(struct connection *c, const char *metho
 	return (struct varlink_call){ .method = method, .oneway = c->lookup_oneway };
 }
 
-static void revoke_user_answered(const struct resolver_answer *a, void *userdata)
+/* What a call deferred for the user database does with the user @a found: reply, or fail in @e. */
+typedef int (*user_call_fn)(struct connection *c, const struct varlink_call *call, const struct resolver_answer *a,
+			    struct accel_error *e);
+
+/* The end of @c's deferred @call, whose work returned @r (its reply queued, or an error to answer); then read on. */
+static void deferred_end(struct connection *c, const struct varlink_call *call, int r, struct accel_error *e)
 {
-	struct connection *c = userdata;
-	struct varlink_call call = deferred_call(c, ACCEL_INTERFACE ".Revoke");
+	answer_call(c, call, r, e);
+	connection_resume(c);
+}
+
+/* @c's deferred call of @method, once the user database answered @a: @fn with the user it found, or @a's error. */
+static void user_answered(struct connection *c, const char *method, const struct resolver_answer *a, user_call_fn fn)
+{
+	struct varlink_call call = deferred_call(c, method);
 	struct accel_error e = { 0 };
 	int r;
 
 	c->lookup = NULL;
 	r = resolver_answer_error(a, &e);
 	if (r == 0)
-		r = revoke_selected(c, &call, &(struct revoke_request){ .by_user = true, .uid = a->uid }, &e);
-	answer_call(c, &call, r, &e);
-	connection_resume(c);
+		r = fn(c, &call, a, &e);
+	deferred_end(c, &call, r, &e);
+}
+
+static int revoke_user(struct connection *c, const struct varlink_call *call, const struct resolver_answer *a,
+		       struct accel_error *e)
+{
+	return revoke_selected(c, call, &(struct revoke_request){ .by_user = true, .uid = a->uid }, e);
+}
+
+static void revoke_user_answered(const struct resolver_answer *a, void *userdata)
+{
+	user_answered(userdata, ACCEL_INTERFACE ".Revoke", a, revoke_user);
 }
 
 /*
@@ -406,18 +426,11 @@ static int handle_revoke(struct connection *c, const struct varlink_call *call,
 static int get_quota(struct connection *c, const struct varlink_call *call, const struct caller *user,
 		     const char *unit, struct accel_error *e)
 {
-	/* Owns only the identity read here: the connection's own peer lends nothing to drop. */
-	_cleanup_(peer_identity_dropp) struct peer in_unit = c->peer;
 	struct json_object *o;
 	struct quota q;
 	int r;
 
-	in_unit.identity = NULL;
-	/* The caller's own quota counts its unit's rules; another user's has no unit. */
-	r = user ? 0 : peer_with_identity(&c->peer, &in_unit, e);
-	if (r < 0)
-		return r;
-	r = broker_get_quota(broker_of(c), &in_unit, user, unit, &q, e);
+	r = listener_get_quota(broker_of(c), &c->peer, user, unit, &q, e);
 	if (r < 0)
 		return r;
 	o = varlink_json_quota(&q);
@@ -426,19 +439,15 @@ static int get_quota(struct connection *c, const struct varlink_call *call, cons
 	return reply(c, call, o);
 }
 
+static int quota_user(struct connection *c, const struct varlink_call *call, const struct resolver_answer *a,
+		      struct accel_error *e)
+{
+	return get_quota(c, call, &(struct caller){ a->uid, a->groups, a->n_groups, NULL }, NULL, e);
+}
+
 static void quota_user_answered(const struct resolver_answer *a, void *userdata)
 {
-	struct connection *c = userdata;
-	struct varlink_call call = deferred_call(c, ACCEL_INTERFACE ".GetQuota");
-	struct accel_error e = { 0 };
-	int r;
-
-	c->lookup = NULL;
-	r = resolver_answer_error(a, &e);
-	if (r == 0)
-		r = get_quota(c, &call, &(struct caller){ a->uid, a->groups, a->n_groups, NULL }, NULL, &e);
-	answer_call(c, &call, r, &e);
-	connection_resume(c);
+	user_answered(userdata, ACCEL_INTERFACE ".GetQuota", a, quota_user);
 }
 
 static int handle_get_quota(struct connection *c, const struct varlink_call *call,
@@ -450,24 +459,17 @@ static int handle_get_quota(struct connection *c, const struct varlink_call *cal
 		{ "unit", VARLINK_STRING, true, &unit },
 		{ 0 },
 	};
-	struct resolver_request req = { .groups = true, .asker = c->peer.uid };
+	struct resolver_request req;
 	int r;
 
 	r = varlink_params_dispatch(call->parameters, params, e);
 	if (r < 0)
 		return r;
-	if (user && unit)
-		return accel_error_set(e, ERR_INVALID_PARAMETER, "name a user or a unit, not both");
-	if (!user)
-		return get_quota(c, call, NULL, unit, e);
-	if (resolver_parse_user(user, &req.uid) > 0)
-		req.name = user;
-	else if (req.uid == c->peer.uid)
-		return get_quota(c, call, NULL, NULL, e);
-	/* Another uid: refused before the look-up, where a refusal would keep the resolver worker. */
-	r = req.name ? 0 : broker_may_name_user(&c->peer, req.uid, NAME_QUOTA, e);
+	r = listener_quota_user(&c->peer, user, unit, &req, e);
 	if (r < 0)
 		return r;
+	if (r == 0)
+		return get_quota(c, call, NULL, unit, e);
 	/* Another user's groups, or who the name is: the user database's (a name authorized once known). */
 	return defer(c, call, &req, quota_user_answered, e);
 }
@@ -481,8 +483,7 @@ static void reload_done(int r, const struct accel_error *re, void *userdata)
 	c->lookup = NULL;
 	if (r >= 0)
 		r = reply(c, &call, varlink_json_count("revoked", r));
-	answer_call(c, &call, r, &e);
-	connection_resume(c);
+	deferred_end(c, &call, r, &e);
 }
 
 /* Answered once the configuration is parsed (off the loop) and in force: DEFERRED. */

@@ -19,12 +19,6 @@
 /* An optional string, left out when NULL. */
 #define OPT_STRING(n, v)	{ n, VARLINK_VALUE_STRING, .s = (v), .omit = !(v) }
 
-/* The name of @kind's scope when @kind is @want and @scope is set ("" is none), else NULL. */
-static const char *scope_of(enum rule_kind kind, const char *scope, enum rule_kind want)
-{
-	return kind == want && scope[0] ? scope : NULL;
-}
-
 static struct json_object *json_strings(char *const *strv)
 {
 	struct json_object *a = varlink_array_new();
@@ -88,8 +82,8 @@ struct json_object *varlink_json_queue(const struct queue *q, enum queue_view vi
 		{ HANDED_OUT, STRING("bind", device_bind_to_string(q->device)) },
 		{ LISTED, BOOL("attached", q->holder != NULL) },
 		{ LISTED, INT("acquired_usec", q->acquired_usec) },
-		{ LISTED, OPT_STRING("unit", q->identity ? q->identity->unit : NULL) },
-		{ LISTED, OPT_STRING("machine", q->identity ? q->identity->machine : NULL) },
+		{ LISTED | REVOKED, OPT_STRING("unit", q->identity ? q->identity->unit : NULL) },
+		{ LISTED | REVOKED, OPT_STRING("machine", q->identity ? q->identity->machine : NULL) },
 		{ REVOKED, STRING("reason", reason) },
 	};
 	struct varlink_value fields[ELEMENTSOF(all) + 1];
@@ -196,9 +190,9 @@ static struct json_object *json_limits(const struct quota *q)
 			INT("used", l->used),
 			STRING("rule", l->where),
 			{ "gid", VARLINK_VALUE_INT, .i = l->gid, .omit = l->gid < 0 },
-			OPT_STRING("unit", scope_of(l->kind, l->scope, RULE_UNIT)),
-			OPT_STRING("slice", scope_of(l->kind, l->scope, RULE_SLICE)),
-			OPT_STRING("machine", scope_of(l->kind, l->scope, RULE_MACHINE)),
+			OPT_STRING("unit", quota_scope(l->kind, l->scope, RULE_UNIT)),
+			OPT_STRING("slice", quota_scope(l->kind, l->scope, RULE_SLICE)),
+			OPT_STRING("machine", quota_scope(l->kind, l->scope, RULE_MACHINE)),
 			END,
 		});
 
@@ -221,9 +215,9 @@ static struct json_object *json_restrictions(const struct quota *q)
 			STRING("value", r->value),
 			STRING("rule", r->where),
 			{ "gid", VARLINK_VALUE_INT, .i = r->gid, .omit = r->gid < 0 },
-			OPT_STRING("unit", scope_of(r->kind, r->scope, RULE_UNIT)),
-			OPT_STRING("slice", scope_of(r->kind, r->scope, RULE_SLICE)),
-			OPT_STRING("machine", scope_of(r->kind, r->scope, RULE_MACHINE)),
+			OPT_STRING("unit", quota_scope(r->kind, r->scope, RULE_UNIT)),
+			OPT_STRING("slice", quota_scope(r->kind, r->scope, RULE_SLICE)),
+			OPT_STRING("machine", quota_scope(r->kind, r->scope, RULE_MACHINE)),
 			END,
 		});
 

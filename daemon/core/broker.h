@@ -229,6 +229,12 @@ struct quota_restriction {
 	char scope[POLICY_PATTERN_MAX + 1];
 };
 
+/* The unit, slice or machine whose pool a quota line or restriction of @kind counts: @scope when @kind is @want. */
+static inline const char *quota_scope(enum rule_kind kind, const char *scope, enum rule_kind want)
+{
+	return kind == want && scope[0] ? scope : NULL;
+}
+
 struct quota {
 	uid_t uid;
 	bool allowed;

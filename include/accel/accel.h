@@ -316,6 +316,14 @@ int accel_events_open(const char *socket_path, struct accel_events **out);
 int accel_events_fd(const struct accel_events *events);
 /* The next event: 1, or 0 when none is buffered (never blocks), or -errno (-ECONNRESET: broker gone). */
 int accel_events_read(struct accel_events *events, struct accel_event *out);
+/*
+ * The systemd unit and the machine (a container or VM) the queue of the
+ * event accel_events_read() returned last was acquired in: "" for none (a
+ * queue acquired in no unit, an event of no queue).  Valid until the next
+ * accel_events_read() or accel_events_close().
+ */
+const char *accel_events_unit(const struct accel_events *events);
+const char *accel_events_machine(const struct accel_events *events);
 void accel_events_close(struct accel_events *events);
 
 /*

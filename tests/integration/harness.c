@@ -12,8 +12,10 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <linux/magic.h>
 #include <linux/sockios.h>
 #include <time.h>
 #include <unistd.h>
@@ -388,4 +390,15 @@ int fake_uacce_tree(char *tree, char *dev, size_t dev_size)
 			r = put_attr(dev, i ? "hisi_sec2-0" : "hisi_zip-0", "", 0600);
 	}
 	return r;
+}
+
+const char *cgroup2_mount(void)
+{
+	static const char *const places[] = { "/sys/fs/cgroup", "/sys/fs/cgroup/unified" };
+	struct statfs st;
+
+	for (size_t i = 0; i < sizeof(places) / sizeof(places[0]); i++)
+		if (statfs(places[i], &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC)
+			return places[i];
+	return NULL;
 }

@@ -80,4 +80,7 @@ void kill_child(pid_t pid);
 /* Kill and reap every child still registered (brokers too); how many there were. */
 int children_kill(void);
 
+/* The cgroup2 hierarchy (unified, or hybrid's), or NULL: where systemd tracks units. */
+const char *cgroup2_mount(void);
+
 #endif

@@ -86,6 +86,13 @@ static int setup(void **state)
 	return start_with("[user:nobody]\nmax_queues = 2\n");
 }
 
+/* Rules of every kind: nobody's, a slice everyone is below, a unit. */
+static int setup_scoped_rules(void **state)
+{
+	return start_with("[user:nobody]\nmax_queues = 2\n[slice:-.slice]\nmax_queues = 5\n"
+			  "devices = accel_sim-*\n[unit:backup.service]\nmax_queues = 1\n");
+}
+
 static int setup_three_connections(void **state)
 {
 	return start_with("[broker]\nmax_connections = 3\n");
@@ -776,6 +783,146 @@ static void get_quota_on_the_bus(void **state)
 	assert_int_equal(wait_status(pid), 0);
 }
 
+/* Append one a{sv} of @m to @out as "key=value ...;" (strings, i, u, x). */
+static int read_dict_text(sd_bus_message *m, char *out, size_t size)
+{
+	const char *key, *contents, *s;
+	int32_t i;
+	uint32_t u;
+	int64_t x;
+	char type;
+	int r;
+
+	r = sd_bus_message_enter_container(m, 'a', "{sv}");
+	while (r >= 0 && (r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+		size_t len = strlen(out);
+
+		if (sd_bus_message_read(m, "s", &key) < 0 || sd_bus_message_peek_type(m, &type, &contents) < 0)
+			return -EBADMSG;
+		if (contents[0] == 's' && sd_bus_message_read(m, "v", "s", &s) >= 0)
+			snprintf(out + len, size - len, "%s=%s ", key, s);
+		else if (contents[0] == 'i' && sd_bus_message_read(m, "v", "i", &i) >= 0)
+			snprintf(out + len, size - len, "%s=%d ", key, i);
+		else if (contents[0] == 'u' && sd_bus_message_read(m, "v", "u", &u) >= 0)
+			snprintf(out + len, size - len, "%s=%u ", key, u);
+		else if (contents[0] == 'x' && sd_bus_message_read(m, "v", "x", &x) >= 0)
+			snprintf(out + len, size - len, "%s=%lld ", key, (long long)x);
+		else
+			return -EBADMSG;
+		r = sd_bus_message_exit_container(m);
+	}
+	if (r >= 0)
+		r = sd_bus_message_exit_container(m);
+	if (r >= 0 && strlen(out) + 1 < size)
+		strcat(out, ";");
+	return r;
+}
+
+/* Append the aa{sv} of @m to @out, one read_dict_text() each. */
+static int read_dicts_text(sd_bus_message *m, char *out, size_t size)
+{
+	int r;
+
+	r = sd_bus_message_enter_container(m, 'a', "a{sv}");
+	while (r >= 0 && (r = sd_bus_message_at_end(m, false)) == 0)
+		r = read_dict_text(m, out, size);
+	return r < 0 ? r : sd_bus_message_exit_container(m);
+}
+
+/*
+ * GetQuotaDetails with the selector {@key: @value} (@key NULL: {}) as text
+ * in @out: "uid allowed | limits | lifetime fork transfer | restrictions";
+ * a refusal's error name instead.
+ */
+static int quota_details(sd_bus *bus, const char *key, const char *value, char *out, size_t size)
+{
+	_cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	const char *lifetime, *fork_terms, *transfer;
+	uint32_t uid;
+	int allowed, r;
+	size_t len;
+
+	out[0] = '\0';
+	r = key ? sd_bus_call_method(bus, NAME, PATH, IFACE, "GetQuotaDetails", &error, &reply, "a{sv}", 1, key,
+				     "s", value)
+		: sd_bus_call_method(bus, NAME, PATH, IFACE, "GetQuotaDetails", &error, &reply, "a{sv}", 0);
+	if (r < 0) {
+		snprintf(out, size, "%s", error.name ? error.name : strerror(-r));
+		return r;
+	}
+	r = sd_bus_message_read(reply, "ub", &uid, &allowed);
+	if (r >= 0)
+		snprintf(out, size, "%u %d | ", uid, allowed);
+	if (r >= 0)
+		r = read_dicts_text(reply, out, size);
+	if (r >= 0)
+		r = sd_bus_message_read(reply, "sss", &lifetime, &fork_terms, &transfer);
+	len = strlen(out);
+	if (r >= 0)
+		snprintf(out + len, size - len, " | %s %s %s | ", lifetime, fork_terms, transfer);
+	if (r >= 0)
+		r = read_dicts_text(reply, out, size);
+	return r < 0 ? r : 0;
+}
+
+/*
+ * As nobody: GetQuotaDetails says what the socket's GetQuota does, the
+ * rules of its slices among them, named; a unit not its own, another
+ * user, and a user with a unit are refused.
+ */
+static int nobody_asks_quota_details(void)
+{
+	char out[2048];
+	sd_bus *bus;
+
+	if (become(NOBODY) < 0 || sd_bus_open_system(&bus) < 0)
+		return 1;
+	if (quota_details(bus, NULL, NULL, out, sizeof(out)) < 0 || !strstr(out, "65534 1 | ") ||
+	    !strstr(out, "key=max_queues limit=2 used=0 rule=") ||
+	    !strstr(out, "key=max_queues limit=5 used=0 rule=") || !strstr(out, "slice=-.slice ;") ||
+	    !strstr(out, " | connection deny same-user | key=devices value=accel_sim-* rule="))
+		return 2;
+	/* By name: answered once the user database has said who it is. */
+	if (quota_details(bus, "user", "nobody", out, sizeof(out)) < 0 || !strstr(out, "65534 1 | ") ||
+	    strstr(out, "slice="))
+		return 3;
+	if (quota_details(bus, "unit", "backup.service", out, sizeof(out)) >= 0 ||
+	    strcmp(out, "org.accelbroker.Broker1.Error.PermissionDenied") != 0)
+		return 4;
+	if (quota_details(bus, "user", "0", out, sizeof(out)) >= 0 ||
+	    strcmp(out, "org.accelbroker.Broker1.Error.PermissionDenied") != 0)
+		return 5;
+	sd_bus_flush_close_unref(bus);
+	return 0;
+}
+
+static void get_quota_details_names_unit_slice_and_machine_rules(void **state)
+{
+	_cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+	char out[2048];
+	sd_bus *bus;
+	pid_t pid;
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(sd_bus_open_system(&bus), 0);
+	assert_int_equal(quota_details(bus, "unit", "backup.service", out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "key=max_queues limit=1 used=0 rule="));
+	assert_non_null(strstr(out, "unit=backup.service ;"));
+	assert_non_null(strstr(out, "accel-broker.conf:7"));
+	/* The old GetQuota keeps its signature and leaves the scoped rules out. */
+	assert_true(sd_bus_call_method(bus, NAME, PATH, IFACE, "GetQuota", NULL, NULL, "s", "") >= 0);
+	assert_true(sd_bus_call_method(bus, NAME, PATH, IFACE, "GetQuotaDetails", &error, NULL, "a{sv}", 2,
+				       "user", "s", "root", "unit", "s", "backup.service") < 0);
+	assert_true(sd_bus_error_has_name(&error, "org.accelbroker.Broker1.Error.InvalidParameter"));
+	sd_bus_flush_close_unref(bus);
+	pid = fork_child();
+	if (pid == 0)
+		_exit(nobody_asks_quota_details());
+	assert_int_equal(wait_status(pid), 0);
+}
+
 /* Revoked(t, s, s, u, s), appended to the string @userdata as "id device algorithm uid reason;". */
 static int on_revoked_event(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
@@ -1057,6 +1204,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(malformed_calls_get_errors_and_the_broker_stays, setup, teardown),
 		cmocka_unit_test_setup_teardown(idle_names_are_forgotten_beyond_a_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(get_quota_on_the_bus, setup, teardown),
+		cmocka_unit_test_setup_teardown(get_quota_details_names_unit_slice_and_machine_rules,
+						setup_scoped_rules, teardown),
 		cmocka_unit_test_setup_teardown(subscribers_hear_the_revocations_they_may_see, setup, teardown),
 		cmocka_unit_test_setup_teardown(active_queues_announces_its_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(plain_calls_and_clear_errors_for_generic_tools, setup, teardown),

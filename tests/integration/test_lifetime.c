@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -434,6 +435,112 @@ static void accelctl_monitor_and_revoke(void **state)
 	assert_int_equal(WEXITSTATUS(system(cmd)), 1);
 }
 
+static char cg_scope[256], cg_slice[192];	/* made by the test below, removed at teardown */
+
+static int teardown_cgroups(void **state)
+{
+	int r = teardown(state);	/* the children go first: a cgroup with processes stays */
+
+	if (cg_scope[0])
+		rmdir(cg_scope);
+	if (cg_slice[0])
+		rmdir(cg_slice);
+	cg_scope[0] = cg_slice[0] = '\0';
+	return r;
+}
+
+/* In the child: move into @scope, acquire a queue, tell its id on @ready, wait for @go. */
+static int acquire_in_scope(const char *scope, int ready, int go)
+{
+	struct accel_client *c;
+	struct accel_queue *q;
+	char path[300], x;
+	uint64_t id = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", scope);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "0", 1) != 1)	/* "0": the writer */
+		return 1;
+	close(fd);
+	if (accel_connect(broker.sock, &c) == 0 && accel_acquire(c, "copy", NULL, &q) == 0)
+		id = accel_queue_id(q);
+	(void)!write(ready, &id, sizeof(id));
+	(void)!read(go, &x, 1);
+	return id ? 0 : 2;
+}
+
+/*
+ * A revocation names the systemd unit and the machine its queue was
+ * acquired in, on the wire and in accelctl monitor: a child that moved
+ * itself into machine.slice/machine-NAME.scope (what machined makes for a
+ * container) acquires; an administrator revokes it.
+ */
+static void monitor_names_the_unit_and_machine_of_a_revoked_queue(void **state)
+{
+	const char *cg2 = cgroup2_mount();
+	char cmd[512], want[128], line[512] = "", ev[1024] = "";
+	int go[2], ready[2], mon;
+	struct pollfd p;
+	FILE *out, *err;
+	uint64_t id = 0;
+	pid_t owner, ctl;
+
+	if (geteuid() != 0 || !cg2)
+		skip();
+	snprintf(cg_slice, sizeof(cg_slice), "%s/machine.slice", cg2);
+	if (mkdir(cg_slice, 0755) < 0) {
+		cg_slice[0] = '\0';	/* there already (a host's machines), or no writable cgroup2 */
+		if (errno != EEXIST)
+			skip();
+	}
+	snprintf(cg_scope, sizeof(cg_scope), "%s/machine.slice/machine-accelmon%d.scope", cg2, (int)getpid());
+	if (mkdir(cg_scope, 0755) < 0) {
+		cg_scope[0] = '\0';
+		skip();
+	}
+	assert_int_equal(pipe2(go, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+	owner = fork_child();
+	if (owner == 0)
+		_exit(acquire_in_scope(cg_scope, ready[1], go[0]));
+	assert_int_equal(read(ready[0], &id, sizeof(id)), sizeof(id));
+	assert_true(id > 0);
+
+	mon = raw_connect(broker.sock);
+	assert_true(mon >= 0);
+	assert_true(raw_call(mon, "{\"method\":\"org.accelbroker.Broker.Monitor\",\"more\":true}", ev,
+			     sizeof(ev)) > 0);
+	assert_non_null(strstr(ev, "\"subscribed\""));
+	ctl = start_monitor(&out, &err);
+	snprintf(cmd, sizeof(cmd), "%s/accelctl --socket %s revoke %llu >/dev/null", build_dir(), broker.sock,
+		 (unsigned long long)id);
+	assert_int_equal(system(cmd), 0);
+
+	p = (struct pollfd){ .fd = mon, .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	assert_true(raw_recv(mon, ev, sizeof(ev)) > 0);
+	assert_non_null(read_line(out, line, sizeof(line)));
+	snprintf(want, sizeof(want), "\"unit\":\"machine-accelmon%d.scope\"", (int)getpid());
+	assert_non_null(strstr(ev, want));
+	assert_non_null(strstr(line, want));
+	snprintf(want, sizeof(want), "\"machine\":\"accelmon%d\"", (int)getpid());
+	assert_non_null(strstr(ev, want));
+	assert_non_null(strstr(line, want));
+	assert_non_null(strstr(line, "\"reason\":\"admin\""));
+
+	close(mon);
+	kill_child(ctl);
+	fclose(out);
+	fclose(err);
+	assert_int_equal(write(go[1], "x", 1), 1);
+	assert_int_equal(wait_status(owner), 0);
+	close(go[0]);
+	close(go[1]);
+	close(ready[0]);
+	close(ready[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -444,6 +551,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(admin_group_members_see_and_revoke_everything, setup, teardown),
 		cmocka_unit_test_setup_teardown(monitor_connection_takes_no_other_calls, setup, teardown),
 		cmocka_unit_test_setup_teardown(accelctl_monitor_and_revoke, setup, teardown),
+		cmocka_unit_test_setup_teardown(monitor_names_the_unit_and_machine_of_a_revoked_queue, setup,
+						teardown_cgroups),
 	};
 
 	return cmocka_run_group_tests_name("lifetime", tests, NULL, NULL);

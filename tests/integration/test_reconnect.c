@@ -21,7 +21,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -29,7 +28,6 @@
 
 #include <accel/accel.h>
 #include <cmocka.h>
-#include <linux/magic.h>
 #include <systemd/sd-daemon.h>
 
 #include "harness.h"
@@ -565,18 +563,6 @@ static void the_event_fd_survives_a_restart(void **state)
 static void an_event_pipe_stored_with_both_ends_is_taken_back(void **state)
 {
 	event_fd_survives_a_restart(true);
-}
-
-/* The cgroup2 hierarchy (unified, or hybrid's), or NULL. */
-static const char *cgroup2_mount(void)
-{
-	static const char *const places[] = { "/sys/fs/cgroup", "/sys/fs/cgroup/unified" };
-	struct statfs st;
-
-	for (size_t i = 0; i < sizeof(places) / sizeof(places[0]); i++)
-		if (statfs(places[i], &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC)
-			return places[i];
-	return NULL;
 }
 
 #define DEEP_DEPTH	18
