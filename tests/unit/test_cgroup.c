@@ -541,6 +541,40 @@ static void unreadable_identity_refuses_the_peer(void **state)
 	child_reap(&c);
 }
 
+/*
+ * The admin decision (api/peer.c: peer_set_home()): a peer whose cgroup
+ * cannot be read when it is first seen is confined and no administrator,
+ * whatever its uid; one that can, outside any machine, keeps its rights.
+ */
+static void unreadable_home_takes_the_administrators_rights(void **state)
+{
+	struct owners owners;
+	struct peer peer = { .uid = 0, .gid = 0, .admin = true };
+	struct child c;
+
+	peer_cgroup_init();
+	owners_init(&owners, NULL, NULL, NULL);
+	child_start(&c);
+	peer.pid = c.pid;
+	peer.process = owner_get(&owners, c.pid, dup(c.pidfd));
+	assert_non_null(peer.process);
+	peer_set_home(&peer);
+	/* This test runs on a host or in a CI container's cgroup, not in a machine.slice scope. */
+	assert_non_null(peer.home);
+	assert_null(peer.home->machine);
+	assert_false(peer.confined);
+	assert_true(peer.admin);
+	peer_finish(&peer);
+	assert_null(peer.home);
+	child_exit(&c);
+	peer_set_home(&peer);
+	assert_null(peer.home);
+	assert_true(peer.confined);
+	assert_false(peer.admin);
+	owner_unref(peer.process);
+	child_reap(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -563,6 +597,7 @@ int main(void)
 		cmocka_unit_test(exited_process_is_not_read),
 		cmocka_unit_test(pidfd_of_another_pid_is_refused),
 		cmocka_unit_test(unreadable_identity_refuses_the_peer),
+		cmocka_unit_test(unreadable_home_takes_the_administrators_rights),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
