@@ -580,6 +580,12 @@ static void a_confined_peer_sees_only_its_machines_queues(void **state)
 	assert_int_equal(broker_active_queues(&f->b), 2);
 	assert_int_equal(q_other->state, QUEUE_ACTIVE);
 	assert_int_equal(q_host->state, QUEUE_ACTIVE);
+	/* What a confined peer's own connection holds stays its own to release, seen or not. */
+	assert_int_equal(broker_acquire(&f->b, &unread, &unread, &(struct acquire_request){ "gzip", NULL, -1 },
+					&q_box, &e), 0);
+	assert_false(broker_may_see(&unread, q_box));
+	assert_int_equal(broker_release(&f->b, &unread, &unread, q_box->id, &e), 0);
+	assert_int_equal(broker_active_queues(&f->b), 2);
 }
 
 /*
