@@ -16,8 +16,7 @@
  * Not accepted: containers of a user (their scopes are in the user's
  * delegated subtree), runtimes' scopes outside machine.slice (docker-ID.scope
  * in system.slice, kubepods: they are units and slices, matched as such), and
- * cgroups made outside systemd (/docker/ID, /lxc.payload.NAME), which are
- * refused as paths systemd did not make.
+ * cgroups made beside systemd's tree (cgroup.h: no unit, slice or machine).
  */
 #include <assert.h>
 #include <ctype.h>
@@ -288,13 +287,35 @@ struct tree {
 	size_t below;		/* the index of the first component after the unit */
 };
 
+/*
+ * Whether @c, a top-level cgroup, is one systemd made or claims to: a
+ * slice or a unit of a type that has a cgroup.  Anything else there
+ * (/docker/ID, /lxc.payload.NAME) root made beside systemd's tree.
+ */
+static bool systemd_shaped(struct span c)
+{
+	c = cg_unescape(c);
+	if (span_ends_with(c, ".slice"))
+		return true;
+	for (size_t i = 0; i < ELEMENTSOF(cgroup_unit_types); i++)
+		if (span_ends_with(c, cgroup_unit_types[i]))
+			return true;
+	return false;
+}
+
 static int parse_tree(const struct span *comps, size_t n, struct tree *t)
 {
 	size_t i = 0;
 
+	t->unit = (struct span){ NULL, 0 };
+	if (n > 0 && !systemd_shaped(comps[0])) {
+		/* Beside systemd's tree: no slice, unit or machine to tell; nothing below is read. */
+		t->n_slices = 0;
+		t->below = n + 1;
+		return 0;
+	}
 	t->slices[0] = (struct span){ "-.slice", strlen("-.slice") };
 	t->n_slices = 1;
-	t->unit = (struct span){ NULL, 0 };
 	for (; i < n && span_ends_with(cg_unescape(comps[i]), ".slice"); i++) {
 		struct span s = cg_unescape(comps[i]);
 

@@ -33,6 +33,14 @@
  *   - user_unit: inside user@UID.service, the unit the user's own manager
  *     placed it in (app-firefox-1234.scope).  The user's claim, for display
  *     only: it says nothing the uid does not already.
+ * Cgroups made beside systemd's tree: a top-level cgroup that is neither a
+ * slice nor a unit (/docker/ID of docker's cgroupfs driver,
+ * /lxc.payload.NAME, /kubepods/... without the systemd driver) was made by
+ * root, the root cgroup being root's alone, so no user can move itself
+ * there.  A process in one is in no unit, no slice (not even "-.slice")
+ * and no machine: its user's and groups' rules still apply, nothing else
+ * can be told, and nothing below is read.  Inside systemd's slices a path
+ * systemd would not make stays an error.
  * Names are kept as systemd spells them (unit names keep their \xNN
  * escapes, which are part of the name); only the machine name is unescaped,
  * since machined escaped it into its unit's name.
@@ -66,7 +74,8 @@ int cgroup_layout_detect(enum cgroup_layout *ret);
 
 /*
  * Parse @len bytes of /proc/<pid>/cgroup text.  -EBADMSG for text the kernel
- * would not write or a path systemd would not make above the first unit,
+ * would not write or a path systemd would not make in its slices above the
+ * first unit (a cgroup beside its tree is no unit, slice or machine),
  * -ENODATA without the layout's line, -EXDEV for a process outside our
  * cgroup namespace; -ENOMEM.
  */

@@ -10,6 +10,7 @@
 #include "clients.h"
 #include "connection.h"
 #include "log.h"
+#include "peer.h"
 #include "owner.h"
 #include "resolver.h"
 #include "server.h"
@@ -362,6 +363,7 @@ void connection_destroy(struct connection *c)
 	}
 	resolver_cancel(c->lookup);	/* its answer would find no one */
 	broker_release_holder(s->broker, c);
+	peer_finish(&c->peer);
 	owner_unref(c->peer.process);
 	connection_wait_for_reader(c, false);
 	sd_event_source_disable_unref(c->recheck);

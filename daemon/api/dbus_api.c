@@ -108,6 +108,7 @@ static struct bus_client *client_new(struct dbus_api *api, const char *sender)
 static void client_discard(struct bus_client *c)
 {
 	sd_bus_track_unref(c->track);
+	peer_finish(&c->peer);
 	owner_unref(c->peer.process);
 	free(c->name);
 	free(c);
@@ -333,6 +334,7 @@ static int client_credentials(struct bus_client *c, sd_bus_message *m, sd_bus_er
 	 * left, and its queues go with it.
 	 */
 	c->peer.process = owner_get(&c->api->broker->owners, pid, TAKE_FD(pidfd));
+	peer_set_home(&c->peer);
 	return 0;
 }
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -85,6 +86,30 @@ int peer_read_cgroup(int pidfd, pid_t pid, struct cgroup_identity **ret)
 	if (host_layout < 0)
 		return 0;
 	return cgroup_identity_of(pidfd, pid, (enum cgroup_layout)host_layout, ret);
+}
+
+void peer_set_home(struct peer *peer)
+{
+	int r;
+
+	assert(peer);
+	assert(!peer->home);
+	r = peer_read_cgroup(peer->process ? peer->process->pidfd : -1, peer->pid, &peer->home);
+	if (r < 0)
+		log_client(peer->uid, LOG_NOTICE, "Could not read the cgroup of pid %d: %s; %s", (int)peer->pid,
+			   strerror(-r), peer->admin ? "no administrator's rights" : "only its machine's queues");
+	else if (peer->home && peer->home->machine && peer->admin)
+		log_client(peer->uid, LOG_INFO, "pid %d uid %u is in machine %s: no administrator's rights",
+			   (int)peer->pid, (unsigned)peer->uid, peer->home->machine);
+	peer->confined = r < 0 || (peer->home && peer->home->machine);
+	if (peer->confined)
+		peer->admin = false;
+}
+
+void peer_finish(struct peer *peer)
+{
+	cgroup_identity_unref(peer->home);
+	peer->home = NULL;
 }
 
 int peer_with_identity(const struct peer *peer, struct peer *out, struct accel_error *e)

@@ -15,8 +15,9 @@
 /*
  * Complete @peer, whose uid, gid ((gid_t)-1: unknown) and pid are set:
  * its groups, the primary first, then @gids (the kernel's list, any
- * order), and the admin decision (root, or a member of @admin_gid; -1:
- * root only; decided on all of @gids).  A peer in more groups than we
+ * order), and the admin decision by credentials (root, or a member of
+ * @admin_gid; -1: root only; decided on all of @gids), which
+ * peer_set_home() may take back.  A peer in more groups than we
  * keep is cut short with a warning naming @who: group rules may then miss
  * it, never wrongly apply.
  */
@@ -27,6 +28,18 @@ void peer_set_groups(struct peer *peer, const gid_t *gids, size_t n, int admin_g
  * them, up to NGROUPS_MAX).  -ENOMEM when its groups cannot be held.
  */
 int peer_from_socket(int fd, int admin_gid, struct peer *peer);
+
+/*
+ * Where @peer, whose process is set, calls from: its cgroup read now
+ * (@peer->home, a reference its holder drops with peer_finish()).  The
+ * one place that takes the administrator's rights back: a peer in a
+ * machine, or whose cgroup cannot be read, is confined and no
+ * administrator, whatever its uid and groups (a container's root without
+ * a user namespace is uid 0 by SO_PEERCRED).  Logged when it is so.
+ */
+void peer_set_home(struct peer *peer);
+/* Drop what peer_set_home() took. */
+void peer_finish(struct peer *peer);
 
 /*
  * Learn the host's cgroup layout (cgroup.h), once, at start (main.c): a

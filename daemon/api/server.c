@@ -102,9 +102,11 @@ static int server_accept(sd_event_source *src, int fd, uint32_t revents, void *u
 	}
 	r = owner_peer_pidfd(cfd, peer.pid);
 	peer.process = owner_get(&b->owners, peer.pid, r);	/* NULL: out of memory, queues live by connection */
+	peer_set_home(&peer);
 	r = connection_create(s, cfd, &peer, NULL);
 	if (r < 0) {
 		log_client(peer.uid, LOG_ERR, "Could not set up a connection: %s", strerror(-r));
+		peer_finish(&peer);
 		owner_unref(peer.process);
 		broker_client_remove(b, peer.uid);
 		close(cfd);

@@ -103,9 +103,20 @@ unsigned broker_active_queues(struct broker *b)
 	return b->tally.queues;
 }
 
+/* Whether @q was acquired in @peer's machine: by name, as its [machine:] pool counts. */
+static bool in_home_machine(const struct peer *peer, const struct queue *q)
+{
+	const char *home = peer->home ? peer->home->machine : NULL;
+
+	return home && q->identity && q->identity->machine && strcmp(q->identity->machine, home) == 0;
+}
+
 bool broker_may_see(const struct peer *peer, const struct queue *q)
 {
-	return peer->admin || peer->uid == q->uid;
+	if (peer->admin)
+		return true;
+	/* The host's view of a uid includes its containers'; a container's stops at its own. */
+	return peer->uid == q->uid && (!peer->confined || in_home_machine(peer, q));
 }
 
 int broker_may_name_user(const struct peer *peer, uid_t uid, const char *what, struct accel_error *e)

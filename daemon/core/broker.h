@@ -32,7 +32,7 @@ struct peer {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
-	bool admin;		/* root, or a member of the admin group */
+	bool admin;		/* root, or a member of the admin group, and not @confined */
 	struct owner *process;	/* the calling process; may be NULL */
 	gid_t groups[POLICY_MAX_GROUPS];	/* primary and supplementary, at connect time */
 	unsigned n_groups;
@@ -43,6 +43,17 @@ struct peer {
 	 * queue takes its own reference.
 	 */
 	struct cgroup_identity *identity;
+	/*
+	 * Called from inside a machine (a container or VM: its cgroup said so
+	 * when its connection or bus name was first seen, api/peer.c), or from
+	 * a process whose cgroup could not be read then.  A container's root
+	 * without a user namespace is uid 0 to SO_PEERCRED: a confined peer is
+	 * never an administrator, and of its uid's queues it sees only those
+	 * acquired in its machine (broker_may_see()).  @home is that cgroup's
+	 * identity, NULL if unread; the connection or bus record owns it.
+	 */
+	bool confined;
+	struct cgroup_identity *home;
 };
 
 /* The policy's view of @peer. */
@@ -276,7 +287,11 @@ void broker_log_failure(const struct peer *peer, const char *what, const struct 
 #define NAME_REVOKE	"revoke another user's queues"
 int broker_may_name_user(const struct peer *peer, uid_t uid, const char *what, struct accel_error *e);
 
-/* Whether @peer may see @q in listings. */
+/*
+ * Whether @peer may see @q in listings, revoke it, hear of it: an
+ * administrator any; others their uid's, and a confined peer (struct peer)
+ * only those of its uid acquired in its own machine.
+ */
 bool broker_may_see(const struct peer *peer, const struct queue *q);
 
 unsigned broker_user_queues(struct broker *b, uid_t uid);

@@ -164,7 +164,8 @@ int queue_find_own(struct broker *b, const struct peer *peer, void *holder, uint
 {
 	struct queue *q = queue_index_find(&b->index, id);
 
-	if (!q || !broker_may_see(peer, q))
+	/* What its own connection or bus name holds is the caller's, even where a confined one's view ends. */
+	if (!q || !(q->holder == holder || broker_may_see(peer, q)))
 		return accel_error_set(e, ERR_NO_SUCH_QUEUE, "no queue %llu", (unsigned long long)id);
 	if (q->holder != holder && !(peer->process && q->process == peer->process))
 		return accel_error_set(e, ERR_PERMISSION_DENIED, "queue %llu belongs to another process",

@@ -51,8 +51,10 @@ static void check_name(const struct cgroup_identity *id, const char *name, size_
 
 static void check(const struct cgroup_identity *id, size_t text_len)
 {
-	if (id->n_ref != 1 || id->n_slices == 0 || id->n_slices > CGROUP_MAX_SLICES ||
-	    strcmp(id->slices[0], "-.slice") != 0)
+	if (id->n_ref != 1 || id->n_slices > CGROUP_MAX_SLICES)
+		abort();
+	/* No slice at all only beside systemd's tree: then nothing else either. */
+	if (id->n_slices == 0 ? id->unit || id->machine || id->user_unit : strcmp(id->slices[0], "-.slice") != 0)
 		abort();
 	for (unsigned i = 0; i < id->n_slices; i++) {
 		size_t n = strlen(id->slices[i]);

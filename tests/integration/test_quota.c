@@ -6,6 +6,7 @@
  * and on_shrink = revoke taking the newest queues back.
  */
 #include <errno.h>
+#include <sched.h>
 #include <grp.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -534,6 +535,98 @@ static void slice_pool_holds_through_the_socket(void **state)
 	accel_disconnect(c);
 }
 
+/* Become root of a new user namespace whose root is host uid @uid (as `unshare --map-root-user` does). */
+static int enter_user_namespace(uid_t uid)
+{
+	static const char *const files[] = { "/proc/self/setgroups", "/proc/self/uid_map", "/proc/self/gid_map" };
+	char map[32];
+
+	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)uid);
+	if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0 ||
+	    prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ||
+	    /* the change of uid made /proc/self root's; the maps are written through it */
+	    prctl(PR_SET_DUMPABLE, 1) < 0 || unshare(CLONE_NEWUSER) < 0)
+		return -1;
+	for (int i = 0; i < 3; i++) {
+		FILE *f = fopen(files[i], "w");
+
+		if (!f)
+			return -1;
+		fputs(i == 0 ? "deny" : map, f);
+		if (fclose(f) != 0)
+			return -1;
+	}
+	return getuid() == 0 && geteuid() == 0 ? 0 : -1;
+}
+
+static uint64_t host_queue_id;
+
+/*
+ * Root of a user namespace mapped to nobody: what it gets and may do.
+ * Exit 0, or the number of the check that failed.
+ */
+static int namespaced_root(void)
+{
+	struct accel_client *c;
+	struct accel_queue *q[3];
+	char params[64], *text = NULL;
+	int n = 0;
+
+	if (enter_user_namespace(65534) < 0)
+		return 20;
+	if (accel_connect(broker.sock, &c) < 0)
+		return 21;
+	/* [user:nobody] max_queues = 2: exactly two, then the quota error */
+	if (accel_acquire(c, "gzip", NULL, &q[0]) < 0 || accel_acquire(c, "gzip", NULL, &q[1]) < 0)
+		return 22;
+	if (accel_acquire(c, "gzip", NULL, &q[2]) != -EDQUOT ||
+	    strcmp(accel_error_name(c), "org.accelbroker.Broker.QuotaExceeded") != 0)
+		return 23;
+	/* no administrator: its own queues only, root's queue is none of its business, no reload */
+	if (accel_call_json(c, "org.accelbroker.Broker.ListQueues", NULL, &text) < 0)
+		return 24;
+	for (char *p = text; (p = strstr(p, "\"queue_id\"")); p++)
+		n++;
+	if (n != 2 || !strstr(text, "\"uid\":65534") || strstr(text, "\"uid\":0"))
+		return 25;
+	free(text);
+	snprintf(params, sizeof(params), "{\"queue_id\":%llu}", (unsigned long long)host_queue_id);
+	if (accel_call_json(c, "org.accelbroker.Broker.Revoke", params, &text) >= 0 ||
+	    strcmp(accel_error_name(c), "org.accelbroker.Broker.NoSuchQueue") != 0)
+		return 26;
+	if (accel_call_json(c, "org.accelbroker.Broker.Reload", NULL, &text) >= 0 ||
+	    strcmp(accel_error_name(c), "org.accelbroker.Broker.PermissionDenied") != 0)
+		return 27;
+	accel_disconnect(c);
+	return 0;
+}
+
+/*
+ * A process in a user namespace is seen by its host ids (SO_PEERCRED
+ * translates them into the broker's namespace): uid 0 inside, mapped to
+ * nobody, gets nobody's [user:] quota and none of root's rights.
+ */
+static void user_namespace_root_is_its_host_uid(void **state)
+{
+	struct accel_client *c;
+	struct accel_queue *q;
+	pid_t pid;
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(start("[user:nobody]\nmax_queues = 2\n"), 0);
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	assert_int_equal(accel_acquire(c, "copy", NULL, &q), 0);
+	host_queue_id = accel_queue_id(q);
+	pid = fork_child();
+	if (pid == 0)
+		_exit(namespaced_root());
+	assert_int_equal(wait_status(pid), 0);
+	assert_int_equal(accel_queue_state(q), ACCEL_QUEUE_ACTIVE);
+	accel_release(q);
+	accel_disconnect(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -546,6 +639,7 @@ int main(void)
 		cmocka_unit_test_teardown(quota_shows_limits_use_and_rules, teardown),
 		cmocka_unit_test_teardown(racing_clients_never_exceed_a_limit, teardown),
 		cmocka_unit_test_teardown(slice_pool_holds_through_the_socket, teardown),
+		cmocka_unit_test_teardown(user_namespace_root_is_its_host_uid, teardown),
 	};
 
 	return cmocka_run_group_tests_name("policy_integration", tests, NULL, NULL);

@@ -21,6 +21,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -799,6 +800,83 @@ static void raw_queue_of_a_uacce_device_goes_out_unstarted(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/*
+ * In a devices cgroup that refuses every device, open a node by path is
+ * refused (-1, EPERM expected); the queue fd the broker passes maps all
+ * the same.  Exit 0, or the number of the step that failed.
+ */
+static int map_in_a_closed_device_cgroup(const char *cgroup, const char *node)
+{
+	struct accel_client *c;
+	uint64_t id;
+	char pid[16], *p;
+	int fd, procs;
+
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	procs = open(cgroup, O_WRONLY | O_CLOEXEC);
+	if (procs < 0 || write(procs, pid, strlen(pid)) < 0)
+		return 10;
+	close(procs);
+	fd = open(node, O_RDWR | O_CLOEXEC);
+	if (fd >= 0 || errno != EPERM)
+		return 11;	/* the policy does not bite: the test would prove nothing */
+	if (accel_connect(broker.sock, &c) < 0)
+		return 12;
+	fd = accel_acquire_raw(c, "hisi_zip-0", &id);
+	if (fd < 0)
+		return 13;
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return 14;
+	p[0] = 'x';
+	if (p[0] != 'x')
+		return 15;
+	munmap(p, 4096);
+	accel_disconnect(c);
+	return 0;
+}
+
+/*
+ * A device cgroup is checked when a node is opened or made, never when a
+ * descriptor is mapped: a client whose cgroup allows no device at all
+ * (DevicePolicy=strict, a container's device list) maps the queue fd the
+ * broker opened.  The node is a character device that maps like a queue
+ * (1:5, /dev/zero's numbers); cgroup v1's devices controller, where the
+ * host has it (v2's device programs are the same hooks, not tried here).
+ */
+static void a_passed_device_fd_maps_where_the_device_cgroup_refuses_the_device(void **state)
+{
+	char tree[] = "/tmp/accel-fake-uacce-XXXXXX", dev[128], node[192], cg[96], file[128], cmd[160];
+	pid_t pid;
+	int status;
+	FILE *f;
+
+	snprintf(cg, sizeof(cg), "/sys/fs/cgroup/devices/accel-test-%d", (int)getpid());
+	if (geteuid() != 0 || mkdir(cg, 0755) < 0)
+		skip();	/* not root, or no v1 devices controller to make one in */
+	snprintf(file, sizeof(file), "%s/devices.deny", cg);
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fputs("a", f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(fake_uacce_tree(tree, dev, sizeof(dev)), 0);
+	snprintf(node, sizeof(node), "%s/hisi_zip-0", dev);
+	assert_int_equal(unlink(node), 0);
+	assert_int_equal(mknod(node, S_IFCHR | 0600, makedev(1, 5)), 0);
+	assert_int_equal(broker_stop(&broker), 0);
+	assert_int_equal(start_with((const char *const[]){ "--sim", "0", "--sysfs-root", tree,
+							 "--dev-root", dev, NULL }), 0);
+	snprintf(file, sizeof(file), "%s/cgroup.procs", cg);
+	pid = fork_child();
+	if (pid == 0)
+		_exit(map_in_a_closed_device_cgroup(file, node));
+	status = wait_status(pid);
+	rmdir(cg);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tree);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(status, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -825,6 +903,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(queue_fd_is_cloexec_and_sealed, setup, teardown),
 		cmocka_unit_test_setup_teardown(uacce_devices_are_listed_and_refused_by_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(raw_queue_of_a_uacce_device_goes_out_unstarted, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_passed_device_fd_maps_where_the_device_cgroup_refuses_the_device,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("socket", tests, NULL, NULL);

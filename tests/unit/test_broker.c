@@ -534,6 +534,61 @@ static struct cgroup_identity *in_cgroup(const char *path)
 }
 
 /*
+ * A container's root without a user namespace is uid 0 like the host's:
+ * confined to its machine, it sees and revokes only the queues acquired
+ * there, never the host's root's or another machine's; the host's root
+ * sees them all, an unprivileged host user its uid's in any machine.
+ */
+static void a_confined_peer_sees_only_its_machines_queues(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_(cgroup_identity_unrefp) struct cgroup_identity *box = in_cgroup("/machine.slice/machine-box.scope");
+	_cleanup_(cgroup_identity_unrefp) struct cgroup_identity *other =
+		in_cgroup("/machine.slice/machine-other.scope");
+	_cleanup_(cgroup_identity_unrefp) struct cgroup_identity *host = in_cgroup("/system.slice/db.service");
+	struct peer in_box = { .uid = 0, .gid = 0, .pid = 100, .identity = box, .confined = true, .home = box };
+	struct peer in_other = { .uid = 0, .gid = 0, .pid = 101, .identity = other, .confined = true, .home = other };
+	struct peer root = { .uid = 0, .gid = 0, .pid = 102, .identity = host, .admin = true };
+	struct peer unread = { .uid = 0, .gid = 0, .pid = 103, .confined = true };
+	struct peer user = { .uid = 1000, .gid = 1000, .pid = 104 };
+	struct accel_error e = { 0 };
+	struct queue *q_box, *q_other, *q_host;
+	int owner;
+
+	assert_int_equal(broker_acquire(&f->b, &in_box, &owner, &(struct acquire_request){ "gzip", NULL, -1 },
+					&q_box, &e), 0);
+	assert_int_equal(broker_acquire(&f->b, &in_other, &owner, &(struct acquire_request){ "gzip", NULL, -1 },
+					&q_other, &e), 0);
+	assert_int_equal(broker_acquire(&f->b, &root, &owner, &(struct acquire_request){ "gzip", NULL, -1 },
+					&q_host, &e), 0);
+	assert_true(broker_may_see(&in_box, q_box));
+	assert_false(broker_may_see(&in_box, q_other));
+	assert_false(broker_may_see(&in_box, q_host));
+	assert_false(broker_may_see(&unread, q_box));
+	assert_false(broker_may_see(&unread, q_host));
+	assert_true(broker_may_see(&root, q_box) && broker_may_see(&root, q_other));
+	q_box->uid = 1000;	/* as if acquired by the container's uid 1000, the host's too */
+	assert_true(broker_may_see(&user, q_box));
+	assert_false(broker_may_see(&user, q_host));
+	q_box->uid = 0;
+	/* Revoke by id of the host's queue: no such queue for it; by its uid: only its machine's. */
+	assert_true(broker_revoke_matching(&f->b, &in_box, &(struct revoke_request){ .queue_id = q_host->id }, &e) < 0);
+	assert_string_equal(e.name, ERR_NO_SUCH_QUEUE);
+	e = (struct accel_error){ 0 };
+	assert_int_equal(broker_revoke_matching(&f->b, &in_box, &(struct revoke_request){ .by_user = true, .uid = 0 },
+						&e), 1);
+	assert_int_equal(broker_active_queues(&f->b), 2);
+	assert_int_equal(q_other->state, QUEUE_ACTIVE);
+	assert_int_equal(q_host->state, QUEUE_ACTIVE);
+	/* What a confined peer's own connection holds stays its own to release, seen or not. */
+	assert_int_equal(broker_acquire(&f->b, &unread, &unread, &(struct acquire_request){ "gzip", NULL, -1 },
+					&q_box, &e), 0);
+	assert_false(broker_may_see(&unread, q_box));
+	assert_int_equal(broker_release(&f->b, &unread, &unread, q_box->id, &e), 0);
+	assert_int_equal(broker_active_queues(&f->b), 2);
+}
+
+/*
  * A unit's pool counts its queues whoever holds them, a slice's those of
  * every unit below it; the records keep the identity (the peer's is
  * dropped), claims move the count, revoking by unit and a shrunk unit
@@ -647,6 +702,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(owner_going_away_releases_all_it_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(queue_ids_are_never_reused, setup, teardown),
 		cmocka_unit_test(visibility_is_own_queues_or_root),
+		cmocka_unit_test_setup_teardown(a_confined_peer_sees_only_its_machines_queues, setup, teardown),
 		cmocka_unit_test_setup_teardown(removed_device_takes_its_queues_with_it, setup, teardown),
 		cmocka_unit_test_setup_teardown(claims_follow_the_owners_transfer_rule_and_the_receivers_quota, setup, teardown),
 		cmocka_unit_test_setup_teardown(running_counts_match_a_recount_through_every_change, setup, teardown),

@@ -222,9 +222,28 @@ static void machines_without_machined(void **state)
 	       "-.slice machine.slice", NULL, NULL);
 	expect(unified("/machines.slice/machine-x.scope"), CGROUP_LAYOUT_UNIFIED, "machine-x.scope",
 	       "-.slice machines.slice", NULL, NULL);
-	/* cgroups made beside systemd's tree: no unit, slice or machine can be told */
-	expect_error(unified("/docker/4f2a9c"), CGROUP_LAYOUT_UNIFIED, -EBADMSG);
-	expect_error(unified("/lxc.payload.c1/init.scope"), CGROUP_LAYOUT_UNIFIED, -EBADMSG);
+}
+
+static void cgroups_beside_systemd_are_no_unit_slice_or_machine(void **state)
+{
+	/* docker's cgroupfs driver, LXC 4, kubelet's cgroupfs driver: root made them */
+	expect(unified("/docker/4f2a9c"), CGROUP_LAYOUT_UNIFIED, NULL, "", NULL, NULL);
+	expect(unified("/lxc.payload.c1/init.scope"), CGROUP_LAYOUT_UNIFIED, NULL, "", NULL, NULL);
+	expect(unified("/lxc.payload.c1/system.slice/nginx.service"), CGROUP_LAYOUT_UNIFIED, NULL, "", NULL,
+	       NULL);
+	expect(unified("/kubepods/burstable/pod1a2b/99ff"), CGROUP_LAYOUT_UNIFIED, NULL, "", NULL, NULL);
+	/* nothing below is read: what the container made there cannot pose as a machine or unit */
+	expect(unified("/lxc/c1/machine.slice/machine-x.scope"), CGROUP_LAYOUT_UNIFIED, NULL, "", NULL, NULL);
+	expect(unified("/docker/a:b/ \t/\\xZZ/.hidden/0::"), CGROUP_LAYOUT_UNIFIED, NULL, "", NULL, NULL);
+	expect(hybrid("/docker/4f2a9c", "/docker/4f2a9c"), CGROUP_LAYOUT_HYBRID, NULL, "", NULL, NULL);
+	expect(strdup("1:name=systemd:/lxc.payload.c1\n"), CGROUP_LAYOUT_LEGACY, NULL, "", NULL, NULL);
+	/* still refused: what claims to be systemd's but is not, and text the kernel would not write */
+	expect_error(unified("/foo bar.service"), CGROUP_LAYOUT_UNIFIED, -EBADMSG);
+	expect_error(unified("/-a.slice/docker/4f2a9c"), CGROUP_LAYOUT_UNIFIED, -EBADMSG);
+	expect_error(unified("/system.slice/docker/4f2a9c"), CGROUP_LAYOUT_UNIFIED, -EBADMSG);
+	expect_error(unified("/docker//4f2a9c"), CGROUP_LAYOUT_UNIFIED, -EBADMSG);
+	expect_error(unified("/docker/../x.service"), CGROUP_LAYOUT_UNIFIED, -EBADMSG);
+	expect_error(strdup("0::/docker/4f2a9c\n0::/docker/4f2a9c\n"), CGROUP_LAYOUT_UNIFIED, -EBADMSG);
 }
 
 static void hybrid_trusts_the_unified_line(void **state)
@@ -522,6 +541,40 @@ static void unreadable_identity_refuses_the_peer(void **state)
 	child_reap(&c);
 }
 
+/*
+ * The admin decision (api/peer.c: peer_set_home()): a peer whose cgroup
+ * cannot be read when it is first seen is confined and no administrator,
+ * whatever its uid; one that can, outside any machine, keeps its rights.
+ */
+static void unreadable_home_takes_the_administrators_rights(void **state)
+{
+	struct owners owners;
+	struct peer peer = { .uid = 0, .gid = 0, .admin = true };
+	struct child c;
+
+	peer_cgroup_init();
+	owners_init(&owners, NULL, NULL, NULL);
+	child_start(&c);
+	peer.pid = c.pid;
+	peer.process = owner_get(&owners, c.pid, dup(c.pidfd));
+	assert_non_null(peer.process);
+	peer_set_home(&peer);
+	/* This test runs on a host or in a CI container's cgroup, not in a machine.slice scope. */
+	assert_non_null(peer.home);
+	assert_null(peer.home->machine);
+	assert_false(peer.confined);
+	assert_true(peer.admin);
+	peer_finish(&peer);
+	assert_null(peer.home);
+	child_exit(&c);
+	peer_set_home(&peer);
+	assert_null(peer.home);
+	assert_true(peer.confined);
+	assert_false(peer.admin);
+	owner_unref(peer.process);
+	child_reap(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -534,6 +587,7 @@ int main(void)
 		cmocka_unit_test(user_manager_is_the_unit_its_units_are_shown),
 		cmocka_unit_test(machines_registered_with_machined),
 		cmocka_unit_test(machines_without_machined),
+		cmocka_unit_test(cgroups_beside_systemd_are_no_unit_slice_or_machine),
 		cmocka_unit_test(hybrid_trusts_the_unified_line),
 		cmocka_unit_test(delegated_subtree_cannot_pose),
 		cmocka_unit_test(garbage_is_refused),
@@ -543,6 +597,7 @@ int main(void)
 		cmocka_unit_test(exited_process_is_not_read),
 		cmocka_unit_test(pidfd_of_another_pid_is_refused),
 		cmocka_unit_test(unreadable_identity_refuses_the_peer),
+		cmocka_unit_test(unreadable_home_takes_the_administrators_rights),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
