@@ -45,10 +45,13 @@
  * escapes, which are part of the name); only the machine name is unescaped,
  * since machined escaped it into its unit's name.
  *
- * An identity that cannot be read (the process exited, a path the
- * process's delegated subtree made longer than the kernel prints, a peer
- * outside our cgroup namespace) is an error, never "no unit": whoever
- * applies rules by unit must not let an unreadable one escape them.
+ * An identity that cannot be read (the process exited, a peer outside our
+ * cgroup namespace, text cut where systemd would not cut it) is an error,
+ * never "no unit": whoever applies rules by unit must not let an
+ * unreadable one escape them.  A path longer than PATH_MAX, which a
+ * delegated subtree can make, fails the read on some kernels and is
+ * printed cut short on others; the cut falls below the first unit, which
+ * only root's slices come before, so the identity is the same.
  */
 #ifndef ACCEL_DAEMON_CGROUP_H
 #define ACCEL_DAEMON_CGROUP_H

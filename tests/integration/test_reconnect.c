@@ -673,8 +673,9 @@ static void an_owner_whose_cgroup_cannot_be_read_loses_its_queue_at_a_restart(vo
 	/*
 	 * In a slice: a top-level cgroup that is no slice is one made beside
 	 * systemd's tree, which reads as no unit; inside a slice, a cgroup
-	 * systemd would not make does not read (6.1 prints the too-long path
-	 * cut at PATH_MAX rather than failing the read).
+	 * systemd would not make does not read (a kernel that prints the
+	 * too-long path cut at PATH_MAX, rather than failing the read, leaves
+	 * such a name).
 	 */
 	snprintf(deep_top, sizeof(deep_top), "%s/accel_test_%d.slice", cgroup2, (int)getpid());
 	if (mkdir(deep_top, 0755) < 0) {
