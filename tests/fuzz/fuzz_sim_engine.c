@@ -19,11 +19,16 @@
  * data area.  Flags: FLAG_RAW_INDICES takes sq_head, cq_tail, cq_head and
  * sq_tail as given instead of a consistent ring at the base index;
  * FLAG_BIG keeps in-range lengths over 64 KiB (else they are cut, to keep
- * runs short); FLAG_REVOKE ends with a revocation instead of a hand-over.
+ * runs short); FLAG_REVOKE ends with a revocation instead of a hand-over;
+ * FLAG_EVENT_ARM declares an event loop that arms with regs.event_arm
+ * (armed with FLAG_ARMED) while the harness sleeps on CQ_WAIT as well:
+ * the engine then writes the event pipe at most once for that arm, and
+ * never for CQ_WAIT.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <linux/futex.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -43,6 +48,8 @@
 #define FLAG_RAW_INDICES	(1u << 0)
 #define FLAG_BIG		(1u << 1)
 #define FLAG_REVOKE		(1u << 2)
+#define FLAG_EVENT_ARM		(1u << 3)
+#define FLAG_ARMED		(1u << 4)
 
 #define SMALL_LEN		65536u
 #define PATTERN			0xa5
@@ -65,6 +72,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	fuzz_hide_stderr();
+	/* As in the broker: a write into a pipe whose reader left is EPIPE, not death. */
+	signal(SIGPIPE, SIG_IGN);
 	log_set_level(LOG_DEBUG);
 	mmio = page > ACCEL_SIM_MMIO_SIZE ? page : ACCEL_SIM_MMIO_SIZE;
 	map_size = mmio + ACCEL_SIM_DUS_SIZE;
@@ -109,6 +118,7 @@ static unsigned setup_queue(struct fuzz_input *in, unsigned alg, unsigned flags)
 		.cq_offset = raw[3], .data_offset = base, .data_size = ~base, .dus_size = 1,
 		.state = ACCEL_SIM_STATE_ACTIVE,
 		.sq_head = sq_head, .cq_tail = cq_tail, .sq_tail = sq_tail, .cq_head = cq_head,
+		.event_arm = flags & FLAG_ARMED ? base | ACCEL_SIM_EVENT_ARMED : base & ~ACCEL_SIM_EVENT_ARMED,
 	};
 	memset(sq_copy, PATTERN, sizeof(sq_copy));
 	for (unsigned i = 0; i < n; i++) {
@@ -150,11 +160,12 @@ static bool engine_done(void)
 }
 
 /* Sleep on cq_tail as libaccel's driver does; a bounded wait, then a hang. */
-static void wait_engine(void)
+static void wait_engine(unsigned flags)
 {
 	uint64_t deadline = now_usec(CLOCK_MONOTONIC) + STALL_SEC * 1000000ull;
+	uint32_t client = ACCEL_SIM_CLIENT_CQ_WAIT | (flags & FLAG_EVENT_ARM ? ACCEL_SIM_CLIENT_EVENT_ARM : 0);
 
-	__atomic_store_n(&regs->client_flags, ACCEL_SIM_CLIENT_CQ_WAIT, __ATOMIC_RELAXED);
+	__atomic_store_n(&regs->client_flags, client, __ATOMIC_RELAXED);
 	while (!engine_done()) {
 		struct timespec ts = { 0, 5 * 1000 * 1000 };
 		uint32_t seen = __atomic_load_n(&regs->cq_tail, __ATOMIC_ACQUIRE);
@@ -208,6 +219,19 @@ static void check(const struct accel_sim_regs *before)
 	}
 }
 
+/* The bytes in the event pipe behind @fd, which it closes. */
+static size_t drain_events(int fd)
+{
+	char buf[256];
+	size_t total = 0;
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		total += (size_t)n;
+	close(fd);
+	return total;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_input in = { data, size };
@@ -215,20 +239,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned alg = (fuzz_u8(&in) + 3u) % 4 + 1, flags = fuzz_u8(&in);
 	struct accel_sim_regs before;
 	struct sim_queue *q;
+	int events[2];
+	size_t woken;
 
 	clear_data();
 	setup_queue(&in, alg, flags);
 	before = *regs;
-	if (sim_engine_adopt_queue(engine, memfd, -1, mmio, ACCEL_SIM_DUS_SIZE, alg, &q) < 0)
+	/*
+	 * A pipe per input: a queue of an earlier input may still be ending
+	 * its last turn on the engine thread (a forget does not wait), and
+	 * writes into its own copy of its own pipe.
+	 */
+	if (pipe2(events, O_CLOEXEC | O_NONBLOCK) < 0 ||
+	    sim_engine_adopt_queue(engine, memfd, events[1], mmio, ACCEL_SIM_DUS_SIZE, alg, &q) < 0)
 		abort();
-	wait_engine();
+	close(events[1]);
+	wait_engine(flags);
 	if (flags & FLAG_REVOKE)
 		sim_engine_remove_queue(engine, q);
 	else
 		sim_engine_forget_queue(engine, q);
+	woken = drain_events(events[0]);
 	/* The engine is done with it: what it left must hold (see above). */
 	before.client_flags = regs->client_flags;
 	before.state = regs->state;
 	check(&before);
+	/*
+	 * A live queue answers the arm only, once; an ended one also wakes
+	 * everyone, with its state set first, so read after the bytes.
+	 */
+	if ((flags & FLAG_EVENT_ARM) && !(flags & FLAG_REVOKE) &&
+	    __atomic_load_n(&regs->state, __ATOMIC_ACQUIRE) == ACCEL_SIM_STATE_ACTIVE &&
+	    woken > (flags & FLAG_ARMED ? 1u : 0u))
+		abort();
 	return 0;
 }
