@@ -65,7 +65,7 @@ static const char *take_string(struct fuzz_input *in, char *buf)
 	return buf;
 }
 
-static int append_entries(struct fuzz_input *in, sd_bus_message *m, unsigned max, int depth);
+static int fuzz_append_entries(struct fuzz_input *in, sd_bus_message *m, unsigned max, int depth);
 
 /* One variant value; its type from the input ('s', 'i', 't' in *@type, else 0). */
 static int append_value(struct fuzz_input *in, sd_bus_message *m, int depth, char *type)
@@ -112,7 +112,7 @@ static int append_value(struct fuzz_input *in, sd_bus_message *m, int depth, cha
 			return sd_bus_message_append(m, "v", "n", (int16_t)fuzz_u32(in));
 		r = sd_bus_message_open_container(m, 'v', "a{sv}");
 		if (r >= 0)
-			r = append_entries(in, m, fuzz_u8(in) % 4, depth + 1);
+			r = fuzz_append_entries(in, m, fuzz_u8(in) % 4, depth + 1);
 		if (r >= 0)
 			r = sd_bus_message_close_container(m);
 		return r;
@@ -120,7 +120,7 @@ static int append_value(struct fuzz_input *in, sd_bus_message *m, int depth, cha
 }
 
 /* An a{sv}: @max entries or until the input runs out. */
-static int append_entries(struct fuzz_input *in, sd_bus_message *m, unsigned max, int depth)
+static int fuzz_append_entries(struct fuzz_input *in, sd_bus_message *m, unsigned max, int depth)
 {
 	int r = sd_bus_message_open_container(m, 'a', "{sv}");
 
@@ -159,10 +159,10 @@ static int append_args(struct fuzz_input *in, sd_bus_message *m, enum layout lay
 
 	switch (layout) {
 	case LAYOUT_DICT:
-		return append_entries(in, m, UINT32_MAX, 0);
+		return fuzz_append_entries(in, m, UINT32_MAX, 0);
 	case LAYOUT_TWO_DICTS:
-		r = append_entries(in, m, fuzz_u8(in) % 20, 0);
-		return r < 0 ? r : append_entries(in, m, UINT32_MAX, 1);
+		r = fuzz_append_entries(in, m, fuzz_u8(in) % 20, 0);
+		return r < 0 ? r : fuzz_append_entries(in, m, UINT32_MAX, 1);
 	case LAYOUT_SS_DICT:
 		take_string(in, a);
 		return sd_bus_message_append(m, "a{ss}", 1, a, take_string(in, b));
