@@ -104,18 +104,34 @@ int broker_transfer(struct broker *b, const struct peer *peer, void *holder, uin
 	log_debug("Queue %llu offered for transfer", (unsigned long long)q->id);
 	return 0;
 }
+/* The machine @id was read in; NULL: the host. */
+static const char *machine_of(const struct cgroup_identity *id)
+{
+	return id ? id->machine : NULL;
+}
+
+/* Whether @q was acquired in the machine @peer claims it from (both on the host counts). */
+static bool same_machine(const struct queue *q, const struct peer *peer)
+{
+	const char *a = machine_of(q->identity), *b = machine_of(peer->identity);
+
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 /*
  * The giver may keep the queue's fd and mappings whatever it promised; within
  * one uid that gives it nothing it could not take anyway, across uids it
  * would read (and write) the receiver's data.  So a queue changing uid gets
  * new memory from its backend, the old going dead; a backend that cannot
- * do that cannot hand its queues to another user.  A queue the client binds
- * (SVA) is bound to the giver's address space, which the receiver cannot
- * undo: it gets a fresh one whoever it is.
+ * do that cannot hand its queues to another user.  One uid in two machines
+ * is two users (a container's root is uid 0 as the host's is; confined
+ * peers, broker.h): a queue changing machine is renewed too.  A queue the
+ * client binds (SVA) is bound to the giver's address space, which the
+ * receiver cannot undo: it gets a fresh one whoever it is.
  */
 static int renew_for_receiver(struct queue *q, const struct peer *peer, struct accel_error *e)
 {
-	if (peer->uid == q->uid && !q->device->bind_client)
+	if (peer->uid == q->uid && same_machine(q, peer) && !q->device->bind_client)
 		return 0;
 	if (!q->device->ops->queue_renew)
 		return accel_error_set(e, ERR_PERMISSION_DENIED,

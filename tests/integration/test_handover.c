@@ -5,6 +5,7 @@
  * processes, fork = allow, and devices that come and go under it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -480,6 +481,110 @@ static void claim_by_another_user_gets_fresh_memory(void **state)
 	wire_finish(&w);
 }
 
+static char cg_scope[256], cg_slice[192];	/* made by the test below, removed at teardown */
+
+static int stop_and_rmdir(void **state)
+{
+	int r = stop(state);	/* the children go first: a cgroup with processes stays */
+
+	if (cg_scope[0])
+		rmdir(cg_scope);
+	if (cg_slice[0])
+		rmdir(cg_slice);
+	cg_scope[0] = cg_slice[0] = '\0';
+	return r;
+}
+
+/*
+ * In the child: move into @scope (a machine), acquire a queue by the raw
+ * protocol, keep its mapping, offer it and send the token on @sock; when
+ * the parent says the queue was claimed, exit 0 if the mapping shows
+ * nothing of the receiver's data.
+ */
+static int give_from_machine(const char *scope, int sock)
+{
+	const char *acquire = "{\"method\":\"" METHOD("AcquireQueue") "\",\"parameters\":{\"algorithm\":\"crc32c\"}}";
+	size_t len, size = 4096 + ACCEL_SIM_DUS_SIZE;
+	char path[300], req[160], token[ACCEL_TOKEN_SIZE];
+	const char *reply, *p;
+	struct accel_sim_regs *regs;
+	unsigned char *mem;
+	struct wire w;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", scope);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "0", 1) != 1)	/* "0": the writer */
+		return 1;
+	close(fd);
+	if (wire_init(&w, raw_connect(broker.sock)) < 0 || wire_send_all(&w, acquire, strlen(acquire)) < 0 ||
+	    wire_receive(&w, &reply, &len) < 0 || !(p = strstr(reply, "\"queue_id\":")))
+		return 2;
+	snprintf(req, sizeof(req), "{\"method\":\"" METHOD("TransferQueue") "\",\"parameters\":{\"queue_id\":%lld}}",
+		 strtoll(p + 11, NULL, 10));
+	fd = wire_take_fd(&w);
+	if (fd < 0 || (mem = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED)
+		return 3;
+	regs = (struct accel_sim_regs *)mem;
+	if (wire_send_all(&w, req, strlen(req)) < 0 || wire_receive(&w, &reply, &len) < 0 ||
+	    !(p = strstr(reply, "\"token\":\"")))
+		return 4;
+	snprintf(token, sizeof(token), "%.32s", p + 9);
+	if (write(sock, token, sizeof(token)) != (ssize_t)sizeof(token) || read(sock, &(char){ 0 }, 1) != 1)
+		return 5;
+	if (memmem(mem, size, "123456789", 9))
+		return 6;	/* the receiver's data, seen from the machine */
+	return regs->state == ACCEL_SIM_STATE_REVOKED ? 0 : 7;
+}
+
+/*
+ * A container's root is uid 0 to the broker, as the host's is, but they are
+ * not one user: a queue offered from a machine and claimed on the host
+ * (same uid, same-user transfer) gets new memory, as one changing uid does,
+ * else the machine would read the host's data through the mapping it kept.
+ */
+static void claim_from_another_machine_gets_fresh_memory(void **state)
+{
+	const char *cg2 = cgroup2_mount();
+	char token[ACCEL_TOKEN_SIZE];
+	int sv[2], hold[2];
+	pid_t giver, taker;
+
+	if (geteuid() != 0 || !cg2)
+		skip();
+	snprintf(cg_slice, sizeof(cg_slice), "%s/machine.slice", cg2);
+	if (mkdir(cg_slice, 0755) < 0) {
+		cg_slice[0] = '\0';	/* there already (a host's machines), or no writable cgroup2 */
+		if (errno != EEXIST)
+			skip();
+	}
+	snprintf(cg_scope, sizeof(cg_scope), "%s/machine.slice/machine-accelgive%d.scope", cg2, (int)getpid());
+	if (mkdir(cg_scope, 0755) < 0) {
+		cg_scope[0] = '\0';
+		skip();
+	}
+	assert_int_equal(start_with("", NULL), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	giver = fork_child();
+	if (giver == 0)
+		_exit(give_from_machine(cg_scope, sv[1]));
+	assert_int_equal(read(sv[0], token, sizeof(token)), (ssize_t)sizeof(token));
+	assert_int_equal(strlen(token), 32);
+
+	/* The host's root claims it and runs a crc32c over "123456789", then holds it. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, hold), 0);
+	taker = claim_in_child(token, 0, 0, hold[1]);
+	assert_int_equal(read(hold[0], &(char){ 0 }, 1), 1);
+	assert_int_equal(write(sv[0], "x", 1), 1);
+	assert_int_equal(wait_status(giver), 0);
+	(void)!write(hold[0], "x", 1);
+	assert_int_equal(wait_status(taker), 0);
+	close(sv[0]);
+	close(sv[1]);
+	close(hold[0]);
+	close(hold[1]);
+}
+
 static void fork_allow_lets_children_use_the_queue_until_the_owner_dies(void **state)
 {
 	struct accel_client *c;
@@ -640,6 +745,7 @@ int main(void)
 		cmocka_unit_test_teardown(tokens_expire_and_stay_with_their_user, stop),
 		cmocka_unit_test_teardown(transfer_policy_any_and_no, stop),
 		cmocka_unit_test_teardown(claim_by_another_user_gets_fresh_memory, stop),
+		cmocka_unit_test_teardown(claim_from_another_machine_gets_fresh_memory, stop_and_rmdir),
 		cmocka_unit_test_teardown(fork_allow_lets_children_use_the_queue_until_the_owner_dies, stop),
 		cmocka_unit_test_teardown(devices_come_and_go_on_rescan, stop),
 	};
