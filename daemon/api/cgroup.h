@@ -39,7 +39,8 @@
  * root, the root cgroup being root's alone, so no user can move itself
  * there.  A process in one is in no unit, no slice (not even "-.slice")
  * and no machine: its user's and groups' rules still apply, nothing else
- * can be told, and nothing below is read.  Inside systemd's slices a path
+ * can be told, and nothing below is read.  It is a container's, so its
+ * peer is confined (peer_set_home(), cgroup_identity_beside()).  Inside systemd's slices a path
  * systemd would not make stays an error.
  * Names are kept as systemd spells them (unit names keep their \xNN
  * escapes, which are part of the name); only the machine name is unescaped,

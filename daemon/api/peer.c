@@ -101,7 +101,11 @@ void peer_set_home(struct peer *peer)
 	else if (peer->home && peer->home->machine && peer->admin)
 		log_client(peer->uid, LOG_INFO, "pid %d uid %u is in machine %s: no administrator's rights",
 			   (int)peer->pid, (unsigned)peer->uid, peer->home->machine);
-	peer->confined = r < 0 || (peer->home && peer->home->machine);
+	else if (peer->home && cgroup_identity_beside(peer->home) && peer->admin)
+		log_client(peer->uid, LOG_INFO, "pid %d uid %u is in a cgroup beside systemd's tree (a container's): "
+			   "no administrator's rights", (int)peer->pid, (unsigned)peer->uid);
+	/* Beside systemd's tree is a container's too, one that no machined named: no machine to see. */
+	peer->confined = r < 0 || (peer->home && (peer->home->machine || cgroup_identity_beside(peer->home)));
 	if (peer->confined)
 		peer->admin = false;
 }

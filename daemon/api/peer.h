@@ -33,7 +33,8 @@ int peer_from_socket(int fd, int admin_gid, struct peer *peer);
  * Where @peer, whose process is set, calls from: its cgroup read now
  * (@peer->home, a reference its holder drops with peer_finish()).  The
  * one place that takes the administrator's rights back: a peer in a
- * machine, or whose cgroup cannot be read, is confined and no
+ * machine or beside systemd's tree (a container's cgroup either way), or
+ * whose cgroup cannot be read, is confined and no
  * administrator, whatever its uid and groups (a container's root without
  * a user namespace is uid 0 by SO_PEERCRED).  Logged when it is so.
  */

@@ -45,8 +45,10 @@ struct peer {
 	struct cgroup_identity *identity;
 	/*
 	 * Called from inside a machine (a container or VM: its cgroup said so
-	 * when its connection or bus name was first seen, api/peer.c), or from
-	 * a process whose cgroup could not be read then.  A container's root
+	 * when its connection or bus name was first seen, api/peer.c), from a
+	 * cgroup beside systemd's tree (a container no machined registered;
+	 * no machine to tell, so none of its uid's queues in view), or from a
+	 * process whose cgroup could not be read then.  A container's root
 	 * without a user namespace is uid 0 to SO_PEERCRED: a confined peer is
 	 * never an administrator, and of its uid's queues it sees only those
 	 * acquired in its machine (broker_may_see()).  @home is that cgroup's

@@ -10,6 +10,7 @@
 #ifndef ACCEL_DAEMON_IDENTITY_H
 #define ACCEL_DAEMON_IDENTITY_H
 
+#include <stdbool.h>
 #include <stdlib.h>
 
 /* "-.slice" included; systemd's own nesting rarely passes 5. */
@@ -24,6 +25,16 @@ struct cgroup_identity {
 	const char *user_unit;	/* NULL: not in a user manager, or nothing it placed there parses */
 	char names[];		/* the strings above */
 };
+
+/*
+ * Whether @id is a cgroup made beside systemd's tree (api/cgroup.h): in no
+ * slice at all, not even "-.slice".  Root makes those, for a container
+ * no machined registered (/docker/ID, /lxc.payload.NAME).
+ */
+static inline bool cgroup_identity_beside(const struct cgroup_identity *id)
+{
+	return id->n_slices == 0;
+}
 
 static inline struct cgroup_identity *cgroup_identity_ref(struct cgroup_identity *id)
 {

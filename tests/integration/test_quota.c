@@ -6,6 +6,7 @@
  * and on_shrink = revoke taking the newest queues back.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <grp.h>
 #include <setjmp.h>
@@ -627,6 +628,85 @@ static void user_namespace_root_is_its_host_uid(void **state)
 	accel_disconnect(c);
 }
 
+static char cg_beside[256];	/* made by the test below, removed at teardown */
+
+static int teardown_beside(void **state)
+{
+	int r = teardown(state);	/* the children go first: a cgroup with processes stays */
+
+	if (cg_beside[0])
+		rmdir(cg_beside);
+	cg_beside[0] = '\0';
+	return r;
+}
+
+/*
+ * Root in a cgroup made beside systemd's tree (where docker's cgroupfs
+ * driver or LXC put a container): what it may do.  Exit 0, or the number
+ * of the check that failed.
+ */
+static int root_beside(const char *cgroup)
+{
+	struct accel_client *c;
+	char path[300], params[64], *text = NULL;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cgroup);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "0", 1) != 1)	/* "0": the writer */
+		return 30;
+	close(fd);
+	if (accel_connect(broker.sock, &c) < 0)
+		return 31;
+	if (accel_call_json(c, "org.accelbroker.Broker.ListQueues", NULL, &text) < 0)
+		return 32;
+	if (strstr(text, "\"queue_id\""))
+		return 33;	/* the host root's queue, seen from the container */
+	free(text);
+	snprintf(params, sizeof(params), "{\"queue_id\":%llu}", (unsigned long long)host_queue_id);
+	if (accel_call_json(c, "org.accelbroker.Broker.Revoke", params, &text) >= 0 ||
+	    strcmp(accel_error_name(c), "org.accelbroker.Broker.NoSuchQueue") != 0)
+		return 34;
+	if (accel_call_json(c, "org.accelbroker.Broker.Reload", NULL, &text) >= 0 ||
+	    strcmp(accel_error_name(c), "org.accelbroker.Broker.PermissionDenied") != 0)
+		return 35;
+	accel_disconnect(c);
+	return 0;
+}
+
+/*
+ * A cgroup beside systemd's tree is a container's that no machined
+ * registered (/docker/ID, /lxc.payload.NAME): only root makes one, for a
+ * container.  Its root, uid 0 without a user namespace, is no
+ * administrator, as a machine's is not: it cannot see, revoke or reload.
+ */
+static void root_beside_systemds_tree_is_no_administrator(void **state)
+{
+	const char *cg2 = cgroup2_mount();
+	struct accel_client *c;
+	struct accel_queue *q;
+	pid_t pid;
+
+	if (geteuid() != 0 || !cg2)
+		skip();
+	snprintf(cg_beside, sizeof(cg_beside), "%s/accelbeside%d", cg2, (int)getpid());
+	if (mkdir(cg_beside, 0755) < 0) {
+		cg_beside[0] = '\0';
+		skip();
+	}
+	assert_int_equal(start(""), 0);
+	assert_int_equal(accel_connect(broker.sock, &c), 0);
+	assert_int_equal(accel_acquire(c, "copy", NULL, &q), 0);
+	host_queue_id = accel_queue_id(q);
+	pid = fork_child();
+	if (pid == 0)
+		_exit(root_beside(cg_beside));
+	assert_int_equal(wait_status(pid), 0);
+	assert_int_equal(accel_queue_state(q), ACCEL_QUEUE_ACTIVE);
+	accel_release(q);
+	accel_disconnect(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -640,6 +720,7 @@ int main(void)
 		cmocka_unit_test_teardown(racing_clients_never_exceed_a_limit, teardown),
 		cmocka_unit_test_teardown(slice_pool_holds_through_the_socket, teardown),
 		cmocka_unit_test_teardown(user_namespace_root_is_its_host_uid, teardown),
+		cmocka_unit_test_teardown(root_beside_systemds_tree_is_no_administrator, teardown_beside),
 	};
 
 	return cmocka_run_group_tests_name("policy_integration", tests, NULL, NULL);
