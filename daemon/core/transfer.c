@@ -104,18 +104,24 @@ int broker_transfer(struct broker *b, const struct peer *peer, void *holder, uin
 	log_debug("Queue %llu offered for transfer", (unsigned long long)q->id);
 	return 0;
 }
-/* The machine @id was read in; NULL: the host. */
-static const char *machine_of(const struct cgroup_identity *id)
+/* Whether @id is a container's cgroup: a machine, or beside systemd's tree (no machine to tell). */
+static bool contained(const struct cgroup_identity *id)
 {
-	return id ? id->machine : NULL;
+	return id && (id->machine || cgroup_identity_beside(id));
 }
 
-/* Whether @q was acquired in the machine @peer claims it from (both on the host counts). */
+/*
+ * Whether @q was acquired where @peer claims it: both on the host, or both
+ * in one machine.  Two cgroups beside systemd's tree cannot be told apart
+ * (nothing below their top is read): never the same.
+ */
 static bool same_machine(const struct queue *q, const struct peer *peer)
 {
-	const char *a = machine_of(q->identity), *b = machine_of(peer->identity);
+	const struct cgroup_identity *a = q->identity, *b = peer->identity;
 
-	return a == b || (a && b && strcmp(a, b) == 0);
+	if (!contained(a) || !contained(b))
+		return !contained(a) && !contained(b);
+	return a->machine && b->machine && strcmp(a->machine, b->machine) == 0;
 }
 
 /*
@@ -125,7 +131,8 @@ static bool same_machine(const struct queue *q, const struct peer *peer)
  * new memory from its backend, the old going dead; a backend that cannot
  * do that cannot hand its queues to another user.  One uid in two machines
  * is two users (a container's root is uid 0 as the host's is; confined
- * peers, broker.h): a queue changing machine is renewed too.  A queue the
+ * peers, broker.h): a queue changing machine, or leaving or entering a
+ * cgroup beside systemd's tree, is renewed too.  A queue the
  * client binds (SVA) is bound to the giver's address space, which the
  * receiver cannot undo: it gets a fresh one whoever it is.
  */

@@ -543,31 +543,18 @@ static int give_from_machine(const char *scope, int sock)
  * (same uid, same-user transfer) gets new memory, as one changing uid does,
  * else the machine would read the host's data through the mapping it kept.
  */
-static void claim_from_another_machine_gets_fresh_memory(void **state)
+/* A queue offered by root in @cgroup, claimed by root on the host: the giver must see none of it. */
+static void claim_from(const char *cgroup)
 {
-	const char *cg2 = cgroup2_mount();
 	char token[ACCEL_TOKEN_SIZE];
 	int sv[2], hold[2];
 	pid_t giver, taker;
 
-	if (geteuid() != 0 || !cg2)
-		skip();
-	snprintf(cg_slice, sizeof(cg_slice), "%s/machine.slice", cg2);
-	if (mkdir(cg_slice, 0755) < 0) {
-		cg_slice[0] = '\0';	/* there already (a host's machines), or no writable cgroup2 */
-		if (errno != EEXIST)
-			skip();
-	}
-	snprintf(cg_scope, sizeof(cg_scope), "%s/machine.slice/machine-accelgive%d.scope", cg2, (int)getpid());
-	if (mkdir(cg_scope, 0755) < 0) {
-		cg_scope[0] = '\0';
-		skip();
-	}
 	assert_int_equal(start_with("", NULL), 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	giver = fork_child();
 	if (giver == 0)
-		_exit(give_from_machine(cg_scope, sv[1]));
+		_exit(give_from_machine(cgroup, sv[1]));
 	assert_int_equal(read(sv[0], token, sizeof(token)), (ssize_t)sizeof(token));
 	assert_int_equal(strlen(token), 32);
 
@@ -583,6 +570,41 @@ static void claim_from_another_machine_gets_fresh_memory(void **state)
 	close(sv[1]);
 	close(hold[0]);
 	close(hold[1]);
+}
+
+static void claim_from_another_machine_gets_fresh_memory(void **state)
+{
+	const char *cg2 = cgroup2_mount();
+
+	if (geteuid() != 0 || !cg2)
+		skip();
+	snprintf(cg_slice, sizeof(cg_slice), "%s/machine.slice", cg2);
+	if (mkdir(cg_slice, 0755) < 0) {
+		cg_slice[0] = '\0';	/* there already (a host's machines), or no writable cgroup2 */
+		if (errno != EEXIST)
+			skip();
+	}
+	snprintf(cg_scope, sizeof(cg_scope), "%s/machine.slice/machine-accelgive%d.scope", cg2, (int)getpid());
+	if (mkdir(cg_scope, 0755) < 0) {
+		cg_scope[0] = '\0';
+		skip();
+	}
+	claim_from(cg_scope);
+}
+
+/* The same from a cgroup beside systemd's tree (docker's /docker/ID): a container's, no machine to tell. */
+static void claim_from_beside_systemds_tree_gets_fresh_memory(void **state)
+{
+	const char *cg2 = cgroup2_mount();
+
+	if (geteuid() != 0 || !cg2)
+		skip();
+	snprintf(cg_scope, sizeof(cg_scope), "%s/accelgive%d", cg2, (int)getpid());
+	if (mkdir(cg_scope, 0755) < 0) {
+		cg_scope[0] = '\0';
+		skip();
+	}
+	claim_from(cg_scope);
 }
 
 static void fork_allow_lets_children_use_the_queue_until_the_owner_dies(void **state)
@@ -746,6 +768,7 @@ int main(void)
 		cmocka_unit_test_teardown(transfer_policy_any_and_no, stop),
 		cmocka_unit_test_teardown(claim_by_another_user_gets_fresh_memory, stop),
 		cmocka_unit_test_teardown(claim_from_another_machine_gets_fresh_memory, stop_and_rmdir),
+		cmocka_unit_test_teardown(claim_from_beside_systemds_tree_gets_fresh_memory, stop_and_rmdir),
 		cmocka_unit_test_teardown(fork_allow_lets_children_use_the_queue_until_the_owner_dies, stop),
 		cmocka_unit_test_teardown(devices_come_and_go_on_rescan, stop),
 	};
