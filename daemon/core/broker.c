@@ -115,8 +115,14 @@ bool broker_may_see(const struct peer *peer, const struct queue *q)
 {
 	if (peer->admin)
 		return true;
-	/* The host's view of a uid includes its containers'; a container's stops at its own. */
-	return peer->uid == q->uid && (!peer->confined || in_home_machine(peer, q));
+	/*
+	 * The host's view of a uid includes its containers'; a container's
+	 * stops at its own, and at its own process's where there is no machine
+	 * to tell (beside systemd's tree): a restarted broker's queue that
+	 * process attaches again.
+	 */
+	return peer->uid == q->uid &&
+	       (!peer->confined || in_home_machine(peer, q) || (peer->process && q->process == peer->process));
 }
 
 int broker_may_name_user(const struct peer *peer, uid_t uid, const char *what, struct accel_error *e)

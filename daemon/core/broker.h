@@ -47,7 +47,7 @@ struct peer {
 	 * Called from inside a machine (a container or VM: its cgroup said so
 	 * when its connection or bus name was first seen, api/peer.c), from a
 	 * cgroup beside systemd's tree (a container no machined registered;
-	 * no machine to tell, so none of its uid's queues in view), or from a
+	 * no machine to tell, so only its own process's queues in view), or from a
 	 * process whose cgroup could not be read then.  A container's root
 	 * without a user namespace is uid 0 to SO_PEERCRED: a confined peer is
 	 * never an administrator, and of its uid's queues it sees only those
@@ -292,7 +292,8 @@ int broker_may_name_user(const struct peer *peer, uid_t uid, const char *what, s
 /*
  * Whether @peer may see @q in listings, revoke it, hear of it: an
  * administrator any; others their uid's, and a confined peer (struct peer)
- * only those of its uid acquired in its own machine.
+ * only those of its uid acquired in its own machine or owned by its own
+ * process.
  */
 bool broker_may_see(const struct peer *peer, const struct queue *q);
 

@@ -34,6 +34,7 @@
 
 static struct broker_proc first, second, third;
 static char deep_top[128];	/* the cgroup tree a test made, removed at teardown */
+static char cg_home[256], cg_slice[192];	/* likewise: a container's cgroup */
 static void deep_cgroup_remove(const char *top);
 static char tree[] = "/tmp/accel-fake-uacce-XXXXXX";
 static bool tree_made;
@@ -89,6 +90,11 @@ static int teardown(void **state)
 	if (deep_top[0])
 		deep_cgroup_remove(deep_top);	/* its processes are gone */
 	deep_top[0] = '\0';
+	if (cg_home[0])
+		rmdir(cg_home);
+	if (cg_slice[0])
+		rmdir(cg_slice);
+	cg_home[0] = cg_slice[0] = '\0';
 	strcpy(tree, "/tmp/accel-fake-uacce-XXXXXX");	/* mkdtemp() filled it in */
 	return r;
 }
@@ -565,6 +571,112 @@ static void an_event_pipe_stored_with_both_ends_is_taken_back(void **state)
 	event_fd_survives_a_restart(true);
 }
 
+/*
+ * In the child: move into @cgroup, acquire a queue, run a copy, tell
+ * @ready and wait on @go while the broker restarts; then the queue must
+ * come back to it and run again.  Exit 0, or the number of the step that
+ * failed.
+ */
+static int container_client(const char *cgroup, const char *sock, int ready, int go)
+{
+	struct accel_client *c;
+	struct accel_queue *q;
+	char path[300], out[16] = "", *json = NULL;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cgroup);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "0", 1) != 1)	/* "0": the writer */
+		return 40;
+	close(fd);
+	if (accel_connect(sock, &c) < 0 || accel_acquire(c, "copy", NULL, &q) < 0)
+		return 41;
+	if (accel_run(q, "again", 6, out, sizeof(out), 0, 0, NULL) < 0)
+		return 42;
+	if (write(ready, "r", 1) != 1 || read(go, &(char){ 0 }, 1) != 1)
+		return 43;
+	/* The connection went with the first broker: this call comes back to the next and attaches the queue. */
+	if (accel_call_json(c, "org.accelbroker.Broker.ListQueues", NULL, &json) < 0)
+		return 44;
+	free(json);
+	memset(out, 0, sizeof(out));
+	if (accel_run(q, "again", 6, out, sizeof(out), 0, 0, NULL) < 0 || strcmp(out, "again") != 0)
+		return 45;
+	if (accel_release(q) < 0)
+		return 46;
+	accel_disconnect(c);
+	return 0;
+}
+
+/* A client in @cgroup (a container's) gets its queue back from a restarted broker. */
+static void container_queue_survives_a_restart(const char *cgroup)
+{
+	char dir[] = "/tmp/accel-container-store-XXXXXX", cmd[64];
+	const char *args[] = { "--sim", "1", NULL };
+	struct fd_store store;
+	struct service one = { &store, &first, NULL }, two = { &store, &second, first.sock };
+	int ready[2], go[2];
+	pid_t pid;
+
+	signal(SIGALRM, on_alarm);
+	alarm(60);
+	assert_non_null(mkdtemp(dir));
+	store_open(&store, dir);
+	assert_int_equal(broker_start_with(&first, args, keep_in_store, &one), 0);
+	assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(go, O_CLOEXEC), 0);
+	pid = fork_child();
+	if (pid == 0)
+		_exit(container_client(cgroup, first.sock, ready[1], go[0]));
+	assert_int_equal(read(ready[0], &(char){ 0 }, 1), 1);
+	restart(&first, &two, args);
+	assert_int_equal(write(go[1], "g", 1), 1);
+	assert_int_equal(wait_status(pid), 0);
+	close(ready[0]);
+	close(ready[1]);
+	close(go[0]);
+	close(go[1]);
+	store_close(&store);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	(void)!system(cmd);
+}
+
+/* A machine's client (machined's scope): its queue is its machine's, the restarted broker reads again. */
+static void a_machines_queue_survives_a_restart(void **state)
+{
+	const char *cg2 = cgroup2_mount();
+
+	if (geteuid() != 0 || !cg2)
+		skip();
+	snprintf(cg_slice, sizeof(cg_slice), "%s/machine.slice", cg2);
+	if (mkdir(cg_slice, 0755) < 0) {
+		cg_slice[0] = '\0';	/* there already (a host's machines), or no writable cgroup2 */
+		if (errno != EEXIST)
+			skip();
+	}
+	snprintf(cg_home, sizeof(cg_home), "%s/machine.slice/machine-accelrestart%d.scope", cg2, (int)getpid());
+	if (mkdir(cg_home, 0755) < 0) {
+		cg_home[0] = '\0';
+		skip();
+	}
+	container_queue_survives_a_restart(cg_home);
+}
+
+/* The same beside systemd's tree (docker's /docker/ID): no machine to tell, its own process's queue all the same. */
+static void a_queue_beside_systemds_tree_survives_a_restart(void **state)
+{
+	const char *cg2 = cgroup2_mount();
+
+	if (geteuid() != 0 || !cg2)
+		skip();
+	snprintf(cg_home, sizeof(cg_home), "%s/accelrestart%d", cg2, (int)getpid());
+	if (mkdir(cg_home, 0755) < 0) {
+		cg_home[0] = '\0';
+		skip();
+	}
+	container_queue_survives_a_restart(cg_home);
+}
+
 #define DEEP_DEPTH	18
 #define DEEP_NAME_LEN	240	/* 18 levels of 241 bytes: past PATH_MAX */
 
@@ -741,6 +853,8 @@ int main(void)
 		cmocka_unit_test_teardown(a_raw_queue_is_attached_again_by_a_restarted_broker, teardown),
 		cmocka_unit_test_teardown(the_event_fd_survives_a_restart, teardown),
 		cmocka_unit_test_teardown(an_event_pipe_stored_with_both_ends_is_taken_back, teardown),
+		cmocka_unit_test_teardown(a_machines_queue_survives_a_restart, teardown),
+		cmocka_unit_test_teardown(a_queue_beside_systemds_tree_survives_a_restart, teardown),
 		cmocka_unit_test_teardown(an_owner_whose_cgroup_cannot_be_read_loses_its_queue_at_a_restart,
 					  teardown),
 	};
