@@ -402,3 +402,63 @@ const char *cgroup2_mount(void)
 			return places[i];
 	return NULL;
 }
+
+static char test_cg[256], test_cg_slice[192];	/* made for the running test */
+
+static const char *test_cgroup_make(void)
+{
+	if (mkdir(test_cg, 0755) < 0) {
+		test_cg[0] = '\0';
+		return NULL;
+	}
+	return test_cg;
+}
+
+const char *test_cgroup_machine(const char *name)
+{
+	const char *cg2 = cgroup2_mount();
+
+	if (geteuid() != 0 || !cg2)
+		return NULL;
+	snprintf(test_cg_slice, sizeof(test_cg_slice), "%s/machine.slice", cg2);
+	if (mkdir(test_cg_slice, 0755) < 0) {
+		test_cg_slice[0] = '\0';	/* there already (a host's machines): not ours to remove */
+		if (errno != EEXIST)
+			return NULL;
+	}
+	snprintf(test_cg, sizeof(test_cg), "%s/machine.slice/machine-%s%d.scope", cg2, name, (int)getpid());
+	return test_cgroup_make();
+}
+
+const char *test_cgroup_beside(const char *name)
+{
+	const char *cg2 = cgroup2_mount();
+
+	if (geteuid() != 0 || !cg2)
+		return NULL;
+	snprintf(test_cg, sizeof(test_cg), "%s/%s%d", cg2, name, (int)getpid());
+	return test_cgroup_make();
+}
+
+int cgroup_enter(const char *cgroup)
+{
+	char path[300];
+	int fd, r;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cgroup);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	r = write(fd, "0", 1) == 1 ? 0 : -1;	/* "0": the writer */
+	close(fd);
+	return r;
+}
+
+void test_cgroup_remove(void)
+{
+	if (test_cg[0])
+		rmdir(test_cg);
+	if (test_cg_slice[0])
+		rmdir(test_cg_slice);
+	test_cg[0] = test_cg_slice[0] = '\0';
+}

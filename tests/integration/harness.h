@@ -83,4 +83,19 @@ int children_kill(void);
 /* The cgroup2 hierarchy (unified, or hybrid's), or NULL: where systemd tracks units. */
 const char *cgroup2_mount(void);
 
+/*
+ * A cgroup for the running test under cgroup2_mount(), NAME and our pid in
+ * its name: a machine's scope as machined makes it
+ * (machine.slice/machine-NAME<pid>.scope, the machine NAME<pid>), or one
+ * made beside systemd's tree as docker's /docker/ID is (/NAME<pid>).  Its
+ * path, or NULL where none can be made (not root, no writable cgroup2):
+ * the caller skips.  test_cgroup_remove() takes it away once the
+ * processes in it are gone (a teardown's).
+ */
+const char *test_cgroup_machine(const char *name);
+const char *test_cgroup_beside(const char *name);
+void test_cgroup_remove(void);
+/* Move the calling process into @cgroup (a path under the cgroup2 mount): 0, or -1. */
+int cgroup_enter(const char *cgroup);
+
 #endif

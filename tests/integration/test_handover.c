@@ -481,17 +481,11 @@ static void claim_by_another_user_gets_fresh_memory(void **state)
 	wire_finish(&w);
 }
 
-static char cg_scope[256], cg_slice[192];	/* made by the test below, removed at teardown */
-
 static int stop_and_rmdir(void **state)
 {
 	int r = stop(state);	/* the children go first: a cgroup with processes stays */
 
-	if (cg_scope[0])
-		rmdir(cg_scope);
-	if (cg_slice[0])
-		rmdir(cg_slice);
-	cg_scope[0] = cg_slice[0] = '\0';
+	test_cgroup_remove();
 	return r;
 }
 
@@ -505,18 +499,15 @@ static int give_from_machine(const char *scope, int sock)
 {
 	const char *acquire = "{\"method\":\"" METHOD("AcquireQueue") "\",\"parameters\":{\"algorithm\":\"crc32c\"}}";
 	size_t len, size = 4096 + ACCEL_SIM_DUS_SIZE;
-	char path[300], req[160], token[ACCEL_TOKEN_SIZE];
+	char req[160], token[ACCEL_TOKEN_SIZE];
 	const char *reply, *p;
 	struct accel_sim_regs *regs;
 	unsigned char *mem;
 	struct wire w;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/cgroup.procs", scope);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, "0", 1) != 1)	/* "0": the writer */
+	if (cgroup_enter(scope) < 0)
 		return 1;
-	close(fd);
 	if (wire_init(&w, raw_connect(broker.sock)) < 0 || wire_send_all(&w, acquire, strlen(acquire)) < 0 ||
 	    wire_receive(&w, &reply, &len) < 0 || !(p = strstr(reply, "\"queue_id\":")))
 		return 2;
@@ -574,37 +565,21 @@ static void claim_from(const char *cgroup)
 
 static void claim_from_another_machine_gets_fresh_memory(void **state)
 {
-	const char *cg2 = cgroup2_mount();
+	const char *scope = test_cgroup_machine("accelgive");
 
-	if (geteuid() != 0 || !cg2)
+	if (!scope)
 		skip();
-	snprintf(cg_slice, sizeof(cg_slice), "%s/machine.slice", cg2);
-	if (mkdir(cg_slice, 0755) < 0) {
-		cg_slice[0] = '\0';	/* there already (a host's machines), or no writable cgroup2 */
-		if (errno != EEXIST)
-			skip();
-	}
-	snprintf(cg_scope, sizeof(cg_scope), "%s/machine.slice/machine-accelgive%d.scope", cg2, (int)getpid());
-	if (mkdir(cg_scope, 0755) < 0) {
-		cg_scope[0] = '\0';
-		skip();
-	}
-	claim_from(cg_scope);
+	claim_from(scope);
 }
 
 /* The same from a cgroup beside systemd's tree (docker's /docker/ID): a container's, no machine to tell. */
 static void claim_from_beside_systemds_tree_gets_fresh_memory(void **state)
 {
-	const char *cg2 = cgroup2_mount();
+	const char *cg = test_cgroup_beside("accelgive");
 
-	if (geteuid() != 0 || !cg2)
+	if (!cg)
 		skip();
-	snprintf(cg_scope, sizeof(cg_scope), "%s/accelgive%d", cg2, (int)getpid());
-	if (mkdir(cg_scope, 0755) < 0) {
-		cg_scope[0] = '\0';
-		skip();
-	}
-	claim_from(cg_scope);
+	claim_from(cg);
 }
 
 static void fork_allow_lets_children_use_the_queue_until_the_owner_dies(void **state)

@@ -435,17 +435,11 @@ static void accelctl_monitor_and_revoke(void **state)
 	assert_int_equal(WEXITSTATUS(system(cmd)), 1);
 }
 
-static char cg_scope[256], cg_slice[192];	/* made by the test below, removed at teardown */
-
 static int teardown_cgroups(void **state)
 {
 	int r = teardown(state);	/* the children go first: a cgroup with processes stays */
 
-	if (cg_scope[0])
-		rmdir(cg_scope);
-	if (cg_slice[0])
-		rmdir(cg_slice);
-	cg_scope[0] = cg_slice[0] = '\0';
+	test_cgroup_remove();
 	return r;
 }
 
@@ -454,15 +448,11 @@ static int acquire_in_scope(const char *scope, int ready, int go)
 {
 	struct accel_client *c;
 	struct accel_queue *q;
-	char path[300], x;
+	char x;
 	uint64_t id = 0;
-	int fd;
 
-	snprintf(path, sizeof(path), "%s/cgroup.procs", scope);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, "0", 1) != 1)	/* "0": the writer */
+	if (cgroup_enter(scope) < 0)
 		return 1;
-	close(fd);
 	if (accel_connect(broker.sock, &c) == 0 && accel_acquire(c, "copy", NULL, &q) == 0)
 		id = accel_queue_id(q);
 	(void)!write(ready, &id, sizeof(id));
@@ -478,7 +468,7 @@ static int acquire_in_scope(const char *scope, int ready, int go)
  */
 static void monitor_names_the_unit_and_machine_of_a_revoked_queue(void **state)
 {
-	const char *cg2 = cgroup2_mount();
+	const char *scope = test_cgroup_machine("accelmon");
 	char cmd[512], want[128], line[512] = "", ev[1024] = "";
 	int go[2], ready[2], mon;
 	struct pollfd p;
@@ -486,24 +476,13 @@ static void monitor_names_the_unit_and_machine_of_a_revoked_queue(void **state)
 	uint64_t id = 0;
 	pid_t owner, ctl;
 
-	if (geteuid() != 0 || !cg2)
+	if (!scope)
 		skip();
-	snprintf(cg_slice, sizeof(cg_slice), "%s/machine.slice", cg2);
-	if (mkdir(cg_slice, 0755) < 0) {
-		cg_slice[0] = '\0';	/* there already (a host's machines), or no writable cgroup2 */
-		if (errno != EEXIST)
-			skip();
-	}
-	snprintf(cg_scope, sizeof(cg_scope), "%s/machine.slice/machine-accelmon%d.scope", cg2, (int)getpid());
-	if (mkdir(cg_scope, 0755) < 0) {
-		cg_scope[0] = '\0';
-		skip();
-	}
 	assert_int_equal(pipe2(go, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
 	owner = fork_child();
 	if (owner == 0)
-		_exit(acquire_in_scope(cg_scope, ready[1], go[0]));
+		_exit(acquire_in_scope(scope, ready[1], go[0]));
 	assert_int_equal(read(ready[0], &id, sizeof(id)), sizeof(id));
 	assert_true(id > 0);
 

@@ -628,15 +628,11 @@ static void user_namespace_root_is_its_host_uid(void **state)
 	accel_disconnect(c);
 }
 
-static char cg_beside[256];	/* made by the test below, removed at teardown */
-
 static int teardown_beside(void **state)
 {
 	int r = teardown(state);	/* the children go first: a cgroup with processes stays */
 
-	if (cg_beside[0])
-		rmdir(cg_beside);
-	cg_beside[0] = '\0';
+	test_cgroup_remove();
 	return r;
 }
 
@@ -648,14 +644,10 @@ static int teardown_beside(void **state)
 static int root_beside(const char *cgroup)
 {
 	struct accel_client *c;
-	char path[300], params[64], *text = NULL;
-	int fd;
+	char params[64], *text = NULL;
 
-	snprintf(path, sizeof(path), "%s/cgroup.procs", cgroup);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, "0", 1) != 1)	/* "0": the writer */
+	if (cgroup_enter(cgroup) < 0)
 		return 30;
-	close(fd);
 	if (accel_connect(broker.sock, &c) < 0)
 		return 31;
 	if (accel_call_json(c, "org.accelbroker.Broker.ListQueues", NULL, &text) < 0)
@@ -682,25 +674,20 @@ static int root_beside(const char *cgroup)
  */
 static void root_beside_systemds_tree_is_no_administrator(void **state)
 {
-	const char *cg2 = cgroup2_mount();
+	const char *cg = test_cgroup_beside("accelbeside");
 	struct accel_client *c;
 	struct accel_queue *q;
 	pid_t pid;
 
-	if (geteuid() != 0 || !cg2)
+	if (!cg)
 		skip();
-	snprintf(cg_beside, sizeof(cg_beside), "%s/accelbeside%d", cg2, (int)getpid());
-	if (mkdir(cg_beside, 0755) < 0) {
-		cg_beside[0] = '\0';
-		skip();
-	}
 	assert_int_equal(start(""), 0);
 	assert_int_equal(accel_connect(broker.sock, &c), 0);
 	assert_int_equal(accel_acquire(c, "copy", NULL, &q), 0);
 	host_queue_id = accel_queue_id(q);
 	pid = fork_child();
 	if (pid == 0)
-		_exit(root_beside(cg_beside));
+		_exit(root_beside(cg));
 	assert_int_equal(wait_status(pid), 0);
 	assert_int_equal(accel_queue_state(q), ACCEL_QUEUE_ACTIVE);
 	accel_release(q);

@@ -34,7 +34,6 @@
 
 static struct broker_proc first, second, third;
 static char deep_top[128];	/* the cgroup tree a test made, removed at teardown */
-static char cg_home[256], cg_slice[192];	/* likewise: a container's cgroup */
 static void deep_cgroup_remove(const char *top);
 static char tree[] = "/tmp/accel-fake-uacce-XXXXXX";
 static bool tree_made;
@@ -90,11 +89,7 @@ static int teardown(void **state)
 	if (deep_top[0])
 		deep_cgroup_remove(deep_top);	/* its processes are gone */
 	deep_top[0] = '\0';
-	if (cg_home[0])
-		rmdir(cg_home);
-	if (cg_slice[0])
-		rmdir(cg_slice);
-	cg_home[0] = cg_slice[0] = '\0';
+	test_cgroup_remove();
 	strcpy(tree, "/tmp/accel-fake-uacce-XXXXXX");	/* mkdtemp() filled it in */
 	return r;
 }
@@ -581,14 +576,10 @@ static int container_client(const char *cgroup, const char *sock, int ready, int
 {
 	struct accel_client *c;
 	struct accel_queue *q;
-	char path[300], out[16] = "", *json = NULL;
-	int fd;
+	char out[16] = "", *json = NULL;
 
-	snprintf(path, sizeof(path), "%s/cgroup.procs", cgroup);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, "0", 1) != 1)	/* "0": the writer */
+	if (cgroup_enter(cgroup) < 0)
 		return 40;
-	close(fd);
 	if (accel_connect(sock, &c) < 0 || accel_acquire(c, "copy", NULL, &q) < 0)
 		return 41;
 	if (accel_run(q, "again", 6, out, sizeof(out), 0, 0, NULL) < 0)
@@ -644,37 +635,21 @@ static void container_queue_survives_a_restart(const char *cgroup)
 /* A machine's client (machined's scope): its queue is its machine's, the restarted broker reads again. */
 static void a_machines_queue_survives_a_restart(void **state)
 {
-	const char *cg2 = cgroup2_mount();
+	const char *scope = test_cgroup_machine("accelrestart");
 
-	if (geteuid() != 0 || !cg2)
+	if (!scope)
 		skip();
-	snprintf(cg_slice, sizeof(cg_slice), "%s/machine.slice", cg2);
-	if (mkdir(cg_slice, 0755) < 0) {
-		cg_slice[0] = '\0';	/* there already (a host's machines), or no writable cgroup2 */
-		if (errno != EEXIST)
-			skip();
-	}
-	snprintf(cg_home, sizeof(cg_home), "%s/machine.slice/machine-accelrestart%d.scope", cg2, (int)getpid());
-	if (mkdir(cg_home, 0755) < 0) {
-		cg_home[0] = '\0';
-		skip();
-	}
-	container_queue_survives_a_restart(cg_home);
+	container_queue_survives_a_restart(scope);
 }
 
 /* The same beside systemd's tree (docker's /docker/ID): no machine to tell, its own process's queue all the same. */
 static void a_queue_beside_systemds_tree_survives_a_restart(void **state)
 {
-	const char *cg2 = cgroup2_mount();
+	const char *cg = test_cgroup_beside("accelrestart");
 
-	if (geteuid() != 0 || !cg2)
+	if (!cg)
 		skip();
-	snprintf(cg_home, sizeof(cg_home), "%s/accelrestart%d", cg2, (int)getpid());
-	if (mkdir(cg_home, 0755) < 0) {
-		cg_home[0] = '\0';
-		skip();
-	}
-	container_queue_survives_a_restart(cg_home);
+	container_queue_survives_a_restart(cg);
 }
 
 #define DEEP_DEPTH	18
